@@ -1,0 +1,94 @@
+/* The op record: the one thing that crosses from training (kernels/, sim/) to hardware (models/).
+ * It says WHAT was computed, never how long it took or where the bytes live: that is the
+ * hardware model's business. See docs/numbers.md and ../shared/design/ARCHITECTURE.md, "The seam".
+ *
+ * Operand convention per phase (a · b -> out):
+ *   OP_PHASE_FWD          a = input activations x,      b = weights w,      out = y
+ *   OP_PHASE_BWD_DATA     a = output gradient g_y,      b = weights w,      out = g_x
+ *   OP_PHASE_BWD_WEIGHT   a = input activations x,      b = output grad g_y, out = g_w
+ *   OP_PHASE_UPDATE       a = weight gradient g_w (1 = sign only), b = weights w, out = new w
+ * Element-wise kinds (bn, relu, add, pool, loss) use a for their input and out for their output.
+ * A width of 32 means IEEE float32; anything else is fixed point of that many bits. */
+#ifndef E2_OPREC_H
+#define E2_OPREC_H
+
+#include <stdint.h>
+
+#define OPREC_VERSION 1
+
+enum op_kind {
+    OP_CONV = 0,     /* 2-D convolution; groups == cin == cout is depthwise */
+    OP_FC,           /* fully connected: cin inputs, cout outputs, h = w = 1 */
+    OP_BN,           /* batch normalization over (n, h, w) per channel */
+    OP_RELU,         /* ReLU or ReLU6 */
+    OP_ADD,          /* residual add */
+    OP_POOL,         /* global average pooling */
+    OP_GATE,         /* SLU gate: pool -> 1x1 conv -> LSTM -> linear -> sigmoid, per sample */
+    OP_LOSS,         /* softmax cross-entropy */
+    OP_UPDATE,       /* optimizer step on cout*cin*k*k/groups weights */
+    OP_KIND_COUNT
+};
+
+enum op_phase {
+    OP_PHASE_FWD = 0,
+    OP_PHASE_BWD_DATA,
+    OP_PHASE_BWD_WEIGHT,
+    OP_PHASE_UPDATE,
+    OP_PHASE_COUNT
+};
+
+/* What a ledger attributes the op to: the plain training, or the overhead of a technique. */
+enum op_tech {
+    OP_TECH_BASE = 0,   /* the network's own training work */
+    OP_TECH_SLU,        /* SLU gate networks */
+    OP_TECH_PSG,        /* PSG predictor (MSB) path */
+    OP_TECH_SWA,        /* SWA averaging and BN re-estimation */
+    OP_TECH_COUNT
+};
+
+struct oprec {
+    uint16_t layer;        /* layer id within the network (net order), 0xffff = none */
+    uint8_t kind;          /* enum op_kind */
+    uint8_t phase;         /* enum op_phase */
+    uint8_t tech;          /* enum op_tech */
+    uint8_t k;             /* kernel size (square) */
+    uint8_t stride;
+    uint8_t pad;
+    uint32_t n;            /* active samples in the minibatch (after SMD/SLU) */
+    uint16_t cin, cout;    /* channels (fc: in/out features) */
+    uint16_t groups;       /* conv groups (1 = dense, cin = depthwise) */
+    uint16_t h_in, w_in;   /* input spatial size */
+    uint16_t h_out, w_out; /* output spatial size */
+    uint8_t bits_a, bits_b;     /* operand widths, see the phase table above */
+    uint8_t bits_out;           /* width the result is stored at */
+    uint8_t bits_acc;           /* accumulator width (48 = DSP48E1 post-adder) */
+    uint8_t msb_a, msb_b;       /* PSG predictor widths of a and b (0 = no predictor) */
+    uint16_t psg_full_q16;      /* PSG: fraction of weights that needed the full-precision
+                                   path, in units of 1/65536 (65535 ~ all). 0 without PSG. */
+};
+
+/* Where records go. A NULL sink (or NULL emit) makes emission free. */
+struct op_sink {
+    void (*emit)(void *ctx, const struct oprec *r);
+    void *ctx;
+};
+
+static inline void op_emit(const struct op_sink *s, const struct oprec *r)
+{
+    if (s && s->emit)
+        s->emit(s->ctx, r);
+}
+
+/* Multiply-accumulates the record stands for (conv/fc; 0 for others). */
+static inline uint64_t oprec_macs(const struct oprec *r)
+{
+    if (r->kind == OP_CONV) {
+        uint64_t per_out = (uint64_t)(r->cin / (r->groups ? r->groups : 1)) * r->k * r->k;
+        return (uint64_t)r->n * r->cout * r->h_out * r->w_out * per_out;
+    }
+    if (r->kind == OP_FC)
+        return (uint64_t)r->n * r->cin * r->cout;
+    return 0;
+}
+
+#endif
