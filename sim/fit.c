@@ -1,0 +1,137 @@
+#include "fit.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <gsl/gsl_blas.h>
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_multifit_nlinear.h>
+
+struct fit_ctx {
+    fit_model_fn model;
+    void *model_ctx;
+    const struct fit_param *params;
+    int np;
+    const double *measured;
+    int nm;
+    double *values;      /* scratch: bounded values from u */
+    double *predicted;   /* scratch */
+    int failed;
+    struct e2_err *err;
+};
+
+static double logistic(double u) { return 1.0 / (1.0 + exp(-u)); }
+
+static double value_from_u(const struct fit_param *p, double u)
+{
+    return p->min + (p->max - p->min) * logistic(u);
+}
+
+static double u_from_value(const struct fit_param *p, double v)
+{
+    double t = (v - p->min) / (p->max - p->min);
+    return log(t / (1.0 - t));
+}
+
+static int residual_fn(const gsl_vector *u, void *data, gsl_vector *f)
+{
+    struct fit_ctx *c = data;
+    for (int i = 0; i < c->np; i++)
+        c->values[i] = value_from_u(&c->params[i], gsl_vector_get(u, i));
+    int rc = c->model(c->model_ctx, c->values, c->np, c->predicted, c->nm, c->err);
+    if (rc != E2_OK) {
+        c->failed = rc;
+        return GSL_EBADFUNC;
+    }
+    for (int i = 0; i < c->nm; i++)
+        gsl_vector_set(f, i, c->predicted[i] - c->measured[i]);
+    return GSL_SUCCESS;
+}
+
+static int check_params(const struct fit_param *params, int np, int nm, struct e2_err *err)
+{
+    if (np < 1)
+        return e2_fail(err, E2_BAD_INPUT, "calibration: no free coefficient to fit");
+    if (nm < np)
+        return e2_fail(err, E2_BAD_INPUT,
+                       "calibration: %d measurement(s) cannot determine %d free coefficient(s)", nm, np);
+    for (int i = 0; i < np; i++) {
+        const struct fit_param *p = &params[i];
+        if (!(p->min < p->max))
+            return e2_fail(err, E2_BAD_INPUT, "calibration: '%s': impossible bounds [%g, %g]",
+                           p->name, p->min, p->max);
+        if (!(p->start > p->min && p->start < p->max))
+            return e2_fail(err, E2_BAD_INPUT,
+                           "calibration: '%s': start %g is not strictly inside [%g, %g]",
+                           p->name, p->start, p->min, p->max);
+    }
+    return E2_OK;
+}
+
+/* Standard errors: covariance in u-space, scaled by chisq/dof, mapped by |d value / d u|. */
+static void fill_errors(gsl_multifit_nlinear_workspace *w, struct fit_param *params, int np,
+                        int nm, double chisq)
+{
+    gsl_matrix *covar = gsl_matrix_alloc(np, np);
+    gsl_multifit_nlinear_covar(gsl_multifit_nlinear_jac(w), 0.0, covar);
+    double scale = nm > np ? chisq / (nm - np) : 1.0;
+    const gsl_vector *u = gsl_multifit_nlinear_position(w);
+    for (int i = 0; i < np; i++) {
+        struct fit_param *p = &params[i];
+        double s = logistic(gsl_vector_get(u, i));
+        double dvdu = (p->max - p->min) * s * (1.0 - s);
+        p->value = value_from_u(p, gsl_vector_get(u, i));
+        p->std_error = fabs(dvdu) * sqrt(scale * gsl_matrix_get(covar, i, i));
+        double margin = 1e-3 * (p->max - p->min);
+        p->at_bound = p->value - p->min < margin || p->max - p->value < margin;
+    }
+    gsl_matrix_free(covar);
+}
+
+int fit_least_squares(fit_model_fn model, void *ctx, struct fit_param *params, int np,
+                      const double *measured, int nm, double *residuals,
+                      struct fit_result *result, struct e2_err *err)
+{
+    int rc = check_params(params, np, nm, err);
+    if (rc != E2_OK)
+        return rc;
+    struct fit_ctx c = {model, ctx, params, np, measured, nm,
+                        calloc(np, sizeof(double)), calloc(nm, sizeof(double)), 0, err};
+    gsl_multifit_nlinear_fdf fdf = {.f = residual_fn, .df = NULL, .fvv = NULL,
+                                    .n = nm, .p = np, .params = &c};
+    gsl_multifit_nlinear_parameters fp = gsl_multifit_nlinear_default_parameters();
+    fp.h_df = 1e-5;   /* model outputs are savings in [0,1]; finite differences need a real step */
+    gsl_multifit_nlinear_workspace *w =
+        gsl_multifit_nlinear_alloc(gsl_multifit_nlinear_trust, &fp, nm, np);
+    gsl_vector *u0 = gsl_vector_alloc(np);
+    for (int i = 0; i < np; i++)
+        gsl_vector_set(u0, i, u_from_value(&params[i], params[i].start));
+
+    gsl_error_handler_t *old = gsl_set_error_handler_off();
+    int info = 0;
+    int status = gsl_multifit_nlinear_init(u0, &fdf, w);
+    if (status == GSL_SUCCESS)
+        status = gsl_multifit_nlinear_driver(200, 1e-10, 1e-10, 1e-12, NULL, NULL, &info, w);
+    gsl_set_error_handler(old);
+
+    if (c.failed) {
+        rc = c.failed;
+    } else if (status != GSL_SUCCESS && status != GSL_EMAXITER) {
+        rc = e2_fail(err, E2_FAILURE, "calibration: the fit failed: %s", gsl_strerror(status));
+    } else {
+        double chisq;
+        gsl_blas_ddot(gsl_multifit_nlinear_residual(w), gsl_multifit_nlinear_residual(w), &chisq);
+        fill_errors(w, params, np, nm, chisq);
+        for (int i = 0; i < nm; i++)
+            residuals[i] = gsl_vector_get(gsl_multifit_nlinear_residual(w), i);
+        result->iterations = (int)gsl_multifit_nlinear_niter(w);
+        result->chisq = chisq;
+        result->converged = status == GSL_SUCCESS;
+        rc = E2_OK;
+    }
+    gsl_vector_free(u0);
+    gsl_multifit_nlinear_free(w);
+    free(c.values);
+    free(c.predicted);
+    return rc;
+}
