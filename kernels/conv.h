@@ -1,0 +1,98 @@
+/* 2-D convolution, forward and both backward passes, in float and in exact fixed point.
+ *
+ * Layouts (row-major): x [n][cin][h][w], w [cout][cin/groups][k][k], y [n][cout][ho][wo].
+ * No bias (batch norm follows every conv). groups divides cin and cout; groups == cin == cout
+ * is depthwise.
+ *
+ * Every pass has a plain scalar reference (*_ref: direct nested loops) and an optimized version
+ * (im2col per sample + gemm from kernels/gemm.h, OpenMP over samples). Fixed-point versions sum
+ * exactly in int64 and equal their reference bit for bit; float versions equal theirs within
+ * float reassociation error and are deterministic for a given thread count.
+ *
+ * Fixed-point semantics (docs/numbers.md): each output element is one exact integer dot product
+ * of codes; a sum that does not fit acc_bits (48 = DSP48E1) is counted in st->acc_overflows and
+ * kept exact; the result is dequantized with fx_dequant_acc(acc, scale_a, scale_b) to float.
+ *
+ * Optimized versions return 0, or -1 when out of memory or the shape is invalid, and emit one
+ * op record (OP_CONV, phase, shapes, widths; bits 32 for float) to sink (NULL sink: none).
+ * ws may be NULL (scratch is then allocated per call). */
+#ifndef E2_CONV_H
+#define E2_CONV_H
+
+#include <stdint.h>
+#include "fixed.h"
+#include "oprec.h"
+
+struct conv_shape {
+    int n, cin, h, w;   /* input */
+    int cout, k;        /* output channels, square kernel size */
+    int stride, pad;    /* same in both directions; pad is zeros on every side */
+    int groups;         /* 1 = dense, cin = depthwise */
+};
+
+static inline int conv_out_h(const struct conv_shape *s) { return (s->h + 2 * s->pad - s->k) / s->stride + 1; }
+static inline int conv_out_w(const struct conv_shape *s) { return (s->w + 2 * s->pad - s->k) / s->stride + 1; }
+
+/* Element counts of x, w, y. */
+long conv_x_count(const struct conv_shape *s);
+long conv_w_count(const struct conv_shape *s);
+long conv_y_count(const struct conv_shape *s);
+
+/* 0 if the shape is usable (positive sizes, groups divide cin and cout, output >= 1x1,
+ * sizes fit the op record's fields), else -1. */
+int conv_shape_check(const struct conv_shape *s);
+
+/* The op record a pass of this conv stands for (used by the kernels; exposed so callers that
+ * skip a kernel call, e.g. energy-only runs, describe the same work). bits_* are the operand
+ * widths as in oprec.h (32 = float); bits_acc 32 for float. */
+struct oprec conv_oprec(const struct conv_shape *s, enum op_phase phase, struct op_tag tag,
+                        int bits_a, int bits_b, int bits_out, int bits_acc);
+
+/* ---- float32 ---- */
+
+/* y = conv(x, w) */
+int conv_forward_f32(const struct conv_shape *s, const float *x, const float *w, float *y,
+                     struct fx_workspace *ws, const struct op_sink *sink, struct op_tag tag);
+/* gx = dL/dx from gy = dL/dy (overwrites gx) */
+int conv_backward_data_f32(const struct conv_shape *s, const float *gy, const float *w, float *gx,
+                           struct fx_workspace *ws, const struct op_sink *sink, struct op_tag tag);
+/* gw = dL/dw from x and gy, summed over the batch (overwrites gw) */
+int conv_backward_weight_f32(const struct conv_shape *s, const float *x, const float *gy, float *gw,
+                             struct fx_workspace *ws, const struct op_sink *sink, struct op_tag tag);
+
+void conv_forward_f32_ref(const struct conv_shape *s, const float *x, const float *w, float *y);
+void conv_backward_data_f32_ref(const struct conv_shape *s, const float *gy, const float *w, float *gx);
+void conv_backward_weight_f32_ref(const struct conv_shape *s, const float *x, const float *gy, float *gw);
+
+/* ---- fixed point ---- */
+
+/* y[n][co] = acc * x->scale[0] * w->scale[per_channel ? co : 0]. x per tensor. */
+int conv_forward_fx(const struct conv_shape *s, const struct fx_tensor *x, const struct fx_tensor *w,
+                    float *y, int acc_bits, struct fx_stats *st,
+                    struct fx_workspace *ws, const struct op_sink *sink, struct op_tag tag);
+
+/* gx = acc * gy->scale[0] * (w->per_channel ? 1 : w->scale[0]).
+ * Per-channel weight scales cannot be factored out of a sum over output channels, so with
+ * per-channel weights the caller folds them into the gradient before quantizing it:
+ *   fx_quantize(gy_float, n, cout, ho*wo, &fmt_g, w_scales, key, gy_codes, &gy_scale, st)
+ * (channel_mul = the weight scales, per-tensor gradient scale) and the kernel ignores w->scale.
+ * The value is then exactly sum over co of (gy * w_scale[co]) * w_code = sum gy * w. */
+int conv_backward_data_fx(const struct conv_shape *s, const struct fx_tensor *gy, const struct fx_tensor *w,
+                          float *gx, int acc_bits, struct fx_stats *st,
+                          struct fx_workspace *ws, const struct op_sink *sink, struct op_tag tag);
+
+/* gw = acc * x->scale[0] * gy->scale[0] (both per tensor). gw_acc (cout*cin/groups*k*k int64,
+ * may be NULL) receives the exact sums; gw (float, may be NULL) the dequantized values. PSG calls
+ * this twice: on fx_msb codes (the predictor g_w^msb) and on the full codes (g_w). */
+int conv_backward_weight_fx(const struct conv_shape *s, const struct fx_tensor *x, const struct fx_tensor *gy,
+                            int64_t *gw_acc, float *gw, int acc_bits, struct fx_stats *st,
+                            struct fx_workspace *ws, const struct op_sink *sink, struct op_tag tag);
+
+void conv_forward_fx_ref(const struct conv_shape *s, const struct fx_tensor *x, const struct fx_tensor *w,
+                         float *y, int acc_bits, struct fx_stats *st);
+void conv_backward_data_fx_ref(const struct conv_shape *s, const struct fx_tensor *gy, const struct fx_tensor *w,
+                               float *gx, int acc_bits, struct fx_stats *st);
+void conv_backward_weight_fx_ref(const struct conv_shape *s, const struct fx_tensor *x, const struct fx_tensor *gy,
+                                 int64_t *gw_acc, float *gw, int acc_bits, struct fx_stats *st);
+
+#endif

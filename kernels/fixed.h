@@ -1,0 +1,192 @@
+/* Fixed-point numbers: formats, quantization (nearest or stochastic), dequantization, the
+ * MSB predictors of PSG, saturation/overflow counters, and the small types every kernel shares
+ * (tensor shape, quantized tensor view, op tag, workspace). The rules are written down in
+ * docs/numbers.md; this file implements them.
+ *
+ * Codes live in int16 whatever the word length (8-bit codes fit too). A tensor quantized
+ * "per tensor" has one float scale; "per channel" has one scale per channel (weights: per output
+ * channel). The value a code stands for is code * scale. */
+#ifndef E2_FIXED_H
+#define E2_FIXED_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "oprec.h"
+#include "rng.h"
+
+#define FX_FLOAT_BITS 32   /* a word length of 32 means IEEE float32: no quantization */
+#define FX_ACC_BITS 48     /* DSP48E1 post-adder width: the default accumulator */
+
+/* How one tensor class is stored. bits in 2..16, or 32 (float). Unsigned formats are for
+ * non-negative tensors (post-ReLU activations): codes [0, 2^bits - 1]. Signed formats are
+ * symmetric: codes [-(2^(bits-1) - 1), 2^(bits-1) - 1]. */
+struct fx_format {
+    int bits;
+    int is_signed;
+    int per_channel;   /* one scale per channel (weights: per output channel) */
+    int stochastic;    /* stochastic rounding (else nearest, ties away from zero) */
+};
+
+/* Counters a caller sums over a run; kernels only ever add to them (NULL = don't count). */
+struct fx_stats {
+    uint64_t quantized;      /* values quantized */
+    uint64_t saturated;      /* ... of which fell outside the code range and were clamped */
+    uint64_t msb_clipped;    /* MSB predictor codes clamped at the top of the range */
+    uint64_t acc_sums;       /* integer dot products finished (one per output element) */
+    uint64_t acc_overflows;  /* ... of which did not fit the accumulator width (kept exact) */
+};
+
+void fx_stats_add(struct fx_stats *dst, const struct fx_stats *src);
+
+/* A read-only view of a quantized tensor: codes plus 1 scale (per tensor) or one per channel. */
+struct fx_tensor {
+    const int16_t *code;
+    const float *scale;
+    int bits;
+    int is_signed;
+    int per_channel;
+};
+
+/* NCHW shape of an activation tensor (element-wise kernels and op records use it). */
+struct nchw {
+    int n, c, h, w;
+};
+
+static inline long nchw_count(const struct nchw *s)
+{
+    return (long)s->n * s->c * s->h * s->w;
+}
+
+/* What a kernel call writes into its op record besides what it knows itself (kind, phase,
+ * shapes, operand widths). bits_out = 0: the kernel's natural output width (32 = float, as our
+ * kernels return float); set it when the caller stores the result narrower (requantizes it).
+ * msb_a/msb_b/psg_full_q16: PSG facts, see kernels/oprec.h (0 without PSG). */
+struct op_tag {
+    uint16_t layer;
+    uint8_t tech;          /* enum op_tech */
+    uint8_t bits_out;
+    uint8_t msb_a, msb_b;
+    uint16_t psg_full_q16;
+};
+
+static inline struct op_tag op_tag_make(uint16_t layer, uint8_t tech)
+{
+    struct op_tag t = { layer, tech, 0, 0, 0, 0 };
+    return t;
+}
+
+/* Scratch memory a caller keeps between calls so hot loops do not malloc. Start zeroed
+ * ({0}); kernels grow it as needed; fx_workspace_free releases it. A NULL workspace makes
+ * the kernel allocate and free its own scratch for that call. */
+struct fx_workspace {
+    void *buf;
+    size_t bytes;
+};
+
+/* At least `bytes` of 64-byte-aligned scratch (contents undefined), or NULL if out of memory. */
+void *fx_workspace_reserve(struct fx_workspace *ws, size_t bytes);
+void fx_workspace_free(struct fx_workspace *ws);
+
+/* ---- formats ---- */
+
+static inline int fx_is_float(const struct fx_format *f) { return f->bits >= FX_FLOAT_BITS; }
+
+/* Largest code: 2^(bits-1) - 1 signed, 2^bits - 1 unsigned. Smallest: -qmax signed, 0 unsigned. */
+static inline int32_t fx_qmax(int bits, int is_signed)
+{
+    return is_signed ? (int32_t)((1u << (bits - 1)) - 1) : (int32_t)((1u << bits) - 1);
+}
+static inline int32_t fx_qmin(int bits, int is_signed)
+{
+    return is_signed ? -fx_qmax(bits, 1) : 0;
+}
+
+/* Signed width whose range holds every code of the format (unsigned b bits -> b + 1): what
+ * gemm_i16's bits_a / bits_b and the accumulator analysis want. */
+static inline int fx_signed_bits(int bits, int is_signed) { return is_signed ? bits : bits + 1; }
+
+/* The scale for a largest magnitude: max_abs / qmax in float; 1 when max_abs is 0 (or not finite). */
+float fx_scale_for_max(float max_abs, int bits, int is_signed);
+
+/* The stochastic-rounding key of one tensor in one iteration:
+ * rng_key(rng_key(rng_key(seed, RNG_STREAM_ROUNDING), iteration), tensor_id). The element's
+ * flat index is the counter. */
+static inline uint64_t fx_round_key(uint64_t seed, uint64_t iteration, uint64_t tensor_id)
+{
+    return rng_key(rng_key(rng_key(seed, RNG_STREAM_ROUNDING), iteration), tensor_id);
+}
+
+/* One value to a code: t = (double)v / (double)scale, rounded (nearest, ties away from zero;
+ * or stochastic: floor(t + u), u = rng_uniform(key, index)), clamped to [qmin, qmax].
+ * *saturated is set to 1 when it clamped. NaN becomes 0 and counts as saturated. */
+int16_t fx_quantize_one(float v, float scale, int bits, int is_signed, int stochastic,
+                        uint64_t key, uint64_t index, int *saturated);
+
+/* ---- tensors ---- */
+
+/* Quantize v, laid out [outer][channels][inner] (NCHW activations: outer = n, channels = c,
+ * inner = h*w; weights [cout][rest]: outer = 1, channels = cout, inner = rest), into codes.
+ * The value quantized is v * channel_mul[c] when channel_mul is non-NULL (folds per-channel
+ * factors in, see conv_backward_data_fx), else v.
+ * The scale comes from the largest |value| (per channel if fmt->per_channel, else over the
+ * tensor) by fx_scale_for_max and is written to scale[0] or scale[0..channels-1].
+ * Stochastic rounding draws counter = flat element index from `key` (see fx_round_key).
+ * Results are identical for any OpenMP thread count. Returns 0, or -1 if fmt is float or bad. */
+int fx_quantize(const float *v, long outer, int channels, long inner,
+                const struct fx_format *fmt, const float *channel_mul, uint64_t key,
+                int16_t *code, float *scale, struct fx_stats *st);
+
+/* The same with the scale(s) given instead of chosen (e.g. a scale kept from an earlier
+ * iteration): values outside the range saturate and are counted. */
+int fx_quantize_with_scale(const float *v, long outer, int channels, long inner,
+                           const struct fx_format *fmt, const float *channel_mul, uint64_t key,
+                           const float *scale, int16_t *code, struct fx_stats *st);
+
+/* v = code * scale (per channel scale[c] when per_channel), same layout as fx_quantize. */
+void fx_dequantize(const int16_t *code, long outer, int channels, long inner,
+                   int per_channel, const float *scale, float *v);
+
+/* Largest |v| over count values (0 for none); NaN is ignored. Order-independent. */
+float fx_max_abs(const float *v, long count);
+
+/* ---- PSG predictors ---- */
+
+/* The msb_bits most significant bits of a bits-wide code, returned on the SAME scale as the
+ * input (so the tensor's scale still applies): with step = 2^(bits - msb_bits),
+ *   out = clamp(round(code / step), mq_min, mq_max) * step
+ * round = nearest, ties away from zero; mq_max = 2^(msb_bits-1) - 1 signed (2^msb_bits - 1
+ * unsigned), mq_min = -mq_max signed (0 unsigned). E.g. 8 -> 4 bits signed: step 16, codes
+ * -112..112; 127 -> 112 (clipped), 8 -> 16, -8 -> -16, 7 -> 0. Clamps count in msb_clipped.
+ * msb_bits >= bits copies. */
+void fx_msb(const int16_t *code, long count, int bits, int msb_bits, int is_signed,
+            int16_t *out, struct fx_stats *st);
+
+/* The view of an msb tensor made by fx_msb from t: same scale(s) and width. */
+static inline struct fx_tensor fx_msb_view(const struct fx_tensor *t, const int16_t *msb_code)
+{
+    struct fx_tensor m = *t;
+    m.code = msb_code;
+    return m;
+}
+
+/* ---- accumulators ---- */
+
+/* 1 if an exact sum does not fit a signed acc_bits-wide accumulator (acc_bits <= 0 or >= 64:
+ * never). Kernels keep the exact int64 value and count these in fx_stats.acc_overflows. */
+static inline int fx_acc_overflows(int64_t acc, int acc_bits)
+{
+    if (acc_bits <= 0 || acc_bits >= 64)
+        return 0;
+    int64_t lim = (int64_t)1 << (acc_bits - 1);
+    return acc >= lim || acc < -lim;
+}
+
+/* An exact integer sum to float: (float)((double)acc * (double)scale_a * (double)scale_b),
+ * evaluated left to right. Every kernel dequantizes through this, so optimized and reference
+ * results agree bit for bit. */
+static inline float fx_dequant_acc(int64_t acc, float scale_a, float scale_b)
+{
+    return (float)((double)acc * (double)scale_a * (double)scale_b);
+}
+
+#endif
