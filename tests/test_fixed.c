@@ -1,0 +1,260 @@
+/* Fixed-point formats: exact codes for hand-picked values, ties, saturation counted, stochastic
+ * rounding unbiased and thread-count independent, MSB predictors, accumulator overflow. */
+#include <CUnit/Basic.h>
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include "fixed.h"
+#include "gradcheck.h"
+
+static const struct fx_format S8 = { 8, 1, 0, 0 };
+static const struct fx_format U8 = { 8, 0, 0, 0 };
+
+static void test_ranges_and_scale(void)
+{
+    CU_ASSERT_EQUAL(fx_qmax(8, 1), 127);
+    CU_ASSERT_EQUAL(fx_qmin(8, 1), -127);
+    CU_ASSERT_EQUAL(fx_qmax(8, 0), 255);
+    CU_ASSERT_EQUAL(fx_qmin(8, 0), 0);
+    CU_ASSERT_EQUAL(fx_qmax(16, 1), 32767);
+    CU_ASSERT_EQUAL(fx_qmax(4, 1), 7);
+    CU_ASSERT_EQUAL(fx_signed_bits(8, 0), 9);
+    CU_ASSERT_EQUAL(fx_signed_bits(8, 1), 8);
+    CU_ASSERT_EQUAL(fx_scale_for_max(31.75f, 8, 1), 0.25f);
+    CU_ASSERT_EQUAL(fx_scale_for_max(255.0f, 8, 0), 1.0f);
+    CU_ASSERT_EQUAL(fx_scale_for_max(0.0f, 8, 1), 1.0f);
+    CU_ASSERT_EQUAL(fx_scale_for_max(INFINITY, 8, 1), 1.0f);
+    struct fx_format f32 = { 32, 1, 0, 0 };
+    CU_ASSERT_TRUE(fx_is_float(&f32));
+    CU_ASSERT_FALSE(fx_is_float(&S8));
+}
+
+/* Scale 0.25 (max 31.75 = 127 * 0.25): codes are v * 4 rounded, ties away from zero. */
+static void test_nearest_codes_and_ties(void)
+{
+    const float v[] = { 0.125f, -0.125f, 0.375f, -0.375f, 31.75f, -31.75f, 0.1f, -0.1f, 0.0f, 10.0f };
+    const int16_t want[] = { 1, -1, 2, -2, 127, -127, 0, 0, 0, 40 };
+    int16_t code[10];
+    float scale;
+    struct fx_stats st = { 0 };
+    CU_ASSERT_EQUAL_FATAL(fx_quantize(v, 1, 1, 10, &S8, NULL, 0, code, &scale, &st), 0);
+    CU_ASSERT_EQUAL(scale, 0.25f);
+    for (int i = 0; i < 10; i++)
+        CU_ASSERT_EQUAL(code[i], want[i]);
+    CU_ASSERT_EQUAL(st.quantized, 10);
+    CU_ASSERT_EQUAL(st.saturated, 0);
+
+    float back[10];
+    fx_dequantize(code, 1, 1, 10, 0, &scale, back);
+    CU_ASSERT_EQUAL(back[0], 0.25f);
+    CU_ASSERT_EQUAL(back[4], 31.75f);
+    CU_ASSERT_EQUAL(back[9], 10.0f);
+}
+
+static void test_saturation_counted(void)
+{
+    const float v[] = { 126.5f, 127.49f, 127.5f, 300.0f, -127.5f, -1000.0f, NAN, 2.5f, -2.5f };
+    const int16_t want[] = { 127, 127, 127, 127, -127, -127, 0, 3, -3 };
+    int16_t code[9];
+    float scale = 1.0f;
+    struct fx_stats st = { 0 };
+    CU_ASSERT_EQUAL_FATAL(fx_quantize_with_scale(v, 1, 1, 9, &S8, NULL, 0, &scale, code, &st), 0);
+    for (int i = 0; i < 9; i++)
+        CU_ASSERT_EQUAL(code[i], want[i]);
+    CU_ASSERT_EQUAL(st.saturated, 5);   /* 127.5 -> 128, 300, -127.5 -> -128, -1000, NaN */
+
+    const float u[] = { -1.0f, -0.4f, 0.0f, 254.6f, 255.4f, 255.5f };
+    const int16_t uwant[] = { 0, 0, 0, 255, 255, 255 };
+    struct fx_stats su = { 0 };
+    CU_ASSERT_EQUAL_FATAL(fx_quantize_with_scale(u, 1, 1, 6, &U8, NULL, 0, &scale, code, &su), 0);
+    for (int i = 0; i < 6; i++)
+        CU_ASSERT_EQUAL(code[i], uwant[i]);
+    CU_ASSERT_EQUAL(su.saturated, 2);   /* -1 and 255.5 -> 256; -0.4 rounds to -0 = 0 in range */
+}
+
+/* Per channel: each channel's own max; channel_mul folds factors in before choosing the scale. */
+static void test_per_channel_and_fold(void)
+{
+    /* weights [cout = 2][3] */
+    const float w[] = { 1.0f, -0.5f, 0.25f, 8.0f, 2.0f, -4.1f };
+    struct fx_format pc = { 8, 1, 1, 0 };
+    int16_t code[6];
+    float scale[2];
+    CU_ASSERT_EQUAL_FATAL(fx_quantize(w, 1, 2, 3, &pc, NULL, 0, code, scale, NULL), 0);
+    CU_ASSERT_EQUAL(scale[0], 1.0f / 127.0f);
+    CU_ASSERT_EQUAL(scale[1], 8.0f / 127.0f);
+    CU_ASSERT_EQUAL(code[0], 127);
+    CU_ASSERT_EQUAL(code[3], 127);
+    CU_ASSERT_EQUAL(code[4], 32);   /* 2 / (8/127) = 31.75 */
+    CU_ASSERT_EQUAL(code[5], -65);   /* -4.1 / (8/127) = -65.09 */
+
+    /* activations [n = 2][c = 2][hw = 2], channel 1 multiplied by 4 before quantizing. */
+    const float a[] = { 1.0f, 2.0f, 3.0f, -1.0f, -2.0f, 0.5f, 0.25f, 7.9375f };
+    const float mul[] = { 1.0f, 4.0f };
+    float s;
+    CU_ASSERT_EQUAL_FATAL(fx_quantize(a, 2, 2, 2, &S8, mul, 0, code, &s, NULL), 0);
+    CU_ASSERT_EQUAL(s, 0.25f);    /* max |a * mul| = 7.9375 * 4 = 31.75 */
+    const int16_t want[] = { 4, 8, 48, -16, -8, 2, 4, 127 };
+    int16_t c8[8];
+    CU_ASSERT_EQUAL_FATAL(fx_quantize(a, 2, 2, 2, &S8, mul, 0, c8, &s, NULL), 0);
+    for (int i = 0; i < 8; i++)
+        CU_ASSERT_EQUAL(c8[i], want[i]);
+}
+
+static void test_zero_tensor(void)
+{
+    float z[5] = { 0 };
+    int16_t code[5] = { 9, 9, 9, 9, 9 };
+    float s = 0.0f;
+    struct fx_stats st = { 0 };
+    CU_ASSERT_EQUAL(fx_quantize(z, 1, 1, 5, &S8, NULL, 0, code, &s, &st), 0);
+    CU_ASSERT_EQUAL(s, 1.0f);
+    for (int i = 0; i < 5; i++)
+        CU_ASSERT_EQUAL(code[i], 0);
+    struct fx_format bad = { 32, 1, 0, 0 };
+    CU_ASSERT_EQUAL(fx_quantize(z, 1, 1, 5, &bad, NULL, 0, code, &s, &st), -1);
+}
+
+/* Stochastic rounding: every code is floor or ceil, the mean is unbiased, the same key gives the
+ * same codes for 1 or 2 threads, another key other codes. */
+#define SN 200000
+static void test_stochastic(void)
+{
+    float *v = malloc(sizeof *v * SN);
+    int16_t *c1 = malloc(sizeof *c1 * SN), *c2 = malloc(sizeof *c2 * SN), *c3 = malloc(sizeof *c3 * SN);
+    struct fx_format sr = { 16, 1, 0, 1 };
+    float scale = 1.0f;
+    for (long i = 0; i < SN; i++)
+        v[i] = (i & 1) ? 0.3f : -2.7f;
+    uint64_t key = fx_round_key(42, 7, 3);
+    int threads = omp_get_max_threads();
+    omp_set_num_threads(1);
+    struct fx_stats st = { 0 };
+    fx_quantize_with_scale(v, 1, 1, SN, &sr, NULL, key, &scale, c1, &st);
+    omp_set_num_threads(2);
+    fx_quantize_with_scale(v, 1, 1, SN, &sr, NULL, key, &scale, c2, NULL);
+    omp_set_num_threads(threads);
+    fx_quantize_with_scale(v, 1, 1, SN, &sr, NULL, fx_round_key(42, 8, 3), &scale, c3, NULL);
+    CU_ASSERT_EQUAL(memcmp(c1, c2, sizeof *c1 * SN), 0);
+    CU_ASSERT_NOT_EQUAL(memcmp(c1, c3, sizeof *c1 * SN), 0);
+    CU_ASSERT_EQUAL(st.saturated, 0);
+    double sum_pos = 0, sum_neg = 0;
+    int outside = 0;
+    for (long i = 0; i < SN; i++) {
+        if (i & 1) {
+            outside += c1[i] != 0 && c1[i] != 1;
+            sum_pos += c1[i];
+        } else {
+            outside += c1[i] != -3 && c1[i] != -2;
+            sum_neg += c1[i];
+        }
+    }
+    CU_ASSERT_EQUAL(outside, 0);
+    /* sd of the mean of SN/2 Bernoulli(0.3) draws: sqrt(0.21 / 1e5) = 0.00145; allow 5 sd */
+    CU_ASSERT_DOUBLE_EQUAL(sum_pos / (SN / 2), 0.3, 0.0073);
+    CU_ASSERT_DOUBLE_EQUAL(sum_neg / (SN / 2), -2.7, 0.0073);
+
+    /* The automatic scale is thread-count independent too (max is order-independent). */
+    gc_fill(v, SN, 5, -3.0f, 3.0f);
+    float s1, s2;
+    struct fx_format s8r = { 8, 1, 0, 1 };
+    omp_set_num_threads(1);
+    fx_quantize(v, 4, 10, SN / 40, &s8r, NULL, key, c1, &s1, NULL);
+    omp_set_num_threads(2);
+    fx_quantize(v, 4, 10, SN / 40, &s8r, NULL, key, c2, &s2, NULL);
+    omp_set_num_threads(threads);
+    CU_ASSERT_EQUAL(s1, s2);
+    CU_ASSERT_EQUAL(memcmp(c1, c2, sizeof *c1 * SN), 0);
+    free(v);
+    free(c1);
+    free(c2);
+    free(c3);
+}
+
+/* The examples of docs/numbers.md. */
+static void test_msb(void)
+{
+    const int16_t in8[] = { 127, 24, 8, 7, -8, -127, 0, -24, 40, -9 };
+    const int16_t want8[] = { 112, 32, 16, 0, -16, -112, 0, -32, 48, -16 };
+    int16_t out[10];
+    struct fx_stats st = { 0 };
+    fx_msb(in8, 10, 8, 4, 1, out, &st);
+    for (int i = 0; i < 10; i++)
+        CU_ASSERT_EQUAL(out[i], want8[i]);
+    CU_ASSERT_EQUAL(st.msb_clipped, 2);
+
+    const int16_t inu[] = { 255, 248, 247, 8, 7, 0 };
+    const int16_t wantu[] = { 240, 240, 240, 16, 0, 0 };
+    struct fx_stats su = { 0 };
+    fx_msb(inu, 6, 8, 4, 0, out, &su);
+    for (int i = 0; i < 6; i++)
+        CU_ASSERT_EQUAL(out[i], wantu[i]);
+    CU_ASSERT_EQUAL(su.msb_clipped, 2);   /* 255 and 248 round to 16 > 15 */
+
+    const int16_t in16[] = { 32767, 32, 31, -32, -32767, 1000 };
+    const int16_t want16[] = { 32704, 64, 0, -64, -32704, 1024 };
+    fx_msb(in16, 6, 16, 10, 1, out, NULL);
+    for (int i = 0; i < 6; i++)
+        CU_ASSERT_EQUAL(out[i], want16[i]);
+
+    /* msb_bits >= bits copies; in place works. */
+    int16_t same[3] = { 5, -6, 7 };
+    fx_msb(same, 3, 8, 8, 1, same, NULL);
+    CU_ASSERT_EQUAL(same[1], -6);
+    fx_msb(same, 3, 8, 6, 1, same, NULL);   /* step 4: 5 -> 4, -6 -> -8, 7 -> 8 */
+    CU_ASSERT_EQUAL(same[0], 4);
+    CU_ASSERT_EQUAL(same[1], -8);
+    CU_ASSERT_EQUAL(same[2], 8);
+}
+
+static void test_accumulator(void)
+{
+    int64_t lim = (int64_t)1 << 47;
+    CU_ASSERT_FALSE(fx_acc_overflows(lim - 1, 48));
+    CU_ASSERT_TRUE(fx_acc_overflows(lim, 48));
+    CU_ASSERT_FALSE(fx_acc_overflows(-lim, 48));
+    CU_ASSERT_TRUE(fx_acc_overflows(-lim - 1, 48));
+    CU_ASSERT_FALSE(fx_acc_overflows(INT64_MAX, 64));
+    CU_ASSERT_FALSE(fx_acc_overflows(INT64_MAX, 0));
+    CU_ASSERT_EQUAL(fx_dequant_acc(1000, 0.5f, 0.25f), 125.0f);
+    CU_ASSERT_EQUAL(fx_dequant_acc(-3, 2.0f, 1.0f), -6.0f);
+}
+
+static void test_stats_and_workspace(void)
+{
+    struct fx_stats a = { 1, 2, 3, 4, 5 }, b = { 10, 20, 30, 40, 50 };
+    fx_stats_add(&a, &b);
+    CU_ASSERT_EQUAL(a.quantized, 11);
+    CU_ASSERT_EQUAL(a.acc_overflows, 55);
+    struct fx_workspace ws = { 0 };
+    char *p = fx_workspace_reserve(&ws, 100);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    CU_ASSERT_EQUAL((uintptr_t)p % 64, 0);
+    memset(p, 1, 100);
+    CU_ASSERT_PTR_EQUAL(fx_workspace_reserve(&ws, 50), p);   /* no regrowth */
+    CU_ASSERT_PTR_NOT_NULL(fx_workspace_reserve(&ws, 1 << 20));
+    CU_ASSERT(ws.bytes >= (1u << 20));
+    fx_workspace_free(&ws);
+    CU_ASSERT_PTR_NULL(ws.buf);
+}
+
+int main(void)
+{
+    CU_initialize_registry();
+    CU_pSuite s = CU_add_suite("fixed", NULL, NULL);
+    CU_add_test(s, "ranges and scale", test_ranges_and_scale);
+    CU_add_test(s, "nearest codes and ties", test_nearest_codes_and_ties);
+    CU_add_test(s, "saturation counted", test_saturation_counted);
+    CU_add_test(s, "per channel and fold", test_per_channel_and_fold);
+    CU_add_test(s, "zero tensor", test_zero_tensor);
+    CU_add_test(s, "stochastic rounding", test_stochastic);
+    CU_add_test(s, "msb predictors", test_msb);
+    CU_add_test(s, "accumulator", test_accumulator);
+    CU_add_test(s, "stats and workspace", test_stats_and_workspace);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+    CU_cleanup_registry();
+    return failed ? 1 : 0;
+}
