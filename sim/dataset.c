@@ -529,18 +529,22 @@ static void crop_plane(const uint8_t *src, float *dst, int h, int w, struct ds_a
             continue;
         }
         const uint8_t *row = src + (size_t)sy * w;
-        for (int x = 0; x < x_lo; x++)
-            out[x] = pad;
-        for (int x = x_lo; x < x_hi; x++)
-            out[x] = lut[row[x + shift]];
-        for (int x = x_hi; x < w; x++)
-            out[x] = pad;
-        if (a.flip)
-            for (int l = 0, r = w - 1; l < r; l++, r--) {
-                float t = out[l];
-                out[l] = out[r];
-                out[r] = t;
-            }
+        if (!a.flip) {
+            for (int x = 0; x < x_lo; x++)
+                out[x] = pad;
+            for (int x = x_lo; x < x_hi; x++)
+                out[x] = lut[row[x + shift]];
+            for (int x = x_hi; x < w; x++)
+                out[x] = pad;
+        } else { /* the same, written right to left */
+            float *mirror = out + w - 1;
+            for (int x = 0; x < x_lo; x++)
+                mirror[-x] = pad;
+            for (int x = x_lo; x < x_hi; x++)
+                mirror[-x] = lut[row[x + shift]];
+            for (int x = x_hi; x < w; x++)
+                mirror[-x] = pad;
+        }
     }
 }
 
