@@ -1,0 +1,810 @@
+/* The report files; see report.h and docs/outputs.md. */
+#define _POSIX_C_SOURCE 200809L
+#include "report.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "html.h"
+#include "json.h"
+#include "oprec.h"
+#include "progress.h"
+
+static const char *const phase_names[REPORT_PHASES] = {"forward", "backward_data",
+                                                       "backward_weight", "update"};
+
+/* ---- building the report ---------------------------------------------------------------- */
+
+void report_init(struct run_report *r)
+{
+    memset(r, 0, sizeof *r);
+#ifdef E2SIM_VERSION
+    snprintf(r->version, sizeof r->version, "%s", E2SIM_VERSION);
+#endif
+    r->top_layers = 10;
+    r->top1 = r->top5 = NAN;
+}
+
+void report_free(struct run_report *r)
+{
+    free(r->actions);
+    free(r->phases);
+    free(r->techniques);
+    free(r->layers);
+    free(r->curve);
+    free(r->slu_block_skip);
+    r->actions = NULL;
+    r->phases = r->techniques = NULL;
+    r->layers = NULL;
+    r->curve = NULL;
+    r->slu_block_skip = NULL;
+    r->action_count = r->phase_count = r->technique_count = r->layer_count = 0;
+    r->curve_count = r->slu_block_count = 0;
+}
+
+/* Make room for one more element: capacities are 16, 32, 64, ..., grown when count hits one. */
+static int room(void **array, int count, size_t size)
+{
+    int full = count == 0 || (count >= 16 && (count & (count - 1)) == 0);
+    if (!full)
+        return E2_OK;
+    size_t cap = count == 0 ? 16 : (size_t)count * 2;
+    void *p = realloc(*array, cap * size);
+    if (!p)
+        return E2_FAILURE;
+    *array = p;
+    return E2_OK;
+}
+
+int report_add_action(struct run_report *r, const char *component, const char *action,
+                      uint64_t count, double pj_per_action, uint64_t fj)
+{
+    if (room((void **)&r->actions, r->action_count, sizeof *r->actions))
+        return E2_FAILURE;
+    struct report_action *a = &r->actions[r->action_count++];
+    memset(a, 0, sizeof *a);
+    snprintf(a->component, sizeof a->component, "%s", component);
+    snprintf(a->action, sizeof a->action, "%s", action);
+    a->count = count;
+    a->pj_per_action = pj_per_action;
+    a->fj = fj;
+    return E2_OK;
+}
+
+static int add_part(struct report_part **parts, int *count, const char *name, uint64_t fj)
+{
+    if (room((void **)parts, *count, sizeof **parts))
+        return E2_FAILURE;
+    struct report_part *p = &(*parts)[(*count)++];
+    memset(p, 0, sizeof *p);
+    snprintf(p->name, sizeof p->name, "%s", name);
+    p->fj = fj;
+    return E2_OK;
+}
+
+int report_add_phase(struct run_report *r, const char *name, uint64_t fj)
+{
+    return add_part(&r->phases, &r->phase_count, name, fj);
+}
+
+int report_add_technique(struct run_report *r, const char *name, uint64_t fj)
+{
+    return add_part(&r->techniques, &r->technique_count, name, fj);
+}
+
+int report_add_layer(struct run_report *r, const struct report_layer *layer)
+{
+    if (room((void **)&r->layers, r->layer_count, sizeof *r->layers))
+        return E2_FAILURE;
+    r->layers[r->layer_count++] = *layer;
+    return E2_OK;
+}
+
+int report_add_point(struct run_report *r, uint64_t iteration, uint64_t energy_fj,
+                     double train_loss, double test_top1)
+{
+    if (room((void **)&r->curve, r->curve_count, sizeof *r->curve))
+        return E2_FAILURE;
+    struct report_point p = {iteration, energy_fj, train_loss, test_top1};
+    r->curve[r->curve_count++] = p;
+    return E2_OK;
+}
+
+int report_set_slu_blocks(struct run_report *r, int count, const double *skip)
+{
+    free(r->slu_block_skip);
+    r->slu_block_skip = NULL;
+    r->slu_block_count = 0;
+    if (count <= 0)
+        return E2_OK;
+    r->slu_block_skip = malloc((size_t)count * sizeof *skip);
+    if (!r->slu_block_skip)
+        return E2_FAILURE;
+    memcpy(r->slu_block_skip, skip, (size_t)count * sizeof *skip);
+    r->slu_block_count = count;
+    return E2_OK;
+}
+
+double report_savings(const struct run_report *r)
+{
+    if (r->baseline_fp32_fj == 0)
+        return NAN;
+    return 1.0 - (double)r->total_fj / (double)r->baseline_fp32_fj;
+}
+
+uint64_t report_component_fj(const struct run_report *r, const char *component)
+{
+    uint64_t sum = 0;
+    for (int i = 0; i < r->action_count; i++)
+        if (strcmp(r->actions[i].component, component) == 0)
+            sum += r->actions[i].fj;
+    return sum;
+}
+
+void report_format_joules(char *buf, int size, uint64_t fj)
+{
+    snprintf(buf, (size_t)size, "%" PRIu64 ".%015" PRIu64, fj / UINT64_C(1000000000000000),
+             fj % UINT64_C(1000000000000000));
+}
+
+static double joules(uint64_t fj) { return (double)fj * 1e-15; }
+
+static uint64_t layer_fj(const struct report_layer *l)
+{
+    uint64_t sum = 0;
+    for (int p = 0; p < REPORT_PHASES; p++)
+        sum += l->phase_fj[p];
+    return sum;
+}
+
+/* Distinct component names in first-seen order (indices into r->actions). */
+static int components(const struct run_report *r, int *first)
+{
+    int n = 0;
+    for (int i = 0; i < r->action_count; i++) {
+        int seen = 0;
+        for (int j = 0; j < n && !seen; j++)
+            seen = strcmp(r->actions[first[j]].component, r->actions[i].component) == 0;
+        if (!seen)
+            first[n++] = i;
+    }
+    return n;
+}
+
+/* Layer indices sorted by energy, largest first (ties: by id). */
+static int *layers_by_energy(const struct run_report *r)
+{
+    int *order = malloc((size_t)(r->layer_count > 0 ? r->layer_count : 1) * sizeof *order);
+    if (!order)
+        return NULL;
+    for (int i = 0; i < r->layer_count; i++)
+        order[i] = i;
+    for (int i = 1; i < r->layer_count; i++) {   /* insertion sort: a few hundred layers */
+        int v = order[i], j = i;
+        while (j > 0) {
+            uint64_t a = layer_fj(&r->layers[order[j - 1]]), b = layer_fj(&r->layers[v]);
+            if (a > b || (a == b && r->layers[order[j - 1]].id <= r->layers[v].id))
+                break;
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = v;
+    }
+    return order;
+}
+
+/* ---- report.json ------------------------------------------------------------------------ */
+
+static void kv_number(struct json_writer *w, const char *key, double v)
+{
+    json_key(w, key);
+    json_number(w, v);
+}
+
+static void kv_uint(struct json_writer *w, const char *key, uint64_t v)
+{
+    json_key(w, key);
+    json_uint(w, v);
+}
+
+static void kv_string(struct json_writer *w, const char *key, const char *v)
+{
+    json_key(w, key);
+    json_string(w, v);
+}
+
+static void write_parts(struct json_writer *w, const char *key, const struct report_part *p, int n)
+{
+    json_key(w, key);
+    json_object_begin(w);
+    for (int i = 0; i < n; i++)
+        kv_number(w, p[i].name, joules(p[i].fj));
+    json_object_end(w);
+}
+
+static void write_energy_json(struct json_writer *w, const struct run_report *r)
+{
+    json_key(w, "energy");
+    json_object_begin(w);
+    kv_number(w, "total_j", joules(r->total_fj));
+    kv_uint(w, "total_fj", r->total_fj);
+    if (r->baseline_fp32_fj) {
+        kv_number(w, "baseline_fp32_j", joules(r->baseline_fp32_fj));
+        kv_uint(w, "baseline_fp32_fj", r->baseline_fp32_fj);
+    } else {
+        json_key(w, "baseline_fp32_j");
+        json_null(w);
+        json_key(w, "baseline_fp32_fj");
+        json_null(w);
+    }
+    kv_number(w, "savings_vs_fp32", report_savings(r));
+    json_key(w, "by_component");
+    json_object_begin(w);
+    int *first = malloc((size_t)(r->action_count + 1) * sizeof *first);
+    int nc = first ? components(r, first) : 0;
+    for (int i = 0; i < nc; i++) {
+        const char *c = r->actions[first[i]].component;
+        kv_number(w, c, joules(report_component_fj(r, c)));
+    }
+    free(first);
+    json_object_end(w);
+    write_parts(w, "by_phase", r->phases, r->phase_count);
+    write_parts(w, "by_technique", r->techniques, r->technique_count);
+    json_key(w, "by_action");
+    json_array_begin(w);
+    for (int i = 0; i < r->action_count; i++) {
+        const struct report_action *a = &r->actions[i];
+        json_object_begin(w);
+        kv_string(w, "component", a->component);
+        kv_string(w, "action", a->action);
+        kv_uint(w, "count", a->count);
+        kv_number(w, "pj_per_action", a->pj_per_action);
+        kv_number(w, "energy_j", joules(a->fj));
+        kv_uint(w, "energy_fj", a->fj);
+        json_object_end(w);
+    }
+    json_array_end(w);
+    json_object_end(w);
+}
+
+static void write_accuracy_json(struct json_writer *w, const struct run_report *r)
+{
+    json_key(w, "accuracy");
+    json_object_begin(w);
+    if (r->has_accuracy) {
+        kv_number(w, "top1", r->top1);
+        kv_number(w, "top5", r->top5);
+    } else {
+        json_key(w, "top1");
+        json_null(w);
+        json_key(w, "top5");
+        json_null(w);
+    }
+    json_object_end(w);
+}
+
+static void write_training_json(struct json_writer *w, const struct run_report *r)
+{
+    json_key(w, "training");
+    json_object_begin(w);
+    kv_uint(w, "iterations", r->iterations);
+    kv_uint(w, "minibatches_processed", r->minibatches_processed);
+    kv_number(w, "slu_skip_ratio", r->slu_skip_ratio);
+    json_key(w, "slu_skip_ratio_per_block");
+    json_array_begin(w);
+    for (int i = 0; i < r->slu_block_count; i++)
+        json_number(w, r->slu_block_skip[i]);
+    json_array_end(w);
+    kv_number(w, "psg_predictor_ratio", r->psg_predictor_ratio);
+    json_object_end(w);
+}
+
+static void write_layers_json(struct json_writer *w, const struct run_report *r)
+{
+    json_key(w, "layers");
+    json_array_begin(w);
+    for (int i = 0; i < r->layer_count; i++) {
+        const struct report_layer *l = &r->layers[i];
+        json_object_begin(w);
+        json_key(w, "id");
+        json_int(w, l->id);
+        kv_string(w, "name", l->name);
+        kv_string(w, "kind", l->kind);
+        kv_number(w, "energy_j", joules(layer_fj(l)));
+        json_key(w, "by_phase");
+        json_object_begin(w);
+        for (int p = 0; p < REPORT_PHASES; p++)
+            kv_number(w, phase_names[p], joules(l->phase_fj[p]));
+        json_object_end(w);
+        kv_uint(w, "cycles", l->cycles);
+        json_object_end(w);
+    }
+    json_array_end(w);
+}
+
+static void write_curve_json(struct json_writer *w, const struct run_report *r)
+{
+    json_key(w, "curve");
+    json_array_begin(w);
+    for (int i = 0; i < r->curve_count; i++) {
+        const struct report_point *p = &r->curve[i];
+        json_object_begin(w);
+        kv_uint(w, "iteration", p->iteration);
+        kv_number(w, "energy_j", joules(p->energy_fj));
+        kv_number(w, "train_loss", p->train_loss);
+        kv_number(w, "test_top1", p->test_top1);
+        json_object_end(w);
+    }
+    json_array_end(w);
+}
+
+int report_write_json(FILE *f, const struct run_report *r)
+{
+    struct json_writer w;
+    json_init(&w, f, 1);
+    json_object_begin(&w);
+    kv_string(&w, "schema", REPORT_SCHEMA);
+    json_key(&w, "run");
+    json_object_begin(&w);
+    kv_string(&w, "kind", r->kind);
+    kv_string(&w, "name", r->name);
+    kv_string(&w, "network", r->network);
+    kv_string(&w, "dataset", r->dataset);
+    kv_string(&w, "method", r->method);
+    kv_string(&w, "trace", r->trace);
+    kv_number(&w, "wall_seconds", r->wall_seconds);
+    kv_string(&w, "e2sim_version", r->version);
+    json_key(&w, "oprec_version");
+    json_int(&w, OPREC_VERSION);
+    json_object_end(&w);
+    write_accuracy_json(&w, r);
+    write_energy_json(&w, r);
+    json_key(&w, "fpga");
+    json_object_begin(&w);
+    kv_uint(&w, "cycles", r->fpga_cycles);
+    kv_number(&w, "seconds", r->fpga_seconds);
+    kv_number(&w, "clock_mhz", r->clock_mhz);
+    json_object_end(&w);
+    write_training_json(&w, r);
+    write_layers_json(&w, r);
+    write_curve_json(&w, r);
+    kv_string(&w, "config", r->config_text ? r->config_text : "");
+    json_object_end(&w);
+    fputc('\n', f);
+    return ferror(f) ? E2_FAILURE : E2_OK;
+}
+
+/* ---- CSV files -------------------------------------------------------------------------- */
+
+/* A CSV field: quoted when it holds a comma, quote or newline. */
+static void csv_field(FILE *f, const char *s)
+{
+    if (!strpbrk(s, ",\"\n")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static void csv_double(FILE *f, double v)
+{
+    if (!isfinite(v))
+        return;   /* empty field */
+    char buf[40];
+    json_format_double(buf, sizeof buf, v);
+    fputs(buf, f);
+}
+
+int report_write_breakdown_csv(FILE *f, const struct run_report *r)
+{
+    fputs("component,action,count,pj_per_action,energy_j\n", f);
+    for (int i = 0; i < r->action_count; i++) {
+        const struct report_action *a = &r->actions[i];
+        char j[40];
+        report_format_joules(j, sizeof j, a->fj);
+        csv_field(f, a->component);
+        fputc(',', f);
+        csv_field(f, a->action);
+        fprintf(f, ",%" PRIu64 ",", a->count);
+        csv_double(f, a->pj_per_action);
+        fprintf(f, ",%s\n", j);
+    }
+    return ferror(f) ? E2_FAILURE : E2_OK;
+}
+
+int report_write_layers_csv(FILE *f, const struct run_report *r)
+{
+    fputs("layer,name,kind,forward_j,backward_data_j,backward_weight_j,update_j,energy_j,cycles\n",
+          f);
+    for (int i = 0; i < r->layer_count; i++) {
+        const struct report_layer *l = &r->layers[i];
+        char j[40];
+        fprintf(f, "%d,", l->id);
+        csv_field(f, l->name);
+        fputc(',', f);
+        csv_field(f, l->kind);
+        for (int p = 0; p < REPORT_PHASES; p++) {
+            report_format_joules(j, sizeof j, l->phase_fj[p]);
+            fprintf(f, ",%s", j);
+        }
+        report_format_joules(j, sizeof j, layer_fj(l));
+        fprintf(f, ",%s,%" PRIu64 "\n", j, l->cycles);
+    }
+    return ferror(f) ? E2_FAILURE : E2_OK;
+}
+
+int report_write_curve_csv(FILE *f, const struct run_report *r)
+{
+    fputs("iteration,energy_j,train_loss,test_top1\n", f);
+    for (int i = 0; i < r->curve_count; i++) {
+        const struct report_point *p = &r->curve[i];
+        char j[40];
+        report_format_joules(j, sizeof j, p->energy_fj);
+        fprintf(f, "%" PRIu64 ",%s,", p->iteration, j);
+        csv_double(f, p->train_loss);
+        fputc(',', f);
+        csv_double(f, p->test_top1);
+        fputc('\n', f);
+    }
+    return ferror(f) ? E2_FAILURE : E2_OK;
+}
+
+/* ---- report.md -------------------------------------------------------------------------- */
+
+/* "12.35 J", "845.2 mJ", "3.100 uJ": four significant digits in a readable unit. */
+static void human_joules(char *buf, size_t size, uint64_t fj)
+{
+    double j = joules(fj);
+    static const struct { double scale; const char *unit; } units[] = {
+        {1e3, "kJ"}, {1, "J"}, {1e-3, "mJ"}, {1e-6, "uJ"}, {1e-9, "nJ"}, {1e-12, "pJ"}};
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        if (j >= units[i].scale || i + 1 == sizeof units / sizeof units[0]) {
+            snprintf(buf, size, "%.4g %s", j / units[i].scale, units[i].unit);
+            return;
+        }
+    }
+}
+
+static void percent(char *buf, size_t size, double fraction)
+{
+    if (isfinite(fraction))
+        snprintf(buf, size, "%.2f %%", 100 * fraction);
+    else
+        snprintf(buf, size, "n/a");
+}
+
+static void md_part_table(FILE *f, const char *title, const char *what,
+                          const struct report_part *p, int n, uint64_t total)
+{
+    if (n == 0)
+        return;
+    fprintf(f, "\n## %s\n\n| %s | energy | share |\n|---|---:|---:|\n", title, what);
+    for (int i = 0; i < n; i++) {
+        char e[32], s[32];
+        human_joules(e, sizeof e, p[i].fj);
+        percent(s, sizeof s, total ? (double)p[i].fj / (double)total : NAN);
+        fprintf(f, "| %s | %s | %s |\n", p[i].name, e, s);
+    }
+}
+
+static void md_headline(FILE *f, const struct run_report *r)
+{
+    char a[32], b[32], c[64];
+    fprintf(f, "# e2sim report: %s\n\n", r->name[0] ? r->name : "run");
+    fprintf(f, "%s of %s on %s, method %s", r->kind, r->network, r->dataset,
+            r->method[0] ? r->method : "-");
+    if (r->trace[0])
+        fprintf(f, " (replayed from `%s`)", r->trace);
+    fputs(".\n\n| | |\n|---|---:|\n", f);
+    if (r->has_accuracy) {
+        percent(a, sizeof a, r->top1);
+        percent(b, sizeof b, r->top5);
+        fprintf(f, "| test top-1 | %s |\n| test top-5 | %s |\n", a, b);
+    } else {
+        fputs("| test top-1 | n/a (not trained) |\n", f);
+    }
+    human_joules(a, sizeof a, r->total_fj);
+    fprintf(f, "| energy | **%s** |\n", a);
+    if (r->baseline_fp32_fj) {
+        human_joules(b, sizeof b, r->baseline_fp32_fj);
+        percent(c, sizeof c, report_savings(r));
+        fprintf(f, "| float32 baseline | %s |\n", b);
+        fprintf(f, "| saving vs float32 | **%s** (%.2fx less energy) |\n", c,
+                r->total_fj ? (double)r->baseline_fp32_fj / (double)r->total_fj : 0.0);
+    }
+    fprintf(f, "| FPGA time | %.4g s (%" PRIu64 " cycles at %.4g MHz) |\n", r->fpga_seconds,
+            r->fpga_cycles, r->clock_mhz);
+    fprintf(f, "| iterations | %" PRIu64 " (%" PRIu64 " minibatches processed) |\n",
+            r->iterations, r->minibatches_processed);
+    percent(a, sizeof a, r->slu_skip_ratio);
+    percent(b, sizeof b, r->psg_predictor_ratio);
+    fprintf(f, "| SLU skip ratio | %s |\n| PSG predictor ratio | %s |\n", a, b);
+    progress_format_duration(c, sizeof c, r->wall_seconds);
+    fprintf(f, "| wall time | %s |\n", c);
+}
+
+static void md_components(FILE *f, const struct run_report *r)
+{
+    int *first = malloc((size_t)(r->action_count + 1) * sizeof *first);
+    if (!first)
+        return;
+    int n = components(r, first);
+    fputs("\n## Energy by component\n\n| component | energy | share |\n|---|---:|---:|\n", f);
+    for (int i = 0; i < n; i++) {
+        const char *c = r->actions[first[i]].component;
+        uint64_t fj = report_component_fj(r, c);
+        char e[32], s[32];
+        human_joules(e, sizeof e, fj);
+        percent(s, sizeof s, r->total_fj ? (double)fj / (double)r->total_fj : NAN);
+        fprintf(f, "| %s | %s | %s |\n", c, e, s);
+    }
+    free(first);
+}
+
+static void md_actions(FILE *f, const struct run_report *r)
+{
+    fputs("\n## Actions (count x energy per action)\n\n"
+          "| component | action | count | pJ per action | energy | share |\n"
+          "|---|---|---:|---:|---:|---:|\n", f);
+    for (int i = 0; i < r->action_count; i++) {
+        const struct report_action *a = &r->actions[i];
+        char e[32], s[32];
+        human_joules(e, sizeof e, a->fj);
+        percent(s, sizeof s, r->total_fj ? (double)a->fj / (double)r->total_fj : NAN);
+        fprintf(f, "| %s | %s | %" PRIu64 " | %.4g | %s | %s |\n", a->component, a->action,
+                a->count, a->pj_per_action, e, s);
+    }
+}
+
+static void md_layers(FILE *f, const struct run_report *r)
+{
+    if (r->layer_count == 0)
+        return;
+    int *order = layers_by_energy(r);
+    if (!order)
+        return;
+    int n = r->top_layers < r->layer_count ? r->top_layers : r->layer_count;
+    fprintf(f, "\n## Top %d layers by energy (all %d in layers.csv)\n\n"
+               "| layer | kind | forward | backward data | backward weight | update | energy | "
+               "share | cycles |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n",
+            n, r->layer_count);
+    for (int i = 0; i < n; i++) {
+        const struct report_layer *l = &r->layers[order[i]];
+        char e[32], s[32];
+        fprintf(f, "| %d %s | %s |", l->id, l->name, l->kind);
+        for (int p = 0; p < REPORT_PHASES; p++) {
+            human_joules(e, sizeof e, l->phase_fj[p]);
+            fprintf(f, " %s |", e);
+        }
+        human_joules(e, sizeof e, layer_fj(l));
+        percent(s, sizeof s, r->total_fj ? (double)layer_fj(l) / (double)r->total_fj : NAN);
+        fprintf(f, " %s | %s | %" PRIu64 " |\n", e, s, l->cycles);
+    }
+    free(order);
+}
+
+int report_write_md(FILE *f, const struct run_report *r)
+{
+    md_headline(f, r);
+    md_components(f, r);
+    md_part_table(f, "Energy by phase", "phase", r->phases, r->phase_count, r->total_fj);
+    md_part_table(f, "Energy by technique", "technique", r->techniques, r->technique_count,
+                  r->total_fj);
+    md_actions(f, r);
+    md_layers(f, r);
+    fputs("\n## Files\n\n`report.json` (all numbers, schema " REPORT_SCHEMA "), `breakdown.csv` "
+          "(component x action), `layers.csv` (every layer by phase), `curve.csv` (accuracy and "
+          "energy at each evaluation), `report.html` (charts). See docs/outputs.md.\n", f);
+    return ferror(f) ? E2_FAILURE : E2_OK;
+}
+
+/* ---- report.html ------------------------------------------------------------------------ */
+
+static void html_headline(FILE *f, const struct run_report *r)
+{
+    char a[32], b[32];
+    fputs("<h1>e2sim report: ", f);
+    html_escape(f, r->name[0] ? r->name : "run");
+    fputs("</h1>\n<p>", f);
+    html_escape(f, r->kind);
+    fputs(" of ", f);
+    html_escape(f, r->network);
+    fputs(" on ", f);
+    html_escape(f, r->dataset);
+    fputs(", method ", f);
+    html_escape(f, r->method[0] ? r->method : "-");
+    fputs(".</p>\n<table>\n", f);
+    if (r->has_accuracy) {
+        percent(a, sizeof a, r->top1);
+        percent(b, sizeof b, r->top5);
+        fprintf(f, "<tr><td>test top-1</td><td class=\"big\">%s</td></tr>\n"
+                   "<tr><td>test top-5</td><td>%s</td></tr>\n", a, b);
+    }
+    human_joules(a, sizeof a, r->total_fj);
+    fprintf(f, "<tr><td>energy</td><td class=\"big\">%s</td></tr>\n", a);
+    if (r->baseline_fp32_fj) {
+        human_joules(a, sizeof a, r->baseline_fp32_fj);
+        percent(b, sizeof b, report_savings(r));
+        fprintf(f, "<tr><td>float32 baseline</td><td>%s</td></tr>\n"
+                   "<tr><td>saving vs float32</td><td class=\"big\">%s</td></tr>\n", a, b);
+    }
+    fprintf(f, "<tr><td>FPGA time</td><td>%.4g s</td></tr>\n", r->fpga_seconds);
+    fprintf(f, "<tr><td>iterations</td><td>%" PRIu64 "</td></tr>\n", r->iterations);
+    percent(a, sizeof a, r->slu_skip_ratio);
+    percent(b, sizeof b, r->psg_predictor_ratio);
+    fprintf(f, "<tr><td>SLU skip ratio</td><td>%s</td></tr>\n"
+               "<tr><td>PSG predictor ratio</td><td>%s</td></tr>\n</table>\n", a, b);
+}
+
+static void html_parts_chart(FILE *f, const char *title, const struct report_part *p, int n)
+{
+    if (n == 0)
+        return;
+    const char **labels = malloc((size_t)n * sizeof *labels);
+    double *values = malloc((size_t)n * sizeof *values);
+    if (labels && values) {
+        for (int i = 0; i < n; i++) {
+            labels[i] = p[i].name;
+            values[i] = joules(p[i].fj);
+        }
+        html_bar_chart(f, title, "J", n, labels, 1, NULL, values);
+    }
+    free(labels);
+    free(values);
+}
+
+static void html_component_chart(FILE *f, const struct run_report *r)
+{
+    int *first = malloc((size_t)(r->action_count + 1) * sizeof *first);
+    struct report_part *parts = malloc((size_t)(r->action_count + 1) * sizeof *parts);
+    if (first && parts) {
+        int n = components(r, first);
+        for (int i = 0; i < n; i++) {
+            snprintf(parts[i].name, sizeof parts[i].name, "%s", r->actions[first[i]].component);
+            parts[i].fj = report_component_fj(r, parts[i].name);
+        }
+        html_parts_chart(f, "Energy by component", parts, n);
+    }
+    free(first);
+    free(parts);
+}
+
+static void html_layer_chart(FILE *f, const struct run_report *r)
+{
+    int n = r->layer_count;
+    if (n == 0)
+        return;
+    const char **labels = malloc((size_t)n * sizeof *labels);
+    double *values = malloc((size_t)n * REPORT_PHASES * sizeof *values);
+    char (*names)[REPORT_NAME + 16] = malloc((size_t)n * sizeof *names);
+    if (labels && values && names) {
+        for (int i = 0; i < n; i++) {
+            snprintf(names[i], sizeof names[i], "%d %s", r->layers[i].id, r->layers[i].name);
+            labels[i] = names[i];
+            for (int p = 0; p < REPORT_PHASES; p++)
+                values[i * REPORT_PHASES + p] = joules(r->layers[i].phase_fj[p]);
+        }
+        html_bar_chart(f, "Energy per layer, by phase", "J", n, labels, REPORT_PHASES,
+                       phase_names, values);
+    }
+    free(labels);
+    free(values);
+    free(names);
+}
+
+static void html_curve_chart(FILE *f, const struct run_report *r)
+{
+    int n = 0;
+    double *x = malloc((size_t)(r->curve_count + 1) * sizeof *x);
+    double *y = malloc((size_t)(r->curve_count + 1) * sizeof *y);
+    if (x && y) {
+        for (int i = 0; i < r->curve_count; i++) {
+            if (!isfinite(r->curve[i].test_top1))
+                continue;
+            x[n] = joules(r->curve[i].energy_fj);
+            y[n] = 100 * r->curve[i].test_top1;
+            n++;
+        }
+        if (n > 0)
+            html_line_chart(f, "Test top-1 against energy spent so far", "energy so far (J)",
+                            "test top-1 (%)", n, x, y);
+    }
+    free(x);
+    free(y);
+}
+
+int report_write_html(FILE *f, const struct run_report *r)
+{
+    html_begin(f, "e2sim report");
+    html_headline(f, r);
+    html_component_chart(f, r);
+    html_parts_chart(f, "Energy by phase", r->phases, r->phase_count);
+    html_parts_chart(f, "Energy by technique", r->techniques, r->technique_count);
+    html_curve_chart(f, r);
+    html_layer_chart(f, r);
+    fputs("<h2>Actions</h2>\n<table>\n<tr><th>component</th><th>action</th><th>count</th>"
+          "<th>pJ per action</th><th>energy (J)</th></tr>\n", f);
+    for (int i = 0; i < r->action_count; i++) {
+        const struct report_action *a = &r->actions[i];
+        fputs("<tr><td>", f);
+        html_escape(f, a->component);
+        fputs("</td><td>", f);
+        html_escape(f, a->action);
+        fprintf(f, "</td><td>%" PRIu64 "</td><td>%.4g</td><td>%.6g</td></tr>\n", a->count,
+                a->pj_per_action, joules(a->fj));
+    }
+    fputs("</table>\n", f);
+    html_end(f);
+    return ferror(f) ? E2_FAILURE : E2_OK;
+}
+
+/* ---- writing the files ------------------------------------------------------------------ */
+
+/* Write buf to dir/name through a temporary file and rename (until sim/outdir lands). */
+static int outdir_write_file(const char *dir, const char *name, const char *buf, size_t len,
+                             struct e2_err *err)
+{
+    char path[4096], tmp[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "wb");
+    if (!f)
+        return e2_fail(err, E2_FAILURE, "%s: cannot create: %s", tmp, strerror(errno));
+    int ok = fwrite(buf, 1, len, f) == len;
+    ok = fflush(f) == 0 && ok;
+    ok = fclose(f) == 0 && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        int e = errno;
+        remove(tmp);
+        return e2_fail(err, E2_FAILURE, "%s: cannot write: %s", path, strerror(e));
+    }
+    return E2_OK;
+}
+
+typedef int (*writer_fn)(FILE *, const struct run_report *);
+
+static int write_one(const char *outdir, const char *name, writer_fn fn,
+                     const struct run_report *r, struct e2_err *err)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return e2_fail(err, E2_FAILURE, "%s/%s: out of memory", outdir, name);
+    int rc = fn(f, r);
+    if (fclose(f) != 0 || rc != E2_OK) {
+        free(buf);
+        return e2_fail(err, E2_FAILURE, "%s/%s: out of memory", outdir, name);
+    }
+    rc = outdir_write_file(outdir, name, buf, len, err);
+    free(buf);
+    return rc;
+}
+
+int report_write(const char *outdir, const struct run_report *r, struct e2_err *err)
+{
+    static const struct { const char *name; writer_fn fn; } files[] = {
+        {"report.json", report_write_json},
+        {"report.md", report_write_md},
+        {"breakdown.csv", report_write_breakdown_csv},
+        {"layers.csv", report_write_layers_csv},
+        {"curve.csv", report_write_curve_csv},
+        {"report.html", report_write_html},
+    };
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        int rc = write_one(outdir, files[i].name, files[i].fn, r, err);
+        if (rc != E2_OK)
+            return rc;
+    }
+    return E2_OK;
+}

@@ -1,0 +1,123 @@
+/* The run report: everything the output files say, as plain data, and the writer of the fixed
+ * set of files (docs/outputs.md):
+ *   report.json  (schema "e2sim.report/1")   report.md    breakdown.csv
+ *   layers.csv   curve.csv                   report.html  (inline SVG, opens offline)
+ * The run (sim/run.c) or a replay (sim/replay.c) fills a struct run_report from its results and
+ * the hardware ledger, then calls report_write. Energies are integer femtojoules (fJ) exactly as
+ * the ledger keeps them, so every breakdown adds up to the total to the last digit. */
+#ifndef E2_REPORT_H
+#define E2_REPORT_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include "status.h"
+
+#define REPORT_SCHEMA "e2sim.report/1"
+#define REPORT_NAME 64
+#define REPORT_PHASES 4     /* forward, backward-data, backward-weight, update (enum op_phase) */
+
+/* One ledger row: a component's action, how often it happened and what one costs. Static
+ * (leakage) energy is a row too: action "static", count = cycles, pJ per cycle. */
+struct report_action {
+    char component[REPORT_NAME];    /* "dsp", "bram", "ddr", "axi", "ps", ... */
+    char action[REPORT_NAME];       /* "mac8", "read", "activate", "static", ... */
+    uint64_t count;
+    double pj_per_action;
+    uint64_t fj;                    /* energy the ledger charged for these actions */
+};
+
+/* A named energy (by phase, by technique). */
+struct report_part {
+    char name[REPORT_NAME];
+    uint64_t fj;
+};
+
+struct report_layer {
+    int id;                         /* layer id of the op records */
+    char name[REPORT_NAME];         /* "s1.b0.conv1" */
+    char kind[16];                  /* "conv", "bn", "fc", ... */
+    uint64_t phase_fj[REPORT_PHASES];   /* by enum op_phase */
+    uint64_t cycles;
+};
+
+/* One evaluation point of the run. */
+struct report_point {
+    uint64_t iteration;
+    uint64_t energy_fj;             /* energy spent so far */
+    double train_loss;              /* NaN when unknown */
+    double test_top1;               /* fraction; NaN when not evaluated */
+};
+
+struct run_report {
+    /* what ran */
+    char kind[16];                  /* "train" | "replay" | "energy-only" */
+    char name[REPORT_NAME];         /* config name */
+    char network[REPORT_NAME];      /* "resnet-8" */
+    char dataset[REPORT_NAME];      /* "fashion-mnist" */
+    char method[REPORT_NAME];       /* "smd+slu+psg+swa" */
+    char trace[256];                /* replay: the trace file; "" otherwise */
+    const char *config_text;        /* resolved config (cfg print form); borrowed */
+    double wall_seconds;
+    char version[32];               /* e2sim version; report_init fills it */
+
+    /* accuracy (fractions in [0, 1]) */
+    int has_accuracy;               /* 0: written as null (e.g. energy-only) */
+    double top1, top5;
+
+    /* energy */
+    uint64_t total_fj;
+    uint64_t baseline_fp32_fj;      /* 0 = no baseline */
+    struct report_action *actions;  int action_count;   /* sum of fj == total_fj */
+    struct report_part *phases;     int phase_count;    /* by phase; may include "idle" */
+    struct report_part *techniques; int technique_count;
+    struct report_layer *layers;    int layer_count;
+    int top_layers;                 /* how many layers report.md lists (report.top_layers) */
+
+    /* FPGA time */
+    uint64_t fpga_cycles;
+    double fpga_seconds;
+    double clock_mhz;
+
+    /* training */
+    uint64_t iterations;
+    uint64_t minibatches_processed;
+    double slu_skip_ratio;          /* overall fraction of gated block executions skipped */
+    double *slu_block_skip;  int slu_block_count;   /* per gated block */
+    double psg_predictor_ratio;     /* fraction of weight updates from the MSB predictor */
+
+    struct report_point *curve;  int curve_count;
+};
+
+/* Zero the report, fill version and top_layers = 10; the add_* helpers below own their arrays
+ * and report_free releases them (fields may also point at caller memory if no helper is used
+ * for that array and report_free is not called). */
+void report_init(struct run_report *r);
+void report_free(struct run_report *r);
+int report_add_action(struct run_report *r, const char *component, const char *action,
+                      uint64_t count, double pj_per_action, uint64_t fj);
+int report_add_phase(struct run_report *r, const char *name, uint64_t fj);
+int report_add_technique(struct run_report *r, const char *name, uint64_t fj);
+int report_add_layer(struct run_report *r, const struct report_layer *layer);
+int report_add_point(struct run_report *r, uint64_t iteration, uint64_t energy_fj,
+                     double train_loss, double test_top1);
+int report_set_slu_blocks(struct run_report *r, int count, const double *skip);
+/* (all return E2_OK or E2_FAILURE on allocation failure) */
+
+/* 1 - total / baseline, or NaN without a baseline. */
+double report_savings(const struct run_report *r);
+/* Sum of the action rows of one component (by_component in report.json). */
+uint64_t report_component_fj(const struct run_report *r, const char *component);
+/* "12.345678901234567" : fJ as an exact decimal number of joules. buf >= 32. */
+void report_format_joules(char *buf, int size, uint64_t fj);
+
+/* Write the six report files into outdir (which must exist), each atomically. */
+int report_write(const char *outdir, const struct run_report *r, struct e2_err *err);
+/* The same, one file each, to a stream (used by report_write and tests). */
+int report_write_json(FILE *f, const struct run_report *r);
+int report_write_md(FILE *f, const struct run_report *r);
+int report_write_breakdown_csv(FILE *f, const struct run_report *r);
+int report_write_layers_csv(FILE *f, const struct run_report *r);
+int report_write_curve_csv(FILE *f, const struct run_report *r);
+int report_write_html(FILE *f, const struct run_report *r);
+
+#endif
