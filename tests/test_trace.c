@@ -1,0 +1,521 @@
+/* Op traces: round trip (records, repeats, marks, header, trailer), compactness, and that every
+ * corruption, truncation or version mismatch is E2_BAD_INPUT naming the byte offset. */
+#define _POSIX_C_SOURCE 200809L
+#include <CUnit/Basic.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "trace.h"
+
+static char dir[64];
+
+static void path_of(char *buf, size_t size, const char *name)
+{
+    snprintf(buf, size, "%s/%s", dir, name);
+}
+
+static struct oprec conv(uint16_t layer, int phase, uint32_t n)
+{
+    struct oprec r;
+    memset(&r, 0, sizeof r);
+    r.layer = layer;
+    r.kind = OP_CONV;
+    r.phase = (uint8_t)phase;
+    r.k = 3;
+    r.stride = 1;
+    r.pad = 1;
+    r.n = n;
+    r.cin = 16;
+    r.cout = 32;
+    r.groups = 1;
+    r.h_in = r.w_in = r.h_out = r.w_out = 28;
+    r.bits_a = r.bits_b = 8;
+    r.bits_out = 16;
+    r.bits_acc = 48;
+    r.msb_a = 4;
+    r.msb_b = 10;
+    r.psg_full_q16 = 65535;
+    return r;
+}
+
+/* Field by field: struct oprec has padding bytes that assignment need not copy. */
+static int same(const struct oprec *a, const struct oprec *b)
+{
+    return a->layer == b->layer && a->kind == b->kind && a->phase == b->phase &&
+           a->tech == b->tech && a->k == b->k && a->stride == b->stride && a->pad == b->pad &&
+           a->n == b->n && a->cin == b->cin && a->cout == b->cout && a->groups == b->groups &&
+           a->h_in == b->h_in && a->w_in == b->w_in && a->h_out == b->h_out &&
+           a->w_out == b->w_out && a->bits_a == b->bits_a && a->bits_b == b->bits_b &&
+           a->bits_out == b->bits_out && a->bits_acc == b->bits_acc && a->msb_a == b->msb_a &&
+           a->msb_b == b->msb_b && a->psg_full_q16 == b->psg_full_q16;
+}
+
+static const struct trace_layer layers[2] = {{0, "conv1", "conv"}, {7, "s1.b0.conv2", "conv"}};
+
+static struct trace_header header(void)
+{
+    struct trace_header h;
+    memset(&h, 0, sizeof h);
+    snprintf(h.network, sizeof h.network, "resnet-8");
+    snprintf(h.dataset, sizeof h.dataset, "fashion-mnist");
+    h.config_text = "name: t\ntraining:\n  iterations: 5\n";
+    h.config_hash = trace_config_hash(h.config_text);
+    h.layer_count = 2;
+    h.layers = layers;
+    return h;
+}
+
+/* What the reader must give back: consecutive identical records of a stream merge. */
+struct expect {
+    int type, stream;
+    struct oprec rec;
+    uint64_t repeat, iteration;
+};
+struct expected {
+    struct expect *e;
+    int n, cap;
+    int last[TRACE_STREAMS];    /* index of the stream's last op entry that may still merge */
+};
+
+static void expect_add(struct expected *x, int stream, const struct oprec *r, uint64_t repeat)
+{
+    int j = x->last[stream];
+    if (j >= 0 && same(&x->e[j].rec, r)) {
+        x->e[j].repeat += repeat;
+        return;
+    }
+    if (x->n == x->cap) {
+        x->cap = x->cap ? x->cap * 2 : 1024;
+        x->e = realloc(x->e, (size_t)x->cap * sizeof *x->e);
+    }
+    struct expect e = {TRACE_OP, stream, *r, repeat, 0};
+    x->e[x->n] = e;
+    x->last[stream] = x->n++;
+}
+
+static void expect_mark(struct expected *x, uint64_t iteration)
+{
+    if (x->n == x->cap) {
+        x->cap = x->cap ? x->cap * 2 : 1024;
+        x->e = realloc(x->e, (size_t)x->cap * sizeof *x->e);
+    }
+    struct expect e;
+    memset(&e, 0, sizeof e);
+    e.type = TRACE_MARK;
+    e.iteration = iteration;
+    x->e[x->n++] = e;
+    x->last[TRACE_RUN] = -1;
+}
+
+/* Write a trace of `iterations` SLU-like iterations (varying n), with marks and a baseline. */
+static void write_sample(const char *path, int iterations, struct expected *x)
+{
+    struct trace_header h = header();
+    struct trace_writer *t;
+    struct e2_err err = {{0}};
+    CU_ASSERT_EQUAL_FATAL(trace_create(path, &h, &t, &err), E2_OK);
+    struct op_sink run = trace_sink(t, TRACE_RUN), base = trace_sink(t, TRACE_BASELINE);
+    if (x) {
+        memset(x, 0, sizeof *x);
+        x->last[0] = x->last[1] = -1;
+    }
+    for (int it = 0; it < iterations; it++) {
+        for (int layer = 0; layer < 6; layer++) {
+            struct oprec r = conv((uint16_t)layer, OP_PHASE_FWD, 32 - (uint32_t)((it * 7 + layer) % 5));
+            op_emit(&run, &r);
+            if (x)
+                expect_add(x, TRACE_RUN, &r, 1);
+            if (layer == 2) {   /* the same record twice in a row: one entry, repeat 2 */
+                op_emit(&run, &r);
+                if (x)
+                    expect_add(x, TRACE_RUN, &r, 1);
+            }
+        }
+        struct oprec u = conv(6, OP_PHASE_UPDATE, 1);
+        trace_add(t, TRACE_RUN, &u, 3);
+        if (x)
+            expect_add(x, TRACE_RUN, &u, 3);
+        if (it == 0) {
+            for (int layer = 0; layer < 6; layer++) {
+                struct oprec b = conv((uint16_t)layer, OP_PHASE_FWD, 32);
+                b.bits_a = b.bits_b = b.bits_out = 32;
+                trace_add(t, TRACE_BASELINE, &b, (uint64_t)iterations);
+                if (x)
+                    expect_add(x, TRACE_BASELINE, &b, (uint64_t)iterations);
+                op_emit(&base, &b);     /* merges with the entry above */
+                if (x)
+                    expect_add(x, TRACE_BASELINE, &b, 1);
+            }
+        }
+        if (it % 10 == 9) {
+            trace_mark(t, (uint64_t)it + 1, 1.0 / (it + 1), it == 9 ? NAN : 0.5);
+            if (x)
+                expect_mark(x, (uint64_t)it + 1);
+        }
+    }
+    struct trace_result res;
+    memset(&res, 0, sizeof res);
+    res.has_accuracy = 1;
+    res.top1 = 0.875;
+    res.top5 = 0.1 + 0.2;
+    res.iterations = (uint64_t)iterations;
+    res.minibatches_processed = (uint64_t)iterations - 1;
+    res.slu_skip_ratio = 0.3;
+    res.psg_predictor_ratio = 0.7;
+    res.slu_blocks = 3;
+    res.slu_block_skip[0] = 0.1;
+    res.slu_block_skip[2] = 0.9;
+    res.wall_seconds = 4.25;
+    CU_ASSERT_EQUAL_FATAL(trace_finish(t, &res, &err), E2_OK);
+}
+
+/* Read the whole trace; returns the status of the first failure (or E2_OK). */
+static int read_all(const char *path, struct e2_err *err)
+{
+    struct trace_reader *r;
+    int rc = trace_open(path, &r, err);
+    if (rc)
+        return rc;
+    struct trace_entry e;
+    while ((rc = trace_next(r, &e, err)) == E2_OK && e.type != TRACE_END)
+        ;
+    trace_close(r);
+    return rc;
+}
+
+/* Compare the entries of one stream in order. */
+static void check_stream(const char *path, const struct expected *x, int stream)
+{
+    struct trace_reader *r;
+    struct e2_err err = {{0}};
+    CU_ASSERT_EQUAL_FATAL(trace_open(path, &r, &err), E2_OK);
+    struct trace_entry e;
+    int i = 0, mismatches = 0, got = 0;
+    while (trace_next(r, &e, &err) == E2_OK && e.type != TRACE_END) {
+        int s = e.type == TRACE_MARK ? TRACE_RUN : e.stream;
+        if (s != stream)
+            continue;
+        while (i < x->n && (x->e[i].type == TRACE_MARK ? TRACE_RUN : x->e[i].stream) != stream)
+            i++;
+        if (i >= x->n) {
+            mismatches++;
+            break;
+        }
+        const struct expect *w = &x->e[i++];
+        got++;
+        if ((int)e.type != w->type)
+            mismatches++;
+        else if (e.type == TRACE_OP &&
+                 (!same(&e.rec, &w->rec) || e.repeat != w->repeat)) {
+            mismatches++;
+        }
+        else if (e.type == TRACE_MARK && e.iteration != w->iteration)
+            mismatches++;
+    }
+    CU_ASSERT_EQUAL(e.type, TRACE_END);
+    CU_ASSERT_EQUAL(mismatches, 0);
+    int want = 0;
+    for (int j = 0; j < x->n; j++)
+        want += (x->e[j].type == TRACE_MARK ? TRACE_RUN : x->e[j].stream) == stream;
+    CU_ASSERT_EQUAL(got, want);
+    trace_close(r);
+}
+
+static void test_round_trip(void)
+{
+    char path[256];
+    path_of(path, sizeof path, "rt.e2t");
+    struct expected x;
+    write_sample(path, 200, &x);
+    check_stream(path, &x, TRACE_RUN);
+    check_stream(path, &x, TRACE_BASELINE);
+
+    struct trace_reader *r;
+    struct e2_err err = {{0}};
+    CU_ASSERT_EQUAL_FATAL(trace_open(path, &r, &err), E2_OK);
+    const struct trace_header *h = trace_reader_header(r);
+    CU_ASSERT_STRING_EQUAL(h->network, "resnet-8");
+    CU_ASSERT_STRING_EQUAL(h->dataset, "fashion-mnist");
+    CU_ASSERT_STRING_EQUAL(h->config_text, "name: t\ntraining:\n  iterations: 5\n");
+    CU_ASSERT_EQUAL(h->config_hash, trace_config_hash(h->config_text));
+    CU_ASSERT_EQUAL(h->format_version, TRACE_FORMAT_VERSION);
+    CU_ASSERT_EQUAL(h->oprec_version, OPREC_VERSION);
+    CU_ASSERT_EQUAL_FATAL(h->layer_count, 2);
+    CU_ASSERT_EQUAL(h->layers[1].id, 7);
+    CU_ASSERT_STRING_EQUAL(h->layers[1].name, "s1.b0.conv2");
+    struct trace_entry e;
+    uint64_t ops[2] = {0, 0}, marks = 0;
+    int nan_seen = 0;
+    while (trace_next(r, &e, &err) == E2_OK && e.type != TRACE_END) {
+        if (e.type == TRACE_OP) {
+            ops[e.stream] += e.repeat;
+            CU_ASSERT(same(trace_reader_record(r, e.stream, e.index), &e.rec));
+        } else {
+            marks++;
+            nan_seen += isnan(e.test_top1);
+            if (e.iteration == 20) {
+                CU_ASSERT_EQUAL(e.train_loss, 1.0 / 20);
+                CU_ASSERT_EQUAL(e.test_top1, 0.5);
+            }
+        }
+    }
+    CU_ASSERT_EQUAL(e.type, TRACE_END);
+    CU_ASSERT_EQUAL(ops[TRACE_RUN], 200 * 10);
+    CU_ASSERT_EQUAL(ops[TRACE_BASELINE], 6 * 201);
+    CU_ASSERT_EQUAL(marks, 20);
+    CU_ASSERT_EQUAL(nan_seen, 1);
+    CU_ASSERT_EQUAL(trace_reader_distinct(r, TRACE_RUN), 6 * 5 + 1);
+    CU_ASSERT_EQUAL(trace_reader_distinct(r, TRACE_BASELINE), 6);
+    struct trace_totals tot = trace_reader_totals(r);
+    CU_ASSERT_EQUAL(tot.ops[TRACE_RUN], 2000);
+    CU_ASSERT_EQUAL(tot.entries[TRACE_RUN], 200 * 7);   /* 6 convs (one with repeat 2) + update */
+    CU_ASSERT_EQUAL(tot.entries[TRACE_BASELINE], 6);
+    const struct trace_result *res = trace_reader_result(r);
+    CU_ASSERT_EQUAL(res->has_accuracy, 1);
+    CU_ASSERT_EQUAL(res->top1, 0.875);
+    CU_ASSERT_EQUAL(res->top5, 0.1 + 0.2);
+    CU_ASSERT_EQUAL(res->iterations, 200);
+    CU_ASSERT_EQUAL(res->minibatches_processed, 199);
+    CU_ASSERT_EQUAL(res->slu_blocks, 3);
+    CU_ASSERT_EQUAL(res->slu_block_skip[2], 0.9);
+    CU_ASSERT_EQUAL(res->wall_seconds, 4.25);
+    trace_close(r);
+    free(x.e);
+}
+
+static void test_many_blocks(void)
+{
+    char path[256];
+    path_of(path, sizeof path, "big.e2t");
+    struct expected x;
+    write_sample(path, 40000, &x);     /* ~400k entries: several 256 KiB blocks */
+    struct trace_reader *r;
+    struct e2_err err = {{0}};
+    CU_ASSERT_EQUAL_FATAL(trace_open(path, &r, &err), E2_OK);
+    struct trace_entry e;
+    while (trace_next(r, &e, &err) == E2_OK && e.type != TRACE_END)
+        ;
+    CU_ASSERT_EQUAL(e.type, TRACE_END);
+    struct trace_totals tot = trace_reader_totals(r);
+    CU_ASSERT(tot.blocks[TRACE_RUN] >= 2);
+    CU_ASSERT_EQUAL(tot.ops[TRACE_RUN], 400000);
+    trace_close(r);
+    check_stream(path, &x, TRACE_RUN);
+    struct stat st;
+    CU_ASSERT_EQUAL(stat(path, &st), 0);
+    CU_ASSERT(st.st_size < 400000 / 4);   /* well under a byte per executed op */
+    free(x.e);
+    remove(path);
+}
+
+static void test_run_length(void)
+{
+    char path[256];
+    path_of(path, sizeof path, "rl.e2t");
+    struct trace_header h = header();
+    struct trace_writer *t;
+    struct e2_err err = {{0}};
+    CU_ASSERT_EQUAL_FATAL(trace_create(path, &h, &t, &err), E2_OK);
+    struct oprec a = conv(1, OP_PHASE_FWD, 128);
+    for (int i = 0; i < 1000000; i++)
+        trace_add(t, TRACE_RUN, &a, 1);
+    CU_ASSERT_EQUAL(trace_writer_totals(t).ops[TRACE_RUN], 1000000);
+    CU_ASSERT_EQUAL_FATAL(trace_finish(t, NULL, &err), E2_OK);
+    struct stat st;
+    CU_ASSERT_EQUAL(stat(path, &st), 0);
+    CU_ASSERT(st.st_size < 400);
+    struct trace_reader *r;
+    CU_ASSERT_EQUAL_FATAL(trace_open(path, &r, &err), E2_OK);
+    struct trace_entry e;
+    CU_ASSERT_EQUAL(trace_next(r, &e, &err), E2_OK);
+    CU_ASSERT_EQUAL(e.type, TRACE_OP);
+    CU_ASSERT_EQUAL(e.repeat, 1000000);
+    CU_ASSERT_EQUAL(trace_next(r, &e, &err), E2_OK);
+    CU_ASSERT_EQUAL(e.type, TRACE_END);
+    CU_ASSERT_EQUAL(trace_reader_result(r)->has_accuracy, 0);
+    trace_close(r);
+}
+
+static unsigned char *load(const char *path, long *size)
+{
+    FILE *f = fopen(path, "rb");
+    fseek(f, 0, SEEK_END);
+    *size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = malloc((size_t)*size);
+    if (fread(b, 1, (size_t)*size, f) != (size_t)*size)
+        *size = 0;
+    fclose(f);
+    return b;
+}
+
+static void save(const char *path, const unsigned char *b, long size)
+{
+    FILE *f = fopen(path, "wb");
+    fwrite(b, 1, (size_t)size, f);
+    fclose(f);
+}
+
+/* Flip every byte in turn: each must be detected (E2_BAD_INPUT, message with the offset). */
+static void test_every_flipped_byte_is_detected(void)
+{
+    char path[256], bad[256];
+    path_of(path, sizeof path, "small.e2t");
+    path_of(bad, sizeof bad, "flipped.e2t");
+    write_sample(path, 30, NULL);
+    long size;
+    unsigned char *b = load(path, &size);
+    CU_ASSERT_FATAL(size > 100);
+    int undetected = 0, unnamed = 0;
+    for (long i = 0; i < size; i++) {
+        b[i] ^= 0x20;
+        save(bad, b, size);
+        b[i] ^= 0x20;
+        struct e2_err err = {{0}};
+        int rc = read_all(bad, &err);
+        if (rc != E2_BAD_INPUT)
+            undetected++;
+        else if (!strstr(err.msg, "flipped.e2t: byte offset "))
+            unnamed++;
+    }
+    CU_ASSERT_EQUAL(undetected, 0);
+    CU_ASSERT_EQUAL(unnamed, 0);
+    /* a flip inside the first block names that block's offset */
+    struct trace_reader *r;
+    struct e2_err err = {{0}};
+    CU_ASSERT_EQUAL_FATAL(trace_open(path, &r, &err), E2_OK);
+    trace_close(r);
+    long header_len = 20 + (long)(b[16] | b[17] << 8 | b[18] << 16) + 4;
+    b[header_len + 20] ^= 1;  /* a payload byte of the first block */
+    save(bad, b, size);
+    CU_ASSERT_EQUAL(read_all(bad, &err), E2_BAD_INPUT);
+    char want[64];
+    snprintf(want, sizeof want, "byte offset %ld: block checksum mismatch", header_len);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, want));
+    free(b);
+}
+
+static void test_every_truncation_is_detected(void)
+{
+    char path[256], bad[256];
+    path_of(path, sizeof path, "small.e2t");
+    path_of(bad, sizeof bad, "cut.e2t");
+    write_sample(path, 30, NULL);
+    long size;
+    unsigned char *b = load(path, &size);
+    int undetected = 0;
+    for (long n = 0; n < size; n++) {
+        save(bad, b, n);
+        struct e2_err err = {{0}};
+        if (read_all(bad, &err) != E2_BAD_INPUT || !strstr(err.msg, "byte offset"))
+            undetected++;
+    }
+    CU_ASSERT_EQUAL(undetected, 0);
+    /* extra bytes after the end marker too */
+    unsigned char *longer = malloc((size_t)size + 1);
+    memcpy(longer, b, (size_t)size);
+    longer[size] = 0;
+    save(bad, longer, size + 1);
+    struct e2_err err = {{0}};
+    CU_ASSERT_EQUAL(read_all(bad, &err), E2_BAD_INPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "after the trailer"));
+    free(longer);
+    free(b);
+}
+
+static void patch_header_crc(unsigned char *b)
+{
+    long len = 20 + (long)(b[16] | b[17] << 8 | b[18] << 16);
+    uint32_t crc = (uint32_t)crc32(0L, b, (uInt)len);
+    for (int i = 0; i < 4; i++)
+        b[len + i] = (unsigned char)(crc >> (8 * i));
+}
+
+static void test_version_mismatch(void)
+{
+    char path[256], bad[256];
+    path_of(path, sizeof path, "small.e2t");
+    path_of(bad, sizeof bad, "version.e2t");
+    write_sample(path, 3, NULL);
+    long size;
+    unsigned char *b = load(path, &size);
+    struct e2_err err = {{0}};
+
+    b[8] = 2;   /* format version 2, checksum made valid */
+    patch_header_crc(b);
+    save(bad, b, size);
+    CU_ASSERT_EQUAL(read_all(bad, &err), E2_BAD_INPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "byte offset 8: trace format version 2 is not "
+                                           "supported (this e2sim reads version 1)"));
+    b[8] = TRACE_FORMAT_VERSION;
+    b[12] = OPREC_VERSION + 1;   /* op-record version from a newer e2sim */
+    patch_header_crc(b);
+    save(bad, b, size);
+    CU_ASSERT_EQUAL(read_all(bad, &err), E2_BAD_INPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "byte offset 12: op record version"));
+    b[12] = OPREC_VERSION;
+    patch_header_crc(b);
+    save(bad, b, size);
+    CU_ASSERT_EQUAL(read_all(bad, &err), E2_OK);
+    memcpy(b, "E2TRACX\n", 8);
+    save(bad, b, size);
+    CU_ASSERT_EQUAL(read_all(bad, &err), E2_BAD_INPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "byte offset 0: not an e2sim trace"));
+    CU_ASSERT_EQUAL(read_all("/nonexistent.e2t", &err), E2_BAD_INPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "/nonexistent.e2t: cannot open"));
+    free(b);
+}
+
+static void test_written_atomically(void)
+{
+    char path[256], tmp[300];
+    path_of(path, sizeof path, "atomic.e2t");
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    struct trace_header h = header();
+    struct trace_writer *t;
+    struct e2_err err = {{0}};
+    CU_ASSERT_EQUAL_FATAL(trace_create(path, &h, &t, &err), E2_OK);
+    struct oprec a = conv(1, OP_PHASE_FWD, 4);
+    trace_add(t, TRACE_RUN, &a, 1);
+    CU_ASSERT_EQUAL(access(path, F_OK), -1);    /* not there until finished */
+    CU_ASSERT_EQUAL(access(tmp, F_OK), 0);
+    trace_abort(t);
+    CU_ASSERT_EQUAL(access(tmp, F_OK), -1);
+    CU_ASSERT_EQUAL(access(path, F_OK), -1);
+    CU_ASSERT_EQUAL(trace_create("/nonexistent/x.e2t", &h, &t, &err), E2_FAILURE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "/nonexistent/x.e2t"));
+}
+
+int main(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/e2sim-test-trace-XXXXXX");
+    if (!mkdtemp(dir))
+        return 1;
+    CU_initialize_registry();
+    CU_pSuite s = CU_add_suite("trace", NULL, NULL);
+    CU_add_test(s, "round trip: records, repeats, marks, header, trailer", test_round_trip);
+    CU_add_test(s, "many blocks, compact", test_many_blocks);
+    CU_add_test(s, "run-length: a million identical records", test_run_length);
+    CU_add_test(s, "every flipped byte is detected", test_every_flipped_byte_is_detected);
+    CU_add_test(s, "every truncation is detected", test_every_truncation_is_detected);
+    CU_add_test(s, "version mismatch", test_version_mismatch);
+    CU_add_test(s, "written atomically", test_written_atomically);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned failed = CU_get_number_of_failures();
+    CU_cleanup_registry();
+    const char *files[] = {"rt.e2t", "small.e2t", "flipped.e2t", "cut.e2t", "version.e2t",
+                           "rl.e2t", "big.e2t"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char path[256];
+        path_of(path, sizeof path, files[i]);
+        remove(path);
+    }
+    rmdir(dir);
+    return failed ? 1 : 0;
+}
