@@ -1,0 +1,187 @@
+/* Batch norm: central-difference gradients for x, gamma, beta; hand-computed statistics and
+ * running-stat update; eval mode; identical results for 1 and 2 threads; op records. */
+#include <CUnit/Basic.h>
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include "bn.h"
+#include "gradcheck.h"
+
+struct bn_ctx {
+    struct nchw s;
+    float *x, *gamma, *beta, *y, *r, mean[8], invstd[8];
+};
+
+static double bn_loss(void *p)
+{
+    struct bn_ctx *c = p;
+    bn_forward_train(&c->s, c->x, c->gamma, c->beta, 1e-5f, 0.1f, NULL, NULL, c->y, c->mean, c->invstd,
+                     NULL, op_tag_make(0, 0));
+    return gc_dot(c->y, c->r, nchw_count(&c->s));
+}
+
+static void test_gradients(void)
+{
+    const struct nchw shapes[] = { { 3, 4, 3, 5 }, { 5, 2, 1, 1 }, { 1, 3, 4, 4 } };
+    for (int t = 0; t < 3; t++) {
+        struct bn_ctx c;
+        c.s = shapes[t];
+        long cnt = nchw_count(&c.s);
+        c.x = malloc(sizeof(float) * cnt);
+        c.y = malloc(sizeof(float) * cnt);
+        c.r = malloc(sizeof(float) * cnt);
+        c.gamma = malloc(sizeof(float) * c.s.c);
+        c.beta = malloc(sizeof(float) * c.s.c);
+        float *gx = malloc(sizeof(float) * cnt), gg[8], gb[8];
+        gc_fill(c.x, cnt, 10 + t, -2, 3);
+        gc_fill(c.r, cnt, 20 + t, -1, 1);
+        gc_fill(c.gamma, c.s.c, 30 + t, 0.5f, 1.5f);
+        gc_fill(c.beta, c.s.c, 40 + t, -0.5f, 0.5f);
+        bn_loss(&c);
+        bn_backward(&c.s, c.x, c.r, c.gamma, c.mean, c.invstd, gx, gg, gb, NULL, op_tag_make(0, 0));
+        /* Nonlinear in x: h = 1e-2 leaves a truncation error of order h^2; float rounding of L
+         * (|L| ~ 10) over 2h adds ~1e-4. */
+        struct gc_report rx = gc_check(bn_loss, &c, c.x, gx, cnt, 1, 1e-2f, 2e-3, 2e-3);
+        struct gc_report rg = gc_check(bn_loss, &c, c.gamma, gg, c.s.c, 1, 1e-2f, 2e-3, 2e-3);
+        struct gc_report rb = gc_check(bn_loss, &c, c.beta, gb, c.s.c, 1, 1e-2f, 2e-3, 2e-3);
+        if (rx.failed || rg.failed || rb.failed)
+            printf("\nshape %d: x %ld (%g vs %g) gamma %ld beta %ld\n", t, rx.failed, rx.worst_numeric,
+                   rx.worst_analytic, rg.failed, rb.failed);
+        CU_ASSERT_EQUAL(rx.failed, 0);
+        CU_ASSERT_EQUAL(rg.failed, 0);
+        CU_ASSERT_EQUAL(rb.failed, 0);
+        free(c.x); free(c.y); free(c.r); free(c.gamma); free(c.beta); free(gx);
+    }
+}
+
+/* One channel, values 1..4: mean 2.5, biased var 1.25, unbiased 5/3. */
+static void test_hand_values(void)
+{
+    struct nchw s = { 2, 1, 1, 2 };
+    float x[4] = { 1, 2, 3, 4 }, y[4], gamma = 2.0f, beta = 1.0f, rm = 0.0f, rv = 1.0f, mean, invstd;
+    bn_forward_train(&s, x, &gamma, &beta, 0.0f, 0.1f, &rm, &rv, y, &mean, &invstd, NULL, op_tag_make(0, 0));
+    CU_ASSERT_DOUBLE_EQUAL(mean, 2.5, 1e-7);
+    CU_ASSERT_DOUBLE_EQUAL(invstd, 1.0 / sqrt(1.25), 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(y[0], 2.0 * (1 - 2.5) / sqrt(1.25) + 1.0, 1e-5);
+    CU_ASSERT_DOUBLE_EQUAL(y[3], 2.0 * (4 - 2.5) / sqrt(1.25) + 1.0, 1e-5);
+    CU_ASSERT_DOUBLE_EQUAL(rm, 0.25, 1e-7);
+    CU_ASSERT_DOUBLE_EQUAL(rv, 0.9 + 0.1 * 5.0 / 3.0, 1e-6);
+
+    /* eval with those running stats */
+    float ye[4];
+    bn_forward_eval(&s, x, &gamma, &beta, &rm, &rv, 0.0f, ye, NULL, op_tag_make(0, 0));
+    CU_ASSERT_DOUBLE_EQUAL(ye[1], 2.0 * (2 - rm) / sqrt(rv) + 1.0, 1e-5);
+
+    /* momentum 1 replaces; cumulative average with momentum 1/(k+1) */
+    float m2 = 7.0f, v2 = 7.0f;
+    bn_forward_train(&s, x, &gamma, &beta, 0.0f, 1.0f, &m2, &v2, y, &mean, &invstd, NULL, op_tag_make(0, 0));
+    CU_ASSERT_DOUBLE_EQUAL(m2, 2.5, 1e-7);
+    float x2[4] = { 5, 6, 7, 8 };
+    bn_forward_train(&s, x2, &gamma, &beta, 0.0f, 0.5f, &m2, &v2, y, &mean, &invstd, NULL, op_tag_make(0, 0));
+    CU_ASSERT_DOUBLE_EQUAL(m2, 4.5, 1e-6);   /* (2.5 + 6.5) / 2 */
+
+    /* In place: y aliases x. */
+    bn_forward_train(&s, x, &gamma, &beta, 0.0f, 0.1f, NULL, NULL, x, &mean, &invstd, NULL, op_tag_make(0, 0));
+    CU_ASSERT_DOUBLE_EQUAL(x[0], 2.0 * (1 - 2.5) / sqrt(1.25) + 1.0, 1e-5);
+}
+
+/* The gradient of a constant shift vanishes, and sum of gx is 0 for each channel. */
+static void test_backward_properties(void)
+{
+    struct nchw s = { 4, 3, 2, 3 };
+    long cnt = nchw_count(&s);
+    float *x = malloc(sizeof(float) * cnt), *y = malloc(sizeof(float) * cnt), *g = malloc(sizeof(float) * cnt);
+    float *gx = malloc(sizeof(float) * cnt), gamma[3] = { 1, 2, 3 }, beta[3] = { 0 }, m[3], is[3], gg[3], gb[3];
+    gc_fill(x, cnt, 1, -1, 1);
+    bn_forward_train(&s, x, gamma, beta, 1e-5f, 0.1f, NULL, NULL, y, m, is, NULL, op_tag_make(0, 0));
+    for (long i = 0; i < cnt; i++)
+        g[i] = 1.0f;   /* dL/dy constant: L shifts with beta only */
+    bn_backward(&s, x, g, gamma, m, is, gx, gg, gb, NULL, op_tag_make(0, 0));
+    for (long i = 0; i < cnt; i++)
+        CU_ASSERT_DOUBLE_EQUAL(gx[i], 0.0, 1e-5);
+    for (int c = 0; c < 3; c++) {
+        CU_ASSERT_DOUBLE_EQUAL(gb[c], 24.0, 1e-5);
+        CU_ASSERT_DOUBLE_EQUAL(gg[c], 0.0, 1e-4);
+    }
+    /* gx may alias gy, ggamma/gbeta may be NULL */
+    gc_fill(g, cnt, 2, -1, 1);
+    bn_backward(&s, x, g, gamma, m, is, gx, NULL, NULL, NULL, op_tag_make(0, 0));
+    bn_backward(&s, x, g, gamma, m, is, g, NULL, NULL, NULL, op_tag_make(0, 0));
+    CU_ASSERT_EQUAL(memcmp(g, gx, sizeof(float) * cnt), 0);
+    free(x); free(y); free(g); free(gx);
+}
+
+static void test_threads_identical(void)
+{
+    struct nchw s = { 8, 6, 9, 7 };
+    long cnt = nchw_count(&s);
+    float *x = malloc(sizeof(float) * cnt), *g = malloc(sizeof(float) * cnt);
+    float *y1 = malloc(sizeof(float) * cnt), *y2 = malloc(sizeof(float) * cnt);
+    float *gx1 = malloc(sizeof(float) * cnt), *gx2 = malloc(sizeof(float) * cnt);
+    float gamma[6], beta[6], m1[6], m2[6], i1[6], i2[6], gg1[6], gg2[6], gb1[6], gb2[6];
+    gc_fill(x, cnt, 3, -4, 4);
+    gc_fill(g, cnt, 4, -1, 1);
+    gc_fill(gamma, 6, 5, 0.5f, 2);
+    gc_fill(beta, 6, 6, -1, 1);
+    int keep = omp_get_max_threads();
+    omp_set_num_threads(1);
+    bn_forward_train(&s, x, gamma, beta, 1e-5f, 0.1f, NULL, NULL, y1, m1, i1, NULL, op_tag_make(0, 0));
+    bn_backward(&s, x, g, gamma, m1, i1, gx1, gg1, gb1, NULL, op_tag_make(0, 0));
+    omp_set_num_threads(2);
+    bn_forward_train(&s, x, gamma, beta, 1e-5f, 0.1f, NULL, NULL, y2, m2, i2, NULL, op_tag_make(0, 0));
+    bn_backward(&s, x, g, gamma, m2, i2, gx2, gg2, gb2, NULL, op_tag_make(0, 0));
+    omp_set_num_threads(keep);
+    CU_ASSERT_EQUAL(memcmp(y1, y2, sizeof(float) * cnt), 0);
+    CU_ASSERT_EQUAL(memcmp(gx1, gx2, sizeof(float) * cnt), 0);
+    CU_ASSERT_EQUAL(memcmp(gg1, gg2, sizeof gg1), 0);
+    CU_ASSERT_EQUAL(memcmp(gb1, gb2, sizeof gb1), 0);
+    free(x); free(g); free(y1); free(y2); free(gx1); free(gx2);
+}
+
+static int records;
+static struct oprec last;
+static void count_emit(void *ctx, const struct oprec *r)
+{
+    (void)ctx;
+    records++;
+    last = *r;
+}
+
+static void test_op_records(void)
+{
+    struct nchw s = { 2, 3, 4, 5 };
+    float x[120] = { 0 }, y[120], g[3] = { 1, 1, 1 }, b[3] = { 0 }, m[3], is[3];
+    struct op_sink sink = { count_emit, NULL };
+    bn_forward_train(&s, x, g, b, 1e-5f, 0.1f, NULL, NULL, y, m, is, &sink, op_tag_make(9, OP_TECH_SWA));
+    CU_ASSERT_EQUAL(records, 1);
+    CU_ASSERT_EQUAL(last.kind, OP_BN);
+    CU_ASSERT_EQUAL(last.phase, OP_PHASE_FWD);
+    CU_ASSERT_EQUAL(last.tech, OP_TECH_SWA);
+    CU_ASSERT_EQUAL(last.layer, 9);
+    CU_ASSERT_EQUAL(last.n, 2);
+    CU_ASSERT_EQUAL(last.cin, 3);
+    CU_ASSERT_EQUAL(last.h_in, 4);
+    CU_ASSERT_EQUAL(last.w_out, 5);
+    CU_ASSERT_EQUAL(last.bits_a, 32);
+    bn_backward(&s, x, y, g, m, is, y, NULL, NULL, &sink, op_tag_make(9, 0));
+    CU_ASSERT_EQUAL(records, 2);
+    CU_ASSERT_EQUAL(last.phase, OP_PHASE_BWD_DATA);
+    CU_ASSERT_EQUAL(oprec_macs(&last), 0);
+}
+
+int main(void)
+{
+    CU_initialize_registry();
+    CU_pSuite s = CU_add_suite("bn", NULL, NULL);
+    CU_add_test(s, "gradients (central differences)", test_gradients);
+    CU_add_test(s, "hand-computed statistics", test_hand_values);
+    CU_add_test(s, "backward properties", test_backward_properties);
+    CU_add_test(s, "1 and 2 threads identical", test_threads_identical);
+    CU_add_test(s, "op records", test_op_records);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+    CU_cleanup_registry();
+    return failed ? 1 : 0;
+}
