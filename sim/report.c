@@ -2,16 +2,15 @@
 #define _POSIX_C_SOURCE 200809L
 #include "report.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "html.h"
 #include "json.h"
 #include "oprec.h"
+#include "outdir.h"
 #include "progress.h"
 
 static const char *const phase_names[REPORT_PHASES] = {"forward", "backward_data",
@@ -750,27 +749,6 @@ int report_write_html(FILE *f, const struct run_report *r)
 
 /* ---- writing the files ------------------------------------------------------------------ */
 
-/* Write buf to dir/name through a temporary file and rename (until sim/outdir lands). */
-static int outdir_write_file(const char *dir, const char *name, const char *buf, size_t len,
-                             struct e2_err *err)
-{
-    char path[4096], tmp[4200];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f)
-        return e2_fail(err, E2_FAILURE, "%s: cannot create: %s", tmp, strerror(errno));
-    int ok = fwrite(buf, 1, len, f) == len;
-    ok = fflush(f) == 0 && ok;
-    ok = fclose(f) == 0 && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        int e = errno;
-        remove(tmp);
-        return e2_fail(err, E2_FAILURE, "%s: cannot write: %s", path, strerror(e));
-    }
-    return E2_OK;
-}
-
 typedef int (*writer_fn)(FILE *, const struct run_report *);
 
 static int write_one(const char *outdir, const char *name, writer_fn fn,
@@ -786,7 +764,10 @@ static int write_one(const char *outdir, const char *name, writer_fn fn,
         free(buf);
         return e2_fail(err, E2_FAILURE, "%s/%s: out of memory", outdir, name);
     }
-    rc = outdir_write_file(outdir, name, buf, len, err);
+    char path[OUT_PATH_MAX];
+    rc = out_join(path, sizeof path, outdir, name, err);
+    if (rc == E2_OK)
+        rc = out_write_atomic(path, buf, len, err);
     free(buf);
     return rc;
 }
