@@ -1,0 +1,154 @@
+/* Checkpoint container: round trip, atomic file, and every kind of corruption detected with the
+#define _GNU_SOURCE
+ * file name and byte offset. */
+#include <CUnit/Basic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
+
+static char dir[64];
+
+static int setup(void)
+{
+    strcpy(dir, "/tmp/e2ckpt-XXXXXX");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* A checkpoint with three sections: 1000 floats, a small struct, an empty one. */
+static void make(struct ckpt *c)
+{
+    ckpt_init(c);
+    float w[1000];
+    for (int i = 0; i < 1000; i++)
+        w[i] = (float)i * 0.25f - 7.0f;
+    struct { long a; double b; } meta = {42, 3.5};
+    CU_ASSERT_EQUAL(ckpt_put(c, "params", w, sizeof w), 0);
+    CU_ASSERT_EQUAL(ckpt_put(c, "meta", &meta, sizeof meta), 0);
+    CU_ASSERT_EQUAL(ckpt_put(c, "curve", NULL, 0), 0);
+}
+
+static void test_round_trip(void)
+{
+    struct ckpt c, d;
+    make(&c);
+    CU_ASSERT_EQUAL(ckpt_put(&c, "meta", "x", 1), -1);           /* duplicate name */
+    CU_ASSERT_EQUAL(ckpt_put(&c, "a_name_that_is_far_too_long", "x", 1), -1);
+    char path[128];
+    snprintf(path, sizeof path, "%s/rt.e2ck", dir);
+    struct e2_err err = {{0}};
+    CU_ASSERT_EQUAL_FATAL(ckpt_write(&c, path, &err), E2_OK);
+    CU_ASSERT_EQUAL_FATAL(ckpt_read(path, &d, &err), E2_OK);
+    CU_ASSERT_EQUAL(d.n, 3);
+    size_t size;
+    const float *w = ckpt_get(&d, "params", &size);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(w);
+    CU_ASSERT_EQUAL(size, 4000);
+    CU_ASSERT_EQUAL(w[0], -7.0f);
+    CU_ASSERT_EQUAL(w[999], 999 * 0.25f - 7.0f);
+    CU_ASSERT_PTR_NOT_NULL(ckpt_get(&d, "curve", &size));
+    CU_ASSERT_EQUAL(size, 0);
+    CU_ASSERT_PTR_NULL(ckpt_get(&d, "nothing", NULL));
+    struct { long a; double b; } meta;
+    CU_ASSERT_EQUAL(ckpt_take(&d, path, "meta", &meta, sizeof meta, &err), E2_OK);
+    CU_ASSERT_EQUAL(meta.a, 42);
+    CU_ASSERT_EQUAL(ckpt_take(&d, path, "meta", &meta, sizeof meta - 1, &err), E2_BAD_INPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "'meta'"));
+    CU_ASSERT_EQUAL(ckpt_take(&d, path, "gone", &meta, sizeof meta, &err), E2_BAD_INPUT);
+    /* no temporary file left behind */
+    char tmp[160];
+    snprintf(tmp, sizeof tmp, "%s/rt.e2ck.tmp.%d", dir, (int)getpid());
+    CU_ASSERT_NOT_EQUAL(access(tmp, F_OK), 0);
+    ckpt_free(&c);
+    ckpt_free(&d);
+}
+
+/* Serialize, damage byte `at` (or cut to `cut` bytes), parse: expect E2_BAD_INPUT naming the
+ * file and "offset <want_offset>". */
+static void expect_bad(long at, long cut, long want_offset, const char *what)
+{
+    struct ckpt c, d;
+    make(&c);
+    unsigned char *buf;
+    size_t len;
+    CU_ASSERT_EQUAL_FATAL(ckpt_serialize(&c, &buf, &len), 0);
+    if (at >= 0)
+        buf[at] ^= 0x10;
+    if (cut >= 0)
+        len = (size_t)cut;
+    struct e2_err err = {{0}};
+    CU_ASSERT_EQUAL(ckpt_parse(buf, len, "run/checkpoint.e2ck", &d, &err), E2_BAD_INPUT);
+    CU_ASSERT_EQUAL(d.n, 0);
+    char want[64];
+    snprintf(want, sizeof want, "run/checkpoint.e2ck: offset %ld:", want_offset);
+    if (!strstr(err.msg, want) || !strstr(err.msg, what))
+        fprintf(stderr, "\n  got: %s\n  want: %s ... %s\n", err.msg, want, what);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, want));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, what));
+    free(buf);
+    ckpt_free(&c);
+}
+
+/* Layout: 16-byte header; section heads are 36 bytes; "params" data at 52..4051; "meta" head at
+ * 4052, data at 4088..4103; "curve" head at 4104, no data; file crc at 4140; length 4144. */
+static void test_corruption(void)
+{
+    expect_bad(0, -1, 0, "bad magic");
+    expect_bad(8, -1, 8, "version");
+    expect_bad(52 + 123, -1, 52, "checksum mismatch in section 'params'");
+    expect_bad(4088, -1, 4088, "checksum mismatch in section 'meta'");
+    expect_bad(4141, -1, 4140, "file checksum mismatch");
+    expect_bad(4104 + 2, -1, 4140, "file checksum mismatch");   /* a name byte of 'curve' */
+    expect_bad(-1, 10, 10, "truncated");
+    expect_bad(-1, 2000, 16, "truncated");                      /* inside params' data */
+    expect_bad(-1, 4060, 4052, "truncated");                    /* inside meta's head */
+    expect_bad(-1, 4143, 4104, "truncated");
+    expect_bad(12, -1, 4140, "truncated");                      /* section count 3 -> 19 */
+}
+
+static void test_file_errors(void)
+{
+    struct ckpt d;
+    struct e2_err err = {{0}};
+    char path[128];
+    snprintf(path, sizeof path, "%s/missing.e2ck", dir);
+    CU_ASSERT_EQUAL(ckpt_read(path, &d, &err), E2_BAD_INPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "missing.e2ck"));
+    /* a damaged file on disk names the file and the offset */
+    struct ckpt c;
+    make(&c);
+    snprintf(path, sizeof path, "%s/bad.e2ck", dir);
+    CU_ASSERT_EQUAL_FATAL(ckpt_write(&c, path, &err), E2_OK);
+    FILE *f = fopen(path, "r+b");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fseek(f, 500, SEEK_SET);
+    fputc(0x5a, f);
+    fclose(f);
+    CU_ASSERT_EQUAL(ckpt_read(path, &d, &err), E2_BAD_INPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "bad.e2ck: offset 52:"));
+    ckpt_free(&c);
+}
+
+int main(void)
+{
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 1;
+    CU_pSuite s = CU_add_suite("checkpoint", setup, teardown);
+    CU_add_test(s, "round trip", test_round_trip);
+    CU_add_test(s, "corruption detected with offset", test_corruption);
+    CU_add_test(s, "file errors", test_file_errors);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+    CU_cleanup_registry();
+    return fails ? 1 : 0;
+}
