@@ -1,6 +1,6 @@
 /* Checkpoint container: round trip, atomic file, and every kind of corruption detected with the
-#define _GNU_SOURCE
  * file name and byte offset. */
+#define _GNU_SOURCE   /* mkdtemp */
 #include <CUnit/Basic.h>
 #include <stdio.h>
 #include <stdlib.h>
