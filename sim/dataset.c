@@ -219,7 +219,7 @@ int ds_load_idx(const char *dir, int train, const char *name, struct dataset *ou
         return rc;
 
     struct blob images = {0}, labels = {0};
-    uint32_t idims[3], ldims[1];
+    uint32_t idims[3] = {0}, ldims[1] = {0};
     rc = read_file(image_path, &images, err);
     if (rc == E2_OK)
         rc = check_idx(image_path, &images, 3, idims, err);
