@@ -47,21 +47,33 @@ float fx_scale_for_max(float max_abs, int bits, int is_signed)
     return s > 0.0f ? s : 1.0f;   /* a max below qmax * FLT_TRUE_MIN underflows */
 }
 
+/* Nearest code for t (not NaN), ties away from zero, clamped later by the caller to [lo, hi].
+ * t is first limited to [lo - 1, hi + 1] (which keeps every out-of-range t out of range), so
+ * the truncation to int32 is defined and equals floor(|t|); |t| - floor(|t|) is exact. Written
+ * without floorf so that it vectorizes under the default (trapping) math flags. */
+static inline float round_nearest_code(float t, float lo, float hi)
+{
+    float tc = t > hi + 1.0f ? hi + 1.0f : t;
+    tc = tc < lo - 1.0f ? lo - 1.0f : tc;
+    float a = fabsf(tc), fl = (float)(int32_t)a;
+    return copysignf(fl + ((a - fl) >= 0.5f ? 1.0f : 0.0f), tc);
+}
+
 int16_t fx_quantize_one(float v, float scale, int bits, int is_signed, int stochastic,
                         uint64_t key, uint64_t index, int *saturated)
 {
-    double t = (double)v / (double)scale;
+    float t = v / scale;
     double r;
     *saturated = 0;
     if (isnan(t)) {
         *saturated = 1;
         return 0;
     }
-    if (stochastic)
-        r = floor(t + (double)rng_uniform(key, index));
-    else
-        r = round(t);
     double hi = fx_qmax(bits, is_signed), lo = fx_qmin(bits, is_signed);
+    if (stochastic)
+        r = floor((double)t + (double)rng_uniform(key, index));
+    else
+        r = round_nearest_code(t, (float)lo, (float)hi);
     if (r > hi) {
         *saturated = 1;
         r = hi;
@@ -72,14 +84,38 @@ int16_t fx_quantize_one(float v, float scale, int bits, int is_signed, int stoch
     return (int16_t)r;
 }
 
+/* Eight running maxima side by side: the compiler turns the lanes into one vmaxps (a plain max
+ * reduction does not vectorize under strict float semantics). `a > m ? a : m` keeps m for NaN. */
+static float max_abs_serial(const float *v, long count)
+{
+    float lane[8] = { 0 };
+    long i = 0;
+    for (; i + 8 <= count; i += 8)
+        for (int j = 0; j < 8; j++) {
+            float a = fabsf(v[i + j]);
+            lane[j] = a > lane[j] ? a : lane[j];
+        }
+    float m = 0.0f;
+    for (; i < count; i++) {
+        float a = fabsf(v[i]);
+        m = a > m ? a : m;
+    }
+    for (int j = 0; j < 8; j++)
+        m = lane[j] > m ? lane[j] : m;
+    return m;
+}
+
 float fx_max_abs(const float *v, long count)
 {
+    if (count <= 65536)
+        return max_abs_serial(v, count);
     float m = 0.0f;
-#pragma omp parallel for reduction(max : m) schedule(static) if (count > 65536)
-    for (long i = 0; i < count; i++) {
-        float a = fabsf(v[i]);
-        if (a > m)   /* false for NaN: NaN is ignored */
-            m = a;
+    long blocks = (count + 65535) / 65536;
+#pragma omp parallel for reduction(max : m) schedule(static)
+    for (long b = 0; b < blocks; b++) {
+        long lo = b * 65536, n = count - lo < 65536 ? count - lo : 65536;
+        float x = max_abs_serial(v + lo, n);
+        m = x > m ? x : m;
     }
     return m;
 }
@@ -89,13 +125,45 @@ static int format_ok(const struct fx_format *f)
     return f && f->bits >= 2 && f->bits <= 16;
 }
 
+/* One row of nearest rounding: the same arithmetic as fx_quantize_one, written branch-free so
+ * that it vectorizes. Returns the number of clamped values. */
+static uint64_t nearest_row(const float *v, long n, float mul, float s, float lo, float hi, int16_t *out)
+{
+    unsigned sat = 0;   /* 32-bit: a 64-bit counter stops the loop from vectorizing */
+    for (long i = 0; i < n; i++) {
+        float t = (v[i] * mul) / s;
+        int nan = t != t;
+        float r = round_nearest_code(nan ? 0.0f : t, lo, hi);
+        int over = r > hi, under = r < lo;
+        sat += (unsigned)(nan | over | under);
+        r = over ? hi : r;
+        r = under ? lo : r;
+        out[i] = (int16_t)(int32_t)r;
+    }
+    return sat;
+}
+
+static uint64_t stochastic_row(const float *v, long n, float mul, const struct fx_format *fmt, float s,
+                               uint64_t key, uint64_t first, int16_t *out)
+{
+    uint64_t sat = 0;
+    for (long i = 0; i < n; i++) {
+        int clamped;
+        out[i] = fx_quantize_one(v[i] * mul, s, fmt->bits, fmt->is_signed, 1, key, first + (uint64_t)i, &clamped);
+        sat += (uint64_t)clamped;
+    }
+    return sat;
+}
+
 /* The quantization proper, once the scales are known. Each element is a pure function of its
- * value, scale and flat index, so the loop's split over threads cannot change a code. */
+ * value, scale and flat index, so the loop's split over threads cannot change a code.
+ * v * 1.0f == v exactly, so "no channel_mul" is a multiplication by 1. */
 static void quantize_codes(const float *v, long outer, int channels, long inner,
                            const struct fx_format *fmt, const float *channel_mul, uint64_t key,
                            const float *scale, int16_t *code, struct fx_stats *st)
 {
     long rows = outer * channels;
+    float lo = (float)fx_qmin(fmt->bits, fmt->is_signed), hi = (float)fx_qmax(fmt->bits, fmt->is_signed);
     uint64_t sat = 0;
 #pragma omp parallel for reduction(+ : sat) schedule(static) if (rows * inner > 65536)
     for (long r = 0; r < rows; r++) {
@@ -103,13 +171,10 @@ static void quantize_codes(const float *v, long outer, int channels, long inner,
         float mul = channel_mul ? channel_mul[c] : 1.0f;
         float s = scale[fmt->per_channel ? c : 0];
         long base = r * inner;
-        for (long i = 0; i < inner; i++) {
-            int clamped;
-            float x = channel_mul ? v[base + i] * mul : v[base + i];
-            code[base + i] = fx_quantize_one(x, s, fmt->bits, fmt->is_signed, fmt->stochastic,
-                                             key, (uint64_t)(base + i), &clamped);
-            sat += (uint64_t)clamped;
-        }
+        if (fmt->stochastic)
+            sat += stochastic_row(v + base, inner, mul, fmt, s, key, (uint64_t)base, code + base);
+        else
+            sat += nearest_row(v + base, inner, mul, s, lo, hi, code + base);
     }
     if (st) {
         st->quantized += (uint64_t)(rows * inner);

@@ -172,6 +172,51 @@ static void test_stochastic(void)
     free(c3);
 }
 
+/* The vectorized tensor path gives exactly fx_quantize_one's codes, for values around every tie,
+ * out of range, infinite and NaN, in signed and unsigned formats. */
+static void test_tensor_path_equals_scalar(void)
+{
+    enum { N = 4096 };
+    float v[N];
+    int16_t code[N];
+    gc_fill(v, N, 9, -300.0f, 300.0f);
+    for (int i = 0; i < 512; i++)   /* exact ties and their float neighbours */
+        v[i] = nextafterf((float)(i - 256) + 0.5f, (i % 3 == 0) ? INFINITY : (i % 3 == 1) ? -INFINITY : 0.0f);
+    for (int i = 512; i < 768; i++)
+        v[i] = (float)(i - 640) + 0.5f;
+    v[800] = INFINITY;
+    v[801] = -INFINITY;
+    v[802] = NAN;
+    v[803] = 3e38f;
+    v[804] = -0.0f;
+    const int bits[] = { 8, 8, 4, 16, 12 }, sign[] = { 1, 0, 1, 1, 0 };
+    const float scales[] = { 1.0f, 0.37f, 3.0f, 0.001f, 0.05f };
+    for (int f = 0; f < 5; f++) {
+        struct fx_format fmt = { bits[f], sign[f], 0, 0 };
+        struct fx_stats st = { 0 };
+        fx_quantize_with_scale(v, 1, 1, N, &fmt, NULL, 0, &scales[f], code, &st);
+        uint64_t sat = 0;
+        int mismatches = 0;
+        for (int i = 0; i < N; i++) {
+            int clamped;
+            int16_t one = fx_quantize_one(v[i], scales[f], bits[f], sign[f], 0, 0, (uint64_t)i, &clamped);
+            mismatches += one != code[i];
+            sat += (uint64_t)clamped;
+        }
+        CU_ASSERT_EQUAL(mismatches, 0);
+        CU_ASSERT_EQUAL(st.saturated, sat);
+        CU_ASSERT(sat > 0);
+    }
+    /* the ties themselves: 0.5 -> 1, -0.5 -> -1, 1.5 -> 2, -1.5 -> -2 */
+    float ties[4] = { 0.5f, -0.5f, 1.5f, -1.5f }, one = 1.0f;
+    int16_t tc[4];
+    fx_quantize_with_scale(ties, 1, 1, 4, &S8, NULL, 0, &one, tc, NULL);
+    CU_ASSERT_EQUAL(tc[0], 1);
+    CU_ASSERT_EQUAL(tc[1], -1);
+    CU_ASSERT_EQUAL(tc[2], 2);
+    CU_ASSERT_EQUAL(tc[3], -2);
+}
+
 /* The examples of docs/numbers.md. */
 static void test_msb(void)
 {
@@ -248,6 +293,7 @@ int main(void)
     CU_add_test(s, "saturation counted", test_saturation_counted);
     CU_add_test(s, "per channel and fold", test_per_channel_and_fold);
     CU_add_test(s, "zero tensor", test_zero_tensor);
+    CU_add_test(s, "tensor path equals scalar definition", test_tensor_path_equals_scalar);
     CU_add_test(s, "stochastic rounding", test_stochastic);
     CU_add_test(s, "msb predictors", test_msb);
     CU_add_test(s, "accumulator", test_accumulator);
