@@ -1,23 +1,40 @@
 /* The resolved e2sim configuration and its loader.
  * Every key, its type, default, range and one-line doc lives in ONE table (config_fields.c for
  * the run, config_hw.c for the hardware and energy table); the loader, --set, --print-config and
- * docs/config.md are all driven by those tables. */
+ * docs/config.md are all driven by those tables.
+ *
+ * Loading is strict: an unknown key (with a "did you mean" suggestion), a wrong type, a value out
+ * of range or not among its choices, a duplicate key, a missing required key, malformed YAML or a
+ * bad include is an E2_BAD_INPUT error whose message starts with "FILE:LINE:COL: " (1-based), or
+ * with "--set KEY=VALUE: " when the fault is in a command-line override.
+ *
+ * A config file is one YAML mapping. Its optional top-level `include: [a.yaml, b.yaml]` (paths
+ * relative to the including file) loads those files first, in order; the including file's own keys
+ * then override theirs. A key twice in ONE file is an error. Derived fields (training.base and the
+ * `enabled` flags of smd/slu/sd/psg/swa) are not keys: they are resolved from training.method.
+ * Paths in values (dataset.path, report.trace...) are relative to the working directory. */
 #ifndef E2_CONFIG_H
 #define E2_CONFIG_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 #include "hw_params.h"
+#include "status.h"
 
 #define CFG_STR 256
+#define CFG_TEXT 1024       /* a sweep's value list as YAML flow text */
 #define CFG_LIST_MAX 64
 
 struct cfg_int_list { int n; int v[CFG_LIST_MAX]; };
 struct cfg_double_list { int n; double v[CFG_LIST_MAX]; };
 struct cfg_string_list { int n; char v[CFG_LIST_MAX][CFG_STR]; };
+struct cfg_text_list { int n; char v[CFG_LIST_MAX][CFG_TEXT]; };
 
 struct cfg_precision {
     int activations, weights, grad_output, grad_weight, accumulator; /* bits; 32 = float */
     char rounding[CFG_STR];                    /* nearest | stochastic */
+    char weight_scale[CFG_STR];                /* per_channel | per_tensor */
 };
 
 struct cfg_smd { int enabled; double p; int momentum_on_skip; };
@@ -42,9 +59,13 @@ struct cfg_training {
     struct cfg_string_list method;      /* e.g. [smd, slu, psg, swa]; exactly one base */
     char base[CFG_STR];                 /* resolved: fp32 | fixed8 | fixed | signsgd | psg */
     int iterations, batch_size;
+    double epochs;                      /* > 0: run length in epochs instead of iterations */
     double lr, lr_decay, momentum, weight_decay;
     struct cfg_int_list lr_steps;       /* iterations at which lr *= lr_decay */
+    struct cfg_double_list lr_step_fractions; /* same, as fractions of the run (if no lr_steps) */
     int eval_every, checkpoint_every;
+    char finetune_from[CFG_STR];        /* checkpoint to start from ("" = train from scratch) */
+    int finetune_last_fc_only;          /* with finetune_from: update only the final FC layer */
     struct cfg_precision precision;
     struct cfg_smd smd;
     struct cfg_slu slu;
@@ -77,13 +98,31 @@ struct cfg_report {
 
 struct cfg_sweep {
     char mode[CFG_STR];                 /* grid | zip */
-    struct cfg_string_list keys;        /* dotted config keys */
-    struct cfg_string_list values;      /* per key: a YAML flow list, e.g. "[0.05, 0.1]" */
+    struct cfg_string_list keys;        /* dotted config keys, in the file's order */
+    struct cfg_text_list values;        /* per key: a canonical YAML flow list, e.g. "[0.05, 0.1]" */
+};
+
+/* `e2sim calibrate`: which measurements to fit, which energy coefficients are free. */
+struct cfg_calibration {
+    struct cfg_string_list measurements; /* measurement files fitted (relative to the config) */
+    struct cfg_string_list holdout;      /* measurement files only checked, never fitted */
+    struct cfg_string_list free;         /* hardware:/energy: keys the fit may change (<= 3) */
+    struct cfg_double_list lower, upper; /* bounds, one per free key */
+    char output[CFG_STR];                /* calibrated hardware YAML, written in the output folder */
+};
+
+/* Which keys a config may hold. */
+enum cfg_scope {
+    CFG_SCOPE_RUN,   /* a run, sweep or calibration config: every key; name and
+                        training.method are required */
+    CFG_SCOPE_HW,    /* a hardware config (e2sim replay): only name, hardware:, energy:, report:
+                        and a sweep over hardware:/energy: keys; nothing is required */
 };
 
 struct e2_config {
     char name[CFG_STR];
     char source[CFG_STR];               /* file it was loaded from (not a key) */
+    enum cfg_scope scope;               /* which keys it may hold (not a key) */
     int seed;
     struct cfg_network network;
     struct cfg_dataset dataset;
@@ -91,6 +130,7 @@ struct e2_config {
     struct cfg_report report;
     struct cfg_sweep sweep;
     int has_sweep;                      /* the file had a sweep: section (not a key) */
+    struct cfg_calibration calibration;
     struct hw_params hw;                /* hardware: and energy: sections */
 };
 
@@ -112,5 +152,70 @@ struct cfg_field {
 
 extern const struct cfg_field cfg_run_fields[];   /* config_fields.c; ends with key == NULL */
 extern const struct cfg_field cfg_hw_fields[];    /* config_hw.c; ends with key == NULL */
+
+/* ---- Loading ---------------------------------------------------------------------------- */
+
+/* Fill cfg with every table default and resolve the derived fields (the E2-Train default run). */
+void cfg_defaults(struct e2_config *cfg);
+
+/* Load `path` (with its includes) over the defaults, then apply `sets` ("KEY=VALUE", VALUE parsed
+ * as YAML so lists work: "training.method=[fp32]"), check required keys, resolve derived fields,
+ * check cross-field rules and validate every sweep point. CFG_SCOPE_RUN. On error cfg is
+ * unspecified and err says what and where. Returns E2_OK, E2_BAD_INPUT or E2_FAILURE (I/O). */
+int cfg_load(const char *path, const char *const *sets, int nsets, struct e2_config *cfg,
+             struct e2_err *err);
+int cfg_load_scoped(const char *path, const char *const *sets, int nsets, enum cfg_scope scope,
+                    struct e2_config *cfg, struct e2_err *err);
+
+/* Apply one "KEY=VALUE" to a loaded config, validated against its row, then re-resolve and
+ * re-check the cross-field rules. Errors read "--set KEY=VALUE: ...". */
+int cfg_set(struct e2_config *cfg, const char *assignment, struct e2_err *err);
+
+/* Resolve training.base and the enabled flags from training.method and check every cross-field
+ * rule (call after changing fields by hand). Errors start with "config: ". */
+int cfg_resolve(struct e2_config *cfg, struct e2_err *err);
+
+/* ---- Schema and values ------------------------------------------------------------------ */
+
+/* The row for a dotted key in either table, or NULL. */
+const struct cfg_field *cfg_find_field(const char *key);
+
+/* Whether a config file must name this key (in CFG_SCOPE_RUN). */
+int cfg_key_required(const char *key);
+
+/* The field's current value as canonical YAML text ("0.05", "[smd, slu]", "\"a b\"").
+ * Returns the text length, or -1 if it did not fit in `size` (buf then holds a truncated text). */
+int cfg_format_value(const struct e2_config *cfg, const struct cfg_field *field, char *buf,
+                     size_t size);
+
+/* ---- Output ----------------------------------------------------------------------------- */
+
+/* The fully resolved config as YAML, every key with its doc as a comment, no include:.
+ * Loading it and printing again gives byte-identical text. */
+void cfg_print(FILE *out, const struct e2_config *cfg);
+
+/* The same values as one nested JSON object (for report.json); no trailing newline. */
+void cfg_print_json(FILE *out, const struct e2_config *cfg);
+
+/* FNV-1a 64 of the printed config without its comments (stable across doc edits). */
+uint64_t cfg_hash(const struct e2_config *cfg);
+
+/* docs/config.md: a Markdown reference of every key (type, default, range, doc). */
+void cfg_write_reference(FILE *out);
+
+/* ---- Sweeps ----------------------------------------------------------------------------- */
+
+/* Number of points of cfg's sweep (grid: product of list lengths; zip: the common length);
+ * 1 when there is no sweep. */
+long cfg_sweep_points(const struct e2_config *cfg);
+
+/* Point `index` (0-based; grid order: the first key varies slowest) as a full config without a
+ * sweep: cfg with the point's values applied, resolved and checked. */
+int cfg_sweep_point(const struct e2_config *cfg, long index, struct e2_config *point,
+                    struct e2_err *err);
+
+/* "training.psg.beta=0.05 training.psg.msb_x=4": the point's assignments, each valid --set text.
+ * Returns the length, or -1 if it did not fit. */
+int cfg_sweep_label(const struct e2_config *cfg, long index, char *buf, size_t size);
 
 #endif

@@ -1,0 +1,56 @@
+/* The output folder and crash-safe writing of result files. Everyone who writes a result uses
+ * this: a reader (a person, a sweep resumed after a kill, `e2sim merge`) must never find a half
+ * file. Whole files are written to "PATH.tmp.PID", flushed, fsync'ed and renamed over PATH
+ * (rename is atomic on POSIX file systems), then the folder is fsync'ed; on any failure the
+ * temporary file is removed and PATH is left as it was. Line logs (sweep.jsonl) grow by one
+ * write(2) of a whole line with O_APPEND, then fsync.
+ *
+ *   struct out_file f;
+ *   if (out_open_tmp("out/run/report.md", &f, err)) return E2_FAILURE;
+ *   fprintf(f.fp, "...");
+ *   return out_commit(&f, err);      // or out_abort(&f) to drop it
+ */
+#ifndef E2_OUTDIR_H
+#define E2_OUTDIR_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include "status.h"
+
+#define OUT_PATH_MAX 4096
+
+/* Make the output folder `dir` (and its parents). Without `resume` a folder that exists is an
+ * E2_BAD_INPUT error (results are never mixed); with it an existing folder is reused and a
+ * missing one is created. */
+int out_prepare_dir(const char *dir, int resume, struct e2_err *err);
+
+/* Create a fresh folder "out/<name>-YYYYMMDD-HHMMSS" (adding "-2", "-3"... if that exists) and
+ * write its path into buf. Characters of name other than letters, digits and "._-" become '_'. */
+int out_create_default_dir(const char *name, char *buf, size_t size, struct e2_err *err);
+
+/* buf = dir + "/" + name; E2_FAILURE if it does not fit. */
+int out_join(char *buf, size_t size, const char *dir, const char *name, struct e2_err *err);
+
+/* Write len bytes as the whole new content of path, atomically. */
+int out_write_atomic(const char *path, const void *data, size_t len, struct e2_err *err);
+
+/* A result file being written: write to fp, then out_commit() or out_abort(). */
+struct out_file {
+    FILE *fp;
+    char path[OUT_PATH_MAX];   /* final name */
+    char tmp[OUT_PATH_MAX];    /* PATH.tmp.PID */
+};
+
+int out_open_tmp(const char *path, struct out_file *f, struct e2_err *err);
+/* Flush, fsync, close and rename over the final name. On failure the temp is removed. The
+ * out_file is closed either way. */
+int out_commit(struct out_file *f, struct e2_err *err);
+/* Close and remove the temp; the final file is untouched. Safe on a closed out_file. */
+void out_abort(struct out_file *f);
+
+/* Append one line (a '\n' is added if missing) to path with a single O_APPEND write, then
+ * fsync. Concurrent appenders (sweep workers) never interleave within a line. After a crash
+ * the file may end in a partial line at most: readers must ignore a last line without '\n'. */
+int out_append_line_atomic(const char *path, const char *line, struct e2_err *err);
+
+#endif
