@@ -126,6 +126,20 @@ static void scratch_done(struct scratch *sc) { fx_workspace_free(&sc->local); }
 
 /* ---- im2col / col2im (one sample, all channels; a group's rows are contiguous) ---- */
 
+/* The output columns ow whose input column ow*stride - pad + kw lies inside [0, w): [*lo, *hi). */
+static void valid_cols(const struct conv_shape *s, const struct dims *d, int kw, int *lo, int *hi)
+{
+    int a = s->pad - kw, b = s->w - 1 + s->pad - kw;
+    int l = a <= 0 ? 0 : (a + s->stride - 1) / s->stride;
+    int h = b < 0 ? 0 : b / s->stride + 1;
+    if (h > d->wo)
+        h = d->wo;
+    if (l > h)
+        l = h;
+    *lo = l;
+    *hi = h;
+}
+
 #define DEFINE_IM2COL(NAME, T)                                                                   \
     static void NAME(const struct conv_shape *s, const struct dims *d, const T *x, T *col)     \
     {                                                                                            \
@@ -134,6 +148,8 @@ static void scratch_done(struct scratch *sc) { fx_workspace_free(&sc->local); }
                 for (int kw = 0; kw < s->k; kw++) {                                              \
                     T *row = col + ((long)(c * s->k + kh) * s->k + kw) * d->hw_out;              \
                     const T *xc = x + (long)c * d->hw_in;                                        \
+                    int lo, hi, off = kw - s->pad;                                               \
+                    valid_cols(s, d, kw, &lo, &hi);                                              \
                     for (int oh = 0; oh < d->ho; oh++) {                                         \
                         int ih = oh * s->stride - s->pad + kh;                                   \
                         T *out = row + (long)oh * d->wo;                                         \
@@ -141,11 +157,16 @@ static void scratch_done(struct scratch *sc) { fx_workspace_free(&sc->local); }
                             memset(out, 0, sizeof(T) * (size_t)d->wo);                           \
                             continue;                                                            \
                         }                                                                        \
-                        const T *xr = xc + (long)ih * s->w;                                      \
-                        for (int ow = 0; ow < d->wo; ow++) {                                     \
-                            int iw = ow * s->stride - s->pad + kw;                               \
-                            out[ow] = (iw >= 0 && iw < s->w) ? xr[iw] : (T)0;                    \
-                        }                                                                        \
+                        const T *xr = xc + (long)ih * s->w + off;                                \
+                        for (int ow = 0; ow < lo; ow++)                                          \
+                            out[ow] = 0;                                                         \
+                        if (s->stride == 1)                                                      \
+                            memcpy(out + lo, xr + lo, sizeof(T) * (size_t)(hi - lo));            \
+                        else                                                                     \
+                            for (int ow = lo; ow < hi; ow++)                                     \
+                                out[ow] = xr[ow * s->stride];                                    \
+                        for (int ow = hi; ow < d->wo; ow++)                                      \
+                            out[ow] = 0;                                                         \
                     }                                                                            \
                 }                                                                                \
     }
@@ -153,7 +174,8 @@ static void scratch_done(struct scratch *sc) { fx_workspace_free(&sc->local); }
 DEFINE_IM2COL(im2col_f32, float)
 DEFINE_IM2COL(im2col_i16, int16_t)
 
-/* gx += col folded back (gx must be zeroed first). */
+/* gx += col folded back (gx must be zeroed first). The order of additions into each gx element
+ * is fixed (c, kh, kw, oh, ow), so float results do not depend on threads. */
 #define DEFINE_COL2IM(NAME, T)                                                                   \
     static void NAME(const struct conv_shape *s, const struct dims *d, const T *col, T *gx)    \
     {                                                                                            \
@@ -162,17 +184,20 @@ DEFINE_IM2COL(im2col_i16, int16_t)
                 for (int kw = 0; kw < s->k; kw++) {                                              \
                     const T *row = col + ((long)(c * s->k + kh) * s->k + kw) * d->hw_out;        \
                     T *gc = gx + (long)c * d->hw_in;                                             \
+                    int lo, hi, off = kw - s->pad;                                               \
+                    valid_cols(s, d, kw, &lo, &hi);                                              \
                     for (int oh = 0; oh < d->ho; oh++) {                                         \
                         int ih = oh * s->stride - s->pad + kh;                                   \
                         if (ih < 0 || ih >= s->h)                                                \
                             continue;                                                            \
                         const T *in = row + (long)oh * d->wo;                                    \
-                        T *gr = gc + (long)ih * s->w;                                            \
-                        for (int ow = 0; ow < d->wo; ow++) {                                     \
-                            int iw = ow * s->stride - s->pad + kw;                               \
-                            if (iw >= 0 && iw < s->w)                                            \
-                                gr[iw] += in[ow];                                                \
-                        }                                                                        \
+                        T *gr = gc + (long)ih * s->w + off;                                      \
+                        if (s->stride == 1)                                                      \
+                            for (int ow = lo; ow < hi; ow++)                                     \
+                                gr[ow] += in[ow];                                                \
+                        else                                                                     \
+                            for (int ow = lo; ow < hi; ow++)                                     \
+                                gr[ow * s->stride] += in[ow];                                    \
                     }                                                                            \
                 }                                                                                \
     }
