@@ -2,8 +2,12 @@
 #include "fixed.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+#endif
 
 void fx_stats_add(struct fx_stats *dst, const struct fx_stats *src)
 {
@@ -37,6 +41,24 @@ void fx_workspace_free(struct fx_workspace *ws)
     free(ws->buf);
     ws->buf = NULL;
     ws->bytes = 0;
+}
+
+static void set_ftz_daz(int on)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    unsigned mask = 0x8040u;   /* FTZ (bit 15) | DAZ (bit 6) */
+    unsigned csr = _mm_getcsr();
+    _mm_setcsr(on ? (csr | mask) : (csr & ~mask));
+#else
+    (void)on;
+#endif
+}
+
+void fx_flush_denormals(int on)
+{
+    set_ftz_daz(on);
+#pragma omp parallel num_threads(omp_get_max_threads())
+    set_ftz_daz(on);
 }
 
 float fx_scale_for_max(float max_abs, int bits, int is_signed)

@@ -87,6 +87,11 @@ struct fx_workspace {
 void *fx_workspace_reserve(struct fx_workspace *ws, size_t bytes);
 void fx_workspace_free(struct fx_workspace *ws);
 
+/* Flush denormal floats to zero (x86 MXCSR FTZ and DAZ) in the calling thread and in every
+ * thread of the OpenMP pool, or restore IEEE behaviour (on = 0). Denormals slow float training
+ * up to 2x on x86; the fixed-point path does not produce them. No-op on other CPUs. */
+void fx_flush_denormals(int on);
+
 /* ---- formats ---- */
 
 static inline int fx_is_float(const struct fx_format *f) { return f->bits >= FX_FLOAT_BITS; }

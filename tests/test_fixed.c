@@ -284,6 +284,17 @@ static void test_stats_and_workspace(void)
     CU_ASSERT_PTR_NULL(ws.buf);
 }
 
+static void test_flush_denormals(void)
+{
+    volatile float tiny = 1e-38f, half = 0.01f;
+    fx_flush_denormals(1);
+    float d = tiny * half;   /* 1e-40 is denormal: flushed to 0 */
+    CU_ASSERT_EQUAL(d, 0.0f);
+    fx_flush_denormals(0);
+    d = tiny * half;
+    CU_ASSERT(d > 0.0f);
+}
+
 int main(void)
 {
     CU_initialize_registry();
@@ -298,6 +309,7 @@ int main(void)
     CU_add_test(s, "msb predictors", test_msb);
     CU_add_test(s, "accumulator", test_accumulator);
     CU_add_test(s, "stats and workspace", test_stats_and_workspace);
+    CU_add_test(s, "flush denormals", test_flush_denormals);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
