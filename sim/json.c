@@ -144,6 +144,12 @@ void json_null(struct json_writer *w)
     fputs("null", w->f);
 }
 
+void json_raw(struct json_writer *w, const char *text)
+{
+    before_item(w);
+    fputs(text, w->f);
+}
+
 /* ---- reader ---------------------------------------------------------------------------- */
 
 struct parser {
@@ -515,9 +521,7 @@ static void write_value(struct json_writer *w, const struct json_value *v)
     case JSON_NULL: json_null(w); break;
     case JSON_BOOL: json_bool(w, v->boolean); break;
     case JSON_NUMBER:
-        /* keep the source text: exact for integers beyond 2^53 */
-        before_item(w);
-        fputs(v->text, w->f);
+        json_raw(w, v->text);   /* the source text: exact for integers beyond 2^53 */
         break;
     case JSON_STRING: json_string(w, v->text); break;
     case JSON_ARRAY:

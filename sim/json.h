@@ -34,6 +34,8 @@ void json_int(struct json_writer *w, long long v);
 void json_uint(struct json_writer *w, uint64_t v);
 void json_bool(struct json_writer *w, int v);
 void json_null(struct json_writer *w);
+/* A value given as ready JSON text (e.g. a number's source text read by the parser). */
+void json_raw(struct json_writer *w, const char *text);
 
 /* Shortest "%.*g" text of v that strtod reads back exactly (buf >= 32 bytes). */
 void json_format_double(char *buf, size_t size, double v);

@@ -60,7 +60,7 @@ static int room(void **array, int count, size_t size)
 }
 
 int report_add_action(struct run_report *r, const char *component, const char *action,
-                      uint64_t count, double pj_per_action, uint64_t fj)
+                      uint64_t count, uint64_t fj_per_action, report_fj fj)
 {
     if (room((void **)&r->actions, r->action_count, sizeof *r->actions))
         return E2_FAILURE;
@@ -69,12 +69,12 @@ int report_add_action(struct run_report *r, const char *component, const char *a
     snprintf(a->component, sizeof a->component, "%s", component);
     snprintf(a->action, sizeof a->action, "%s", action);
     a->count = count;
-    a->pj_per_action = pj_per_action;
+    a->fj_per_action = fj_per_action;
     a->fj = fj;
     return E2_OK;
 }
 
-static int add_part(struct report_part **parts, int *count, const char *name, uint64_t fj)
+static int add_part(struct report_part **parts, int *count, const char *name, report_fj fj)
 {
     if (room((void **)parts, *count, sizeof **parts))
         return E2_FAILURE;
@@ -85,12 +85,12 @@ static int add_part(struct report_part **parts, int *count, const char *name, ui
     return E2_OK;
 }
 
-int report_add_phase(struct run_report *r, const char *name, uint64_t fj)
+int report_add_phase(struct run_report *r, const char *name, report_fj fj)
 {
     return add_part(&r->phases, &r->phase_count, name, fj);
 }
 
-int report_add_technique(struct run_report *r, const char *name, uint64_t fj)
+int report_add_technique(struct run_report *r, const char *name, report_fj fj)
 {
     return add_part(&r->techniques, &r->technique_count, name, fj);
 }
@@ -103,7 +103,7 @@ int report_add_layer(struct run_report *r, const struct report_layer *layer)
     return E2_OK;
 }
 
-int report_add_point(struct run_report *r, uint64_t iteration, uint64_t energy_fj,
+int report_add_point(struct run_report *r, uint64_t iteration, report_fj energy_fj,
                      double train_loss, double test_top1)
 {
     if (room((void **)&r->curve, r->curve_count, sizeof *r->curve))
@@ -135,26 +135,71 @@ double report_savings(const struct run_report *r)
     return 1.0 - (double)r->total_fj / (double)r->baseline_fp32_fj;
 }
 
-uint64_t report_component_fj(const struct run_report *r, const char *component)
+report_fj report_component_fj(const struct run_report *r, const char *component)
 {
-    uint64_t sum = 0;
+    report_fj sum = 0;
     for (int i = 0; i < r->action_count; i++)
         if (strcmp(r->actions[i].component, component) == 0)
             sum += r->actions[i].fj;
     return sum;
 }
 
-void report_format_joules(char *buf, int size, uint64_t fj)
+void report_format_fj(char *buf, int size, report_fj fj)
 {
-    snprintf(buf, (size_t)size, "%" PRIu64 ".%015" PRIu64, fj / UINT64_C(1000000000000000),
-             fj % UINT64_C(1000000000000000));
+    char digits[48];
+    int n = 0;
+    do {
+        digits[n++] = (char)('0' + (int)(fj % 10));
+        fj /= 10;
+    } while (fj && n < (int)sizeof digits);
+    int k = 0;
+    while (n > 0 && k < size - 1)
+        buf[k++] = digits[--n];
+    buf[k] = '\0';
 }
 
-static double joules(uint64_t fj) { return (double)fj * 1e-15; }
-
-static uint64_t layer_fj(const struct report_layer *l)
+void report_format_joules(char *buf, int size, report_fj fj)
 {
-    uint64_t sum = 0;
+    const report_fj unit = 1000000000000000ull;   /* fJ per J */
+    char whole[48];
+    report_format_fj(whole, sizeof whole, fj / unit);
+    snprintf(buf, (size_t)size, "%s.%015" PRIu64, whole, (uint64_t)(fj % unit));
+}
+
+report_fj report_parse_fj(const char *text)
+{
+    report_fj v = 0;
+    for (; *text >= '0' && *text <= '9'; text++)
+        v = v * 10 + (report_fj)(*text - '0');
+    return v;
+}
+
+report_fj report_parse_joules(const char *text)
+{
+    report_fj v = report_parse_fj(text);
+    const char *dot = strchr(text, '.');
+    report_fj frac = 0;
+    int digits = 0;
+    for (const char *p = dot ? dot + 1 : ""; *p >= '0' && *p <= '9' && digits < 15; p++, digits++)
+        frac = frac * 10 + (report_fj)(*p - '0');
+    for (; digits < 15; digits++)
+        frac *= 10;
+    return v * 1000000000000000ull + frac;
+}
+
+static double joules(report_fj fj) { return (double)fj * 1e-15; }
+
+/* fJ per action as exact pJ text: "0.700", "410.250". */
+static void format_pj(char *buf, size_t size, uint64_t fj)
+{
+    snprintf(buf, size, "%" PRIu64 ".%03" PRIu64, fj / 1000, fj % 1000);
+}
+
+static double pj(uint64_t fj) { return (double)fj / 1000; }
+
+static report_fj layer_fj(const struct report_layer *l)
+{
+    report_fj sum = 0;
     for (int p = 0; p < REPORT_PHASES; p++)
         sum += l->phase_fj[p];
     return sum;
@@ -185,7 +230,7 @@ static int *layers_by_energy(const struct run_report *r)
     for (int i = 1; i < r->layer_count; i++) {   /* insertion sort: a few hundred layers */
         int v = order[i], j = i;
         while (j > 0) {
-            uint64_t a = layer_fj(&r->layers[order[j - 1]]), b = layer_fj(&r->layers[v]);
+            report_fj a = layer_fj(&r->layers[order[j - 1]]), b = layer_fj(&r->layers[v]);
             if (a > b || (a == b && r->layers[order[j - 1]].id <= r->layers[v].id))
                 break;
             order[j] = order[j - 1];
@@ -210,6 +255,14 @@ static void kv_uint(struct json_writer *w, const char *key, uint64_t v)
     json_uint(w, v);
 }
 
+static void kv_fj(struct json_writer *w, const char *key, report_fj v)
+{
+    char buf[48];
+    report_format_fj(buf, sizeof buf, v);
+    json_key(w, key);
+    json_raw(w, buf);
+}
+
 static void kv_string(struct json_writer *w, const char *key, const char *v)
 {
     json_key(w, key);
@@ -230,10 +283,10 @@ static void write_energy_json(struct json_writer *w, const struct run_report *r)
     json_key(w, "energy");
     json_object_begin(w);
     kv_number(w, "total_j", joules(r->total_fj));
-    kv_uint(w, "total_fj", r->total_fj);
+    kv_fj(w, "total_fj", r->total_fj);
     if (r->baseline_fp32_fj) {
         kv_number(w, "baseline_fp32_j", joules(r->baseline_fp32_fj));
-        kv_uint(w, "baseline_fp32_fj", r->baseline_fp32_fj);
+        kv_fj(w, "baseline_fp32_fj", r->baseline_fp32_fj);
     } else {
         json_key(w, "baseline_fp32_j");
         json_null(w);
@@ -261,9 +314,10 @@ static void write_energy_json(struct json_writer *w, const struct run_report *r)
         kv_string(w, "component", a->component);
         kv_string(w, "action", a->action);
         kv_uint(w, "count", a->count);
-        kv_number(w, "pj_per_action", a->pj_per_action);
+        kv_number(w, "pj_per_action", pj(a->fj_per_action));
+        kv_uint(w, "fj_per_action", a->fj_per_action);
         kv_number(w, "energy_j", joules(a->fj));
-        kv_uint(w, "energy_fj", a->fj);
+        kv_fj(w, "energy_fj", a->fj);
         json_object_end(w);
     }
     json_array_end(w);
@@ -409,14 +463,13 @@ int report_write_breakdown_csv(FILE *f, const struct run_report *r)
     fputs("component,action,count,pj_per_action,energy_j\n", f);
     for (int i = 0; i < r->action_count; i++) {
         const struct report_action *a = &r->actions[i];
-        char j[40];
+        char j[64], p[32];
         report_format_joules(j, sizeof j, a->fj);
+        format_pj(p, sizeof p, a->fj_per_action);
         csv_field(f, a->component);
         fputc(',', f);
         csv_field(f, a->action);
-        fprintf(f, ",%" PRIu64 ",", a->count);
-        csv_double(f, a->pj_per_action);
-        fprintf(f, ",%s\n", j);
+        fprintf(f, ",%" PRIu64 ",%s,%s\n", a->count, p, j);
     }
     return ferror(f) ? E2_FAILURE : E2_OK;
 }
@@ -427,7 +480,7 @@ int report_write_layers_csv(FILE *f, const struct run_report *r)
           f);
     for (int i = 0; i < r->layer_count; i++) {
         const struct report_layer *l = &r->layers[i];
-        char j[40];
+        char j[64];
         fprintf(f, "%d,", l->id);
         csv_field(f, l->name);
         fputc(',', f);
@@ -447,7 +500,7 @@ int report_write_curve_csv(FILE *f, const struct run_report *r)
     fputs("iteration,energy_j,train_loss,test_top1\n", f);
     for (int i = 0; i < r->curve_count; i++) {
         const struct report_point *p = &r->curve[i];
-        char j[40];
+        char j[64];
         report_format_joules(j, sizeof j, p->energy_fj);
         fprintf(f, "%" PRIu64 ",%s,", p->iteration, j);
         csv_double(f, p->train_loss);
@@ -461,7 +514,7 @@ int report_write_curve_csv(FILE *f, const struct run_report *r)
 /* ---- report.md -------------------------------------------------------------------------- */
 
 /* "12.35 J", "845.2 mJ", "3.100 uJ": four significant digits in a readable unit. */
-static void human_joules(char *buf, size_t size, uint64_t fj)
+static void human_joules(char *buf, size_t size, report_fj fj)
 {
     double j = joules(fj);
     static const struct { double scale; const char *unit; } units[] = {
@@ -483,7 +536,7 @@ static void percent(char *buf, size_t size, double fraction)
 }
 
 static void md_part_table(FILE *f, const char *title, const char *what,
-                          const struct report_part *p, int n, uint64_t total)
+                          const struct report_part *p, int n, report_fj total)
 {
     if (n == 0)
         return;
@@ -541,7 +594,7 @@ static void md_components(FILE *f, const struct run_report *r)
     fputs("\n## Energy by component\n\n| component | energy | share |\n|---|---:|---:|\n", f);
     for (int i = 0; i < n; i++) {
         const char *c = r->actions[first[i]].component;
-        uint64_t fj = report_component_fj(r, c);
+        report_fj fj = report_component_fj(r, c);
         char e[32], s[32];
         human_joules(e, sizeof e, fj);
         percent(s, sizeof s, r->total_fj ? (double)fj / (double)r->total_fj : NAN);
@@ -560,8 +613,10 @@ static void md_actions(FILE *f, const struct run_report *r)
         char e[32], s[32];
         human_joules(e, sizeof e, a->fj);
         percent(s, sizeof s, r->total_fj ? (double)a->fj / (double)r->total_fj : NAN);
-        fprintf(f, "| %s | %s | %" PRIu64 " | %.4g | %s | %s |\n", a->component, a->action,
-                a->count, a->pj_per_action, e, s);
+        char p[32];
+        format_pj(p, sizeof p, a->fj_per_action);
+        fprintf(f, "| %s | %s | %" PRIu64 " | %s | %s | %s |\n", a->component, a->action,
+                a->count, p, e, s);
     }
 }
 
@@ -739,8 +794,10 @@ int report_write_html(FILE *f, const struct run_report *r)
         html_escape(f, a->component);
         fputs("</td><td>", f);
         html_escape(f, a->action);
-        fprintf(f, "</td><td>%" PRIu64 "</td><td>%.4g</td><td>%.6g</td></tr>\n", a->count,
-                a->pj_per_action, joules(a->fj));
+        char p[32];
+        format_pj(p, sizeof p, a->fj_per_action);
+        fprintf(f, "</td><td>%" PRIu64 "</td><td>%s</td><td>%.6g</td></tr>\n", a->count, p,
+                joules(a->fj));
     }
     fputs("</table>\n", f);
     html_end(f);

@@ -4,7 +4,8 @@
  *   layers.csv   curve.csv                   report.html  (inline SVG, opens offline)
  * The run (sim/run.c) or a replay (sim/replay.c) fills a struct run_report from its results and
  * the hardware ledger, then calls report_write. Energies are integer femtojoules (fJ) exactly as
- * the ledger keeps them, so every breakdown adds up to the total to the last digit. */
+ * the ledger keeps them (128 bits, like models/hw.h's hw_fj: a paper-scale float32 run exceeds
+ * 2^64 fJ), so every breakdown adds up to the total to the last digit. */
 #ifndef E2_REPORT_H
 #define E2_REPORT_H
 
@@ -16,34 +17,37 @@
 #define REPORT_NAME 64
 #define REPORT_PHASES 4     /* forward, backward-data, backward-weight, update (enum op_phase) */
 
+/* Energy in femtojoules; the same type as hw_fj. */
+__extension__ typedef unsigned __int128 report_fj;
+
 /* One ledger row: a component's action, how often it happened and what one costs. Static
- * (leakage) energy is a row too: action "static", count = cycles, pJ per cycle. */
+ * (leakage) energy is a row too: action "static", count = cycles, energy per cycle. */
 struct report_action {
     char component[REPORT_NAME];    /* "dsp", "bram", "ddr", "axi", "ps", ... */
     char action[REPORT_NAME];       /* "mac8", "read", "activate", "static", ... */
     uint64_t count;
-    double pj_per_action;
-    uint64_t fj;                    /* energy the ledger charged for these actions */
+    uint64_t fj_per_action;         /* what priced one action (printed as pJ, exactly) */
+    report_fj fj;                   /* energy the ledger charged for these actions */
 };
 
 /* A named energy (by phase, by technique). */
 struct report_part {
     char name[REPORT_NAME];
-    uint64_t fj;
+    report_fj fj;
 };
 
 struct report_layer {
     int id;                         /* layer id of the op records */
     char name[REPORT_NAME];         /* "s1.b0.conv1" */
     char kind[16];                  /* "conv", "bn", "fc", ... */
-    uint64_t phase_fj[REPORT_PHASES];   /* by enum op_phase */
+    report_fj phase_fj[REPORT_PHASES];  /* by enum op_phase */
     uint64_t cycles;
 };
 
 /* One evaluation point of the run. */
 struct report_point {
     uint64_t iteration;
-    uint64_t energy_fj;             /* energy spent so far */
+    report_fj energy_fj;            /* energy spent so far */
     double train_loss;              /* NaN when unknown */
     double test_top1;               /* fraction; NaN when not evaluated */
 };
@@ -65,8 +69,8 @@ struct run_report {
     double top1, top5;
 
     /* energy */
-    uint64_t total_fj;
-    uint64_t baseline_fp32_fj;      /* 0 = no baseline */
+    report_fj total_fj;
+    report_fj baseline_fp32_fj;     /* 0 = no baseline */
     struct report_action *actions;  int action_count;   /* sum of fj == total_fj */
     struct report_part *phases;     int phase_count;    /* by phase; may include "idle" */
     struct report_part *techniques; int technique_count;
@@ -94,11 +98,11 @@ struct run_report {
 void report_init(struct run_report *r);
 void report_free(struct run_report *r);
 int report_add_action(struct run_report *r, const char *component, const char *action,
-                      uint64_t count, double pj_per_action, uint64_t fj);
-int report_add_phase(struct run_report *r, const char *name, uint64_t fj);
-int report_add_technique(struct run_report *r, const char *name, uint64_t fj);
+                      uint64_t count, uint64_t fj_per_action, report_fj fj);
+int report_add_phase(struct run_report *r, const char *name, report_fj fj);
+int report_add_technique(struct run_report *r, const char *name, report_fj fj);
 int report_add_layer(struct run_report *r, const struct report_layer *layer);
-int report_add_point(struct run_report *r, uint64_t iteration, uint64_t energy_fj,
+int report_add_point(struct run_report *r, uint64_t iteration, report_fj energy_fj,
                      double train_loss, double test_top1);
 int report_set_slu_blocks(struct run_report *r, int count, const double *skip);
 /* (all return E2_OK or E2_FAILURE on allocation failure) */
@@ -106,9 +110,14 @@ int report_set_slu_blocks(struct run_report *r, int count, const double *skip);
 /* 1 - total / baseline, or NaN without a baseline. */
 double report_savings(const struct run_report *r);
 /* Sum of the action rows of one component (by_component in report.json). */
-uint64_t report_component_fj(const struct run_report *r, const char *component);
-/* "12.345678901234567" : fJ as an exact decimal number of joules. buf >= 32. */
-void report_format_joules(char *buf, int size, uint64_t fj);
+report_fj report_component_fj(const struct run_report *r, const char *component);
+/* "12.345678901234567": fJ as an exact decimal number of joules (buf >= 48). */
+void report_format_joules(char *buf, int size, report_fj fj);
+/* "12345678901234567": fJ as an exact decimal integer (buf >= 48). */
+void report_format_fj(char *buf, int size, report_fj fj);
+/* Parse report_format_fj / report_format_joules text back (tests, sweep); 0 on bad text. */
+report_fj report_parse_fj(const char *text);
+report_fj report_parse_joules(const char *text);
 
 /* Write the six report files into outdir (which must exist), each atomically. */
 int report_write(const char *outdir, const struct run_report *r, struct e2_err *err);

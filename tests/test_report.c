@@ -33,6 +33,17 @@ static char *slurp(const char *name)
     return s;
 }
 
+/* 2^70 + 12345 fJ: more than a uint64_t holds. */
+static report_fj big_fj(void)
+{
+    return ((report_fj)1 << 70) + 12345;
+}
+
+static void fj_text(char *buf, report_fj v)
+{
+    report_format_fj(buf, 48, v);
+}
+
 /* A report with awkward numbers: energies above 2^53 fJ, fractions that do not print short. */
 static void sample(struct run_report *r)
 {
@@ -47,10 +58,10 @@ static void sample(struct run_report *r)
     r->has_accuracy = 1;
     r->top1 = 0.8713;
     r->top5 = 0.1 + 0.2;
-    report_add_action(r, "dsp", "mac8", 123456789012ull, 0.7, 86419752308400ull);
-    report_add_action(r, "ddr", "read_burst", 5000000ull, 410.25, 2051250000000ull);
-    report_add_action(r, "dsp", "static", 999, 1.0 / 3, 333000ull);
-    report_add_action(r, "bram, port A", "read", 7, 2.5, 9007199254740993ull); /* 2^53 + 1 */
+    report_add_action(r, "dsp", "mac8", 123456789012ull, 700, 86419752308400ull);
+    report_add_action(r, "ddr", "read_burst", 5000000ull, 410250, 2051250000000ull);
+    report_add_action(r, "dsp", "static", 999, 333, 333000ull);
+    report_add_action(r, "bram, port A", "read", 7, 2500, big_fj()); /* beyond 2^64 */
     r->total_fj = 0;
     for (int i = 0; i < r->action_count; i++)
         r->total_fj += r->actions[i].fj;
@@ -107,8 +118,12 @@ static void test_json_parses_back_exactly(void)
     CU_ASSERT_STRING_EQUAL(json_get_string(v, "schema"), "e2sim.report/1");
     CU_ASSERT_EQUAL(json_get_number(v, "accuracy.top1", -1), 0.8713);
     CU_ASSERT_EQUAL(json_get_number(v, "accuracy.top5", -1), 0.1 + 0.2);
-    CU_ASSERT_EQUAL(json_get_u64(v, "energy.total_fj"), r.total_fj);
-    CU_ASSERT_EQUAL(json_get_u64(v, "energy.baseline_fp32_fj"), r.baseline_fp32_fj);
+    char want[48];
+    fj_text(want, r.total_fj);
+    CU_ASSERT_STRING_EQUAL(json_get(v, "energy.total_fj")->text, want);
+    CU_ASSERT(report_parse_fj(want) == r.total_fj);
+    fj_text(want, r.baseline_fp32_fj);
+    CU_ASSERT_STRING_EQUAL(json_get(v, "energy.baseline_fp32_fj")->text, want);
     CU_ASSERT_EQUAL(json_get_number(v, "energy.total_j", -1), (double)r.total_fj * 1e-15);
     CU_ASSERT_EQUAL(json_get_number(v, "energy.baseline_fp32_j", -1),
                     (double)r.baseline_fp32_fj * 1e-15);
@@ -131,8 +146,10 @@ static void test_json_parses_back_exactly(void)
     const struct json_value *actions = json_get(v, "energy.by_action");
     CU_ASSERT_FATAL(actions && actions->count == 4);
     CU_ASSERT_STRING_EQUAL(json_get_string(&actions->items[3], "component"), "bram, port A");
-    CU_ASSERT_EQUAL(json_get_u64(&actions->items[3], "energy_fj"), 9007199254740993ull);
-    CU_ASSERT_EQUAL(json_get_number(&actions->items[2], "pj_per_action", -1), 1.0 / 3);
+    CU_ASSERT_STRING_EQUAL(json_get(&actions->items[3], "energy_fj")->text,
+                           "1180591620717411315769");
+    CU_ASSERT_EQUAL(json_get_number(&actions->items[2], "pj_per_action", -1), 0.333);
+    CU_ASSERT_EQUAL(json_get_u64(&actions->items[2], "fj_per_action"), 333);
     const struct json_value *curve = json_get(v, "curve");
     CU_ASSERT_FATAL(curve && curve->count == 20);
     CU_ASSERT_EQUAL(json_get(&curve->items[3], "test_top1")->type, JSON_NULL);
@@ -145,13 +162,12 @@ static void test_json_parses_back_exactly(void)
 }
 
 /* "123.000000000000456" -> 123000000000000456 fJ, exactly. */
-static uint64_t parse_fj(const char *s)
+static report_fj parse_fj(const char *s)
 {
-    char *dot;
-    uint64_t whole = strtoull(s, &dot, 10);
-    CU_ASSERT_EQUAL(*dot, '.');
+    const char *dot = strchr(s, '.');
+    CU_ASSERT_FATAL(dot != NULL);
     CU_ASSERT_EQUAL(strspn(dot + 1, "0123456789"), 15);
-    return whole * 1000000000000000ull + strtoull(dot + 1, NULL, 10);
+    return report_parse_joules(s);
 }
 
 /* Last comma-separated field of a line. */
@@ -171,16 +187,18 @@ static void test_breakdown_sums_to_total(void)
     CU_ASSERT_FATAL(csv != NULL);
     char *save, *line = strtok_r(csv, "\n", &save);
     CU_ASSERT_STRING_EQUAL(line, "component,action,count,pj_per_action,energy_j");
-    uint64_t sum = 0;
+    report_fj sum = 0;
     int rows = 0;
     while ((line = strtok_r(NULL, "\n", &save))) {
         sum += parse_fj(last_field(line));
         rows++;
         if (rows == 4)
-            CU_ASSERT_EQUAL(strncmp(line, "\"bram, port A\",read,7,2.5,", 25), 0);
+            CU_ASSERT_STRING_EQUAL(line, "\"bram, port A\",read,7,2.500,"
+                                         "1180591.620717411315769");
     }
     CU_ASSERT_EQUAL(rows, 4);
-    CU_ASSERT_EQUAL(sum, r.total_fj);
+    CU_ASSERT(sum == r.total_fj);
+    CU_ASSERT(sum > ((report_fj)1 << 64));
     free(csv);
 
     char *layers = slurp("layers.csv");
@@ -257,11 +275,17 @@ static void test_missing_folder_is_an_error(void)
 
 static void test_format_joules(void)
 {
-    char buf[40];
+    char buf[64];
     report_format_joules(buf, sizeof buf, 0);
     CU_ASSERT_STRING_EQUAL(buf, "0.000000000000000");
     report_format_joules(buf, sizeof buf, 18446744073709551615ull);
     CU_ASSERT_STRING_EQUAL(buf, "18446.744073709551615");
+    report_format_joules(buf, sizeof buf, ~(report_fj)0);
+    CU_ASSERT_STRING_EQUAL(buf, "340282366920938463463374.607431768211455");
+    CU_ASSERT(report_parse_joules(buf) == ~(report_fj)0);
+    CU_ASSERT(report_parse_joules("1.5") == 1500000000000000ull);
+    report_format_fj(buf, sizeof buf, 0);
+    CU_ASSERT_STRING_EQUAL(buf, "0");
 }
 
 int main(void)

@@ -1,0 +1,809 @@
+/* Sweeps: worker processes, sweep.jsonl, resume, shards, merge and the summary files.
+ * See sweep.h and docs/outputs.md. */
+#define _XOPEN_SOURCE 700
+#include "sweep.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "html.h"
+#include "json.h"
+#include "outdir.h"
+#include "progress.h"
+
+#define SWEEP_SCHEMA "e2sim.sweep/1"
+
+/* Results copied from each point's report.json into its sweep.jsonl line: (column, path). */
+static const char *const result_keys[][2] = {
+    {"top1", "accuracy.top1"},
+    {"top5", "accuracy.top5"},
+    {"energy_j", "energy.total_j"},
+    {"energy_fj", "energy.total_fj"},
+    {"baseline_fp32_j", "energy.baseline_fp32_j"},
+    {"savings_vs_fp32", "energy.savings_vs_fp32"},
+    {"fpga_seconds", "fpga.seconds"},
+    {"slu_skip_ratio", "training.slu_skip_ratio"},
+    {"psg_predictor_ratio", "training.psg_predictor_ratio"},
+};
+#define RESULT_KEYS (int)(sizeof result_keys / sizeof result_keys[0])
+
+int sweep_self_exe(char *buf, size_t size, struct e2_err *err)
+{
+    ssize_t n = readlink("/proc/self/exe", buf, size - 1);
+    if (n < 0 || (size_t)n >= size - 1)
+        return e2_fail(err, E2_FAILURE, "cannot find the e2sim program (/proc/self/exe): %s",
+                       n < 0 ? strerror(errno) : "path too long");
+    buf[n] = '\0';
+    return E2_OK;
+}
+
+/* ---- sweep.jsonl ------------------------------------------------------------------------ */
+
+void sweep_free_rows(struct sweep_row *rows, int count)
+{
+    for (int i = 0; i < count; i++) {
+        json_free(rows[i].json);
+        free(rows[i].text);
+    }
+    free(rows);
+}
+
+static char *read_text(const char *path, size_t *len, int *missing)
+{
+    *missing = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        *missing = errno == ENOENT;
+        return NULL;
+    }
+    char *buf = NULL;
+    size_t cap = 0;
+    *len = 0;
+    for (;;) {
+        if (*len + 4096 > cap) {
+            cap = cap ? cap * 2 : 65536;
+            char *nb = realloc(buf, cap + 1);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            buf = nb;
+        }
+        size_t got = fread(buf + *len, 1, cap - *len, f);
+        *len += got;
+        if (got == 0)
+            break;
+    }
+    fclose(f);
+    buf[*len] = '\0';
+    return buf;
+}
+
+static int add_row(struct sweep_row **rows, int *count, int *cap, struct json_value *v)
+{
+    if (*count == *cap) {
+        int nc = *cap ? *cap * 2 : 64;
+        struct sweep_row *r = realloc(*rows, (size_t)nc * sizeof *r);
+        if (!r)
+            return E2_FAILURE;
+        *rows = r;
+        *cap = nc;
+    }
+    struct sweep_row *r = &(*rows)[(*count)++];
+    r->json = v;
+    r->point = (long)json_get_number(v, "point", -1);
+    r->text = json_to_text(v);
+    return r->text ? E2_OK : E2_FAILURE;
+}
+
+int sweep_read_rows(const char *dir, struct sweep_row **rows, int *count, struct e2_err *err)
+{
+    char path[OUT_PATH_MAX];
+    *rows = NULL;
+    *count = 0;
+    if (out_join(path, sizeof path, dir, "sweep.jsonl", err))
+        return E2_FAILURE;
+    size_t len;
+    int missing, cap = 0;
+    char *text = read_text(path, &len, &missing);
+    if (!text)
+        return missing ? E2_OK : e2_fail(err, E2_BAD_INPUT, "%s: cannot read: %s", path,
+                                         strerror(errno));
+    int line = 0, rc = E2_OK;
+    for (char *p = text; *p && rc == E2_OK;) {
+        char *nl = strchr(p, '\n');
+        line++;
+        if (!nl)
+            break;   /* a partial last line: the append was interrupted */
+        struct json_value *v;
+        char name[OUT_PATH_MAX + 32];
+        snprintf(name, sizeof name, "%s:%d", path, line);
+        if (nl > p) {
+            rc = json_parse(p, (size_t)(nl - p), name, &v, err);
+            if (rc == E2_OK && (v->type != JSON_OBJECT || json_get_number(v, "point", -1) < 0)) {
+                json_free(v);
+                rc = e2_fail(err, E2_BAD_INPUT, "%s: not a sweep point line", name);
+            } else if (rc == E2_OK && add_row(rows, count, &cap, v)) {
+                rc = e2_fail(err, E2_FAILURE, "%s: out of memory", path);
+            }
+        }
+        p = nl + 1;
+    }
+    free(text);
+    if (rc) {
+        sweep_free_rows(*rows, *count);
+        *rows = NULL;
+        *count = 0;
+    }
+    return rc;
+}
+
+/* Drop a partial last line left by a crash, so the next append starts a fresh line. */
+static int repair_jsonl(const char *dir, struct e2_err *err)
+{
+    char path[OUT_PATH_MAX];
+    if (out_join(path, sizeof path, dir, "sweep.jsonl", err))
+        return E2_FAILURE;
+    size_t len;
+    int missing;
+    char *text = read_text(path, &len, &missing);
+    if (!text)
+        return missing ? E2_OK : e2_fail(err, E2_FAILURE, "%s: cannot read", path);
+    int rc = E2_OK;
+    if (len > 0 && text[len - 1] != '\n') {
+        char *nl = strrchr(text, '\n');
+        size_t keep = nl ? (size_t)(nl - text) + 1 : 0;
+        rc = out_write_atomic(path, text, keep, err);
+    }
+    free(text);
+    return rc;
+}
+
+static int compare_rows(const void *a, const void *b)
+{
+    const struct sweep_row *x = a, *y = b;
+    return (x->point > y->point) - (x->point < y->point);
+}
+
+int sweep_dedup_rows(struct sweep_row *rows, int *count, const char *what, struct e2_err *err)
+{
+    qsort(rows, (size_t)*count, sizeof *rows, compare_rows);
+    int out = 0;
+    for (int i = 0; i < *count; i++) {
+        if (out > 0 && rows[out - 1].point == rows[i].point) {
+            if (strcmp(rows[out - 1].text, rows[i].text) != 0)
+                return e2_fail(err, E2_BAD_INPUT, "%s: point %ld appears twice with different "
+                               "values or results", what, rows[i].point);
+            json_free(rows[i].json);
+            free(rows[i].text);
+            continue;
+        }
+        rows[out++] = rows[i];
+    }
+    *count = out;
+    /* rows of one sweep only */
+    for (int i = 1; i < out; i++) {
+        const char *a = json_get_string(rows[0].json, "sweep");
+        const char *b = json_get_string(rows[i].json, "sweep");
+        if (!a || !b || strcmp(a, b) != 0)
+            return e2_fail(err, E2_BAD_INPUT, "%s: points %ld and %ld come from different sweeps "
+                           "(config hash %s vs %s)", what, rows[0].point, rows[i].point,
+                           a ? a : "?", b ? b : "?");
+    }
+    return E2_OK;
+}
+
+/* ---- the summary: sweep.csv, sweep.md, sweep.html --------------------------------------- */
+
+void sweep_pareto(int n, const double *energy, const double *accuracy, int *front)
+{
+    for (int i = 0; i < n; i++) {
+        front[i] = isfinite(energy[i]) && isfinite(accuracy[i]);
+        for (int j = 0; j < n && front[i]; j++) {
+            if (j == i || !isfinite(energy[j]) || !isfinite(accuracy[j]))
+                continue;
+            if (energy[j] <= energy[i] && accuracy[j] >= accuracy[i] &&
+                (energy[j] < energy[i] || accuracy[j] > accuracy[i]))
+                front[i] = 0;
+        }
+    }
+}
+
+static double row_number(const struct sweep_row *r, const char *key)
+{
+    char path[64];
+    snprintf(path, sizeof path, "results.%s", key);
+    return json_get_number(r->json, path, NAN);
+}
+
+/* The text of a result for tables: its JSON source text, or "" for null/missing. */
+static const char *row_text(const struct sweep_row *r, const char *key)
+{
+    char path[64];
+    snprintf(path, sizeof path, "results.%s", key);
+    const struct json_value *v = json_get(r->json, path);
+    return v && v->type == JSON_NUMBER ? v->text : "";
+}
+
+static void csv_field(FILE *f, const char *s)
+{
+    if (!strpbrk(s, ",\"\n")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static const struct json_value *row_values(const struct sweep_row *r)
+{
+    const struct json_value *v = json_get(r->json, "values");
+    return v && v->type == JSON_OBJECT ? v : NULL;
+}
+
+static const char *value_text(const struct sweep_row *r, const char *key)
+{
+    const struct json_value *v = row_values(r);
+    for (int i = 0; v && i < v->count; i++)
+        if (strcmp(v->keys[i], key) == 0 && v->items[i].type == JSON_STRING)
+            return v->items[i].text;
+    return "";
+}
+
+static void write_csv(FILE *f, const struct sweep_row *rows, int n, const int *front)
+{
+    const struct json_value *keys = n ? row_values(&rows[0]) : NULL;
+    fputs("point", f);
+    for (int k = 0; keys && k < keys->count; k++) {
+        fputc(',', f);
+        csv_field(f, keys->keys[k]);
+    }
+    for (int k = 0; k < RESULT_KEYS; k++)
+        fprintf(f, ",%s", result_keys[k][0]);
+    fputs(",pareto\n", f);
+    for (int i = 0; i < n; i++) {
+        fprintf(f, "%ld", rows[i].point);
+        for (int k = 0; keys && k < keys->count; k++) {
+            fputc(',', f);
+            csv_field(f, value_text(&rows[i], keys->keys[k]));
+        }
+        for (int k = 0; k < RESULT_KEYS; k++)
+            fprintf(f, ",%s", row_text(&rows[i], result_keys[k][0]));
+        fprintf(f, ",%d\n", front[i]);
+    }
+}
+
+static void md_percent(FILE *f, double v)
+{
+    if (isfinite(v))
+        fprintf(f, " %.2f %% |", 100 * v);
+    else
+        fputs(" n/a |", f);
+}
+
+static void write_md(FILE *f, const struct sweep_row *rows, int n, const int *front)
+{
+    const struct json_value *keys = n ? row_values(&rows[0]) : NULL;
+    long total = n ? (long)json_get_number(rows[0].json, "points", 0) : 0;
+    fprintf(f, "# e2sim sweep\n\n%d of %ld points finished", n, total);
+    if (n && (long)n < total)
+        fputs(" (run again with --resume, or merge the other shards, for the rest)", f);
+    fputs(". Points marked * are on the Pareto front (no other point has both less energy and "
+          "higher test top-1).\n\n| point |", f);
+    for (int k = 0; keys && k < keys->count; k++)
+        fprintf(f, " %s |", keys->keys[k]);
+    fputs(" test top-1 | energy (J) | saving vs float32 | FPGA time (s) | pareto |\n|---:|", f);
+    for (int k = 0; keys && k < keys->count; k++)
+        fputs("---|", f);
+    fputs("---:|---:|---:|---:|:---:|\n", f);
+    for (int i = 0; i < n; i++) {
+        fprintf(f, "| %ld |", rows[i].point);
+        for (int k = 0; keys && k < keys->count; k++)
+            fprintf(f, " %s |", value_text(&rows[i], keys->keys[k]));
+        md_percent(f, row_number(&rows[i], "top1"));
+        fprintf(f, " %.6g | ", row_number(&rows[i], "energy_j"));
+        md_percent(f, row_number(&rows[i], "savings_vs_fp32"));
+        fprintf(f, " %.4g | %s |\n", row_number(&rows[i], "fpga_seconds"), front[i] ? "*" : "");
+    }
+    fputs("\nAll columns: sweep.csv. Each point's full report: points/NNNN/report.md.\n", f);
+}
+
+static void write_html(FILE *f, const struct sweep_row *rows, int n, const int *front,
+                       const double *energy, const double *top1)
+{
+    html_begin(f, "e2sim sweep");
+    fprintf(f, "<h1>e2sim sweep</h1>\n<p>%d points. Red: the Pareto front (no other point has "
+               "both less energy and higher test top-1).</p>\n", n);
+    const char **labels = calloc((size_t)n + 1, sizeof *labels);
+    char **owned = calloc((size_t)n + 1, sizeof *owned);
+    double *pct = calloc((size_t)n + 1, sizeof *pct);
+    const struct json_value *keys = n ? row_values(&rows[0]) : NULL;
+    for (int i = 0; labels && owned && pct && i < n; i++) {
+        char buf[1024];
+        int len = snprintf(buf, sizeof buf, "point %ld", rows[i].point);
+        for (int k = 0; keys && k < keys->count && len < (int)sizeof buf; k++)
+            len += snprintf(buf + len, sizeof buf - (size_t)len, " %s=%s", keys->keys[k],
+                            value_text(&rows[i], keys->keys[k]));
+        owned[i] = strdup(buf);
+        labels[i] = owned[i];
+        pct[i] = 100 * top1[i];
+    }
+    if (labels && owned && pct)
+        html_scatter_chart(f, "Test top-1 against energy", "energy (J)", "test top-1 (%)", n,
+                           energy, pct, labels, front);
+    fputs("<table>\n<tr><th>point</th>", f);
+    for (int k = 0; keys && k < keys->count; k++) {
+        fputs("<th>", f);
+        html_escape(f, keys->keys[k]);
+        fputs("</th>", f);
+    }
+    fputs("<th>test top-1</th><th>energy (J)</th><th>saving vs float32</th><th>Pareto</th>"
+          "</tr>\n", f);
+    for (int i = 0; i < n; i++) {
+        fprintf(f, "<tr><td>%ld</td>", rows[i].point);
+        for (int k = 0; keys && k < keys->count; k++) {
+            fputs("<td>", f);
+            html_escape(f, value_text(&rows[i], keys->keys[k]));
+            fputs("</td>", f);
+        }
+        fprintf(f, "<td>%.2f %%</td><td>%.6g</td><td>%.2f %%</td><td>%s</td></tr>\n",
+                100 * top1[i], energy[i], 100 * row_number(&rows[i], "savings_vs_fp32"),
+                front[i] ? "*" : "");
+    }
+    fputs("</table>\n", f);
+    html_end(f);
+    for (int i = 0; owned && i < n; i++)
+        free(owned[i]);
+    free(owned);
+    free(labels);
+    free(pct);
+}
+
+typedef void (*summary_fn)(FILE *, const struct sweep_row *, int, const int *, const double *,
+                           const double *);
+
+static void csv_adapter(FILE *f, const struct sweep_row *r, int n, const int *front,
+                        const double *e, const double *a)
+{
+    (void)e;
+    (void)a;
+    write_csv(f, r, n, front);
+}
+
+static void md_adapter(FILE *f, const struct sweep_row *r, int n, const int *front,
+                       const double *e, const double *a)
+{
+    (void)e;
+    (void)a;
+    write_md(f, r, n, front);
+}
+
+int sweep_write_summary(const char *dir, const struct sweep_row *rows, int count,
+                        struct e2_err *err)
+{
+    double *energy = malloc(((size_t)count + 1) * sizeof *energy);
+    double *top1 = malloc(((size_t)count + 1) * sizeof *top1);
+    int *front = malloc(((size_t)count + 1) * sizeof *front);
+    int rc = E2_OK;
+    if (!energy || !top1 || !front)
+        rc = e2_fail(err, E2_FAILURE, "%s: out of memory", dir);
+    for (int i = 0; rc == E2_OK && i < count; i++) {
+        energy[i] = row_number(&rows[i], "energy_j");
+        top1[i] = row_number(&rows[i], "top1");
+    }
+    if (rc == E2_OK)
+        sweep_pareto(count, energy, top1, front);
+    static const struct { const char *name; summary_fn fn; } files[] = {
+        {"sweep.csv", csv_adapter}, {"sweep.md", md_adapter}, {"sweep.html", write_html}};
+    for (size_t k = 0; rc == E2_OK && k < sizeof files / sizeof files[0]; k++) {
+        char path[OUT_PATH_MAX];
+        struct out_file f;
+        rc = out_join(path, sizeof path, dir, files[k].name, err);
+        if (rc == E2_OK)
+            rc = out_open_tmp(path, &f, err);
+        if (rc == E2_OK) {
+            files[k].fn(f.fp, rows, count, front, energy, top1);
+            rc = out_commit(&f, err);
+        }
+    }
+    free(energy);
+    free(top1);
+    free(front);
+    return rc;
+}
+
+/* ---- running points ---------------------------------------------------------------------- */
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+/* Remove what an interrupted worker left of a point (its folder), so it can run again. */
+static int clear_point_dir(const char *dir, struct e2_err *err)
+{
+    struct stat st;
+    if (lstat(dir, &st) != 0)
+        return E2_OK;
+    if (nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+        return e2_fail(err, E2_FAILURE, "cannot remove the unfinished point folder '%s': %s", dir,
+                       strerror(errno));
+    return E2_OK;
+}
+
+struct job {
+    pid_t pid;
+    long point;
+};
+
+struct sweep_state {
+    const struct e2_config *cfg;
+    const struct sweep_options *o;
+    struct progress *progress;
+    char hash[32];
+    long points;
+    char points_dir[OUT_PATH_MAX];
+    char jsonl[OUT_PATH_MAX];
+    int failed;
+    long first_failed;
+    long done;
+};
+
+static void point_paths(const struct sweep_state *s, long point, char *dir, size_t dsize,
+                        char *log, size_t lsize)
+{
+    snprintf(dir, dsize, "%s/%04ld", s->points_dir, point);
+    snprintf(log, lsize, "%s/%04ld.log", s->points_dir, point);
+}
+
+static pid_t start_worker(const struct sweep_state *s, long point, struct e2_err *err)
+{
+    char dir[OUT_PATH_MAX + 32], log[OUT_PATH_MAX + 32], index[32];
+    point_paths(s, point, dir, sizeof dir, log, sizeof log);
+    if (clear_point_dir(dir, err))
+        return -1;
+    snprintf(index, sizeof index, "%ld", point);
+    int n = 0;
+    while (s->o->worker[n])
+        n++;
+    const char **argv = calloc((size_t)n + 5, sizeof *argv);
+    if (!argv) {
+        e2_fail(err, E2_FAILURE, "out of memory");
+        return -1;
+    }
+    memcpy(argv, s->o->worker, (size_t)n * sizeof *argv);
+    argv[n++] = "--point";
+    argv[n++] = index;
+    argv[n++] = "--out";
+    argv[n++] = dir;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) {
+            dup2(fd, STDOUT_FILENO);
+            dup2(fd, STDERR_FILENO);
+            close(fd);
+        }
+        int devnull = open("/dev/null", O_RDONLY);
+        if (devnull >= 0) {
+            dup2(devnull, STDIN_FILENO);
+            close(devnull);
+        }
+        execv(argv[0], (char *const *)argv);
+        dprintf(STDERR_FILENO, "cannot run worker '%s': %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    int saved = errno;
+    free(argv);
+    if (pid < 0)
+        e2_fail(err, E2_FAILURE, "cannot start a sweep worker: %s", strerror(saved));
+    return pid;
+}
+
+/* The point's line: {"schema", "point", "points", "sweep", "values": {...}, "results": {...}}. */
+static int point_line(const struct sweep_state *s, long point, const struct json_value *report,
+                      char **line, struct e2_err *err)
+{
+    struct e2_config *pc = malloc(sizeof *pc);
+    if (!pc)
+        return e2_fail(err, E2_FAILURE, "out of memory");
+    int rc = cfg_sweep_point(s->cfg, point, pc, err);
+    if (rc) {
+        free(pc);
+        return rc;
+    }
+    size_t len;
+    FILE *f = open_memstream(line, &len);
+    if (!f) {
+        free(pc);
+        return e2_fail(err, E2_FAILURE, "out of memory");
+    }
+    struct json_writer w;
+    json_init(&w, f, 0);
+    json_object_begin(&w);
+    json_key(&w, "schema");
+    json_string(&w, SWEEP_SCHEMA);
+    json_key(&w, "point");
+    json_int(&w, point);
+    json_key(&w, "points");
+    json_int(&w, s->points);
+    json_key(&w, "sweep");
+    json_string(&w, s->hash);
+    json_key(&w, "values");
+    json_object_begin(&w);
+    for (int k = 0; k < s->cfg->sweep.keys.n; k++) {
+        const struct cfg_field *field = cfg_find_field(s->cfg->sweep.keys.v[k]);
+        char value[CFG_TEXT];
+        if (!field || cfg_format_value(pc, field, value, sizeof value) < 0)
+            snprintf(value, sizeof value, "?");
+        json_key(&w, s->cfg->sweep.keys.v[k]);
+        json_string(&w, value);
+    }
+    json_object_end(&w);
+    json_key(&w, "results");
+    json_object_begin(&w);
+    for (int k = 0; k < RESULT_KEYS; k++) {
+        const struct json_value *v = json_get(report, result_keys[k][1]);
+        json_key(&w, result_keys[k][0]);
+        if (v && v->type == JSON_NUMBER)
+            json_raw(&w, v->text);   /* the report's own text: exact, stable when copied */
+        else
+            json_null(&w);
+    }
+    json_object_end(&w);
+    json_object_end(&w);
+    fclose(f);
+    free(pc);
+    return E2_OK;
+}
+
+static int finish_point(struct sweep_state *s, long point, int status, struct e2_err *err)
+{
+    char dir[OUT_PATH_MAX + 32], log[OUT_PATH_MAX + 32], path[OUT_PATH_MAX + 48];
+    point_paths(s, point, dir, sizeof dir, log, sizeof log);
+    struct json_value *report = NULL;
+    int ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (ok) {
+        struct e2_err ignored;
+        snprintf(path, sizeof path, "%s/report.json", dir);
+        ok = json_parse_file(path, &report, &ignored) == E2_OK;
+    }
+    if (!ok) {
+        if (!s->failed)
+            s->first_failed = point;
+        s->failed++;
+        if (s->progress) {
+            char msg[OUT_PATH_MAX + 128];
+            snprintf(msg, sizeof msg, "point %ld failed (%s %d): see %s", point,
+                     WIFEXITED(status) ? "exit status" : "signal",
+                     WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), log);
+            progress_note(s->progress, msg);
+        }
+        return E2_OK;
+    }
+    char *line = NULL;
+    int rc = point_line(s, point, report, &line, err);
+    if (rc == E2_OK)
+        rc = out_append_line_atomic(s->jsonl, line, err);
+    if (rc == E2_OK && s->progress) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "point %ld done: top-1 %.2f %%, %.6g J", point,
+                 100 * json_get_number(report, "accuracy.top1", NAN),
+                 json_get_number(report, "energy.total_j", NAN));
+        progress_note(s->progress, msg);
+    }
+    s->done++;
+    if (s->progress)
+        progress_update(s->progress, (uint64_t)s->done, NAN, NAN, NAN);
+    free(line);
+    json_free(report);
+    return rc;
+}
+
+/* Points already in sweep.jsonl (resume), checking they come from this very sweep. */
+static int load_done(struct sweep_state *s, char *done, struct e2_err *err)
+{
+    struct sweep_row *rows;
+    int count;
+    if (repair_jsonl(s->o->out_dir, err))
+        return E2_FAILURE;
+    int rc = sweep_read_rows(s->o->out_dir, &rows, &count, err);
+    if (rc)
+        return rc;
+    for (int i = 0; i < count && rc == E2_OK; i++) {
+        const char *h = json_get_string(rows[i].json, "sweep");
+        if (!h || strcmp(h, s->hash) != 0)
+            rc = e2_fail(err, E2_BAD_INPUT, "%s: point %ld was made by a different sweep "
+                         "(config hash %s, this one is %s); use a new --out folder",
+                         s->jsonl, rows[i].point, h ? h : "?", s->hash);
+        else if (rows[i].point >= s->points)
+            rc = e2_fail(err, E2_BAD_INPUT, "%s: point %ld is beyond this sweep's %ld points",
+                         s->jsonl, rows[i].point, s->points);
+        else
+            done[rows[i].point] = 1;
+    }
+    sweep_free_rows(rows, count);
+    return rc;
+}
+
+static int write_summary_of(const char *dir, struct e2_err *err)
+{
+    struct sweep_row *rows;
+    int count;
+    int rc = sweep_read_rows(dir, &rows, &count, err);
+    if (rc == E2_OK)
+        rc = sweep_dedup_rows(rows, &count, dir, err);
+    if (rc == E2_OK)
+        rc = sweep_write_summary(dir, rows, count, err);
+    sweep_free_rows(rows, count);
+    return rc;
+}
+
+int sweep_run(const struct e2_config *cfg, const struct sweep_options *o, struct progress *progress,
+              struct e2_err *err)
+{
+    struct sweep_state s;
+    memset(&s, 0, sizeof s);
+    s.cfg = cfg;
+    s.o = o;
+    s.progress = progress;
+    s.points = cfg_sweep_points(cfg);
+    snprintf(s.hash, sizeof s.hash, "%016" PRIx64, cfg_hash(cfg));
+    int shards = o->shard_count > 0 ? o->shard_count : 1;
+    int shard = o->shard_index > 0 ? o->shard_index : 1;
+    if (!cfg->has_sweep || s.points < 1)
+        return e2_fail(err, E2_BAD_INPUT, "the config has no sweep points");
+    if (shard > shards)
+        return e2_fail(err, E2_BAD_INPUT, "--shard %d/%d: K must be between 1 and N", shard,
+                       shards);
+    if (out_join(s.jsonl, sizeof s.jsonl, o->out_dir, "sweep.jsonl", err) ||
+        out_join(s.points_dir, sizeof s.points_dir, o->out_dir, "points", err))
+        return E2_FAILURE;
+    if (mkdir(s.points_dir, 0755) != 0 && errno != EEXIST)
+        return e2_fail(err, E2_FAILURE, "cannot create '%s': %s", s.points_dir, strerror(errno));
+    char *done = calloc((size_t)s.points, 1);
+    struct job *jobs = calloc((size_t)(o->jobs > 0 ? o->jobs : 1), sizeof *jobs);
+    if (!done || !jobs) {
+        free(done);
+        free(jobs);
+        return e2_fail(err, E2_FAILURE, "out of memory");
+    }
+    int rc = o->resume ? load_done(&s, done, err) : E2_OK;
+    long todo = 0;
+    for (long p = 0; p < s.points; p++)
+        todo += !done[p] && p % shards == shard - 1;
+    if (progress)
+        progress->total = (uint64_t)todo;
+    int njobs = o->jobs > 0 ? o->jobs : 1, running = 0;
+    long next = 0;
+    while (rc == E2_OK && (next < s.points || running > 0)) {
+        /* fill free slots, in point order */
+        while (rc == E2_OK && running < njobs && next < s.points) {
+            long p = next++;
+            if (done[p] || p % shards != shard - 1)
+                continue;
+            pid_t pid = start_worker(&s, p, err);
+            if (pid < 0) {
+                rc = E2_FAILURE;
+                break;
+            }
+            for (int j = 0; j < njobs; j++) {
+                if (jobs[j].pid == 0) {
+                    jobs[j].pid = pid;
+                    jobs[j].point = p;
+                    break;
+                }
+            }
+            running++;
+        }
+        if (running == 0)
+            break;
+        int status;
+        pid_t pid = waitpid(-1, &status, 0);
+        if (pid < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = e2_fail(err, E2_FAILURE, "waiting for sweep workers: %s", strerror(errno));
+            break;
+        }
+        for (int j = 0; j < njobs; j++) {
+            if (jobs[j].pid == pid) {
+                jobs[j].pid = 0;
+                running--;
+                rc = finish_point(&s, jobs[j].point, status, err);
+                break;
+            }
+        }
+    }
+    /* on an error, let running workers finish rather than leave orphans writing results */
+    for (int j = 0; j < njobs; j++)
+        if (jobs[j].pid > 0)
+            waitpid(jobs[j].pid, NULL, 0);
+    if (rc == E2_OK)
+        rc = write_summary_of(o->out_dir, err);
+    if (rc == E2_OK && s.failed)
+        rc = e2_fail(err, E2_FAILURE, "%d sweep point%s failed (first: point %ld, log %s/%04ld.log); "
+                     "run again with --out %s --resume to retry them", s.failed,
+                     s.failed > 1 ? "s" : "", s.first_failed, s.points_dir, s.first_failed,
+                     o->out_dir);
+    free(done);
+    free(jobs);
+    return rc;
+}
+
+/* ---- merge ------------------------------------------------------------------------------- */
+
+int sweep_merge(const char *const *dirs, int ndirs, const char *out_dir, struct e2_err *err)
+{
+    struct sweep_row *all = NULL;
+    int count = 0, rc = E2_OK;
+    if (ndirs < 1)
+        return e2_fail(err, E2_BAD_INPUT, "merge: name at least one sweep folder");
+    for (int d = 0; d < ndirs && rc == E2_OK; d++) {
+        struct sweep_row *rows;
+        int n;
+        char path[OUT_PATH_MAX];
+        rc = out_join(path, sizeof path, dirs[d], "sweep.jsonl", err);
+        if (rc == E2_OK && access(path, R_OK) != 0)
+            rc = e2_fail(err, E2_BAD_INPUT, "merge: %s: %s", path, strerror(errno));
+        if (rc == E2_OK)
+            rc = sweep_read_rows(dirs[d], &rows, &n, err);
+        if (rc != E2_OK)
+            break;
+        struct sweep_row *grown = realloc(all, ((size_t)count + (size_t)n + 1) * sizeof *all);
+        if (!grown) {
+            sweep_free_rows(rows, n);
+            rc = e2_fail(err, E2_FAILURE, "out of memory");
+            break;
+        }
+        all = grown;
+        memcpy(all + count, rows, (size_t)n * sizeof *rows);
+        count += n;
+        free(rows);
+    }
+    if (rc == E2_OK)
+        rc = sweep_dedup_rows(all, &count, "merge", err);
+    if (rc == E2_OK)
+        rc = out_prepare_dir(out_dir, 0, err);
+    char *text = NULL;
+    size_t len = 0;
+    if (rc == E2_OK) {
+        FILE *f = open_memstream(&text, &len);
+        if (!f)
+            rc = e2_fail(err, E2_FAILURE, "out of memory");
+        for (int i = 0; f && i < count; i++)
+            fprintf(f, "%s\n", all[i].text);
+        if (f)
+            fclose(f);
+    }
+    char path[OUT_PATH_MAX];
+    if (rc == E2_OK)
+        rc = out_join(path, sizeof path, out_dir, "sweep.jsonl", err);
+    if (rc == E2_OK)
+        rc = out_write_atomic(path, text ? text : "", len, err);
+    if (rc == E2_OK)
+        rc = sweep_write_summary(out_dir, all, count, err);
+    free(text);
+    sweep_free_rows(all, count);
+    return rc;
+}
