@@ -1,4 +1,5 @@
-/* Scalar references and run-time dispatch for gemm.h. */
+/* Scalar references, the i16 spill chunk and run-time dispatch for gemm.h
+ * (implementations: gemm_avx2.c, gemm_portable.c). */
 #include "gemm.h"
 
 static inline float elem_f32(const float *X, int ld, int trans, int r, int c)
@@ -39,19 +40,52 @@ void gemm_i16_ref(int trans_a, int trans_b, int M, int N, int K,
         }
 }
 
-/* Until the optimized kernels land, dispatch goes to the references. */
+int gemm_i16_chunk(int bits_a, int bits_b)
+{
+    if (bits_a < 1 || bits_a > 16)
+        bits_a = 16;
+    if (bits_b < 1 || bits_b > 16)
+        bits_b = 16;
+    /* |a*b| <= 2^(bits_a-1) * 2^(bits_b-1); n such products fit int32 while n*2^e <= 2^31-1. */
+    int e = bits_a + bits_b - 2;
+    long long n = ((1LL << 31) - 1) >> e;
+    if (n < 2)
+        return 0;
+    if (n > (1LL << 30))
+        n = 1LL << 30;
+    return (int)(n & ~1LL);
+}
+
+int gemm_cpu_has_avx2(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init(); /* idempotent; needed when called before constructors run */
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return 0;
+#endif
+}
+
 void gemm_f32(int trans_a, int trans_b, int M, int N, int K,
               const float *A, int lda, const float *B, int ldb,
               float *C, int ldc, int accumulate)
 {
-    gemm_f32_ref(trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc, accumulate);
+    if (gemm_cpu_has_avx2())
+        gemm_f32_avx2(trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc, accumulate);
+    else
+        gemm_f32_portable(trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc, accumulate);
 }
 
 void gemm_i16(int trans_a, int trans_b, int M, int N, int K,
               const int16_t *A, int lda, const int16_t *B, int ldb,
               int64_t *C, int ldc, int accumulate, int bits_a, int bits_b)
 {
-    gemm_i16_ref(trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc, accumulate, bits_a, bits_b);
+    if (gemm_cpu_has_avx2())
+        gemm_i16_avx2(trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc, accumulate,
+                      bits_a, bits_b);
+    else
+        gemm_i16_portable(trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc, accumulate,
+                          bits_a, bits_b);
 }
 
-const char *gemm_impl_name(void) { return "portable"; }
+const char *gemm_impl_name(void) { return gemm_cpu_has_avx2() ? "avx2" : "portable"; }

@@ -30,4 +30,29 @@ void gemm_i16_ref(int trans_a, int trans_b, int M, int N, int K,
 /* The name of the implementation gemm_* dispatch to ("avx2", "portable"). */
 const char *gemm_impl_name(void);
 
+/* How many k-steps of int32 partial sums gemm_i16 may add before spilling them into int64 so that
+ * no partial sum can overflow, for codes with |a| <= 2^(bits_a-1) and |b| <= 2^(bits_b-1) (the
+ * most negative code included); even, since products go in pairs. 0 means not even one pair is
+ * safe (e.g. 16x16 bits): those widths take the scalar path. Widths outside 1..16 count as 16. */
+int gemm_i16_chunk(int bits_a, int bits_b);
+
+/* The implementations behind the dispatch, callable directly so tests and benchmarks can compare
+ * them. Same contract as gemm_f32 / gemm_i16. The _avx2 versions need a CPU with AVX2 and FMA
+ * (check gemm_cpu_has_avx2() first); the _portable ones run anywhere. All of them split work over
+ * OpenMP threads by rows or columns of C only, never along K, so each element of C is summed in
+ * the same order for any thread count: floats too are identical for 1 or more threads. */
+int gemm_cpu_has_avx2(void);
+void gemm_f32_avx2(int trans_a, int trans_b, int M, int N, int K,
+                   const float *A, int lda, const float *B, int ldb,
+                   float *C, int ldc, int accumulate);
+void gemm_i16_avx2(int trans_a, int trans_b, int M, int N, int K,
+                   const int16_t *A, int lda, const int16_t *B, int ldb,
+                   int64_t *C, int ldc, int accumulate, int bits_a, int bits_b);
+void gemm_f32_portable(int trans_a, int trans_b, int M, int N, int K,
+                       const float *A, int lda, const float *B, int ldb,
+                       float *C, int ldc, int accumulate);
+void gemm_i16_portable(int trans_a, int trans_b, int M, int N, int K,
+                       const int16_t *A, int lda, const int16_t *B, int ldb,
+                       int64_t *C, int ldc, int accumulate, int bits_a, int bits_b);
+
 #endif
