@@ -1,0 +1,188 @@
+/* Tests of the e2sim command line, through the built program (E2SIM_BINARY): exit statuses
+ * (0 ok, 1 failure, 2 bad usage or input), messages on stderr, --print-config round trip. */
+#define _DEFAULT_SOURCE
+#include <CUnit/Basic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+static char tmpdir[256];
+static char out_text[1 << 16], err_text[1 << 16];
+
+static void path_of(char *buf, size_t size, const char *name)
+{
+    snprintf(buf, size, "%s/%s", tmpdir, name);
+}
+
+static void write_file(const char *name, const char *text)
+{
+    char path[512];
+    path_of(path, sizeof path, name);
+    FILE *fp = fopen(path, "wb");
+    CU_ASSERT_FATAL(fp != NULL);
+    fputs(text, fp);
+    fclose(fp);
+}
+
+static void read_file(const char *path, char *buf, size_t size)
+{
+    FILE *fp = fopen(path, "rb");
+    size_t n = fp ? fread(buf, 1, size - 1, fp) : 0;
+    buf[n] = 0;
+    if (fp)
+        fclose(fp);
+}
+
+/* Run e2sim with `args` (shell words) in tmpdir; stdout and stderr land in out_text/err_text.
+ * Returns the exit status, or -1 if it did not exit normally. */
+static int e2sim(const char *args)
+{
+    char cmd[4096], out_path[512], err_path[512];
+    path_of(out_path, sizeof out_path, "stdout.txt");
+    path_of(err_path, sizeof err_path, "stderr.txt");
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s >'%s' 2>'%s'", tmpdir, E2SIM_BINARY, args,
+             out_path, err_path);
+    int status = system(cmd);
+    read_file(out_path, out_text, sizeof out_text);
+    read_file(err_path, err_text, sizeof err_text);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static int contains(const char *haystack, const char *needle)
+{
+    return strstr(haystack, needle) != NULL;
+}
+
+/* A config that trains next to nothing, in case a command gets as far as running it. */
+#define TINY                                                                                     \
+    "name: tiny\ndataset:\n  name: synthetic\n  synthetic_train: 64\n  synthetic_test: 32\n"     \
+    "training:\n  method: [fp32]\n  iterations: 1\n  batch_size: 16\n  eval_every: 0\n"         \
+    "  checkpoint_every: 0\nreport:\n  progress: off\n"
+
+static void test_help_and_version(void)
+{
+    CU_ASSERT_EQUAL(e2sim("--help"), 0);
+    CU_ASSERT(contains(out_text, "usage: e2sim --config FILE"));
+    CU_ASSERT(contains(out_text, "--print-config"));
+    CU_ASSERT_EQUAL(e2sim("-h"), 0);
+    CU_ASSERT_EQUAL(e2sim("replay --help"), 0);
+    CU_ASSERT_EQUAL(e2sim("--version"), 0);
+    CU_ASSERT_STRING_EQUAL(out_text, "e2sim " E2SIM_VERSION "\n");
+}
+
+static void test_bad_usage(void)
+{
+    CU_ASSERT_EQUAL(e2sim("--frobnicate"), 2);
+    CU_ASSERT(contains(err_text, "e2sim: unknown option '--frobnicate'"));
+    CU_ASSERT(contains(err_text, "e2sim --help"));
+    CU_ASSERT_EQUAL(e2sim(""), 2);
+    CU_ASSERT(contains(err_text, "--config"));
+    CU_ASSERT_EQUAL(e2sim("frobnicate"), 2);
+    CU_ASSERT(contains(err_text, "unknown command 'frobnicate'"));
+    CU_ASSERT_EQUAL(e2sim("--config"), 2);
+    CU_ASSERT(contains(err_text, "needs a value"));
+    CU_ASSERT_EQUAL(e2sim("--config tiny.yaml --threads many"), 2);
+    CU_ASSERT_EQUAL(e2sim("--config tiny.yaml --shard 3/2"), 2);
+    CU_ASSERT(contains(err_text, "K/N"));
+    CU_ASSERT_EQUAL(e2sim("--config tiny.yaml --resume"), 2);
+    CU_ASSERT(contains(err_text, "--resume needs --out"));
+    CU_ASSERT_EQUAL(e2sim("replay --config tiny.yaml"), 2);
+    CU_ASSERT(contains(err_text, "TRACE"));
+    CU_ASSERT_EQUAL(e2sim("merge"), 2);
+    CU_ASSERT_EQUAL(e2sim("merge a --trace t"), 2);
+    CU_ASSERT(contains(err_text, "does not apply to merge"));
+    CU_ASSERT_EQUAL(e2sim("--config tiny.yaml --shard 1/2"), 2);
+    CU_ASSERT(contains(err_text, "need a config with a sweep"));
+}
+
+static void test_bad_config(void)
+{
+    write_file("bad.yaml", "name: t\ntraining:\n  method: [psg]\n  psg:\n    betta: 0.1\n");
+    CU_ASSERT_EQUAL(e2sim("--config bad.yaml"), 2);
+    CU_ASSERT(contains(err_text, "e2sim: bad.yaml:5:5: unknown key 'betta' in training.psg "
+                                 "(did you mean 'beta'?)"));
+    CU_ASSERT_EQUAL(e2sim("--config bad.yaml --print-config"), 2);
+    CU_ASSERT_STRING_EQUAL(out_text, "");
+    CU_ASSERT_EQUAL(e2sim("--config missing.yaml"), 2);
+    CU_ASSERT(contains(err_text, "missing.yaml"));
+    CU_ASSERT_EQUAL(e2sim("--config tiny.yaml --set training.psg.beta=abc"), 2);
+    CU_ASSERT(contains(err_text, "e2sim: --set training.psg.beta=abc: training.psg.beta expects "
+                                 "a number, got 'abc'"));
+    CU_ASSERT_EQUAL(e2sim("--config tiny.yaml --seed -1"), 2);
+}
+
+static void test_print_config(void)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "--config '%s/configs/zedboard.yaml' --print-config",
+             E2SIM_SOURCE_DIR);
+    CU_ASSERT_EQUAL_FATAL(e2sim(cmd), 0);
+    CU_ASSERT(contains(out_text, "\nname: zedboard"));
+    CU_ASSERT(contains(out_text, "method: [smd, slu, psg, swa]"));
+    char *first = strdup(out_text);
+    write_file("printed.yaml", first);
+    CU_ASSERT_EQUAL(e2sim("--config printed.yaml --print-config"), 0);
+    CU_ASSERT_STRING_EQUAL(out_text, first);
+    free(first);
+
+    /* --set, --seed and --trace show in the print */
+    CU_ASSERT_EQUAL(e2sim("--config tiny.yaml --set training.lr=0.5 --seed 9 --trace t.e2t "
+                          "--set 'training.method=[psg, smd]' --print-config"),
+                    0);
+    CU_ASSERT(contains(out_text, "\nseed: 9 "));
+    CU_ASSERT(contains(out_text, "  lr: 0.5 "));
+    CU_ASSERT(contains(out_text, "  trace: t.e2t "));
+    CU_ASSERT(contains(out_text, "  method: [psg, smd] "));
+}
+
+static void test_out_folder(void)
+{
+    char dir[512];
+    path_of(dir, sizeof dir, "existing");
+    mkdir(dir, 0777);
+    CU_ASSERT_EQUAL(e2sim("--config tiny.yaml --out existing"), 2);
+    CU_ASSERT(contains(err_text, "'existing' exists"));
+    CU_ASSERT(contains(err_text, "--resume"));
+    CU_ASSERT_EQUAL(e2sim("--config tiny.yaml --out=existing --quiet"), 2);
+}
+
+static int suite_init(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/e2sim_test_cli_XXXXXX");
+    if (!mkdtemp(tmpdir))
+        return -1;
+    char path[512];
+    path_of(path, sizeof path, "tiny.yaml");
+    FILE *fp = fopen(path, "wb");
+    if (!fp)
+        return -1;
+    fputs(TINY, fp);
+    fclose(fp);
+    return 0;
+}
+
+static int suite_clean(void)
+{
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 1;
+    CU_pSuite s = CU_add_suite("cli", suite_init, suite_clean);
+    CU_add_test(s, "--help and --version", test_help_and_version);
+    CU_add_test(s, "bad usage exits 2", test_bad_usage);
+    CU_add_test(s, "bad config exits 2 with its place", test_bad_config);
+    CU_add_test(s, "--print-config round trip", test_print_config);
+    CU_add_test(s, "existing --out without --resume", test_out_folder);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned failed = CU_get_number_of_failures();
+    CU_cleanup_registry();
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,629 @@
+/* Tests of the config engine (sim/config.c): every class of malformed config gives E2_BAD_INPUT
+ * with "FILE:LINE:COL:" and the key; defaults, includes, --set, sweeps and the print round
+ * trip behave as documented. Each case writes its YAML into a fresh temporary folder. */
+#define _DEFAULT_SOURCE
+#include <CUnit/Basic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+
+static char tmpdir[256];
+
+static void path_of(char *buf, size_t size, const char *name)
+{
+    snprintf(buf, size, "%s/%s", tmpdir, name);
+}
+
+static void write_file(const char *name, const char *text)
+{
+    char path[512];
+    path_of(path, sizeof path, name);
+    FILE *fp = fopen(path, "wb");
+    CU_ASSERT_FATAL(fp != NULL);
+    fputs(text, fp);
+    fclose(fp);
+}
+
+static int load(const char *name, const char *const *sets, int nsets, struct e2_config *cfg,
+                struct e2_err *err)
+{
+    char path[512];
+    path_of(path, sizeof path, name);
+    err->msg[0] = 0;
+    return cfg_load(path, sets, nsets, cfg, err);
+}
+
+static int contains(const char *haystack, const char *needle)
+{
+    return strstr(haystack, needle) != NULL;
+}
+
+/* A config must be loaded into heap memory: struct e2_config is large. */
+static struct e2_config *new_config(void)
+{
+    struct e2_config *cfg = calloc(1, sizeof *cfg);
+    CU_ASSERT_FATAL(cfg != NULL);
+    return cfg;
+}
+
+/* ---- malformed configs ------------------------------------------------------------------- */
+
+struct bad_case {
+    const char *file;    /* written into tmpdir, then loaded */
+    const char *yaml;
+    const char *at;      /* "FILE:LINE:COL" expected at the start of the message's place */
+    const char *key;     /* must appear in the message */
+    const char *also;    /* another expected part of the message, or NULL */
+};
+
+#define HEAD "name: t\ntraining:\n  method: [psg]\n"
+
+static const struct bad_case bad_cases[] = {
+    {"unknown_nested.yaml", HEAD "  psg:\n    betta: 0.1\n", "unknown_nested.yaml:5:5", "betta",
+     "did you mean 'beta'?"},
+    {"unknown_top.yaml", "name: t\ntrainig:\n  method: [psg]\n", "unknown_top.yaml:2:1",
+     "trainig", "did you mean 'training'?"},
+    {"misplaced.yaml", HEAD "  beta: 0.1\n", "misplaced.yaml:4:3", "beta",
+     "did you mean 'training.psg.beta'?"},
+    {"bad_double.yaml", HEAD "  lr: abc\n", "bad_double.yaml:4:7", "training.lr", "a number"},
+    {"bad_int.yaml", HEAD "  iterations: 1.5\n", "bad_int.yaml:4:15", "training.iterations",
+     "an integer"},
+    {"bad_bool.yaml", "name: t\ndataset:\n  augment: yes\ntraining:\n  method: [psg]\n",
+     "bad_bool.yaml:3:12", "dataset.augment", "true or false"},
+    {"range_double.yaml", HEAD "  lr: 200\n", "range_double.yaml:4:7", "training.lr",
+     "out of range [0, 100]"},
+    {"range_int.yaml", HEAD "  batch_size: 0\n", "range_int.yaml:4:15", "training.batch_size",
+     "out of range"},
+    {"range_seed.yaml", "name: t\nseed: -1\ntraining:\n  method: [psg]\n", "range_seed.yaml:2:7",
+     "seed", "out of range"},
+    {"int_overflow.yaml", HEAD "  iterations: 99999999999\n", "int_overflow.yaml:4:15",
+     "training.iterations", NULL},
+    {"enum.yaml", "name: t\nnetwork:\n  arch: resnt\ntraining:\n  method: [psg]\n",
+     "enum.yaml:3:9", "network.arch", "did you mean 'resnet'?"},
+    {"enum_nested.yaml", HEAD "  precision:\n    rounding: round\n", "enum_nested.yaml:5:15",
+     "training.precision.rounding", "nearest, stochastic"},
+    {"list_choice.yaml", "name: t\ntraining:\n  method: [psg, foo]\n", "list_choice.yaml:3:17",
+     "training.method[2]", "'foo'"},
+    {"list_type.yaml", HEAD "  lr_steps: [100, x]\n", "list_type.yaml:4:19",
+     "training.lr_steps[2]", "an integer"},
+    {"list_range.yaml", HEAD "  energy_only:\n    slu_skip: [0.2, 1.5]\n", "list_range.yaml:5:21",
+     "training.energy_only.slu_skip[2]", "out of range"},
+    {"list_nested.yaml", "name: t\ntraining:\n  method: [psg, [smd]]\n", "list_nested.yaml:3:17",
+     "training.method[2]", "a list"},
+    {"dup_top.yaml", "name: t\nname: u\ntraining:\n  method: [psg]\n", "dup_top.yaml:2:1", "name",
+     "duplicate key"},
+    {"dup_nested.yaml", HEAD "  psg:\n    beta: 0.1\n    beta: 0.2\n", "dup_nested.yaml:6:5",
+     "'beta' in training.psg", "first at line 5"},
+    {"missing_name.yaml", "training:\n  method: [psg]\n", "missing_name.yaml:1:1", "'name'",
+     "missing required key"},
+    {"missing_method.yaml", "name: t\n", "missing_method.yaml:1:1", "training.method",
+     "missing required key"},
+    {"empty.yaml", "", "empty.yaml:1:1", "'name'", "missing required key"},
+    {"malformed_flow.yaml", "name: t\ntraining:\n  method: [psg\n", "malformed_flow.yaml:4:1",
+     "malformed YAML", "flow sequence"},
+    {"malformed_tab.yaml", HEAD "  \tlr: 1\n", "malformed_tab.yaml:4:3", "malformed YAML", NULL},
+    {"malformed_colon.yaml", "name: a: b\ntraining:\n  method: [psg]\n",
+     "malformed_colon.yaml:1:8", "malformed YAML", "mapping values"},
+    {"bad_utf8.yaml", HEAD "  lr: \xff\n", "bad_utf8.yaml:4:7", "malformed YAML", "UTF-8"},
+    {"two_docs.yaml", HEAD "---\nname: u\n", "two_docs.yaml:5:1", "one YAML document", NULL},
+    {"map_for_scalar.yaml", HEAD "  lr: {a: 1}\n", "map_for_scalar.yaml:4:7", "training.lr",
+     "got a mapping"},
+    {"list_for_scalar.yaml", HEAD "  lr: [1, 2]\n", "list_for_scalar.yaml:4:7", "training.lr",
+     "got a list"},
+    {"scalar_for_section.yaml", "name: t\ntraining: 3\n", "scalar_for_section.yaml:2:11",
+     "'training' is a section", NULL},
+    {"list_for_section.yaml", "name: t\nnetwork: [a]\ntraining:\n  method: [psg]\n",
+     "list_for_section.yaml:2:10", "'network' is a section", "got a list"},
+    {"map_for_list.yaml", HEAD "  lr_steps: {a: 1}\n", "map_for_list.yaml:4:13",
+     "training.lr_steps", "got a mapping"},
+    {"not_mapping.yaml", "- a\n- b\n", "not_mapping.yaml:1:1", "mapping of keys", "got a list"},
+    {"key_not_scalar.yaml", "name: t\n[a, b]: 1\ntraining:\n  method: [psg]\n",
+     "key_not_scalar.yaml:2:1", "plain name", NULL},
+    {"long_text.yaml",
+     "name: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n"
+     "training:\n  method: [psg]\n",
+     "long_text.yaml:1:7", "name", "longer than 255"},
+    {"include_missing.yaml", "include: [nope.yaml]\n" HEAD, "include_missing.yaml:1:11",
+     "nope.yaml", "cannot include"},
+    {"cycle_a.yaml", "include: [cycle_b.yaml]\n" HEAD, "cycle_b.yaml:1:10", "cycle_a.yaml",
+     "include cycle"},
+    {"include_type.yaml", "include: {a: 1}\n" HEAD, "include_type.yaml:1:10", "include",
+     "file name"},
+    {"include_child.yaml", "include: [child_bad.yaml]\n" HEAD, "child_bad.yaml:2:7",
+     "training.lr", "'fast'"},
+    {"two_bases.yaml", "name: t\ntraining:\n  method: [psg, fp32]\n", "two_bases.yaml:3:11",
+     "training.method", "two bases"},
+    {"slu_sd.yaml", "name: t\ntraining:\n  method: [psg, slu, sd]\n", "slu_sd.yaml:3:11",
+     "training.method", "both slu and sd"},
+    {"no_base.yaml", "name: t\ntraining:\n  method: [smd, swa]\n", "no_base.yaml:3:11",
+     "training.method", "one base"},
+    {"dup_method.yaml", "name: t\ntraining:\n  method: [psg, psg]\n", "dup_method.yaml:3:11",
+     "training.method", "twice"},
+    {"lr_steps_end.yaml", HEAD "  iterations: 100\n  lr_steps: [50, 200]\n",
+     "lr_steps_end.yaml:5:13", "training.lr_steps", "training.iterations = 100"},
+    {"lr_steps_order.yaml", HEAD "  lr_steps: [50, 20]\n", "lr_steps_order.yaml:4:13",
+     "training.lr_steps", "increase"},
+    {"depth.yaml", "name: t\nnetwork:\n  depth: 10\ntraining:\n  method: [psg]\n",
+     "depth.yaml:3:10", "network.depth", "6n+2"},
+    {"msb.yaml", HEAD "  psg:\n    msb_x: 6\n  precision:\n    activations: 4\n", "msb.yaml:5:12",
+     "training.psg.msb_x", "training.precision.activations = 4"},
+    {"bits.yaml", HEAD "  precision:\n    weights: 20\n", "bits.yaml:5:14",
+     "training.precision.weights", "2 to 16 bits"},
+    {"smd_p.yaml", HEAD "  smd:\n    p: 1\n", "smd_p.yaml:5:8", "training.smd.p", "below 1"},
+    {"finetune.yaml", HEAD "  finetune_last_fc_only: true\n", "finetune.yaml:4:26",
+     "training.finetune_last_fc_only", "finetune_from"},
+    {"calib_free.yaml", HEAD "calibration:\n  free: [training.lr]\n  lower: [0]\n  upper: [1]\n",
+     "calib_free.yaml:5:9", "calibration.free", "'training.lr'"},
+    {"sweep_unknown.yaml", HEAD "sweep:\n  vary:\n    training.psg.bet: [0.1]\n",
+     "sweep_unknown.yaml:6:5", "training.psg.bet", "did you mean 'training.psg.beta'?"},
+    {"sweep_value.yaml", HEAD "sweep:\n  vary:\n    training.psg.beta: [0.1, abc]\n",
+     "sweep_value.yaml:6:30", "training.psg.beta", "'abc'"},
+    {"sweep_zip.yaml",
+     HEAD "sweep:\n  mode: zip\n  vary:\n    training.psg.beta: [0.1, 0.2]\n"
+          "    training.psg.msb_x: [1, 2, 3]\n",
+     "sweep_zip.yaml:7:5", "training.psg.msb_x", "one length"},
+    {"sweep_point.yaml", HEAD "sweep:\n  vary:\n    training.method: [[psg], [slu, sd, psg]]\n",
+     "sweep_point.yaml:6:5", "training.method", "sweep point 1"},
+    {"sweep_no_vary.yaml", HEAD "sweep:\n  mode: grid\n", "sweep_no_vary.yaml:5:3", "vary", NULL},
+    {"sweep_mode.yaml", HEAD "sweep:\n  mod: zip\n  vary:\n    seed: [1, 2]\n",
+     "sweep_mode.yaml:5:3", "'mod'", "did you mean 'mode'?"},
+    {"sweep_empty.yaml", HEAD "sweep:\n  vary:\n    training.psg.beta: []\n",
+     "sweep_empty.yaml:6:24", "training.psg.beta", "non-empty list"},
+    {"sweep_scalar.yaml", HEAD "sweep: 3\n", "sweep_scalar.yaml:4:8", "sweep", "mapping"},
+};
+
+static void test_malformed_configs(void)
+{
+    write_file("cycle_b.yaml", "include: cycle_a.yaml\n");
+    write_file("child_bad.yaml", "training:\n  lr: fast\n");
+    struct e2_config *cfg = new_config();
+    int n = (int)(sizeof bad_cases / sizeof bad_cases[0]);
+    CU_ASSERT(n >= 30);
+    for (int i = 0; i < n; i++) {
+        const struct bad_case *c = &bad_cases[i];
+        struct e2_err err;
+        char at[300];
+        write_file(c->file, c->yaml);
+        int rc = load(c->file, NULL, 0, cfg, &err);
+        snprintf(at, sizeof at, "/%s: ", c->at);
+        int ok = rc == E2_BAD_INPUT && contains(err.msg, at) && contains(err.msg, c->key) &&
+                 (!c->also || contains(err.msg, c->also));
+        if (!ok)
+            printf("\n  case %s: rc %d, message: %s\n", c->file, rc, err.msg);
+        CU_ASSERT(ok);
+    }
+    free(cfg);
+}
+
+/* --set faults name the option, not a file. */
+static void test_bad_sets(void)
+{
+    struct {
+        const char *set, *also;
+    } cases[] = {
+        {"training.psg.beta=abc", "training.psg.beta expects a number, got 'abc'"},
+        {"training.psg.betta=1", "did you mean 'training.psg.beta'?"},
+        {"trainig.lr=1", "did you mean 'training.lr'?"},
+        {"training.psg=1", "is a section"},
+        {"training.lr", "KEY=VALUE"},
+        {"training.lr=[", "malformed YAML"},
+        {"training.method=[slu, sd, psg]", "both slu and sd"},
+        {"training.lr_steps=[1, x]", "training.lr_steps[2]"},
+        {"seed=-3", "out of range"},
+    };
+    write_file("base.yaml", HEAD);
+    struct e2_config *cfg = new_config();
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct e2_err err;
+        char prefix[300];
+        const char *sets[] = {cases[i].set};
+        int rc = load("base.yaml", sets, 1, cfg, &err);
+        snprintf(prefix, sizeof prefix, "--set %s: ", cases[i].set);
+        int ok = rc == E2_BAD_INPUT && strncmp(err.msg, prefix, strlen(prefix)) == 0 &&
+                 contains(err.msg, cases[i].also);
+        if (!ok)
+            printf("\n  set %s: rc %d, message: %s\n", cases[i].set, rc, err.msg);
+        CU_ASSERT(ok);
+    }
+    /* a key that the sweep varies cannot also be set */
+    write_file("swept.yaml", HEAD "sweep:\n  vary:\n    training.psg.beta: [0.1, 0.2]\n");
+    struct e2_err err;
+    const char *sets[] = {"training.psg.beta=0.3"};
+    CU_ASSERT_EQUAL(load("swept.yaml", sets, 1, cfg, &err), E2_BAD_INPUT);
+    CU_ASSERT(contains(err.msg, "--set training.psg.beta=0.3: ") &&
+              contains(err.msg, "varied by the sweep"));
+    free(cfg);
+}
+
+/* A replay's hardware config holds only hardware keys. */
+static void test_hardware_scope(void)
+{
+    struct e2_config *cfg = new_config();
+    struct e2_err err;
+    char path[512];
+    write_file("hw_bad.yaml", "hardware:\n  dsps: 100\ntraining:\n  lr: 0.1\n");
+    path_of(path, sizeof path, "hw_bad.yaml");
+    CU_ASSERT_EQUAL(cfg_load_scoped(path, NULL, 0, CFG_SCOPE_HW, cfg, &err), E2_BAD_INPUT);
+    CU_ASSERT(contains(err.msg, "hw_bad.yaml:3:1: ") && contains(err.msg, "'training'"));
+
+    write_file("hw_sweep.yaml", "sweep:\n  vary:\n    training.lr: [0.1]\n");
+    path_of(path, sizeof path, "hw_sweep.yaml");
+    CU_ASSERT_EQUAL(cfg_load_scoped(path, NULL, 0, CFG_SCOPE_HW, cfg, &err), E2_BAD_INPUT);
+    CU_ASSERT(contains(err.msg, "hw_sweep.yaml:3:5: ") && contains(err.msg, "training.lr"));
+
+    /* nothing is required; the print holds only hardware-scope sections and round-trips */
+    write_file("hw_ok.yaml", "hardware:\n  dsps: 100\n");
+    path_of(path, sizeof path, "hw_ok.yaml");
+    CU_ASSERT_EQUAL_FATAL(cfg_load_scoped(path, NULL, 0, CFG_SCOPE_HW, cfg, &err), E2_OK);
+    CU_ASSERT_EQUAL(cfg->hw.dsps, 100);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    cfg_print(mem, cfg);
+    fclose(mem);
+    CU_ASSERT(!contains(text, "\ntraining:") && contains(text, "\nhardware:"));
+    write_file("hw_print.yaml", text);
+    path_of(path, sizeof path, "hw_print.yaml");
+    CU_ASSERT_EQUAL(cfg_load_scoped(path, NULL, 0, CFG_SCOPE_HW, cfg, &err), E2_OK);
+    free(text);
+    free(cfg);
+}
+
+/* ---- the schema tables ------------------------------------------------------------------- */
+
+static void check_table(const struct cfg_field *table, struct e2_config *scratch)
+{
+    for (const struct cfg_field *f = table; f->key; f++) {
+        CU_ASSERT(f->doc && f->doc[0]);
+        CU_ASSERT(f->def != NULL);
+        CU_ASSERT(f->type != CFG_ENUM || f->choices);
+        CU_ASSERT(cfg_find_field(f->key) == f);   /* unique across both tables */
+        CU_ASSERT(f->offset < sizeof *scratch);
+        /* no key is also a section holding other keys (the YAML tree would clash) */
+        char prefix[300];
+        snprintf(prefix, sizeof prefix, "%s.", f->key);
+        for (const struct cfg_field *g = cfg_run_fields; g->key; g++)
+            CU_ASSERT(strncmp(g->key, prefix, strlen(prefix)) != 0);
+        for (const struct cfg_field *g = cfg_hw_fields; g->key; g++)
+            CU_ASSERT(strncmp(g->key, prefix, strlen(prefix)) != 0);
+    }
+}
+
+static void test_tables(void)
+{
+    struct e2_config *cfg = new_config();
+    check_table(cfg_run_fields, cfg);
+    check_table(cfg_hw_fields, cfg);
+    CU_ASSERT(cfg_find_field("training.psg.beta") != NULL);
+    CU_ASSERT(cfg_find_field("training.psg") == NULL);
+    CU_ASSERT(cfg_find_field("training.base") == NULL);   /* derived, not a key */
+    CU_ASSERT(cfg_key_required("name") && cfg_key_required("training.method"));
+    CU_ASSERT(!cfg_key_required("seed"));
+    free(cfg);
+}
+
+/* ---- good configs ------------------------------------------------------------------------ */
+
+static void test_defaults(void)
+{
+    struct e2_config *cfg = new_config();
+    cfg_defaults(cfg);
+    CU_ASSERT_STRING_EQUAL(cfg->network.arch, "resnet");
+    CU_ASSERT_EQUAL(cfg->network.depth, 8);
+    CU_ASSERT_EQUAL(cfg->network.width, 16);
+    CU_ASSERT_STRING_EQUAL(cfg->dataset.name, "fashion-mnist");
+    CU_ASSERT_STRING_EQUAL(cfg->dataset.path, "/usr/share/datasets/fashion-mnist");
+    CU_ASSERT_EQUAL(cfg->training.method.n, 4);
+    CU_ASSERT_STRING_EQUAL(cfg->training.base, "psg");
+    CU_ASSERT(cfg->training.smd.enabled && cfg->training.slu.enabled && cfg->training.psg.enabled &&
+              cfg->training.swa.enabled && !cfg->training.sd.enabled);
+    CU_ASSERT_EQUAL(cfg->training.batch_size, 128);
+    CU_ASSERT_DOUBLE_EQUAL(cfg->training.lr, 0.1, 0);
+    CU_ASSERT_DOUBLE_EQUAL(cfg->training.momentum, 0.9, 0);
+    CU_ASSERT_DOUBLE_EQUAL(cfg->training.weight_decay, 1e-4, 0);
+    CU_ASSERT_EQUAL(cfg->training.precision.activations, 8);
+    CU_ASSERT_EQUAL(cfg->training.precision.grad_output, 16);
+    CU_ASSERT_EQUAL(cfg->training.precision.accumulator, 48);
+    CU_ASSERT_STRING_EQUAL(cfg->training.precision.rounding, "nearest");
+    CU_ASSERT_DOUBLE_EQUAL(cfg->training.smd.p, 0.5, 0);
+    CU_ASSERT_EQUAL(cfg->training.psg.msb_x, 4);
+    CU_ASSERT_EQUAL(cfg->training.psg.msb_g, 10);
+    CU_ASSERT_DOUBLE_EQUAL(cfg->training.psg.beta, 0.05, 0);
+    CU_ASSERT_STRING_EQUAL(cfg->training.psg.tau_mode, "gw");
+    CU_ASSERT_EQUAL(cfg->training.lr_step_fractions.n, 2);
+    CU_ASSERT_EQUAL(cfg->training.energy_only.slu_skip.n, 1);
+    CU_ASSERT_STRING_EQUAL(cfg->report.progress, "auto");
+    CU_ASSERT_STRING_EQUAL(cfg->report.trace, "");
+    CU_ASSERT_EQUAL(cfg->has_sweep, 0);
+    CU_ASSERT_EQUAL(cfg_sweep_points(cfg), 1);
+    struct e2_err err;
+    CU_ASSERT_EQUAL(cfg_resolve(cfg, &err), E2_OK);
+
+    /* a minimal file loads (so every default of both tables validates) and equals them */
+    struct e2_config *loaded = new_config();
+    write_file("minimal.yaml", "name: e2sim\ntraining:\n  method: [smd, slu, psg, swa]\n");
+    CU_ASSERT_EQUAL_FATAL(load("minimal.yaml", NULL, 0, loaded, &err), E2_OK);
+    CU_ASSERT_EQUAL(cfg_hash(cfg), cfg_hash(loaded));
+    free(loaded);
+    free(cfg);
+}
+
+static void test_include_override(void)
+{
+    struct e2_config *cfg = new_config();
+    struct e2_err err;
+    char sub[300];
+    path_of(sub, sizeof sub, "sub");
+    mkdir(sub, 0777);
+    write_file("sub/hw.yaml", "hardware:\n  dsps: 120\n");
+    write_file("sub/base.yaml",
+               "include: [hw.yaml]\nname: base\ntraining:\n  method: [fp32]\n  lr: 0.2\n"
+               "  psg:\n    beta: 0.1\n");
+    write_file("top.yaml",
+               "include: sub/base.yaml\nname: top\ntraining:\n  lr: 0.3\n  method: [psg, smd]\n");
+    CU_ASSERT_EQUAL_FATAL(load("top.yaml", NULL, 0, cfg, &err), E2_OK);
+    CU_ASSERT_STRING_EQUAL(cfg->name, "top");
+    CU_ASSERT_DOUBLE_EQUAL(cfg->training.lr, 0.3, 0);        /* overridden */
+    CU_ASSERT_DOUBLE_EQUAL(cfg->training.psg.beta, 0.1, 0);  /* from the include */
+    CU_ASSERT_EQUAL(cfg->hw.dsps, 120);                      /* from the include's include */
+    CU_ASSERT_STRING_EQUAL(cfg->training.base, "psg");
+    CU_ASSERT(cfg->training.smd.enabled && !cfg->training.slu.enabled);
+    CU_ASSERT(contains(cfg->source, "top.yaml"));
+
+    /* required keys may come from an include */
+    write_file("inherits.yaml", "include: [sub/base.yaml]\nseed: 7\n");
+    CU_ASSERT_EQUAL(load("inherits.yaml", NULL, 0, cfg, &err), E2_OK);
+    CU_ASSERT_STRING_EQUAL(cfg->name, "base");
+    CU_ASSERT_EQUAL(cfg->seed, 7);
+    free(cfg);
+}
+
+static void test_sets(void)
+{
+    struct e2_config *cfg = new_config();
+    struct e2_err err;
+    write_file("set.yaml", HEAD);
+    const char *sets[] = {"training.psg.beta=0.2", "training.method=[fp32, smd]",
+                          "training.lr_steps=[10, 20]", "name=hello world", "training.lr=0.5",
+                          "training.lr=0.25", "report.trace=", "training.energy_only.slu_skip=0.3"};
+    CU_ASSERT_EQUAL_FATAL(load("set.yaml", sets, 8, cfg, &err), E2_OK);
+    CU_ASSERT_DOUBLE_EQUAL(cfg->training.psg.beta, 0.2, 0);
+    CU_ASSERT_STRING_EQUAL(cfg->training.base, "fp32");
+    CU_ASSERT(cfg->training.smd.enabled && !cfg->training.psg.enabled);
+    CU_ASSERT_EQUAL(cfg->training.lr_steps.n, 2);
+    CU_ASSERT_EQUAL(cfg->training.lr_steps.v[1], 20);
+    CU_ASSERT_STRING_EQUAL(cfg->name, "hello world");
+    CU_ASSERT_DOUBLE_EQUAL(cfg->training.lr, 0.25, 0);   /* the last --set wins */
+    CU_ASSERT_STRING_EQUAL(cfg->report.trace, "");
+    CU_ASSERT_EQUAL(cfg->training.energy_only.slu_skip.n, 1);   /* a scalar is a 1-item list */
+    CU_ASSERT_DOUBLE_EQUAL(cfg->training.energy_only.slu_skip.v[0], 0.3, 0);
+
+    /* cfg_set on a loaded config validates the value and the rules */
+    CU_ASSERT_EQUAL(cfg_set(cfg, "training.method=[psg, slu]", &err), E2_OK);
+    CU_ASSERT(cfg->training.psg.enabled && cfg->training.slu.enabled && !cfg->training.smd.enabled);
+    CU_ASSERT_EQUAL(cfg_set(cfg, "training.method=[psg, slu, sd]", &err), E2_BAD_INPUT);
+    CU_ASSERT(contains(err.msg, "--set training.method=[psg, slu, sd]: "));
+    CU_ASSERT_EQUAL(cfg_set(cfg, "training.psg.beta=2", &err), E2_BAD_INPUT);
+    free(cfg);
+}
+
+static void test_format_values(void)
+{
+    struct e2_config *cfg = new_config();
+    cfg_defaults(cfg);
+    char buf[512];
+    struct e2_err err;
+    CU_ASSERT_EQUAL(cfg_format_value(cfg, cfg_find_field("training.psg.beta"), buf, sizeof buf), 4);
+    CU_ASSERT_STRING_EQUAL(buf, "0.05");
+    cfg_format_value(cfg, cfg_find_field("training.method"), buf, sizeof buf);
+    CU_ASSERT_STRING_EQUAL(buf, "[smd, slu, psg, swa]");
+    cfg_format_value(cfg, cfg_find_field("training.weight_decay"), buf, sizeof buf);
+    CU_ASSERT_STRING_EQUAL(buf, "0.0001");
+    cfg_format_value(cfg, cfg_find_field("report.trace"), buf, sizeof buf);
+    CU_ASSERT_STRING_EQUAL(buf, "\"\"");
+    CU_ASSERT_EQUAL(cfg_set(cfg, "training.iterations=150", &err), E2_OK);
+    cfg_format_value(cfg, cfg_find_field("training.iterations"), buf, sizeof buf);
+    CU_ASSERT_STRING_EQUAL(buf, "150");
+    CU_ASSERT_EQUAL(cfg_set(cfg, "training.lr=150", &err), E2_BAD_INPUT);
+    CU_ASSERT_EQUAL(cfg_set(cfg, "training.psg.tau=150", &err), E2_OK);
+    cfg_format_value(cfg, cfg_find_field("training.psg.tau"), buf, sizeof buf);
+    CU_ASSERT_STRING_EQUAL(buf, "150");   /* not 1.5e+02 */
+    CU_ASSERT_EQUAL(cfg_format_value(cfg, cfg_find_field("training.method"), buf, 5), -1);
+
+    /* awkward text survives format -> --set */
+    const char *odd = "a: b # c \"q\" \\ ~";
+    snprintf(cfg->name, sizeof cfg->name, "%s", odd);
+    char set[600];
+    cfg_format_value(cfg, cfg_find_field("name"), buf, sizeof buf);
+    snprintf(set, sizeof set, "name=%s", buf);
+    CU_ASSERT_EQUAL(cfg_set(cfg, set, &err), E2_OK);
+    CU_ASSERT_STRING_EQUAL(cfg->name, odd);
+    CU_ASSERT_EQUAL(cfg_set(cfg, "name=null", &err), E2_OK);   /* a plain null is empty text */
+    CU_ASSERT_STRING_EQUAL(cfg->name, "");
+    CU_ASSERT_EQUAL(cfg_set(cfg, "name='null'", &err), E2_OK);
+    CU_ASSERT_STRING_EQUAL(cfg->name, "null");
+    cfg_format_value(cfg, cfg_find_field("name"), buf, sizeof buf);
+    CU_ASSERT_STRING_EQUAL(buf, "\"null\"");
+    free(cfg);
+}
+
+static char *print_to_string(const struct e2_config *cfg)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    CU_ASSERT_FATAL(mem != NULL);
+    cfg_print(mem, cfg);
+    fclose(mem);
+    return text;
+}
+
+/* print -> load -> print gives the same bytes; the reload equals the original. */
+static void check_round_trip(const char *path, const char *copy_name)
+{
+    struct e2_config *a = new_config(), *b = new_config();
+    struct e2_err err;
+    int rc = cfg_load(path, NULL, 0, a, &err);
+    if (rc != E2_OK)
+        printf("\n  %s: %s\n", path, err.msg);
+    CU_ASSERT_EQUAL_FATAL(rc, E2_OK);
+    char *first = print_to_string(a);
+    write_file(copy_name, first);
+    rc = load(copy_name, NULL, 0, b, &err);
+    if (rc != E2_OK)
+        printf("\n  printed %s: %s\n", path, err.msg);
+    CU_ASSERT_EQUAL_FATAL(rc, E2_OK);
+    char *second = print_to_string(b);
+    CU_ASSERT_STRING_EQUAL(first, second);
+    CU_ASSERT(!contains(first, "include:"));
+    CU_ASSERT_EQUAL(cfg_hash(a), cfg_hash(b));
+    free(first);
+    free(second);
+    free(a);
+    free(b);
+}
+
+static void test_print_round_trip(void)
+{
+    check_round_trip(E2SIM_SOURCE_DIR "/configs/zedboard.yaml", "zedboard_printed.yaml");
+
+    /* also with a sweep, odd text and lists */
+    char path[512];
+    write_file("rich.yaml",
+               "name: \"rich: run #1\"\nseed: 42\ntraining:\n  method: [fixed, sd, swa]\n"
+               "  lr_steps: [10, 20]\n  lr: 0.3\n  finetune_from: 'dir with space/ck.bin'\n"
+               "sweep:\n  mode: zip\n  vary:\n    training.lr: [0.1, 0.2]\n"
+               "    training.method: [[fp32], [psg, slu]]\n");
+    path_of(path, sizeof path, "rich.yaml");
+    check_round_trip(path, "rich_printed.yaml");
+}
+
+static void test_hash(void)
+{
+    struct e2_config *a = new_config(), *b = new_config();
+    struct e2_err err;
+    cfg_defaults(a);
+    cfg_defaults(b);
+    CU_ASSERT_EQUAL(cfg_hash(a), cfg_hash(b));
+    CU_ASSERT_EQUAL(cfg_set(b, "training.psg.beta=0.1", &err), E2_OK);
+    CU_ASSERT_NOT_EQUAL(cfg_hash(a), cfg_hash(b));
+    CU_ASSERT_EQUAL(cfg_set(b, "training.psg.beta=0.05", &err), E2_OK);
+    CU_ASSERT_EQUAL(cfg_hash(a), cfg_hash(b));
+    free(a);
+    free(b);
+}
+
+static void test_sweeps(void)
+{
+    struct e2_config *cfg = new_config(), *point = new_config();
+    struct e2_err err;
+    char label[300];
+    write_file("grid.yaml", HEAD "sweep:\n  vary:\n    training.psg.beta: [0.01, 0.05, 0.1]\n"
+                                 "    training.psg.msb_x: [2, 4]\n");
+    CU_ASSERT_EQUAL_FATAL(load("grid.yaml", NULL, 0, cfg, &err), E2_OK);
+    CU_ASSERT(cfg->has_sweep);
+    CU_ASSERT_STRING_EQUAL(cfg->sweep.mode, "grid");
+    CU_ASSERT_EQUAL(cfg->sweep.keys.n, 2);
+    CU_ASSERT_STRING_EQUAL(cfg->sweep.keys.v[0], "training.psg.beta");
+    CU_ASSERT_STRING_EQUAL(cfg->sweep.values.v[0], "[0.01, 0.05, 0.1]");
+    CU_ASSERT_EQUAL(cfg_sweep_points(cfg), 6);
+    /* the first key varies slowest */
+    CU_ASSERT_EQUAL(cfg_sweep_point(cfg, 1, point, &err), E2_OK);
+    CU_ASSERT_DOUBLE_EQUAL(point->training.psg.beta, 0.01, 0);
+    CU_ASSERT_EQUAL(point->training.psg.msb_x, 4);
+    CU_ASSERT_EQUAL(point->has_sweep, 0);
+    CU_ASSERT_EQUAL(cfg_sweep_point(cfg, 5, point, &err), E2_OK);
+    CU_ASSERT_DOUBLE_EQUAL(point->training.psg.beta, 0.1, 0);
+    CU_ASSERT_EQUAL(point->training.psg.msb_x, 4);
+    CU_ASSERT_EQUAL(cfg_sweep_point(cfg, 6, point, &err), E2_BAD_INPUT);
+    CU_ASSERT(cfg_sweep_label(cfg, 3, label, sizeof label) > 0);
+    CU_ASSERT_STRING_EQUAL(label, "training.psg.beta=0.05 training.psg.msb_x=4");
+
+    write_file("zip.yaml", HEAD "sweep:\n  mode: zip\n  vary:\n"
+                                "    training.method: [[fp32], [smd, psg, swa]]\n"
+                                "    training.lr: [0.1, 0.03]\n");
+    CU_ASSERT_EQUAL_FATAL(load("zip.yaml", NULL, 0, cfg, &err), E2_OK);
+    CU_ASSERT_EQUAL(cfg_sweep_points(cfg), 2);
+    CU_ASSERT_EQUAL(cfg_sweep_point(cfg, 0, point, &err), E2_OK);
+    CU_ASSERT_STRING_EQUAL(point->training.base, "fp32");
+    CU_ASSERT(!point->training.smd.enabled && !point->training.psg.enabled);
+    CU_ASSERT_DOUBLE_EQUAL(point->training.lr, 0.1, 0);
+    CU_ASSERT_EQUAL(cfg_sweep_point(cfg, 1, point, &err), E2_OK);
+    CU_ASSERT_STRING_EQUAL(point->training.base, "psg");
+    CU_ASSERT(point->training.smd.enabled && point->training.swa.enabled);
+    CU_ASSERT_DOUBLE_EQUAL(point->training.lr, 0.03, 0);
+    cfg_sweep_label(cfg, 1, label, sizeof label);
+    CU_ASSERT_STRING_EQUAL(label, "training.method=[smd, psg, swa] training.lr=0.03");
+    free(cfg);
+    free(point);
+}
+
+static void test_json_and_reference(void)
+{
+    struct e2_config *cfg = new_config();
+    cfg_defaults(cfg);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    cfg_print_json(mem, cfg);
+    fclose(mem);
+    CU_ASSERT(text[0] == '{' && text[len - 1] == '}');
+    CU_ASSERT(contains(text, "\"psg\": {\"msb_x\": 4, \"msb_g\": 10, \"beta\": 0.05"));
+    CU_ASSERT(contains(text, "\"method\": [\"smd\", \"slu\", \"psg\", \"swa\"]"));
+    free(text);
+
+    mem = open_memstream(&text, &len);
+    cfg_write_reference(mem);
+    fclose(mem);
+    for (const struct cfg_field *f = cfg_run_fields; f->key; f++) {
+        char row[300];
+        snprintf(row, sizeof row, "| `%s` |", f->key);
+        CU_ASSERT(contains(text, row));
+    }
+    CU_ASSERT(contains(text, "## hardware") || !cfg_hw_fields[0].key);
+    free(text);
+    free(cfg);
+}
+
+static int suite_init(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/e2sim_test_config_XXXXXX");
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int suite_clean(void)
+{
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 1;
+    CU_pSuite s = CU_add_suite("config", suite_init, suite_clean);
+    CU_add_test(s, "malformed configs: place and key", test_malformed_configs);
+    CU_add_test(s, "bad --set", test_bad_sets);
+    CU_add_test(s, "hardware-only scope", test_hardware_scope);
+    CU_add_test(s, "schema tables", test_tables);
+    CU_add_test(s, "defaults", test_defaults);
+    CU_add_test(s, "include and override", test_include_override);
+    CU_add_test(s, "--set of scalars and lists", test_sets);
+    CU_add_test(s, "formatting values", test_format_values);
+    CU_add_test(s, "print, load, print: byte-identical", test_print_round_trip);
+    CU_add_test(s, "hash", test_hash);
+    CU_add_test(s, "sweeps", test_sweeps);
+    CU_add_test(s, "json and reference", test_json_and_reference);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned failed = CU_get_number_of_failures();
+    CU_cleanup_registry();
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,240 @@
+/* Tests of sim/outdir.c: folder creation rules, atomic whole-file writes that never leave a
+ * half file or a temporary behind, and line appends that concurrent writers cannot interleave. */
+#define _DEFAULT_SOURCE
+#include <CUnit/Basic.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "outdir.h"
+
+static char tmpdir[256];
+
+static void path_of(char *buf, size_t size, const char *name)
+{
+    snprintf(buf, size, "%s/%s", tmpdir, name);
+}
+
+static int is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static char *slurp(const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return NULL;
+    char *buf = calloc(1, 1 << 22);
+    size_t n = fread(buf, 1, (1 << 22) - 1, fp);
+    buf[n] = 0;
+    fclose(fp);
+    return buf;
+}
+
+/* Entries of a folder whose name contains ".tmp." */
+static int count_temps(const char *dir)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir(d));)
+        n += strstr(e->d_name, ".tmp.") != NULL;
+    if (d)
+        closedir(d);
+    return n;
+}
+
+static void test_prepare_dir(void)
+{
+    char dir[512], file[512];
+    struct e2_err err;
+    path_of(dir, sizeof dir, "runs/a/b");
+    CU_ASSERT_EQUAL(out_prepare_dir(dir, 0, &err), E2_OK);
+    CU_ASSERT(is_dir(dir));
+    CU_ASSERT_EQUAL(out_prepare_dir(dir, 0, &err), E2_BAD_INPUT);
+    CU_ASSERT(strstr(err.msg, "exists") && strstr(err.msg, "--resume"));
+    CU_ASSERT_EQUAL(out_prepare_dir(dir, 1, &err), E2_OK);
+    path_of(dir, sizeof dir, "runs/new-with-resume/");
+    CU_ASSERT_EQUAL(out_prepare_dir(dir, 1, &err), E2_OK);   /* resume creates a missing one */
+    CU_ASSERT(is_dir(dir));
+    path_of(file, sizeof file, "plain-file");
+    CU_ASSERT_EQUAL(out_write_atomic(file, "x", 1, &err), E2_OK);
+    CU_ASSERT_EQUAL(out_prepare_dir(file, 1, &err), E2_BAD_INPUT);
+    CU_ASSERT(strstr(err.msg, "not a folder") != NULL);
+    CU_ASSERT_EQUAL(out_prepare_dir("", 0, &err), E2_BAD_INPUT);
+}
+
+static void test_default_dir(void)
+{
+    char cwd[1024], first[512], second[512];
+    struct e2_err err;
+    CU_ASSERT_FATAL(getcwd(cwd, sizeof cwd) != NULL);
+    CU_ASSERT_FATAL(chdir(tmpdir) == 0);
+    CU_ASSERT_EQUAL(out_create_default_dir("my run/1", first, sizeof first, &err), E2_OK);
+    CU_ASSERT_EQUAL(strncmp(first, "out/my_run_1-", 13), 0);
+    CU_ASSERT_EQUAL(strlen(first), strlen("out/my_run_1-YYYYMMDD-HHMMSS"));
+    CU_ASSERT(is_dir(first));
+    /* a second run in the same second gets its own folder */
+    CU_ASSERT_EQUAL(out_create_default_dir("my run/1", second, sizeof second, &err), E2_OK);
+    CU_ASSERT(strcmp(first, second) != 0 && is_dir(second));
+    CU_ASSERT_EQUAL(out_create_default_dir("..", second, sizeof second, &err), E2_OK);
+    CU_ASSERT_EQUAL(strncmp(second, "out/run-", 8), 0);
+    CU_ASSERT_FATAL(chdir(cwd) == 0);
+}
+
+static void test_join(void)
+{
+    char buf[32];
+    struct e2_err err;
+    CU_ASSERT_EQUAL(out_join(buf, sizeof buf, "out/x", "report.md", &err), E2_OK);
+    CU_ASSERT_STRING_EQUAL(buf, "out/x/report.md");
+    CU_ASSERT_EQUAL(out_join(buf, sizeof buf, "out/x/", "a", &err), E2_OK);
+    CU_ASSERT_STRING_EQUAL(buf, "out/x/a");
+    CU_ASSERT_EQUAL(out_join(buf, sizeof buf, "a-long-folder-name", "a-long-file-name", &err),
+                    E2_FAILURE);
+}
+
+static void test_atomic_write(void)
+{
+    char dir[512], path[512];
+    struct e2_err err;
+    path_of(dir, sizeof dir, "atomic");
+    CU_ASSERT_EQUAL_FATAL(out_prepare_dir(dir, 0, &err), E2_OK);
+    CU_ASSERT_EQUAL_FATAL(out_join(path, sizeof path, dir, "report.md", &err), E2_OK);
+    CU_ASSERT_EQUAL(out_write_atomic(path, "first\n", 6, &err), E2_OK);
+    char *text = slurp(path);
+    CU_ASSERT_STRING_EQUAL(text, "first\n");
+    free(text);
+    CU_ASSERT_EQUAL(out_write_atomic(path, "second", 6, &err), E2_OK);
+    text = slurp(path);
+    CU_ASSERT_STRING_EQUAL(text, "second");
+    free(text);
+
+    /* streaming: nothing is visible under the final name before the commit */
+    struct out_file f;
+    CU_ASSERT_EQUAL_FATAL(out_open_tmp(path, &f, &err), E2_OK);
+    fprintf(f.fp, "third, streamed\n");
+    fflush(f.fp);
+    text = slurp(path);
+    CU_ASSERT_STRING_EQUAL(text, "second");
+    free(text);
+    CU_ASSERT_EQUAL(count_temps(dir), 1);
+    CU_ASSERT_EQUAL(out_commit(&f, &err), E2_OK);
+    text = slurp(path);
+    CU_ASSERT_STRING_EQUAL(text, "third, streamed\n");
+    free(text);
+
+    /* abort drops the new content and the temporary */
+    CU_ASSERT_EQUAL_FATAL(out_open_tmp(path, &f, &err), E2_OK);
+    fprintf(f.fp, "never");
+    out_abort(&f);
+    out_abort(&f);   /* harmless twice */
+    text = slurp(path);
+    CU_ASSERT_STRING_EQUAL(text, "third, streamed\n");
+    free(text);
+    CU_ASSERT_EQUAL(count_temps(dir), 0);
+
+    /* a commit that cannot rename (the name is a non-empty folder) fails and cleans up */
+    char blocked[512], inside[600];
+    CU_ASSERT_EQUAL(out_join(blocked, sizeof blocked, dir, "blocked", &err), E2_OK);
+    CU_ASSERT_EQUAL(out_prepare_dir(blocked, 0, &err), E2_OK);
+    snprintf(inside, sizeof inside, "%s/keep", blocked);
+    CU_ASSERT_EQUAL(out_write_atomic(inside, "k", 1, &err), E2_OK);
+    CU_ASSERT_EQUAL(out_write_atomic(blocked, "data", 4, &err), E2_FAILURE);
+    CU_ASSERT(strstr(err.msg, "blocked") != NULL);
+    CU_ASSERT_EQUAL(count_temps(dir), 0);
+    /* a folder that does not exist */
+    CU_ASSERT_EQUAL(out_write_atomic("/nonexistent-e2sim-dir/x", "d", 1, &err), E2_FAILURE);
+}
+
+static void test_append_lines(void)
+{
+    char path[512];
+    struct e2_err err;
+    path_of(path, sizeof path, "sweep.jsonl");
+    CU_ASSERT_EQUAL(out_append_line_atomic(path, "{\"point\": 0}", &err), E2_OK);
+    CU_ASSERT_EQUAL(out_append_line_atomic(path, "{\"point\": 1}\n", &err), E2_OK);
+    char *text = slurp(path);
+    CU_ASSERT_STRING_EQUAL(text, "{\"point\": 0}\n{\"point\": 1}\n");
+    free(text);
+
+    /* four processes append 100 long lines each: every line arrives whole */
+    enum { WRITERS = 4, LINES = 100, WIDTH = 3000 };
+    path_of(path, sizeof path, "concurrent.jsonl");
+    for (int w = 0; w < WRITERS; w++) {
+        pid_t pid = fork();
+        CU_ASSERT_FATAL(pid >= 0);
+        if (pid == 0) {
+            static char line[WIDTH + 1];
+            memset(line, 'a' + w, WIDTH);
+            line[WIDTH] = 0;
+            struct e2_err child_err;
+            for (int i = 0; i < LINES; i++)
+                if (out_append_line_atomic(path, line, &child_err) != E2_OK)
+                    _exit(1);
+            _exit(0);
+        }
+    }
+    int all_ok = 1;
+    for (int w = 0; w < WRITERS; w++) {
+        int status;
+        wait(&status);
+        all_ok &= WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    }
+    CU_ASSERT(all_ok);
+    text = slurp(path);
+    CU_ASSERT_FATAL(text != NULL);
+    CU_ASSERT_EQUAL(strlen(text), (size_t)WRITERS * LINES * (WIDTH + 1));
+    int whole = 1, count[WRITERS] = {0};
+    for (char *line = text; *line;) {
+        char *end = strchr(line, '\n');
+        whole &= end && end - line == WIDTH && line[0] >= 'a' && line[0] < 'a' + WRITERS;
+        if (!whole)
+            break;
+        for (char *p = line; p < end; p++)
+            whole &= *p == line[0];
+        count[line[0] - 'a']++;
+        line = end + 1;
+    }
+    CU_ASSERT(whole);
+    for (int w = 0; w < WRITERS; w++)
+        CU_ASSERT_EQUAL(count[w], LINES);
+    free(text);
+    CU_ASSERT_EQUAL(out_append_line_atomic("/nonexistent-e2sim-dir/x.jsonl", "x", &err),
+                    E2_FAILURE);
+}
+
+static int suite_init(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/e2sim_test_outdir_XXXXXX");
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int suite_clean(void)
+{
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 1;
+    CU_pSuite s = CU_add_suite("outdir", suite_init, suite_clean);
+    CU_add_test(s, "output folder rules", test_prepare_dir);
+    CU_add_test(s, "default folder name", test_default_dir);
+    CU_add_test(s, "join", test_join);
+    CU_add_test(s, "atomic whole-file writes", test_atomic_write);
+    CU_add_test(s, "atomic line appends", test_append_lines);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned failed = CU_get_number_of_failures();
+    CU_cleanup_registry();
+    return failed ? 1 : 0;
+}
