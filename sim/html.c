@@ -216,7 +216,7 @@ void html_scatter_chart(FILE *f, const char *title, const char *xlabel, const ch
     draw_axes(f, &a, n, x, y, xlabel, ylabel);
     /* the front, joined in x order (a simple insertion order walk: n is small) */
     fputs("<polyline fill=\"none\" stroke=\"#e15759\" stroke-width=\"2\" points=\"", f);
-    double last = -INFINITY;
+    double last = -INFINITY, last_y = 0;
     for (;;) {
         int best = -1;
         for (int i = 0; i < n; i++)
@@ -225,8 +225,12 @@ void html_scatter_chart(FILE *f, const char *title, const char *xlabel, const ch
                 best = i;
         if (best < 0)
             break;
+        /* a staircase: what the best point so far buys until the next one */
+        if (isfinite(last))
+            fprintf(f, "%.1f,%.1f ", px(&a, x[best]), py(&a, last_y));
         fprintf(f, "%.1f,%.1f ", px(&a, x[best]), py(&a, y[best]));
         last = x[best];
+        last_y = y[best];
     }
     fputs("\"/>\n", f);
     for (int i = 0; i < n; i++) {

@@ -130,7 +130,15 @@ int sweep_read_rows(const char *dir, struct sweep_row **rows, int *count, struct
         char name[OUT_PATH_MAX + 32];
         snprintf(name, sizeof name, "%s:%d", path, line);
         if (nl > p) {
-            rc = json_parse(p, (size_t)(nl - p), name, &v, err);
+            rc = json_parse(p, (size_t)(nl - p), path, &v, err);
+            if (rc && err) {   /* "path:1:COL: what" -> "path:LINE:COL: what" */
+                char msg[sizeof err->msg];
+                size_t n = strlen(path);
+                snprintf(msg, sizeof msg, "%.600s:%d%.400s", path, line,
+                         strncmp(err->msg, path, n) == 0 && strncmp(err->msg + n, ":1:", 3) == 0
+                             ? err->msg + n + 2 : err->msg);
+                memcpy(err->msg, msg, sizeof msg);
+            }
             if (rc == E2_OK && (v->type != JSON_OBJECT || json_get_number(v, "point", -1) < 0)) {
                 json_free(v);
                 rc = e2_fail(err, E2_BAD_INPUT, "%s: not a sweep point line", name);
@@ -297,6 +305,14 @@ static void md_percent(FILE *f, double v)
         fputs(" n/a |", f);
 }
 
+static void md_number(FILE *f, double v)
+{
+    if (isfinite(v))
+        fprintf(f, " %.6g |", v);
+    else
+        fputs(" n/a |", f);
+}
+
 static void write_md(FILE *f, const struct sweep_row *rows, int n, const int *front)
 {
     const struct json_value *keys = n ? row_values(&rows[0]) : NULL;
@@ -317,9 +333,10 @@ static void write_md(FILE *f, const struct sweep_row *rows, int n, const int *fr
         for (int k = 0; keys && k < keys->count; k++)
             fprintf(f, " %s |", value_text(&rows[i], keys->keys[k]));
         md_percent(f, row_number(&rows[i], "top1"));
-        fprintf(f, " %.6g | ", row_number(&rows[i], "energy_j"));
+        md_number(f, row_number(&rows[i], "energy_j"));
         md_percent(f, row_number(&rows[i], "savings_vs_fp32"));
-        fprintf(f, " %.4g | %s |\n", row_number(&rows[i], "fpga_seconds"), front[i] ? "*" : "");
+        md_number(f, row_number(&rows[i], "fpga_seconds"));
+        fprintf(f, " %s |\n", front[i] ? "*" : "");
     }
     fputs("\nAll columns: sweep.csv. Each point's full report: points/NNNN/report.md.\n", f);
 }

@@ -1,0 +1,442 @@
+/* Sweeps: grid/zip points, worker processes, a sweep killed midway and resumed (every point once,
+ * finished points not rerun), failed points retried, shards merged = the unsharded sweep, merge
+ * conflicts, the Pareto front. Workers are a small shell script standing in for e2sim (it
+ * writes a report.json whose numbers depend on the point), so the test takes seconds. */
+#define _GNU_SOURCE
+#include <CUnit/Basic.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "json.h"
+#include "sweep.h"
+
+static char dir[64];
+static char script[128];
+static char runlog[128];
+
+static void path_of(char *buf, size_t size, const char *name)
+{
+    snprintf(buf, size, "%s/%s", dir, name);
+}
+
+/* The fake worker: arguments "... --point I --out DIR"; appends I to $RUNLOG, sleeps $SLEEP,
+ * fails for point $FAIL, and writes DIR/report.json with numbers made from I. */
+static const char *const worker_text =
+    "#!/bin/sh\n"
+    "while [ $# -gt 0 ]; do\n"
+    "  case \"$1\" in --point) P=$2; shift;; --out) O=$2; shift;; esac; shift\n"
+    "done\n"
+    "echo \"$P\" >> \"$RUNLOG\"\n"
+    "[ -n \"$SLEEP\" ] && sleep \"$SLEEP\"\n"
+    "[ \"$P\" = \"$FAIL\" ] && { echo \"point $P fails\" >&2; exit 1; }\n"
+    "[ -e \"$O\" ] && { echo \"$O exists\" >&2; exit 2; }\n"
+    "mkdir -p \"$O\" || exit 1\n"
+    "T=$((50 + P * 7 % 11)); E=$((3 + P * 5 % 7))\n"
+    "printf '{\"schema\": \"e2sim.report/1\", \"accuracy\": {\"top1\": 0.%d, \"top5\": 1},"
+    " \"energy\": {\"total_j\": %d.25, \"total_fj\": %d250000000000000,"
+    " \"baseline_fp32_j\": 40, \"savings_vs_fp32\": 0.%d},"
+    " \"fpga\": {\"seconds\": %d}, \"training\": {\"slu_skip_ratio\": null}}\\n'"
+    " $T $E $E $T $P > \"$O/report.json.tmp\" && mv \"$O/report.json.tmp\" \"$O/report.json\"\n";
+
+static const char *worker_argv[] = {"/bin/sh", script, NULL};
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return;
+    fputs(text, f);
+    fclose(f);
+}
+
+static const char *grid_yaml =
+    "name: tiny-sweep\n"
+    "training:\n"
+    "  method: [psg]\n"
+    "  iterations: 10\n"
+    "sweep:\n"
+    "  mode: grid\n"
+    "  vary:\n"
+    "    training.psg.beta: [0.05, 0.1, 0.2]\n"
+    "    training.psg.msb_x: [4, 6]\n";
+
+static struct e2_config *load(const char *yaml, const char *name)
+{
+    char path[256];
+    path_of(path, sizeof path, name);
+    write_file(path, yaml);
+    struct e2_config *cfg = malloc(sizeof *cfg);
+    struct e2_err err = {{0}};
+    int rc = cfg_load(path, NULL, 0, cfg, &err);
+    if (rc)
+        fprintf(stderr, "%s\n", err.msg);
+    CU_ASSERT_EQUAL_FATAL(rc, E2_OK);
+    return cfg;
+}
+
+static int run_sweep(const struct e2_config *cfg, const char *out, int jobs, int resume, int k,
+                     int n, struct e2_err *err)
+{
+    struct sweep_options o = {out, jobs, resume, k, n, worker_argv};
+    mkdir(out, 0755);
+    return sweep_run(cfg, &o, NULL, err);
+}
+
+/* Number of complete lines of a file. */
+static int lines_of(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    int n = 0, c;
+    while ((c = fgetc(f)) != EOF)
+        n += c == '\n';
+    fclose(f);
+    return n;
+}
+
+/* How often point p was started (lines "p" in the run log). */
+static int runs_of(long p)
+{
+    FILE *f = fopen(runlog, "r");
+    if (!f)
+        return 0;
+    char line[64];
+    int n = 0;
+    while (fgets(line, sizeof line, f))
+        n += atol(line) == p && line[0] != '\n';
+    fclose(f);
+    return n;
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = calloc(1, (size_t)n + 1);
+    if (fread(s, 1, (size_t)n, f) != (size_t)n)
+        s[0] = '\0';
+    fclose(f);
+    return s;
+}
+
+static void test_grid_points_and_values(void)
+{
+    struct e2_config *cfg = load(grid_yaml, "grid.yaml");
+    CU_ASSERT_EQUAL(cfg_sweep_points(cfg), 6);
+    char out[256];
+    path_of(out, sizeof out, "grid");
+    remove(runlog);
+    struct e2_err err = {{0}};
+    CU_ASSERT_EQUAL_FATAL(run_sweep(cfg, out, 3, 0, 1, 1, &err), E2_OK);
+    struct sweep_row *rows;
+    int n;
+    CU_ASSERT_EQUAL_FATAL(sweep_read_rows(out, &rows, &n, &err), E2_OK);
+    CU_ASSERT_EQUAL_FATAL(n, 6);
+    CU_ASSERT_EQUAL(sweep_dedup_rows(rows, &n, "grid", &err), E2_OK);
+    /* grid order: the first key varies slowest */
+    const char *beta[6] = {"0.05", "0.05", "0.1", "0.1", "0.2", "0.2"};
+    const char *msb[6] = {"4", "6", "4", "6", "4", "6"};
+    for (int i = 0; i < n; i++) {
+        CU_ASSERT_EQUAL(rows[i].point, i);
+        const struct json_value *v = json_get(rows[i].json, "values");
+        CU_ASSERT_FATAL(v && v->count == 2);
+        CU_ASSERT_STRING_EQUAL(v->keys[0], "training.psg.beta");
+        CU_ASSERT_STRING_EQUAL(v->items[0].text, beta[i]);
+        CU_ASSERT_STRING_EQUAL(v->items[1].text, msb[i]);
+        /* results copied from the point's report.json */
+        char want[32];
+        snprintf(want, sizeof want, "0.%d", 50 + i * 7 % 11);
+        CU_ASSERT_STRING_EQUAL(json_get(rows[i].json, "results.top1")->text, want);
+        CU_ASSERT_EQUAL(json_get(rows[i].json, "results.slu_skip_ratio")->type, JSON_NULL);
+        CU_ASSERT_EQUAL(json_get_number(rows[i].json, "points", 0), 6);
+        CU_ASSERT_EQUAL(runs_of(i), 1);
+    }
+    sweep_free_rows(rows, n);
+    char path[300];
+    snprintf(path, sizeof path, "%s/sweep.csv", out);
+    CU_ASSERT_EQUAL(lines_of(path), 7);
+    char *csv = slurp(path);
+    CU_ASSERT_PTR_NOT_NULL(strstr(csv, "point,training.psg.beta,training.psg.msb_x,top1,top5,"
+                                       "energy_j,energy_fj,"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(csv, "\n0,0.05,4,0.50,1,3.25,3250000000000000,40,0.50,0,,,"));
+    free(csv);
+    snprintf(path, sizeof path, "%s/sweep.md", out);
+    char *md = slurp(path);
+    CU_ASSERT_PTR_NOT_NULL(strstr(md, "6 of 6 points finished"));
+    free(md);
+    snprintf(path, sizeof path, "%s/sweep.html", out);
+    char *html = slurp(path);
+    CU_ASSERT_PTR_NOT_NULL(strstr(html, "<svg "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(html, "Pareto"));
+    free(html);
+    snprintf(path, sizeof path, "%s/points/0003/report.json", out);
+    CU_ASSERT_EQUAL(access(path, F_OK), 0);
+    free(cfg);
+}
+
+static void test_zip_points(void)
+{
+    struct e2_config *cfg = load("name: zip\ntraining:\n  method: [psg]\nsweep:\n  mode: zip\n"
+                                 "  vary:\n    training.psg.beta: [0.05, 0.1, 0.2]\n"
+                                 "    training.psg.msb_x: [2, 4, 8]\n", "zip.yaml");
+    CU_ASSERT_EQUAL(cfg_sweep_points(cfg), 3);
+    char out[256];
+    path_of(out, sizeof out, "zip");
+    struct e2_err err = {{0}};
+    CU_ASSERT_EQUAL_FATAL(run_sweep(cfg, out, 1, 0, 1, 1, &err), E2_OK);
+    struct sweep_row *rows;
+    int n;
+    CU_ASSERT_EQUAL_FATAL(sweep_read_rows(out, &rows, &n, &err), E2_OK);
+    CU_ASSERT_EQUAL_FATAL(n, 3);
+    const char *msb[3] = {"2", "4", "8"};
+    for (int i = 0; i < n; i++) {   /* jobs = 1: in point order */
+        CU_ASSERT_EQUAL(rows[i].point, i);
+        CU_ASSERT_STRING_EQUAL(json_get(rows[i].json, "values")->items[1].text, msb[i]);
+    }
+    sweep_free_rows(rows, n);
+    free(cfg);
+}
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static void test_killed_and_resumed(void)
+{
+    struct e2_config *cfg = load(grid_yaml, "grid.yaml");
+    char out[256], jsonl[300];
+    path_of(out, sizeof out, "killed");
+    snprintf(jsonl, sizeof jsonl, "%s/sweep.jsonl", out);
+    mkdir(out, 0755);
+    remove(runlog);
+    setenv("SLEEP", "0.4", 1);
+    pid_t child = fork();
+    if (child == 0) {
+        setpgid(0, 0);   /* the sweep and its workers in one group, killed together */
+        struct e2_err err;
+        _exit(run_sweep(cfg, out, 2, 0, 1, 1, &err));
+    }
+    setpgid(child, child);
+    double t0 = now();
+    while (lines_of(jsonl) < 2 && now() - t0 < 30)
+        usleep(20000);
+    kill(-child, SIGKILL);
+    waitpid(child, NULL, 0);
+    unsetenv("SLEEP");
+    /* a crash in the middle of an append leaves a partial last line */
+    FILE *f = fopen(jsonl, "a");
+    fputs("{\"schema\": \"e2sim.sweep/1\", \"poi", f);
+    fclose(f);
+
+    struct sweep_row *rows;
+    int n;
+    struct e2_err err = {{0}};
+    CU_ASSERT_EQUAL_FATAL(sweep_read_rows(out, &rows, &n, &err), E2_OK);
+    CU_ASSERT(n >= 2 && n < 6);
+    long finished[6];
+    int nfinished = n;
+    for (int i = 0; i < n; i++)
+        finished[i] = rows[i].point;
+    sweep_free_rows(rows, n);
+
+    CU_ASSERT_EQUAL_FATAL(run_sweep(cfg, out, 2, 1, 1, 1, &err), E2_OK);
+    CU_ASSERT_EQUAL(lines_of(jsonl), 6);
+    CU_ASSERT_EQUAL_FATAL(sweep_read_rows(out, &rows, &n, &err), E2_OK);
+    CU_ASSERT_EQUAL(n, 6);
+    int seen[6] = {0};
+    for (int i = 0; i < n; i++)
+        if (rows[i].point >= 0 && rows[i].point < 6)
+            seen[rows[i].point]++;
+    for (int p = 0; p < 6; p++)
+        CU_ASSERT_EQUAL(seen[p], 1);   /* every point exactly once */
+    for (int i = 0; i < nfinished; i++)
+        CU_ASSERT_EQUAL(runs_of(finished[i]), 1);   /* finished points were not rerun */
+    sweep_free_rows(rows, n);
+
+    /* resuming a finished sweep runs nothing */
+    int before = lines_of(runlog);
+    CU_ASSERT_EQUAL(run_sweep(cfg, out, 2, 1, 1, 1, &err), E2_OK);
+    CU_ASSERT_EQUAL(lines_of(runlog), before);
+    /* without --resume an existing sweep.jsonl is not silently extended: the caller refuses
+     * an existing folder (outdir); and a different config is refused on resume */
+    struct e2_config *other = load("name: other\ntraining:\n  method: [psg]\nsweep:\n  vary:\n"
+                                   "    training.psg.beta: [0.3, 0.4, 0.5, 0.6, 0.7, 0.8]\n",
+                                   "other.yaml");
+    CU_ASSERT_EQUAL(run_sweep(other, out, 1, 1, 1, 1, &err), E2_BAD_INPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "different sweep"));
+    free(other);
+    free(cfg);
+}
+
+static void test_failed_point_is_retried(void)
+{
+    struct e2_config *cfg = load(grid_yaml, "grid.yaml");
+    char out[256];
+    path_of(out, sizeof out, "failing");
+    remove(runlog);
+    setenv("FAIL", "3", 1);
+    struct e2_err err = {{0}};
+    CU_ASSERT_EQUAL(run_sweep(cfg, out, 2, 0, 1, 1, &err), E2_FAILURE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "1 sweep point failed (first: point 3, log "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "points/0003.log"));
+    unsetenv("FAIL");
+    char jsonl[300];
+    snprintf(jsonl, sizeof jsonl, "%s/sweep.jsonl", out);
+    CU_ASSERT_EQUAL(lines_of(jsonl), 5);
+    CU_ASSERT_EQUAL(run_sweep(cfg, out, 2, 1, 1, 1, &err), E2_OK);
+    CU_ASSERT_EQUAL(lines_of(jsonl), 6);
+    CU_ASSERT_EQUAL(runs_of(3), 2);
+    CU_ASSERT_EQUAL(runs_of(2), 1);
+    free(cfg);
+}
+
+static void test_shards_merge_to_the_whole(void)
+{
+    struct e2_config *cfg = load(grid_yaml, "grid.yaml");
+    char whole[256], s1[256], s2[256], merged[256];
+    path_of(whole, sizeof whole, "whole");
+    path_of(s1, sizeof s1, "shard1");
+    path_of(s2, sizeof s2, "shard2");
+    path_of(merged, sizeof merged, "merged");
+    struct e2_err err = {{0}};
+    remove(runlog);
+    CU_ASSERT_EQUAL_FATAL(run_sweep(cfg, whole, 3, 0, 1, 1, &err), E2_OK);
+    CU_ASSERT_EQUAL_FATAL(run_sweep(cfg, s1, 1, 0, 1, 2, &err), E2_OK);
+    CU_ASSERT_EQUAL_FATAL(run_sweep(cfg, s2, 2, 0, 2, 2, &err), E2_OK);
+    char path[300];
+    snprintf(path, sizeof path, "%s/sweep.jsonl", s1);
+    CU_ASSERT_EQUAL(lines_of(path), 3);   /* points 0, 2, 4 */
+    snprintf(path, sizeof path, "%s/sweep.md", s1);
+    char *md = slurp(path);
+    CU_ASSERT_PTR_NOT_NULL(strstr(md, "3 of 6 points finished"));
+    free(md);
+    const char *dirs[2] = {s2, s1};
+    CU_ASSERT_EQUAL_FATAL(sweep_merge(dirs, 2, merged, &err), E2_OK);
+    const char *files[] = {"sweep.csv", "sweep.md", "sweep.html"};
+    for (int i = 0; i < 3; i++) {
+        char a[300], b[300];
+        snprintf(a, sizeof a, "%s/%s", whole, files[i]);
+        snprintf(b, sizeof b, "%s/%s", merged, files[i]);
+        char *x = slurp(a), *y = slurp(b);
+        CU_ASSERT_FATAL(x && y);
+        CU_ASSERT_STRING_EQUAL(x, y);
+        free(x);
+        free(y);
+    }
+    /* the merged sweep.jsonl holds the whole sweep's lines, in point order */
+    struct sweep_row *ra, *rb;
+    int na, nb;
+    CU_ASSERT_EQUAL_FATAL(sweep_read_rows(whole, &ra, &na, &err), E2_OK);
+    CU_ASSERT_EQUAL_FATAL(sweep_read_rows(merged, &rb, &nb, &err), E2_OK);
+    CU_ASSERT_EQUAL_FATAL(sweep_dedup_rows(ra, &na, "whole", &err), E2_OK);
+    CU_ASSERT_EQUAL_FATAL(na, nb);
+    for (int i = 0; i < na; i++) {
+        CU_ASSERT_EQUAL(rb[i].point, i);
+        CU_ASSERT_STRING_EQUAL(ra[i].text, rb[i].text);
+    }
+    sweep_free_rows(ra, na);
+    sweep_free_rows(rb, nb);
+
+    /* overlapping shards with identical rows merge; the output folder must be new */
+    char again[256];
+    path_of(again, sizeof again, "merged2");
+    const char *overlap[3] = {s1, whole, s2};
+    CU_ASSERT_EQUAL(sweep_merge(overlap, 3, again, &err), E2_OK);
+    CU_ASSERT_EQUAL(sweep_merge(overlap, 3, again, &err), E2_BAD_INPUT);
+    free(cfg);
+}
+
+static void test_merge_conflicts(void)
+{
+    char a[256], b[256], c[256], out[256], path[300];
+    path_of(a, sizeof a, "conflict-a");
+    path_of(b, sizeof b, "conflict-b");
+    path_of(c, sizeof c, "conflict-c");
+    mkdir(a, 0755);
+    mkdir(b, 0755);
+    mkdir(c, 0755);
+    snprintf(path, sizeof path, "%s/sweep.jsonl", a);
+    write_file(path, "{\"point\": 1, \"sweep\": \"abc\", \"results\": {\"top1\": 0.5}}\n");
+    snprintf(path, sizeof path, "%s/sweep.jsonl", b);
+    write_file(path, "{\"point\": 1, \"sweep\": \"abc\", \"results\": {\"top1\": 0.6}}\n");
+    snprintf(path, sizeof path, "%s/sweep.jsonl", c);
+    write_file(path, "{\"point\": 2, \"sweep\": \"xyz\", \"results\": {\"top1\": 0.6}}\n");
+    struct e2_err err = {{0}};
+    const char *ab[2] = {a, b}, *ac[2] = {a, c};
+    path_of(out, sizeof out, "conflict-out");
+    CU_ASSERT_EQUAL(sweep_merge(ab, 2, out, &err), E2_BAD_INPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "point 1 appears twice with different"));
+    CU_ASSERT_EQUAL(sweep_merge(ac, 2, out, &err), E2_BAD_INPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "different sweeps"));
+    const char *missing[1] = {"/nonexistent/sweep"};
+    CU_ASSERT_EQUAL(sweep_merge(missing, 1, out, &err), E2_BAD_INPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "/nonexistent/sweep/sweep.jsonl"));
+    snprintf(path, sizeof path, "%s/sweep.jsonl", c);
+    write_file(path, "{\"point\": 2, \"sweep\": \"xyz\"}\nnot json\n");
+    CU_ASSERT_EQUAL(sweep_merge(ac + 1, 1, out, &err), E2_BAD_INPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "sweep.jsonl:2:1: "));
+}
+
+static void test_pareto(void)
+{
+    /* energy, accuracy: (1, .5) (2, .7) (2, .6) (3, .7) (4, .9) (NaN) (0.5, NaN) */
+    double e[7] = {1, 2, 2, 3, 4, NAN, 0.5}, a[7] = {.5, .7, .6, .7, .9, .99, NAN};
+    int front[7];
+    sweep_pareto(7, e, a, front);
+    int want[7] = {1, 1, 0, 0, 1, 0, 0};
+    for (int i = 0; i < 7; i++)
+        CU_ASSERT_EQUAL(front[i], want[i]);
+    double e2[2] = {1, 1}, a2[2] = {.5, .5};   /* equal points are both on the front */
+    sweep_pareto(2, e2, a2, front);
+    CU_ASSERT(front[0] && front[1]);
+}
+
+static int remove_tree(const char *path)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
+    return system(cmd);
+}
+
+int main(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/e2sim-test-sweep-XXXXXX");
+    if (!mkdtemp(dir))
+        return 1;
+    path_of(script, sizeof script, "worker.sh");
+    path_of(runlog, sizeof runlog, "runs.log");
+    write_file(script, worker_text);
+    setenv("RUNLOG", runlog, 1);
+    CU_initialize_registry();
+    CU_pSuite s = CU_add_suite("sweep", NULL, NULL);
+    CU_add_test(s, "grid: points, values, results, summary files", test_grid_points_and_values);
+    CU_add_test(s, "zip: points in step", test_zip_points);
+    CU_add_test(s, "killed midway, resumed: every point once", test_killed_and_resumed);
+    CU_add_test(s, "a failed point is retried on resume", test_failed_point_is_retried);
+    CU_add_test(s, "shard 1/2 + 2/2 + merge = unsharded", test_shards_merge_to_the_whole);
+    CU_add_test(s, "merge conflicts are errors", test_merge_conflicts);
+    CU_add_test(s, "Pareto front", test_pareto);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned failed = CU_get_number_of_failures();
+    CU_cleanup_registry();
+    if (!failed)
+        remove_tree(dir);
+    return failed ? 1 : 0;
+}
