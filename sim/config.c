@@ -87,6 +87,13 @@ static int is_section(const char *path)
     return 0;
 }
 
+/* buf = "prefix.child" (or "child" at the top level); 0, or -1 if it did not fit. */
+static int join_key(char *buf, size_t size, const char *prefix, const char *child)
+{
+    int n = snprintf(buf, size, "%s%s%s", prefix, prefix[0] ? "." : "", child);
+    return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
 int cfg_key_required(const char *key)
 {
     for (int i = 0; required_keys[i]; i++)
@@ -1333,10 +1340,9 @@ static int apply_mapping(struct loader *L, int file, yaml_document_t *doc, yaml_
         yaml_node_t *key = yaml_document_get_node(doc, p->key);
         yaml_node_t *value = yaml_document_get_node(doc, p->value);
         const char *name = scalar_of(key);
-        char path[2 * KEY_MAX + 2];
-        if (strlen(prefix) + strlen(name) + 1 > KEY_MAX)
+        char path[KEY_MAX + 1];
+        if (join_key(path, sizeof path, prefix, name))
             return unknown_key(err, &o, key, prefix);
-        snprintf(path, sizeof path, "%s%s%s", prefix, prefix[0] ? "." : "", name);
         if (!prefix[0] && strcmp(name, "include") == 0)
             continue;   /* already loaded */
         if (!allowed_in_scope(L->scope, path))
@@ -1736,7 +1742,8 @@ static void print_section(FILE *out, const struct e2_config *cfg, const char *pr
             print_line(out, indent, text, docs ? f->doc : NULL);
         } else if (first_in_child(i, prefix, cfg)) {
             char path[2 * KEY_MAX + 2];
-            snprintf(path, sizeof path, "%s%s%s", prefix, prefix[0] ? "." : "", child);
+            if (join_key(path, sizeof path, prefix, child))
+                continue;
             snprintf(text, sizeof text, "%s:", child);
             print_line(out, indent, text, NULL);
             print_section(out, cfg, path, indent + 2, docs);
@@ -1868,8 +1875,10 @@ static void json_section(FILE *out, const struct e2_config *cfg, const char *pre
             json_value(out, cfg, f);
         } else {
             char path[2 * KEY_MAX + 2];
-            snprintf(path, sizeof path, "%s%s%s", prefix, prefix[0] ? "." : "", child);
-            json_section(out, cfg, path);
+            if (join_key(path, sizeof path, prefix, child) == 0)
+                json_section(out, cfg, path);
+            else
+                fputs("{}", out);
         }
     }
     if (!prefix[0] && cfg->has_sweep) {
