@@ -1,17 +1,90 @@
 /* Hardware and energy-table parameters of the Zynq-7020 model, readable at run time.
  * Plain C so that sim/ (C11) fills it from YAML and models/ (C++17) reads it.
- * The YAML keys, defaults and ranges are in sim/config_hw.c; values and sources in
- * configs/hw/zynq7020.yaml. (Owned by the hardware model; first stub.) */
+ * Each field is the YAML key of the same dotted name under `hardware:` or `energy:`
+ * (e.g. hw.ddr.eff_seq_read <- hardware.ddr.eff_seq_read, hw.energy.ddr.idd0_ma <-
+ * energy.ddr.idd0_ma). Keys, defaults and ranges: sim/config_hw.c (the one source of defaults);
+ * values with their sources and [V]/[D]/[E] tags: configs/hw/zynq7020.yaml; meaning: docs/hardware.md. */
 #ifndef E2_HW_PARAMS_H
 #define E2_HW_PARAMS_H
 
+/* AXI HP ports between the PL DMA and the PS DDR controller. */
+struct hw_axi {
+    int ports;                  /* HP ports the DMA stripes over (1..4) */
+    int port_bits;              /* data width of one port per direction */
+    double port_read_cap_mbs;   /* interconnect cap on one port's reads (UG585) */
+};
+
+/* DDR3 on the ZedBoard: devices in lockstep on one bus, behind the PS controller. */
+struct hw_ddr {
+    double clock_mhz;           /* DDR clock (533.33 for DDR3-1066) */
+    int bus_bits;               /* 32 */
+    int devices;                /* x16 devices in lockstep (2) */
+    int device_bits;            /* DQ pins per device (16) */
+    int banks;                  /* 8 */
+    int page_bytes;             /* row (page) size of one device (2048) */
+    int burst_length;           /* BL8 */
+    double trcd_ns, trp_ns, tras_ns, trfc_ns, trefi_ns;
+    int seq_run_bytes;          /* contiguous run from which a transfer counts as sequential */
+    double eff_seq_read, eff_rand_read;    /* controller efficiency, UG585 */
+    double eff_seq_write, eff_rand_write;
+    double eff_seq_rw, eff_rand_rw;        /* read and write traffic mixed */
+};
+
+/* The ARM Cortex-A9 pair, for the ops the fabric does not run (loss, SLU gates). */
+struct hw_ps {
+    double clock_mhz;
+    double cycles_per_flop;             /* float32 add or multiply, NEON-averaged */
+    double cycles_per_transcendental;   /* exp, log, tanh, sigmoid */
+};
+
+struct hw_ddr_energy {
+    double vdd;                 /* V */
+    double idd0_ma, idd2n_ma, idd3n_ma, idd4r_ma, idd4w_ma, idd5_ma;   /* per device */
+    double io_read_mw_per_pin;  /* read I/O power per DQ pin */
+    double odt_write_mw_per_pin;/* write termination power per DQ pin */
+};
+
+struct hw_static_energy {
+    double pl_w;                /* PL device static */
+    double ps_w;                /* PS quiescent */
+    double ddrc_w;              /* PS DDR controller + PHY while active */
+    double board_w;             /* regulators and peripherals */
+};
+
 struct hw_energy {
-    double dsp_mac_pj;          /* placeholder until the model lands */
+    double dsp_mac_base_pj;     /* E(a,b) = base + product * a*b/450 on one DSP48E1 */
+    double dsp_mac_product_pj;
+    double dsp_mac_packed8_pj;  /* each of two 8-bit MACs packed in one DSP */
+    double fp32_mac_pj;         /* one float32 multiply-add (DSPs + LUTs) */
+    double fp32_add_pj;         /* one float32 add or compare */
+    double lut_mult_pj_per_bit2;/* LUT multiplier: per a*b bit product */
+    double lut_acc_pj_per_bit;  /* LUT adder/accumulator/compare: per bit */
+    double bram_read_pj;        /* one 36-bit BRAM port read */
+    double bram_write_pj;       /* one 36-bit BRAM port write */
+    double bram_lut_scale;      /* multiplies every BRAM and LUT energy (a calibration knob) */
+    double axi_beat_pj;         /* one 64-bit AXI HP beat incl. DMA */
+    double ps_active_w;         /* PS power while it computes (dynamic = active - static ps_w) */
+    struct hw_ddr_energy ddr;
+    struct hw_static_energy stat;
 };
 
 struct hw_params {
-    double pl_clock_mhz;
-    int dsps;
+    double pl_clock_mhz;        /* accelerator clock; model time is counted in its cycles */
+    int dsps;                   /* DSP48E1 in the MAC array (of 220) */
+    int int8_macs_per_dsp;      /* 2: two 8-bit MACs sharing an operand per DSP; 1: no packing */
+    int pack_max_bits;          /* operands at most this wide may be packed */
+    int fp32_dsps_per_mac;      /* DSPs one pipelined float32 MAC lane needs */
+    int fp32_mac_ii;            /* cycles between float32 MACs on one lane */
+    int lut_mac_budget;         /* LUTs available for LUT multipliers */
+    double luts_per_mult_bit2;  /* LUTs per a*b bit product of a LUT multiplier */
+    int array_step_overhead_cycles;  /* pipeline fill/drain per compute step */
+    int eltwise_lanes;          /* elements per cycle of the element-wise unit */
+    int bram_budget_kbit;       /* BRAM the buffers may use (Kb incl. parity, of 5040) */
+    int dma_chunk_bytes;        /* chunk of a streamed (element-wise) tensor */
+    int simulate_every_n;       /* 1: simulate every sample count (verification); 0: extrapolate */
+    struct hw_axi axi;
+    struct hw_ddr ddr;
+    struct hw_ps ps;
     struct hw_energy energy;
 };
 
