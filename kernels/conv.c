@@ -2,6 +2,7 @@
  * gemm, OpenMP over samples). See conv.h for the semantics and docs/numbers.md for the numbers. */
 #include "conv.h"
 
+#include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -414,6 +415,360 @@ static void count_sums(struct fx_stats *st, uint64_t sums, uint64_t ovf)
     }
 }
 
+/* ---- depthwise (cin_g == 1): padded planes, outputs in register blocks of 8 ----
+ * The input plane is copied once into a zero-padded buffer whose columns are split by phase
+ * (column c at (c % stride) * wsp + c / stride), so that the 8 inputs a block of 8 outputs needs
+ * for one tap are contiguous for any stride, and no inner loop tests bounds. A block of 8 outputs
+ * is accumulated in a vector register over all taps (GCC vector extensions: AVX2 with
+ * -march=native, SSE pairs otherwise). Backward-data is the stride-1 forward conv of the gradient
+ * dilated by the stride, with the flipped kernel; backward-weight keeps 8 partial sums per tap.
+ * Every float sum has a fixed order per plane or per channel, so results do not depend on the
+ * thread count. Integer sums are exact: they run in int32 lanes when the code widths prove the
+ * sum fits (codes must lie within their declared widths, as for gemm_i16), else in int64. */
+
+typedef float v8f __attribute__((vector_size(32)));
+typedef int32_t v8i __attribute__((vector_size(32)));
+typedef int16_t v8s __attribute__((vector_size(16)));
+
+static inline v8f load_v8f(const float *p)
+{
+    v8f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline v8i load_v8s_wide(const int16_t *p)
+{
+    v8s v;
+    memcpy(&v, p, sizeof v);
+    return __builtin_convertvector(v, v8i);
+}
+
+struct dw_geom {
+    int nb;           /* forward: blocks of 8 outputs per row */
+    int hp, wsp, rs;  /* padded input: rows, columns per phase, row stride (= stride * wsp) */
+    int nbx;          /* backward-data: blocks of 8 per gx row */
+    int hb, wb;       /* backward-data: dilated gradient plane */
+    int colo[256];    /* kernel column kw -> offset of its first input in a padded row */
+};
+
+static int imax(int a, int b) { return a > b ? a : b; }
+static int imin(int a, int b) { return a < b ? a : b; }
+
+static struct dw_geom dw_geom_of(const struct conv_shape *s, const struct dims *d)
+{
+    struct dw_geom g;
+    int st = s->stride;
+    g.nb = (d->wo + 7) / 8;
+    g.hp = s->h + 2 * s->pad;
+    g.wsp = imax((s->w + 2 * s->pad + st - 1) / st, g.nb * 8 + (s->k - 1) / st);
+    g.rs = st * g.wsp;
+    g.nbx = (s->w + 7) / 8;
+    g.hb = s->h + s->k - 1;
+    g.wb = imax(s->w + s->k - 1, g.nbx * 8 + s->k - 1);
+    for (int kw = 0; kw < s->k; kw++)
+        g.colo[kw] = (kw % st) * g.wsp + kw / st;
+    return g;
+}
+
+/* Per-thread scratch: a padded plane (float or int16) plus per-tap lanes or a gx int64 plane. */
+static size_t dw_plane_bytes(const struct dw_geom *g)
+{
+    return align64(sizeof(float) * (size_t)imax(g->hp * g->rs, g->hb * g->wb));
+}
+
+static size_t dw_scratch_bytes(const struct conv_shape *s, const struct dims *d)
+{
+    struct dw_geom g = dw_geom_of(s, d);
+    return dw_plane_bytes(&g) + sizeof(int64_t) * (size_t)imax(d->kk * 8, d->hw_in);
+}
+
+static void *dw_extra(const struct dw_geom *g, void *scratch) { return (char *)scratch + dw_plane_bytes(g); }
+
+#define DEFINE_PAD(NAME, T)                                                                      \
+    static void NAME(const struct conv_shape *s, const struct dw_geom *g, const T *src, T *dst) \
+    {                                                                                            \
+        int st = s->stride;                                                                      \
+        memset(dst, 0, sizeof(T) * (size_t)g->hp * g->rs);                                       \
+        for (int ih = 0; ih < s->h; ih++) {                                                      \
+            T *row = dst + (long)(ih + s->pad) * g->rs;                                          \
+            const T *in = src + (long)ih * s->w;                                                 \
+            if (st == 1) {                                                                       \
+                memcpy(row + s->pad, in, sizeof(T) * (size_t)s->w);                              \
+                continue;                                                                        \
+            }                                                                                    \
+            for (int iw = 0; iw < s->w; iw++) {                                                  \
+                int c = iw + s->pad;                                                             \
+                row[(c % st) * g->wsp + c / st] = in[iw];                                        \
+            }                                                                                    \
+        }                                                                                        \
+    }
+
+DEFINE_PAD(dw_pad_f32, float)
+DEFINE_PAD(dw_pad_i16, int16_t)
+
+/* Where the input of output column 8b (+ j) for kernel column kw lies in a padded row. */
+static inline long dw_col(const struct dw_geom *g, int b, int kw)
+{
+    return (long)g->colo[kw] + b * 8;
+}
+
+/* B[r][c] = gy[oh][ow] at r = oh*stride + k-1-pad, c = ow*stride + k-1-pad, zeros elsewhere:
+ * then gx[ih][iw] = sum over (a, c) of B[ih+a][iw+c] * w[k-1-a][k-1-c]. */
+#define DEFINE_DILATE(NAME, T)                                                                   \
+    static void NAME(const struct conv_shape *s, const struct dims *d, const struct dw_geom *g, \
+                     const T *gy, T *B)                                                          \
+    {                                                                                            \
+        int off = s->k - 1 - s->pad;                                                             \
+        memset(B, 0, sizeof(T) * (size_t)g->hb * g->wb);                                         \
+        for (int oh = 0; oh < d->ho; oh++) {                                                     \
+            int r = oh * s->stride + off;                                                        \
+            if (r < 0 || r >= g->hb)                                                             \
+                continue;                                                                        \
+            for (int ow = 0; ow < d->wo; ow++) {                                                 \
+                int c = ow * s->stride + off;                                                    \
+                if (c >= 0 && c < g->wb)                                                         \
+                    B[(long)r * g->wb + c] = gy[(long)oh * d->wo + ow];                          \
+            }                                                                                    \
+        }                                                                                        \
+    }
+
+DEFINE_DILATE(dw_dilate_f32, float)
+DEFINE_DILATE(dw_dilate_i16, int16_t)
+
+/* Does a sum of `terms` products of codes of these signed widths fit int32? */
+static int fits_int32(long terms, int bits_a, int bits_b)
+{
+    double bound = (double)terms * ldexp(1.0, bits_a - 1) * ldexp(1.0, bits_b - 1);
+    return bound < 2147483647.0;
+}
+
+/* Rows are done in pairs: two independent accumulator chains hide the add latency. (For an odd
+ * last row the pair repeats it and the copy is dropped.) */
+static void dw_fwd_plane_f32(const struct conv_shape *s, const struct dims *d, const struct dw_geom *g,
+                             const float *xp, const float *wk, float *out)
+{
+    int k = s->k;
+    for (int oh = 0; oh < d->ho; oh += 2) {
+        int two = oh + 1 < d->ho;
+        const float *base0 = xp + (long)oh * s->stride * g->rs;
+        const float *base1 = base0 + (two ? (long)s->stride * g->rs : 0);
+        for (int b = 0; b < g->nb; b++) {
+            v8f a0 = { 0 }, a1 = { 0 };
+            for (int kh = 0; kh < k; kh++) {
+                const float *r0 = base0 + (long)kh * g->rs, *r1 = base1 + (long)kh * g->rs;
+                for (int kw = 0; kw < k; kw++) {
+                    float wv = wk[kh * k + kw];
+                    long c = dw_col(g, b, kw);
+                    a0 += wv * load_v8f(r0 + c);
+                    a1 += wv * load_v8f(r1 + c);
+                }
+            }
+            int n = imin(8, d->wo - b * 8);
+            float *o = out + (long)oh * d->wo + b * 8;
+            for (int j = 0; j < n; j++)
+                o[j] = a0[j];
+            if (two)
+                for (int j = 0; j < n; j++)
+                    o[d->wo + j] = a1[j];
+        }
+    }
+}
+
+static uint64_t dw_fwd_plane_fx(const struct conv_shape *s, const struct dims *d, const struct dw_geom *g,
+                                const int16_t *xp, const int16_t *wk, int narrow, float sx, float sw,
+                                int acc_bits, float *out)
+{
+    int k = s->k;
+    uint64_t ovf = 0;
+    for (int oh = 0; oh < d->ho; oh += 2) {
+        int two = oh + 1 < d->ho;
+        const int16_t *base0 = xp + (long)oh * s->stride * g->rs;
+        const int16_t *base1 = base0 + (two ? (long)s->stride * g->rs : 0);
+        for (int b = 0; b < g->nb; b++) {
+            int64_t acc[2][8] = { { 0 } };
+            if (narrow) {
+                v8i a0 = { 0 }, a1 = { 0 };
+                for (int kh = 0; kh < k; kh++) {
+                    const int16_t *r0 = base0 + (long)kh * g->rs, *r1 = base1 + (long)kh * g->rs;
+                    for (int kw = 0; kw < k; kw++) {
+                        int32_t wv = wk[kh * k + kw];
+                        long c = dw_col(g, b, kw);
+                        a0 += wv * load_v8s_wide(r0 + c);
+                        a1 += wv * load_v8s_wide(r1 + c);
+                    }
+                }
+                for (int j = 0; j < 8; j++) {
+                    acc[0][j] = a0[j];
+                    acc[1][j] = a1[j];
+                }
+            } else {
+                for (int kh = 0; kh < k; kh++) {
+                    const int16_t *r0 = base0 + (long)kh * g->rs, *r1 = base1 + (long)kh * g->rs;
+                    for (int kw = 0; kw < k; kw++) {
+                        int64_t wv = wk[kh * k + kw];
+                        long c = dw_col(g, b, kw);
+                        for (int j = 0; j < 8; j++) {
+                            acc[0][j] += wv * r0[c + j];
+                            acc[1][j] += wv * r1[c + j];
+                        }
+                    }
+                }
+            }
+            int n = imin(8, d->wo - b * 8);
+            for (int r = 0; r <= two; r++) {
+                float *o = out + (long)(oh + r) * d->wo + b * 8;
+                for (int j = 0; j < n; j++) {
+                    ovf += (uint64_t)fx_acc_overflows(acc[r][j], acc_bits);
+                    o[j] = fx_dequant_acc(acc[r][j], sx, sw);
+                }
+            }
+        }
+    }
+    return ovf;
+}
+
+/* gx plane of input channel ci from the gy planes of its cout_g output channels. */
+static void dw_bwd_data_plane_f32(const struct conv_shape *s, const struct dims *d, const struct dw_geom *g,
+                                  const float *gyn, const float *w, int ci, float *B, float *gxc)
+{
+    int k = s->k;
+    for (int m = 0; m < d->cout_g; m++) {
+        int co = ci * d->cout_g + m;
+        const float *wk = w + (long)co * d->kk;
+        dw_dilate_f32(s, d, g, gyn + (long)co * d->hw_out, B);
+        for (int ih = 0; ih < s->h; ih++)
+            for (int b = 0; b < g->nbx; b++) {
+                int n = imin(8, s->w - b * 8);
+                float *o = gxc + (long)ih * s->w + b * 8;
+                v8f acc = { 0 };
+                if (m)
+                    for (int j = 0; j < n; j++)
+                        acc[j] = o[j];
+                for (int a = 0; a < k; a++) {
+                    const float *br = B + (long)(ih + a) * g->wb + b * 8;
+                    for (int c = 0; c < k; c++)
+                        acc += wk[(k - 1 - a) * k + (k - 1 - c)] * load_v8f(br + c);
+                }
+                for (int j = 0; j < n; j++)
+                    o[j] = acc[j];
+            }
+    }
+}
+
+static uint64_t dw_bwd_data_plane_fx(const struct conv_shape *s, const struct dims *d, const struct dw_geom *g,
+                                     const int16_t *gyn, const int16_t *w, int ci, int narrow, float sg,
+                                     float sw, int acc_bits, int16_t *B, int64_t *accp, float *gxc)
+{
+    int k = s->k;
+    memset(accp, 0, sizeof(int64_t) * (size_t)d->hw_in);
+    for (int m = 0; m < d->cout_g; m++) {
+        int co = ci * d->cout_g + m;
+        const int16_t *wk = w + (long)co * d->kk;
+        dw_dilate_i16(s, d, g, gyn + (long)co * d->hw_out, B);
+        for (int ih = 0; ih < s->h; ih++)
+            for (int b = 0; b < g->nbx; b++) {
+                int n = imin(8, s->w - b * 8);
+                int64_t *o = accp + (long)ih * s->w + b * 8;
+                if (narrow) {
+                    v8i acc = { 0 };
+                    for (int a = 0; a < k; a++) {
+                        const int16_t *br = B + (long)(ih + a) * g->wb + b * 8;
+                        for (int c = 0; c < k; c++)
+                            acc += (int32_t)wk[(k - 1 - a) * k + (k - 1 - c)] * load_v8s_wide(br + c);
+                    }
+                    for (int j = 0; j < n; j++)
+                        o[j] += acc[j];
+                } else {
+                    for (int a = 0; a < k; a++) {
+                        const int16_t *br = B + (long)(ih + a) * g->wb + b * 8;
+                        for (int c = 0; c < k; c++) {
+                            int64_t wv = wk[(k - 1 - a) * k + (k - 1 - c)];
+                            for (int j = 0; j < n; j++)
+                                o[j] += wv * br[j + c];
+                        }
+                    }
+                }
+            }
+    }
+    uint64_t ovf = 0;
+    for (long i = 0; i < d->hw_in; i++) {
+        ovf += (uint64_t)fx_acc_overflows(accp[i], acc_bits);
+        gxc[i] = fx_dequant_acc(accp[i], sg, sw);
+    }
+    return ovf;
+}
+
+/* gw of output channel co over the whole batch: 8 partial sums per tap (lane j takes the
+ * output columns j, j+8, ...), added up in lane order at the end. */
+static void dw_bwd_weight_co_f32(const struct conv_shape *s, const struct dims *d, const struct dw_geom *g,
+                                 const float *x, const float *gy, int co, float *xp, v8f *lanes, float *gw)
+{
+    int ci = co / d->cout_g, full = d->wo / 8, rem = d->wo % 8;
+    memset(lanes, 0, sizeof(v8f) * (size_t)d->kk);
+    for (int n = 0; n < s->n; n++) {
+        dw_pad_f32(s, g, x + ((long)n * s->cin + ci) * d->hw_in, xp);
+        const float *gc = gy + ((long)n * s->cout + co) * d->hw_out;
+        for (int kh = 0; kh < s->k; kh++)
+            for (int kw = 0; kw < s->k; kw++) {
+                v8f acc = lanes[kh * s->k + kw];
+                for (int oh = 0; oh < d->ho; oh++) {
+                    const float *gr = gc + (long)oh * d->wo;
+                    const float *row = xp + (long)(oh * s->stride + kh) * g->rs;
+                    for (int b = 0; b < full; b++)
+                        acc += load_v8f(gr + b * 8) * load_v8f(row + dw_col(g, b, kw));
+                    if (rem) {
+                        v8f t = { 0 };
+                        const float *xr = row + dw_col(g, full, kw);
+                        for (int j = 0; j < rem; j++)
+                            t[j] = gr[full * 8 + j] * xr[j];
+                        acc += t;
+                    }
+                }
+                lanes[kh * s->k + kw] = acc;
+            }
+    }
+    for (int t = 0; t < d->kk; t++) {
+        float sum = 0.0f;
+        for (int j = 0; j < 8; j++)
+            sum += lanes[t][j];
+        gw[(long)co * d->kk + t] = sum;
+    }
+}
+
+static uint64_t dw_bwd_weight_co_fx(const struct conv_shape *s, const struct dims *d, const struct dw_geom *g,
+                                    const struct fx_tensor *x, const struct fx_tensor *gy, int co,
+                                    int16_t *xp, int64_t *acc, int64_t *gw_acc, float *gw, int acc_bits)
+{
+    int ci = co / d->cout_g;
+    memset(acc, 0, sizeof(int64_t) * (size_t)d->kk);
+    for (int n = 0; n < s->n; n++) {
+        dw_pad_i16(s, g, x->code + ((long)n * s->cin + ci) * d->hw_in, xp);
+        const int16_t *gc = gy->code + ((long)n * s->cout + co) * d->hw_out;
+        for (int kh = 0; kh < s->k; kh++)
+            for (int kw = 0; kw < s->k; kw++) {
+                int64_t sum = 0;
+                for (int oh = 0; oh < d->ho; oh++) {
+                    const int16_t *gr = gc + (long)oh * d->wo;
+                    const int16_t *xr = xp + (long)(oh * s->stride + kh) * g->rs + dw_col(g, 0, kw);
+                    for (int ow = 0; ow < d->wo; ow++)
+                        sum += (int32_t)gr[ow] * xr[ow];
+                }
+                acc[kh * s->k + kw] += sum;
+            }
+    }
+    uint64_t ovf = 0;
+    for (int t = 0; t < d->kk; t++) {
+        long i = (long)co * d->kk + t;
+        ovf += (uint64_t)fx_acc_overflows(acc[t], acc_bits);
+        if (gw_acc)
+            gw_acc[i] = acc[t];
+        if (gw)
+            gw[i] = fx_dequant_acc(acc[t], x->scale[0], gy->scale[0]);
+    }
+    return ovf;
+}
+
 /* ---- references ---- */
 
 void conv_forward_f32_ref(const struct conv_shape *s, const float *x, const float *w, float *y)
@@ -476,9 +831,26 @@ int conv_forward_f32(const struct conv_shape *s, const float *x, const float *w,
         return -1;
     struct dims d = dims_of(s);
     if (d.direct) {
-#pragma omp parallel for schedule(static)
-        for (int n = 0; n < s->n; n++)
-            fwd_direct_f32(s, &d, x, w, y, n);
+        struct dw_geom g = dw_geom_of(s, &d);
+        int threads = omp_get_max_threads();
+        struct scratch sc;
+        if (scratch_get(&sc, ws, dw_scratch_bytes(s, &d), threads))
+            return -1;
+#pragma omp parallel num_threads(threads)
+        {
+            float *xp = scratch_of(&sc, omp_get_thread_num());
+            int last = -1;
+#pragma omp for schedule(static)
+            for (long p = 0; p < (long)s->n * s->cout; p++) {
+                int n = (int)(p / s->cout), co = (int)(p % s->cout), ci = co / d.cout_g;
+                if (n * s->cin + ci != last) {   /* channel multiplier: reuse the padded plane */
+                    last = n * s->cin + ci;
+                    dw_pad_f32(s, &g, x + (long)last * d.hw_in, xp);
+                }
+                dw_fwd_plane_f32(s, &d, &g, xp, w + (long)co * d.kk, y + p * d.hw_out);
+            }
+        }
+        scratch_done(&sc);
     } else {
         int threads = omp_get_max_threads();
         struct scratch sc;
@@ -513,9 +885,18 @@ int conv_backward_data_f32(const struct conv_shape *s, const float *gy, const fl
         return -1;
     struct dims d = dims_of(s);
     if (d.direct) {
-#pragma omp parallel for schedule(static)
-        for (int n = 0; n < s->n; n++)
-            bwd_data_direct_f32(s, &d, gy, w, gx, n);
+        struct dw_geom g = dw_geom_of(s, &d);
+        int threads = omp_get_max_threads();
+        struct scratch sc;
+        if (scratch_get(&sc, ws, dw_scratch_bytes(s, &d), threads))
+            return -1;
+#pragma omp parallel for schedule(static) num_threads(threads)
+        for (long p = 0; p < (long)s->n * s->cin; p++) {
+            int n = (int)(p / s->cin), ci = (int)(p % s->cin);
+            dw_bwd_data_plane_f32(s, &d, &g, gy + (long)n * s->cout * d.hw_out, w, ci,
+                                  scratch_of(&sc, omp_get_thread_num()), gx + p * d.hw_in);
+        }
+        scratch_done(&sc);
     } else {
         int threads = omp_get_max_threads();
         struct scratch sc;
@@ -558,9 +939,17 @@ int conv_backward_weight_f32(const struct conv_shape *s, const float *x, const f
     struct dims d = dims_of(s);
     long wc = conv_w_count(s);
     if (d.direct) {
-#pragma omp parallel for schedule(static)
-        for (int co = 0; co < s->cout; co++)
-            bwd_weight_direct_f32(s, &d, x, gy, gw, co);
+        struct dw_geom g = dw_geom_of(s, &d);
+        int threads = omp_get_max_threads();
+        struct scratch sc;
+        if (scratch_get(&sc, ws, dw_scratch_bytes(s, &d), threads))
+            return -1;
+#pragma omp parallel for schedule(static) num_threads(threads)
+        for (int co = 0; co < s->cout; co++) {
+            void *mine = scratch_of(&sc, omp_get_thread_num());
+            dw_bwd_weight_co_f32(s, &d, &g, x, gy, co, mine, dw_extra(&g, mine), gw);
+        }
+        scratch_done(&sc);
     } else {
         int threads = omp_get_max_threads();
         struct scratch sc;
@@ -617,9 +1006,28 @@ int conv_forward_fx(const struct conv_shape *s, const struct fx_tensor *x, const
     struct dims d = dims_of(s);
     uint64_t ovf = 0;
     if (d.direct) {
-#pragma omp parallel for schedule(static) reduction(+ : ovf)
-        for (int n = 0; n < s->n; n++)
-            ovf += fwd_direct_fx(s, &d, x, w, y, acc_bits, n);
+        struct dw_geom g = dw_geom_of(s, &d);
+        int threads = omp_get_max_threads();
+        struct scratch sc;
+        if (scratch_get(&sc, ws, dw_scratch_bytes(s, &d), threads))
+            return -1;
+        int narrow = fits_int32(d.kk, fx_signed_bits(x->bits, x->is_signed), fx_signed_bits(w->bits, w->is_signed));
+#pragma omp parallel num_threads(threads) reduction(+ : ovf)
+        {
+            int16_t *xp = scratch_of(&sc, omp_get_thread_num());
+            int last = -1;
+#pragma omp for schedule(static)
+            for (long p = 0; p < (long)s->n * s->cout; p++) {
+                int n = (int)(p / s->cout), co = (int)(p % s->cout), ci = co / d.cout_g;
+                if (n * s->cin + ci != last) {
+                    last = n * s->cin + ci;
+                    dw_pad_i16(s, &g, x->code + (long)last * d.hw_in, xp);
+                }
+                ovf += dw_fwd_plane_fx(s, &d, &g, xp, w->code + (long)co * d.kk, narrow, x->scale[0],
+                                       w_scale_of(w, co), acc_bits, y + p * d.hw_out);
+            }
+        }
+        scratch_done(&sc);
     } else {
         int threads = omp_get_max_threads();
         int bx = fx_signed_bits(x->bits, x->is_signed), bw = fx_signed_bits(w->bits, w->is_signed);
@@ -668,9 +1076,21 @@ int conv_backward_data_fx(const struct conv_shape *s, const struct fx_tensor *gy
     struct dims d = dims_of(s);
     uint64_t ovf = 0;
     if (d.direct) {
-#pragma omp parallel for schedule(static) reduction(+ : ovf)
-        for (int n = 0; n < s->n; n++)
-            ovf += bwd_data_direct_fx(s, &d, gy, w, gx, acc_bits, n);
+        struct dw_geom g = dw_geom_of(s, &d);
+        int threads = omp_get_max_threads();
+        struct scratch sc;
+        if (scratch_get(&sc, ws, dw_scratch_bytes(s, &d), threads))
+            return -1;
+        float sw = data_w_scale(w);
+        int narrow = fits_int32(d.kk, fx_signed_bits(gy->bits, gy->is_signed), fx_signed_bits(w->bits, w->is_signed));
+#pragma omp parallel for schedule(static) num_threads(threads) reduction(+ : ovf)
+        for (long p = 0; p < (long)s->n * s->cin; p++) {
+            int n = (int)(p / s->cin), ci = (int)(p % s->cin);
+            void *mine = scratch_of(&sc, omp_get_thread_num());
+            ovf += dw_bwd_data_plane_fx(s, &d, &g, gy->code + (long)n * s->cout * d.hw_out, w->code, ci,
+                                        narrow, gy->scale[0], sw, acc_bits, mine, dw_extra(&g, mine), gx + p * d.hw_in);
+        }
+        scratch_done(&sc);
     } else {
         int threads = omp_get_max_threads();
         int bg = fx_signed_bits(gy->bits, gy->is_signed), bw = fx_signed_bits(w->bits, w->is_signed);
@@ -717,9 +1137,17 @@ int conv_backward_weight_fx(const struct conv_shape *s, const struct fx_tensor *
     long wc = conv_w_count(s);
     uint64_t ovf = 0;
     if (d.direct) {
-#pragma omp parallel for schedule(static) reduction(+ : ovf)
-        for (int co = 0; co < s->cout; co++)
-            ovf += bwd_weight_direct_fx(s, &d, x, gy, gw_acc, gw, acc_bits, co);
+        struct dw_geom g = dw_geom_of(s, &d);
+        int threads = omp_get_max_threads();
+        struct scratch sc;
+        if (scratch_get(&sc, ws, dw_scratch_bytes(s, &d), threads))
+            return -1;
+#pragma omp parallel for schedule(static) num_threads(threads) reduction(+ : ovf)
+        for (int co = 0; co < s->cout; co++) {
+            void *mine = scratch_of(&sc, omp_get_thread_num());
+            ovf += dw_bwd_weight_co_fx(s, &d, &g, x, gy, co, mine, dw_extra(&g, mine), gw_acc, gw, acc_bits);
+        }
+        scratch_done(&sc);
     } else {
         int threads = omp_get_max_threads();
         int bx = fx_signed_bits(x->bits, x->is_signed), bg = fx_signed_bits(gy->bits, gy->is_signed);

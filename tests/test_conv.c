@@ -96,7 +96,8 @@ struct fx_case {
     struct fx_tensor x, w, g;
 };
 
-static void make_case(struct fx_case *c, uint64_t seed, int x_signed, int per_channel)
+/* wide: 16-bit activations and weights (sums then need int64 lanes in the depthwise path). */
+static void make_case(struct fx_case *c, uint64_t seed, int x_signed, int per_channel, int wide)
 {
     struct conv_shape *s = &c->s;
     long nx = conv_x_count(s), nw = conv_w_count(s), ny = conv_y_count(s);
@@ -104,14 +105,17 @@ static void make_case(struct fx_case *c, uint64_t seed, int x_signed, int per_ch
     c->wq = malloc(sizeof(int16_t) * nw);
     c->gq = malloc(sizeof(int16_t) * ny);
     c->ws = malloc(sizeof(float) * s->cout);
-    gc_fill_codes(c->xq, nx, seed, x_signed ? -127 : 0, x_signed ? 127 : 255);
-    gc_fill_codes(c->wq, nw, seed + 1, -127, 127);
+    int xb = wide ? 16 : 8, wb = wide ? 16 : 8;
+    if (wide)
+        x_signed = 1;
+    gc_fill_codes(c->xq, nx, seed, x_signed ? -fx_qmax(xb, 1) : 0, fx_qmax(xb, x_signed));
+    gc_fill_codes(c->wq, nw, seed + 1, -fx_qmax(wb, 1), fx_qmax(wb, 1));
     gc_fill_codes(c->gq, ny, seed + 2, -32767, 32767);
     gc_fill(c->ws, s->cout, seed + 3, 0.001f, 0.01f);
     c->xs = 0.0137f;
     c->gs = 3.1e-6f;
-    c->x = (struct fx_tensor){ c->xq, &c->xs, 8, x_signed, 0 };
-    c->w = (struct fx_tensor){ c->wq, c->ws, 8, 1, per_channel };
+    c->x = (struct fx_tensor){ c->xq, &c->xs, xb, x_signed, 0 };
+    c->w = (struct fx_tensor){ c->wq, c->ws, wb, 1, per_channel };
     c->g = (struct fx_tensor){ c->gq, &c->gs, 16, 1, 0 };
 }
 
@@ -138,7 +142,7 @@ static void run_fx(struct fx_case *c, int threads, int acc_bits, float *y, float
     omp_set_num_threads(keep);
 }
 
-#define N_RANDOM 60
+#define N_RANDOM 80
 
 static void test_fixed_matches_reference(void)
 {
@@ -150,7 +154,7 @@ static void test_fixed_matches_reference(void)
         c.s = random_shape(key, i);
         CU_ASSERT_EQUAL_FATAL(conv_shape_check(&c.s), 0);
         kinds_seen[c.s.groups == 1 ? 0 : c.s.groups == c.s.cin ? (c.s.cout == c.s.cin ? 2 : 3) : 1]++;
-        make_case(&c, 1000 + 10 * i, i % 3 == 0, i % 2 == 0);
+        make_case(&c, 1000 + 10 * i, i % 3 == 0, i % 2 == 0, i % 5 == 4);
         long nx = conv_x_count(&c.s), nw = conv_w_count(&c.s), ny = conv_y_count(&c.s);
         /* A narrow accumulator (30 bits) makes some sums overflow, so the counts are compared too. */
         int acc_bits = i % 4 == 0 ? 30 : 48;
