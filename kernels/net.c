@@ -160,7 +160,7 @@ static void bn_apply(const struct nchw *s, const float *x, const float *gamma, c
                      const float *mean, const float *invstd, int act, float *y)
 {
     long hw = (long)s->h * s->w;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (nchw_count(s) > 65536)
     for (int c = 0; c < s->c; c++) {
         float a = gamma[c] * invstd[c], b = beta[c] - mean[c] * a;
         for (int n = 0; n < s->n; n++) {

@@ -50,14 +50,14 @@ int swa_update(struct swa *s, const struct net_param *p, int np, const struct op
 {
     if (!s || np != s->np)
         return -1;
-    float inv = 1.0f / (float)(s->models + 1);
+    float k1 = (float)(s->models + 1);
     for (int i = 0; i < np; i++) {
         float *a = s->avg[i];
         if (!a)
             continue;
         const float *w = p[i].w;
         for (long j = 0; j < p[i].count; j++)
-            a[j] += (w[j] - a[j]) * inv;
+            a[j] += (w[j] - a[j]) / k1;
         struct oprec r;
         memset(&r, 0, sizeof r);
         r.layer = p[i].layer;
