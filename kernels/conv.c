@@ -430,19 +430,15 @@ typedef float v8f __attribute__((vector_size(32)));
 typedef int32_t v8i __attribute__((vector_size(32)));
 typedef int16_t v8s __attribute__((vector_size(16)));
 
-static inline v8f load_v8f(const float *p)
-{
-    v8f v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static inline v8i load_v8s_wide(const int16_t *p)
-{
-    v8s v;
-    memcpy(&v, p, sizeof v);
-    return __builtin_convertvector(v, v8i);
-}
+/* Unaligned loads. Macros, not functions: a function returning a 32-byte vector changes the
+ * ABI when AVX is off (E2SIM_PORTABLE builds) and GCC warns about it. */
+#define LOAD_V8F(dst, p) memcpy(&(dst), (p), sizeof(v8f))
+#define LOAD_V8S_WIDE(dst, p)                 \
+    do {                                      \
+        v8s narrow_;                          \
+        memcpy(&narrow_, (p), sizeof narrow_); \
+        (dst) = __builtin_convertvector(narrow_, v8i); \
+    } while (0)
 
 struct dw_geom {
     int nb;           /* forward: blocks of 8 outputs per row */
@@ -560,8 +556,11 @@ static void dw_fwd_plane_f32(const struct conv_shape *s, const struct dims *d, c
                 for (int kw = 0; kw < k; kw++) {
                     float wv = wk[kh * k + kw];
                     long c = dw_col(g, b, kw);
-                    a0 += wv * load_v8f(r0 + c);
-                    a1 += wv * load_v8f(r1 + c);
+                    v8f x0, x1;
+                    LOAD_V8F(x0, r0 + c);
+                    LOAD_V8F(x1, r1 + c);
+                    a0 += wv * x0;
+                    a1 += wv * x1;
                 }
             }
             int n = imin(8, d->wo - b * 8);
@@ -594,8 +593,11 @@ static uint64_t dw_fwd_plane_fx(const struct conv_shape *s, const struct dims *d
                     for (int kw = 0; kw < k; kw++) {
                         int32_t wv = wk[kh * k + kw];
                         long c = dw_col(g, b, kw);
-                        a0 += wv * load_v8s_wide(r0 + c);
-                        a1 += wv * load_v8s_wide(r1 + c);
+                        v8i x0, x1;
+                        LOAD_V8S_WIDE(x0, r0 + c);
+                        LOAD_V8S_WIDE(x1, r1 + c);
+                        a0 += wv * x0;
+                        a1 += wv * x1;
                     }
                 }
                 for (int j = 0; j < 8; j++) {
@@ -647,8 +649,11 @@ static void dw_bwd_data_plane_f32(const struct conv_shape *s, const struct dims 
                         acc[j] = o[j];
                 for (int a = 0; a < k; a++) {
                     const float *br = B + (long)(ih + a) * g->wb + b * 8;
-                    for (int c = 0; c < k; c++)
-                        acc += wk[(k - 1 - a) * k + (k - 1 - c)] * load_v8f(br + c);
+                    for (int c = 0; c < k; c++) {
+                        v8f v;
+                        LOAD_V8F(v, br + c);
+                        acc += wk[(k - 1 - a) * k + (k - 1 - c)] * v;
+                    }
                 }
                 for (int j = 0; j < n; j++)
                     o[j] = acc[j];
@@ -674,8 +679,11 @@ static uint64_t dw_bwd_data_plane_fx(const struct conv_shape *s, const struct di
                     v8i acc = { 0 };
                     for (int a = 0; a < k; a++) {
                         const int16_t *br = B + (long)(ih + a) * g->wb + b * 8;
-                        for (int c = 0; c < k; c++)
-                            acc += (int32_t)wk[(k - 1 - a) * k + (k - 1 - c)] * load_v8s_wide(br + c);
+                        for (int c = 0; c < k; c++) {
+                            v8i v;
+                            LOAD_V8S_WIDE(v, br + c);
+                            acc += (int32_t)wk[(k - 1 - a) * k + (k - 1 - c)] * v;
+                        }
                     }
                     for (int j = 0; j < n; j++)
                         o[j] += acc[j];
@@ -715,8 +723,12 @@ static void dw_bwd_weight_co_f32(const struct conv_shape *s, const struct dims *
                 for (int oh = 0; oh < d->ho; oh++) {
                     const float *gr = gc + (long)oh * d->wo;
                     const float *row = xp + (long)(oh * s->stride + kh) * g->rs;
-                    for (int b = 0; b < full; b++)
-                        acc += load_v8f(gr + b * 8) * load_v8f(row + dw_col(g, b, kw));
+                    for (int b = 0; b < full; b++) {
+                        v8f gv, xv;
+                        LOAD_V8F(gv, gr + b * 8);
+                        LOAD_V8F(xv, row + dw_col(g, b, kw));
+                        acc += gv * xv;
+                    }
                     if (rem) {
                         v8f t = { 0 };
                         const float *xr = row + dw_col(g, full, kw);
