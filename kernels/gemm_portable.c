@@ -12,7 +12,8 @@ static const double PARALLEL_MIN_MACS = 262144.0;
 
 static int run_parallel(int M, int N, int K)
 {
-    return !omp_in_parallel() && omp_get_max_threads() > 1 && (double)M * N * K >= PARALLEL_MIN_MACS;
+    return !omp_in_parallel() && omp_get_max_threads() > 1 &&
+           (double)M * N * K >= PARALLEL_MIN_MACS;
 }
 
 static void f32_row(int trans_a, int trans_b, int N, int K, const float *A, int lda,

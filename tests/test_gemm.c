@@ -160,6 +160,29 @@ static void test_i16_spills_at_extreme_codes(void)
     CU_ASSERT_EQUAL(c, 2000LL << 22);
 }
 
+/* C = A B^T with a long K (backward-weight), at extreme codes and with K past several blocks of
+ * up to 8 * chunk k-steps (what a dot-product kernel with 8 int32 lanes could use). */
+static void test_i16_long_k_a_bt(void)
+{
+    static const int widths[][2] = {{16, 10}, {16, 8}, {8, 16}, {8, 8}, {12, 12}, {14, 12}};
+    for (int w = 0; w < 6; w++) {
+        int chunk = gemm_i16_chunk(widths[w][0], widths[w][1]);
+        int block = 8 * chunk / 16 * 16;
+        if (block > 1024)
+            block = 1024;
+        int K = 2 * block + 5;
+        for (int acc = 0; acc < 2; acc++) {
+            struct i16_case c = {0, 1, 9, 7, K, acc, widths[w][0], widths[w][1], 1,
+                                 (uint64_t)(300 + w)};
+            CU_ASSERT_TRUE(i16_matches(gemm_i16, c));
+            c.extreme_only = 0;
+            c.M = 33;
+            c.N = 70;
+            CU_ASSERT_TRUE(i16_matches(gemm_i16, c));
+        }
+    }
+}
+
 static void test_i16_chunk_values(void)
 {
     CU_ASSERT_EQUAL(gemm_i16_chunk(16, 8), 510);  /* 511 * 2^22 <= 2^31-1, rounded to pairs */
@@ -281,7 +304,8 @@ static void test_threads_do_not_change_results(void)
             float *Af = random_f32(13, ta ? K : M, ac), *Bf = random_f32(14, tb ? N : K, bc);
             int64_t *C1 = calloc((size_t)M * N, sizeof(int64_t));
             int64_t *C2 = calloc((size_t)M * N, sizeof(int64_t));
-            float *F1 = calloc((size_t)M * N, sizeof(float)), *F2 = calloc((size_t)M * N, sizeof(float));
+            float *F1 = calloc((size_t)M * N, sizeof(float));
+            float *F2 = calloc((size_t)M * N, sizeof(float));
             omp_set_num_threads(1);
             gemm_i16(ta, tb, M, N, K, A, ac + PAD, B, bc + PAD, C1, N, 0, 8, 16);
             gemm_f32(ta, tb, M, N, K, Af, ac + PAD, Bf, bc + PAD, F1, N, 0);
@@ -337,6 +361,7 @@ int main(void)
     CU_add_test(s, "i16 avx2 == ref, random shapes", test_i16_avx2_random_shapes);
     CU_add_test(s, "i16 portable == ref, random shapes", test_i16_portable_random_shapes);
     CU_add_test(s, "i16 spills at extreme codes", test_i16_spills_at_extreme_codes);
+    CU_add_test(s, "i16 A B^T long K, extreme codes", test_i16_long_k_a_bt);
     CU_add_test(s, "f32 dispatched ~ ref", test_f32_random_shapes);
     CU_add_test(s, "f32 avx2 ~ ref", test_f32_avx2_random_shapes);
     CU_add_test(s, "f32 portable ~ ref", test_f32_portable_random_shapes);
