@@ -834,6 +834,42 @@ void conv_backward_weight_fx_ref(const struct conv_shape *s, const struct fx_ten
     count_sums(st, (uint64_t)conv_w_count(s), ovf);
 }
 
+/* ---- backward-data of stride-1 convs as a forward conv ----
+ * With stride 1 and pad <= k-1, gx is the forward conv of gy (padded by k-1-pad) with the
+ * weights transposed per group (cin_g x cout_g) and flipped in space. That is one im2col of gy
+ * and one gemm whose dot products run over cout_g*k*k, writing gx directly: no col2im and no
+ * cin*k*k-row column buffer of partial sums. */
+
+static int transposed_ok(const struct conv_shape *s, const struct dims *d)
+{
+    return s->stride == 1 && s->pad <= s->k - 1 && !d->pointwise && !d->direct;
+}
+
+/* The forward conv that computes gx: input gy (cout channels, ho x wo), output cin channels. */
+static struct conv_shape transposed_shape(const struct conv_shape *s, const struct dims *d)
+{
+    struct conv_shape t = { s->n, s->cout, d->ho, d->wo, s->cin, s->k, 1, s->k - 1 - s->pad, s->groups };
+    return t;
+}
+
+/* wt[g][ci_l][co_l][kh][kw] = w[g*cout_g + co_l][ci_l][k-1-kh][k-1-kw] */
+#define DEFINE_TRANSPOSE_W(NAME, T)                                                              \
+    static void NAME(const struct conv_shape *s, const struct dims *d, const T *w, T *wt)      \
+    {                                                                                            \
+        int k = s->k;                                                                            \
+        for (int g = 0; g < s->groups; g++)                                                      \
+            for (int cil = 0; cil < d->cin_g; cil++)                                             \
+                for (int col = 0; col < d->cout_g; col++)                                        \
+                    for (int kh = 0; kh < k; kh++)                                               \
+                        for (int kw = 0; kw < k; kw++) {                                         \
+                            long dst = ((((long)g * d->cin_g + cil) * d->cout_g + col) * k + kh) * k + kw; \
+                            wt[dst] = w[w_index(s, d, g * d->cout_g + col, cil, k - 1 - kh, k - 1 - kw)]; \
+                        }                                                                        \
+    }
+
+DEFINE_TRANSPOSE_W(transpose_w_f32, float)
+DEFINE_TRANSPOSE_W(transpose_w_i16, int16_t)
+
 /* ---- optimized float ---- */
 
 int conv_forward_f32(const struct conv_shape *s, const float *x, const float *w, float *y,
@@ -907,6 +943,29 @@ int conv_backward_data_f32(const struct conv_shape *s, const float *gy, const fl
             int n = (int)(p / s->cin), ci = (int)(p % s->cin);
             dw_bwd_data_plane_f32(s, &d, &g, gy + (long)n * s->cout * d.hw_out, w, ci,
                                   scratch_of(&sc, omp_get_thread_num()), gx + p * d.hw_in);
+        }
+        scratch_done(&sc);
+    } else if (transposed_ok(s, &d)) {
+        struct conv_shape ts = transposed_shape(s, &d);
+        struct dims td = dims_of(&ts);
+        int threads = omp_get_max_threads();
+        size_t wt_bytes = align64(sizeof(float) * (size_t)conv_w_count(s));
+        size_t col_bytes = sizeof(float) * (size_t)ts.cin * td.kk * td.hw_out;
+        struct scratch sc;
+        /* slab 0 starts with the transposed weights, shared by all threads */
+        if (scratch_get(&sc, ws, wt_bytes + col_bytes, threads))
+            return -1;
+        float *wt = scratch_of(&sc, 0);
+        transpose_w_f32(s, &d, w, wt);
+#pragma omp parallel for schedule(static) num_threads(threads)
+        for (int n = 0; n < s->n; n++) {
+            float *col = (float *)((char *)scratch_of(&sc, omp_get_thread_num()) + wt_bytes);
+            float *gxn = gx + (long)n * s->cin * d.hw_in;
+            im2col_f32(&ts, &td, gy + (long)n * s->cout * d.hw_out, col);
+            for (int g = 0; g < s->groups; g++)
+                gemm_f32(0, 0, d.cin_g, d.hw_in, td.kg, wt + (long)g * d.cin_g * td.kg, td.kg,
+                         col + (long)g * td.kg * d.hw_in, d.hw_in,
+                         gxn + (long)g * d.cin_g * d.hw_in, d.hw_in, 0);
         }
         scratch_done(&sc);
     } else {
@@ -1101,6 +1160,37 @@ int conv_backward_data_fx(const struct conv_shape *s, const struct fx_tensor *gy
             void *mine = scratch_of(&sc, omp_get_thread_num());
             ovf += dw_bwd_data_plane_fx(s, &d, &g, gy->code + (long)n * s->cout * d.hw_out, w->code, ci,
                                         narrow, gy->scale[0], sw, acc_bits, mine, dw_extra(&g, mine), gx + p * d.hw_in);
+        }
+        scratch_done(&sc);
+    } else if (transposed_ok(s, &d)) {
+        struct conv_shape ts = transposed_shape(s, &d);
+        struct dims td = dims_of(&ts);
+        int threads = omp_get_max_threads();
+        int bg = fx_signed_bits(gy->bits, gy->is_signed), bw = fx_signed_bits(w->bits, w->is_signed);
+        size_t wt_bytes = align64(sizeof(int16_t) * (size_t)conv_w_count(s));
+        size_t col_bytes = align64(sizeof(int16_t) * (size_t)ts.cin * td.kk * td.hw_out);
+        size_t acc_bytes = sizeof(int64_t) * (size_t)s->cin * d.hw_in;
+        struct scratch sc;
+        if (scratch_get(&sc, ws, wt_bytes + col_bytes + acc_bytes, threads))
+            return -1;
+        int16_t *wt = scratch_of(&sc, 0);
+        transpose_w_i16(s, &d, w->code, wt);
+        float sw = data_w_scale(w);
+#pragma omp parallel for schedule(static) num_threads(threads) reduction(+ : ovf)
+        for (int n = 0; n < s->n; n++) {
+            char *mine = (char *)scratch_of(&sc, omp_get_thread_num()) + wt_bytes;
+            int16_t *col = (int16_t *)mine;
+            int64_t *acc = (int64_t *)(mine + col_bytes);
+            im2col_i16(&ts, &td, gy->code + (long)n * s->cout * d.hw_out, col);
+            for (int g = 0; g < s->groups; g++)
+                gemm_i16(0, 0, d.cin_g, d.hw_in, td.kg, wt + (long)g * d.cin_g * td.kg, td.kg,
+                         col + (long)g * td.kg * d.hw_in, d.hw_in,
+                         acc + (long)g * d.cin_g * d.hw_in, d.hw_in, 0, bw, bg);
+            float *gxn = gx + (long)n * s->cin * d.hw_in;
+            for (long i = 0; i < (long)s->cin * d.hw_in; i++) {
+                ovf += (uint64_t)fx_acc_overflows(acc[i], acc_bits);
+                gxn[i] = fx_dequant_acc(acc[i], gy->scale[0], sw);
+            }
         }
         scratch_done(&sc);
     } else {
