@@ -42,9 +42,9 @@ void dma::load_thread()
         const std::vector<step> &steps = j.s->steps;
         for (size_t i = 0; i < steps.size(); i++) {
             const step &s = steps[i];
-            /* The stationary buffer is single: wait until the array is done with it. */
+            /* A stationary buffer is replaced: wait until the array is done with it. */
             if (s.barrier)
-                while (ch_.steps_computed < i)
+                while (ch_.steps_computed < s.wait_computed)
                     wait(ch_.step_computed);
             ch_.in_free.wait();
             for (const xfer &x : s.loads)

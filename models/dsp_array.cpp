@@ -34,8 +34,14 @@ mac_choice mac_choose(const hw_consts &k, int a, int b, int acc)
         uint64_t lanes;
     };
     std::vector<option> opts;
-    if (p.int8_macs_per_dsp >= 2 && hi <= p.pack_max_bits)
-        opts.push_back({MAC_DSP_PACKED, e.dsp_mac_packed8_pj, (uint64_t)p.dsps * 2});
+    /* Packing: two MACs share the narrow-or-equal operand b_w on the 18-bit B port and put
+     * their other operands side by side in the 25-bit A port; the lower product and a guard bit
+     * must fit below the upper operand: 2 n + w + 1 <= 25 (8x8: exactly 25, as WP487 notes for
+     * DSP48E1). A packed MAC costs the 8x8 packed energy scaled like one DSP MAC's. */
+    auto one_dsp = [&](int x, int y) { return e.dsp_mac_base_pj + e.dsp_mac_product_pj * x * y / 450.0; };
+    if (p.int8_macs_per_dsp >= 2 && lo <= p.pack_max_bits && hi <= 18 && 2 * lo + hi + 1 <= 25)
+        opts.push_back({MAC_DSP_PACKED, e.dsp_mac_packed8_pj * one_dsp(a, b) / one_dsp(8, 8),
+                        (uint64_t)p.dsps * 2});
     if (p.dsps >= per_dsp)
         opts.push_back({MAC_DSP, per_dsp * e.dsp_mac_base_pj + e.dsp_mac_product_pj * a * b / 450.0,
                         (uint64_t)(p.dsps / per_dsp)});

@@ -148,6 +148,13 @@ bool map_fwd_like(const hw_consts &k, const oprec &r, bool bwd, schedule *out, s
     if (!best_mt)
         return fail(err, "op does not fit the BRAM budget (%llu bytes)", k.bram_bytes);
 
+    /* Room for a second stationary buffer lets the next tile's weights load during compute. */
+    uint64_t stat = bytes_of(best_mt * wrow, bw);
+    bool double_stat = stat + bytes_of(best_mt * wrow, bw) +
+                           2 * (bytes_of(ch_worst(best_mt) * in_rows(best_rows) * Wi, ba) +
+                                bytes_of(best_mt * best_rows * Wo, bo)) <= k.bram_bytes;
+    uint64_t prev_tile = 0;
+
     uint64_t tm, tp;
     lanes_shape(mc.lanes, best_mt, best_rows * Wo, &tm, &tp);
     uint64_t tp_in = s.g == 1 ? tp : tm * tp;   /* dense: inputs broadcast to all output rows */
@@ -169,6 +176,8 @@ bool map_fwd_like(const hw_consts &k, const oprec &r, bool bwd, schedule *out, s
                 step st;
                 if (n == 0 && r0 == 0) {
                     st.barrier = true;
+                    st.wait_computed = double_stat ? prev_tile : out->steps.size();
+                    prev_tile = out->steps.size();
                     xfer w = make_xfer(false);
                     elem_runs(k, w, m0 * wrow, mtc * wrow, 0, 1, bw);
                     st.loads.push_back(w);
@@ -243,6 +252,11 @@ bool map_wgrad(const hw_consts &k, const oprec &r, map_variant v, schedule *out,
     if (!best_mt)
         return fail(err, "op does not fit the BRAM budget (%llu bytes)", k.bram_bytes);
 
+    uint64_t acc = best_mt * P * acc_bytes;
+    bool double_stat = 2 * acc + 2 * (bytes_of(ch_worst(best_mt) * in_rows(best_rows) * Wi, bx) +
+                                      bytes_of(best_mt * best_rows * Wo, bg)) <= k.bram_bytes;
+    uint64_t prev_tile = 0;
+
     uint64_t tm, tp;
     lanes_shape(mc.lanes, best_mt, P, &tm, &tp);
     uint64_t words_per_cycle = bram_words_bits(tm, bg) + bram_words_bits(tp, bx);
@@ -268,7 +282,11 @@ bool map_wgrad(const hw_consts &k, const oprec &r, map_variant v, schedule *out,
                 uint64_t rc = std::min(best_rows, Ho - r0);
                 bool first = n == 0 && r0 == 0, last = n + 1 == s.n && r0 + rc == Ho;
                 step st;
-                st.barrier = first;
+                if (first) {
+                    st.barrier = true;
+                    st.wait_computed = double_stat ? prev_tile : out->steps.size();
+                    prev_tile = out->steps.size();
+                }
                 uint64_t ir = in_rows(rc), i0 = in_row0(r0, ir);
                 xfer x = make_xfer(false);
                 if (ir == Hi)
@@ -312,6 +330,7 @@ struct ew_pass {
     std::vector<std::pair<uint32_t, uint64_t>> per_elem;   /* actions per driving element */
     uint64_t ops = 1;                                       /* lane operations per element */
     int lane_bits = 8;
+    uint64_t lanes = 0;   /* 0: the element-wise unit; MAC passes run on the DSP array's lanes */
 };
 
 bool map_eltwise(const hw_consts &k, const std::vector<ew_pass> &passes, uint64_t n_iter,
@@ -335,12 +354,13 @@ bool map_eltwise(const hw_consts &k, const std::vector<ew_pass> &passes, uint64_
         if (need > k.bram_bytes)
             return fail(err, "element-wise chunks need %llu bytes of BRAM, budget %llu", need,
                         k.bram_bytes);
-        uint64_t lanes = eltwise_lanes(k, ps.lane_bits);
+        uint64_t lanes = ps.lanes ? ps.lanes : eltwise_lanes(k, ps.lane_bits);
         for (uint64_t n = 0; n < n_iter; n++)
             for (uint64_t lo = 0; lo < E; lo += ce) {
                 uint64_t hi = std::min(E, lo + ce), de = hi - lo;
                 step st;
                 st.barrier = pi > 0 && n == 0 && lo == 0;   /* a pass needs the previous one's statistics */
+                st.wait_computed = out->steps.size();
                 uint64_t rd = 0, wr = 0;
                 for (auto &in : ps.in) {
                     uint64_t e0 = in.elems * lo / E, e1 = in.elems * hi / E;
@@ -378,7 +398,12 @@ bool map_elementwise_op(const hw_consts &k, const oprec &r, schedule *out, std::
                     nz(r.w_out ? r.w_out : r.w_in);
     bool fwd = r.phase == OP_PHASE_FWD;
     std::vector<ew_pass> passes;
-    auto mac = [&](int a, int b) { return mac_choose(k, a, b, r.bits_acc).action; };
+    uint64_t mac_lanes = 0;
+    auto mac = [&](int a, int b) {
+        mac_choice c = mac_choose(k, a, b, r.bits_acc);
+        mac_lanes = c.lanes / (uint64_t)c.ii;
+        return c.action;
+    };
     int coef = ba == 32 ? 32 : 16;   /* BN scale/shift and optimizer coefficients */
 
     if (r.kind == OP_UPDATE || r.phase == OP_PHASE_UPDATE) {
@@ -392,6 +417,7 @@ bool map_elementwise_op(const hw_consts &k, const oprec &r, schedule *out, std::
         p.per_elem = {{mac(bo, bo == 32 ? 32 : 16), 3}};
         p.ops = 3;
         p.lane_bits = bo;
+        p.lanes = mac_lanes;
         passes.push_back(p);
         return map_eltwise(k, passes, 1, out, err);
     }
@@ -442,17 +468,21 @@ bool map_elementwise_op(const hw_consts &k, const oprec &r, schedule *out, std::
             p1.in = {{Ein, ba}};
             p1.per_elem = {{mac(ba, ba), 2}};   /* sum x, sum x^2 */
             p1.ops = 2;
+            p1.lanes = mac_lanes;
             p2.in = {{Ein, ba}};
             p2.out = {{Eout, bo}};
             p2.per_elem = {{mac(ba, coef), 1}};   /* y = x * scale + shift */
+            p2.lanes = mac_lanes;
         } else {
             p1.in = {{Ein, ba}, {Ein, bb}};
             p1.per_elem = {{mac(ba, bb), 2}};   /* sum g, sum g * x_hat */
             p1.ops = 2;
+            p1.lanes = mac_lanes;
             p2.in = {{Ein, ba}, {Ein, bb}};
             p2.out = {{Ein, bo}};
             p2.per_elem = {{mac(ba, coef), 2}};
             p2.ops = 2;
+            p2.lanes = mac_lanes;
         }
         p1.lane_bits = p2.lane_bits = ba;
         passes.push_back(p1);

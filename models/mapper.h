@@ -34,13 +34,16 @@ struct xfer {
     uint64_t bytes = 0, bursts = 0, rows = 0, beats = 0;
 };
 
-/* One pipeline step: load, compute, store. A barrier step waits until the array has finished
- * every earlier step (its loads replace the stationary buffer). */
+/* One pipeline step: load, compute, store. A barrier step's loads wait until the array has
+ * finished the first wait_computed steps: all earlier ones when its loads replace a single
+ * stationary buffer (or need a previous pass's results), those before the previous tile when
+ * the stationary buffer is doubled. */
 struct step {
     std::vector<xfer> loads, stores;
     uint64_t compute_cycles = 0;
     std::vector<std::pair<uint32_t, uint64_t>> actions;   /* compute-side counts */
     bool barrier = false;
+    uint64_t wait_computed = 0;
 };
 
 struct schedule {
