@@ -7,11 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hw.h"
 #include "html.h"
 #include "json.h"
 #include "oprec.h"
 #include "outdir.h"
 #include "progress.h"
+#include "trace.h"
 
 static const char *const phase_names[REPORT_PHASES] = {"forward", "backward_data",
                                                        "backward_weight", "update"};
@@ -239,6 +241,97 @@ static int *layers_by_energy(const struct run_report *r)
         order[j] = v;
     }
     return order;
+}
+
+/* ---- from the hardware ledger ---------------------------------------------------------- */
+
+static const char *const tech_names[OP_TECH_COUNT] = {"base", "slu", "psg", "swa"};
+
+static const struct trace_layer *layer_named(const struct trace_layer *layers, int n, int id)
+{
+    for (int i = 0; layers && i < n; i++)
+        if (layers[i].id == id)
+            return &layers[i];
+    return NULL;
+}
+
+static int fill_layers(struct run_report *r, const struct hw_ledger *run,
+                       const struct trace_layer *layers, int layer_count)
+{
+    size_t n = hw_ledger_layers(run, NULL, 0);
+    int *ids = malloc((n + 1) * sizeof *ids);
+    if (!ids)
+        return E2_FAILURE;
+    hw_ledger_layers(run, ids, n);
+    int rc = E2_OK;
+    for (size_t i = 0; i < n && rc == E2_OK; i++) {
+        struct report_layer l;
+        memset(&l, 0, sizeof l);
+        l.id = ids[i];
+        const struct trace_layer *t = layer_named(layers, layer_count, ids[i]);
+        if (t) {
+            snprintf(l.name, sizeof l.name, "%s", t->name);
+            snprintf(l.kind, sizeof l.kind, "%s", t->kind);
+        } else {
+            snprintf(l.name, sizeof l.name, ids[i] == 0xffff ? "(no layer)" : "layer %d", ids[i]);
+        }
+        struct hw_filter f = hw_filter_all();
+        f.layer = ids[i];
+        l.cycles = hw_ledger_cycles(run, &f);
+        for (int p = 0; p < REPORT_PHASES; p++) {
+            f.phase = p;
+            l.phase_fj[p] = hw_ledger_fj(run, &f);
+        }
+        rc = report_add_layer(r, &l);
+    }
+    free(ids);
+    return rc;
+}
+
+int report_fill_energy(struct run_report *r, const struct hw_model *model,
+                       const struct hw_ledger *run, const struct hw_ledger *baseline,
+                       const struct trace_layer *layers, int layer_count)
+{
+    r->total_fj = hw_ledger_fj(run, NULL);
+    r->baseline_fp32_fj = baseline ? hw_ledger_fj(baseline, NULL) : 0;
+    r->fpga_cycles = hw_ledger_cycles(run, NULL);
+    r->fpga_seconds = hw_ledger_seconds(run, NULL);
+    r->clock_mhz = model ? hw_model_params(model)->pl_clock_mhz : 0;
+
+    size_t n = hw_ledger_rows(run, NULL, NULL, 0);
+    struct hw_row *rows = malloc((n + 1) * sizeof *rows);
+    if (!rows)
+        return E2_FAILURE;
+    hw_ledger_rows(run, NULL, rows, n);
+    int rc = E2_OK;
+    for (size_t i = 0; i < n && rc == E2_OK; i++)
+        rc = report_add_action(r, rows[i].component_name, rows[i].action, rows[i].count,
+                               rows[i].fj_per_action, rows[i].fj);
+    free(rows);
+
+    report_fj sum = 0;
+    for (int p = 0; p < REPORT_PHASES && rc == E2_OK; p++) {
+        struct hw_filter f = hw_filter_all();
+        f.phase = p;
+        report_fj fj = hw_ledger_fj(run, &f);
+        sum += fj;
+        rc = report_add_phase(r, phase_names[p], fj);
+    }
+    if (rc == E2_OK && sum != r->total_fj)   /* energy not tied to an op (idle time) */
+        rc = report_add_phase(r, "other", r->total_fj - sum);
+    sum = 0;
+    for (int t = 0; t < OP_TECH_COUNT && rc == E2_OK; t++) {
+        struct hw_filter f = hw_filter_all();
+        f.tech = t;
+        report_fj fj = hw_ledger_fj(run, &f);
+        sum += fj;
+        rc = report_add_technique(r, tech_names[t], fj);
+    }
+    if (rc == E2_OK && sum != r->total_fj)
+        rc = report_add_technique(r, "other", r->total_fj - sum);
+    if (rc == E2_OK)
+        rc = fill_layers(r, run, layers, layer_count);
+    return rc;
 }
 
 /* ---- report.json ------------------------------------------------------------------------ */

@@ -14,7 +14,8 @@
 #include "status.h"
 
 #define REPORT_SCHEMA "e2sim.report/1"
-#define REPORT_NAME 64
+#define REPORT_NAME 64      /* components, actions, layers */
+#define REPORT_TEXT 256     /* run names and descriptions (config strings are up to 256) */
 #define REPORT_PHASES 4     /* forward, backward-data, backward-weight, update (enum op_phase) */
 
 /* Energy in femtojoules; the same type as hw_fj. */
@@ -55,10 +56,10 @@ struct report_point {
 struct run_report {
     /* what ran */
     char kind[16];                  /* "train" | "replay" | "energy-only" */
-    char name[REPORT_NAME];         /* config name */
-    char network[REPORT_NAME];      /* "resnet-8" */
-    char dataset[REPORT_NAME];      /* "fashion-mnist" */
-    char method[REPORT_NAME];       /* "smd+slu+psg+swa" */
+    char name[REPORT_TEXT];         /* config name */
+    char network[REPORT_TEXT];      /* "resnet-8" */
+    char dataset[REPORT_TEXT];      /* "fashion-mnist" */
+    char method[REPORT_TEXT];       /* "smd+slu+psg+swa" */
     char trace[256];                /* replay: the trace file; "" otherwise */
     const char *config_text;        /* resolved config (cfg print form); borrowed */
     double wall_seconds;
@@ -118,6 +119,18 @@ void report_format_fj(char *buf, int size, report_fj fj);
 /* Parse report_format_fj / report_format_joules text back (tests, sweep); 0 on bad text. */
 report_fj report_parse_fj(const char *text);
 report_fj report_parse_joules(const char *text);
+
+/* Fill the energy and FPGA-time parts of r from the hardware ledgers of a run (and of its
+ * float32 baseline, may be NULL): total, baseline, action rows, by phase ("forward",
+ * "backward_data", "backward_weight", "update"), by technique ("base", "slu", "psg", "swa"),
+ * per layer (names and kinds from `layers`, may be NULL), cycles, seconds and clock. The run and
+ * a replay both call this, so their reports agree to the femtojoule. E2_FAILURE on OOM. */
+struct hw_model;
+struct hw_ledger;
+struct trace_layer;
+int report_fill_energy(struct run_report *r, const struct hw_model *model,
+                       const struct hw_ledger *run, const struct hw_ledger *baseline,
+                       const struct trace_layer *layers, int layer_count);
 
 /* Write the six report files into outdir (which must exist), each atomically. */
 int report_write(const char *outdir, const struct run_report *r, struct e2_err *err);

@@ -15,6 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cli.h"
+#include "commands.h"
 #include "config.h"
 #include "html.h"
 #include "json.h"
@@ -768,9 +770,101 @@ int sweep_run(const struct e2_config *cfg, const struct sweep_options *o, struct
     return rc;
 }
 
+/* ---- the command ------------------------------------------------------------------------ */
+
+static int write_config(const char *dir, const struct e2_config *cfg, struct e2_err *err)
+{
+    char path[OUT_PATH_MAX];
+    struct out_file f;
+    if (out_join(path, sizeof path, dir, "config.yaml", err) || out_open_tmp(path, &f, err))
+        return E2_FAILURE;
+    cfg_print(f.fp, cfg);
+    return out_commit(&f, err);
+}
+
+int sweep_command(const struct e2_options *opts, const struct e2_config *cfg,
+                  const char *const *lead, int nlead, struct e2_err *err)
+{
+    char exe[OUT_PATH_MAX], dir[OUT_PATH_MAX], threads[16];
+    if (!opts->config)
+        return e2_fail(err, E2_BAD_INPUT, "a sweep needs --config FILE");
+    if (opts->resume && !opts->out_dir)
+        return e2_fail(err, E2_BAD_INPUT, "--resume needs --out DIR (the sweep's folder)");
+    int rc = sweep_self_exe(exe, sizeof exe, err);
+    if (rc)
+        return rc;
+    const char **argv = calloc((size_t)(nlead + 2 * opts->nsets + 8), sizeof *argv);
+    if (!argv)
+        return e2_fail(err, E2_FAILURE, "out of memory");
+    int n = 0, jobs = opts->jobs > 0 ? opts->jobs : 1;
+    argv[n++] = exe;
+    for (int i = 0; i < nlead; i++)
+        argv[n++] = lead[i];
+    argv[n++] = "--config";
+    argv[n++] = opts->config;
+    for (int i = 0; i < opts->nsets; i++) {
+        argv[n++] = "--set";
+        argv[n++] = opts->sets[i];
+    }
+    argv[n++] = "--quiet";
+    /* share the cores between the workers unless told otherwise */
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int per_worker = opts->threads > 0 ? opts->threads
+                                       : (int)(cores / jobs > 1 ? cores / jobs : 1);
+    snprintf(threads, sizeof threads, "%d", per_worker);
+    argv[n++] = "--threads";
+    argv[n++] = threads;
+    argv[n] = NULL;
+
+    if (opts->out_dir) {
+        rc = out_prepare_dir(opts->out_dir, opts->resume, err);
+        snprintf(dir, sizeof dir, "%s", opts->out_dir);
+    } else {
+        rc = out_create_default_dir(cfg->name, dir, sizeof dir, err);
+    }
+    if (rc == E2_OK)
+        rc = write_config(dir, cfg, err);
+    struct progress progress;
+    progress_init(&progress, stderr, progress_mode_from(cfg->report.progress, opts->quiet),
+                  "point", 0);
+    struct sweep_options o = {dir, jobs, opts->resume, opts->shard_index, opts->shard_count,
+                              argv};
+    if (rc == E2_OK)
+        rc = sweep_run(cfg, &o, &progress, err);
+    if (rc == E2_OK && !opts->quiet)
+        printf("sweep '%s': %ld points (shard %d/%d), results in %s/sweep.md\n", cfg->name,
+               cfg_sweep_points(cfg), o.shard_index > 0 ? o.shard_index : 1,
+               o.shard_count > 0 ? o.shard_count : 1, dir);
+    free(argv);
+    return rc;
+}
+
+int cmd_sweep(const struct e2_options *opts, const struct e2_config *cfg, struct e2_err *err)
+{
+    return sweep_command(opts, cfg, NULL, 0, err);
+}
+
+int cmd_merge(const struct e2_options *opts, struct e2_err *err)
+{
+    if (opts->nargs < 1)
+        return e2_fail(err, E2_BAD_INPUT, "merge: name the sweep folders to join "
+                       "(e2sim merge DIR... --out NEW)");
+    if (opts->out_dir)
+        return sweep_merge(opts->args, opts->nargs, opts->out_dir, 1, err);
+    char dir[OUT_PATH_MAX];
+    int rc = out_create_default_dir("merge", dir, sizeof dir, err);
+    if (rc == E2_OK)
+        rc = sweep_merge(opts->args, opts->nargs, dir, 0, err);
+    if (rc == E2_OK && !opts->quiet)
+        printf("merged %d sweep folder%s into %s/sweep.md\n", opts->nargs,
+               opts->nargs > 1 ? "s" : "", dir);
+    return rc;
+}
+
 /* ---- merge ------------------------------------------------------------------------------- */
 
-int sweep_merge(const char *const *dirs, int ndirs, const char *out_dir, struct e2_err *err)
+int sweep_merge(const char *const *dirs, int ndirs, const char *out_dir, int create,
+                struct e2_err *err)
 {
     struct sweep_row *all = NULL;
     int count = 0, rc = E2_OK;
@@ -800,7 +894,7 @@ int sweep_merge(const char *const *dirs, int ndirs, const char *out_dir, struct 
     }
     if (rc == E2_OK)
         rc = sweep_dedup_rows(all, &count, "merge", err);
-    if (rc == E2_OK)
+    if (rc == E2_OK && create)
         rc = out_prepare_dir(out_dir, 0, err);
     char *text = NULL;
     size_t len = 0;

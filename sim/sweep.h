@@ -17,6 +17,7 @@
 #include "status.h"
 
 struct e2_config;
+struct e2_options;
 struct progress;
 struct json_value;
 
@@ -34,6 +35,13 @@ struct sweep_options {
  * finishing every other point. `progress` (may be NULL) receives a line per finished point. */
 int sweep_run(const struct e2_config *cfg, const struct sweep_options *o, struct progress *progress,
               struct e2_err *err);
+
+/* The sweep command (cmd_sweep, and replay's hardware sweeps): workers are this program run
+ * as `e2sim LEAD... --config FILE --set ... --quiet [--threads N]` (LEAD: e.g. "replay" TRACE,
+ * nlead may be 0); the folder is --out DIR (or out/<name>-<timestamp>), where the resolved
+ * sweep config is written as config.yaml; progress on stderr, a summary line on stdout. */
+int sweep_command(const struct e2_options *opts, const struct e2_config *cfg,
+                  const char *const *lead, int nlead, struct e2_err *err);
 
 /* The path of the running program (/proc/self/exe), for the worker argv. */
 int sweep_self_exe(char *buf, size_t size, struct e2_err *err);
@@ -63,7 +71,9 @@ int sweep_write_summary(const char *dir, const struct sweep_row *rows, int count
 void sweep_pareto(int n, const double *energy, const double *accuracy, int *front);
 
 /* `e2sim merge DIR... --out NEW`: join the sweep.jsonl of shards (dedup by point, error on a
- * conflict or on rows of different sweeps) into NEW with the same summary files. */
-int sweep_merge(const char *const *dirs, int ndirs, const char *out_dir, struct e2_err *err);
+ * conflict or on rows of different sweeps) into NEW with the same summary files. With
+ * `create`, NEW is made here and must not exist (checked after the inputs are read). */
+int sweep_merge(const char *const *dirs, int ndirs, const char *out_dir, int create,
+                struct e2_err *err);
 
 #endif

@@ -901,7 +901,7 @@ static int decode_item(struct trace_reader *r, struct trace_entry *e, int *retur
         e->type = TRACE_OP;
         e->stream = r->stream;
         e->index = (uint32_t)index;
-        e->rec = s->recs[index];
+        e->rec = &s->recs[index];
         e->repeat = repeat;
         r->seen.entries[r->stream]++;
         r->seen.ops[r->stream] += repeat;
@@ -914,8 +914,55 @@ static int decode_item(struct trace_reader *r, struct trace_entry *e, int *retur
     return E2_OK;
 }
 
+/* Read a varint from p (at most end); returns bytes used, 0 if it does not end in time. */
+static inline size_t varint_at(const unsigned char *p, const unsigned char *end, uint64_t *v)
+{
+    uint64_t x = 0;
+    for (size_t i = 0; i < 10 && p + i < end; i++) {
+        x |= (uint64_t)(p[i] & 0x7f) << (7 * i);
+        if (!(p[i] & 0x80)) {
+            *v = x;
+            return i + 1;
+        }
+    }
+    return 0;
+}
+
+/* The common case, an op item, without the general decoder (0 = let decode_item handle it). */
+static int fast_op(struct trace_reader *r, struct trace_entry *e)
+{
+    const unsigned char *p = r->raw + r->raw_pos, *end = r->raw + r->raw_len;
+    uint64_t code, repeat = 1;
+    size_t used = varint_at(p, end, &code);
+    if (used == 0 || code == 0)
+        return 0;
+    if ((code - 1) & 1) {
+        size_t more = varint_at(p + used, end, &repeat);
+        if (more == 0)
+            return 0;
+        used += more;
+        repeat += 2;
+    }
+    uint64_t index = (code - 1) >> 1;
+    struct rstream *s = &r->s[r->stream];
+    if (index >= s->count)
+        return 0;
+    e->type = TRACE_OP;
+    e->stream = r->stream;
+    e->index = (uint32_t)index;
+    e->rec = &s->recs[index];
+    e->repeat = repeat;
+    r->seen.entries[r->stream]++;
+    r->seen.ops[r->stream] += repeat;
+    r->raw_pos += used;
+    r->items_left--;
+    return 1;
+}
+
 int trace_next(struct trace_reader *r, struct trace_entry *e, struct e2_err *err)
 {
+    if (r->items_left > 0 && fast_op(r, e))
+        return E2_OK;
     memset(e, 0, sizeof *e);
     for (;;) {
         if (r->done) {

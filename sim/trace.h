@@ -89,7 +89,7 @@ struct trace_entry {
     enum trace_entry_type type;
     int stream;                 /* TRACE_OP */
     uint32_t index;             /* TRACE_OP: dictionary index of rec within its stream */
-    struct oprec rec;           /* TRACE_OP */
+    const struct oprec *rec;    /* TRACE_OP: valid until trace_close */
     uint64_t repeat;            /* TRACE_OP: >= 1 */
     uint64_t iteration;         /* TRACE_MARK */
     double train_loss, test_top1;   /* TRACE_MARK */
@@ -102,7 +102,8 @@ struct trace_reader;
 int trace_open(const char *path, struct trace_reader **out, struct e2_err *err);
 const struct trace_header *trace_reader_header(const struct trace_reader *r);
 /* Next entry, in recorded order within each stream (blocks of the two streams interleave).
- * At the end (type TRACE_END) the trailer has been read and checked against what was read. */
+ * At the end (type TRACE_END) the trailer has been read and checked against what was read.
+ * Only the fields of the entry's type are set. */
 int trace_next(struct trace_reader *r, struct trace_entry *e, struct e2_err *err);
 /* Valid after TRACE_END. */
 const struct trace_result *trace_reader_result(const struct trace_reader *r);

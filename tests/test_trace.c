@@ -211,7 +211,7 @@ static void check_stream(const char *path, const struct expected *x, int stream)
         if ((int)e.type != w->type)
             mismatches++;
         else if (e.type == TRACE_OP &&
-                 (!same(&e.rec, &w->rec) || e.repeat != w->repeat)) {
+                 (!same(e.rec, &w->rec) || e.repeat != w->repeat)) {
             mismatches++;
         }
         else if (e.type == TRACE_MARK && e.iteration != w->iteration)
@@ -254,7 +254,7 @@ static void test_round_trip(void)
     while (trace_next(r, &e, &err) == E2_OK && e.type != TRACE_END) {
         if (e.type == TRACE_OP) {
             ops[e.stream] += e.repeat;
-            CU_ASSERT(same(trace_reader_record(r, e.stream, e.index), &e.rec));
+            CU_ASSERT(same(trace_reader_record(r, e.stream, e.index), e.rec));
         } else {
             marks++;
             nan_seen += isnan(e.test_top1);

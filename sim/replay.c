@@ -1,0 +1,219 @@
+/* e2sim replay: price a recorded trace on (other) hardware; see replay.h. */
+#define _POSIX_C_SOURCE 200809L
+#include "replay.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "hw.h"
+#include "outdir.h"
+#include "progress.h"
+#include "sweep.h"
+#include "trace.h"
+
+/* Repeat counts of one stream's records since the last flush. */
+struct pending {
+    uint64_t *count;        /* by dictionary index */
+    uint32_t cap;
+    uint32_t *order;        /* indices with count > 0, in order of first appearance */
+    uint32_t n;
+};
+
+static int pending_add(struct pending *p, uint32_t index, uint64_t repeat)
+{
+    if (index >= p->cap) {
+        uint32_t cap = p->cap ? p->cap : 256;
+        while (cap <= index)
+            cap *= 2;
+        uint64_t *count = realloc(p->count, cap * sizeof *count);
+        uint32_t *order = count ? realloc(p->order, cap * sizeof *order) : NULL;
+        if (count)
+            p->count = count;
+        if (!count || !order)
+            return E2_FAILURE;
+        p->order = order;
+        memset(p->count + p->cap, 0, (cap - p->cap) * sizeof *count);
+        p->cap = cap;
+    }
+    if (p->count[index] == 0)
+        p->order[p->n++] = index;
+    p->count[index] += repeat;
+    return E2_OK;
+}
+
+/* Price everything pending of one stream into its ledger. */
+static int flush(struct pending *p, struct trace_reader *t, int stream, struct hw_model *m,
+                 struct hw_ledger *l, struct e2_err *err)
+{
+    for (uint32_t i = 0; i < p->n; i++) {
+        uint32_t index = p->order[i];
+        char msg[512];
+        if (hw_account(m, l, trace_reader_record(t, stream, index), p->count[index], msg,
+                       sizeof msg) != 0)
+            return e2_fail(err, E2_FAILURE, "pricing a trace record: %s", msg);
+        p->count[index] = 0;
+    }
+    p->n = 0;
+    return E2_OK;
+}
+
+struct replay {
+    struct trace_reader *trace;
+    struct hw_model *model;
+    struct hw_ledger *ledger[TRACE_STREAMS];
+    struct pending pending[TRACE_STREAMS];
+};
+
+static void replay_free(struct replay *x)
+{
+    for (int s = 0; s < TRACE_STREAMS; s++) {
+        hw_ledger_free(x->ledger[s]);
+        free(x->pending[s].count);
+        free(x->pending[s].order);
+    }
+    hw_free(x->model);
+    trace_close(x->trace);
+}
+
+static void copy_results(struct run_report *r, const struct trace_reader *t)
+{
+    const struct trace_header *h = trace_reader_header(t);
+    const struct trace_result *res = trace_reader_result(t);
+    snprintf(r->network, sizeof r->network, "%s", h->network);
+    snprintf(r->dataset, sizeof r->dataset, "%s", h->dataset);
+    r->has_accuracy = res->has_accuracy;
+    r->top1 = res->top1;
+    r->top5 = res->top5;
+    r->iterations = res->iterations;
+    r->minibatches_processed = res->minibatches_processed;
+    r->slu_skip_ratio = res->slu_skip_ratio;
+    r->psg_predictor_ratio = res->psg_predictor_ratio;
+}
+
+/* Stream the entries; price at each mark (for the curve) and at the end. */
+static int price_entries(struct replay *x, struct run_report *r, struct progress *progress,
+                         struct e2_err *err)
+{
+    struct trace_entry e;
+    int rc;
+    while ((rc = trace_next(x->trace, &e, err)) == E2_OK && e.type != TRACE_END) {
+        if (e.type == TRACE_OP) {
+            if (pending_add(&x->pending[e.stream], e.index, e.repeat))
+                return e2_fail(err, E2_FAILURE, "out of memory");
+            continue;
+        }
+        rc = flush(&x->pending[TRACE_RUN], x->trace, TRACE_RUN, x->model, x->ledger[TRACE_RUN],
+                   err);
+        if (rc)
+            return rc;
+        report_fj so_far = hw_ledger_fj(x->ledger[TRACE_RUN], NULL);
+        if (report_add_point(r, e.iteration, so_far, e.train_loss, e.test_top1))
+            return e2_fail(err, E2_FAILURE, "out of memory");
+        if (progress)
+            progress_update(progress, e.iteration, e.train_loss, e.test_top1,
+                            (double)so_far * 1e-15);
+    }
+    for (int s = 0; rc == E2_OK && s < TRACE_STREAMS; s++)
+        rc = flush(&x->pending[s], x->trace, s, x->model, x->ledger[s], err);
+    return rc;
+}
+
+int replay_price(const char *path, const struct hw_params *hw, struct run_report *r,
+                 struct progress *progress, struct e2_err *err)
+{
+    struct replay x;
+    memset(&x, 0, sizeof x);
+    int rc = trace_open(path, &x.trace, err);
+    if (rc)
+        return rc;
+    char msg[512];
+    if (hw_create(hw, &x.model, msg, sizeof msg) != 0) {
+        replay_free(&x);
+        return e2_fail(err, E2_BAD_INPUT, "hardware: %s", msg);
+    }
+    for (int s = 0; s < TRACE_STREAMS; s++)
+        if (!(x.ledger[s] = hw_ledger_new())) {
+            replay_free(&x);
+            return e2_fail(err, E2_FAILURE, "out of memory");
+        }
+    rc = price_entries(&x, r, progress, err);
+    if (rc == E2_OK) {
+        const struct trace_header *h = trace_reader_header(x.trace);
+        int has_baseline = trace_reader_totals(x.trace).ops[TRACE_BASELINE] > 0;
+        copy_results(r, x.trace);
+        if (report_fill_energy(r, x.model, x.ledger[TRACE_RUN],
+                               has_baseline ? x.ledger[TRACE_BASELINE] : NULL, h->layers,
+                               h->layer_count) ||
+            report_set_slu_blocks(r, trace_reader_result(x.trace)->slu_blocks,
+                                  trace_reader_result(x.trace)->slu_block_skip))
+            rc = e2_fail(err, E2_FAILURE, "out of memory");
+    }
+    replay_free(&x);
+    return rc;
+}
+
+/* ---- the command ------------------------------------------------------------------------ */
+
+/* A sweep over hardware:/energy: keys: each point is `e2sim replay TRACE --config ... --point I`. */
+static int replay_sweep(const struct e2_options *opts, const struct e2_config *hw,
+                        struct e2_err *err)
+{
+    const char *lead[2] = {"replay", opts->args[0]};
+    return sweep_command(opts, hw, lead, 2, err);
+}
+
+static char *config_text(const struct e2_config *cfg)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f)
+        return NULL;
+    cfg_print(f, cfg);
+    fclose(f);
+    return text;
+}
+
+int cmd_replay(const struct e2_options *opts, const struct e2_config *hw, struct e2_err *err)
+{
+    if (opts->nargs != 1)
+        return e2_fail(err, E2_BAD_INPUT, "replay: give one trace file (e2sim replay TRACE "
+                       "--config HW.yaml)");
+    if (hw->has_sweep)
+        return replay_sweep(opts, hw, err);
+    const char *trace = opts->args[0];
+    double t0 = progress_now();
+    char dir[OUT_PATH_MAX];
+    int rc = opts->out_dir ? out_prepare_dir(opts->out_dir, opts->resume, err)
+                           : out_create_default_dir(hw->name, dir, sizeof dir, err);
+    if (rc)
+        return rc;
+    if (opts->out_dir)
+        snprintf(dir, sizeof dir, "%s", opts->out_dir);
+    struct progress progress;
+    progress_init(&progress, stderr, progress_mode_from(hw->report.progress, opts->quiet),
+                  "iter", 0);
+    struct run_report r;
+    report_init(&r);
+    snprintf(r.kind, sizeof r.kind, "replay");
+    snprintf(r.name, sizeof r.name, "%s", hw->name);
+    snprintf(r.trace, sizeof r.trace, "%s", trace);
+    char *text = config_text(hw);
+    r.config_text = text;
+    if (hw->report.top_layers > 0)
+        r.top_layers = hw->report.top_layers;
+    rc = replay_price(trace, &hw->hw, &r, &progress, err);
+    r.wall_seconds = progress_now() - t0;
+    if (rc == E2_OK)
+        rc = report_write(dir, &r, err);
+    if (rc == E2_OK && !opts->quiet)
+        printf("replayed %s on '%s': %.9g J (float32 baseline %.9g J, saving %.2f %%); "
+               "report in %s/report.md\n", trace, hw->name, (double)r.total_fj * 1e-15,
+               (double)r.baseline_fp32_fj * 1e-15, 100 * report_savings(&r), dir);
+    report_free(&r);
+    free(text);
+    return rc;
+}

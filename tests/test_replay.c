@@ -1,0 +1,216 @@
+/* Replay: pricing a recorded trace gives exactly (to the femtojoule) what pricing the same op
+ * stream record by record gave while it was recorded: total, float32 baseline, cycles, the
+ * energy so far at every mark, and the per-layer split. Another hardware config prices the
+ * same trace differently. Uses the real hardware model with the default parameters. */
+#define _POSIX_C_SOURCE 200809L
+#include <CUnit/Basic.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "hw.h"
+#include "replay.h"
+#include "report.h"
+#include "trace.h"
+
+static char dir[64];
+static struct e2_config *cfg;
+
+static struct oprec rec(int layer, int kind, int phase, uint32_t n, int cin, int cout, int hw,
+                        int bits)
+{
+    struct oprec r;
+    memset(&r, 0, sizeof r);
+    r.layer = (uint16_t)layer;
+    r.kind = (uint8_t)kind;
+    r.phase = (uint8_t)phase;
+    r.k = kind == OP_CONV ? 3 : 1;
+    r.stride = 1;
+    r.pad = kind == OP_CONV ? 1 : 0;
+    r.n = n;
+    r.cin = (uint16_t)cin;
+    r.cout = (uint16_t)cout;
+    r.groups = 1;
+    r.h_in = r.w_in = r.h_out = r.w_out = (uint16_t)hw;
+    r.bits_a = r.bits_b = r.bits_out = (uint8_t)bits;
+    r.bits_acc = bits == 32 ? 32 : 48;
+    return r;
+}
+
+/* One iteration of a tiny net: conv -> bn -> relu -> conv (SLU-gated: n varies) -> fc. */
+static int iteration(int it, int bits, struct oprec *out)
+{
+    int n = 0;
+    uint32_t batch = 16, active = bits == 32 ? batch : batch - (uint32_t)(it % 4) * 3;
+    for (int phase = OP_PHASE_FWD; phase <= OP_PHASE_UPDATE; phase++) {
+        if (phase == OP_PHASE_UPDATE) {
+            out[n++] = rec(0, OP_UPDATE, phase, 1, 1, 8, 1, bits);
+            out[n++] = rec(3, OP_UPDATE, phase, 1, 8, 8, 1, bits);
+            continue;
+        }
+        out[n++] = rec(0, OP_CONV, phase, batch, 1, 8, 14, bits);
+        if (phase != OP_PHASE_BWD_WEIGHT) {
+            out[n++] = rec(1, OP_BN, phase, batch, 8, 8, 14, bits);
+            out[n++] = rec(2, OP_RELU, phase, batch, 8, 8, 14, bits);
+        }
+        out[n++] = rec(3, OP_CONV, phase, active, 8, 8, 14, bits);
+        out[n++] = rec(4, OP_FC, phase, batch, 8, 10, 1, bits);
+    }
+    return n;
+}
+
+static const struct trace_layer layers[5] = {
+    {0, "conv1", "conv"}, {1, "bn1", "bn"}, {2, "relu1", "relu"}, {3, "s1.b0.conv", "conv"},
+    {4, "fc", "fc"}};
+
+#define ITERS 40
+#define EVERY 10
+
+/* Record a trace while pricing every record one by one, like a live run. */
+static void record(const char *path, struct hw_ledger *live, struct hw_ledger *base,
+                   report_fj *marks, struct hw_model *m)
+{
+    struct trace_header h;
+    memset(&h, 0, sizeof h);
+    snprintf(h.network, sizeof h.network, "tiny");
+    snprintf(h.dataset, sizeof h.dataset, "synthetic");
+    h.config_text = "name: tiny\n";
+    h.config_hash = trace_config_hash(h.config_text);
+    h.layer_count = 5;
+    h.layers = layers;
+    struct trace_writer *t;
+    struct e2_err err = {{0}};
+    CU_ASSERT_EQUAL_FATAL(trace_create(path, &h, &t, &err), E2_OK);
+    struct oprec ops[64];
+    char msg[256];
+    int n = iteration(0, 32, ops);
+    for (int i = 0; i < n; i++) {   /* the float32 baseline: one iteration x ITERS */
+        trace_add(t, TRACE_BASELINE, &ops[i], ITERS);
+        CU_ASSERT_EQUAL(hw_account(m, base, &ops[i], ITERS, msg, sizeof msg), 0);
+    }
+    for (int it = 0; it < ITERS; it++) {
+        n = iteration(it, 8, ops);
+        for (int i = 0; i < n; i++) {
+            trace_add(t, TRACE_RUN, &ops[i], 1);
+            CU_ASSERT_EQUAL(hw_account(m, live, &ops[i], 1, msg, sizeof msg), 0);
+        }
+        if ((it + 1) % EVERY == 0) {
+            marks[it / EVERY] = hw_ledger_fj(live, NULL);
+            trace_mark(t, (uint64_t)it + 1, 2.0 / (it + 1), 0.5 + it * 0.01);
+        }
+    }
+    struct trace_result res;
+    memset(&res, 0, sizeof res);
+    res.has_accuracy = 1;
+    res.top1 = 0.75;
+    res.top5 = 0.95;
+    res.iterations = ITERS;
+    res.minibatches_processed = ITERS;
+    res.slu_skip_ratio = 0.28;
+    res.slu_blocks = 1;
+    res.slu_block_skip[0] = 0.28;
+    CU_ASSERT_EQUAL_FATAL(trace_finish(t, &res, &err), E2_OK);
+}
+
+static void test_replay_equals_live_pricing(void)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/tiny.e2t", dir);
+    struct hw_model *m;
+    char msg[256];
+    CU_ASSERT_EQUAL_FATAL(hw_create(&cfg->hw, &m, msg, sizeof msg), 0);
+    struct hw_ledger *live = hw_ledger_new(), *base = hw_ledger_new();
+    report_fj marks[ITERS / EVERY];
+    record(path, live, base, marks, m);
+
+    struct run_report r;
+    report_init(&r);
+    struct e2_err err = {{0}};
+    CU_ASSERT_EQUAL_FATAL(replay_price(path, &cfg->hw, &r, NULL, &err), E2_OK);
+    CU_ASSERT(r.total_fj > 0);
+    CU_ASSERT(r.total_fj == hw_ledger_fj(live, NULL));
+    CU_ASSERT(r.baseline_fp32_fj == hw_ledger_fj(base, NULL));
+    CU_ASSERT(r.baseline_fp32_fj > r.total_fj);   /* 8-bit training costs less than float */
+    CU_ASSERT_EQUAL(r.fpga_cycles, hw_ledger_cycles(live, NULL));
+    CU_ASSERT_EQUAL_FATAL(r.curve_count, ITERS / EVERY);
+    for (int i = 0; i < r.curve_count; i++) {
+        CU_ASSERT(r.curve[i].energy_fj == marks[i]);
+        CU_ASSERT_EQUAL(r.curve[i].iteration, (uint64_t)(i + 1) * EVERY);
+    }
+    CU_ASSERT_EQUAL(r.curve[1].train_loss, 2.0 / 20);
+    report_fj actions = 0, phases = 0, layer_sum = 0;
+    for (int i = 0; i < r.action_count; i++)
+        actions += r.actions[i].fj;
+    for (int i = 0; i < r.phase_count; i++)
+        phases += r.phases[i].fj;
+    CU_ASSERT(actions == r.total_fj);
+    CU_ASSERT(phases == r.total_fj);
+    CU_ASSERT_EQUAL(r.layer_count, 5);
+    for (int i = 0; i < r.layer_count; i++)
+        for (int p = 0; p < REPORT_PHASES; p++)
+            layer_sum += r.layers[i].phase_fj[p];
+    CU_ASSERT(layer_sum <= r.total_fj);
+    CU_ASSERT_STRING_EQUAL(r.layers[3].name, "s1.b0.conv");
+    CU_ASSERT_EQUAL(r.has_accuracy, 1);
+    CU_ASSERT_EQUAL(r.top1, 0.75);
+    CU_ASSERT_EQUAL(r.iterations, ITERS);
+    CU_ASSERT_EQUAL(r.slu_block_count, 1);
+    CU_ASSERT_STRING_EQUAL(r.network, "tiny");
+    CU_ASSERT_EQUAL(report_write(dir, &r, &err), E2_OK);
+    report_free(&r);
+
+    /* other hardware, same trace: a different price */
+    struct e2_config *slow = malloc(sizeof *slow);
+    *slow = *cfg;
+    slow->hw.pl_clock_mhz = cfg->hw.pl_clock_mhz / 2;
+    report_init(&r);
+    CU_ASSERT_EQUAL_FATAL(replay_price(path, &slow->hw, &r, NULL, &err), E2_OK);
+    CU_ASSERT(r.total_fj != hw_ledger_fj(live, NULL));
+    CU_ASSERT(r.fpga_seconds > 0);
+    report_free(&r);
+    free(slow);
+    hw_ledger_free(live);
+    hw_ledger_free(base);
+    hw_free(m);
+}
+
+static void test_bad_trace_is_bad_input(void)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/bad.e2t", dir);
+    FILE *f = fopen(path, "w");
+    fputs("not a trace, though long enough for a header", f);
+    fclose(f);
+    struct run_report r;
+    report_init(&r);
+    struct e2_err err = {{0}};
+    CU_ASSERT_EQUAL(replay_price(path, &cfg->hw, &r, NULL, &err), E2_BAD_INPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "bad.e2t: byte offset 0"));
+    report_free(&r);
+}
+
+int main(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/e2sim-test-replay-XXXXXX");
+    if (!mkdtemp(dir))
+        return 1;
+    cfg = malloc(sizeof *cfg);
+    cfg_defaults(cfg);
+    CU_initialize_registry();
+    CU_pSuite s = CU_add_suite("replay", NULL, NULL);
+    CU_add_test(s, "replay = live pricing, to the femtojoule", test_replay_equals_live_pricing);
+    CU_add_test(s, "a bad trace is bad input", test_bad_trace_is_bad_input);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned failed = CU_get_number_of_failures();
+    CU_cleanup_registry();
+    free(cfg);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (!failed && system(cmd) != 0)
+        return 1;
+    return failed ? 1 : 0;
+}
