@@ -126,16 +126,22 @@ void progress_update(struct progress *p, uint64_t done, double loss, double top1
     progress_update_at(p, progress_now(), done, loss, top1, joules);
 }
 
+void progress_clear(struct progress *p)
+{
+    if (p->mode == PROGRESS_OFF || !p->printed)
+        return;
+    fprintf(p->f, "\r%*s\r", p->line_len, "");
+    fflush(p->f);
+    p->printed = 0;
+    p->line_len = 0;
+    p->last = -INFINITY;   /* redraw the line at the next update */
+}
+
 void progress_note(struct progress *p, const char *msg)
 {
     if (p->mode == PROGRESS_OFF)
         return;
-    if (p->printed) {
-        fprintf(p->f, "\r%*s\r", p->line_len, "");
-        p->printed = 0;
-        p->line_len = 0;
-        p->last = -INFINITY;   /* redraw the line at the next update */
-    }
+    progress_clear(p);
     fprintf(p->f, "%s\n", msg);
     fflush(p->f);
 }

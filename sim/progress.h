@@ -38,6 +38,8 @@ void progress_update_at(struct progress *p, double now, uint64_t done, double lo
                         double joules);
 /* Print a free-form message line (keeps the tty line intact). */
 void progress_note(struct progress *p, const char *msg);
+/* Wipe the tty line (if one is shown) so that other output starts on a clean line. */
+void progress_clear(struct progress *p);
 /* Print the final state (always, unless off) and end the line. */
 void progress_finish(struct progress *p, uint64_t done, double loss, double top1, double joules);
 

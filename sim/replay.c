@@ -209,10 +209,14 @@ int cmd_replay(const struct e2_options *opts, const struct e2_config *hw, struct
     r.wall_seconds = progress_now() - t0;
     if (rc == E2_OK)
         rc = report_write(dir, &r, err);
-    if (rc == E2_OK && !opts->quiet)
-        printf("replayed %s on '%s': %.9g J (float32 baseline %.9g J, saving %.2f %%); "
-               "report in %s/report.md\n", trace, hw->name, (double)r.total_fj * 1e-15,
-               (double)r.baseline_fp32_fj * 1e-15, 100 * report_savings(&r), dir);
+    progress_clear(&progress);
+    if (rc == E2_OK && !opts->quiet) {
+        printf("replayed %s on '%s': %.9g J", trace, hw->name, (double)r.total_fj * 1e-15);
+        if (r.baseline_fp32_fj)
+            printf(" (float32 baseline %.9g J, saving %.2f %%)",
+                   (double)r.baseline_fp32_fj * 1e-15, 100 * report_savings(&r));
+        printf("; report in %s/report.md\n", dir);
+    }
     report_free(&r);
     free(text);
     return rc;

@@ -610,6 +610,10 @@ int report_write_curve_csv(FILE *f, const struct run_report *r)
 static void human_joules(char *buf, size_t size, report_fj fj)
 {
     double j = joules(fj);
+    if (fj == 0) {
+        snprintf(buf, size, "0 J");
+        return;
+    }
     static const struct { double scale; const char *unit; } units[] = {
         {1e3, "kJ"}, {1, "J"}, {1e-3, "mJ"}, {1e-6, "uJ"}, {1e-9, "nJ"}, {1e-12, "pJ"}};
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {

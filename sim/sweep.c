@@ -626,9 +626,11 @@ static int finish_point(struct sweep_state *s, long point, int status, struct e2
         rc = out_append_line_atomic(s->jsonl, line, err);
     if (rc == E2_OK && s->progress) {
         char msg[256];
-        snprintf(msg, sizeof msg, "point %ld done: top-1 %.2f %%, %.6g J", point,
-                 100 * json_get_number(report, "accuracy.top1", NAN),
-                 json_get_number(report, "energy.total_j", NAN));
+        double top1 = json_get_number(report, "accuracy.top1", NAN);
+        int n = snprintf(msg, sizeof msg, "point %ld done: %.6g J", point,
+                         json_get_number(report, "energy.total_j", NAN));
+        if (isfinite(top1))
+            snprintf(msg + n, sizeof msg - (size_t)n, ", test top-1 %.2f %%", 100 * top1);
         progress_note(s->progress, msg);
     }
     s->done++;
