@@ -8,10 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "hw.h"
+#include "json.h"
 #include "replay.h"
 #include "report.h"
 #include "trace.h"
@@ -192,6 +195,137 @@ static void test_bad_trace_is_bad_input(void)
     report_free(&r);
 }
 
+/* Run a shell command; its exit status. */
+static int sh(const char *fmt, const char *a, const char *b, const char *c)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, fmt, a, b, c);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = calloc(1, (size_t)n + 1);
+    if (fread(s, 1, (size_t)n, f) != (size_t)n)
+        s[0] = '\0';
+    fclose(f);
+    return s;
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+/* The e2sim program: replay, a hardware sweep over a replay (real worker processes running
+ * --point), shards and merge, and the exit status of bad input. */
+static void test_command_line(void)
+{
+    char trace[256], hw[256], sweep[256], bad[256], out[256], path[300];
+    snprintf(trace, sizeof trace, "%s/cli.e2t", dir);
+    snprintf(hw, sizeof hw, "%s/hw.yaml", dir);
+    snprintf(sweep, sizeof sweep, "%s/hwsweep.yaml", dir);
+    snprintf(bad, sizeof bad, "%s/bad.e2t", dir);
+    struct hw_model *m;
+    char msg[256];
+    CU_ASSERT_EQUAL_FATAL(hw_create(&cfg->hw, &m, msg, sizeof msg), 0);
+    struct hw_ledger *live = hw_ledger_new(), *base = hw_ledger_new();
+    report_fj marks[ITERS / EVERY];
+    record(trace, live, base, marks, m);
+    write_text(hw, "name: hw-default\n");
+    write_text(sweep, "name: clocks\nsweep:\n  vary:\n"
+                      "    hardware.pl_clock_mhz: [100, 150, 200, 250]\n");
+
+    snprintf(out, sizeof out, "%s/one", dir);
+    CU_ASSERT_EQUAL_FATAL(sh("'" E2SIM_BINARY "' replay '%s' --config '%s' --out '%s' --quiet",
+                             trace, hw, out), 0);
+    snprintf(path, sizeof path, "%s/report.json", out);
+    struct json_value *v;
+    struct e2_err err = {{0}};
+    CU_ASSERT_EQUAL_FATAL(json_parse_file(path, &v, &err), E2_OK);
+    char want[48];
+    report_format_fj(want, sizeof want, hw_ledger_fj(live, NULL));
+    CU_ASSERT_STRING_EQUAL(json_get(v, "energy.total_fj")->text, want);   /* to the fJ */
+    report_format_fj(want, sizeof want, hw_ledger_fj(base, NULL));
+    CU_ASSERT_STRING_EQUAL(json_get(v, "energy.baseline_fp32_fj")->text, want);
+    CU_ASSERT_STRING_EQUAL(json_get_string(v, "run.kind"), "replay");
+    json_free(v);
+
+    /* bad input: exit status 2 and the place of the fault */
+    char errfile[300];
+    snprintf(errfile, sizeof errfile, "%s/stderr.txt", dir);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "'%s' replay '%s' --config '%s' --out '%s/bad' 2>'%s'",
+             E2SIM_BINARY, bad, hw, dir, errfile);
+    int st = system(cmd);
+    CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+    char *text = slurp(errfile);
+    CU_ASSERT_PTR_NOT_NULL(text && strstr(text, "bad.e2t: byte offset 0: not an e2sim trace"));
+    free(text);
+    CU_ASSERT_EQUAL(sh("'" E2SIM_BINARY "' replay --config '%s' --out '%s/none' 2>/dev/null%s",
+                       hw, dir, ""), 2);
+
+    /* a hardware sweep over the replay, whole and in two shards merged */
+    char whole[256], s1[256], s2[256], merged[256];
+    snprintf(whole, sizeof whole, "%s/whole", dir);
+    snprintf(s1, sizeof s1, "%s/s1", dir);
+    snprintf(s2, sizeof s2, "%s/s2", dir);
+    snprintf(merged, sizeof merged, "%s/merged", dir);
+    CU_ASSERT_EQUAL_FATAL(sh("'" E2SIM_BINARY "' replay '%s' --config '%s' --out '%s' --jobs 2 "
+                             "--quiet", trace, sweep, whole), 0);
+    CU_ASSERT_EQUAL(sh("'" E2SIM_BINARY "' replay '%s' --config '%s' --out '%s' --shard 1/2 "
+                       "--quiet", trace, sweep, s1), 0);
+    CU_ASSERT_EQUAL(sh("'" E2SIM_BINARY "' replay '%s' --config '%s' --out '%s' --shard 2/2 "
+                       "--quiet", trace, sweep, s2), 0);
+    CU_ASSERT_EQUAL(sh("'" E2SIM_BINARY "' merge '%s' '%s' --out '%s' --quiet", s2, s1, merged),
+                    0);
+    const char *files[] = {"sweep.csv", "sweep.md", "sweep.jsonl"};
+    for (int i = 0; i < 3; i++) {
+        char a[300], b[300];
+        snprintf(a, sizeof a, "%s/%s", whole, files[i]);
+        snprintf(b, sizeof b, "%s/%s", merged, files[i]);
+        char *x = slurp(a), *y = slurp(b);
+        CU_ASSERT_FATAL(x && y);
+        if (i < 2) {
+            CU_ASSERT_STRING_EQUAL(x, y);
+        } else {
+            CU_ASSERT_EQUAL(strlen(x), strlen(y));   /* same lines; whole is in finish order */
+        }
+        free(x);
+        free(y);
+    }
+    /* point 1 (150 MHz, the default clock) is the plain replay above */
+    snprintf(path, sizeof path, "%s/points/0001/report.json", whole);
+    CU_ASSERT_EQUAL_FATAL(json_parse_file(path, &v, &err), E2_OK);
+    report_format_fj(want, sizeof want, hw_ledger_fj(live, NULL));
+    CU_ASSERT_STRING_EQUAL(json_get(v, "energy.total_fj")->text, want);
+    json_free(v);
+    /* resuming the finished sweep starts no worker; merging into an existing folder fails */
+    struct stat before, after;
+    snprintf(path, sizeof path, "%s/points/0002/report.json", whole);
+    CU_ASSERT_EQUAL(stat(path, &before), 0);
+    CU_ASSERT_EQUAL(sh("'" E2SIM_BINARY "' replay '%s' --config '%s' --out '%s' --resume "
+                       "--quiet", trace, sweep, whole), 0);
+    CU_ASSERT_EQUAL(stat(path, &after), 0);
+    CU_ASSERT(before.st_ino == after.st_ino && before.st_mtim.tv_nsec == after.st_mtim.tv_nsec);
+    CU_ASSERT_EQUAL(sh("'" E2SIM_BINARY "' merge '%s' --out '%s' --quiet 2>/dev/null%s", s1,
+                       merged, ""), 2);
+    hw_ledger_free(live);
+    hw_ledger_free(base);
+    hw_free(m);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/e2sim-test-replay-XXXXXX");
@@ -203,6 +337,7 @@ int main(void)
     CU_pSuite s = CU_add_suite("replay", NULL, NULL);
     CU_add_test(s, "replay = live pricing, to the femtojoule", test_replay_equals_live_pricing);
     CU_add_test(s, "a bad trace is bad input", test_bad_trace_is_bad_input);
+    CU_add_test(s, "command line: replay, hardware sweep, shards, merge", test_command_line);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();
