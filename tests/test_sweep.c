@@ -327,7 +327,7 @@ static void test_shards_merge_to_the_whole(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(md, "3 of 6 points finished"));
     free(md);
     const char *dirs[2] = {s2, s1};
-    CU_ASSERT_EQUAL_FATAL(sweep_merge(dirs, 2, merged, &err), E2_OK);
+    CU_ASSERT_EQUAL_FATAL(sweep_merge(dirs, 2, merged, 1, &err), E2_OK);
     const char *files[] = {"sweep.csv", "sweep.md", "sweep.html"};
     for (int i = 0; i < 3; i++) {
         char a[300], b[300];
@@ -357,8 +357,8 @@ static void test_shards_merge_to_the_whole(void)
     char again[256];
     path_of(again, sizeof again, "merged2");
     const char *overlap[3] = {s1, whole, s2};
-    CU_ASSERT_EQUAL(sweep_merge(overlap, 3, again, &err), E2_OK);
-    CU_ASSERT_EQUAL(sweep_merge(overlap, 3, again, &err), E2_BAD_INPUT);
+    CU_ASSERT_EQUAL(sweep_merge(overlap, 3, again, 1, &err), E2_OK);
+    CU_ASSERT_EQUAL(sweep_merge(overlap, 3, again, 1, &err), E2_BAD_INPUT);
     free(cfg);
 }
 
@@ -380,16 +380,16 @@ static void test_merge_conflicts(void)
     struct e2_err err = {{0}};
     const char *ab[2] = {a, b}, *ac[2] = {a, c};
     path_of(out, sizeof out, "conflict-out");
-    CU_ASSERT_EQUAL(sweep_merge(ab, 2, out, &err), E2_BAD_INPUT);
+    CU_ASSERT_EQUAL(sweep_merge(ab, 2, out, 1, &err), E2_BAD_INPUT);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "point 1 appears twice with different"));
-    CU_ASSERT_EQUAL(sweep_merge(ac, 2, out, &err), E2_BAD_INPUT);
+    CU_ASSERT_EQUAL(sweep_merge(ac, 2, out, 1, &err), E2_BAD_INPUT);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "different sweeps"));
     const char *missing[1] = {"/nonexistent/sweep"};
-    CU_ASSERT_EQUAL(sweep_merge(missing, 1, out, &err), E2_BAD_INPUT);
+    CU_ASSERT_EQUAL(sweep_merge(missing, 1, out, 1, &err), E2_BAD_INPUT);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "/nonexistent/sweep/sweep.jsonl"));
     snprintf(path, sizeof path, "%s/sweep.jsonl", c);
     write_file(path, "{\"point\": 2, \"sweep\": \"xyz\"}\nnot json\n");
-    CU_ASSERT_EQUAL(sweep_merge(ac + 1, 1, out, &err), E2_BAD_INPUT);
+    CU_ASSERT_EQUAL(sweep_merge(ac + 1, 1, out, 1, &err), E2_BAD_INPUT);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "sweep.jsonl:2:1: "));
 }
 
