@@ -491,6 +491,35 @@ static void test_written_atomically(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "/nonexistent/x.e2t"));
 }
 
+/* Every sample trace shipped in traces/ reads back intact (checksums, totals, trailer). */
+static void test_sample_traces(void)
+{
+    const char *names[] = {"resnet8-fmnist-1k.e2t", "resnet20-cifar10-64k.e2t"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/traces/%s", E2SIM_SOURCE_DIR, names[i]);
+        struct trace_reader *r;
+        struct e2_err err = {{0}};
+        CU_ASSERT_EQUAL_FATAL(trace_open(path, &r, &err), E2_OK);
+        struct trace_entry e;
+        int rc;
+        while ((rc = trace_next(r, &e, &err)) == E2_OK && e.type != TRACE_END)
+            ;
+        CU_ASSERT_EQUAL(rc, E2_OK);
+        struct trace_totals t = trace_reader_totals(r);
+        CU_ASSERT(t.ops[TRACE_RUN] > 0);
+        CU_ASSERT(t.ops[TRACE_BASELINE] > 0);
+        const struct trace_header *h = trace_reader_header(r);
+        CU_ASSERT_EQUAL(h->config_hash, trace_config_hash(h->config_text));
+        if (i == 1) {
+            CU_ASSERT_STRING_EQUAL(h->network, "resnet-20");
+            CU_ASSERT_STRING_EQUAL(h->dataset, "cifar10");
+            CU_ASSERT_EQUAL(trace_reader_result(r)->iterations, 64000);
+        }
+        trace_close(r);
+    }
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/e2sim-test-trace-XXXXXX");
@@ -505,6 +534,7 @@ int main(void)
     CU_add_test(s, "every truncation is detected", test_every_truncation_is_detected);
     CU_add_test(s, "version mismatch", test_version_mismatch);
     CU_add_test(s, "written atomically", test_written_atomically);
+    CU_add_test(s, "sample traces in traces/ read back", test_sample_traces);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();
