@@ -54,6 +54,8 @@ int out_create_default_dir(const char *name, char *buf, size_t size, struct e2_e
 {
     char safe[128], stamp[32];
     size_t n = 0;
+    if (!buf || size < 16)
+        return e2_fail(err, E2_FAILURE, "no room for the output folder name");
     for (const char *p = name; *p && n + 1 < sizeof safe; p++, n++) {
         int ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
                  strchr("._-", *p);
