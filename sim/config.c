@@ -693,14 +693,16 @@ static int parse_text_document(const char *text, yaml_document_t *doc, char *why
     return ok ? 0 : -1;
 }
 
-/* Apply YAML text as the value of field f. An empty text is an empty string. */
+/* Apply YAML text as the value of field f. An empty text is empty text, or an empty list. */
 static int apply_text(const struct origin *o, const struct cfg_field *f, const char *text,
                       struct e2_config *cfg, struct e2_err *err)
 {
     yaml_document_t doc;
     char why[300];
+    int is_list = f->type == CFG_INT_LIST || f->type == CFG_DOUBLE_LIST ||
+                  f->type == CFG_STRING_LIST;
     if (!text[0])
-        text = "''";
+        text = is_list ? "[]" : "''";
     if (parse_text_document(text, &doc, why, sizeof why))
         return fail_node(err, o, NULL, "%s", why);
     yaml_node_t *root = yaml_document_get_root_node(&doc);

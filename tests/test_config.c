@@ -391,8 +391,10 @@ static void test_sets(void)
     write_file("set.yaml", HEAD);
     const char *sets[] = {"training.psg.beta=0.2", "training.method=[fp32, smd]",
                           "training.lr_steps=[10, 20]", "name=hello world", "training.lr=0.5",
-                          "training.lr=0.25", "report.trace=", "training.energy_only.slu_skip=0.3"};
-    CU_ASSERT_EQUAL_FATAL(load("set.yaml", sets, 8, cfg, &err), E2_OK);
+                          "training.lr=0.25", "report.trace=", "training.energy_only.slu_skip=0.3",
+                          "training.lr_step_fractions="};
+    CU_ASSERT_EQUAL_FATAL(load("set.yaml", sets, 9, cfg, &err), E2_OK);
+    CU_ASSERT_EQUAL(cfg->training.lr_step_fractions.n, 0);   /* empty value: empty list */
     CU_ASSERT_DOUBLE_EQUAL(cfg->training.psg.beta, 0.2, 0);
     CU_ASSERT_STRING_EQUAL(cfg->training.base, "fp32");
     CU_ASSERT(cfg->training.smd.enabled && !cfg->training.psg.enabled);
