@@ -67,7 +67,15 @@ static void svg_title(FILE *f, const char *title, int y)
 void html_bar_chart(FILE *f, const char *title, const char *unit, int n, const char *const *labels,
                     int series, const char *const *series_names, const double *values)
 {
-    const int label_w = 170, bar_w = 480, row_h = 18, top = 30;
+    const int bar_w = 480, row_h = 18, top = 30;
+    size_t longest = 0;
+    for (int i = 0; i < n; i++)
+        if (labels[i] && strlen(labels[i]) > longest)
+            longest = strlen(labels[i]);
+    /* about 6 px per character of 11 px sans-serif; long labels widen the chart */
+    int label_w = (int)longest * 6 + 12;
+    label_w = label_w < 120 ? 120 : label_w > 420 ? 420 : label_w;
+    int width = label_w + bar_w + 100;
     int legend_h = series > 1 ? 22 : 0;
     int height = top + legend_h + n * row_h + 10;
     double max = 0;
@@ -79,7 +87,7 @@ void html_bar_chart(FILE *f, const char *title, const char *unit, int n, const c
             max = sum;
     }
     fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-               "role=\"img\">\n", CHART_W, height);
+               "role=\"img\">\n", width, height);
     svg_title(f, title, 18);
     for (int s = 0; series > 1 && s < series; s++) {
         int x = label_w + s * 120;

@@ -323,7 +323,7 @@ static void write_md(FILE *f, const struct sweep_row *rows, int n, const int *fr
     if (n && (long)n < total)
         fputs(" (run again with --resume, or merge the other shards, for the rest)", f);
     fputs(". Points marked * are on the Pareto front (no other point has both less energy and "
-          "higher test top-1).\n\n| point |", f);
+          "higher test top-1; without accuracies: the least energy).\n\n| point |", f);
     for (int k = 0; keys && k < keys->count; k++)
         fprintf(f, " %s |", keys->keys[k]);
     fputs(" test top-1 | energy (J) | saving vs float32 | FPGA time (s) | pareto |\n|---:|", f);
@@ -363,9 +363,15 @@ static void write_html(FILE *f, const struct sweep_row *rows, int n, const int *
         labels[i] = owned[i];
         pct[i] = 100 * top1[i];
     }
-    if (labels && owned && pct)
+    int any = 0;
+    for (int i = 0; i < n; i++)
+        any |= isfinite(top1[i]);
+    if (labels && owned && pct && any)
         html_scatter_chart(f, "Test top-1 against energy", "energy (J)", "test top-1 (%)", n,
                            energy, pct, labels, front);
+    else if (labels && owned)
+        html_bar_chart(f, "Energy per point (no accuracy: not trained)", "J", n, labels, 1, NULL,
+                       energy);
     fputs("<table>\n<tr><th>point</th>", f);
     for (int k = 0; keys && k < keys->count; k++) {
         fputs("<th>", f);
@@ -381,9 +387,17 @@ static void write_html(FILE *f, const struct sweep_row *rows, int n, const int *
             html_escape(f, value_text(&rows[i], keys->keys[k]));
             fputs("</td>", f);
         }
-        fprintf(f, "<td>%.2f %%</td><td>%.6g</td><td>%.2f %%</td><td>%s</td></tr>\n",
-                100 * top1[i], energy[i], 100 * row_number(&rows[i], "savings_vs_fp32"),
-                front[i] ? "*" : "");
+        double saving = row_number(&rows[i], "savings_vs_fp32");
+        if (isfinite(top1[i]))
+            fprintf(f, "<td>%.2f %%</td>", 100 * top1[i]);
+        else
+            fputs("<td>n/a</td>", f);
+        fprintf(f, "<td>%.6g</td>", energy[i]);
+        if (isfinite(saving))
+            fprintf(f, "<td>%.2f %%</td>", 100 * saving);
+        else
+            fputs("<td>n/a</td>", f);
+        fprintf(f, "<td>%s</td></tr>\n", front[i] ? "*" : "");
     }
     fputs("</table>\n", f);
     html_end(f);
@@ -426,8 +440,19 @@ int sweep_write_summary(const char *dir, const struct sweep_row *rows, int count
         energy[i] = row_number(&rows[i], "energy_j");
         top1[i] = row_number(&rows[i], "top1");
     }
-    if (rc == E2_OK)
-        sweep_pareto(count, energy, top1, front);
+    if (rc == E2_OK) {
+        /* without any accuracy (energy-only, replays of untrained traces) the front is the
+           least energy */
+        int any = 0;
+        for (int i = 0; i < count; i++)
+            any |= isfinite(top1[i]);
+        double *acc = top1;
+        double *zero = any ? NULL : calloc((size_t)count + 1, sizeof *zero);
+        if (zero)
+            acc = zero;
+        sweep_pareto(count, energy, acc, front);
+        free(zero);
+    }
     static const struct { const char *name; summary_fn fn; } files[] = {
         {"sweep.csv", csv_adapter}, {"sweep.md", md_adapter}, {"sweep.html", write_html}};
     for (size_t k = 0; rc == E2_OK && k < sizeof files / sizeof files[0]; k++) {
