@@ -1,0 +1,292 @@
+/* Energy glue: distinct-record table, flushes to the hardware model and the trace. */
+#include "energy.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "hw.h"
+#include "net.h"
+#include "trace.h"
+
+struct oprec energy_oprec_normalize(const struct oprec *r)
+{
+    struct oprec k;
+    memset(&k, 0, sizeof k);
+    k.layer = r->layer;
+    k.kind = r->kind;
+    k.phase = r->phase;
+    k.tech = r->tech;
+    k.k = r->k;
+    k.stride = r->stride;
+    k.pad = r->pad;
+    k.n = r->n;
+    k.cin = r->cin;
+    k.cout = r->cout;
+    k.groups = r->groups;
+    k.h_in = r->h_in;
+    k.w_in = r->w_in;
+    k.h_out = r->h_out;
+    k.w_out = r->w_out;
+    k.bits_a = r->bits_a;
+    k.bits_b = r->bits_b;
+    k.bits_out = r->bits_out;
+    k.bits_acc = r->bits_acc;
+    k.msb_a = r->msb_a;
+    k.msb_b = r->msb_b;
+    k.psg_full_q16 = r->psg_full_q16;
+    return k;
+}
+
+int energy_oprec_equal(const struct oprec *x, const struct oprec *y)
+{
+    return x->layer == y->layer && x->kind == y->kind && x->phase == y->phase &&
+           x->tech == y->tech && x->k == y->k && x->stride == y->stride && x->pad == y->pad &&
+           x->n == y->n && x->cin == y->cin && x->cout == y->cout && x->groups == y->groups &&
+           x->h_in == y->h_in && x->w_in == y->w_in && x->h_out == y->h_out &&
+           x->w_out == y->w_out && x->bits_a == y->bits_a && x->bits_b == y->bits_b &&
+           x->bits_out == y->bits_out && x->bits_acc == y->bits_acc && x->msb_a == y->msb_a &&
+           x->msb_b == y->msb_b && x->psg_full_q16 == y->psg_full_q16;
+}
+
+/* FNV-1a over the normalized bytes: padding is zero there, so equal records hash equally. */
+static uint32_t hash_rec(const struct oprec *k)
+{
+    const unsigned char *p = (const unsigned char *)k;
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < sizeof *k; i++)
+        h = (h ^ p[i]) * 16777619u;
+    return h;
+}
+
+static void sink_emit(void *ctx, const struct oprec *r)
+{
+    energy_add(ctx, r, 1);
+}
+
+int energy_init(struct energy_acc *a, energy_account_fn account, void *account_ctx)
+{
+    memset(a, 0, sizeof *a);
+    a->nslots = 1024;
+    a->slot = malloc((size_t)a->nslots * sizeof *a->slot);
+    if (!a->slot)
+        return -1;
+    memset(a->slot, 0xff, (size_t)a->nslots * sizeof *a->slot);
+    a->sink.emit = sink_emit;
+    a->sink.ctx = a;
+    a->account = account;
+    a->account_ctx = account_ctx;
+    return 0;
+}
+
+void energy_free(struct energy_acc *a)
+{
+    free(a->e);
+    free(a->slot);
+    free(a->dirty);
+    memset(a, 0, sizeof *a);
+}
+
+void energy_set_trace(struct energy_acc *a, struct trace_writer *t, int stream)
+{
+    a->trace = t;
+    a->trace_stream = stream;
+}
+
+static int rehash(struct energy_acc *a)
+{
+    int nslots = a->nslots * 2;
+    int32_t *slot = malloc((size_t)nslots * sizeof *slot);
+    if (!slot)
+        return -1;
+    memset(slot, 0xff, (size_t)nslots * sizeof *slot);
+    for (int i = 0; i < a->n; i++) {
+        uint32_t s = hash_rec(&a->e[i].r) & (uint32_t)(nslots - 1);
+        while (slot[s] >= 0)
+            s = (s + 1) & (uint32_t)(nslots - 1);
+        slot[s] = i;
+    }
+    free(a->slot);
+    a->slot = slot;
+    a->nslots = nslots;
+    return 0;
+}
+
+/* Index of r in the table, inserting it when new; -1 when out of memory. */
+static int lookup(struct energy_acc *a, const struct oprec *r)
+{
+    struct oprec k = energy_oprec_normalize(r);
+    uint32_t mask = (uint32_t)(a->nslots - 1);
+    uint32_t s = hash_rec(&k) & mask;
+    while (a->slot[s] >= 0) {
+        if (energy_oprec_equal(&a->e[a->slot[s]].r, &k))
+            return a->slot[s];
+        s = (s + 1) & mask;
+    }
+    if (a->n == a->cap) {
+        int cap = a->cap ? 2 * a->cap : 256;
+        struct energy_entry *e = realloc(a->e, (size_t)cap * sizeof *e);
+        if (!e)
+            return -1;
+        a->e = e;
+        a->cap = cap;
+    }
+    int idx = a->n++;
+    a->e[idx].r = k;
+    a->e[idx].total = 0;
+    a->e[idx].pending = 0;
+    a->slot[s] = idx;
+    if (2 * a->n > a->nslots && rehash(a) != 0) {
+        a->oom = 1;   /* the table still works, only fuller */
+    }
+    return idx;
+}
+
+void energy_add(struct energy_acc *a, const struct oprec *r, uint64_t repeat)
+{
+    if (repeat == 0)
+        return;
+    int idx = lookup(a, r);
+    if (idx < 0) {
+        a->oom = 1;
+        return;
+    }
+    struct energy_entry *e = &a->e[idx];
+    if (e->pending == 0) {
+        if (a->ndirty == a->capdirty) {
+            int cap = a->capdirty ? 2 * a->capdirty : 256;
+            int *d = realloc(a->dirty, (size_t)cap * sizeof *d);
+            if (!d) {
+                a->oom = 1;
+                return;
+            }
+            a->dirty = d;
+            a->capdirty = cap;
+        }
+        a->dirty[a->ndirty++] = idx;
+    }
+    e->pending += repeat;
+    e->total += repeat;
+    a->emitted += repeat;
+}
+
+int energy_flush(struct energy_acc *a, struct e2_err *err)
+{
+    for (int i = 0; i < a->ndirty; i++) {
+        struct energy_entry *e = &a->e[a->dirty[i]];
+        if (a->account && !a->failed &&
+            a->account(a->account_ctx, &e->r, e->pending, a->error, sizeof a->error) != 0)
+            a->failed = 1;
+        if (a->trace)
+            trace_add(a->trace, a->trace_stream, &e->r, e->pending);
+        a->accounted += e->pending;
+        e->pending = 0;
+    }
+    a->ndirty = 0;
+    if (a->failed)
+        return e2_fail(err, E2_FAILURE, "hardware model: %s", a->error);
+    if (a->oom)
+        return e2_fail(err, E2_FAILURE, "out of memory counting op records");
+    return E2_OK;
+}
+
+uint64_t energy_total_records(const struct energy_acc *a)
+{
+    uint64_t t = 0;
+    for (int i = 0; i < a->n; i++)
+        t += a->e[i].total;
+    return t;
+}
+
+int energy_distinct(const struct energy_acc *a)
+{
+    return a->n;
+}
+
+/* Section layout: u32 sizeof(struct oprec), u32 count, then count x (oprec, u64 total). The
+ * record bytes are the normalized struct (same machine family: x86-64 little-endian). */
+int energy_save(const struct energy_acc *a, struct ckpt *c)
+{
+    size_t item = sizeof(struct oprec) + sizeof(uint64_t);
+    size_t size = 8 + (size_t)a->n * item;
+    unsigned char *buf = malloc(size);
+    if (!buf)
+        return -1;
+    uint32_t head[2] = {(uint32_t)sizeof(struct oprec), (uint32_t)a->n};
+    memcpy(buf, head, 8);
+    for (int i = 0; i < a->n; i++) {
+        memcpy(buf + 8 + (size_t)i * item, &a->e[i].r, sizeof(struct oprec));
+        memcpy(buf + 8 + (size_t)i * item + sizeof(struct oprec), &a->e[i].total,
+               sizeof(uint64_t));
+    }
+    int rc = ckpt_put(c, "energy", buf, size);
+    free(buf);
+    return rc;
+}
+
+int energy_load(struct energy_acc *a, const struct ckpt *c, const char *path, struct e2_err *err)
+{
+    size_t size = 0;
+    const unsigned char *buf = ckpt_get(c, "energy", &size);
+    size_t item = sizeof(struct oprec) + sizeof(uint64_t);
+    if (!buf || size < 8)
+        return e2_fail(err, E2_BAD_INPUT, "%s: checkpoint has no valid 'energy' section", path);
+    uint32_t head[2];
+    memcpy(head, buf, 8);
+    if (head[0] != sizeof(struct oprec) || size != 8 + (size_t)head[1] * item)
+        return e2_fail(err, E2_BAD_INPUT, "%s: checkpoint 'energy' section does not match this "
+                       "op-record layout (%u-byte records, %zu bytes)", path, head[0], size);
+    for (uint32_t i = 0; i < head[1]; i++) {
+        struct oprec r;
+        uint64_t total;
+        memcpy(&r, buf + 8 + (size_t)i * item, sizeof r);
+        memcpy(&total, buf + 8 + (size_t)i * item + sizeof r, sizeof total);
+        energy_add(a, &r, total);
+    }
+    if (a->oom)
+        return e2_fail(err, E2_FAILURE, "%s: out of memory restoring the energy ledger", path);
+    return E2_OK;
+}
+
+/* ---------------------------------------------------------------- hardware ------------- */
+
+static int hw_account_cb(void *ctx, const struct oprec *r, uint64_t repeat, char *err,
+                         size_t errlen)
+{
+    struct energy_acc *a = ctx;
+    return hw_account(a->hw, a->ledger, r, repeat, err, errlen);
+}
+
+int energy_init_hw(struct energy_acc *a, struct hw_model *model, struct hw_ledger *ledger)
+{
+    if (energy_init(a, hw_account_cb, NULL) != 0)
+        return -1;
+    a->account_ctx = a;
+    a->hw = model;
+    a->ledger = ledger;
+    return 0;
+}
+
+int energy_price_baseline(struct net *fp32_net, int batch, uint64_t iterations,
+                          struct hw_model *model, struct hw_ledger *ledger,
+                          struct trace_writer *trace, struct e2_err *err)
+{
+    struct energy_acc a;
+    if (energy_init(&a, NULL, NULL) != 0)
+        return e2_fail(err, E2_FAILURE, "out of memory pricing the float32 baseline");
+    struct optim_config sgd = {.rule = OPTIM_SGD, .momentum = 0.9f, .weight_decay = 1e-4f};
+    int rc = E2_OK;
+    if (net_emit_iteration(fp32_net, batch, NULL, 0.0f, &sgd, &a.sink) != 0 || a.oom) {
+        rc = e2_fail(err, E2_FAILURE, "float32 baseline: cannot emit one iteration's records");
+    } else {
+        char msg[512] = "";
+        for (int i = 0; i < a.n && rc == E2_OK; i++) {
+            uint64_t repeat = a.e[i].total * iterations;
+            if (hw_account(model, ledger, &a.e[i].r, repeat, msg, sizeof msg) != 0)
+                rc = e2_fail(err, E2_FAILURE, "float32 baseline: hardware model: %s", msg);
+            else if (trace)
+                trace_add(trace, TRACE_BASELINE, &a.e[i].r, repeat);
+        }
+    }
+    energy_free(&a);
+    return rc;
+}

@@ -1,0 +1,847 @@
+/* The training loop. See train.h and docs/training.md. */
+#include "train.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xmmintrin.h>
+
+#include "energy.h"
+#include "loss.h"
+#include "optim.h"
+#include "rng.h"
+#include "swa.h"
+
+#define BN_RECOMPUTE_BATCHES 20   /* SWA's BN re-estimation: minibatches of training data */
+
+/* ---------------------------------------------------------------- pure helpers ---------- */
+
+void train_flush_denormals(void)
+{
+    /* MXCSR is per thread: set it here and in each thread of the OpenMP team the kernels use. */
+    _mm_setcsr(_mm_getcsr() | 0x8040);   /* FTZ (bit 15) | DAZ (bit 6) */
+#pragma omp parallel
+    _mm_setcsr(_mm_getcsr() | 0x8040);
+}
+
+uint64_t train_total_iterations(const struct e2_config *cfg, int train_count)
+{
+    const struct cfg_training *tr = &cfg->training;
+    if (tr->epochs > 0) {
+        double it = ceil(tr->epochs * (double)train_count / (double)tr->batch_size);
+        return it < 1 ? 1 : (uint64_t)it;
+    }
+    return (uint64_t)tr->iterations;
+}
+
+static uint64_t swa_start_iteration(const struct e2_config *cfg, uint64_t total)
+{
+    if (!cfg->training.swa.enabled)
+        return total + 1;
+    return (uint64_t)floor(cfg->training.swa.start * (double)total);
+}
+
+double train_lr_at(const struct e2_config *cfg, uint64_t total, uint64_t it)
+{
+    const struct cfg_training *tr = &cfg->training;
+    if (tr->swa.enabled && it >= swa_start_iteration(cfg, total))
+        return tr->swa.lr;
+    double lr = tr->lr;
+    if (tr->lr_steps.n > 0) {
+        for (int i = 0; i < tr->lr_steps.n; i++)
+            if (it >= (uint64_t)tr->lr_steps.v[i])
+                lr *= tr->lr_decay;
+    } else {
+        for (int i = 0; i < tr->lr_step_fractions.n; i++)
+            if (it >= (uint64_t)llround(tr->lr_step_fractions.v[i] * (double)total))
+                lr *= tr->lr_decay;
+    }
+    return lr;
+}
+
+int train_smd_drop(uint64_t seed, uint64_t it, double p)
+{
+    if (p <= 0)
+        return 0;
+    return rng_uniform(rng_key(seed, RNG_STREAM_SMD), it) < p;
+}
+
+int train_slu_sign(double executed_fraction, double target_skip)
+{
+    return executed_fraction <= 1.0 - target_skip ? -1 : +1;
+}
+
+/* Position s = it*batch + j lives in epoch s / count at place s % count of that epoch's
+ * permutation; `perm_for` hands out the permutation of an epoch. */
+static void batch_indices(uint32_t count, int batch, uint64_t it,
+                          const uint32_t *(*perm_for)(void *ctx, uint64_t epoch), void *ctx,
+                          uint32_t *idx)
+{
+    uint64_t s = it * (uint64_t)batch;
+    for (int j = 0; j < batch; j++, s++)
+        idx[j] = perm_for(ctx, s / count)[s % count];
+}
+
+struct one_perm {
+    uint32_t count;
+    uint64_t seed;
+    uint32_t *perm;
+    int64_t epoch;
+};
+
+static const uint32_t *one_perm_for(void *ctx, uint64_t epoch)
+{
+    struct one_perm *o = ctx;
+    if (o->epoch != (int64_t)epoch) {
+        ds_epoch_order(o->count, o->seed, epoch, o->perm);
+        o->epoch = (int64_t)epoch;
+    }
+    return o->perm;
+}
+
+void train_batch_indices(uint32_t count, uint64_t seed, int batch, uint64_t it,
+                         uint32_t *perm_scratch, uint32_t *idx)
+{
+    struct one_perm o = {count, seed, perm_scratch, -1};
+    batch_indices(count, batch, it, one_perm_for, &o, idx);
+}
+
+/* The loop's cache keeps two epochs (a minibatch straddles at most two). */
+static const uint32_t *train_perm_for(void *ctx, uint64_t epoch)
+{
+    struct train *t = ctx;
+    for (int k = 0; k < 2; k++)
+        if (t->perm_epoch[k] == (int64_t)epoch)
+            return t->perm[k];
+    int k = (t->perm_epoch[0] < t->perm_epoch[1]) ? 0 : 1;   /* replace the older epoch */
+    ds_epoch_order((uint32_t)t->train_ds->count, (uint64_t)t->cfg->seed, epoch, t->perm[k]);
+    t->perm_epoch[k] = (int64_t)epoch;
+    return t->perm[k];
+}
+
+/* ---------------------------------------------------------------- setup ----------------- */
+
+static int precision_from_config(const struct e2_config *cfg, struct net_precision *prec)
+{
+    const struct cfg_training *tr = &cfg->training;
+    if (strcmp(tr->base, "fp32") == 0) {
+        *prec = net_precision_float();
+    } else if (strcmp(tr->base, "fixed8") == 0) {
+        /* Banner et al. [15]: 8-bit activations and weights, 32-bit gradients. */
+        *prec = net_precision_fixed(8, 8, 32);
+        prec->grad_weight = 32;
+    } else {
+        /* fixed, signsgd and psg train at training.precision (the paper: 8/8/16). */
+        *prec = net_precision_fixed(tr->precision.activations, tr->precision.weights,
+                                    tr->precision.grad_output);
+        prec->grad_weight = tr->precision.grad_weight;
+        prec->accumulator = tr->precision.accumulator;
+    }
+    prec->stochastic = strcmp(tr->precision.rounding, "stochastic") == 0;
+    return 0;
+}
+
+static enum optim_rule rule_from_config(const struct e2_config *cfg)
+{
+    if (strcmp(cfg->training.base, "signsgd") == 0)
+        return OPTIM_SIGNSGD;
+    if (strcmp(cfg->training.base, "psg") == 0)
+        return OPTIM_PSG;
+    return OPTIM_SGD;
+}
+
+static void *zalloc(size_t n, size_t size)
+{
+    return calloc(n ? n : 1, size);
+}
+
+/* Copy matching parameters from a checkpoint's "params" (fine-tuning). */
+static int load_finetune(struct train *t, const char *path, struct e2_err *err);
+
+int train_open(struct train *t, const struct e2_config *cfg, const struct dataset *train_ds,
+               const struct dataset *test_ds, struct e2_err *err)
+{
+    memset(t, 0, sizeof *t);
+    t->cfg = cfg;
+    t->train_ds = train_ds;
+    t->test_ds = test_ds;
+    t->batch = cfg->training.batch_size;
+    t->total = train_total_iterations(cfg, train_ds->count);
+    t->swa_start = swa_start_iteration(cfg, t->total);
+    t->perm_epoch[0] = t->perm_epoch[1] = -1;
+    t->top1 = t->top5 = NAN;
+    t->last_loss = NAN;
+    t->normalize = cfg->dataset.normalize;
+    if (t->normalize)
+        ds_compute_norm(train_ds, &t->norm);
+
+    train_flush_denormals();
+
+    struct net_precision prec;
+    precision_from_config(cfg, &prec);
+    enum net_arch arch = strcmp(cfg->network.arch, "mobilenetv2") == 0 ? NET_MOBILENETV2
+                                                                        : NET_RESNET;
+    if (net_create(arch, cfg->network.depth, cfg->network.width, train_ds->channels,
+                   train_ds->height, train_ds->width, train_ds->classes, &prec,
+                   (uint64_t)cfg->seed, &t->net) != 0)
+        return e2_fail(err, E2_BAD_INPUT, "%s: cannot build %s-%d (width %d) for %dx%dx%d "
+                       "inputs (bad depth, or out of memory)", cfg->source, cfg->network.arch,
+                       cfg->network.depth, cfg->network.width, train_ds->channels,
+                       train_ds->height, train_ds->width);
+
+    const struct cfg_training *tr = &cfg->training;
+    if (tr->psg.enabled) {
+        struct psg_config pc = {
+            .msb_x = tr->psg.msb_x, .msb_g = tr->psg.msb_g,
+            .tau_mode = strcmp(tr->psg.tau_mode, "gy") == 0      ? PSG_TAU_GY
+                        : strcmp(tr->psg.tau_mode, "fixed") == 0 ? PSG_TAU_FIXED
+                                                                  : PSG_TAU_GW,
+            .beta = (float)tr->psg.beta, .tau = (float)tr->psg.tau,
+        };
+        if (net_set_psg(t->net, &pc) != 0)
+            return e2_fail(err, E2_BAD_INPUT, "%s: PSG needs fixed-point activations and "
+                           "output gradients (training.precision)", cfg->source);
+    }
+    if (tr->slu.enabled &&
+        net_set_slu(t->net, 1, strcmp(tr->slu.decision, "threshold") == 0 ? GATE_THRESHOLD
+                                                                           : GATE_BERNOULLI) != 0)
+        return e2_fail(err, E2_FAILURE, "out of memory building the SLU gates");
+
+    t->np = net_params(t->net, &t->p);
+    t->blocks = net_blocks(t->net);
+    t->ocfg.rule = rule_from_config(cfg);
+    t->ocfg.momentum = (float)tr->momentum;
+    t->ocfg.weight_decay = (float)tr->weight_decay;
+    t->opt = optim_create(t->p, t->np, &t->ocfg);
+    if (tr->swa.enabled)
+        t->swa = swa_create(t->p, t->np);
+
+    size_t img = (size_t)train_ds->channels * train_ds->height * train_ds->width;
+    t->x = malloc((size_t)t->batch * img * sizeof *t->x);
+    t->labels = zalloc((size_t)t->batch, sizeof *t->labels);
+    t->idx = zalloc((size_t)t->batch, sizeof *t->idx);
+    t->perm[0] = zalloc((size_t)train_ds->count, sizeof(uint32_t));
+    t->perm[1] = zalloc((size_t)train_ds->count, sizeof(uint32_t));
+    t->block_exec = zalloc((size_t)t->blocks, sizeof(uint64_t));
+    t->block_seen = zalloc((size_t)t->blocks, sizeof(uint64_t));
+    t->psg_count = zalloc((size_t)t->np, sizeof(uint64_t));
+    t->psg_predictor = zalloc((size_t)t->np, sizeof(uint64_t));
+    t->psg_flips = zalloc((size_t)t->np, sizeof(uint64_t));
+    int ok = t->opt && (!tr->swa.enabled || t->swa) && t->x && t->labels && t->idx &&
+             t->perm[0] && t->perm[1] && t->block_exec && t->block_seen && t->psg_count &&
+             t->psg_predictor && t->psg_flips;
+    if (ok && tr->sd.enabled) {
+        t->sd_survival = zalloc((size_t)t->blocks, sizeof(float));
+        t->sd_mask = zalloc((size_t)t->blocks * t->batch, 1);
+        ok = t->sd_survival && t->sd_mask;
+        if (ok) {
+            sd_survival(t->blocks, tr->sd.skip_ratio, t->sd_survival);
+            ok = net_set_eval_scale(t->net, t->sd_survival) == 0;
+        }
+    }
+    if (ok && tr->slu.enabled) {
+        t->gate_dm = zalloc((size_t)t->blocks * t->batch, sizeof(float));
+        ok = t->gate_dm != NULL;
+    }
+    if (!ok)
+        return e2_fail(err, E2_FAILURE, "out of memory setting up training");
+
+    if (tr->finetune_from[0])
+        return load_finetune(t, tr->finetune_from, err);
+    return E2_OK;
+}
+
+void train_close(struct train *t)
+{
+    swa_free(t->swa);
+    optim_free(t->opt);
+    net_free(t->net);
+    free(t->sd_survival);
+    free(t->sd_mask);
+    free(t->gate_dm);
+    free(t->x);
+    free(t->labels);
+    free(t->idx);
+    free(t->perm[0]);
+    free(t->perm[1]);
+    free(t->block_exec);
+    free(t->block_seen);
+    free(t->psg_count);
+    free(t->psg_predictor);
+    free(t->psg_flips);
+    free(t->curve);
+    memset(t, 0, sizeof *t);
+}
+
+/* ---------------------------------------------------------------- one iteration --------- */
+
+static int is_fc(const struct net_param *p)
+{
+    return p->kind == NET_PARAM_FC;
+}
+
+/* SMD's optional momentum step on a dropped minibatch: a step with zero gradients, as the
+ * authors' code did by accident of PyTorch (zero_grad then step). */
+static int momentum_step_on_drop(struct train *t, float lr, const struct op_sink *sink)
+{
+    for (int i = 0; i < t->np; i++) {
+        struct net_param *p = &t->p[i];
+        if (!p->grad)
+            continue;
+        memset(p->grad, 0, (size_t)p->count * sizeof *p->grad);
+        p->active = !t->cfg->training.finetune_last_fc_only || is_fc(p);
+        p->grad_is_sign = 1;   /* zero is a valid sign for the PSG rule */
+    }
+    return optim_step(t->opt, t->p, t->np, lr, sink);
+}
+
+/* The SLU cost term's gradient dL/dm[b][i] = sign * alpha * macs_b / (n * gated macs):
+ * C(W,G) is the executed fraction of the gated blocks' computation, averaged over the batch. */
+static void slu_cost_gradient(struct train *t, int n)
+{
+    const uint8_t *m = net_block_mask(t->net);
+    double gated = 0, executed = 0;
+    for (int b = 1; b < t->blocks; b++) {
+        double macs = (double)net_block_macs(t->net, b);
+        gated += macs * n;
+        for (int i = 0; i < n; i++)
+            executed += m[(size_t)b * n + i] ? macs : 0;
+    }
+    memset(t->gate_dm, 0, (size_t)t->blocks * n * sizeof *t->gate_dm);
+    if (gated <= 0)
+        return;
+    int sign = train_slu_sign(executed / gated, t->cfg->training.slu.target_skip);
+    for (int b = 1; b < t->blocks; b++) {
+        float g = (float)(sign * t->cfg->training.slu.alpha *
+                          (double)net_block_macs(t->net, b) * n / gated);
+        for (int i = 0; i < n; i++)
+            t->gate_dm[(size_t)b * n + i] = g;
+    }
+}
+
+static void count_blocks(struct train *t, int n)
+{
+    const uint8_t *m = net_block_mask(t->net);
+    for (int b = 0; b < t->blocks; b++) {
+        uint64_t ex = 0;
+        for (int i = 0; i < n; i++)
+            ex += m[(size_t)b * n + i] != 0;
+        t->block_exec[b] += ex;
+        t->block_seen[b] += (uint64_t)n;
+    }
+}
+
+static void count_psg(struct train *t)
+{
+    if (!t->cfg->training.psg.enabled)
+        return;
+    for (int i = 0; i < t->np; i++) {
+        const struct net_param *p = &t->p[i];
+        if (p->kind != NET_PARAM_CONV || !p->active || !p->grad_is_sign)
+            continue;
+        t->psg_count[i] += (uint64_t)p->psg.count;
+        t->psg_predictor[i] += (uint64_t)p->psg.predictor;
+        t->psg_flips[i] += (uint64_t)p->psg.flips;
+    }
+}
+
+int train_step(struct train *t, const struct op_sink *sink, struct e2_err *err)
+{
+    const struct e2_config *cfg = t->cfg;
+    const struct cfg_training *tr = &cfg->training;
+    uint64_t it = t->next;
+    uint64_t seed = (uint64_t)cfg->seed;
+    float lr = (float)train_lr_at(cfg, t->total, it);
+    int n = t->batch;
+
+    net_set_iteration(t->net, it);
+    if (tr->smd.enabled && train_smd_drop(seed, it, tr->smd.p)) {
+        /* A dropped minibatch costs nothing: no load, no compute, no update, no records. */
+        t->smd_dropped++;
+        if (tr->smd.momentum_on_skip && momentum_step_on_drop(t, lr, sink) != 0)
+            return e2_fail(err, E2_FAILURE, "iteration %llu: optimizer step failed",
+                           (unsigned long long)it);
+    } else {
+        batch_indices((uint32_t)t->train_ds->count, n, it, train_perm_for, t, t->idx);
+        uint64_t aug_key = rng_key(rng_key(seed, RNG_STREAM_AUGMENT), it);
+        ds_batch(t->train_ds, t->normalize ? &t->norm : NULL, t->idx, n, cfg->dataset.augment,
+                 aug_key, t->x, t->labels);
+
+        const uint8_t *mask = NULL;
+        if (tr->sd.enabled) {
+            sd_mask(t->sd_survival, t->blocks, n, 0, seed, it, t->sd_mask);
+            mask = t->sd_mask;
+        }
+        if (!net_forward(t->net, t->x, n, mask, sink, NET_TRAIN))
+            return e2_fail(err, E2_FAILURE, "iteration %llu: forward pass failed (out of "
+                           "memory?)", (unsigned long long)it);
+        const float *dlogits;
+        double loss = net_loss(t->net, t->labels, &dlogits, sink);
+        if (tr->slu.enabled)
+            slu_cost_gradient(t, n);
+        if (net_backward(t->net, dlogits, tr->slu.enabled ? t->gate_dm : NULL, sink) != 0)
+            return e2_fail(err, E2_FAILURE, "iteration %llu: backward pass failed",
+                           (unsigned long long)it);
+        if (tr->finetune_last_fc_only)
+            for (int i = 0; i < t->np; i++)
+                if (!is_fc(&t->p[i]))
+                    t->p[i].active = 0;
+        count_psg(t);
+        count_blocks(t, n);
+        if (optim_step(t->opt, t->p, t->np, lr, sink) != 0)
+            return e2_fail(err, E2_FAILURE, "iteration %llu: optimizer step failed",
+                           (unsigned long long)it);
+        t->minibatches++;
+        t->last_loss = loss;
+        t->loss_sum += loss;
+        t->loss_n++;
+        if (!isfinite(loss))
+            return e2_fail(err, E2_FAILURE, "iteration %llu: the loss is %g: training "
+                           "diverged (learning rate too high?)", (unsigned long long)it, loss);
+    }
+    if (t->swa && it >= t->swa_start && (it - t->swa_start) % (uint64_t)tr->swa.every == 0)
+        swa_update(t->swa, t->p, t->np, sink);
+    t->next = it + 1;
+    return E2_OK;
+}
+
+/* ---------------------------------------------------------------- evaluation ------------ */
+
+int train_evaluate(struct train *t, double *top1, double *top5, struct e2_err *err)
+{
+    const struct dataset *ds = t->test_ds;
+    int classes = net_classes(t->net);
+    long hits1 = 0, hits5 = 0;
+    for (int start = 0; start < ds->count; start += t->batch) {
+        int n = ds->count - start < t->batch ? ds->count - start : t->batch;
+        for (int j = 0; j < n; j++)
+            t->idx[j] = (uint32_t)(start + j);
+        ds_batch(ds, t->normalize ? &t->norm : NULL, t->idx, n, 0, 0, t->x, t->labels);
+        const float *logits = net_forward(t->net, t->x, n, NULL, NULL, NET_EVAL);
+        if (!logits)
+            return e2_fail(err, E2_FAILURE, "evaluation: forward pass failed");
+        hits1 += loss_topk_hits(n, classes, logits, t->labels, 1);
+        hits5 += loss_topk_hits(n, classes, logits, t->labels, classes < 5 ? classes : 5);
+    }
+    *top1 = ds->count ? (double)hits1 / ds->count : NAN;
+    *top5 = ds->count ? (double)hits5 / ds->count : NAN;
+    return E2_OK;
+}
+
+static int add_point(struct train *t, uint64_t energy_fj, double top1, double top5)
+{
+    if (t->curve_n == t->curve_cap) {
+        int cap = t->curve_cap ? 2 * t->curve_cap : 32;
+        struct train_point *c = realloc(t->curve, (size_t)cap * sizeof *c);
+        if (!c)
+            return -1;
+        t->curve = c;
+        t->curve_cap = cap;
+    }
+    struct train_point *pt = &t->curve[t->curve_n++];
+    pt->iteration = t->next;
+    pt->energy_fj = energy_fj;
+    pt->train_loss = t->loss_n ? t->loss_sum / (double)t->loss_n : NAN;
+    pt->top1 = top1;
+    pt->top5 = top5;
+    t->loss_sum = 0;
+    t->loss_n = 0;
+    return 0;
+}
+
+/* Flush the energy accumulator (pricing what is pending) and read the energy so far. */
+static int energy_now(const struct train_io *io, uint64_t *fj, struct e2_err *err)
+{
+    *fj = 0;
+    if (io->energy) {
+        int rc = energy_flush(io->energy, err);
+        if (rc != E2_OK)
+            return rc;
+    }
+    if (io->energy_fj)
+        *fj = io->energy_fj(io->energy_ctx);
+    return E2_OK;
+}
+
+/* SWA's end: the averaged weights with batch-norm statistics recomputed on training data
+ * (records tagged OP_TECH_SWA by the net), continuing the data order past the last iteration. */
+static int swa_finish(struct train *t, const struct op_sink *sink, struct e2_err *err)
+{
+    if (swa_swap(t->swa, t->p, t->np) != 0)
+        return e2_fail(err, E2_FAILURE, "SWA: no averaged weights to swap in");
+    net_bn_reset(t->net);
+    uint64_t batches = (uint64_t)t->train_ds->count / (uint64_t)t->batch;
+    if (batches > BN_RECOMPUTE_BATCHES)
+        batches = BN_RECOMPUTE_BATCHES;
+    if (batches == 0)
+        batches = 1;
+    for (uint64_t k = 0; k < batches; k++) {
+        uint64_t it = t->total + k;
+        net_set_iteration(t->net, it);
+        batch_indices((uint32_t)t->train_ds->count, t->batch, it, train_perm_for, t, t->idx);
+        ds_batch(t->train_ds, t->normalize ? &t->norm : NULL, t->idx, t->batch, 0, 0, t->x,
+                 t->labels);
+        if (!net_forward(t->net, t->x, t->batch, NULL, sink, NET_BN_RECOMPUTE))
+            return e2_fail(err, E2_FAILURE, "SWA: batch-norm re-estimation failed");
+    }
+    return E2_OK;
+}
+
+int train_run(struct train *t, const struct train_io *io, struct e2_err *err)
+{
+    const struct cfg_training *tr = &t->cfg->training;
+    double t0 = progress_now(), wall0 = t->wall_seconds;
+    uint64_t ran = 0;
+    int rc;
+    while (t->next < t->total) {
+        if (io->stop_after && ran == io->stop_after)
+            return E2_OK;
+        if ((rc = train_step(t, io->sink, err)) != E2_OK)
+            return rc;
+        ran++;
+        t->wall_seconds = wall0 + (progress_now() - t0);
+        uint64_t fj;
+        if ((rc = energy_now(io, &fj, err)) != E2_OK)
+            return rc;
+        int last = t->next == t->total;
+        if (!last && tr->eval_every > 0 && t->next % (uint64_t)tr->eval_every == 0) {
+            double top1, top5;
+            if ((rc = train_evaluate(t, &top1, &top5, err)) != E2_OK)
+                return rc;
+            if (add_point(t, fj, top1, top5) != 0)
+                return e2_fail(err, E2_FAILURE, "out of memory");
+            t->top1 = top1;
+            t->top5 = top5;
+        }
+        if (io->progress)
+            progress_update(io->progress, t->next, t->last_loss, t->top1,
+                            io->energy_fj ? (double)fj * 1e-15 : NAN);
+        int due = tr->checkpoint_every > 0 && t->next % (uint64_t)tr->checkpoint_every == 0;
+        if (io->checkpoint_path && (due || last) &&
+            (rc = train_save(t, io->checkpoint_path, io->energy, err)) != E2_OK)
+            return rc;
+    }
+
+    /* The end: SWA's weights (if any were averaged), final evaluation, last curve point. */
+    if (t->swa && swa_models(t->swa) > 0 && (rc = swa_finish(t, io->sink, err)) != E2_OK)
+        return rc;
+    double top1, top5;
+    if ((rc = train_evaluate(t, &top1, &top5, err)) != E2_OK)
+        return rc;
+    t->top1 = top1;
+    t->top5 = top5;
+    t->evaluated = 1;
+    uint64_t fj;
+    if ((rc = energy_now(io, &fj, err)) != E2_OK)
+        return rc;
+    if (add_point(t, fj, top1, top5) != 0)
+        return e2_fail(err, E2_FAILURE, "out of memory");
+    if (io->progress)
+        progress_finish(io->progress, t->next, t->last_loss, t->top1,
+                        io->energy_fj ? (double)fj * 1e-15 : NAN);
+    t->wall_seconds = wall0 + (progress_now() - t0);
+    return E2_OK;
+}
+
+/* ---------------------------------------------------------------- summaries ------------- */
+
+double train_skip_ratio(const struct train *t)
+{
+    uint64_t ex = 0, seen = 0;
+    for (int b = 1; b < t->blocks; b++) {
+        ex += t->block_exec[b];
+        seen += t->block_seen[b];
+    }
+    return seen ? 1.0 - (double)ex / (double)seen : 0.0;
+}
+
+int train_block_skip(const struct train *t, double *skip, int max)
+{
+    for (int b = 1; b < t->blocks && b - 1 < max; b++)
+        skip[b - 1] = t->block_seen[b]
+                          ? 1.0 - (double)t->block_exec[b] / (double)t->block_seen[b] : 0.0;
+    return t->blocks > 0 ? t->blocks - 1 : 0;
+}
+
+double train_psg_predictor_ratio(const struct train *t)
+{
+    uint64_t c = 0, p = 0;
+    for (int i = 0; i < t->np; i++) {
+        c += t->psg_count[i];
+        p += t->psg_predictor[i];
+    }
+    return c ? (double)p / (double)c : NAN;
+}
+
+double train_psg_flip_rate(const struct train *t)
+{
+    uint64_t c = 0, f = 0;
+    for (int i = 0; i < t->np; i++) {
+        c += t->psg_count[i];
+        f += t->psg_flips[i];
+    }
+    return c ? (double)f / (double)c : NAN;
+}
+
+/* ---------------------------------------------------------------- checkpoints ----------- */
+
+/* Fixed-width scalars of the run's position and statistics. */
+struct train_meta {
+    uint64_t config_hash;
+    uint64_t next, total, minibatches, smd_dropped, loss_n;
+    double loss_sum, last_loss, top1, top5, wall_seconds;
+    int32_t np, blocks, curve_n, swa_models;
+};
+
+/* Parameter names and sizes, so a checkpoint is never loaded into another network. */
+struct param_id {
+    char name[40];
+    int64_t count;
+};
+
+static int put_params(struct train *t, struct ckpt *c)
+{
+    size_t total = 0;
+    for (int i = 0; i < t->np; i++)
+        total += (size_t)t->p[i].count;
+    float *all = malloc((total ? total : 1) * sizeof *all);
+    struct param_id *ids = zalloc((size_t)t->np, sizeof *ids);
+    int rc = (all && ids) ? 0 : -1;
+    if (rc == 0) {
+        size_t off = 0;
+        for (int i = 0; i < t->np; i++) {
+            memcpy(all + off, t->p[i].w, (size_t)t->p[i].count * sizeof *all);
+            off += (size_t)t->p[i].count;
+            memcpy(ids[i].name, t->p[i].name, sizeof ids[i].name);
+            ids[i].count = t->p[i].count;
+        }
+        rc = ckpt_put(c, "params", all, total * sizeof *all) ||
+             ckpt_put(c, "param_ids", ids, (size_t)t->np * sizeof *ids);
+    }
+    /* momentum and SWA averages, for the parameters that have them, in order */
+    size_t off = 0;
+    if (rc == 0) {
+        for (int i = 0; i < t->np; i++) {
+            const float *m = optim_momentum(t->opt, i);
+            if (m) {
+                memcpy(all + off, m, (size_t)t->p[i].count * sizeof *all);
+                off += (size_t)t->p[i].count;
+            }
+        }
+        rc = ckpt_put(c, "momentum", all, off * sizeof *all);
+    }
+    if (rc == 0 && t->swa) {
+        off = 0;
+        for (int i = 0; i < t->np; i++) {
+            const float *a = swa_average(t->swa, i);
+            if (a) {
+                memcpy(all + off, a, (size_t)t->p[i].count * sizeof *all);
+                off += (size_t)t->p[i].count;
+            }
+        }
+        rc = ckpt_put(c, "swa", all, off * sizeof *all);
+    }
+    free(all);
+    free(ids);
+    return rc;
+}
+
+int train_save(struct train *t, const char *path, struct energy_acc *energy, struct e2_err *err)
+{
+    struct ckpt c;
+    ckpt_init(&c);
+    struct train_meta m;
+    memset(&m, 0, sizeof m);
+    m.config_hash = cfg_hash(t->cfg);
+    m.next = t->next;
+    m.total = t->total;
+    m.minibatches = t->minibatches;
+    m.smd_dropped = t->smd_dropped;
+    m.loss_n = t->loss_n;
+    m.loss_sum = t->loss_sum;
+    m.last_loss = t->last_loss;
+    m.top1 = t->top1;
+    m.top5 = t->top5;
+    m.wall_seconds = t->wall_seconds;
+    m.np = t->np;
+    m.blocks = t->blocks;
+    m.curve_n = t->curve_n;
+    m.swa_models = t->swa ? swa_models(t->swa) : 0;
+    size_t nb = (size_t)t->blocks * sizeof(uint64_t), npb = (size_t)t->np * sizeof(uint64_t);
+    int rc = ckpt_put(&c, "meta", &m, sizeof m) || put_params(t, &c) ||
+             ckpt_put(&c, "block_exec", t->block_exec, nb) ||
+             ckpt_put(&c, "block_seen", t->block_seen, nb) ||
+             ckpt_put(&c, "psg_count", t->psg_count, npb) ||
+             ckpt_put(&c, "psg_predictor", t->psg_predictor, npb) ||
+             ckpt_put(&c, "psg_flips", t->psg_flips, npb) ||
+             ckpt_put(&c, "curve", t->curve, (size_t)t->curve_n * sizeof *t->curve);
+    if (rc == 0 && energy) {
+        if ((rc = energy_flush(energy, err)) != E2_OK) {
+            ckpt_free(&c);
+            return rc;
+        }
+        rc = energy_save(energy, &c);
+    }
+    if (rc != 0) {
+        ckpt_free(&c);
+        return e2_fail(err, E2_FAILURE, "%s: out of memory building the checkpoint", path);
+    }
+    rc = ckpt_write(&c, path, err);
+    ckpt_free(&c);
+    return rc;
+}
+
+static int check_ids(struct train *t, const struct ckpt *c, const char *path,
+                     struct e2_err *err)
+{
+    size_t size = 0;
+    const struct param_id *ids = ckpt_get(c, "param_ids", &size);
+    if (!ids || size != (size_t)t->np * sizeof *ids)
+        return e2_fail(err, E2_BAD_INPUT, "%s: the checkpoint's parameters do not match this "
+                       "network (%zu bytes of ids for %d tensors)", path, size, t->np);
+    for (int i = 0; i < t->np; i++)
+        if (strncmp(ids[i].name, t->p[i].name, sizeof ids[i].name) != 0 ||
+            ids[i].count != t->p[i].count)
+            return e2_fail(err, E2_BAD_INPUT, "%s: parameter %d is '%.40s' (%lld values) in "
+                           "the checkpoint, '%s' (%ld) in this network", path, i, ids[i].name,
+                           (long long)ids[i].count, t->p[i].name, t->p[i].count);
+    return E2_OK;
+}
+
+/* Scatter a concatenation over the parameters for which dst(i) is not NULL. */
+static int take_concat(struct train *t, const struct ckpt *c, const char *path, const char *name,
+                       float *(*dst)(struct train *t, int i), struct e2_err *err)
+{
+    size_t need = 0;
+    for (int i = 0; i < t->np; i++)
+        if (dst(t, i))
+            need += (size_t)t->p[i].count;
+    size_t have = 0;
+    const float *src = ckpt_get(c, name, &have);
+    if (!src || have != need * sizeof(float))
+        return e2_fail(err, E2_BAD_INPUT, "%s: checkpoint section '%s' holds %zu bytes, this "
+                       "run needs %zu", path, name, have, need * sizeof(float));
+    for (int i = 0; i < t->np; i++) {
+        float *d = dst(t, i);
+        if (d) {
+            memcpy(d, src, (size_t)t->p[i].count * sizeof *d);
+            src += t->p[i].count;
+        }
+    }
+    return E2_OK;
+}
+
+static float *param_values(struct train *t, int i)
+{
+    return t->p[i].w;
+}
+
+static float *param_momentum(struct train *t, int i)
+{
+    return optim_momentum(t->opt, i);
+}
+
+static float *param_swa(struct train *t, int i)
+{
+    return swa_average(t->swa, i);
+}
+
+int train_resume(struct train *t, const char *path, struct energy_acc *energy,
+                 struct e2_err *err)
+{
+    struct ckpt c;
+    int rc = ckpt_read(path, &c, err);
+    if (rc != E2_OK)
+        return rc;
+    struct train_meta m;
+    if ((rc = ckpt_take(&c, path, "meta", &m, sizeof m, err)) != E2_OK)
+        goto done;
+    if (m.config_hash != cfg_hash(t->cfg) || m.total != t->total || m.np != t->np ||
+        m.blocks != t->blocks) {
+        rc = e2_fail(err, E2_BAD_INPUT, "%s: the checkpoint was written by a different "
+                     "config; resume with the config of the run in that folder", path);
+        goto done;
+    }
+    if ((rc = check_ids(t, &c, path, err)) != E2_OK ||
+        (rc = take_concat(t, &c, path, "params", param_values, err)) != E2_OK ||
+        (rc = take_concat(t, &c, path, "momentum", param_momentum, err)) != E2_OK ||
+        (t->swa && (rc = take_concat(t, &c, path, "swa", param_swa, err)) != E2_OK))
+        goto done;
+    size_t nb = (size_t)t->blocks * sizeof(uint64_t), npb = (size_t)t->np * sizeof(uint64_t);
+    if ((rc = ckpt_take(&c, path, "block_exec", t->block_exec, nb, err)) != E2_OK ||
+        (rc = ckpt_take(&c, path, "block_seen", t->block_seen, nb, err)) != E2_OK ||
+        (rc = ckpt_take(&c, path, "psg_count", t->psg_count, npb, err)) != E2_OK ||
+        (rc = ckpt_take(&c, path, "psg_predictor", t->psg_predictor, npb, err)) != E2_OK ||
+        (rc = ckpt_take(&c, path, "psg_flips", t->psg_flips, npb, err)) != E2_OK)
+        goto done;
+    free(t->curve);
+    t->curve = zalloc((size_t)m.curve_n, sizeof *t->curve);
+    t->curve_cap = m.curve_n;
+    t->curve_n = m.curve_n;
+    if (!t->curve) {
+        rc = e2_fail(err, E2_FAILURE, "out of memory");
+        goto done;
+    }
+    if ((rc = ckpt_take(&c, path, "curve", t->curve, (size_t)m.curve_n * sizeof *t->curve,
+                        err)) != E2_OK)
+        goto done;
+    if (t->swa)
+        swa_set_models(t->swa, m.swa_models);
+    t->next = m.next;
+    t->minibatches = m.minibatches;
+    t->smd_dropped = m.smd_dropped;
+    t->loss_n = m.loss_n;
+    t->loss_sum = m.loss_sum;
+    t->last_loss = m.last_loss;
+    t->top1 = m.top1;
+    t->top5 = m.top5;
+    t->wall_seconds = m.wall_seconds;
+    if (energy)
+        rc = energy_load(energy, &c, path, err);
+done:
+    ckpt_free(&c);
+    return rc;
+}
+
+static int load_finetune(struct train *t, const char *path, struct e2_err *err)
+{
+    struct ckpt c;
+    int rc = ckpt_read(path, &c, err);
+    if (rc != E2_OK)
+        return rc;
+    size_t ids_size = 0, values_size = 0;
+    const struct param_id *ids = ckpt_get(&c, "param_ids", &ids_size);
+    const float *values = ckpt_get(&c, "params", &values_size);
+    if (!ids || !values || ids_size % sizeof *ids) {
+        ckpt_free(&c);
+        return e2_fail(err, E2_BAD_INPUT, "%s: not a training checkpoint (no parameters)",
+                       path);
+    }
+    int nids = (int)(ids_size / sizeof *ids);
+    /* offsets of each stored tensor in the concatenation */
+    size_t off = 0;
+    int loaded = 0;
+    for (int j = 0; j < nids; j++) {
+        for (int i = 0; i < t->np; i++) {
+            if (strncmp(ids[j].name, t->p[i].name, sizeof ids[j].name) != 0)
+                continue;
+            if (ids[j].count == t->p[i].count &&
+                (off + (size_t)ids[j].count) * sizeof(float) <= values_size) {
+                memcpy(t->p[i].w, values + off, (size_t)ids[j].count * sizeof(float));
+                loaded++;
+            } else if (!is_fc(&t->p[i])) {
+                rc = e2_fail(err, E2_BAD_INPUT, "%s: parameter '%s' has %lld values in the "
+                             "checkpoint, %ld in this network (only the final FC may differ)",
+                             path, t->p[i].name, (long long)ids[j].count, t->p[i].count);
+                ckpt_free(&c);
+                return rc;
+            }
+        }
+        off += (size_t)ids[j].count;
+    }
+    ckpt_free(&c);
+    if (loaded == 0)
+        return e2_fail(err, E2_BAD_INPUT, "%s: no parameter of the checkpoint matches this "
+                       "network", path);
+    return E2_OK;
+}
