@@ -31,7 +31,8 @@
 /* Rounding-key slots per conv layer: tensor id = layer * 8 + slot. */
 enum { SLOT_X = 0, SLOT_W, SLOT_GY_DATA, SLOT_GY_WEIGHT, SLOT_GW };
 
-/* Transient float buffers, each [tcap][maxel]. */
+/* Transient float buffers, each [tcap][maxel] (the unit-level ones) or [tcap][maxb] (those that
+ * only ever hold a block's input or output: BUF_G, BUF_S, BUF_GS, BUF_D, BUF_P0, BUF_P1). */
 enum {
     BUF_A = 0, BUF_B, BUF_C, BUF_D, BUF_E,  /* unit outputs and gradients, recomputations */
     BUF_G,                                  /* gathered block input */
@@ -107,7 +108,7 @@ struct net {
     int nparams;
     /* buffers */
     int tcap, scap;
-    long maxel, maxw;
+    long maxel, maxb, maxw;        /* largest tensor, largest block input/output, largest w */
     float *buf[NBUF];
     int16_t *q[NQ];
     float *wtmp, *wdeq;            /* [maxw] */
@@ -596,6 +597,18 @@ static int choose_samples(struct net *net, struct block *B, const float *x, int 
     return 0;
 }
 
+/* 1 if some mixing weight of the block's active samples is not 1 (soft gates). */
+static int soft_mixing(const struct net *net, const struct block *B, int n)
+{
+    if (net->dry || B->skip < 0)
+        return 0;
+    const float *mv = net->mval + (long)B->skip * n;
+    for (int i = 0; i < B->k; i++)
+        if (mv[B->idx[i]] != 1.0f)
+            return 1;
+    return 0;
+}
+
 /* Block forward on n samples: x -> out. Training keeps the conv outputs in the units. */
 static int block_forward(struct net *net, struct block *B, const float *x, float *out, int n,
                          const uint8_t *block_mask, enum net_mode mode, const struct op_sink *sink,
@@ -619,6 +632,8 @@ static int block_forward(struct net *net, struct block *B, const float *x, float
             copy_f(out, sc, (long)n * B->out_el);
         return 0;
     }
+    /* direct: every sample runs with weight 1, so the result lands in out without a scatter */
+    int direct = k == n && !soft_mixing(net, B, n);
     const float *xa = x, *sca = sc;
     if (!net->dry && k < n) {
         gather(net->buf[BUF_G], x, B->idx, k, B->in_el);
@@ -632,7 +647,7 @@ static int block_forward(struct net *net, struct block *B, const float *x, float
     float *o = NULL;
     for (int j = 0; j < B->nu; j++) {
         struct unit *u = &B->u[j];
-        o = net->buf[j % 2 ? BUF_B : BUF_A];
+        o = (j == B->nu - 1 && direct && !sc) ? out : net->buf[j % 2 ? BUF_B : BUF_A];
         if (unit_forward(net, u, in, k, save ? u->y : net->buf[BUF_C], o, mode, sink, tech))
             return -1;
         in = o;
@@ -644,16 +659,18 @@ static int block_forward(struct net *net, struct block *B, const float *x, float
         for (long i = 0; i < cnt; i++)
             o[i] *= sv;
     }
+    float *res = o;
     if (sc) {
         struct op_tag tag = op_tag_make(B->id_add, tech);
+        res = direct ? out : o;
         if (net->dry)
             emit_elem(sink, OP_ADD, OP_PHASE_FWD, tag, os.n, os.c, os.h, os.w);
         else
-            add_forward(&os, o, sca, o, sink, tag);
+            add_forward(&os, o, sca, res, sink, tag);
     }
     if (B->post_act != NO_ACT)
-        act_fwd(net, B->post_act, B->id_post, &os, o, sink, tech);
-    if (net->dry)
+        act_fwd(net, B->post_act, B->id_post, &os, res, sink, tech);
+    if (net->dry || direct)
         return 0;
     /* out = m * o + (1 - m) * sc for the active samples (m = 1 unless soft), sc for the rest */
     const float *mv = B->skip >= 0 ? net->mval + (long)B->skip * n : NULL;
@@ -665,7 +682,7 @@ static int block_forward(struct net *net, struct block *B, const float *x, float
         int si = B->idx[i];
         float m = mv ? mv[si] : 1.0f;
         float *dst = out + (long)si * el;
-        const float *src = o + (long)i * el;
+        const float *src = res + (long)i * el;
         if (m == 1.0f || !sc) {
             memcpy(dst, src, sizeof(float) * (size_t)el);
         } else {
@@ -679,38 +696,57 @@ static int block_forward(struct net *net, struct block *B, const float *x, float
 
 /* ---------------------------------------------------------------- blocks: backward */
 
-/* Backward of block B from gout [n][out_el] into gin [n][in_el] (gin may be NULL for the stem). */
-static int block_backward(struct net *net, struct block *B, int n, const float *gout, float *gin,
+/* o = post(F + sc) for the k active samples, recomputed: the block's own output. */
+static void branch_output(const struct net *net, const struct block *B, int k, const float *sca,
+                          float *o)
+{
+    unit_recompute(net, &B->u[B->nu - 1], k, o);
+    long cnt = (long)k * B->out_el;
+    if (sca)
+        for (long i = 0; i < cnt; i++)
+            o[i] += sca[i];
+    if (B->post_act != NO_ACT)
+        for (long i = 0; i < cnt; i++) {   /* as act_forward */
+            float v = o[i] > 0.0f ? o[i] : 0.0f;
+            if (B->post_act == ACT_RELU6 && v > 6.0f)
+                v = 6.0f;
+            o[i] = v;
+        }
+}
+
+/* Backward of block B from gout [n][out_el] into gin [n][in_el] (gin NULL for the stem).
+ * gout is consumed (may be overwritten). */
+static int block_backward(struct net *net, struct block *B, int n, float *gout, float *gin,
                           const struct op_sink *sink, uint8_t tech)
 {
-    int k = B->k;
+    int k = B->k, s = B->skip, dry = net->dry;
     const float *x = B->act_in;
     long el = B->out_el;
-    int s = B->skip;
-    const float *mv = (!net->dry && s >= 0) ? net->mval + (long)s * n : NULL;
-    float *dm = (!net->dry && s > 0 && net->slu) ? net->dm + (long)s * n : NULL;
-    float *gsc = B->sc != SC_NONE ? net->buf[BUF_D] : NULL;   /* dL/dshortcut [n] */
-    float *sc = NULL;                                         /* shortcut output [n] */
+    int hard_all = !dry && k == n && !soft_mixing(net, B, n);
+    const float *mv = (!dry && s >= 0) ? net->mval + (long)s * n : NULL;
+    float *dm = (!dry && s > 0 && net->slu) ? net->dm + (long)s * n : NULL;
+    /* dL/dshortcut [n] is assembled in scg: straight in gin for an identity shortcut */
+    float *scg = B->sc == SC_IDENTITY ? gin : B->sc == SC_PROJ ? net->buf[BUF_D] : NULL;
+    float *sc = NULL;   /* shortcut output [n] */
 
-    if (!net->dry) {
+    if (!dry) {
         if (B->sc == SC_PROJ) {
             sc = net->buf[BUF_S];
             unit_recompute(net, &B->proj, n, sc);
         } else if (B->sc == SC_IDENTITY) {
             sc = (float *)x;
         }
-        if (gsc)
-            copy_f(gsc, gout, (long)n * el);
+        if (scg && !hard_all)
+            copy_f(scg, gout, (long)n * el);   /* skipped samples pass gout to the shortcut */
         if (dm)
             memset(dm, 0, sizeof(float) * (size_t)n);
     }
     float *gx_act = NULL;   /* dL/dx of the active samples [k][in_el] */
     if (k > 0) {
         const float *xa = x, *sca = sc;
-        float *g = net->buf[BUF_A], *o = net->buf[BUF_B];
-        if (!net->dry) {
-            int gathered = k < n;
-            if (gathered) {
+        float *g = hard_all ? gout : net->buf[BUF_A], *o = net->buf[BUF_B];
+        if (!dry) {
+            if (k < n) {
                 gather(net->buf[BUF_G], x, B->idx, k, B->in_el);
                 xa = net->buf[BUF_G];
                 if (sc) {
@@ -718,21 +754,9 @@ static int block_backward(struct net *net, struct block *B, int n, const float *
                     sca = net->buf[BUF_GS];
                 }
             }
-            gather(g, gout, B->idx, k, el);
-            /* o = post(F + sc): the block's own output for the active samples */
-            struct unit *last = &B->u[B->nu - 1];
-            unit_recompute(net, last, k, o);
-            long cnt = (long)k * el;
-            if (sc)
-                for (long i = 0; i < cnt; i++)
-                    o[i] += sca[i];
-            if (B->post_act == ACT_RELU || B->post_act == ACT_RELU6)
-                for (long i = 0; i < cnt; i++) {
-                    float v = o[i] > 0.0f ? o[i] : 0.0f;
-                    if (B->post_act == ACT_RELU6 && v > 6.0f)
-                        v = 6.0f;
-                    o[i] = v;
-                }
+            if (!hard_all)
+                gather(g, gout, B->idx, k, el);
+            branch_output(net, B, k, sca, o);
             /* dL/dm = <gout, o - sc>, then the branch sees m * gout */
             for (int i = 0; i < k; i++) {
                 float m = mv ? mv[B->idx[i]] : 1.0f;
@@ -752,24 +776,28 @@ static int block_backward(struct net *net, struct block *B, int n, const float *
         struct nchw os = { k, B->cout, B->ho, B->wo };
         if (B->post_act != NO_ACT)
             act_bwd(net, B->post_act, B->id_post, &os, o, g, sink, tech);
-        if (sc || (net->dry && B->sc != SC_NONE)) {
+        if (B->sc != SC_NONE) {
             struct op_tag tag = op_tag_make(B->id_add, tech);
-            if (net->dry) {
+            if (dry) {
                 emit_elem(sink, OP_ADD, OP_PHASE_BWD_DATA, tag, os.n, os.c, os.h, os.w);
             } else {
                 add_backward(&os, g, g, NULL, sink, tag);
-                /* shortcut gradient of the active samples: g + (1 - m) * gout */
-                for (int i = 0; i < k; i++) {
-                    int si = B->idx[i];
-                    float m = mv ? mv[si] : 1.0f;
-                    float *dst = gsc + (long)si * el;
-                    const float *gi = g + (long)i * el, *go = gout + (long)si * el;
-                    for (long j = 0; j < el; j++)
-                        dst[j] = gi[j] + (1.0f - m) * go[j];
+                if (hard_all) {
+                    copy_f(scg, g, (long)n * el);
+                } else {   /* active samples: g + (1 - m) * gout */
+                    for (int i = 0; i < k; i++) {
+                        int si = B->idx[i];
+                        float m = mv ? mv[si] : 1.0f;
+                        float *dst = scg + (long)si * el;
+                        const float *gi = g + (long)i * el, *go = gout + (long)si * el;
+                        for (long j = 0; j < el; j++)
+                            dst[j] = gi[j] + (1.0f - m) * go[j];
+                    }
                 }
             }
         }
-        /* units in reverse; the gradient alternates between BUF_A and BUF_E */
+        /* units in reverse; the gradient then alternates between BUF_E and BUF_A (g may be gout,
+         * sized for block outputs only: unit-internal gradients never go there) */
         float *ga = g, *gb = net->buf[BUF_E];
         for (int j = B->nu - 1; j >= 0; j--) {
             struct unit *u = &B->u[j];
@@ -781,31 +809,28 @@ static int block_backward(struct net *net, struct block *B, int n, const float *
             }
             if (unit_backward(net, u, k, in, ga, gb, o, sink, tech))
                 return -1;
-            float *t = ga;
             ga = gb;
-            gb = t;
+            gb = ga == net->buf[BUF_E] ? net->buf[BUF_A] : net->buf[BUF_E];
         }
         gx_act = ga;
     }
     if (B->sc == SC_PROJ) {
-        struct unit *p = &B->proj;
-        if (unit_backward(net, p, n, x, gsc, gin, net->buf[BUF_C], sink, tech))
+        if (unit_backward(net, &B->proj, n, x, scg, gin, net->buf[BUF_C], sink, tech))
             return -1;
-    } else if (!net->dry && gin) {
-        if (B->sc == SC_IDENTITY)
-            copy_f(gin, gsc, (long)n * el);
-        else
-            memset(gin, 0, sizeof(float) * (size_t)n * B->in_el);
     }
-    if (!net->dry && gin && k > 0 && !B->u[0].no_input_grad) {
-        long iel = B->in_el;
+    if (dry || !gin || k == 0 || B->u[0].no_input_grad)
+        return 0;
+    long iel = B->in_el;
+    if (B->sc == SC_NONE) {   /* every sample ran */
+        copy_f(gin, gx_act, (long)n * iel);
+        return 0;
+    }
 #pragma omp parallel for schedule(static) if ((long)k * iel > 65536)
-        for (int i = 0; i < k; i++) {
-            float *dst = gin + (long)B->idx[i] * iel;
-            const float *src = gx_act + (long)i * iel;
-            for (long j = 0; j < iel; j++)
-                dst[j] += src[j];
-        }
+    for (int i = 0; i < k; i++) {
+        float *dst = gin + (long)B->idx[i] * iel;
+        const float *src = gx_act + (long)i * iel;
+        for (long j = 0; j < iel; j++)
+            dst[j] += src[j];
     }
     return 0;
 }
@@ -897,7 +922,7 @@ static struct block *add_block(struct net *net)
     return B;
 }
 
-static void block_dims(struct block *B)
+static void block_dims(struct net *net, struct block *B)
 {
     struct unit *first = &B->u[0], *last = &B->u[B->nu - 1];
     B->cin = first->cs.cin;
@@ -909,6 +934,10 @@ static void block_dims(struct block *B)
     B->in_el = first->in_el;
     B->out_el = last->out_el;
     B->branch_macs = 0;
+    if (B->in_el > net->maxb)
+        net->maxb = B->in_el;
+    if (B->out_el > net->maxb)
+        net->maxb = B->out_el;
     for (int j = 0; j < B->nu; j++) {
         struct oprec r = conv_oprec(&B->u[j].cs, OP_PHASE_FWD, op_tag_make(0, 0), 32, 32, 32, 32);
         B->branch_macs += oprec_macs(&r);
@@ -924,7 +953,7 @@ static int plain_block(struct net *net, int cin, int h, int w, int cout, int k, 
     B->nu = 1;
     if (unit_init(net, &B->u[0], cin, h, w, cout, k, stride, 1, act))
         return -1;
-    block_dims(B);
+    block_dims(net, B);
     return 0;
 }
 
@@ -955,7 +984,7 @@ static int resnet_block(struct net *net, int cin, int h, int w, int cout, int st
     B->id_add = new_layer(net);
     B->post_act = ACT_RELU;
     B->id_post = new_layer(net);
-    block_dims(B);
+    block_dims(net, B);
     return 0;
 }
 
@@ -983,7 +1012,7 @@ static int mbv2_block(struct net *net, int cin, int h, int w, int cout, int expa
     B->nu = j;
     if (residual)
         B->id_add = new_layer(net);
-    block_dims(B);
+    block_dims(net, B);
     return 0;
 }
 
@@ -1260,6 +1289,12 @@ void net_free(struct net *net)
     free(net);
 }
 
+static int block_sized(int buf)
+{
+    return buf == BUF_G || buf == BUF_S || buf == BUF_GS || buf == BUF_D || buf == BUF_P0 ||
+           buf == BUF_P1;
+}
+
 /* Transient buffers for n samples. */
 static int reserve_transient(struct net *net, int n)
 {
@@ -1268,7 +1303,7 @@ static int reserve_transient(struct net *net, int n)
     free_transient(net);
     size_t el = (size_t)n * (size_t)net->maxel;
     for (int i = 0; i < NBUF; i++)
-        if (!(net->buf[i] = malloc(sizeof(float) * el)))
+        if (!(net->buf[i] = malloc(sizeof(float) * (block_sized(i) ? (size_t)n * net->maxb : el))))
             return -1;
     for (int i = 0; i < NQ; i++)
         if (!(net->q[i] = malloc(sizeof(int16_t) * el)))
@@ -1700,7 +1735,9 @@ size_t net_memory_bytes(const struct net *net)
     if (!net)
         return 0;
     size_t bytes = net->param_bytes;
-    bytes += (size_t)net->tcap * (size_t)net->maxel * (sizeof(float) * NBUF + sizeof(int16_t) * NQ);
+    for (int i = 0; i < NBUF; i++)
+        bytes += sizeof(float) * (size_t)net->tcap * (size_t)(block_sized(i) ? net->maxb : net->maxel);
+    bytes += sizeof(int16_t) * (size_t)net->tcap * (size_t)net->maxel * NQ;
     bytes += (size_t)net->maxw * (2 * sizeof(float) + sizeof(int16_t));
     for (int b = 0; b < net->nb; b++) {
         const struct block *B = &net->b[b];
