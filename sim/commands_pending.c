@@ -2,14 +2,6 @@
  * pretends to work. Whoever implements a command deletes its stub from this file. */
 #include "commands.h"
 
-int cmd_calibrate(const struct e2_options *opts, const struct e2_config *cfg,
-                  struct e2_err *err)
-{
-    (void)opts;
-    (void)cfg;
-    return e2_fail(err, E2_FAILURE, "calibrate: not implemented yet (issue 7)");
-}
-
 int cmd_bench(const struct e2_options *opts, const struct e2_config *cfg, struct e2_err *err)
 {
     (void)opts;

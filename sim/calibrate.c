@@ -1,0 +1,637 @@
+/* e2sim calibrate: fit energy-table coefficients to measured savings (see calibrate.h). */
+#define _GNU_SOURCE   /* open_memstream */
+#include "calibrate.h"
+
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "commands.h"
+#include "hw.h"
+#include "outdir.h"
+
+/* ---------------------------------------------------------------- plausible ranges ------ */
+
+/* From ../shared/design/ENERGY-SOURCES.md; docs/calibration.md explains each. */
+static const struct calibrate_range ranges[] = {
+    {"energy.fp32_mac_pj", 4.6, 64, "pJ",
+     "45 nm ASIC fp32 mult+add 3.7+0.9 pJ (Horowitz) up to x14 for FPGA (Kuon & Rose)"},
+    {"energy.fp32_add_pj", 0.9, 12.6, "pJ", "45 nm ASIC fp32 add 0.9 pJ (Horowitz), x14 FPGA"},
+    {"energy.static.board_w", 1.0, 2.0, "W", "board regulators and peripherals (unknown, 1-2 W)"},
+    {"energy.bram_lut_scale", 0.53, 3.3, "",
+     "BRAM36 access 8-50 pJ around the 15 pJ start (Virtex-5 70-130 pJ x0.3-0.4 at 28 nm)"},
+    {"energy.bram_read_pj", 8, 50, "pJ", "Virtex-5 70-130 pJ x0.3-0.4 at 28 nm; ASIC floor 4"},
+    {"energy.bram_write_pj", 8, 50, "pJ", "as bram_read_pj"},
+    {"energy.dsp_mac_packed8_pj", 0.23, 3.2, "pJ",
+     "45 nm int8 mult+add 0.23 pJ (Horowitz) up to x14 for FPGA"},
+    {"energy.dsp_mac_base_pj", 0.33, 3.0, "pJ", "[E] estimate 1.0 pJ, /3 to x3"},
+    {"energy.dsp_mac_product_pj", 1.0, 9.0, "pJ", "[E] estimate 3.0 pJ, /3 to x3"},
+    {"energy.static.ddrc_w", 0.3, 0.7, "W", "PS DDR controller + PHY while active"},
+    {"energy.static.pl_w", 0.113, 0.3, "W", "Vivado 0.113 W at Tj 28 C, more when warm"},
+    {"energy.axi_beat_pj", 5, 50, "pJ", "[E] estimate 16 pJ, /3 to x3"},
+    {"energy.lut_mult_pj_per_bit2", 0.011, 0.1, "pJ", "[E] estimate 0.034 pJ, /3 to x3"},
+    {"energy.ps_active_w", 1.0, 1.5, "W", "PS7 active 1.5 W (7z045 Vivado report)"},
+    {NULL, 0, 0, NULL, NULL},
+};
+
+const struct calibrate_range *calibrate_plausible(const char *key)
+{
+    for (const struct calibrate_range *r = ranges; r->key; r++)
+        if (strcmp(r->key, key) == 0)
+            return r;
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- setup ----------------- */
+
+static double *field_ptr(struct hw_params *hw, const struct cfg_field *f)
+{
+    return (double *)((char *)hw + (f->offset - offsetof(struct e2_config, hw)));
+}
+
+/* "dir/of/config.yaml" + "x.yaml" -> "dir/of/x.yaml" (absolute paths stay). */
+static void relative_to(const char *config, const char *path, char *out, size_t size)
+{
+    const char *slash = strrchr(config, '/');
+    if (path[0] == '/' || !slash)
+        snprintf(out, size, "%s", path);
+    else
+        snprintf(out, size, "%.*s/%s", (int)(slash - config), config, path);
+}
+
+/* The place to quote for a free key's bad start: the key's value in the config file itself,
+ * else its calibration.lower entry. */
+static void start_place(const struct e2_config *cfg, const char *key, int i, char *buf,
+                        size_t size)
+{
+    struct measured_place at;
+    if (measured_find_place(cfg->source, key, -1, &at) == 0 ||
+        measured_find_place(cfg->source, "calibration.lower", i, &at) == 0 ||
+        measured_find_place(cfg->source, "calibration.lower", -1, &at) == 0)
+        snprintf(buf, size, "%s:%d:%d", cfg->source, at.line, at.col);
+    else
+        snprintf(buf, size, "%s", cfg->source);
+}
+
+static int check_free(const struct e2_config *cfg, struct calibrate *c, struct e2_err *err)
+{
+    const struct cfg_calibration *k = &cfg->calibration;
+    struct measured_place at;
+    if (k->free.n == 0) {
+        int found = measured_find_place(cfg->source, "calibration", -1, &at) == 0;
+        return e2_fail(err, E2_BAD_INPUT, "%s:%d:%d: calibration.free names no coefficient to "
+                       "fit", cfg->source, found ? at.line : 1, found ? at.col : 1);
+    }
+    /* The config loader already checked count <= 3, known number keys, bounds lower < upper. */
+    c->np = k->free.n > CALIBRATE_MAX_FREE ? CALIBRATE_MAX_FREE : k->free.n;
+    for (int i = 0; i < c->np; i++) {
+        const struct cfg_field *f = cfg_find_field(k->free.v[i]);
+        if (!f || f->type != CFG_DOUBLE || f->offset < offsetof(struct e2_config, hw))
+            return e2_fail(err, E2_BAD_INPUT, "%s: calibration.free: '%s' is not a number key "
+                           "of hardware: or energy:", cfg->source, k->free.v[i]);
+        struct fit_param *p = &c->param[i];
+        memset(p, 0, sizeof *p);
+        snprintf(p->name, sizeof p->name, "%s", f->key);
+        p->min = k->lower.v[i];
+        p->max = k->upper.v[i];
+        p->start = *field_ptr((struct hw_params *)&cfg->hw, f);
+        c->field[i] = f;
+        if (!(p->start > p->min && p->start < p->max)) {
+            char where[CFG_STR + 32];
+            start_place(cfg, f->key, i, where, sizeof where);
+            return e2_fail(err, E2_BAD_INPUT, "%s: calibration: the fit starts %s from its "
+                           "value in the config, %g, which is not strictly inside its bounds "
+                           "[%g, %g] (calibration.lower / upper)", where, f->key, p->start,
+                           p->min, p->max);
+        }
+    }
+    return E2_OK;
+}
+
+/* A measurement may not set what the fit moves. */
+static int check_sets(const struct calibrate *c, const struct measurement *m,
+                      struct e2_err *err)
+{
+    for (int s = 0; s < m->nset; s++)
+        for (int i = 0; i < c->np; i++) {
+            size_t len = strlen(c->field[i]->key);
+            if (strncmp(m->set[s], c->field[i]->key, len) == 0 && m->set[s][len] == '=')
+                return e2_fail(err, E2_BAD_INPUT, "%s:%d:%d: measurement '%s' sets %s, which "
+                               "calibration.free fits", m->file, m->set_at[s].line,
+                               m->set_at[s].col, m->name, c->field[i]->key);
+        }
+    return E2_OK;
+}
+
+static int same_stream(const struct energy_acc *a, const struct energy_acc *b)
+{
+    if (a->n != b->n)
+        return 0;
+    for (int i = 0; i < a->n; i++)
+        if (a->e[i].total != b->e[i].total || !energy_oprec_equal(&a->e[i].r, &b->e[i].r))
+            return 0;
+    return 1;
+}
+
+static int add_file(const struct e2_config *cfg, struct calibrate *c, const char *name,
+                    int fitted, struct e2_err *err)
+{
+    char path[CFG_STR * 2];
+    relative_to(cfg->source, name, path, sizeof path);
+    struct measured_file f;
+    int rc = measured_load(path, &f, err);
+    if (rc != E2_OK)
+        return rc;
+    struct calibrate_point *pt = realloc(c->pt, sizeof *pt * (size_t)(c->n + f.n));
+    if (!pt) {
+        measured_free(&f);
+        return e2_fail(err, E2_FAILURE, "out of memory");
+    }
+    c->pt = pt;
+    for (int i = 0; i < f.n && rc == E2_OK; i++) {
+        struct calibrate_point *p = &c->pt[c->n];
+        memset(p, 0, sizeof *p);
+        p->m = f.m[i];
+        p->fitted = fitted;
+        for (int j = 0; j < c->n; j++)
+            if (strcmp(c->pt[j].m.name, p->m.name) == 0)
+                rc = e2_fail(err, E2_BAD_INPUT, "%s:%d:%d: measurement name '%s' is also used "
+                             "in %s:%d", p->m.file, p->m.at.line, p->m.at.col, p->m.name,
+                             c->pt[j].m.file, c->pt[j].m.at.line);
+        if (rc == E2_OK)
+            rc = check_sets(c, &p->m, err);
+        if (rc == E2_OK && !(p->cfg = malloc(sizeof *p->cfg)))
+            rc = e2_fail(err, E2_FAILURE, "out of memory");
+        if (rc == E2_OK)
+            rc = measured_apply(&p->m, cfg, p->cfg, err);
+        if (rc == E2_OK) {
+            c->n++;   /* owned from here on (calibrate_close frees it) */
+            struct e2_err why = {""};
+            rc = energy_only_build(p->cfg, &p->stream, &why);
+            if (rc != E2_OK) {
+                memset(&p->stream, 0, sizeof p->stream);
+                rc = e2_fail(err, rc, "%s:%d:%d: measurement '%s': %s", p->m.file,
+                             p->m.at.line, p->m.at.col, p->m.name, why.msg);
+            }
+        } else {
+            free(p->cfg);
+        }
+        if (rc == E2_OK) {
+            p->baseline_group = c->n - 1;
+            for (int j = 0; j < c->n - 1; j++)
+                if (same_stream(&c->pt[j].stream.baseline, &p->stream.baseline)) {
+                    p->baseline_group = c->pt[j].baseline_group;
+                    break;
+                }
+        }
+    }
+    measured_free(&f);
+    return rc;
+}
+
+int calibrate_open(const struct e2_config *cfg, struct calibrate *c, struct e2_err *err)
+{
+    memset(c, 0, sizeof *c);
+    struct e2_config *base = malloc(sizeof *base);
+    if (!base)
+        return e2_fail(err, E2_FAILURE, "out of memory");
+    *base = *cfg;
+    snprintf(base->training.mode, sizeof base->training.mode, "energy-only");
+    c->base = base;
+    int rc = check_free(cfg, c, err);
+    const struct cfg_calibration *k = &cfg->calibration;
+    if (rc == E2_OK && k->measurements.n == 0) {
+        struct measured_place at;
+        int found = measured_find_place(cfg->source, "calibration", -1, &at) == 0;
+        rc = e2_fail(err, E2_BAD_INPUT, "%s:%d:%d: calibration.measurements names no "
+                     "measurement file", cfg->source, found ? at.line : 1, found ? at.col : 1);
+    }
+    for (int i = 0; rc == E2_OK && i < k->measurements.n; i++)
+        rc = add_file(base, c, k->measurements.v[i], 1, err);
+    for (int i = 0; rc == E2_OK && i < k->holdout.n; i++)
+        rc = add_file(base, c, k->holdout.v[i], 0, err);
+    if (rc != E2_OK)
+        calibrate_close(c);
+    return rc;
+}
+
+void calibrate_close(struct calibrate *c)
+{
+    for (int i = 0; c->pt && i < c->n; i++) {
+        energy_only_stream_free(&c->pt[i].stream);
+        free(c->pt[i].cfg);
+    }
+    free(c->pt);
+    free((void *)c->base);
+    memset(c, 0, sizeof *c);
+}
+
+/* ---------------------------------------------------------------- the model ------------- */
+
+struct priced_model {
+    struct hw_params hw;
+    struct hw_model *m;
+};
+
+static double price_joules(const struct energy_only_stream *s, struct hw_model *m, int baseline,
+                           struct e2_err *err, int *rc)
+{
+    struct hw_ledger *l = hw_ledger_new();
+    if (!l) {
+        *rc = e2_fail(err, E2_FAILURE, "out of memory");
+        return NAN;
+    }
+    *rc = energy_only_price(s, m, baseline ? NULL : l, baseline ? l : NULL, NULL, err);
+    double j = hw_fj_to_joules(hw_ledger_fj(l, NULL));
+    hw_ledger_free(l);
+    return j;
+}
+
+int calibrate_predict(struct calibrate *c, const double *values, const int *idx, int n,
+                      double *savings, struct e2_err *err)
+{
+    struct priced_model *models = calloc((size_t)(n ? n : 1), sizeof *models);
+    int *model_of = calloc((size_t)c->n, sizeof *model_of);
+    double *base_j = malloc(sizeof(double) * (size_t)c->n);
+    if (!models || !model_of || !base_j) {
+        free(models), free(model_of), free(base_j);
+        return e2_fail(err, E2_FAILURE, "out of memory");
+    }
+    int nmodels = 0, rc = E2_OK;
+    for (int i = 0; i < c->n; i++)
+        base_j[i] = NAN;
+    for (int t = 0; t < n && rc == E2_OK; t++) {
+        const struct calibrate_point *p = &c->pt[idx[t]];
+        struct hw_params hw = p->cfg->hw;
+        for (int k = 0; k < c->np; k++)
+            *field_ptr(&hw, c->field[k]) = values[k];
+        int m = 0;
+        while (m < nmodels && memcmp(&models[m].hw, &hw, sizeof hw) != 0)
+            m++;
+        if (m == nmodels) {
+            char msg[512] = "";
+            models[m].hw = hw;
+            if (hw_create(&models[m].hw, &models[m].m, msg, sizeof msg) != 0) {
+                rc = e2_fail(err, E2_BAD_INPUT, "%s: hardware model for measurement '%s': %s",
+                             c->base->source, p->m.name, msg);
+                break;
+            }
+            nmodels++;
+        }
+        model_of[idx[t]] = m;
+        /* A baseline priced for an identical stream on the same model is reused. */
+        int g = p->baseline_group;
+        double bj = NAN;
+        for (int u = 0; u < t; u++)
+            if (c->pt[idx[u]].baseline_group == g && model_of[idx[u]] == m && !isnan(base_j[idx[u]]))
+                bj = base_j[idx[u]];
+        if (isnan(bj))
+            bj = price_joules(&p->stream, models[m].m, 1, err, &rc);
+        base_j[idx[t]] = bj;
+        double rj = rc == E2_OK ? price_joules(&p->stream, models[m].m, 0, err, &rc) : NAN;
+        savings[t] = 1.0 - rj / bj;
+    }
+    for (int m = 0; m < nmodels; m++)
+        hw_free(models[m].m);
+    free(models), free(model_of), free(base_j);
+    return rc;
+}
+
+struct fit_ctx {
+    struct calibrate *c;
+    const int *idx;
+    int n;
+};
+
+static int fit_model(void *ctx, const double *values, int nvalues, double *predicted,
+                     int npredicted, struct e2_err *err)
+{
+    struct fit_ctx *f = ctx;
+    (void)nvalues;
+    (void)npredicted;
+    return calibrate_predict(f->c, values, f->idx, f->n, predicted, err);
+}
+
+int calibrate_fit(struct calibrate *c, const int *idx, int n, struct fit_param *params,
+                  double *residuals, struct fit_result *res, struct e2_err *err)
+{
+    double *measured = malloc(sizeof(double) * (size_t)(n ? n : 1));
+    if (!measured)
+        return e2_fail(err, E2_FAILURE, "out of memory");
+    for (int i = 0; i < n; i++)
+        measured[i] = c->pt[idx[i]].m.saving;
+    struct fit_ctx f = {c, idx, n};
+    int rc = fit_least_squares(fit_model, &f, params, c->np, measured, n, residuals, res, err);
+    free(measured);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- the calibrated YAML --- */
+
+/* Number of leading dotted components two keys share. */
+static int common_parts(const char *a, const char *b, int *depth_a)
+{
+    int common = 0, same = 1, depth = 0;
+    while (*a) {
+        const char *da = strchr(a, '.');
+        if (!da)
+            break;
+        size_t la = (size_t)(da - a);
+        const char *db = b ? strchr(b, '.') : NULL;
+        if (same && db && (size_t)(db - b) == la && strncmp(a, b, la) == 0) {
+            common++;
+            b = db + 1;
+        } else {
+            same = 0;
+        }
+        depth++;
+        a = da + 1;
+    }
+    *depth_a = depth;
+    return common;
+}
+
+static void section_name(const char *key, int part, char *buf, size_t size)
+{
+    for (int i = 0; i < part; i++)
+        key = strchr(key, '.') + 1;
+    const char *dot = strchr(key, '.');
+    snprintf(buf, size, "%.*s", (int)(dot ? dot - key : (long)strlen(key)), key);
+}
+
+int calibrate_write_hw(FILE *out, const struct calibrate *c, const double *values,
+                       const double *std_errors, const char *header, struct e2_err *err)
+{
+    struct e2_config *cfg = malloc(sizeof *cfg);
+    if (!cfg)
+        return e2_fail(err, E2_FAILURE, "out of memory");
+    *cfg = *c->base;
+    for (int k = 0; k < c->np; k++)
+        *field_ptr(&cfg->hw, c->field[k]) = values[k];
+    for (const char *h = header; h && *h;) {
+        const char *nl = strchr(h, '\n');
+        int len = nl ? (int)(nl - h) : (int)strlen(h);
+        fprintf(out, "#%s%.*s\n", len ? " " : "", len, h);
+        h = nl ? nl + 1 : h + len;
+    }
+    const char *prev = NULL;
+    int rc = E2_OK;
+    for (const struct cfg_field *f = cfg_hw_fields; f->key && rc == E2_OK; f++) {
+        int depth, common = common_parts(f->key, prev, &depth);
+        if (prev && common < depth) {
+            /* a section reopened after another one would be a duplicate YAML key */
+            for (const struct cfg_field *g = cfg_hw_fields; g != f; g++) {
+                int dg, cg = common_parts(f->key, g->key, &dg);
+                if (cg == depth && common < depth)
+                    rc = e2_fail(err, E2_FAILURE, "internal error: schema section of %s is "
+                                 "not contiguous", f->key);
+            }
+        }
+        for (int d = common; d < depth; d++) {
+            char name[CFG_STR];
+            section_name(f->key, d, name, sizeof name);
+            fprintf(out, "%s%*s%s:\n", d == 0 ? "\n" : "", 2 * d, "", name);
+        }
+        char value[CFG_TEXT], leaf[CFG_STR];
+        if (cfg_format_value(cfg, f, value, sizeof value) < 0)
+            rc = e2_fail(err, E2_FAILURE, "internal error: %s does not print", f->key);
+        section_name(f->key, depth, leaf, sizeof leaf);
+        int fitted = -1;
+        for (int k = 0; k < c->np; k++)
+            if (c->field[k] == f)
+                fitted = k;
+        if (fitted >= 0)
+            fprintf(out, "%*s%s: %s   # FITTED by e2sim calibrate: %.4g +- %.2g (sourced start "
+                    "%g; bounds [%g, %g]). %s\n", 2 * depth, "", leaf, value, values[fitted],
+                    std_errors ? std_errors[fitted] : NAN, c->param[fitted].start,
+                    c->param[fitted].min, c->param[fitted].max, f->doc);
+        else
+            fprintf(out, "%*s%s: %s   # %s\n", 2 * depth, "", leaf, value, f->doc);
+        prev = f->key;
+    }
+    free(cfg);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- the command ----------- */
+
+/* Round to 4 significant digits: what the calibrated file states and every later run uses. */
+static double round4(double v)
+{
+    if (v == 0 || !isfinite(v))
+        return v;
+    double e = pow(10.0, 3 - floor(log10(fabs(v))));
+    return round(v * e) / e;
+}
+
+static const char *base_name(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+struct outcome {
+    struct fit_param p[CALIBRATE_MAX_FREE];
+    struct fit_result fit;
+    double values[CALIBRATE_MAX_FREE];      /* rounded */
+    double *sim;                             /* [n] at the rounded values */
+    double *loo;                             /* [n] leave-one-out prediction (fitted points) */
+    int *loo_ok;
+};
+
+static void print_report(FILE *o, const struct calibrate *c, const struct outcome *r,
+                         const char *output)
+{
+    const struct e2_config *b = c->base;
+    fprintf(o, "e2sim calibrate: %s\n", b->source);
+    fprintf(o, "base run: %s-%d (width %d) on %s, %d iterations of batch %d, energy-only, "
+            "float32 SGD baseline\n", b->network.arch, b->network.depth, b->network.width,
+            b->dataset.name, b->training.iterations, b->training.batch_size);
+    int nfit = 0;
+    for (int i = 0; i < c->n; i++)
+        nfit += c->pt[i].fitted;
+    double rms = sqrt(r->fit.chisq / (nfit ? nfit : 1));
+    fprintf(o, "fit: %d measurements, %d free coefficient(s), %s after %d iterations, "
+            "rms residual %.3f pp\n\n", nfit, c->np, r->fit.converged ? "converged" :
+            "NOT converged", r->fit.iterations, 100 * rms);
+    fprintf(o, "%-26s %10s %22s %18s   %s\n", "coefficient", "start", "fitted +- std. error",
+            "bounds", "plausible range (source)");
+    for (int k = 0; k < c->np; k++) {
+        const struct fit_param *p = &r->p[k];
+        const struct calibrate_range *pr = calibrate_plausible(p->name);
+        char fitted[64], bounds[64], plaus[320];
+        snprintf(fitted, sizeof fitted, "%.4g +- %.2g%s", r->values[k], p->std_error,
+                 p->at_bound ? " (AT BOUND)" : "");
+        snprintf(bounds, sizeof bounds, "[%g, %g]", p->min, p->max);
+        if (pr)
+            snprintf(plaus, sizeof plaus, "%g-%g %s (%s)%s", pr->low, pr->high, pr->unit,
+                     pr->source,
+                     r->values[k] >= pr->low && r->values[k] <= pr->high ? "" :
+                     "  <-- OUTSIDE the plausible range");
+        else
+            snprintf(plaus, sizeof plaus, "no sourced range known");
+        fprintf(o, "%-26s %10g %22s %18s   %s\n", p->name, p->start, fitted, bounds, plaus);
+    }
+    fprintf(o, "\n%-18s %-26s %9s %10s %14s %16s\n", "measurement", "file", "measured",
+            "simulated", "residual (pp)", "held-out (pp)");
+    double worst = 0, worst_loo = 0;
+    for (int pass = 1; pass >= 0; pass--)
+        for (int i = 0; i < c->n; i++) {
+            const struct calibrate_point *p = &c->pt[i];
+            if (p->fitted != pass)
+                continue;
+            double res = 100 * (r->sim[i] - p->m.saving);
+            char held[48], resid[32];
+            snprintf(resid, sizeof resid, pass ? "%+.2f" : "-", res);
+            if (pass && r->loo_ok[i])
+                snprintf(held, sizeof held, "%+.2f (LOO)", 100 * (r->loo[i] - p->m.saving));
+            else if (pass)
+                snprintf(held, sizeof held, "n/a");
+            else
+                snprintf(held, sizeof held, "%+.2f (holdout)", res);
+            fprintf(o, "%-18s %-26s %8.2f%% %9.2f%% %14s %16s\n", p->m.name,
+                    base_name(p->m.file), 100 * p->m.saving, 100 * r->sim[i], resid, held);
+            if (pass && fabs(res) > worst)
+                worst = fabs(res);
+            if (pass && r->loo_ok[i] && fabs(100 * (r->loo[i] - p->m.saving)) > worst_loo)
+                worst_loo = fabs(100 * (r->loo[i] - p->m.saving));
+        }
+    fprintf(o, "\nlargest |residual| %.2f pp; largest leave-one-out error %.2f pp "
+            "(LOO: refit without that measurement, then predict it)\n", worst, worst_loo);
+    if (output)
+        fprintf(o, "calibrated hardware table: %s\n", output);
+}
+
+static int write_outputs(const struct e2_options *opts, struct calibrate *c,
+                         const struct outcome *r, struct e2_err *err)
+{
+    const struct e2_config *b = c->base;
+    char dir[OUT_PATH_MAX], out_yaml[OUT_PATH_MAX], path[OUT_PATH_MAX];
+    int rc = opts->out_dir ? out_prepare_dir(opts->out_dir, opts->resume, err)
+                           : out_create_default_dir(b->name, dir, sizeof dir, err);
+    if (opts->out_dir)
+        snprintf(dir, sizeof dir, "%s", opts->out_dir);
+    if (rc != E2_OK)
+        return rc;
+    if (strchr(b->calibration.output, '/'))
+        snprintf(out_yaml, sizeof out_yaml, "%s", b->calibration.output);
+    else if ((rc = out_join(out_yaml, sizeof out_yaml, dir, b->calibration.output, err)) != E2_OK)
+        return rc;
+
+    /* The header says when and how the values were fitted. */
+    char when[64], header[4096];
+    time_t now = time(NULL);
+    strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", gmtime(&now));
+    size_t len = (size_t)snprintf(header, sizeof header,
+        "Zynq-7020 / ZedBoard hardware and energy table CALIBRATED by `e2sim calibrate`\n"
+        "(e2sim %s, %s) from %s:\n"
+        "  e2sim calibrate --config %s\n"
+        "Fitted to measured whole-training savings against float32 SGD:\n",
+        E2SIM_VERSION, when, b->source, b->source);
+    for (int i = 0; i < c->n && len < sizeof header; i++)
+        if (c->pt[i].fitted)
+            len += (size_t)snprintf(header + len, sizeof header - len,
+                                    "  %-16s measured %6.2f %%, simulated %6.2f %% (%s)\n",
+                                    c->pt[i].m.name, 100 * c->pt[i].m.saving, 100 * r->sim[i],
+                                    base_name(c->pt[i].m.file));
+    for (int k = 0; k < c->np && len < sizeof header; k++)
+        len += (size_t)snprintf(header + len, sizeof header - len,
+                                "Free: %s = %.4g +- %.2g (sourced start %g, bounds [%g, %g])\n",
+                                r->p[k].name, r->values[k], r->p[k].std_error, r->p[k].start,
+                                r->p[k].min, r->p[k].max);
+    if (len < sizeof header)
+        snprintf(header + len, sizeof header - len,
+                 "Every other value is the base config's (the sourced table it includes, where\n"
+                 "each value carries its source and [V]/[D]/[E] tag). Do not edit by hand:\n"
+                 "recalibrate instead (docs/calibration.md).");
+    double se[CALIBRATE_MAX_FREE];
+    for (int k = 0; k < c->np; k++)
+        se[k] = r->p[k].std_error;
+    struct out_file f;
+    if ((rc = out_open_tmp(out_yaml, &f, err)) != E2_OK)
+        return rc;
+    if ((rc = calibrate_write_hw(f.fp, c, r->values, se, header, err)) != E2_OK) {
+        out_abort(&f);
+        return rc;
+    }
+    if ((rc = out_commit(&f, err)) != E2_OK)
+        return rc;
+
+    if ((rc = out_join(path, sizeof path, dir, "calibration.txt", err)) != E2_OK ||
+        (rc = out_open_tmp(path, &f, err)) != E2_OK)
+        return rc;
+    print_report(f.fp, c, r, out_yaml);
+    if ((rc = out_commit(&f, err)) != E2_OK)
+        return rc;
+    if (!opts->quiet) {
+        print_report(stdout, c, r, out_yaml);
+        printf("report: %s\n", path);
+    }
+    return E2_OK;
+}
+
+int cmd_calibrate(const struct e2_options *opts, const struct e2_config *cfg,
+                  struct e2_err *err)
+{
+    struct calibrate c;
+    int rc = calibrate_open(cfg, &c, err);
+    if (rc != E2_OK)
+        return rc;
+    struct outcome r;
+    memset(&r, 0, sizeof r);
+    int *fit_idx = malloc(sizeof(int) * (size_t)c.n), *all = malloc(sizeof(int) * (size_t)c.n);
+    double *res = malloc(sizeof(double) * (size_t)c.n);
+    r.sim = calloc((size_t)c.n, sizeof(double));
+    r.loo = calloc((size_t)c.n, sizeof(double));
+    r.loo_ok = calloc((size_t)c.n, sizeof(int));
+    int nfit = 0;
+    if (!fit_idx || !all || !res || !r.sim || !r.loo || !r.loo_ok)
+        rc = e2_fail(err, E2_FAILURE, "out of memory");
+    for (int i = 0; rc == E2_OK && i < c.n; i++) {
+        all[i] = i;
+        if (c.pt[i].fitted)
+            fit_idx[nfit++] = i;
+    }
+    /* The fit over every fitted measurement. */
+    if (rc == E2_OK) {
+        memcpy(r.p, c.param, sizeof r.p);
+        rc = calibrate_fit(&c, fit_idx, nfit, r.p, res, &r.fit, err);
+    }
+    for (int k = 0; rc == E2_OK && k < c.np; k++)
+        r.values[k] = round4(r.p[k].value);
+    if (rc == E2_OK)
+        rc = calibrate_predict(&c, r.values, all, c.n, r.sim, err);
+    /* Leave one out: refit without measurement i (from the same starts), predict i. */
+    for (int h = 0; rc == E2_OK && h < nfit && nfit - 1 >= c.np; h++) {
+        int *rest = malloc(sizeof(int) * (size_t)nfit);
+        struct fit_param p[CALIBRATE_MAX_FREE];
+        struct fit_result fr;
+        double vals[CALIBRATE_MAX_FREE], pred;
+        int m = 0;
+        if (!rest) {
+            rc = e2_fail(err, E2_FAILURE, "out of memory");
+            break;
+        }
+        for (int i = 0; i < nfit; i++)
+            if (i != h)
+                rest[m++] = fit_idx[i];
+        memcpy(p, c.param, sizeof p);
+        rc = calibrate_fit(&c, rest, m, p, res, &fr, err);
+        for (int k = 0; k < c.np; k++)
+            vals[k] = p[k].value;
+        if (rc == E2_OK)
+            rc = calibrate_predict(&c, vals, &fit_idx[h], 1, &pred, err);
+        if (rc == E2_OK) {
+            r.loo[fit_idx[h]] = pred;
+            r.loo_ok[fit_idx[h]] = 1;
+        }
+        free(rest);
+    }
+    if (rc == E2_OK)
+        rc = write_outputs(opts, &c, &r, err);
+    free(fit_idx), free(all), free(res), free(r.sim), free(r.loo), free(r.loo_ok);
+    calibrate_close(&c);
+    return rc;
+}
