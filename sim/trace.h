@@ -15,7 +15,8 @@
 #include "status.h"
 
 #define TRACE_FORMAT_VERSION 1
-#define TRACE_NAME_MAX 64
+#define TRACE_NAME_MAX 64       /* layer names */
+#define TRACE_TEXT_MAX 256      /* network and dataset names (config strings are up to 256) */
 #define TRACE_MAX_BLOCKS 256    /* SLU per-block skip ratios kept in the trailer */
 
 enum trace_stream { TRACE_RUN = 0, TRACE_BASELINE = 1, TRACE_STREAMS = 2 };
@@ -29,8 +30,8 @@ struct trace_layer {
 struct trace_header {
     uint32_t format_version;    /* filled by the reader */
     uint32_t oprec_version;     /* filled by the reader */
-    char network[TRACE_NAME_MAX];   /* "resnet-8" */
-    char dataset[TRACE_NAME_MAX];   /* "fashion-mnist" */
+    char network[TRACE_TEXT_MAX];   /* "resnet-8" */
+    char dataset[TRACE_TEXT_MAX];   /* "fashion-mnist" */
     uint64_t config_hash;       /* trace_config_hash(config_text) */
     const char *config_text;    /* resolved config of the recorded run (writer: borrowed) */
     int layer_count;
