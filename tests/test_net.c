@@ -78,6 +78,31 @@ static void test_macs_and_params(void)
         CU_ASSERT_EQUAL(net_blocks(net), (want[i].depth - 2) / 2);
         net_free(net);
     }
+    /* energy-only emission on a fresh ResNet-110 (nothing allocated for activations): the forward
+     * records add up to the MAC count, skipped work subtracted */
+    struct net *big = make(NET_RESNET, 110, 16, 3, 32, 32, 10, f, 1);
+    int active[54];
+    for (int b = 0; b < 54; b++)
+        active[b] = b % 2 ? 64 : 128;
+    struct rec_log log = { 0 };
+    struct op_sink sink = { rec_emit, &log };
+    struct optim_config sgd = { OPTIM_SGD, 0.9f, 1e-4f };
+    CU_ASSERT_EQUAL(net_emit_iteration(big, 128, active, 0.0f, &sgd, &sink), 0);
+    uint64_t fwd = 0, want_fwd = net_forward_macs(big) * 128;
+    for (int b = 1; b < 54; b += 2)
+        want_fwd -= net_block_macs(big, b) * 64;
+    int updates = 0;
+    for (int i = 0; i < log.n; i++) {
+        if (log.r[i].phase == OP_PHASE_FWD)
+            fwd += oprec_macs(&log.r[i]);
+        updates += log.r[i].kind == OP_UPDATE;
+    }
+    CU_ASSERT_EQUAL(fwd, want_fwd);
+    CU_ASSERT_EQUAL(updates, 3 * (109 + 2) + 2);   /* conv w, gamma, beta per conv; fc w, b */
+    CU_ASSERT(net_memory_bytes(big) < 24u << 20);   /* 1.7 M parameters: w, grad, codes */
+    free(log.r);
+    net_free(big);
+
     /* 40.81 M, 168.22 M, 253.15 M as quoted */
     CU_ASSERT_EQUAL(lround(40813184 / 1e4), 4081);
     CU_ASSERT_EQUAL(lround(168215168 / 1e4), 16822);
@@ -630,6 +655,52 @@ static void test_bn_recompute(void)
     net_free(net);
 }
 
+/* ---- fixed point: the same bits for any thread count ---- */
+
+static uint64_t train_hash(int threads)
+{
+    enum { N = 16, C = 3, HW = 8 };
+    omp_set_num_threads(threads);
+    struct net_precision q = net_precision_fixed(8, 8, 16);
+    q.stochastic = 1;
+    struct net *net = make(NET_RESNET, 14, 8, C, HW, HW, 10, q, 91);
+    struct psg_config pc = { 4, 10, PSG_TAU_GW, 0.05f, 0.0f };
+    net_set_psg(net, &pc);
+    net_set_slu(net, 1, GATE_BERNOULLI);
+    float x[N * C * HW * HW];
+    int labels[N];
+    fill(x, N * C * HW * HW, 23, -1.0f, 1.0f);
+    for (int i = 0; i < N; i++)
+        labels[i] = i % 10;
+    struct net_param *p;
+    int np = net_params(net, &p);
+    struct optim_config oc = { OPTIM_PSG, 0.9f, 1e-4f };
+    struct optim *o = optim_create(p, np, &oc);
+    for (int it = 0; it < 2; it++) {
+        net_set_iteration(net, (uint64_t)it);
+        net_forward(net, x, N, NULL, NULL, NET_TRAIN);
+        const float *dl;
+        net_loss(net, labels, &dl, NULL);
+        net_backward(net, dl, NULL, NULL);
+        optim_step(o, p, np, 0.05f, NULL);
+    }
+    uint64_t h = 1469598103934665603ull;
+    for (int i = 0; i < np; i++) {
+        const unsigned char *b = (const unsigned char *)p[i].w;
+        for (long j = 0; j < p[i].count * (long)sizeof(float); j++)
+            h = (h ^ b[j]) * 1099511628211ull;
+    }
+    optim_free(o);
+    net_free(net);
+    omp_set_num_threads(1);
+    return h;
+}
+
+static void test_fixed_thread_independent(void)
+{
+    CU_ASSERT_EQUAL(train_hash(1), train_hash(2));
+}
+
 int main(void)
 {
     /* Tiny shapes: with several threads on a busy machine, thread start-up dominates. Results do
@@ -646,6 +717,7 @@ int main(void)
     CU_add_test(s, "PSG with tau = 0 and tau = inf", test_psg_limits);
     CU_add_test(s, "fixed point tracks float", test_fixed_tracks_float);
     CU_add_test(s, "BN re-estimation", test_bn_recompute);
+    CU_add_test(s, "fixed point: same bits for 1 and 2 threads", test_fixed_thread_independent);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
