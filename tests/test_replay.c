@@ -326,6 +326,53 @@ static void test_command_line(void)
     hw_free(m);
 }
 
+/* Acceptance: a training run recorded with --trace and replayed on the same hardware gives the
+ * same energy to the femtojoule: breakdown.csv, layers.csv and curve.csv byte for byte. */
+static void test_live_run_then_replay(void)
+{
+    char live[256], replayed[256], trace[256], a[300], b[300];
+    snprintf(live, sizeof live, "%s/live", dir);
+    snprintf(replayed, sizeof replayed, "%s/replayed", dir);
+    snprintf(trace, sizeof trace, "%s/live.e2t", dir);
+    CU_ASSERT_EQUAL_FATAL(sh("'" E2SIM_BINARY "' --config '" E2SIM_SOURCE_DIR
+                             "/configs/zedboard.yaml' --set dataset.name=synthetic "
+                             "--set dataset.synthetic_train=128 --set dataset.synthetic_test=64 "
+                             "--set dataset.synthetic_size=12 --set training.iterations=6 "
+                             "--set training.eval_every=3 --set training.batch_size=16 "
+                             "--set network.width=4 --trace '%s' --out '%s' --quiet%s",
+                             trace, live, ""), 0);
+    CU_ASSERT_EQUAL_FATAL(sh("'" E2SIM_BINARY "' replay '%s' --config '" E2SIM_SOURCE_DIR
+                             "/configs/hw/zynq7020.yaml' --out '%s' --quiet%s", trace, replayed,
+                             ""), 0);
+    const char *files[] = {"breakdown.csv", "layers.csv", "curve.csv"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(a, sizeof a, "%s/%s", live, files[i]);
+        snprintf(b, sizeof b, "%s/%s", replayed, files[i]);
+        char *x = slurp(a), *y = slurp(b);
+        CU_ASSERT_FATAL(x && y);
+        CU_ASSERT(strlen(x) > 60);
+        CU_ASSERT_STRING_EQUAL(x, y);
+        free(x);
+        free(y);
+    }
+    struct json_value *va, *vb;
+    struct e2_err err = {{0}};
+    snprintf(a, sizeof a, "%s/report.json", live);
+    snprintf(b, sizeof b, "%s/report.json", replayed);
+    CU_ASSERT_EQUAL_FATAL(json_parse_file(a, &va, &err), E2_OK);
+    CU_ASSERT_EQUAL_FATAL(json_parse_file(b, &vb, &err), E2_OK);
+    const char *keys[] = {"energy.total_fj", "energy.baseline_fp32_fj", "fpga.cycles",
+                          "accuracy.top1", "training.minibatches_processed",
+                          "training.slu_skip_ratio", "training.psg_predictor_ratio"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        const struct json_value *x = json_get(va, keys[i]), *y = json_get(vb, keys[i]);
+        CU_ASSERT_FATAL(x && y && x->type == JSON_NUMBER && y->type == JSON_NUMBER);
+        CU_ASSERT_STRING_EQUAL(x->text, y->text);
+    }
+    json_free(va);
+    json_free(vb);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/e2sim-test-replay-XXXXXX");
@@ -338,6 +385,7 @@ int main(void)
     CU_add_test(s, "replay = live pricing, to the femtojoule", test_replay_equals_live_pricing);
     CU_add_test(s, "a bad trace is bad input", test_bad_trace_is_bad_input);
     CU_add_test(s, "command line: replay, hardware sweep, shards, merge", test_command_line);
+    CU_add_test(s, "a training run and its replay agree to the fJ", test_live_run_then_replay);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();
