@@ -30,7 +30,7 @@ void html_begin(FILE *f, const char *title)
           "body{font-family:sans-serif;margin:2em auto;max-width:60em;color:#222}\n"
           "table{border-collapse:collapse;margin:1em 0}\n"
           "td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}\n"
-          "th{background:#f0f0f0}\ntd:first-child,th:first-child{text-align:left}\n"
+          "th{background:#f0f0f0}\ntd:first-child,th:first-child,td.text{text-align:left}\n"
           "svg{display:block;margin:1em 0}\nsvg text{font-family:sans-serif;font-size:11px}\n"
           ".big{font-size:1.4em;font-weight:bold}\n"
           "</style>\n</head>\n<body>\n",

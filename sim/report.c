@@ -889,7 +889,7 @@ int report_write_html(FILE *f, const struct run_report *r)
         const struct report_action *a = &r->actions[i];
         fputs("<tr><td>", f);
         html_escape(f, a->component);
-        fputs("</td><td>", f);
+        fputs("</td><td class=\"text\">", f);
         html_escape(f, a->action);
         char p[32];
         format_pj(p, sizeof p, a->fj_per_action);

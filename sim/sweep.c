@@ -521,15 +521,16 @@ static void point_paths(const struct sweep_state *s, long point, char *dir, size
 
 static pid_t start_worker(const struct sweep_state *s, long point, struct e2_err *err)
 {
-    char dir[OUT_PATH_MAX + 32], log[OUT_PATH_MAX + 32], index[32];
+    char dir[OUT_PATH_MAX + 32], log[OUT_PATH_MAX + 32], index[32], trace[OUT_PATH_MAX + 32];
     point_paths(s, point, dir, sizeof dir, log, sizeof log);
+    snprintf(trace, sizeof trace, "%s/%04ld.e2t", s->points_dir, point);
     if (clear_point_dir(dir, err))
         return -1;
     snprintf(index, sizeof index, "%ld", point);
     int n = 0;
     while (s->o->worker[n])
         n++;
-    const char **argv = calloc((size_t)n + 5, sizeof *argv);
+    const char **argv = calloc((size_t)n + 7, sizeof *argv);
     if (!argv) {
         e2_fail(err, E2_FAILURE, "out of memory");
         return -1;
@@ -539,6 +540,10 @@ static pid_t start_worker(const struct sweep_state *s, long point, struct e2_err
     argv[n++] = index;
     argv[n++] = "--out";
     argv[n++] = dir;
+    if (s->cfg->report.trace[0]) {   /* each point its own trace, not one shared file */
+        argv[n++] = "--trace";
+        argv[n++] = trace;
+    }
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {

@@ -2,7 +2,8 @@
  * one line per finished point in DIR/sweep.jsonl.
  *
  * A worker is the same e2sim program run for one point:
- *     WORKER... --point I --out DIR/points/NNNN
+ *     WORKER... --point I --out DIR/points/NNNN [--trace DIR/points/NNNN.e2t]
+ * (the trace when the config records one: report.trace or --trace)
  * where WORKER is the caller's argv prefix (normally /proc/self/exe --config FILE --set ...
  * --quiet, or ... replay TRACE ... for a hardware sweep over a replay). Workers run `jobs` at a
  * time; each one's stdout/stderr goes to DIR/points/NNNN.log. When a worker exits 0 and its
