@@ -1,11 +1,45 @@
-/* PLACEHOLDER for the training run (issue 3 replaces this file): it does the plumbing every run
- * needs, makes the output folder and writes the resolved config into it as config.yaml, then
- * says plainly that no training happened. */
+/* cmd_run: one training run, priced on the hardware model, with its reports.
+ *
+ *   output folder -> data sets -> training state (or resume from DIR/checkpoint.e2ck)
+ *   -> hardware model + two ledgers (the run, the float32 SMB baseline) -> optional trace
+ *   -> train (op records -> energy accumulator -> hw_account) -> report files -> summary.
+ *
+ * The environment variable E2SIM_PRICING=off (hidden, for measuring the model's overhead)
+ * trains without emitting or pricing op records. */
+#define _GNU_SOURCE   /* open_memstream */
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "commands.h"
+#include "energy.h"
+#include "hw.h"
 #include "outdir.h"
+#include "progress.h"
+#include "report.h"
+#include "trace.h"
+#include "train.h"
+
+static const char *KIND_NAMES[OP_KIND_COUNT] = {"conv", "fc",   "bn",   "relu",  "add",
+                                                "pool", "gate", "loss", "update"};
+
+/* Everything a run holds, so that one function releases it. */
+struct run {
+    struct dataset train_ds, test_ds;
+    struct train t;
+    int t_open;
+    struct hw_model *model;
+    struct hw_ledger *ledger, *baseline;
+    struct energy_acc acc;
+    int acc_open;
+    struct trace_writer *trace;
+    struct trace_layer *layers;
+    int nlayers;
+    char *config_text;
+    struct run_report rep;
+};
 
 static void method_text(const struct e2_config *cfg, char *buf, size_t size)
 {
@@ -16,32 +50,383 @@ static void method_text(const struct e2_config *cfg, char *buf, size_t size)
                                 cfg->training.method.v[i]);
 }
 
+static void network_text(const struct e2_config *cfg, char *buf, size_t size)
+{
+    if (strcmp(cfg->network.arch, "mobilenetv2") == 0)
+        snprintf(buf, size, "mobilenetv2-w%d", cfg->network.width);
+    else
+        snprintf(buf, size, "resnet-%d", cfg->network.depth);
+}
+
+static train_fj ledger_total_fj(void *ctx)
+{
+    return hw_ledger_fj(ctx, NULL);
+}
+
+/* Each curve point becomes a trace mark, so a replay rebuilds the same curve. */
+static void mark_point(void *ctx, const struct train_point *p)
+{
+    trace_mark(ctx, p->iteration, p->train_loss, p->top1);
+}
+
+static char *print_config(const struct e2_config *cfg)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f)
+        return NULL;
+    cfg_print(f, cfg);
+    fclose(f);
+    return text;
+}
+
+/* Layer ids, names and kinds: names from the parameters a layer owns ("b3.u1.conv.w" ->
+ * "b3.u1.conv"), kinds from the records the run emitted; layers without parameters are named
+ * by kind and id. */
+static int describe_layers(struct run *r)
+{
+    int maxid = -1;
+    for (int i = 0; i < r->t.np; i++)
+        if (r->t.p[i].layer > maxid)
+            maxid = r->t.p[i].layer;
+    for (int i = 0; i < r->acc.n; i++)
+        if (r->acc.e[i].r.layer != 0xffff && r->acc.e[i].r.layer > maxid)
+            maxid = r->acc.e[i].r.layer;
+    r->nlayers = maxid + 1;
+    r->layers = calloc((size_t)(r->nlayers > 0 ? r->nlayers : 1), sizeof *r->layers);
+    if (!r->layers)
+        return -1;
+    for (int id = 0; id < r->nlayers; id++) {
+        r->layers[id].id = (uint16_t)id;
+        strcpy(r->layers[id].kind, "?");
+    }
+    for (int i = 0; i < r->acc.n; i++) {
+        const struct oprec *rec = &r->acc.e[i].r;
+        if (rec->layer < r->nlayers && rec->kind != OP_UPDATE && rec->kind < OP_KIND_COUNT)
+            snprintf(r->layers[rec->layer].kind, sizeof r->layers[0].kind, "%s",
+                     KIND_NAMES[rec->kind]);
+    }
+    for (int i = 0; i < r->t.np; i++) {
+        struct trace_layer *l = &r->layers[r->t.p[i].layer];
+        if (l->name[0])
+            continue;
+        snprintf(l->name, sizeof l->name, "%s", r->t.p[i].name);
+        char *dot = strrchr(l->name, '.');
+        if (dot)
+            *dot = 0;
+    }
+    for (int id = 0; id < r->nlayers; id++)
+        if (!r->layers[id].name[0])
+            snprintf(r->layers[id].name, sizeof r->layers[id].name, "%s%d",
+                     r->layers[id].kind, id);
+    return 0;
+}
+
+/* The hardware model's error codes are e2_status values. */
+static int hw_status(int code, const char *msg, struct e2_err *err)
+{
+    return e2_fail(err, code == E2_BAD_INPUT ? E2_BAD_INPUT : E2_FAILURE, "hardware model: %s",
+                   msg);
+}
+
+static int fill_report(struct run *r, const struct e2_config *cfg, int priced)
+{
+    struct run_report *rep = &r->rep;
+    struct train *t = &r->t;
+    int rc = E2_OK;
+    strcpy(rep->kind, "train");
+    snprintf(rep->name, sizeof rep->name, "%s", cfg->name);
+    network_text(cfg, rep->network, sizeof rep->network);
+    snprintf(rep->dataset, sizeof rep->dataset, "%s", cfg->dataset.name);
+    method_text(cfg, rep->method, sizeof rep->method);
+    rep->config_text = r->config_text;
+    rep->wall_seconds = t->wall_seconds;
+    rep->has_accuracy = t->evaluated;
+    rep->top1 = t->top1;
+    rep->top5 = t->top5;
+    rep->top_layers = cfg->report.top_layers;
+    rep->iterations = t->total;
+    rep->minibatches_processed = t->minibatches;
+    rep->slu_skip_ratio = train_skip_ratio(t);
+    if (t->blocks > 1) {
+        double *skip = calloc((size_t)t->blocks, sizeof *skip);
+        if (!skip)
+            return E2_FAILURE;
+        int nb = train_block_skip(t, skip, t->blocks);
+        rc = report_set_slu_blocks(rep, nb, skip);
+        free(skip);
+    }
+    rep->psg_predictor_ratio = train_psg_predictor_ratio(t);
+    for (int i = 0; i < t->curve_n && rc == E2_OK; i++)
+        rc = report_add_point(rep, t->curve[i].iteration, t->curve[i].energy_fj,
+                              t->curve[i].train_loss, t->curve[i].top1);
+    if (rc == E2_OK && priced)
+        rc = report_fill_energy(rep, r->model, r->ledger, r->baseline, r->layers, r->nlayers);
+    return rc;
+}
+
+/* PSG per layer: updates, predictor ratio and sign-flip rate (psg_layers.csv). */
+static int write_psg_layers(const char *dir, const struct train *t, struct e2_err *err)
+{
+    char path[OUT_PATH_MAX];
+    struct out_file f;
+    if (out_join(path, sizeof path, dir, "psg_layers.csv", err) || out_open_tmp(path, &f, err))
+        return E2_FAILURE;
+    fprintf(f.fp, "param,layer,weight_updates,predictor_ratio,sign_flip_rate\n");
+    for (int i = 0; i < t->np; i++) {
+        if (!t->psg_count[i])
+            continue;
+        double c = (double)t->psg_count[i];
+        fprintf(f.fp, "%s,%d,%llu,%.6f,%.6f\n", t->p[i].name, t->p[i].layer,
+                (unsigned long long)t->psg_count[i], (double)t->psg_predictor[i] / c,
+                (double)t->psg_flips[i] / c);
+    }
+    return out_commit(&f, err);
+}
+
+static int by_energy_desc(const void *a, const void *b)
+{
+    report_fj x = 0, y = 0;
+    for (int p = 0; p < REPORT_PHASES; p++) {
+        x += ((const struct report_layer *)a)->phase_fj[p];
+        y += ((const struct report_layer *)b)->phase_fj[p];
+    }
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+static void print_summary(FILE *out, const struct run *r, const char *dir, int priced)
+{
+    const struct run_report *rep = &r->rep;
+    const struct train *t = &r->t;
+    fprintf(out, "\n%s: %s on %s, method %s: %llu iterations, %llu minibatches processed, "
+            "%.1f s\n", rep->name, rep->network, rep->dataset, rep->method,
+            (unsigned long long)rep->iterations, (unsigned long long)rep->minibatches_processed,
+            rep->wall_seconds);
+    fprintf(out, "  test top-1 %.2f %%, top-5 %.2f %%\n", 100 * rep->top1, 100 * rep->top5);
+    if (t->cfg->training.slu.enabled || t->cfg->training.sd.enabled)
+        fprintf(out, "  skip ratio %.3f (gated blocks)\n", rep->slu_skip_ratio);
+    if (t->cfg->training.psg.enabled)
+        fprintf(out, "  PSG predictor ratio %.3f, sign-flip rate %.4f\n", rep->psg_predictor_ratio,
+                train_psg_flip_rate(t));
+    if (!priced) {
+        fprintf(out, "  energy: not priced (E2SIM_PRICING=off)\n  reports: %s\n", dir);
+        return;
+    }
+    char j[48];
+    report_format_joules(j, sizeof j, rep->total_fj);
+    fprintf(out, "  energy %s J on the FPGA model, FPGA time %.3f s (%llu cycles at %.0f MHz)\n",
+            j, rep->fpga_seconds, (unsigned long long)rep->fpga_cycles, rep->clock_mhz);
+    if (rep->baseline_fp32_fj) {
+        report_format_joules(j, sizeof j, rep->baseline_fp32_fj);
+        fprintf(out, "  float32 SMB baseline %s J: saving %.2f %%\n", j,
+                100 * report_savings(rep));
+    }
+    fprintf(out, "  by component:");
+    for (int c = 0; c < HW_COMPONENT_COUNT; c++) {
+        report_fj fj = report_component_fj(rep, hw_component_name(c));
+        if (fj)
+            fprintf(out, " %s %.1f %%", hw_component_name(c),
+                    100.0 * (double)fj / (double)rep->total_fj);
+    }
+    fprintf(out, "\n  by phase:");
+    for (int i = 0; i < rep->phase_count; i++)
+        fprintf(out, " %s %.1f %%", rep->phases[i].name,
+                100.0 * (double)rep->phases[i].fj / (double)rep->total_fj);
+    fprintf(out, "\n");
+    int n = rep->layer_count;
+    struct report_layer *sorted = malloc((size_t)(n ? n : 1) * sizeof *sorted);
+    if (sorted) {
+        memcpy(sorted, rep->layers, (size_t)n * sizeof *sorted);
+        qsort(sorted, (size_t)n, sizeof *sorted, by_energy_desc);
+        int top = rep->top_layers > 0 && rep->top_layers < n ? rep->top_layers : n;
+        if (top > 5)
+            top = 5;
+        fprintf(out, "  top layers:");
+        for (int i = 0; i < top; i++) {
+            report_fj fj = 0;
+            for (int p = 0; p < REPORT_PHASES; p++)
+                fj += sorted[i].phase_fj[p];
+            fprintf(out, " %s %.1f %%%s", sorted[i].name, 100.0 * (double)fj / (double)rep->total_fj,
+                    i + 1 < top ? "," : "");
+        }
+        fprintf(out, "\n");
+        free(sorted);
+    }
+    fprintf(out, "  reports: %s\n", dir);
+}
+
+static void run_free(struct run *r)
+{
+    if (r->trace)
+        trace_abort(r->trace);
+    report_free(&r->rep);
+    if (r->acc_open)
+        energy_free(&r->acc);
+    if (r->t_open)
+        train_close(&r->t);
+    hw_ledger_free(r->ledger);
+    hw_ledger_free(r->baseline);
+    hw_free(r->model);
+    ds_free(&r->train_ds);
+    ds_free(&r->test_ds);
+    free(r->layers);
+    free(r->config_text);
+}
+
+static int pricing_on(void)
+{
+    const char *v = getenv("E2SIM_PRICING");
+    return !(v && strcmp(v, "off") == 0);
+}
+
+static int run_training(struct run *r, const struct e2_options *opts,
+                        const struct e2_config *cfg, const char *dir, struct e2_err *err)
+{
+    int rc, priced = pricing_on();
+    char path[OUT_PATH_MAX], msg[512] = "";
+    uint64_t seed = (uint64_t)cfg->seed;
+
+    if ((rc = ds_load(&cfg->dataset, 1, seed, &r->train_ds, err)) != E2_OK ||
+        (rc = ds_load(&cfg->dataset, 0, seed, &r->test_ds, err)) != E2_OK)
+        return rc;
+    if ((rc = train_open(&r->t, cfg, &r->train_ds, &r->test_ds, err)) != E2_OK)
+        return rc;
+    r->t_open = 1;
+
+    if (priced) {
+        if ((rc = hw_create(&cfg->hw, &r->model, msg, sizeof msg)) != 0)
+            return hw_status(rc, msg, err);
+        r->ledger = hw_ledger_new();
+        r->baseline = hw_ledger_new();
+        if (!r->ledger || !r->baseline || energy_init_hw(&r->acc, r->model, r->ledger) != 0)
+            return e2_fail(err, E2_FAILURE, "out of memory");
+    } else if (energy_init(&r->acc, NULL, NULL) != 0) {
+        return e2_fail(err, E2_FAILURE, "out of memory");
+    }
+    r->acc_open = 1;
+
+    if (out_join(path, sizeof path, dir, TRAIN_CKPT_FILE, err))
+        return E2_FAILURE;
+    if (opts->resume && access(path, F_OK) == 0 &&
+        (rc = train_resume(&r->t, path, priced ? &r->acc : NULL, err)) != E2_OK)
+        return rc;
+
+    r->config_text = print_config(cfg);
+    if (!r->config_text)
+        return e2_fail(err, E2_FAILURE, "out of memory");
+    if (cfg->report.trace[0] && priced) {
+        if (describe_layers(r) != 0)
+            return e2_fail(err, E2_FAILURE, "out of memory");
+        struct trace_header h;
+        memset(&h, 0, sizeof h);
+        network_text(cfg, h.network, sizeof h.network);
+        snprintf(h.dataset, sizeof h.dataset, "%s", cfg->dataset.name);
+        h.config_text = r->config_text;
+        h.config_hash = trace_config_hash(r->config_text);
+        h.layer_count = r->nlayers;
+        h.layers = r->layers;
+        if ((rc = trace_create(cfg->report.trace, &h, &r->trace, err)) != E2_OK)
+            return rc;
+        energy_set_trace(&r->acc, r->trace, TRACE_RUN);
+    }
+
+    if (priced) {
+        /* The float32 SMB baseline: the same network and batch, float everywhere, no
+         * technique, every minibatch and block, plain SGD. */
+        struct net *fp32;
+        struct net_precision fprec = net_precision_float();
+        enum net_arch arch = strcmp(cfg->network.arch, "mobilenetv2") == 0 ? NET_MOBILENETV2
+                                                                            : NET_RESNET;
+        if (net_create(arch, cfg->network.depth, cfg->network.width, r->train_ds.channels,
+                       r->train_ds.height, r->train_ds.width, r->train_ds.classes, &fprec, seed,
+                       &fp32) != 0)
+            return e2_fail(err, E2_FAILURE, "cannot build the float32 baseline network");
+        long in_elems = (long)r->train_ds.channels * r->train_ds.height * r->train_ds.width;
+        rc = energy_price_baseline(fp32, r->t.batch, in_elems, r->t.total, r->model,
+                                   r->baseline, r->trace, err);
+        net_free(fp32);
+        if (rc != E2_OK)
+            return rc;
+    }
+
+    struct progress pg;
+    progress_init(&pg, stderr, progress_mode_from(cfg->report.progress, opts->quiet), "iter",
+                  r->t.total);
+    struct train_io io = {
+        .sink = priced ? &r->acc.sink : NULL,
+        .energy = &r->acc,
+        .energy_fj = priced ? ledger_total_fj : NULL,
+        .energy_ctx = r->ledger,
+        .on_point = r->trace ? mark_point : NULL,
+        .point_ctx = r->trace,
+        .progress = &pg,
+        .checkpoint_path = path,
+    };
+    if ((rc = train_run(&r->t, &io, err)) != E2_OK)
+        return rc;
+
+    if (!r->layers && describe_layers(r) != 0)
+        return e2_fail(err, E2_FAILURE, "out of memory");
+    report_init(&r->rep);
+    if (fill_report(r, cfg, priced) != E2_OK)
+        return e2_fail(err, E2_FAILURE, "out of memory filling the report");
+    if ((rc = report_write(dir, &r->rep, err)) != E2_OK)
+        return rc;
+    if (cfg->training.psg.enabled && (rc = write_psg_layers(dir, &r->t, err)) != E2_OK)
+        return rc;
+    if (r->trace) {
+        struct trace_result res;
+        memset(&res, 0, sizeof res);
+        res.has_accuracy = r->rep.has_accuracy;
+        res.top1 = r->rep.top1;
+        res.top5 = r->rep.top5;
+        res.iterations = r->rep.iterations;
+        res.minibatches_processed = r->rep.minibatches_processed;
+        res.slu_skip_ratio = r->rep.slu_skip_ratio;
+        res.psg_predictor_ratio = r->rep.psg_predictor_ratio;
+        res.slu_blocks = r->rep.slu_block_count < TRACE_MAX_BLOCKS ? r->rep.slu_block_count
+                                                                  : TRACE_MAX_BLOCKS;
+        for (int i = 0; i < res.slu_blocks; i++)
+            res.slu_block_skip[i] = r->rep.slu_block_skip[i];
+        res.wall_seconds = r->rep.wall_seconds;
+        rc = trace_finish(r->trace, &res, err);
+        r->trace = NULL;
+        if (rc != E2_OK)
+            return rc;
+    }
+    if (!opts->quiet)
+        print_summary(stdout, r, dir, priced);
+    return E2_OK;
+}
+
 int cmd_run(const struct e2_options *opts, const struct e2_config *cfg, struct e2_err *err)
 {
-    char dir[OUT_PATH_MAX], path[OUT_PATH_MAX], method[CFG_STR * 4];
+    char dir[OUT_PATH_MAX], path[OUT_PATH_MAX];
     int rc;
     if (opts->out_dir) {
         rc = out_prepare_dir(opts->out_dir, opts->resume, err);
         snprintf(dir, sizeof dir, "%s", opts->out_dir);
+    } else if (opts->resume) {
+        return e2_fail(err, E2_BAD_INPUT, "--resume needs --out DIR (the run to continue)");
     } else {
         rc = out_create_default_dir(cfg->name, dir, sizeof dir, err);
     }
     if (rc != E2_OK)
         return rc;
+    /* The resolved config beside the results, so a run folder says what it ran. */
     struct out_file f;
     if (out_join(path, sizeof path, dir, "config.yaml", err) || out_open_tmp(path, &f, err))
         return E2_FAILURE;
     cfg_print(f.fp, cfg);
     if (out_commit(&f, err))
         return E2_FAILURE;
-    if (!opts->quiet) {
-        method_text(cfg, method, sizeof method);
-        printf("e2sim %s: run '%s': %s-%d (width %d) on %s, method %s (base %s), %d iterations "
-               "of batch %d, seed %d, from %s. The training engine is not built yet (issue 3), so "
-               "nothing was trained; the resolved config is in %s.\n",
-               E2SIM_VERSION, cfg->name, cfg->network.arch, cfg->network.depth,
-               cfg->network.width, cfg->dataset.name, method, cfg->training.base,
-               cfg->training.iterations, cfg->training.batch_size, cfg->seed, cfg->source, path);
-    }
-    return E2_OK;
+
+    struct run *r = calloc(1, sizeof *r);
+    if (!r)
+        return e2_fail(err, E2_FAILURE, "out of memory");
+    rc = run_training(r, opts, cfg, dir, err);
+    run_free(r);
+    free(r);
+    return rc;
 }

@@ -24,10 +24,13 @@ struct energy_acc;
 
 #define TRAIN_CKPT_FILE "checkpoint.e2ck"
 
+/* Energy in femtojoules (the hardware model's hw_fj). */
+__extension__ typedef unsigned __int128 train_fj;
+
 /* One evaluation point (the curve). */
 struct train_point {
     uint64_t iteration;
-    uint64_t energy_fj;      /* energy spent so far (0 without an energy callback) */
+    train_fj energy_fj;      /* energy spent so far (0 without an energy callback) */
     double train_loss;       /* mean cross-entropy of the minibatches since the last point */
     double top1, top5;       /* test accuracy (fractions) */
 };
@@ -36,8 +39,10 @@ struct train_point {
 struct train_io {
     const struct op_sink *sink;          /* op records of the run */
     struct energy_acc *energy;           /* flushed each iteration, saved in checkpoints */
-    uint64_t (*energy_fj)(void *ctx);    /* energy so far, after a flush (progress, curve) */
+    train_fj (*energy_fj)(void *ctx);    /* energy so far, after a flush (progress, curve) */
     void *energy_ctx;
+    void (*on_point)(void *ctx, const struct train_point *p);   /* after each curve point */
+    void *point_ctx;
     struct progress *progress;
     const char *checkpoint_path;         /* where checkpoints go (NULL: none) */
     uint64_t stop_after;                 /* tests: return E2_OK after this many iterations of

@@ -1,0 +1,481 @@
+/* The training loop: it learns (float and fixed point), SMD drops within binomial bounds and
+ * p = 0 equals SMB exactly, a run killed with SIGKILL and resumed ends bit-identical to an
+ * uninterrupted one, corrupt checkpoints are refused with the file and offset, stochastic depth
+ * and SLU report skip ratios, fine-tuning the last FC leaves every other weight alone, and the
+ * schedule helpers. Small synthetic data and ResNet-8 of width 4-8 keep it under ~30 s. */
+#define _GNU_SOURCE   /* mkdtemp */
+#include <CUnit/Basic.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "energy.h"
+#include "train.h"
+
+static char dir[64];
+static int in_child;   /* the killed child of test_kill_resume runs outside CUnit */
+
+static int setup(void)
+{
+    strcpy(dir, "/tmp/e2train-XXXXXX");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* A config from --set style assignments over the defaults. */
+static void make_config(struct e2_config *cfg, const char *const *sets, int n)
+{
+    static const char *const base[] = {
+        "name=test", "seed=7", "network.depth=8", "network.width=4",
+        "dataset.name=synthetic", "dataset.synthetic_train=512", "dataset.synthetic_test=256",
+        "dataset.synthetic_size=12", "dataset.synthetic_classes=4", "training.batch_size=32",
+        "training.iterations=24", "training.eval_every=0", "training.checkpoint_every=0",
+        "training.lr=0.05", "report.progress=off", "training.method=[fp32]",
+    };
+    struct e2_err err = {{0}};
+    cfg_defaults(cfg);
+    for (size_t i = 0; i < sizeof base / sizeof base[0]; i++)
+        if (cfg_set(cfg, base[i], &err) != E2_OK)
+            fprintf(stderr, "\n  %s\n", err.msg);
+    for (int i = 0; i < n; i++)
+        if (cfg_set(cfg, sets[i], &err) != E2_OK)
+            fprintf(stderr, "\n  %s\n", err.msg);
+    int rc = cfg_resolve(cfg, &err);
+    if (!in_child)
+        CU_ASSERT_EQUAL(rc, E2_OK);
+}
+
+struct data {
+    struct dataset train, test;
+};
+
+static int load_data(const struct e2_config *cfg, struct data *d)
+{
+    struct e2_err err = {{0}};
+    int rc = ds_load(&cfg->dataset, 1, (uint64_t)cfg->seed, &d->train, &err);
+    if (rc == E2_OK)
+        rc = ds_load(&cfg->dataset, 0, (uint64_t)cfg->seed, &d->test, &err);
+    if (rc != E2_OK)
+        fprintf(stderr, "\n  %s\n", err.msg);
+    return rc;
+}
+
+static void free_data(struct data *d)
+{
+    ds_free(&d->train);
+    ds_free(&d->test);
+}
+
+/* Train to the end with a counting energy accumulator; keeps t open for inspection. */
+static int train_all(struct train *t, const struct e2_config *cfg, struct data *d,
+                     struct energy_acc *acc, const char *ckpt)
+{
+    struct e2_err err = {{0}};
+    int rc = train_open(t, cfg, &d->train, &d->test, &err);
+    if (rc == E2_OK) {
+        struct train_io io = {.sink = acc ? &acc->sink : NULL, .energy = acc,
+                              .checkpoint_path = ckpt};
+        rc = train_run(t, &io, &err);
+    }
+    if (rc != E2_OK)
+        fprintf(stderr, "\n  %s\n", err.msg);
+    return rc;
+}
+
+static int same_params(const struct train *a, const struct train *b)
+{
+    if (a->np != b->np)
+        return 0;
+    for (int i = 0; i < a->np; i++)
+        if (a->p[i].count != b->p[i].count ||
+            memcmp(a->p[i].w, b->p[i].w, (size_t)a->p[i].count * sizeof(float)) != 0)
+            return 0;
+    return 1;
+}
+
+/* ---------------------------------------------------------------- helpers --------------- */
+
+static void test_helpers(void)
+{
+    struct e2_config cfg;
+    const char *sets[] = {"training.iterations=1000", "training.lr=0.1",
+                          "training.lr_step_fractions=[0.5, 0.75]"};
+    make_config(&cfg, sets, 3);
+    CU_ASSERT_DOUBLE_EQUAL(train_lr_at(&cfg, 1000, 0), 0.1, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(train_lr_at(&cfg, 1000, 499), 0.1, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(train_lr_at(&cfg, 1000, 500), 0.01, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(train_lr_at(&cfg, 1000, 750), 0.001, 1e-12);
+    struct e2_err err;
+    CU_ASSERT_EQUAL(cfg_set(&cfg, "training.lr_steps=[100, 200]", &err), E2_OK);
+    CU_ASSERT_DOUBLE_EQUAL(train_lr_at(&cfg, 1000, 99), 0.1, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(train_lr_at(&cfg, 1000, 100), 0.01, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(train_lr_at(&cfg, 1000, 999), 0.001, 1e-12);
+    /* SWA: constant lr from its start */
+    CU_ASSERT_EQUAL(cfg_set(&cfg, "training.method=[fp32, swa]", &err), E2_OK);
+    CU_ASSERT_EQUAL(cfg_set(&cfg, "training.swa.start=0.8", &err), E2_OK);
+    CU_ASSERT_EQUAL(cfg_set(&cfg, "training.swa.lr=0.02", &err), E2_OK);
+    CU_ASSERT_DOUBLE_EQUAL(train_lr_at(&cfg, 1000, 799), 0.001, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(train_lr_at(&cfg, 1000, 800), 0.02, 1e-12);
+    /* epochs */
+    CU_ASSERT_EQUAL(cfg_set(&cfg, "training.epochs=3", &err), E2_OK);
+    CU_ASSERT_EQUAL(train_total_iterations(&cfg, 60000), 5625);   /* ceil(180000 / 32) */
+    /* SLU's sign control around the target computation */
+    CU_ASSERT_EQUAL(train_slu_sign(0.55, 0.4), -1);
+    CU_ASSERT_EQUAL(train_slu_sign(0.6, 0.4), -1);
+    CU_ASSERT_EQUAL(train_slu_sign(0.61, 0.4), 1);
+    /* data order: every sample once per epoch, even across a batch that straddles epochs */
+    uint32_t perm[100], idx[30], seen[100] = {0};
+    for (uint64_t it = 0; it < 10; it++) {      /* 300 positions = 3 epochs of 100 */
+        train_batch_indices(100, 7, 30, it, perm, idx);
+        for (int j = 0; j < 30; j++)
+            seen[idx[j]]++;
+    }
+    int all3 = 1;
+    for (int i = 0; i < 100; i++)
+        all3 &= seen[i] == 3;
+    CU_ASSERT(all3);
+}
+
+static void test_smd_binomial(void)
+{
+    /* n = 20000 draws: the count must lie within 5 standard deviations of n p. */
+    const double ps[] = {0.1, 0.5, 0.8};
+    for (int k = 0; k < 3; k++) {
+        int n = 20000, drops = 0;
+        for (int it = 0; it < n; it++)
+            drops += train_smd_drop(11, (uint64_t)it, ps[k]);
+        double mean = n * ps[k], sd = sqrt(n * ps[k] * (1 - ps[k]));
+        CU_ASSERT(fabs(drops - mean) < 5 * sd);
+    }
+    for (int it = 0; it < 1000; it++)
+        CU_ASSERT_FALSE(train_smd_drop(11, (uint64_t)it, 0.0));
+}
+
+/* ---------------------------------------------------------------- runs ------------------ */
+
+/* Learns far above chance (4 classes: 25 %), float and fixed point 8/8/16. */
+static void test_learns(void)
+{
+    const char *bases[] = {"training.method=[fp32]", "training.method=[fixed]"};
+    for (int k = 0; k < 2; k++) {
+        struct e2_config cfg;
+        const char *sets[] = {bases[k], "network.width=8", "dataset.synthetic_train=2048",
+                              "training.iterations=64", "training.lr=0.1",
+                              "dataset.synthetic_size=16"};
+        make_config(&cfg, sets, 6);
+        struct data d;
+        CU_ASSERT_EQUAL_FATAL(load_data(&cfg, &d), E2_OK);
+        struct train t;
+        struct energy_acc acc;
+        energy_init(&acc, NULL, NULL);
+        CU_ASSERT_EQUAL(train_all(&t, &cfg, &d, &acc, NULL), E2_OK);
+        fprintf(stderr, "[%s: top-1 %.3f top-5 %.3f, %llu records] ", bases[k], t.top1, t.top5,
+                (unsigned long long)acc.emitted);
+        CU_ASSERT(t.top1 > 0.6);
+        CU_ASSERT(t.top5 == 1.0);           /* 4 classes */
+        CU_ASSERT_EQUAL(t.minibatches, 64);
+        CU_ASSERT(acc.emitted > 0);
+        CU_ASSERT_EQUAL(t.curve_n, 1);
+        train_close(&t);
+        energy_free(&acc);
+        free_data(&d);
+    }
+}
+
+/* SMD with p = 0 is SMB bit for bit (weights and op records); with p = 0.5 the dropped count
+ * is what train_smd_drop says and dropped minibatches emit nothing. */
+static void test_smd_runs(void)
+{
+    struct e2_config c0, c1, c2;
+    const char *s1[] = {"training.method=[fp32, smd]", "training.smd.p=0"};
+    const char *s2[] = {"training.method=[fp32, smd]", "training.smd.p=0.5"};
+    make_config(&c0, NULL, 0);
+    make_config(&c1, s1, 2);
+    make_config(&c2, s2, 2);
+    struct data d;
+    CU_ASSERT_EQUAL_FATAL(load_data(&c0, &d), E2_OK);
+    struct train a, b, c;
+    struct energy_acc ea, eb, ec;
+    energy_init(&ea, NULL, NULL);
+    energy_init(&eb, NULL, NULL);
+    energy_init(&ec, NULL, NULL);
+    CU_ASSERT_EQUAL_FATAL(train_all(&a, &c0, &d, &ea, NULL), E2_OK);
+    CU_ASSERT_EQUAL_FATAL(train_all(&b, &c1, &d, &eb, NULL), E2_OK);
+    CU_ASSERT_EQUAL_FATAL(train_all(&c, &c2, &d, &ec, NULL), E2_OK);
+    CU_ASSERT(same_params(&a, &b));
+    CU_ASSERT_EQUAL(ea.emitted, eb.emitted);
+    CU_ASSERT_EQUAL(energy_distinct(&ea), energy_distinct(&eb));
+    CU_ASSERT_EQUAL(b.smd_dropped, 0);
+    int expect = 0;
+    for (int it = 0; it < 24; it++)
+        expect += train_smd_drop(7, (uint64_t)it, 0.5);
+    CU_ASSERT(expect > 0 && expect < 24);
+    CU_ASSERT_EQUAL(c.smd_dropped, (uint64_t)expect);
+    CU_ASSERT_EQUAL(c.minibatches, 24 - (uint64_t)expect);
+    /* each processed minibatch emits as many records as an SMB one */
+    CU_ASSERT_EQUAL(ec.emitted * 24, ea.emitted * (24 - (uint64_t)expect));
+    CU_ASSERT(!same_params(&a, &c));
+    train_close(&a);
+    train_close(&b);
+    train_close(&c);
+    energy_free(&ea);
+    energy_free(&eb);
+    energy_free(&ec);
+    free_data(&d);
+}
+
+/* Everything with state: fixed point, SMD, SLU gates, PSG, SWA; checkpoints every 4. */
+static const char *const RESUME_SETS[] = {
+    "training.method=[psg, smd, slu, swa]", "training.iterations=40",
+    "training.checkpoint_every=4", "training.eval_every=10", "training.swa.start=0.5",
+    "training.swa.every=3", "training.smd.p=0.3", "training.precision.rounding=stochastic",
+};
+
+static int checkpoint_iteration(const char *path)
+{
+    struct ckpt c;
+    struct e2_err err;
+    if (ckpt_read(path, &c, &err) != E2_OK)
+        return -1;
+    size_t size;
+    const uint64_t *meta = ckpt_get(&c, "meta", &size);   /* config_hash, next, ... */
+    int next = meta && size >= 16 ? (int)meta[1] : -1;
+    ckpt_free(&c);
+    return next;
+}
+
+static void test_kill_resume(void)
+{
+    struct e2_config cfg;
+    make_config(&cfg, RESUME_SETS, 8);
+    struct data d;
+    CU_ASSERT_EQUAL_FATAL(load_data(&cfg, &d), E2_OK);
+
+    /* A: uninterrupted */
+    char pa[128], pb[128];
+    snprintf(pa, sizeof pa, "%s/a.e2ck", dir);
+    snprintf(pb, sizeof pb, "%s/b.e2ck", dir);
+    struct train a;
+    struct energy_acc ea;
+    energy_init(&ea, NULL, NULL);
+    CU_ASSERT_EQUAL_FATAL(train_all(&a, &cfg, &d, &ea, pa), E2_OK);
+
+    /* B: a child process trains and is killed with SIGKILL once a mid-run checkpoint exists.
+     * The child re-executes this program (OpenMP's thread pool does not survive a fork). */
+    fflush(NULL);
+    pid_t pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) {
+        execl("/proc/self/exe", "test_train", "child", pb, (char *)NULL);
+        _exit(127);
+    }
+    int killed_at = -1;
+    for (int tries = 0; tries < 20000; tries++) {
+        int it = checkpoint_iteration(pb);
+        if (it >= 12) {
+            kill(pid, SIGKILL);
+            killed_at = it;
+            break;
+        }
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    CU_ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    int at = checkpoint_iteration(pb);
+    fprintf(stderr, "[killed after checkpoint %d; resuming from %d of 40] ", killed_at, at);
+    CU_ASSERT(at >= 12 && at < 40);
+
+    /* resume B to the end */
+    struct train b;
+    struct energy_acc eb;
+    energy_init(&eb, NULL, NULL);
+    struct e2_err err = {{0}};
+    CU_ASSERT_EQUAL_FATAL(train_open(&b, &cfg, &d.train, &d.test, &err), E2_OK);
+    CU_ASSERT_EQUAL_FATAL(train_resume(&b, pb, &eb, &err), E2_OK);
+    CU_ASSERT_EQUAL(b.next, (uint64_t)at);
+    struct train_io io = {.sink = &eb.sink, .energy = &eb, .checkpoint_path = pb};
+    CU_ASSERT_EQUAL_FATAL(train_run(&b, &io, &err), E2_OK);
+
+    CU_ASSERT(same_params(&a, &b));
+    CU_ASSERT_EQUAL(a.minibatches, b.minibatches);
+    CU_ASSERT_EQUAL(a.top1, b.top1);
+    CU_ASSERT_EQUAL(train_skip_ratio(&a), train_skip_ratio(&b));
+    CU_ASSERT_EQUAL(train_psg_predictor_ratio(&a), train_psg_predictor_ratio(&b));
+    CU_ASSERT_EQUAL(a.curve_n, b.curve_n);
+    CU_ASSERT_EQUAL(energy_total_records(&ea), energy_total_records(&eb));
+    CU_ASSERT_EQUAL(energy_distinct(&ea), energy_distinct(&eb));
+    /* the final checkpoint files hold the same parameters, momentum and SWA state */
+    struct ckpt ca, cb;
+    CU_ASSERT_EQUAL_FATAL(ckpt_read(pa, &ca, &err), E2_OK);
+    CU_ASSERT_EQUAL_FATAL(ckpt_read(pb, &cb, &err), E2_OK);
+    const char *names[] = {"params", "momentum", "swa", "block_exec", "psg_predictor"};
+    for (int i = 0; i < 5; i++) {
+        size_t sa, sb;
+        const void *xa = ckpt_get(&ca, names[i], &sa), *xb = ckpt_get(&cb, names[i], &sb);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(xa);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(xb);
+        CU_ASSERT_EQUAL(sa, sb);
+        CU_ASSERT(sa == sb && memcmp(xa, xb, sa) == 0);
+    }
+    ckpt_free(&ca);
+    ckpt_free(&cb);
+    train_close(&a);
+    train_close(&b);
+    energy_free(&ea);
+    energy_free(&eb);
+    free_data(&d);
+}
+
+/* A damaged checkpoint is refused naming the file and the offset; another config's too. */
+static void test_resume_refuses(void)
+{
+    struct e2_config cfg, other;
+    make_config(&cfg, NULL, 0);
+    const char *sets[] = {"training.lr=0.02"};
+    make_config(&other, sets, 1);
+    struct data d;
+    CU_ASSERT_EQUAL_FATAL(load_data(&cfg, &d), E2_OK);
+    char p[128];
+    snprintf(p, sizeof p, "%s/c.e2ck", dir);
+    struct train a;
+    CU_ASSERT_EQUAL_FATAL(train_all(&a, &cfg, &d, NULL, p), E2_OK);
+    train_close(&a);
+
+    struct train b;
+    struct e2_err err = {{0}};
+    CU_ASSERT_EQUAL_FATAL(train_open(&b, &other, &d.train, &d.test, &err), E2_OK);
+    CU_ASSERT_EQUAL(train_resume(&b, p, NULL, &err), E2_BAD_INPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "different config"));
+    train_close(&b);
+
+    FILE *f = fopen(p, "r+b");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fseek(f, 300, SEEK_SET);
+    int ch = fgetc(f);
+    fseek(f, 300, SEEK_SET);
+    fputc(ch ^ 0x40, f);
+    fclose(f);
+    CU_ASSERT_EQUAL_FATAL(train_open(&b, &cfg, &d.train, &d.test, &err), E2_OK);
+    CU_ASSERT_EQUAL(train_resume(&b, p, NULL, &err), E2_BAD_INPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "c.e2ck: offset "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "corrupt"));
+    train_close(&b);
+    free_data(&d);
+}
+
+/* Stochastic depth skips about its configured ratio; SLU reports a ratio per gated block. */
+static void test_skipping(void)
+{
+    struct e2_config sd, slu;
+    const char *s1[] = {"training.method=[fp32, sd]", "training.sd.skip_ratio=0.4",
+                        "network.depth=14", "training.iterations=60"};
+    const char *s2[] = {"training.method=[fp32, slu]", "training.slu.target_skip=0.5",
+                        "training.slu.alpha=1"};
+    make_config(&sd, s1, 4);
+    make_config(&slu, s2, 3);
+    struct data d;
+    CU_ASSERT_EQUAL_FATAL(load_data(&sd, &d), E2_OK);
+    struct train a, b;
+    CU_ASSERT_EQUAL_FATAL(train_all(&a, &sd, &d, NULL, NULL), E2_OK);
+    double r = train_skip_ratio(&a);
+    fprintf(stderr, "[SD skip %.3f] ", r);
+    /* ResNet-14: 6 blocks, 5 skippable: achievable 0.4; 60 minibatch draws per block */
+    CU_ASSERT(r > 0.2 && r < 0.6);
+    CU_ASSERT_EQUAL(a.block_exec[0], a.block_seen[0]);    /* block 0 always runs */
+    train_close(&a);
+
+    CU_ASSERT_EQUAL_FATAL(train_all(&b, &slu, &d, NULL, NULL), E2_OK);
+    double skip[16];
+    int nb = train_block_skip(&b, skip, 16);
+    CU_ASSERT_EQUAL(nb, 2);                               /* ResNet-8: 3 blocks */
+    double r2 = train_skip_ratio(&b);
+    fprintf(stderr, "[SLU skip %.3f: %.3f %.3f] ", r2, skip[0], skip[1]);
+    CU_ASSERT(r2 >= 0 && r2 <= 1);
+    CU_ASSERT_DOUBLE_EQUAL(r2, (skip[0] + skip[1]) / 2, 1e-12);
+    train_close(&b);
+    free_data(&d);
+}
+
+/* Fine-tuning only the last FC from a checkpoint changes nothing else. */
+static void test_finetune_fc(void)
+{
+    struct e2_config cfg, ft;
+    make_config(&cfg, NULL, 0);
+    char p[128], set1[200];
+    snprintf(p, sizeof p, "%s/ft.e2ck", dir);
+    snprintf(set1, sizeof set1, "training.finetune_from=%s", p);
+    const char *sets[] = {set1, "training.finetune_last_fc_only=true", "training.iterations=8"};
+    make_config(&ft, sets, 3);
+    struct data d;
+    CU_ASSERT_EQUAL_FATAL(load_data(&cfg, &d), E2_OK);
+    struct train a, b;
+    CU_ASSERT_EQUAL_FATAL(train_all(&a, &cfg, &d, NULL, p), E2_OK);
+    CU_ASSERT_EQUAL_FATAL(train_all(&b, &ft, &d, NULL, NULL), E2_OK);
+    int fc_changed = 0, others_same = 1, nfc = 0;
+    for (int i = 0; i < a.np; i++) {
+        int same = memcmp(a.p[i].w, b.p[i].w, (size_t)a.p[i].count * sizeof(float)) == 0;
+        if (a.p[i].kind == NET_PARAM_FC) {
+            nfc++;
+            fc_changed |= !same;
+        } else if (a.p[i].kind != NET_PARAM_BN_RUNNING) {
+            others_same &= same;
+        }
+    }
+    CU_ASSERT(nfc > 0);
+    CU_ASSERT(fc_changed);
+    CU_ASSERT(others_same);
+    train_close(&a);
+    train_close(&b);
+    free_data(&d);
+}
+
+/* The killed run of test_kill_resume: train RESUME_SETS with checkpoints into argv[2]. */
+static int child_main(const char *ckpt)
+{
+    struct e2_config cfg;
+    in_child = 1;
+    make_config(&cfg, RESUME_SETS, 8);
+    struct data d;
+    if (load_data(&cfg, &d) != E2_OK)
+        return 1;
+    struct train t;
+    struct energy_acc e;
+    energy_init(&e, NULL, NULL);
+    return train_all(&t, &cfg, &d, &e, ckpt) == E2_OK ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && strcmp(argv[1], "child") == 0)
+        return child_main(argv[2]);
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 1;
+    CU_pSuite s = CU_add_suite("train", setup, teardown);
+    CU_add_test(s, "schedule and control helpers", test_helpers);
+    CU_add_test(s, "SMD drop count within binomial bounds", test_smd_binomial);
+    CU_add_test(s, "learns above chance, float and fixed point", test_learns);
+    CU_add_test(s, "SMD p = 0 equals SMB; drops emit nothing", test_smd_runs);
+    CU_add_test(s, "kill -9 and resume is bit-identical", test_kill_resume);
+    CU_add_test(s, "resume refuses corrupt or foreign checkpoints", test_resume_refuses);
+    CU_add_test(s, "stochastic depth and SLU skip ratios", test_skipping);
+    CU_add_test(s, "fine-tune the last FC only", test_finetune_fc);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+    CU_cleanup_registry();
+    return fails ? 1 : 0;
+}
