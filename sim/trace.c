@@ -56,7 +56,8 @@ static void put(struct bytes *b, const void *data, size_t n)
         b->p = p;
         b->cap = cap;
     }
-    memcpy(b->p + b->len, data, n);
+    if (n)   /* data may be NULL for an empty payload, and memcpy(NULL) is undefined */
+        memcpy(b->p + b->len, data, n);
     b->len += n;
 }
 
