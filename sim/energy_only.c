@@ -207,6 +207,17 @@ int energy_only_net(const struct e2_config *cfg, int fp32, struct net **out, str
         net_free(net);
         return e2_fail(err, E2_FAILURE, "out of memory building the SLU gates");
     }
+    /* WORKAROUND (kernels/net.c at 131822d): on a net that never ran, the dry pass finds its
+     * gradient buffers unallocated and then omits every conv's backward-data record. One
+     * evaluation forward of a single blank image allocates them; it changes no record.
+     * tests/test_energy_only.c checks that the backward-data records are there. */
+    float *blank = calloc((size_t)c * h * w, sizeof *blank);
+    if (!blank || !net_forward(net, blank, 1, NULL, NULL, NET_EVAL)) {
+        free(blank);
+        net_free(net);
+        return e2_fail(err, E2_FAILURE, "out of memory preparing the network");
+    }
+    free(blank);
     *out = net;
     return E2_OK;
 }

@@ -1,5 +1,6 @@
 /* Bounded nonlinear least squares (GSL's gsl_multifit_nlinear, trust region with
- * Levenberg-Marquardt steps and a finite-difference Jacobian) for the energy-table calibration.
+ * Levenberg-Marquardt steps and a central-difference Jacobian with a fixed step in the unbounded
+ * variable, coarse enough for energies priced in integer femtojoules) for the calibration.
  * Bounds are enforced by fitting an unbounded u with value = min + (max-min) * logistic(u), so the
  * optimizer can never leave them; standard errors are mapped back through that transform. */
 #ifndef E2_FIT_H
