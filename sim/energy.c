@@ -270,10 +270,10 @@ int energy_price_baseline(struct net *fp32_net, int batch, long in_elems, uint64
                           struct hw_model *model, struct hw_ledger *ledger,
                           struct trace_writer *trace, struct e2_err *err)
 {
-    float *zeros = calloc((size_t)batch * (size_t)in_elems, sizeof *zeros);
+    float *zeros = calloc((size_t)in_elems, sizeof *zeros);
     if (!zeros)
         return e2_fail(err, E2_FAILURE, "out of memory pricing the float32 baseline");
-    const float *warm = net_forward(fp32_net, zeros, batch, NULL, NULL, NET_TRAIN);
+    const float *warm = net_forward(fp32_net, zeros, 1, NULL, NULL, NET_TRAIN);
     free(zeros);
     if (!warm)
         return e2_fail(err, E2_FAILURE, "float32 baseline: forward pass failed");
