@@ -439,6 +439,8 @@ struct outcome {
     double *sim;                             /* [n] at the rounded values */
     double *loo;                             /* [n] leave-one-out prediction (fitted points) */
     int *loo_ok;
+    double reach[CALIBRATE_MAX_FREE];        /* largest saving change (fraction) over a
+                                                coefficient's bounds, others at the fit */
 };
 
 static void print_report(FILE *o, const struct calibrate *c, const struct outcome *r,
@@ -500,6 +502,11 @@ static void print_report(FILE *o, const struct calibrate *c, const struct outcom
         }
     fprintf(o, "\nlargest |residual| %.2f pp; largest leave-one-out error %.2f pp "
             "(LOO: refit without that measurement, then predict it)\n", worst, worst_loo);
+    fprintf(o, "sensitivity: moving one coefficient from its lower to its upper bound (the others "
+            "at their fitted values) moves a fitted saving by at most:");
+    for (int k = 0; k < c->np; k++)
+        fprintf(o, "%s %s %.2f pp", k ? "," : "", r->p[k].name, 100 * r->reach[k]);
+    fprintf(o, "\n");
     if (output)
         fprintf(o, "calibrated hardware table: %s\n", output);
 }
@@ -603,6 +610,23 @@ int cmd_calibrate(const struct e2_options *opts, const struct e2_config *cfg,
         r.values[k] = round4(r.p[k].value);
     if (rc == E2_OK)
         rc = calibrate_predict(&c, r.values, all, c.n, r.sim, err);
+    /* How far each coefficient can move the fitted savings within its bounds. */
+    for (int k = 0; rc == E2_OK && k < c.np; k++) {
+        double v[CALIBRATE_MAX_FREE], *lo = malloc(sizeof(double) * (size_t)nfit),
+               *hi = malloc(sizeof(double) * (size_t)nfit);
+        memcpy(v, r.values, sizeof v);
+        v[k] = c.param[k].min;
+        rc = lo && hi ? calibrate_predict(&c, v, fit_idx, nfit, lo, err)
+                      : e2_fail(err, E2_FAILURE, "out of memory");
+        v[k] = c.param[k].max;
+        if (rc == E2_OK)
+            rc = calibrate_predict(&c, v, fit_idx, nfit, hi, err);
+        for (int i = 0; rc == E2_OK && i < nfit; i++)
+            if (fabs(hi[i] - lo[i]) > r.reach[k])
+                r.reach[k] = fabs(hi[i] - lo[i]);
+        free(lo);
+        free(hi);
+    }
     /* Leave one out: refit without measurement i (from the same starts), predict i. */
     for (int h = 0; rc == E2_OK && h < nfit && nfit - 1 >= c.np; h++) {
         int *rest = malloc(sizeof(int) * (size_t)nfit);

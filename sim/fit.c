@@ -119,13 +119,12 @@ static void fill_errors(gsl_multifit_nlinear_workspace *w, struct fit_param *par
     gsl_matrix_free(covar);
 }
 
-int fit_least_squares(fit_model_fn model, void *ctx, struct fit_param *params, int np,
-                      const double *measured, int nm, double *residuals,
-                      struct fit_result *result, struct e2_err *err)
+/* One GSL run from the values in starts[]; fills params (value, error, at_bound), residuals and
+ * result. */
+static int fit_once(fit_model_fn model, void *ctx, struct fit_param *params, int np,
+                    const double *starts, const double *measured, int nm, double *residuals,
+                    struct fit_result *result, struct e2_err *err)
 {
-    int rc = check_params(params, np, nm, err);
-    if (rc != E2_OK)
-        return rc;
     struct fit_ctx c = {model, ctx, params, np, measured, nm,
                         calloc(np, sizeof(double)), calloc(nm, sizeof(double)), 0, err};
     gsl_multifit_nlinear_fdf fdf = {.f = residual_fn, .df = jacobian_fn, .fvv = NULL,
@@ -135,7 +134,7 @@ int fit_least_squares(fit_model_fn model, void *ctx, struct fit_param *params, i
         gsl_multifit_nlinear_alloc(gsl_multifit_nlinear_trust, &fp, nm, np);
     gsl_vector *u0 = gsl_vector_alloc(np);
     for (int i = 0; i < np; i++)
-        gsl_vector_set(u0, i, u_from_value(&params[i], params[i].start));
+        gsl_vector_set(u0, i, u_from_value(&params[i], starts[i]));
 
     gsl_error_handler_t *old = gsl_set_error_handler_off();
     int info = 0;
@@ -144,6 +143,7 @@ int fit_least_squares(fit_model_fn model, void *ctx, struct fit_param *params, i
         status = gsl_multifit_nlinear_driver(200, 1e-10, 1e-10, 1e-12, NULL, NULL, &info, w);
     gsl_set_error_handler(old);
 
+    int rc;
     if (c.failed) {
         rc = c.failed;
     } else if (status != GSL_SUCCESS && status != GSL_EMAXITER) {
@@ -163,5 +163,84 @@ int fit_least_squares(fit_model_fn model, void *ctx, struct fit_param *params, i
     gsl_multifit_nlinear_free(w);
     free(c.values);
     free(c.predicted);
+    return rc;
+}
+
+/* Sum of squared residuals at `values`. */
+static int chisq_at(fit_model_fn model, void *ctx, const double *values, int np,
+                    const double *measured, int nm, double *chisq, struct e2_err *err)
+{
+    double *pred = calloc((size_t)nm, sizeof *pred);
+    if (!pred)
+        return e2_fail(err, E2_FAILURE, "out of memory");
+    int rc = model(ctx, values, np, pred, nm, err);
+    *chisq = 0;
+    for (int i = 0; rc == E2_OK && i < nm; i++)
+        *chisq += (pred[i] - measured[i]) * (pred[i] - measured[i]);
+    free(pred);
+    return rc;
+}
+
+/* Bounds and saturation: near a bound the logistic transform flattens, so a first Gauss-Newton
+ * step that lands a value on a bound leaves it there even when the best point in the box has it
+ * elsewhere. After each run, every value on a bound is tried 1 % of its range inward (the
+ * others kept); if that lowers the sum of squares, the fit restarts with those values a tenth of
+ * the range inside and keeps the better solution. At most 2 * np restarts. */
+int fit_least_squares(fit_model_fn model, void *ctx, struct fit_param *params, int np,
+                      const double *measured, int nm, double *residuals,
+                      struct fit_result *result, struct e2_err *err)
+{
+    int rc = check_params(params, np, nm, err);
+    if (rc != E2_OK)
+        return rc;
+    struct fit_param *trial = malloc(sizeof *trial * (size_t)np);
+    double *starts = calloc((size_t)np, sizeof(double)), *values = calloc((size_t)np, sizeof(double));
+    double *res = malloc(sizeof(double) * (size_t)nm);
+    struct fit_result tr = {0, 0, 0};
+    *result = tr;
+    if (!trial || !starts || !values || !res) {
+        free(trial), free(starts), free(values), free(res);
+        return e2_fail(err, E2_FAILURE, "out of memory");
+    }
+    for (int i = 0; i < np; i++)
+        starts[i] = params[i].start;
+    rc = fit_once(model, ctx, params, np, starts, measured, nm, residuals, result, err);
+    int iterations = result->iterations;
+    for (int round = 0; rc == E2_OK && round < 2 * np; round++) {
+        int moved = 0;
+        for (int i = 0; i < np; i++)
+            values[i] = params[i].value;
+        for (int i = 0; rc == E2_OK && i < np; i++) {
+            starts[i] = values[i];
+            if (!params[i].at_bound)
+                continue;
+            double range = params[i].max - params[i].min, x2;
+            int low = values[i] - params[i].min < params[i].max - values[i];
+            double save = values[i];
+            values[i] = low ? params[i].min + 0.01 * range : params[i].max - 0.01 * range;
+            rc = chisq_at(model, ctx, values, np, measured, nm, &x2, err);
+            values[i] = save;
+            if (rc == E2_OK && x2 < result->chisq * (1 - 1e-9)) {
+                starts[i] = low ? params[i].min + 0.1 * range : params[i].max - 0.1 * range;
+                moved = 1;
+            } else {   /* stays near its bound, strictly inside so that the start is valid */
+                starts[i] = low ? params[i].min + 1e-3 * range : params[i].max - 1e-3 * range;
+            }
+        }
+        if (rc != E2_OK || !moved)
+            break;
+        memcpy(trial, params, sizeof *trial * (size_t)np);
+        rc = fit_once(model, ctx, trial, np, starts, measured, nm, res, &tr, err);
+        if (rc != E2_OK)
+            break;
+        iterations += tr.iterations;
+        if (!(tr.chisq < result->chisq))
+            break;
+        memcpy(params, trial, sizeof *trial * (size_t)np);
+        memcpy(residuals, res, sizeof(double) * (size_t)nm);
+        *result = tr;
+    }
+    result->iterations = iterations;
+    free(trial), free(starts), free(values), free(res);
     return rc;
 }

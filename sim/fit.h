@@ -2,7 +2,9 @@
  * Levenberg-Marquardt steps and a central-difference Jacobian with a fixed step in the unbounded
  * variable, coarse enough for energies priced in integer femtojoules) for the calibration.
  * Bounds are enforced by fitting an unbounded u with value = min + (max-min) * logistic(u), so the
- * optimizer can never leave them; standard errors are mapped back through that transform. */
+ * optimizer can never leave them; standard errors are mapped back through that transform.
+ * Because that transform flattens at the bounds, a value left on a bound is tried slightly inside
+ * and the fit restarts from there when that is better (fit.c, fit_least_squares). */
 #ifndef E2_FIT_H
 #define E2_FIT_H
 
@@ -22,7 +24,7 @@ typedef int (*fit_model_fn)(void *ctx, const double *values, int nvalues,
                             double *predicted, int npredicted, struct e2_err *err);
 
 struct fit_result {
-    int iterations;
+    int iterations;      /* GSL iterations, restarts included */
     double chisq;        /* sum of squared residuals */
     int converged;       /* 1 when GSL's tests said so */
 };
