@@ -41,7 +41,7 @@ static const struct shape SHAPES[] = {
     {"bwd-wt 64->64 8x8 x8", 0, 1, 64, 576, 512, 8, 16},
     {"fc 64->10 batch 128", 0, 1, 128, 10, 64, 8, 8},
     {"PSG predictor 32x32 16x16 x4", 0, 0, 32, 1024, 288, 4, 10},
-    {"16x16 bits: scalar fallback", 0, 0, 32, 1024, 288, 16, 16},
+    {"16x16 bits (byte-split path)", 0, 0, 32, 1024, 288, 16, 16},
 };
 #define NSHAPES ((int)(sizeof SHAPES / sizeof SHAPES[0]))
 

@@ -18,8 +18,10 @@
  *      _mm256_madd_epi16 gives 8 columns x 2 k-steps. The int32 sums are widened into the
  *      int64 C at the end of each K block, and a K block never holds more k-steps than
  *      gemm_i16_chunk() allows, so no partial sum can overflow: the result is exact, hence
- *      equal to gemm_i16_ref bit for bit. On Zen 3 a madd and its add take ~5 cycles per 8,
- *      so i16 peaks near 1.6x the f32 FMA rate (no VNNI here to fuse them).
+ *      equal to gemm_i16_ref bit for bit. Codes too wide for that (16 x 16 bits) are split
+ *      into high and low bytes of B, two exact narrow products (see split_b_bytes).
+ *      On Zen 3 eight madds and their adds take ~5 cycles, so i16 peaks near 1.6x the f32
+ *      FMA rate (no VNNI here to fuse them).
  *
  * Packing buffers live on the stack (~230 KiB per calling thread): allocated per call they
  * were handed back to the system and faulted in again each time.
@@ -478,11 +480,16 @@ AVX2_FN static void pack_b_i16(int tb, const int16_t *B, long ldb, int pc, int j
     }
 }
 
-/* Add (or store) 8 int32 sums widened to int64 at p[0..7], the first n of them. */
-AVX2_INLINE void store8_i64(int64_t *p, __m256i s, int n, int overwrite)
+/* Add (or store) 8 int32 sums widened to int64 and multiplied by 2^shift at p[0..7], the first
+ * n of them. */
+AVX2_INLINE void store8_i64(int64_t *p, __m256i s, int n, int overwrite, int shift)
 {
     __m256i lo = _mm256_cvtepi32_epi64(_mm256_castsi256_si128(s));
     __m256i hi = _mm256_cvtepi32_epi64(_mm256_extracti128_si256(s, 1));
+    if (shift) {
+        lo = _mm256_slli_epi64(lo, shift);
+        hi = _mm256_slli_epi64(hi, shift);
+    }
     if (n >= 8) {
         if (!overwrite) {
             lo = _mm256_add_epi64(lo, _mm256_loadu_si256((const __m256i *)p));
@@ -504,10 +511,10 @@ AVX2_INLINE void store8_i64(int64_t *p, __m256i s, int n, int overwrite)
 
 #define I16_ROWS(X) X(0) X(1) X(2) X(3)
 
-/* C[mr x nr] (+)= sum over pairs p < kp of madd(a[p*mr + i], b[p*2*NR + 2j ..]). The int32 sums
- * are safe because the caller keeps 2*kp within gemm_i16_chunk(). */
+/* C[mr x nr] (+)= 2^shift * sum over pairs p < kp of madd(a[p*mr + i], b[p*2*NR + 2j ..]).
+ * The int32 sums are safe because the caller keeps 2*kp within gemm_i16_chunk(). */
 AVX2_INLINE void ukr_i16(const int mr, int nr, int kp, const int32_t *a, const int16_t *b,
-                         int64_t *C, long ldc, int overwrite)
+                         int64_t *C, long ldc, int overwrite, int shift)
 {
 #define DECLARE(i) __m256i c##i##_0 = _mm256_setzero_si256(), c##i##_1 = _mm256_setzero_si256();
 #define MADD_ROW(i)                                                                             \
@@ -518,9 +525,9 @@ AVX2_INLINE void ukr_i16(const int mr, int nr, int kp, const int32_t *a, const i
     }
 #define STORE_ROW(i)                                                                            \
     if (i < mr) {                                                                               \
-        store8_i64(C + i * ldc, c##i##_0, nr, overwrite);                                       \
+        store8_i64(C + i * ldc, c##i##_0, nr, overwrite, shift);                                \
         if (nr > 8)                                                                             \
-            store8_i64(C + i * ldc + 8, c##i##_1, nr - 8, overwrite);                           \
+            store8_i64(C + i * ldc + 8, c##i##_1, nr - 8, overwrite, shift);                    \
     }
     I16_ROWS(DECLARE)
     for (int p = 0; p < kp; p++) {
@@ -540,7 +547,7 @@ AVX2_INLINE void ukr_i16(const int mr, int nr, int kp, const int32_t *a, const i
  * (extra register moves, loads folded into the madds). Per k-pair: 2 loads of B, 4 broadcasts of
  * A, 8 madds, 8 adds. Same result as ukr_i16(4, ...), which the tests check. */
 AVX2_FN static void ukr_i16_4(int nr, int kp, const int32_t *a, const int16_t *b, int64_t *C,
-                              long ldc, int overwrite)
+                              long ldc, int overwrite, int shift)
 {
     __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00;
     __m256i c20 = c00, c21 = c00, c30 = c00, c31 = c00;
@@ -581,36 +588,54 @@ AVX2_FN static void ukr_i16_4(int nr, int kp, const int32_t *a, const int16_t *b
                 :
                 : "memory", "cc");
     }
-    store8_i64(C, c00, nr, overwrite);
-    store8_i64(C + ldc, c10, nr, overwrite);
-    store8_i64(C + 2 * ldc, c20, nr, overwrite);
-    store8_i64(C + 3 * ldc, c30, nr, overwrite);
+    store8_i64(C, c00, nr, overwrite, shift);
+    store8_i64(C + ldc, c10, nr, overwrite, shift);
+    store8_i64(C + 2 * ldc, c20, nr, overwrite, shift);
+    store8_i64(C + 3 * ldc, c30, nr, overwrite, shift);
     if (nr > 8) {
-        store8_i64(C + 8, c01, nr - 8, overwrite);
-        store8_i64(C + ldc + 8, c11, nr - 8, overwrite);
-        store8_i64(C + 2 * ldc + 8, c21, nr - 8, overwrite);
-        store8_i64(C + 3 * ldc + 8, c31, nr - 8, overwrite);
+        store8_i64(C + 8, c01, nr - 8, overwrite, shift);
+        store8_i64(C + ldc + 8, c11, nr - 8, overwrite, shift);
+        store8_i64(C + 2 * ldc + 8, c21, nr - 8, overwrite, shift);
+        store8_i64(C + 3 * ldc + 8, c31, nr - 8, overwrite, shift);
     }
 }
 
 #define UKR_I16(R)                                                                              \
     AVX2_FN static void ukr_i16_##R(int nr, int kp, const int32_t *a, const int16_t *b,        \
-                                    int64_t *C, long ldc, int overwrite)                       \
+                                    int64_t *C, long ldc, int overwrite, int shift)            \
     {                                                                                           \
-        ukr_i16(R, nr, kp, a, b, C, ldc, overwrite);                                            \
+        ukr_i16(R, nr, kp, a, b, C, ldc, overwrite, shift);                                     \
     }
 UKR_I16(1)
 UKR_I16(2)
 UKR_I16(3)
 
-typedef void (*ukr_i16_fn)(int, int, const int32_t *, const int16_t *, int64_t *, long, int);
+typedef void (*ukr_i16_fn)(int, int, const int32_t *, const int16_t *, int64_t *, long, int,
+                           int);
 static const ukr_i16_fn ukr_i16_rows[MR_I16 + 1] = {
     NULL, ukr_i16_1, ukr_i16_2, ukr_i16_3, ukr_i16_4};
 
+/* Wide codes (e.g. 16 x 16 bits, whose madd pairs can overflow int32) are multiplied in two
+ * exact halves: b = 256*hi + lo with hi = b >> 8 (signed, 8 bits) and lo = b & 255 (0..255),
+ * so a*b = 256*(a*hi) + a*lo and each half has narrow enough products for madd. This splits a
+ * packed block of B in place into its hi part (first half of `out`) and lo part (second). */
+AVX2_FN static void split_b_bytes(int16_t *out, long n)
+{
+    const __m256i low_byte = _mm256_set1_epi16(0xFF);
+    for (long i = 0; i < n; i += 16) {
+        __m256i v = _mm256_load_si256((const __m256i *)(out + i));
+        _mm256_store_si256((__m256i *)(out + n + i), _mm256_and_si256(v, low_byte));
+        _mm256_store_si256((__m256i *)(out + i), _mm256_srai_epi16(v, 8));
+    }
+}
+
+/* split: multiply B's high and low bytes separately (see split_b_bytes); blocks of B are then
+ * NC/2 columns, so both halves fit the same buffer. */
 AVX2_FN static void i16_serial(int ta, int tb, int M, int N, int K, const int16_t *A, long lda,
                                const int16_t *B, long ldb, int64_t *C, long ldc, int accumulate,
-                               int kc_max, int32_t *abuf, int16_t *bbuf)
+                               int kc_max, int split, int32_t *abuf, int16_t *bbuf)
 {
+    int nc_max = split ? NC / 2 : NC;
     for (int pc = 0; pc < K; pc += kc_max) {
         int kc = min_int(kc_max, K - pc);
         int kp = (kc + 1) / 2;
@@ -618,17 +643,23 @@ AVX2_FN static void i16_serial(int ta, int tb, int M, int N, int K, const int16_
         for (int ic = 0; ic < M; ic += MC) {
             int mc = min_int(MC, M - ic);
             pack_a_i16(ta, A, lda, ic, pc, mc, kc, abuf);
-            for (int jc = 0; jc < N; jc += NC) {
-                int nc = min_int(NC, N - jc);
+            for (int jc = 0; jc < N; jc += nc_max) {
+                int nc = min_int(nc_max, N - jc);
                 pack_b_i16(tb, B, ldb, pc, jc, kc, nc, bbuf);
+                long half = (long)(nc + NR - 1) / NR * NR * 2 * kp; /* packed size of the block */
+                if (split)
+                    split_b_bytes(bbuf, half);
                 for (int jr = 0; jr < nc; jr += NR) {
                     int nr = min_int(NR, nc - jr);
                     const int16_t *bp = bbuf + (long)jr * 2 * kp;
                     for (int q = 0; q < panel_count(mc, MR_I16); q++) {
                         int ir = panel_start(mc, MR_I16, q);
                         int mr = panel_start(mc, MR_I16, q + 1) - ir;
-                        ukr_i16_rows[mr](nr, kp, abuf + (long)ir * kp, bp,
-                                         C + (long)(ic + ir) * ldc + jc + jr, ldc, overwrite);
+                        int64_t *c = C + (long)(ic + ir) * ldc + jc + jr;
+                        const int32_t *ap = abuf + (long)ir * kp;
+                        ukr_i16_rows[mr](nr, kp, ap, bp, c, ldc, overwrite, split ? 8 : 0);
+                        if (split)
+                            ukr_i16_rows[mr](nr, kp, ap, bp + half, c, ldc, 0, 0);
                     }
                 }
             }
@@ -637,7 +668,7 @@ AVX2_FN static void i16_serial(int ta, int tb, int M, int N, int K, const int16_
 }
 
 static void i16_part(int ta, int tb, int K, const int16_t *A, long lda, const int16_t *B,
-                     long ldb, int64_t *C, long ldc, int accumulate, int chunk,
+                     long ldb, int64_t *C, long ldc, int accumulate, int kc_max, int split,
                      struct gemm_part p)
 {
     int m = p.m1 - p.m0, n = p.n1 - p.n0;
@@ -646,22 +677,20 @@ static void i16_part(int ta, int tb, int K, const int16_t *A, long lda, const in
     const int16_t *a = ta ? A + p.m0 : A + (long)p.m0 * lda;
     const int16_t *b = tb ? B + (long)p.n0 * ldb : B + p.n0;
     int64_t *c = C + (long)p.m0 * ldc + p.n0;
-    int kc_max = min_int(KC_I16, chunk);
     _Alignas(64) int32_t abuf[MC * KC_I16 / 2 + PACK_SLACK]; /* on the stack, as in f32_part */
     _Alignas(64) int16_t bbuf[KC_I16 * NC];
-    i16_serial(ta, tb, m, n, K, a, lda, b, ldb, c, ldc, accumulate, kc_max, abuf, bbuf);
+    i16_serial(ta, tb, m, n, K, a, lda, b, ldb, c, ldc, accumulate, kc_max, split, abuf, bbuf);
 }
 
 void gemm_i16_avx2(int trans_a, int trans_b, int M, int N, int K,
                    const int16_t *A, int lda, const int16_t *B, int ldb,
                    int64_t *C, int ldc, int accumulate, int bits_a, int bits_b)
 {
+    /* Below 32 k-steps per spill, storing the sums would cost more than splitting B's bytes
+     * (which doubles the multiplies). Split halves are at most bits_a x 9 bits. */
     int chunk = gemm_i16_chunk(bits_a, bits_b);
-    if (chunk == 0) { /* even one madd pair could overflow int32 */
-        gemm_i16_portable(trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc, accumulate,
-                          bits_a, bits_b);
-        return;
-    }
+    int split = chunk < 32;
+    int kc_max = min_int(KC_I16, split ? gemm_i16_chunk(bits_a, 9) : chunk);
     if (M <= 0 || N <= 0)
         return;
     if (K <= 0) {
@@ -672,14 +701,14 @@ void gemm_i16_avx2(int trans_a, int trans_b, int M, int N, int K,
     }
     int nt = threads_for(M, N, K);
     if (nt <= 1) {
-        i16_part(trans_a, trans_b, K, A, lda, B, ldb, C, ldc, accumulate, chunk,
+        i16_part(trans_a, trans_b, K, A, lda, B, ldb, C, ldc, accumulate, kc_max, split,
                  (struct gemm_part){0, M, 0, N});
         return;
     }
 #pragma omp parallel num_threads(nt)
     {
         struct gemm_part p = part_of(M, N, MR_I16, omp_get_thread_num(), omp_get_num_threads());
-        i16_part(trans_a, trans_b, K, A, lda, B, ldb, C, ldc, accumulate, chunk, p);
+        i16_part(trans_a, trans_b, K, A, lda, B, ldb, C, ldc, accumulate, kc_max, split, p);
     }
 }
 
