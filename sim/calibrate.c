@@ -402,11 +402,16 @@ int calibrate_write_hw(FILE *out, const struct calibrate *c, const double *value
         for (int k = 0; k < c->np; k++)
             if (c->field[k] == f)
                 fitted = k;
-        if (fitted >= 0)
-            fprintf(out, "%*s%s: %s   # FITTED by e2sim calibrate: %.4g +- %.2g (sourced start "
-                    "%g; bounds [%g, %g]). %s\n", 2 * depth, "", leaf, value, values[fitted],
-                    std_errors ? std_errors[fitted] : NAN, c->param[fitted].start,
-                    c->param[fitted].min, c->param[fitted].max, f->doc);
+        if (fitted >= 0) {
+            char se[48];
+            if (std_errors && isfinite(std_errors[fitted]))
+                snprintf(se, sizeof se, "+- %.2g", std_errors[fitted]);
+            else
+                snprintf(se, sizeof se, "(at a bound, no standard error)");
+            fprintf(out, "%*s%s: %s   # FITTED by e2sim calibrate: %.4g %s (sourced start %g; "
+                    "bounds [%g, %g]). %s\n", 2 * depth, "", leaf, value, values[fitted], se,
+                    c->param[fitted].start, c->param[fitted].min, c->param[fitted].max, f->doc);
+        }
         else
             fprintf(out, "%*s%s: %s   # %s\n", 2 * depth, "", leaf, value, f->doc);
         prev = f->key;
@@ -464,8 +469,10 @@ static void print_report(FILE *o, const struct calibrate *c, const struct outcom
         const struct fit_param *p = &r->p[k];
         const struct calibrate_range *pr = calibrate_plausible(p->name);
         char fitted[64], bounds[64], plaus[320];
-        snprintf(fitted, sizeof fitted, "%.4g +- %.2g%s", r->values[k], p->std_error,
-                 p->at_bound ? " (AT BOUND)" : "");
+        if (p->at_bound)
+            snprintf(fitted, sizeof fitted, "%.4g (AT BOUND)", r->values[k]);
+        else
+            snprintf(fitted, sizeof fitted, "%.4g +- %.2g", r->values[k], p->std_error);
         snprintf(bounds, sizeof bounds, "[%g, %g]", p->min, p->max);
         if (pr)
             snprintf(plaus, sizeof plaus, "%g-%g %s (%s)%s", pr->low, pr->high, pr->unit,
@@ -543,11 +550,23 @@ static int write_outputs(const struct e2_options *opts, struct calibrate *c,
                                     "  %-16s measured %6.2f %%, simulated %6.2f %% (%s)\n",
                                     c->pt[i].m.name, 100 * c->pt[i].m.saving, 100 * r->sim[i],
                                     base_name(c->pt[i].m.file));
-    for (int k = 0; k < c->np && len < sizeof header; k++)
+    double worst = 0;
+    for (int i = 0; i < c->n; i++)
+        if (c->pt[i].fitted && fabs(r->sim[i] - c->pt[i].m.saving) > worst)
+            worst = fabs(r->sim[i] - c->pt[i].m.saving);
+    len += (size_t)snprintf(header + len, sizeof header - len,
+                            "Largest |residual| %.2f percentage points.\n", 100 * worst);
+    for (int k = 0; k < c->np && len < sizeof header; k++) {
+        char se[64];
+        if (r->p[k].at_bound)
+            snprintf(se, sizeof se, "AT A BOUND: no standard error");
+        else
+            snprintf(se, sizeof se, "+- %.2g", r->p[k].std_error);
         len += (size_t)snprintf(header + len, sizeof header - len,
-                                "Free: %s = %.4g +- %.2g (sourced start %g, bounds [%g, %g])\n",
-                                r->p[k].name, r->values[k], r->p[k].std_error, r->p[k].start,
-                                r->p[k].min, r->p[k].max);
+                                "Free: %s = %.4g %s (sourced start %g, bounds [%g, %g])\n",
+                                r->p[k].name, r->values[k], se, r->p[k].start, r->p[k].min,
+                                r->p[k].max);
+    }
     if (len < sizeof header)
         snprintf(header + len, sizeof header - len,
                  "Every other value is the base config's (the sourced table it includes, where\n"
@@ -555,7 +574,7 @@ static int write_outputs(const struct e2_options *opts, struct calibrate *c,
                  "recalibrate instead (docs/calibration.md).");
     double se[CALIBRATE_MAX_FREE];
     for (int k = 0; k < c->np; k++)
-        se[k] = r->p[k].std_error;
+        se[k] = r->p[k].at_bound ? NAN : r->p[k].std_error;
     struct out_file f;
     if ((rc = out_open_tmp(out_yaml, &f, err)) != E2_OK)
         return rc;
