@@ -515,6 +515,8 @@ bool map_ps(const hw_consts &k, const oprec &r, schedule *out)
             st.stores.push_back(o);
         st.compute_cycles = pl_cycles;
         st.actions.push_back({k.a_ps_cycle, ps_cycles});
+        if (uint64_t adds = fabric_pool_adds(r))
+            st.actions.push_back({lut_op_action(k, 32, "gate pool (fused)"), adds});
         out->steps.push_back(std::move(st));
     }
     return true;

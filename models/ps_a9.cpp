@@ -18,9 +18,19 @@ static uint64_t max1(uint64_t v)
     return v ? v : 1;
 }
 
-/* Per-sample work. OP_GATE (SkipNet-style RNN gate): global pool of the block input
- * (cin x h_in x w_in), 1x1 conv cin -> H with H = cout (the gate width), one LSTM cell of H
- * units (4 gates over input H + hidden H), linear H -> 1 and a sigmoid. OP_LOSS: softmax
+uint64_t fabric_pool_adds(const oprec &r)
+{
+    if (r.kind != OP_GATE || r.phase == OP_PHASE_BWD_WEIGHT)
+        return 0;
+    return (uint64_t)r.cin * max1(r.h_in) * max1(r.w_in);
+}
+
+/* Per-sample work. OP_GATE (SkipNet-style RNN gate): the global pool of the block input
+ * (cin x h_in x w_in) is accumulated in the fabric while that input streams into the block's
+ * first conv (see fabric_pool_adds), so the PS reads only the cin pooled values and runs the
+ * 1x1 conv cin -> H with H = cout (the gate width), one LSTM cell of H units (4 gates over
+ * input H + hidden H), linear H -> 1 and a sigmoid. Backward returns cin values, which the
+ * fabric spreads over the block input's gradient as it is written. OP_LOSS: softmax
  * cross-entropy over cin (= cout) classes. Backward phases do about twice the forward float
  * work without the transcendentals (they reuse stored activations). */
 ps_work ps_op_work(const oprec &r)
@@ -31,13 +41,12 @@ ps_work ps_op_work(const oprec &r)
     bool fwd = r.phase == OP_PHASE_FWD;
     if (r.kind == OP_GATE) {
         double c = (double)r.cin, H = (double)max1(r.cout);
-        double pix = (double)max1(r.h_in) * (double)max1(r.w_in);
         double f = 2 * c * H + 2 * 4 * H * 2 * H + 4 * H + 2 * H;
-        w.flops = fwd ? c * pix + f : c * pix + 2 * f;
+        w.flops = fwd ? f : 2 * f;
         w.transcendentals = fwd ? 5 * H + 1 : 0;
-        w.in_elems = (uint64_t)(c * pix);
-        w.in_bits = in_bits;
-        w.out_elems = fwd ? 1 : (uint64_t)(c * pix);
+        w.in_elems = r.cin;
+        w.in_bits = 32;
+        w.out_elems = fwd ? 1 : r.cin;
         w.out_bits = fwd ? 32 : out_bits;
     } else {
         double classes = (double)max1(std::max(r.cin, r.cout));

@@ -20,6 +20,9 @@ struct ps_work {
 /* Does r run on the PS, and what does one sample of it cost? */
 bool ps_runs(const oprec &r);
 ps_work ps_op_work(const oprec &r);
+/* Per-sample float adds the fabric does for an SLU gate's pooling (forward) or its gradient
+ * spread (backward-data), fused into the block input's stream: no extra DDR traffic. */
+uint64_t fabric_pool_adds(const oprec &r);
 void ps_a9_intern_actions(hw_consts &k);
 
 class ps_a9 : public sc_core::sc_module {
