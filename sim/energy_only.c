@@ -332,6 +332,51 @@ static int emit_repeated(struct net *net, int batch, const int *active, float fu
     return repeat ? net_emit_iteration(net, batch, active, full, oc, &sink) : 0;
 }
 
+/* Layer names and kinds as sim/run.c gives them: parameter names without their last part
+ * ("b3.u1.conv"), kinds from the records, other layers by kind and id. */
+static const char *const kind_names[OP_KIND_COUNT] = {"conv", "fc",   "bn",   "relu",  "add",
+                                                      "pool", "gate", "loss", "update"};
+
+static int describe_layers(struct net *net, struct energy_only_stream *s)
+{
+    struct net_param *p;
+    int np = net_params(net, &p), maxid = -1;
+    for (int i = 0; i < np; i++)
+        if (p[i].layer > maxid)
+            maxid = p[i].layer;
+    for (int i = 0; i < s->run.n; i++)
+        if (s->run.e[i].r.layer != 0xffff && s->run.e[i].r.layer > maxid)
+            maxid = s->run.e[i].r.layer;
+    s->nlayers = maxid + 1;
+    s->layers = calloc((size_t)(s->nlayers > 0 ? s->nlayers : 1), sizeof *s->layers);
+    if (!s->layers)
+        return -1;
+    for (int id = 0; id < s->nlayers; id++) {
+        s->layers[id].id = (uint16_t)id;
+        strcpy(s->layers[id].kind, "?");
+    }
+    for (int i = 0; i < s->run.n; i++) {
+        const struct oprec *r = &s->run.e[i].r;
+        if (r->layer < s->nlayers && r->kind != OP_UPDATE && r->kind < OP_KIND_COUNT)
+            snprintf(s->layers[r->layer].kind, sizeof s->layers[0].kind, "%s",
+                     kind_names[r->kind]);
+    }
+    for (int i = 0; i < np; i++) {
+        struct trace_layer *l = &s->layers[p[i].layer];
+        if (l->name[0])
+            continue;
+        snprintf(l->name, sizeof l->name, "%s", p[i].name);
+        char *dot = strrchr(l->name, '.');
+        if (dot)
+            *dot = 0;
+    }
+    for (int id = 0; id < s->nlayers; id++)
+        if (!s->layers[id].name[0])
+            snprintf(s->layers[id].name, sizeof s->layers[id].name, "%s%d", s->layers[id].kind,
+                     id);
+    return 0;
+}
+
 static void method_text(const struct e2_config *cfg, char *buf, size_t size)
 {
     size_t len = 0;
@@ -388,9 +433,10 @@ int energy_only_build(const struct e2_config *cfg, struct energy_only_stream *s,
         energy_only_stream_free(s);
         return e2_fail(err, E2_FAILURE, "out of memory");
     }
-    snprintf(s->network, sizeof s->network, "%.40s-%d", cfg->network.arch, cfg->network.depth);
     if (strcmp(cfg->network.arch, "mobilenetv2") == 0)
-        snprintf(s->network, sizeof s->network, "mobilenetv2");
+        snprintf(s->network, sizeof s->network, "mobilenetv2-w%d", cfg->network.width);
+    else
+        snprintf(s->network, sizeof s->network, "resnet-%d", cfg->network.depth);
     snprintf(s->dataset, sizeof s->dataset, "%.63s", cfg->dataset.name);
     method_text(cfg, s->method, sizeof s->method);
 
@@ -410,6 +456,8 @@ int energy_only_build(const struct e2_config *cfg, struct energy_only_stream *s,
         if (rc == E2_OK && emit_extras(cfg, net, &oc, s) != 0)
             rc = e2_fail(err, E2_FAILURE, "%s: energy-only: cannot emit the SWA / SMD update "
                          "records", cfg->source);
+        if (rc == E2_OK && describe_layers(net, s) != 0)
+            rc = e2_fail(err, E2_FAILURE, "out of memory");
     }
     net_free(net);
     net = NULL;
@@ -432,6 +480,8 @@ int energy_only_build(const struct e2_config *cfg, struct energy_only_stream *s,
 
 void energy_only_stream_free(struct energy_only_stream *s)
 {
+    free(s->layers);
+    s->layers = NULL;
     energy_free(&s->run);
     energy_free(&s->baseline);
     energy_only_plan_free(&s->plan);
@@ -588,6 +638,8 @@ int cmd_energy_only(const struct e2_options *opts, const struct e2_config *cfg,
         snprintf(h.network, sizeof h.network, "%s", s.network);
         snprintf(h.dataset, sizeof h.dataset, "%s", s.dataset);
         h.config_text = text;
+        h.layer_count = s.nlayers;
+        h.layers = s.layers;
         h.config_hash = trace_config_hash(text);
         rc = trace_create(cfg->report.trace, &h, &trace, err);
     }
@@ -596,7 +648,7 @@ int cmd_energy_only(const struct e2_options *opts, const struct e2_config *cfg,
     if (rc == E2_OK)
         rc = energy_only_fill_report(cfg, &s, &rep);
     if (rc == E2_OK)
-        rc = report_fill_energy(&rep, model, run, base, NULL, 0);
+        rc = report_fill_energy(&rep, model, run, base, s.layers, s.nlayers);
     if (rc == E2_OK)
         rc = report_add_point(&rep, rep.iterations, rep.total_fj, NAN, NAN);
     rep.config_text = text;

@@ -33,6 +33,7 @@
 #include "status.h"
 
 struct net;
+struct trace_layer;
 struct hw_model;
 struct hw_ledger;
 struct trace_writer;
@@ -85,7 +86,9 @@ struct energy_only_stream {
     struct energy_acc run;
     struct energy_acc baseline;
     struct energy_only_plan plan;
-    char network[64];       /* "resnet-74" */
+    struct trace_layer *layers;   /* names and kinds by layer id (as a training run names them) */
+    int nlayers;
+    char network[64];       /* "resnet-74", "mobilenetv2-w32" (as a training run names them) */
     char dataset[64];       /* "cifar10" */
     char method[64];        /* "smd+slu+psg" */
 };
