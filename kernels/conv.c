@@ -899,6 +899,9 @@ int conv_forward_f32(const struct conv_shape *s, const float *x, const float *w,
             }
         }
         scratch_done(&sc);
+    } else if (conv_direct_ok(s)) {
+        if (conv_direct_forward_f32(s, x, w, 0, y, ws))
+            return -1;
     } else {
         int threads = omp_get_max_threads();
         struct scratch sc;
@@ -932,6 +935,7 @@ int conv_backward_data_f32(const struct conv_shape *s, const float *gy, const fl
     if (conv_shape_check(s))
         return -1;
     struct dims d = dims_of(s);
+    struct conv_shape ts_of = transposed_shape(s, &d);
     if (d.direct) {
         struct dw_geom g = dw_geom_of(s, &d);
         int threads = omp_get_max_threads();
@@ -945,6 +949,9 @@ int conv_backward_data_f32(const struct conv_shape *s, const float *gy, const fl
                                   scratch_of(&sc, omp_get_thread_num()), gx + p * d.hw_in);
         }
         scratch_done(&sc);
+    } else if (transposed_ok(s, &d) && conv_direct_ok(&ts_of)) {
+        if (conv_direct_forward_f32(&ts_of, gy, w, 1, gx, ws))
+            return -1;
     } else if (transposed_ok(s, &d)) {
         struct conv_shape ts = transposed_shape(s, &d);
         struct dims td = dims_of(&ts);
@@ -1021,6 +1028,9 @@ int conv_backward_weight_f32(const struct conv_shape *s, const float *x, const f
             dw_bwd_weight_co_f32(s, &d, &g, x, gy, co, mine, dw_extra(&g, mine), gw);
         }
         scratch_done(&sc);
+    } else if (conv_direct_ok(s)) {
+        if (conv_direct_backward_weight_f32(s, x, gy, gw, ws))
+            return -1;
     } else {
         int threads = omp_get_max_threads();
         struct scratch sc;
@@ -1099,6 +1109,12 @@ int conv_forward_fx(const struct conv_shape *s, const struct fx_tensor *x, const
             }
         }
         scratch_done(&sc);
+    } else if (conv_direct_forward_i16_ok(s, fx_signed_bits(x->bits, x->is_signed),
+                                          fx_signed_bits(w->bits, w->is_signed))) {
+        if (conv_direct_forward_i16(s, x->code, fx_signed_bits(x->bits, x->is_signed), w->code,
+                                    fx_signed_bits(w->bits, w->is_signed), 0, x->scale[0], w->scale,
+                                    w->per_channel, acc_bits, y, &ovf, ws))
+            return -1;
     } else {
         int threads = omp_get_max_threads();
         int bx = fx_signed_bits(x->bits, x->is_signed), bw = fx_signed_bits(w->bits, w->is_signed);
@@ -1145,6 +1161,7 @@ int conv_backward_data_fx(const struct conv_shape *s, const struct fx_tensor *gy
     if (conv_shape_check(s))
         return -1;
     struct dims d = dims_of(s);
+    struct conv_shape ts_of = transposed_shape(s, &d);
     uint64_t ovf = 0;
     if (d.direct) {
         struct dw_geom g = dw_geom_of(s, &d);
@@ -1162,6 +1179,14 @@ int conv_backward_data_fx(const struct conv_shape *s, const struct fx_tensor *gy
                                         narrow, gy->scale[0], sw, acc_bits, mine, dw_extra(&g, mine), gx + p * d.hw_in);
         }
         scratch_done(&sc);
+    } else if (transposed_ok(s, &d) &&
+               conv_direct_forward_i16_ok(&ts_of, fx_signed_bits(gy->bits, gy->is_signed),
+                                          fx_signed_bits(w->bits, w->is_signed))) {
+        float sw = data_w_scale(w);
+        if (conv_direct_forward_i16(&ts_of, gy->code, fx_signed_bits(gy->bits, gy->is_signed), w->code,
+                                    fx_signed_bits(w->bits, w->is_signed), 1, gy->scale[0], &sw, 0,
+                                    acc_bits, gx, &ovf, ws))
+            return -1;
     } else if (transposed_ok(s, &d)) {
         struct conv_shape ts = transposed_shape(s, &d);
         struct dims td = dims_of(&ts);
@@ -1250,6 +1275,12 @@ int conv_backward_weight_fx(const struct conv_shape *s, const struct fx_tensor *
             ovf += dw_bwd_weight_co_fx(s, &d, &g, x, gy, co, mine, dw_extra(&g, mine), gw_acc, gw, acc_bits);
         }
         scratch_done(&sc);
+    } else if (conv_direct_backward_weight_i16_ok(s, fx_signed_bits(x->bits, x->is_signed),
+                                                  fx_signed_bits(gy->bits, gy->is_signed))) {
+        if (conv_direct_backward_weight_i16(s, x->code, fx_signed_bits(x->bits, x->is_signed), gy->code,
+                                            fx_signed_bits(gy->bits, gy->is_signed), x->scale[0],
+                                            gy->scale[0], acc_bits, gw_acc, gw, &ovf, ws))
+            return -1;
     } else {
         int threads = omp_get_max_threads();
         int bx = fx_signed_bits(x->bits, x->is_signed), bg = fx_signed_bits(gy->bits, gy->is_signed);

@@ -95,4 +95,31 @@ void conv_backward_data_fx_ref(const struct conv_shape *s, const struct fx_tenso
 void conv_backward_weight_fx_ref(const struct conv_shape *s, const struct fx_tensor *x, const struct fx_tensor *gy,
                                  int64_t *gw_acc, float *gw, int acc_bits, struct fx_stats *st);
 
+/* ---- direct stride-1 kernels (conv_avx2.c), used by the optimized versions above ----
+ * For dense (groups 1), stride-1 convs with 2 <= k <= 7 on a CPU with AVX2 and FMA: padded planes
+ * read in place instead of im2col + gemm. Same contracts as the passes above (fixed point: exact
+ * sums, bit-identical to the references). Exposed for conv.c and the tests; return 0, -1 when
+ * out of memory.
+ * conv_direct_forward_*: s is the conv computed; with transposed = 1 it is the backward-data pass
+ * of another conv written as a forward conv (s = that conv's transposed shape) and w holds the
+ * other conv's weights [s->cin][s->cout][k*k], flipped in space on the fly.
+ * i16: codes of signed widths bits_x, bits_w (fx_signed_bits); y = fx_dequant_acc(acc, sa,
+ * sb[sb_per_channel ? co : 0]); accumulator overflows (acc_bits) are added to *overflows. */
+int conv_direct_ok(const struct conv_shape *s);
+int conv_direct_forward_i16_ok(const struct conv_shape *s, int bits_x, int bits_w);
+int conv_direct_backward_weight_i16_ok(const struct conv_shape *s, int bits_x, int bits_g);
+int conv_direct_forward_f32(const struct conv_shape *s, const float *x, const float *w, int transposed,
+                            float *y, struct fx_workspace *ws);
+int conv_direct_forward_i16(const struct conv_shape *s, const int16_t *x, int bits_x,
+                            const int16_t *w, int bits_w, int transposed, float sa, const float *sb,
+                            int sb_per_channel, int acc_bits, float *y, uint64_t *overflows,
+                            struct fx_workspace *ws);
+int conv_direct_backward_weight_f32(const struct conv_shape *s, const float *x, const float *gy,
+                                    float *gw, struct fx_workspace *ws);
+/* gw_acc (may be NULL) = exact sums, gw (may be NULL) = fx_dequant_acc(acc, sx, sg). */
+int conv_direct_backward_weight_i16(const struct conv_shape *s, const int16_t *x, int bits_x,
+                                    const int16_t *gy, int bits_g, float sx, float sg, int acc_bits,
+                                    int64_t *gw_acc, float *gw, uint64_t *overflows,
+                                    struct fx_workspace *ws);
+
 #endif

@@ -1,13 +1,15 @@
 /* Convolution: central-difference gradients (float), optimized == reference bit for bit in fixed
  * point on random shapes (odd sizes, stride 2, padding, groups, depthwise, k = 1/3/5), float
  * optimized == reference within tolerance, thread-count independence, accumulator overflow
- * counting, the per-channel fold of backward-data, and the op records. */
+ * counting, the per-channel fold of backward-data, the direct stride-1 kernels on network-sized
+ * shapes, and the op records. */
 #include <CUnit/Basic.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include "conv.h"
+#include "gemm.h"
 #include "gradcheck.h"
 
 /* ---- gradient checks (float) ---- */
@@ -228,6 +230,106 @@ static void test_float_matches_reference(void)
     fx_workspace_free(&ws);
 }
 
+/* ---- the direct stride-1 kernels on network-sized shapes ----
+ * The random shapes above are small; these reach the direct kernels' other paths: many output
+ * tiles, channel pairs with an odd count, 5x5 taps, sums that need int64 spills (16-bit g_y
+ * against 8-bit weights over 64 channels x 9 taps, 16-bit activations), several samples stacked
+ * per backward-weight pass with a partial last stack, and overflow counting. */
+
+struct direct_case {
+    struct conv_shape s;
+    int x_bits, x_signed, acc_bits;
+    int extreme;   /* every code at its largest value: int32 partial sums would overflow */
+};
+
+static void fill_extreme(int16_t *v, long count, int16_t value)
+{
+    for (long i = 0; i < count; i++)
+        v[i] = value;
+}
+
+static void test_direct_shapes(void)
+{
+    static const struct direct_case cases[] = {
+        { { 3, 64, 8, 8, 64, 3, 1, 1, 1 }, 8, 0, 48, 0 },     /* stage 3 */
+        { { 3, 64, 8, 8, 64, 3, 1, 1, 1 }, 8, 0, 48, 1 },     /* ... bwd-data sums spill */
+        { { 2, 5, 11, 13, 7, 5, 1, 2, 1 }, 8, 1, 48, 0 },     /* odd channels, 5x5 */
+        { { 5, 16, 32, 32, 16, 3, 1, 1, 1 }, 8, 0, 48, 0 },   /* stage 1, partial stacks */
+        { { 5, 16, 32, 32, 16, 3, 1, 1, 1 }, 8, 0, 48, 1 },   /* ... at the largest codes */
+        { { 20, 3, 6, 6, 4, 3, 1, 0, 1 }, 8, 0, 48, 0 },      /* stem-like, pad 0, many per stack */
+        { { 2, 64, 9, 7, 9, 3, 1, 1, 1 }, 16, 1, 48, 1 },     /* 16-bit x: forward sums spill */
+        { { 2, 24, 9, 9, 6, 3, 1, 1, 1 }, 16, 1, 30, 0 },     /* narrow accumulator: overflows */
+        { { 4, 8, 16, 16, 8, 3, 1, 1, 1 }, 12, 1, 48, 1 },    /* 12-bit x: bwd-weight lanes spill */
+    };
+    struct fx_workspace ws = { 0 };
+    for (int i = 0; i < (int)(sizeof cases / sizeof cases[0]); i++) {
+        const struct direct_case *c = &cases[i];
+        const struct conv_shape *s = &c->s;
+        if (gemm_cpu_has_avx2())
+            CU_ASSERT_TRUE(conv_direct_ok(s));   /* these shapes take the direct kernels */
+        long nx = conv_x_count(s), nw = conv_w_count(s), ny = conv_y_count(s);
+        int16_t *xq = malloc(sizeof(int16_t) * nx), *wq = malloc(sizeof(int16_t) * nw), *gq = malloc(sizeof(int16_t) * ny);
+        float *wsc = malloc(sizeof(float) * s->cout), xs = 0.0137f, gs = 3.1e-6f;
+        gc_fill_codes(xq, nx, 7000 + i, c->x_signed ? -fx_qmax(c->x_bits, 1) : 0, fx_qmax(c->x_bits, c->x_signed));
+        gc_fill_codes(wq, nw, 7100 + i, -127, 127);
+        gc_fill_codes(gq, ny, 7200 + i, -32767, 32767);
+        gc_fill(wsc, s->cout, 7300 + i, 0.001f, 0.01f);
+        if (c->extreme) {
+            fill_extreme(xq, nx, (int16_t)fx_qmax(c->x_bits, c->x_signed));
+            fill_extreme(wq, nw, 127);
+            fill_extreme(gq, ny, 32767);
+        }
+        struct fx_tensor x = { xq, &xs, c->x_bits, c->x_signed, 0 }, w = { wq, wsc, 8, 1, 1 }, g = { gq, &gs, 16, 1, 0 };
+        float *y0 = malloc(sizeof(float) * ny), *y1 = malloc(sizeof(float) * ny);
+        float *gx0 = malloc(sizeof(float) * nx), *gx1 = malloc(sizeof(float) * nx);
+        float *gw0 = malloc(sizeof(float) * nw), *gw1 = malloc(sizeof(float) * nw);
+        int64_t *a0 = malloc(sizeof(int64_t) * nw), *a1 = malloc(sizeof(int64_t) * nw);
+        struct fx_stats s0 = { 0 };
+        conv_forward_fx_ref(s, &x, &w, y0, c->acc_bits, &s0);
+        conv_backward_data_fx_ref(s, &g, &w, gx0, c->acc_bits, &s0);
+        conv_backward_weight_fx_ref(s, &x, &g, a0, gw0, c->acc_bits, &s0);
+        for (int threads = 1; threads <= 2; threads++) {
+            struct fx_stats s1 = { 0 };
+            int keep = omp_get_max_threads();
+            omp_set_num_threads(threads);
+            struct op_tag tag = op_tag_make(1, OP_TECH_BASE);
+            CU_ASSERT_EQUAL(conv_forward_fx(s, &x, &w, y1, c->acc_bits, &s1, &ws, NULL, tag), 0);
+            CU_ASSERT_EQUAL(conv_backward_data_fx(s, &g, &w, gx1, c->acc_bits, &s1, &ws, NULL, tag), 0);
+            CU_ASSERT_EQUAL(conv_backward_weight_fx(s, &x, &g, a1, gw1, c->acc_bits, &s1, &ws, NULL, tag), 0);
+            omp_set_num_threads(keep);
+            int ok = !memcmp(y0, y1, sizeof(float) * ny) && !memcmp(gx0, gx1, sizeof(float) * nx) &&
+                     !memcmp(gw0, gw1, sizeof(float) * nw) && !memcmp(a0, a1, sizeof(int64_t) * nw) &&
+                     stats_equal(&s0, &s1);
+            if (!ok)
+                printf("\nmismatch at direct case %d, %d threads\n", i, threads);
+            CU_ASSERT_TRUE(ok);
+        }
+        if (c->acc_bits < 32)
+            CU_ASSERT_TRUE(s0.acc_overflows > 0);   /* the case does exercise the counting */
+
+        /* float: the same shapes against the float reference */
+        float *xf = malloc(sizeof(float) * nx), *wf = malloc(sizeof(float) * nw), *gf = malloc(sizeof(float) * ny);
+        gc_fill(xf, nx, 7400 + i, -1, 1);
+        gc_fill(wf, nw, 7500 + i, -1, 1);
+        gc_fill(gf, ny, 7600 + i, -1, 1);
+        conv_forward_f32_ref(s, xf, wf, y0);
+        conv_backward_data_f32_ref(s, gf, wf, gx0);
+        conv_backward_weight_f32_ref(s, xf, gf, gw0);
+        struct op_tag tag = op_tag_make(0, 0);
+        CU_ASSERT_EQUAL(conv_forward_f32(s, xf, wf, y1, &ws, NULL, tag), 0);
+        CU_ASSERT_EQUAL(conv_backward_data_f32(s, gf, wf, gx1, &ws, NULL, tag), 0);
+        CU_ASSERT_EQUAL(conv_backward_weight_f32(s, xf, gf, gw1, &ws, NULL, tag), 0);
+        /* dot products of up to 64*9 (data) or 5*32*32*9 (weights) terms of |v| <= 1 */
+        CU_ASSERT_TRUE(close_enough(y1, y0, ny, 1e-4));
+        CU_ASSERT_TRUE(close_enough(gx1, gx0, nx, 1e-4));
+        CU_ASSERT_TRUE(close_enough(gw1, gw0, nw, 1e-3));
+        free(xf); free(wf); free(gf);
+        free(xq); free(wq); free(gq); free(wsc); free(y0); free(y1); free(gx0); free(gx1);
+        free(gw0); free(gw1); free(a0); free(a1);
+    }
+    fx_workspace_free(&ws);
+}
+
 /* ---- hand-computed values ---- */
 
 static void test_hand_values(void)
@@ -425,6 +527,7 @@ int main(void)
     CU_add_test(s, "float gradients (central differences)", test_gradients);
     CU_add_test(s, "fixed optimized == reference, 1 and 2 threads", test_fixed_matches_reference);
     CU_add_test(s, "float optimized ~ reference", test_float_matches_reference);
+    CU_add_test(s, "direct stride-1 kernels on network-sized shapes", test_direct_shapes);
     CU_add_test(s, "hand-computed values", test_hand_values);
     CU_add_test(s, "per-channel fold in backward-data", test_fold_per_channel);
     CU_add_test(s, "accumulator overflow counted", test_overflow_counted);

@@ -1,0 +1,1005 @@
+/* Direct stride-1 convolution for AVX2/FMA: no im2col, no packing of the input.
+ *
+ * Each sample's input planes are copied once into zero-padded planes of width wp = w + 2*pad.
+ * Output pixel (oh, ow) is then given the flat index q = oh*wp + ow, and its input for kernel
+ * tap (kh, kw) sits at flat index q + kh*wp + kw of the padded plane: a fixed offset per tap.
+ * So a tile of 16 consecutive flat outputs reads 16 consecutive inputs per tap, straight from the
+ * padded plane. The flat range includes wp - wo "garbage" columns per row (computed, never
+ * stored): 6 % of the work at 32x32, 20 % at 8x8.
+ *
+ * Forward (and backward-data, which conv.c runs as the forward conv of g_y with transposed,
+ * flipped weights): a register tile of MR output channels x 16 flat outputs, accumulated over
+ * (input channel, tap) with one broadcast weight per channel and two vector loads per tap.
+ *   f32: 6 x 16, FMA.
+ *   i16: 4 x 16, _mm256_madd_epi16 on channel PAIRS: the padded planes of channels 2c and 2c+1
+ *        are interleaved, so one 32-byte load holds 8 pixels x 2 channels, and a broadcast
+ *        int32 holds the two weights; int32 sums, spilled into int64 when the code widths could
+ *        overflow them (the same bound as gemm_i16_chunk), so every sum is exact.
+ * Backward-weight: gw[co][ci][tap] = sum over samples and flat q of gy[co][q] * x[ci][q + off]
+ * (g_y laid out on the same flat grid, zero in the garbage columns): vectors run along q, a tile
+ * holds 3 output channels x 3 taps, and the lanes are added up at the end of each sample
+ * (f32: in a fixed order, so results depend on the thread count only through the per-thread
+ * partial sums, as in the im2col path; i16: exact).
+ *
+ * Threads take whole samples (forward) or contiguous blocks of samples (backward-weight, with
+ * per-thread partial sums reduced in thread order): one parallel region per call.
+ * Compiled with target attributes; conv.c calls these only when gemm_cpu_has_avx2(). */
+#include "conv.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include "gemm.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+
+#include <immintrin.h>
+
+#define AVX2_FN __attribute__((target("avx2,fma")))
+#define AVX2_INLINE static inline __attribute__((always_inline, target("avx2,fma")))
+
+enum {
+    NT = 16,        /* flat outputs per tile: two 8-lane vectors */
+    MRF = 6,        /* f32 forward tile rows */
+    MRI = 4,        /* i16 forward tile rows */
+    MRW = 3,        /* backward-weight tile: output channels ... */
+    TW = 3,         /* ... x taps */
+    KMAX = 7        /* largest kernel handled here */
+};
+
+struct geom {
+    int cin, cout, k, kk, pad, h, w, hp, wp, ho, wo, ntile;
+    long L, Lr, ps;     /* flat outputs (with garbage columns), rounded up to NT; plane stride */
+    int off[KMAX * KMAX];
+};
+
+static size_t align64(size_t b) { return (b + 63) / 64 * 64; }
+static int imin(int a, int b) { return a < b ? a : b; }
+
+int conv_direct_ok(const struct conv_shape *s)
+{
+    return s->stride == 1 && s->groups == 1 && s->k >= 2 && s->k <= KMAX && s->pad <= s->k - 1 &&
+           gemm_cpu_has_avx2();
+}
+
+static void geom_of(const struct conv_shape *s, struct geom *g)
+{
+    g->cin = s->cin;
+    g->cout = s->cout;
+    g->k = s->k;
+    g->kk = s->k * s->k;
+    g->pad = s->pad;
+    g->h = s->h;
+    g->w = s->w;
+    g->hp = s->h + 2 * s->pad;
+    g->wp = s->w + 2 * s->pad;
+    g->ho = g->hp - s->k + 1;
+    g->wo = g->wp - s->k + 1;
+    g->L = (long)g->ho * g->wp;
+    g->ntile = (int)((g->L + NT - 1) / NT);
+    g->Lr = (long)g->ntile * NT;
+    long need = g->Lr + (long)(s->k - 1) * (g->wp + 1);
+    long plane = (long)g->hp * g->wp;
+    g->ps = ((need > plane ? need : plane) + 15) / 16 * 16;
+    for (int kh = 0; kh < s->k; kh++)
+        for (int kw = 0; kw < s->k; kw++)
+            g->off[kh * s->k + kw] = kh * g->wp + kw;
+}
+
+/* Rows of a block of m are cut into panels of at most mr_max, as even as possible. */
+static int panel_count(int m, int mr_max) { return (m + mr_max - 1) / mr_max; }
+static int panel_start(int m, int mr_max, int q)
+{
+    int np = panel_count(m, mr_max);
+    return q * (m / np) + imin(q, m % np);
+}
+
+/* The stored outputs of tile t: runs of consecutive valid flat positions. */
+struct runs {
+    int n;
+    int j[NT], len[NT];
+    long dst[NT];
+};
+
+static void tile_runs(const struct geom *g, int t, struct runs *r)
+{
+    long p0 = (long)t * NT;
+    int j = 0;
+    r->n = 0;
+    while (j < NT && p0 + j < g->L) {
+        long pos = p0 + j;
+        int oh = (int)(pos / g->wp), ow = (int)(pos % g->wp);
+        if (ow >= g->wo) {
+            j += g->wp - ow;
+            continue;
+        }
+        int len = imin(NT - j, g->wo - ow);
+        r->j[r->n] = j;
+        r->len[r->n] = len;
+        r->dst[r->n] = (long)oh * g->wo + ow;
+        r->n++;
+        j += len;
+    }
+}
+
+/* dst[0..len) = src[0..len), len <= 16. No masked stores: vmaskmovps is slow on AMD. */
+AVX2_INLINE void copy_run(float *dst, const float *src, int len)
+{
+    if (len >= 8) {
+        _mm256_storeu_ps(dst, _mm256_loadu_ps(src));
+        dst += 8;
+        src += 8;
+        len -= 8;
+    }
+    if (len >= 8) {
+        _mm256_storeu_ps(dst, _mm256_loadu_ps(src));
+        return;
+    }
+    if (len & 4) {
+        _mm_storeu_ps(dst, _mm_loadu_ps(src));
+        dst += 4;
+        src += 4;
+    }
+    if (len & 2) {
+        memcpy(dst, src, 2 * sizeof(float));
+        dst += 2;
+        src += 2;
+    }
+    if (len & 1)
+        *dst = *src;
+}
+
+/* A tile's rows (tmp[r*NT ..]) to the output planes of channels co0.. of one sample. */
+AVX2_INLINE void store_tile(const struct runs *ru, const float *tmp, int mr, float *yn, long plane, int co0)
+{
+    for (int r = 0; r < mr; r++) {
+        float *yp = yn + (long)(co0 + r) * plane;
+        for (int i = 0; i < ru->n; i++)
+            copy_run(yp + ru->dst[i], tmp + r * NT + ru->j[i], ru->len[i]);
+    }
+}
+
+/* ------------------------------------------------------------------ padding */
+
+static void pad_f32(const struct geom *g, const float *x, float *xp)
+{
+    for (int c = 0; c < g->cin; c++)
+        for (int ih = 0; ih < g->h; ih++)
+            memcpy(xp + c * g->ps + (long)(ih + g->pad) * g->wp + g->pad, x + ((long)c * g->h + ih) * g->w,
+                   sizeof(float) * (size_t)g->w);
+}
+
+/* Channels 2c and 2c+1 (zero past cin) interleaved: pair plane c at xp + 2*c*ps, element
+ * (pos, h) at 2*pos + h. */
+AVX2_FN static void pad_pairs_i16(const struct geom *g, const int16_t *x, int16_t *xp)
+{
+    int cpairs = (g->cin + 1) / 2;
+    for (int cp = 0; cp < cpairs; cp++) {
+        int c0 = 2 * cp, c1 = 2 * cp + 1;
+        for (int ih = 0; ih < g->h; ih++) {
+            const int16_t *r0 = x + ((long)c0 * g->h + ih) * g->w;
+            const int16_t *r1 = c1 < g->cin ? x + ((long)c1 * g->h + ih) * g->w : NULL;
+            int16_t *d = xp + 2 * (cp * g->ps + (long)(ih + g->pad) * g->wp + g->pad);
+            int iw = 0;
+            if (r1)
+                for (; iw + 8 <= g->w; iw += 8) {
+                    __m128i a = _mm_loadu_si128((const __m128i *)(r0 + iw));
+                    __m128i b = _mm_loadu_si128((const __m128i *)(r1 + iw));
+                    _mm_storeu_si128((__m128i *)(d + 2 * iw), _mm_unpacklo_epi16(a, b));
+                    _mm_storeu_si128((__m128i *)(d + 2 * iw + 8), _mm_unpackhi_epi16(a, b));
+                }
+            for (; iw < g->w; iw++) {
+                d[2 * iw] = r0[iw];
+                d[2 * iw + 1] = r1 ? r1[iw] : 0;
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ scratch */
+
+struct slabs {
+    struct fx_workspace local;
+    char *shared;       /* packed weights */
+    char *base;         /* per-thread slabs */
+    size_t per_thread;
+};
+
+static int slabs_get(struct slabs *sl, struct fx_workspace *ws, size_t shared, size_t per_thread,
+                     int threads)
+{
+    sl->local.buf = NULL;
+    sl->local.bytes = 0;
+    shared = align64(shared);
+    sl->per_thread = align64(per_thread);
+    struct fx_workspace *use = ws ? ws : &sl->local;
+    char *p = fx_workspace_reserve(use, shared + sl->per_thread * (size_t)threads);
+    if (!p)
+        return -1;
+    sl->shared = p;
+    sl->base = p + shared;
+    return 0;
+}
+
+static char *slab_of(const struct slabs *sl, int t) { return sl->base + sl->per_thread * (size_t)t; }
+static void slabs_done(struct slabs *sl) { fx_workspace_free(&sl->local); }
+
+/* ------------------------------------------------------------------ f32 forward */
+
+/* Weight (co, ci, tap) of the conv being computed. transposed: the conv is the backward-data
+ * pass of a conv whose weights w are [cin][cout][kk] in this conv's terms, flipped in space. */
+static long w_at(const struct geom *g, int transposed, int co, int ci, int t)
+{
+    if (transposed)
+        return ((long)ci * g->cout + co) * g->kk + (g->kk - 1 - t);
+    return ((long)co * g->cin + ci) * g->kk + t;
+}
+
+/* Weights of panel rows co0 .. co0+mr-1 as [ci][tap][r], at out + co0 * cin * kk. */
+static void pack_w_f32(const struct geom *g, const float *w, int transposed, float *out)
+{
+    int np = panel_count(g->cout, MRF);
+    for (int q = 0; q < np; q++) {
+        int co0 = panel_start(g->cout, MRF, q), mr = panel_start(g->cout, MRF, q + 1) - co0;
+        float *o = out + (long)co0 * g->cin * g->kk;
+        for (int ci = 0; ci < g->cin; ci++)
+            for (int t = 0; t < g->kk; t++)
+                for (int r = 0; r < mr; r++)
+                    *o++ = w[w_at(g, transposed, co0 + r, ci, t)];
+    }
+}
+
+/* Named accumulators, not arrays: GCC kept arrays of vectors in memory (a store per FMA). */
+#define ROWS6(X) X(0) X(1) X(2) X(3) X(4) X(5)
+#define ROWS4(X) X(0) X(1) X(2) X(3)
+
+AVX2_INLINE void fwd_tile_f32(const int mr, const float *xb, long ps, int cin, const int *off, int kk,
+                              const float *wb, float *tmp)
+{
+#define DECL(i) __m256 a##i##_0 = _mm256_setzero_ps(), a##i##_1 = _mm256_setzero_ps();
+#define STEP(i)                                                                                  \
+    if (i < mr) {                                                                                \
+        __m256 wv = _mm256_broadcast_ss(wb + i);                                                 \
+        a##i##_0 = _mm256_fmadd_ps(wv, x0, a##i##_0);                                            \
+        a##i##_1 = _mm256_fmadd_ps(wv, x1, a##i##_1);                                            \
+    }
+#define STORE(i)                                                                                 \
+    if (i < mr) {                                                                                \
+        _mm256_store_ps(tmp + i * NT, a##i##_0);                                                 \
+        _mm256_store_ps(tmp + i * NT + 8, a##i##_1);                                             \
+    }
+    ROWS6(DECL)
+    for (int ci = 0; ci < cin; ci++, xb += ps)
+        for (int t = 0; t < kk; t++, wb += mr) {
+            const float *p = xb + off[t];
+            __m256 x0 = _mm256_loadu_ps(p), x1 = _mm256_loadu_ps(p + 8);
+            ROWS6(STEP)
+        }
+    ROWS6(STORE)
+#undef DECL
+#undef STEP
+#undef STORE
+}
+
+#define FWD_F32(R)                                                                               \
+    AVX2_FN static void fwd_tile_f32_##R(const float *xb, long ps, int cin, const int *off,      \
+                                         int kk, const float *wb, float *tmp)                    \
+    {                                                                                            \
+        fwd_tile_f32(R, xb, ps, cin, off, kk, wb, tmp);                                          \
+    }
+FWD_F32(1)
+FWD_F32(2)
+FWD_F32(3)
+FWD_F32(4)
+FWD_F32(5)
+FWD_F32(6)
+typedef void (*fwd_f32_fn)(const float *, long, int, const int *, int, const float *, float *);
+static const fwd_f32_fn FWD_F32_ROWS[MRF + 1] = {NULL, fwd_tile_f32_1, fwd_tile_f32_2, fwd_tile_f32_3,
+                                                 fwd_tile_f32_4, fwd_tile_f32_5, fwd_tile_f32_6};
+
+int conv_direct_forward_f32(const struct conv_shape *s, const float *x, const float *w, int transposed,
+                            float *y, struct fx_workspace *ws)
+{
+    struct geom g;
+    geom_of(s, &g);
+    int threads = omp_get_max_threads();
+    size_t wbytes = sizeof(float) * (size_t)g.cout * g.cin * g.kk;
+    size_t xbytes = align64(sizeof(float) * (size_t)g.cin * g.ps);
+    struct slabs sl;
+    if (slabs_get(&sl, ws, wbytes, xbytes + sizeof(float) * MRF * NT, threads))
+        return -1;
+    float *wpk = (float *)sl.shared;
+    pack_w_f32(&g, w, transposed, wpk);
+    long plane = (long)g.ho * g.wo;
+    int np = panel_count(g.cout, MRF);
+#pragma omp parallel num_threads(threads)
+    {
+        char *mine = slab_of(&sl, omp_get_thread_num());
+        float *xp = (float *)mine, *tmp = (float *)(mine + xbytes);
+        memset(xp, 0, xbytes);
+#pragma omp for schedule(static)
+        for (int n = 0; n < s->n; n++) {
+            pad_f32(&g, x + (long)n * g.cin * g.h * g.w, xp);
+            float *yn = y + (long)n * g.cout * plane;
+            for (int t = 0; t < g.ntile; t++) {
+                struct runs ru;
+                tile_runs(&g, t, &ru);
+                for (int q = 0; q < np; q++) {
+                    int co0 = panel_start(g.cout, MRF, q), mr = panel_start(g.cout, MRF, q + 1) - co0;
+                    FWD_F32_ROWS[mr](xp + (long)t * NT, g.ps, g.cin, g.off, g.kk,
+                                     wpk + (long)co0 * g.cin * g.kk, tmp);
+                    store_tile(&ru, tmp, mr, yn, plane, co0);
+                }
+            }
+        }
+    }
+    slabs_done(&sl);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ i16 forward */
+
+/* Weight pairs of panel rows co0.. as int32 [cp][tap][r]: low half w[co][2cp][tap], high half
+ * w[co][2cp+1][tap] (0 past cin). */
+static void pack_w_i16(const struct geom *g, const int16_t *w, int transposed, int32_t *out)
+{
+    int np = panel_count(g->cout, MRI), cpairs = (g->cin + 1) / 2;
+    for (int q = 0; q < np; q++) {
+        int co0 = panel_start(g->cout, MRI, q), mr = panel_start(g->cout, MRI, q + 1) - co0;
+        int32_t *o = out + (long)co0 * cpairs * g->kk;
+        for (int cp = 0; cp < cpairs; cp++)
+            for (int t = 0; t < g->kk; t++)
+                for (int r = 0; r < mr; r++) {
+                    uint16_t lo = (uint16_t)w[w_at(g, transposed, co0 + r, 2 * cp, t)];
+                    uint16_t hi = 2 * cp + 1 < g->cin ? (uint16_t)w[w_at(g, transposed, co0 + r, 2 * cp + 1, t)] : 0;
+                    *o++ = (int32_t)((uint32_t)lo | ((uint32_t)hi << 16));
+                }
+    }
+}
+
+/* int32 sums over channel pairs [0, ncp) of the tile: acc[2r], acc[2r+1] for row r. */
+AVX2_INLINE void fwd_tile_i16(const int mr, const int16_t *xb, long ps2, int ncp, const int *off2, int kk,
+                              const int32_t *wb, __m256i *acc)
+{
+#define DECL(i) __m256i a##i##_0 = _mm256_setzero_si256(), a##i##_1 = _mm256_setzero_si256();
+#define STEP(i)                                                                                  \
+    if (i < mr) {                                                                                \
+        __m256i wv = _mm256_set1_epi32(wb[i]);                                                   \
+        a##i##_0 = _mm256_add_epi32(a##i##_0, _mm256_madd_epi16(wv, x0));                        \
+        a##i##_1 = _mm256_add_epi32(a##i##_1, _mm256_madd_epi16(wv, x1));                        \
+    }
+#define STORE(i)                                                                                 \
+    if (i < mr) {                                                                                \
+        acc[2 * i] = a##i##_0;                                                                   \
+        acc[2 * i + 1] = a##i##_1;                                                               \
+    }
+    ROWS4(DECL)
+    for (int cp = 0; cp < ncp; cp++, xb += ps2)
+        for (int t = 0; t < kk; t++, wb += mr) {
+            const int16_t *p = xb + off2[t];
+            __m256i x0 = _mm256_loadu_si256((const __m256i *)p);
+            __m256i x1 = _mm256_loadu_si256((const __m256i *)(p + 16));
+            ROWS4(STEP)
+        }
+    ROWS4(STORE)
+#undef DECL
+#undef STEP
+#undef STORE
+}
+
+#define FWD_I16(R)                                                                               \
+    AVX2_FN static void fwd_tile_i16_##R(const int16_t *xb, long ps2, int ncp, const int *off2,  \
+                                         int kk, const int32_t *wb, __m256i *acc)                \
+    {                                                                                            \
+        fwd_tile_i16(R, xb, ps2, ncp, off2, kk, wb, acc);                                        \
+    }
+FWD_I16(1)
+FWD_I16(2)
+FWD_I16(3)
+FWD_I16(4)
+typedef void (*fwd_i16_fn)(const int16_t *, long, int, const int *, int, const int32_t *, __m256i *);
+static const fwd_i16_fn FWD_I16_ROWS[MRI + 1] = {NULL, fwd_tile_i16_1, fwd_tile_i16_2, fwd_tile_i16_3,
+                                                 fwd_tile_i16_4};
+
+/* (float)((double)v * sa * sb) for 8 int32 lanes: fx_dequant_acc, lane by lane. */
+AVX2_INLINE __m256 dequant8_i32(__m256i v, __m256d sa, __m256d sb)
+{
+    __m256d lo = _mm256_cvtepi32_pd(_mm256_castsi256_si128(v));
+    __m256d hi = _mm256_cvtepi32_pd(_mm256_extracti128_si256(v, 1));
+    lo = _mm256_mul_pd(_mm256_mul_pd(lo, sa), sb);
+    hi = _mm256_mul_pd(_mm256_mul_pd(hi, sa), sb);
+    return _mm256_set_m128(_mm256_cvtpd_ps(hi), _mm256_cvtpd_ps(lo));
+}
+
+/* The same for 4 int64 lanes with |v| < 2^51 (exact conversion through the 2^52 + 2^51 trick). */
+AVX2_INLINE __m128 dequant4_i64(__m256i v, __m256d sa, __m256d sb)
+{
+    const __m256i magic_i = _mm256_set1_epi64x(0x4338000000000000LL);
+    const __m256d magic_d = _mm256_set1_pd(6755399441055744.0);
+    __m256d d = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_add_epi64(v, magic_i)), magic_d);
+    return _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_mul_pd(d, sa), sb));
+}
+
+AVX2_INLINE void widen_add(int64_t *dst, __m256i v)
+{
+    __m256i lo = _mm256_cvtepi32_epi64(_mm256_castsi256_si128(v));
+    __m256i hi = _mm256_cvtepi32_epi64(_mm256_extracti128_si256(v, 1));
+    _mm256_storeu_si256((__m256i *)dst, _mm256_add_epi64(_mm256_loadu_si256((const __m256i *)dst), lo));
+    _mm256_storeu_si256((__m256i *)(dst + 4), _mm256_add_epi64(_mm256_loadu_si256((const __m256i *)(dst + 4)), hi));
+}
+
+/* The bound on |sum| of `terms` products of codes of these signed widths. */
+static double sum_bound(double terms, int bits_a, int bits_b)
+{
+    return terms * ldexp(1.0, bits_a - 1) * ldexp(1.0, bits_b - 1);
+}
+
+int conv_direct_forward_i16_ok(const struct conv_shape *s, int bits_x, int bits_w)
+{
+    if (!conv_direct_ok(s))
+        return 0;
+    /* a chunk must hold at least one channel pair's taps, and sums must convert exactly */
+    int chunk = gemm_i16_chunk(bits_x, bits_w);
+    return chunk / 2 >= s->k * s->k && sum_bound((double)s->cin * s->k * s->k, bits_x, bits_w) < ldexp(1.0, 51);
+}
+
+AVX2_FN int conv_direct_forward_i16(const struct conv_shape *s, const int16_t *x, int bits_x,
+                                    const int16_t *w, int bits_w, int transposed, float sa, const float *sb,
+                                    int sb_per_channel, int acc_bits, float *y, uint64_t *overflows,
+                                    struct fx_workspace *ws)
+{
+    struct geom g;
+    geom_of(s, &g);
+    int cpairs = (g.cin + 1) / 2;
+    double bound = sum_bound((double)g.cin * g.kk, bits_x, bits_w);
+    int narrow = bound < 2147483647.0;   /* whole sums fit int32 */
+    int count_ovf = acc_bits > 0 && acc_bits < 64 && bound >= ldexp(1.0, acc_bits - 1);
+    int cps = narrow ? cpairs : imin(cpairs, gemm_i16_chunk(bits_x, bits_w) / 2 / g.kk);
+    int threads = omp_get_max_threads();
+    size_t wbytes = sizeof(int32_t) * (size_t)g.cout * cpairs * g.kk;
+    size_t xbytes = align64(sizeof(int16_t) * 2 * (size_t)cpairs * g.ps);
+    size_t tbytes = sizeof(float) * MRI * NT + sizeof(int64_t) * MRI * NT;
+    struct slabs sl;
+    if (slabs_get(&sl, ws, wbytes, xbytes + tbytes, threads))
+        return -1;
+    int32_t *wpk = (int32_t *)sl.shared;
+    pack_w_i16(&g, w, transposed, wpk);
+    int off2[KMAX * KMAX];
+    for (int t = 0; t < g.kk; t++)
+        off2[t] = 2 * g.off[t];
+    long plane = (long)g.ho * g.wo;
+    int np = panel_count(g.cout, MRI);
+    __m256d sad = _mm256_set1_pd((double)sa);
+    uint64_t ovf = 0;
+#pragma omp parallel num_threads(threads) reduction(+ : ovf)
+    {
+        char *mine = slab_of(&sl, omp_get_thread_num());
+        int16_t *xp = (int16_t *)mine;
+        float *tmp = (float *)(mine + xbytes);
+        int64_t *wide = (int64_t *)(mine + xbytes + sizeof(float) * MRI * NT);
+        memset(xp, 0, xbytes);
+#pragma omp for schedule(static)
+        for (int n = 0; n < s->n; n++) {
+            pad_pairs_i16(&g, x + (long)n * g.cin * g.h * g.w, xp);
+            float *yn = y + (long)n * g.cout * plane;
+            for (int t = 0; t < g.ntile; t++) {
+                struct runs ru;
+                tile_runs(&g, t, &ru);
+                for (int q = 0; q < np; q++) {
+                    int co0 = panel_start(g.cout, MRI, q), mr = panel_start(g.cout, MRI, q + 1) - co0;
+                    const int32_t *wb = wpk + (long)co0 * cpairs * g.kk;
+                    const int16_t *xb = xp + 2L * t * NT;
+                    __m256i acc[2 * MRI];
+                    if (narrow && !count_ovf) {
+                        FWD_I16_ROWS[mr](xb, 2 * g.ps, cpairs, off2, g.kk, wb, acc);
+                        for (int r = 0; r < mr; r++) {
+                            __m256d sbd = _mm256_set1_pd((double)sb[sb_per_channel ? co0 + r : 0]);
+                            _mm256_store_ps(tmp + r * NT, dequant8_i32(acc[2 * r], sad, sbd));
+                            _mm256_store_ps(tmp + r * NT + 8, dequant8_i32(acc[2 * r + 1], sad, sbd));
+                        }
+                    } else {
+                        memset(wide, 0, sizeof(int64_t) * (size_t)mr * NT);
+                        for (int c0 = 0; c0 < cpairs; c0 += cps) {
+                            int nc = imin(cps, cpairs - c0);
+                            FWD_I16_ROWS[mr](xb + 2L * c0 * g.ps, 2 * g.ps, nc, off2, g.kk,
+                                             wb + (long)c0 * g.kk * mr, acc);
+                            for (int r = 0; r < mr; r++) {
+                                widen_add(wide + r * NT, acc[2 * r]);
+                                widen_add(wide + r * NT + 8, acc[2 * r + 1]);
+                            }
+                        }
+                        for (int r = 0; r < mr; r++) {
+                            __m256d sbd = _mm256_set1_pd((double)sb[sb_per_channel ? co0 + r : 0]);
+                            for (int j = 0; j < NT; j += 4)
+                                _mm_store_ps(tmp + r * NT + j,
+                                             dequant4_i64(_mm256_loadu_si256((const __m256i *)(wide + r * NT + j)), sad, sbd));
+                            if (count_ovf)
+                                for (int i = 0; i < ru.n; i++)
+                                    for (int j = 0; j < ru.len[i]; j++)
+                                        ovf += (uint64_t)fx_acc_overflows(wide[r * NT + ru.j[i] + j], acc_bits);
+                        }
+                    }
+                    store_tile(&ru, tmp, mr, yn, plane, co0);
+                }
+            }
+        }
+    }
+    slabs_done(&sl);
+    if (overflows)
+        *overflows += ovf;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ backward-weight */
+
+/* The 3 x 3 accumulators of a backward-weight tile, named (see fwd_tile_f32). */
+#define TILE9(X) X(0, 0) X(0, 1) X(0, 2) X(1, 0) X(1, 1) X(1, 2) X(2, 0) X(2, 1) X(2, 2)
+
+/* The full 3 x 3 f32 tile's loop over nv vectors of 8, in assembly (GCC reloaded operands
+ * instead of keeping them in registers: 18 loads per 9 FMAs). acc[3*r + o] in and out. */
+AVX2_FN static void bww_f32_loop_3x3(const float *g0, const float *g1, const float *g2, const float *x0,
+                                     const float *x1, const float *x2, long nv, __m256 *acc)
+{
+    if (nv <= 0)
+        return;
+    long q = 0, end = nv * 32;
+    __asm__ volatile("vmovups 0(%[acc]), %%ymm0\n\t"
+                     "vmovups 32(%[acc]), %%ymm1\n\t"
+                     "vmovups 64(%[acc]), %%ymm2\n\t"
+                     "vmovups 96(%[acc]), %%ymm3\n\t"
+                     "vmovups 128(%[acc]), %%ymm4\n\t"
+                     "vmovups 160(%[acc]), %%ymm5\n\t"
+                     "vmovups 192(%[acc]), %%ymm6\n\t"
+                     "vmovups 224(%[acc]), %%ymm7\n\t"
+                     "vmovups 256(%[acc]), %%ymm8\n\t"
+                     "1:\n\t"
+                     "vmovups (%[g0],%[q]), %%ymm9\n\t"
+                     "vmovups (%[g1],%[q]), %%ymm10\n\t"
+                     "vmovups (%[g2],%[q]), %%ymm11\n\t"
+                     "vmovups (%[x0],%[q]), %%ymm12\n\t"
+                     "vmovups (%[x1],%[q]), %%ymm13\n\t"
+                     "vmovups (%[x2],%[q]), %%ymm14\n\t"
+                     "vfmadd231ps %%ymm12, %%ymm9, %%ymm0\n\t"
+                     "vfmadd231ps %%ymm12, %%ymm10, %%ymm3\n\t"
+                     "vfmadd231ps %%ymm12, %%ymm11, %%ymm6\n\t"
+                     "vfmadd231ps %%ymm13, %%ymm9, %%ymm1\n\t"
+                     "vfmadd231ps %%ymm13, %%ymm10, %%ymm4\n\t"
+                     "vfmadd231ps %%ymm13, %%ymm11, %%ymm7\n\t"
+                     "vfmadd231ps %%ymm14, %%ymm9, %%ymm2\n\t"
+                     "vfmadd231ps %%ymm14, %%ymm10, %%ymm5\n\t"
+                     "vfmadd231ps %%ymm14, %%ymm11, %%ymm8\n\t"
+                     "add $32, %[q]\n\t"
+                     "cmp %[end], %[q]\n\t"
+                     "jl 1b\n\t"
+                     "vmovups %%ymm0, 0(%[acc])\n\t"
+                     "vmovups %%ymm1, 32(%[acc])\n\t"
+                     "vmovups %%ymm2, 64(%[acc])\n\t"
+                     "vmovups %%ymm3, 96(%[acc])\n\t"
+                     "vmovups %%ymm4, 128(%[acc])\n\t"
+                     "vmovups %%ymm5, 160(%[acc])\n\t"
+                     "vmovups %%ymm6, 192(%[acc])\n\t"
+                     "vmovups %%ymm7, 224(%[acc])\n\t"
+                     "vmovups %%ymm8, 256(%[acc])"
+                     : [q] "+r"(q)
+                     : [g0] "r"(g0), [g1] "r"(g1), [g2] "r"(g2), [x0] "r"(x0), [x1] "r"(x1),
+                       [x2] "r"(x2), [end] "r"(end), [acc] "r"(acc)
+                     : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",
+                       "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
+}
+
+/* Lanes of tile (r, o) accumulate gy[co0+r][q] * x[ci][q + off[o]] over q; out[r*TW+o] += their
+ * sum. f32. */
+AVX2_INLINE void bww_tile_f32(const int mr, const int no, const float *gf, long Lr, const float *xc,
+                              const int *off, long len, float *out)
+{
+#define DECL(r, o) __m256 a##r##o = _mm256_setzero_ps();
+#define STEP(r, o)                                                                               \
+    if (r < mr && o < no)                                                                        \
+        a##r##o = _mm256_fmadd_ps(g##r, x##o, a##r##o);
+#define STORE(r, o)                                                                              \
+    if (r < mr && o < no) {                                                                      \
+        __m128 v = _mm_add_ps(_mm256_castps256_ps128(a##r##o), _mm256_extractf128_ps(a##r##o, 1)); \
+        v = _mm_add_ps(v, _mm_movehl_ps(v, v));                                                  \
+        v = _mm_add_ss(v, _mm_movehdup_ps(v));                                                   \
+        out[r * TW + o] += _mm_cvtss_f32(v);                                                     \
+    }
+    TILE9(DECL)
+    const float *g0p = gf, *g1p = gf + (mr > 1 ? Lr : 0), *g2p = gf + (mr > 2 ? 2 * Lr : 0);
+    const float *x0p = xc + off[0], *x1p = xc + off[no > 1 ? 1 : 0], *x2p = xc + off[no > 2 ? 2 : 0];
+    if (mr == 3 && no == 3) {
+        __m256 acc[9] = {a00, a01, a02, a10, a11, a12, a20, a21, a22};
+        bww_f32_loop_3x3(g0p, g1p, g2p, x0p, x1p, x2p, len / 8, acc);
+        a00 = acc[0]; a01 = acc[1]; a02 = acc[2];
+        a10 = acc[3]; a11 = acc[4]; a12 = acc[5];
+        a20 = acc[6]; a21 = acc[7]; a22 = acc[8];
+        len = 0;   /* done */
+    }
+    for (long q = 0; q < len; q += 8) {
+        __m256 g0 = _mm256_loadu_ps(g0p + q), g1 = _mm256_loadu_ps(g1p + q), g2 = _mm256_loadu_ps(g2p + q);
+        __m256 x0 = _mm256_loadu_ps(x0p + q);
+        STEP(0, 0) STEP(1, 0) STEP(2, 0)
+        __m256 x1 = _mm256_loadu_ps(x1p + q);
+        STEP(0, 1) STEP(1, 1) STEP(2, 1)
+        __m256 x2 = _mm256_loadu_ps(x2p + q);
+        STEP(0, 2) STEP(1, 2) STEP(2, 2)
+    }
+    TILE9(STORE)
+#undef DECL
+#undef STEP
+#undef STORE
+}
+
+/* The full 3 x 3 tile's loop over nv vectors of 16 in assembly: compiled from intrinsics, GCC
+ * spilled accumulators (each madd needs a temporary). Per vector: 6 loads, 9 madds, 9 adds.
+ * acc[3*r + o] (int32 lanes) are loaded, accumulated and stored back. */
+AVX2_FN static void bww_i16_loop_3x3(const int16_t *g0, const int16_t *g1, const int16_t *g2,
+                                     const int16_t *x0, const int16_t *x1, const int16_t *x2, long nv,
+                                     __m256i *acc)
+{
+    if (nv <= 0)
+        return;
+    long q = 0, end = nv * 32;
+    __asm__ volatile("vmovdqu 0(%[acc]), %%ymm0\n\t"
+            "vmovdqu 32(%[acc]), %%ymm1\n\t"
+            "vmovdqu 64(%[acc]), %%ymm2\n\t"
+            "vmovdqu 96(%[acc]), %%ymm3\n\t"
+            "vmovdqu 128(%[acc]), %%ymm4\n\t"
+            "vmovdqu 160(%[acc]), %%ymm5\n\t"
+            "vmovdqu 192(%[acc]), %%ymm6\n\t"
+            "vmovdqu 224(%[acc]), %%ymm7\n\t"
+            "vmovdqu 256(%[acc]), %%ymm8\n\t"
+            "1:\n\t"
+            "vmovdqu (%[g0],%[q]), %%ymm9\n\t"
+            "vmovdqu (%[g1],%[q]), %%ymm10\n\t"
+            "vmovdqu (%[g2],%[q]), %%ymm11\n\t"
+            "vmovdqu (%[x0],%[q]), %%ymm12\n\t"
+            "vpmaddwd %%ymm12, %%ymm9, %%ymm13\n\t"
+            "vpmaddwd %%ymm12, %%ymm10, %%ymm14\n\t"
+            "vpmaddwd %%ymm12, %%ymm11, %%ymm15\n\t"
+            "vmovdqu (%[x1],%[q]), %%ymm12\n\t"
+            "vpaddd %%ymm13, %%ymm0, %%ymm0\n\t"
+            "vpaddd %%ymm14, %%ymm3, %%ymm3\n\t"
+            "vpaddd %%ymm15, %%ymm6, %%ymm6\n\t"
+            "vpmaddwd %%ymm12, %%ymm9, %%ymm13\n\t"
+            "vpmaddwd %%ymm12, %%ymm10, %%ymm14\n\t"
+            "vpmaddwd %%ymm12, %%ymm11, %%ymm15\n\t"
+            "vmovdqu (%[x2],%[q]), %%ymm12\n\t"
+            "vpaddd %%ymm13, %%ymm1, %%ymm1\n\t"
+            "vpaddd %%ymm14, %%ymm4, %%ymm4\n\t"
+            "vpaddd %%ymm15, %%ymm7, %%ymm7\n\t"
+            "vpmaddwd %%ymm12, %%ymm9, %%ymm13\n\t"
+            "vpmaddwd %%ymm12, %%ymm10, %%ymm14\n\t"
+            "vpmaddwd %%ymm12, %%ymm11, %%ymm15\n\t"
+            "vpaddd %%ymm13, %%ymm2, %%ymm2\n\t"
+            "vpaddd %%ymm14, %%ymm5, %%ymm5\n\t"
+            "vpaddd %%ymm15, %%ymm8, %%ymm8\n\t"
+            "add $32, %[q]\n\t"
+            "cmp %[end], %[q]\n\t"
+            "jl 1b\n\t"
+            "vmovdqu %%ymm0, 0(%[acc])\n\t"
+            "vmovdqu %%ymm1, 32(%[acc])\n\t"
+            "vmovdqu %%ymm2, 64(%[acc])\n\t"
+            "vmovdqu %%ymm3, 96(%[acc])\n\t"
+            "vmovdqu %%ymm4, 128(%[acc])\n\t"
+            "vmovdqu %%ymm5, 160(%[acc])\n\t"
+            "vmovdqu %%ymm6, 192(%[acc])\n\t"
+            "vmovdqu %%ymm7, 224(%[acc])\n\t"
+            "vmovdqu %%ymm8, 256(%[acc])"
+            : [q] "+r"(q)
+            : [g0] "r"(g0), [g1] "r"(g1), [g2] "r"(g2), [x0] "r"(x0), [x1] "r"(x1), [x2] "r"(x2),
+              [end] "r"(end), [acc] "r"(acc)
+            : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8",
+              "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
+}
+
+/* i16: int32 lanes over q, widened every `steps` vectors of 16 (exact); out += the sums. */
+AVX2_INLINE void bww_tile_i16(const int mr, const int no, const int16_t *gf, long Lr, const int16_t *xc,
+                              const int *off, long len, long steps, int64_t *out)
+{
+#define DECL(r, o) __m256i a##r##o = _mm256_setzero_si256();
+#define STEP(r, o)                                                                               \
+    if (r < mr && o < no)                                                                        \
+        a##r##o = _mm256_add_epi32(a##r##o, _mm256_madd_epi16(g##r, x##o));
+#define STORE(r, o)                                                                              \
+    if (r < mr && o < no) {                                                                      \
+        __m256i v = _mm256_add_epi64(_mm256_cvtepi32_epi64(_mm256_castsi256_si128(a##r##o)),     \
+                                     _mm256_cvtepi32_epi64(_mm256_extracti128_si256(a##r##o, 1))); \
+        __m128i h = _mm_add_epi64(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));    \
+        out[r * TW + o] += _mm_cvtsi128_si64(h) + _mm_extract_epi64(h, 1);                      \
+    }
+    const int16_t *g0p = gf, *g1p = gf + (mr > 1 ? Lr : 0), *g2p = gf + (mr > 2 ? 2 * Lr : 0);
+    const int16_t *x0p = xc + off[0], *x1p = xc + off[no > 1 ? 1 : 0], *x2p = xc + off[no > 2 ? 2 : 0];
+    for (long q0 = 0; q0 < len; q0 += steps * 16) {
+        long q1 = q0 + steps * 16 < len ? q0 + steps * 16 : len;
+        TILE9(DECL)
+        if (mr == 3 && no == 3) {
+            __m256i acc[9] = {a00, a01, a02, a10, a11, a12, a20, a21, a22};
+            bww_i16_loop_3x3(g0p + q0, g1p + q0, g2p + q0, x0p + q0, x1p + q0, x2p + q0, (q1 - q0) / 16, acc);
+            a00 = acc[0]; a01 = acc[1]; a02 = acc[2];
+            a10 = acc[3]; a11 = acc[4]; a12 = acc[5];
+            a20 = acc[6]; a21 = acc[7]; a22 = acc[8];
+            q1 = q0;   /* done */
+        }
+        for (long q = q0; q < q1; q += 16) {
+            __m256i g0 = _mm256_loadu_si256((const __m256i *)(g0p + q));
+            __m256i g1 = _mm256_loadu_si256((const __m256i *)(g1p + q));
+            __m256i g2 = _mm256_loadu_si256((const __m256i *)(g2p + q));
+            __m256i x0 = _mm256_loadu_si256((const __m256i *)(x0p + q));
+            STEP(0, 0) STEP(1, 0) STEP(2, 0)
+            __m256i x1 = _mm256_loadu_si256((const __m256i *)(x1p + q));
+            STEP(0, 1) STEP(1, 1) STEP(2, 1)
+            __m256i x2 = _mm256_loadu_si256((const __m256i *)(x2p + q));
+            STEP(0, 2) STEP(1, 2) STEP(2, 2)
+        }
+        TILE9(STORE)
+    }
+#undef DECL
+#undef STEP
+#undef STORE
+}
+
+#define BWW(R, O)                                                                                \
+    AVX2_FN static void bww_f32_##R##_##O(const float *gf, long Lr, const float *xc, const int *off, \
+                                          long len, float *out)                                  \
+    {                                                                                            \
+        bww_tile_f32(R, O, gf, Lr, xc, off, len, out);                                           \
+    }                                                                                            \
+    AVX2_FN static void bww_i16_##R##_##O(const int16_t *gf, long Lr, const int16_t *xc,         \
+                                          const int *off, long len, long steps, int64_t *out)    \
+    {                                                                                            \
+        bww_tile_i16(R, O, gf, Lr, xc, off, len, steps, out);                                    \
+    }
+BWW(1, 1) BWW(1, 2) BWW(1, 3)
+BWW(2, 1) BWW(2, 2) BWW(2, 3)
+BWW(3, 1) BWW(3, 2) BWW(3, 3)
+typedef void (*bww_f32_fn)(const float *, long, const float *, const int *, long, float *);
+typedef void (*bww_i16_fn)(const int16_t *, long, const int16_t *, const int *, long, long, int64_t *);
+static const bww_f32_fn BWW_F32[MRW + 1][TW + 1] = {
+    {NULL, NULL, NULL, NULL},
+    {NULL, bww_f32_1_1, bww_f32_1_2, bww_f32_1_3},
+    {NULL, bww_f32_2_1, bww_f32_2_2, bww_f32_2_3},
+    {NULL, bww_f32_3_1, bww_f32_3_2, bww_f32_3_3}};
+static const bww_i16_fn BWW_I16[MRW + 1][TW + 1] = {
+    {NULL, NULL, NULL, NULL},
+    {NULL, bww_i16_1_1, bww_i16_1_2, bww_i16_1_3},
+    {NULL, bww_i16_2_1, bww_i16_2_2, bww_i16_2_3},
+    {NULL, bww_i16_3_1, bww_i16_3_2, bww_i16_3_3}};
+
+/* Samples [*lo, *hi) of thread t out of nt. */
+static void block_of(int n, int t, int nt, int *lo, int *hi)
+{
+    *lo = (int)((long)n * t / nt);
+    *hi = (int)((long)n * (t + 1) / nt);
+}
+
+/* Backward-weight runs over several samples at once: their padded planes (stride P = hp*wp)
+ * follow each other on one flat axis, with g_y placed at the same offsets (zero between), so a
+ * tile's loop is long enough to pay for the reduction of its lanes even on 8x8 planes. An
+ * output position of sample b only ever reads inputs of sample b's plane. */
+struct stack {
+    int B;          /* samples per stack */
+    long P;         /* per-sample stride on the flat axis */
+    long gs, xs;    /* channel strides of the stacked g_y and x planes */
+};
+
+static struct stack stack_of(const struct geom *g, long target)
+{
+    struct stack st;
+    st.P = (long)g->hp * g->wp;
+    st.B = (int)((target + st.P - 1) / st.P);
+    if (st.B < 1)
+        st.B = 1;
+    st.gs = (st.B * st.P + NT - 1) / NT * NT;
+    st.xs = (st.gs + (long)(g->k - 1) * (g->wp + 1) + 15) / 16 * 16;
+    return st;
+}
+
+#define DEFINE_STACK_FILL(NAME, T)                                                               \
+    /* Sample slot b of the stacks: x's interior, g_y's valid positions. */                      \
+    static void NAME(const struct geom *g, const struct stack *st, int b, const T *x, const T *gy, \
+                     T *xp, T *gf)                                                               \
+    {                                                                                            \
+        for (int c = 0; c < g->cin; c++)                                                         \
+            for (int ih = 0; ih < g->h; ih++)                                                    \
+                memcpy(xp + c * st->xs + b * st->P + (long)(ih + g->pad) * g->wp + g->pad,       \
+                       x + ((long)c * g->h + ih) * g->w, sizeof(T) * (size_t)g->w);              \
+        for (int co = 0; co < g->cout; co++)                                                     \
+            for (int oh = 0; oh < g->ho; oh++)                                                   \
+                memcpy(gf + co * st->gs + b * st->P + (long)oh * g->wp,                          \
+                       gy + ((long)co * g->ho + oh) * g->wo, sizeof(T) * (size_t)g->wo);         \
+    }                                                                                            \
+    /* The flat length a stack of nb samples runs over; what lies past nb*P in it is zeroed. */  \
+    static long NAME##_len(const struct geom *g, const struct stack *st, int nb, T *gf)          \
+    {                                                                                            \
+        long used = nb * st->P, len = (used + NT - 1) / NT * NT;                                 \
+        for (int co = 0; co < g->cout; co++)                                                     \
+            memset(gf + co * st->gs + used, 0, sizeof(T) * (size_t)(len - used));                \
+        return len;                                                                              \
+    }
+DEFINE_STACK_FILL(stack_fill_f32, float)
+DEFINE_STACK_FILL(stack_fill_i16, int16_t)
+
+int conv_direct_backward_weight_f32(const struct conv_shape *s, const float *x, const float *gy,
+                                    float *gw, struct fx_workspace *ws)
+{
+    struct geom g;
+    geom_of(s, &g);
+    struct stack st = stack_of(&g, 1280);
+    int threads = omp_get_max_threads();
+    long wc = (long)g.cout * g.cin * g.kk;
+    size_t xbytes = align64(sizeof(float) * (size_t)g.cin * st.xs);
+    size_t gbytes = align64(sizeof(float) * (size_t)g.cout * st.gs);
+    size_t pbytes = align64(sizeof(float) * (size_t)wc);
+    struct slabs sl;
+    if (slabs_get(&sl, ws, 0, xbytes + gbytes + pbytes, threads))
+        return -1;
+    long plane_in = (long)g.h * g.w, plane_out = (long)g.ho * g.wo;
+    int np = panel_count(g.cout, MRW);
+    int used = 1;
+#pragma omp parallel num_threads(threads)
+    {
+        int t = omp_get_thread_num(), nt = omp_get_num_threads(), lo, hi;
+#pragma omp single
+        used = nt;
+        char *mine = slab_of(&sl, t);
+        float *xp = (float *)mine, *gf = (float *)(mine + xbytes), *part = (float *)(mine + xbytes + gbytes);
+        memset(mine, 0, xbytes + gbytes + pbytes);
+        block_of(s->n, t, nt, &lo, &hi);
+        for (int n0 = lo; n0 < hi; n0 += st.B) {
+            int nb = imin(st.B, hi - n0);
+            for (int b = 0; b < nb; b++)
+                stack_fill_f32(&g, &st, b, x + (long)(n0 + b) * g.cin * plane_in,
+                               gy + (long)(n0 + b) * g.cout * plane_out, xp, gf);
+            long len = stack_fill_f32_len(&g, &st, nb, gf);
+            for (int q = 0; q < np; q++) {
+                int co0 = panel_start(g.cout, MRW, q), mr = panel_start(g.cout, MRW, q + 1) - co0;
+                for (int ci = 0; ci < g.cin; ci++)
+                    for (int t0 = 0; t0 < g.kk; t0 += TW) {
+                        int no = imin(TW, g.kk - t0);
+                        float out[MRW * TW];
+                        for (int r = 0; r < mr; r++)
+                            for (int o = 0; o < no; o++)
+                                out[r * TW + o] = part[((long)(co0 + r) * g.cin + ci) * g.kk + t0 + o];
+                        BWW_F32[mr][no](gf + (long)co0 * st.gs, st.gs, xp + (long)ci * st.xs, g.off + t0,
+                                        len, out);
+                        for (int r = 0; r < mr; r++)
+                            for (int o = 0; o < no; o++)
+                                part[((long)(co0 + r) * g.cin + ci) * g.kk + t0 + o] = out[r * TW + o];
+                    }
+            }
+        }
+#pragma omp barrier
+        /* reduce the partials in thread order: a fixed order for a given thread count */
+#pragma omp for schedule(static)
+        for (long i = 0; i < wc; i++) {
+            float acc = 0.0f;
+            for (int u = 0; u < used; u++)
+                acc += ((const float *)(slab_of(&sl, u) + xbytes + gbytes))[i];
+            gw[i] = acc;
+        }
+    }
+    slabs_done(&sl);
+    return 0;
+}
+
+int conv_direct_backward_weight_i16_ok(const struct conv_shape *s, int bits_x, int bits_g)
+{
+    return conv_direct_ok(s) && gemm_i16_chunk(bits_x, bits_g) >= 2;
+}
+
+int conv_direct_backward_weight_i16(const struct conv_shape *s, const int16_t *x, int bits_x,
+                                    const int16_t *gy, int bits_g, float sx, float sg, int acc_bits,
+                                    int64_t *gw_acc, float *gw, uint64_t *overflows,
+                                    struct fx_workspace *ws)
+{
+    struct geom g;
+    geom_of(s, &g);
+    struct stack st = stack_of(&g, 2048);
+    int threads = omp_get_max_threads();
+    long wc = (long)g.cout * g.cin * g.kk;
+    long steps = gemm_i16_chunk(bits_x, bits_g) / 2;   /* madd vectors per int32 lane before a spill */
+    size_t xbytes = align64(sizeof(int16_t) * (size_t)g.cin * st.xs);
+    size_t gbytes = align64(sizeof(int16_t) * (size_t)g.cout * st.gs);
+    size_t pbytes = align64(sizeof(int64_t) * (size_t)wc);
+    struct slabs sl;
+    if (slabs_get(&sl, ws, 0, xbytes + gbytes + pbytes, threads))
+        return -1;
+    long plane_in = (long)g.h * g.w, plane_out = (long)g.ho * g.wo;
+    int np = panel_count(g.cout, MRW);
+    int used = 1;
+    uint64_t ovf = 0;
+#pragma omp parallel num_threads(threads) reduction(+ : ovf)
+    {
+        int t = omp_get_thread_num(), nt = omp_get_num_threads(), lo, hi;
+#pragma omp single
+        used = nt;
+        char *mine = slab_of(&sl, t);
+        int16_t *xp = (int16_t *)mine, *gf = (int16_t *)(mine + xbytes);
+        int64_t *part = (int64_t *)(mine + xbytes + gbytes);
+        memset(mine, 0, xbytes + gbytes + pbytes);
+        block_of(s->n, t, nt, &lo, &hi);
+        for (int n0 = lo; n0 < hi; n0 += st.B) {
+            int nb = imin(st.B, hi - n0);
+            for (int b = 0; b < nb; b++)
+                stack_fill_i16(&g, &st, b, x + (long)(n0 + b) * g.cin * plane_in,
+                               gy + (long)(n0 + b) * g.cout * plane_out, xp, gf);
+            long len = stack_fill_i16_len(&g, &st, nb, gf);
+            for (int q = 0; q < np; q++) {
+                int co0 = panel_start(g.cout, MRW, q), mr = panel_start(g.cout, MRW, q + 1) - co0;
+                for (int ci = 0; ci < g.cin; ci++)
+                    for (int t0 = 0; t0 < g.kk; t0 += TW) {
+                        int no = imin(TW, g.kk - t0);
+                        int64_t out[MRW * TW] = {0};
+                        BWW_I16[mr][no](gf + (long)co0 * st.gs, st.gs, xp + (long)ci * st.xs, g.off + t0,
+                                        len, steps, out);
+                        for (int r = 0; r < mr; r++)
+                            for (int o = 0; o < no; o++)
+                                part[((long)(co0 + r) * g.cin + ci) * g.kk + t0 + o] += out[r * TW + o];
+                    }
+            }
+        }
+#pragma omp barrier
+        /* integer sums are exact: any order gives the same value */
+#pragma omp for schedule(static)
+        for (long i = 0; i < wc; i++) {
+            int64_t acc = 0;
+            for (int u = 0; u < used; u++)
+                acc += ((const int64_t *)(slab_of(&sl, u) + xbytes + gbytes))[i];
+            ovf += (uint64_t)fx_acc_overflows(acc, acc_bits);
+            if (gw_acc)
+                gw_acc[i] = acc;
+            if (gw)
+                gw[i] = fx_dequant_acc(acc, sx, sg);
+        }
+    }
+    slabs_done(&sl);
+    if (overflows)
+        *overflows += ovf;
+    return 0;
+}
+
+#else /* not x86: the im2col path everywhere */
+
+int conv_direct_ok(const struct conv_shape *s) { (void)s; return 0; }
+int conv_direct_forward_i16_ok(const struct conv_shape *s, int bits_x, int bits_w)
+{
+    (void)s; (void)bits_x; (void)bits_w;
+    return 0;
+}
+int conv_direct_backward_weight_i16_ok(const struct conv_shape *s, int bits_x, int bits_g)
+{
+    (void)s; (void)bits_x; (void)bits_g;
+    return 0;
+}
+int conv_direct_forward_f32(const struct conv_shape *s, const float *x, const float *w, int transposed,
+                            float *y, struct fx_workspace *ws)
+{
+    (void)s; (void)x; (void)w; (void)transposed; (void)y; (void)ws;
+    return -1;
+}
+int conv_direct_forward_i16(const struct conv_shape *s, const int16_t *x, int bits_x,
+                            const int16_t *w, int bits_w, int transposed, float sa, const float *sb,
+                            int sb_per_channel, int acc_bits, float *y, uint64_t *overflows,
+                            struct fx_workspace *ws)
+{
+    (void)s; (void)x; (void)bits_x; (void)w; (void)bits_w; (void)transposed; (void)sa; (void)sb;
+    (void)sb_per_channel; (void)acc_bits; (void)y; (void)overflows; (void)ws;
+    return -1;
+}
+int conv_direct_backward_weight_f32(const struct conv_shape *s, const float *x, const float *gy,
+                                    float *gw, struct fx_workspace *ws)
+{
+    (void)s; (void)x; (void)gy; (void)gw; (void)ws;
+    return -1;
+}
+int conv_direct_backward_weight_i16(const struct conv_shape *s, const int16_t *x, int bits_x,
+                                    const int16_t *gy, int bits_g, float sx, float sg, int acc_bits,
+                                    int64_t *gw_acc, float *gw, uint64_t *overflows,
+                                    struct fx_workspace *ws)
+{
+    (void)s; (void)x; (void)bits_x; (void)gy; (void)bits_g; (void)gw_acc; (void)ws;
+    return -1;
+}
+
+#endif
