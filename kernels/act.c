@@ -29,7 +29,7 @@ void act_forward(enum act_kind kind, const struct nchw *s, const float *x, float
 {
     long count = nchw_count(s);
     float hi = kind == ACT_RELU6 ? 6.0f : 0.0f;
-#pragma omp parallel for schedule(static) if (count > 65536)
+#pragma omp parallel for schedule(dynamic, 16384) if (count > 65536)
     for (long i = 0; i < count; i++) {
         float v = x[i] > 0.0f ? x[i] : 0.0f;   /* NaN -> 0 */
         if (kind == ACT_RELU6 && v > hi)
@@ -43,7 +43,7 @@ void act_backward(enum act_kind kind, const struct nchw *s, const float *y, cons
                   const struct op_sink *sink, struct op_tag tag)
 {
     long count = nchw_count(s);
-#pragma omp parallel for schedule(static) if (count > 65536)
+#pragma omp parallel for schedule(dynamic, 16384) if (count > 65536)
     for (long i = 0; i < count; i++) {
         int pass = y[i] > 0.0f && (kind != ACT_RELU6 || y[i] < 6.0f);
         gx[i] = pass ? gy[i] : 0.0f;

@@ -28,7 +28,7 @@ void add_forward(const struct nchw *s, const float *a, const float *b, float *y,
                  const struct op_sink *sink, struct op_tag tag)
 {
     long count = nchw_count(s);
-#pragma omp parallel for schedule(static) if (count > 65536)
+#pragma omp parallel for schedule(dynamic, 16384) if (count > 65536)
     for (long i = 0; i < count; i++)
         y[i] = a[i] + b[i];
     emit(sink, s, OP_PHASE_FWD, tag);

@@ -5,8 +5,9 @@
  *             variance (m / (m - 1), m = n*h*w) for running_var. momentum = 1/(k+1) at the
  *             k-th batch (k = 0, 1, ...) gives the cumulative average (SWA BN re-estimation).
  *   eval:     y = gamma * (x - running_mean) / sqrt(running_var + eps) + beta.
- * Sums per channel are taken in double, each channel by one thread in element order, so
- * results are identical for any thread count. y may alias x in the forward passes. */
+ * Sums per channel are taken in double, each channel by one thread in a fixed order (8 lanes:
+ * element i of a plane into lane i % 8, lanes added pairwise at the end), so results are
+ * identical for any thread count. y may alias x in the forward passes. */
 #ifndef E2_BN_H
 #define E2_BN_H
 
@@ -20,6 +21,14 @@ void bn_forward_train(const struct nchw *s, const float *x, const float *gamma, 
                       float *y, float *save_mean, float *save_invstd,
                       const struct op_sink *sink, struct op_tag tag);
 
+/* bn_forward_train with an activation fused after it: act -1 (none), ACT_RELU or ACT_RELU6
+ * (kernels/act.h). y equals bn_forward_train then act_forward bit for bit. Emits the BN record
+ * only (the caller emits the activation's). */
+void bn_forward_train_act(const struct nchw *s, const float *x, const float *gamma, const float *beta,
+                          float eps, float momentum, float *running_mean, float *running_var,
+                          int act, float *y, float *save_mean, float *save_invstd,
+                          const struct op_sink *sink, struct op_tag tag);
+
 void bn_forward_eval(const struct nchw *s, const float *x, const float *gamma, const float *beta,
                      const float *running_mean, const float *running_var, float eps, float *y,
                      const struct op_sink *sink, struct op_tag tag);
@@ -31,5 +40,15 @@ void bn_backward(const struct nchw *s, const float *x, const float *gy, const fl
                  const float *save_mean, const float *save_invstd,
                  float *gx, float *ggamma, float *gbeta,
                  const struct op_sink *sink, struct op_tag tag);
+
+/* Backward through act(bn(x)) (act as in bn_forward_train_act; -1 = bn_backward): gy is dL/d of
+ * the activation's output. The activation's gradient mask comes from the recomputed act input
+ * x * a + b (a = gamma * invstd, b = beta - mean * a, as the forward computed it), so the result
+ * equals act_backward on the recomputed forward output followed by bn_backward, bit for bit.
+ * beta may be NULL when act is -1. Emits the BN record only. */
+void bn_backward_act(const struct nchw *s, const float *x, const float *gy, const float *gamma,
+                     const float *beta, const float *save_mean, const float *save_invstd, int act,
+                     float *gx, float *ggamma, float *gbeta, const struct op_sink *sink,
+                     struct op_tag tag);
 
 #endif

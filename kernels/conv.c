@@ -908,7 +908,7 @@ int conv_forward_f32(const struct conv_shape *s, const float *x, const float *w,
         size_t col_bytes = d.pointwise ? 0 : sizeof(float) * (size_t)s->cin * d.kk * d.hw_out;
         if (scratch_get(&sc, ws, col_bytes, threads))
             return -1;
-#pragma omp parallel for schedule(static) num_threads(threads)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
         for (int n = 0; n < s->n; n++) {
             const float *xn = x + (long)n * s->cin * d.hw_in;
             const float *col = xn;
@@ -942,7 +942,7 @@ int conv_backward_data_f32(const struct conv_shape *s, const float *gy, const fl
         struct scratch sc;
         if (scratch_get(&sc, ws, dw_scratch_bytes(s, &d), threads))
             return -1;
-#pragma omp parallel for schedule(static) num_threads(threads)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
         for (long p = 0; p < (long)s->n * s->cin; p++) {
             int n = (int)(p / s->cin), ci = (int)(p % s->cin);
             dw_bwd_data_plane_f32(s, &d, &g, gy + (long)n * s->cout * d.hw_out, w, ci,
@@ -964,7 +964,7 @@ int conv_backward_data_f32(const struct conv_shape *s, const float *gy, const fl
             return -1;
         float *wt = scratch_of(&sc, 0);
         transpose_w_f32(s, &d, w, wt);
-#pragma omp parallel for schedule(static) num_threads(threads)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
         for (int n = 0; n < s->n; n++) {
             float *col = (float *)((char *)scratch_of(&sc, omp_get_thread_num()) + wt_bytes);
             float *gxn = gx + (long)n * s->cin * d.hw_in;
@@ -981,7 +981,7 @@ int conv_backward_data_f32(const struct conv_shape *s, const float *gy, const fl
         size_t col_bytes = d.pointwise ? 0 : sizeof(float) * (size_t)s->cin * d.kk * d.hw_out;
         if (scratch_get(&sc, ws, col_bytes, threads))
             return -1;
-#pragma omp parallel for schedule(static) num_threads(threads)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
         for (int n = 0; n < s->n; n++) {
             const float *gyn = gy + (long)n * s->cout * d.hw_out;
             float *gxn = gx + (long)n * s->cin * d.hw_in;
@@ -1022,7 +1022,7 @@ int conv_backward_weight_f32(const struct conv_shape *s, const float *x, const f
         struct scratch sc;
         if (scratch_get(&sc, ws, dw_scratch_bytes(s, &d), threads))
             return -1;
-#pragma omp parallel for schedule(static) num_threads(threads)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
         for (int co = 0; co < s->cout; co++) {
             void *mine = scratch_of(&sc, omp_get_thread_num());
             dw_bwd_weight_co_f32(s, &d, &g, x, gy, co, mine, dw_extra(&g, mine), gw);
@@ -1123,7 +1123,7 @@ int conv_forward_fx(const struct conv_shape *s, const struct fx_tensor *x, const
         struct scratch sc;
         if (scratch_get(&sc, ws, col_bytes + acc_bytes, threads))
             return -1;
-#pragma omp parallel for schedule(static) num_threads(threads) reduction(+ : ovf)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) reduction(+ : ovf)
         for (int n = 0; n < s->n; n++) {
             char *mine = scratch_of(&sc, omp_get_thread_num());
             int64_t *acc = (int64_t *)(mine + col_bytes);
@@ -1171,7 +1171,7 @@ int conv_backward_data_fx(const struct conv_shape *s, const struct fx_tensor *gy
             return -1;
         float sw = data_w_scale(w);
         int narrow = fits_int32(d.kk, fx_signed_bits(gy->bits, gy->is_signed), fx_signed_bits(w->bits, w->is_signed));
-#pragma omp parallel for schedule(static) num_threads(threads) reduction(+ : ovf)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) reduction(+ : ovf)
         for (long p = 0; p < (long)s->n * s->cin; p++) {
             int n = (int)(p / s->cin), ci = (int)(p % s->cin);
             void *mine = scratch_of(&sc, omp_get_thread_num());
@@ -1201,7 +1201,7 @@ int conv_backward_data_fx(const struct conv_shape *s, const struct fx_tensor *gy
         int16_t *wt = scratch_of(&sc, 0);
         transpose_w_i16(s, &d, w->code, wt);
         float sw = data_w_scale(w);
-#pragma omp parallel for schedule(static) num_threads(threads) reduction(+ : ovf)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) reduction(+ : ovf)
         for (int n = 0; n < s->n; n++) {
             char *mine = (char *)scratch_of(&sc, omp_get_thread_num()) + wt_bytes;
             int16_t *col = (int16_t *)mine;
@@ -1227,7 +1227,7 @@ int conv_backward_data_fx(const struct conv_shape *s, const struct fx_tensor *gy
         if (scratch_get(&sc, ws, col_bytes + acc_bytes, threads))
             return -1;
         float sw = data_w_scale(w);
-#pragma omp parallel for schedule(static) num_threads(threads) reduction(+ : ovf)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) reduction(+ : ovf)
         for (int n = 0; n < s->n; n++) {
             char *mine = scratch_of(&sc, omp_get_thread_num());
             int64_t *acc = (int64_t *)(mine + col_bytes);
@@ -1269,7 +1269,7 @@ int conv_backward_weight_fx(const struct conv_shape *s, const struct fx_tensor *
         struct scratch sc;
         if (scratch_get(&sc, ws, dw_scratch_bytes(s, &d), threads))
             return -1;
-#pragma omp parallel for schedule(static) num_threads(threads) reduction(+ : ovf)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) reduction(+ : ovf)
         for (int co = 0; co < s->cout; co++) {
             void *mine = scratch_of(&sc, omp_get_thread_num());
             ovf += dw_bwd_weight_co_fx(s, &d, &g, x, gy, co, mine, dw_extra(&g, mine), gw_acc, gw, acc_bits);

@@ -318,7 +318,7 @@ int conv_direct_forward_f32(const struct conv_shape *s, const float *x, const fl
         char *mine = slab_of(&sl, omp_get_thread_num());
         float *xp = (float *)mine, *tmp = (float *)(mine + xbytes);
         memset(xp, 0, xbytes);
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 1)
         for (int n = 0; n < s->n; n++) {
             pad_f32(&g, x + (long)n * g.cin * g.h * g.w, xp);
             float *yn = y + (long)n * g.cout * plane;
@@ -479,7 +479,7 @@ AVX2_FN int conv_direct_forward_i16(const struct conv_shape *s, const int16_t *x
         float *tmp = (float *)(mine + xbytes);
         int64_t *wide = (int64_t *)(mine + xbytes + sizeof(float) * MRI * NT);
         memset(xp, 0, xbytes);
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 1)
         for (int n = 0; n < s->n; n++) {
             pad_pairs_i16(&g, x + (long)n * g.cin * g.h * g.w, xp);
             float *yn = y + (long)n * g.cout * plane;
@@ -766,12 +766,6 @@ static const bww_i16_fn BWW_I16[MRW + 1][TW + 1] = {
     {NULL, bww_i16_2_1, bww_i16_2_2, bww_i16_2_3},
     {NULL, bww_i16_3_1, bww_i16_3_2, bww_i16_3_3}};
 
-/* Samples [*lo, *hi) of thread t out of nt. */
-static void block_of(int n, int t, int nt, int *lo, int *hi)
-{
-    *lo = (int)((long)n * t / nt);
-    *hi = (int)((long)n * (t + 1) / nt);
-}
 
 /* Backward-weight runs over several samples at once: their padded planes (stride P = hp*wp)
  * follow each other on one flat axis, with g_y placed at the same offsets (zero between), so a
@@ -820,6 +814,10 @@ static struct stack stack_of(const struct geom *g, long target)
 DEFINE_STACK_FILL(stack_fill_f32, float)
 DEFINE_STACK_FILL(stack_fill_i16, int16_t)
 
+/* The samples are processed in stacks of st.B, taken by the threads dynamically (a thread that
+ * another process holds back does not hold the others up). f32: each stack keeps its own partial
+ * sums, added up in stack order, so the result does not depend on the thread count or on which
+ * thread took which stack. */
 int conv_direct_backward_weight_f32(const struct conv_shape *s, const float *x, const float *gy,
                                     float *gw, struct fx_workspace *ws)
 {
@@ -828,26 +826,26 @@ int conv_direct_backward_weight_f32(const struct conv_shape *s, const float *x, 
     struct stack st = stack_of(&g, 1280);
     int threads = omp_get_max_threads();
     long wc = (long)g.cout * g.cin * g.kk;
+    int nstacks = (s->n + st.B - 1) / st.B;
     size_t xbytes = align64(sizeof(float) * (size_t)g.cin * st.xs);
     size_t gbytes = align64(sizeof(float) * (size_t)g.cout * st.gs);
     size_t pbytes = align64(sizeof(float) * (size_t)wc);
     struct slabs sl;
-    if (slabs_get(&sl, ws, 0, xbytes + gbytes + pbytes, threads))
+    if (slabs_get(&sl, ws, pbytes * (size_t)(nstacks > 0 ? nstacks : 1), xbytes + gbytes, threads))
         return -1;
+    float *parts = (float *)sl.shared;
     long plane_in = (long)g.h * g.w, plane_out = (long)g.ho * g.wo;
     int np = panel_count(g.cout, MRW);
-    int used = 1;
 #pragma omp parallel num_threads(threads)
     {
-        int t = omp_get_thread_num(), nt = omp_get_num_threads(), lo, hi;
-#pragma omp single
-        used = nt;
-        char *mine = slab_of(&sl, t);
-        float *xp = (float *)mine, *gf = (float *)(mine + xbytes), *part = (float *)(mine + xbytes + gbytes);
-        memset(mine, 0, xbytes + gbytes + pbytes);
-        block_of(s->n, t, nt, &lo, &hi);
-        for (int n0 = lo; n0 < hi; n0 += st.B) {
-            int nb = imin(st.B, hi - n0);
+        char *mine = slab_of(&sl, omp_get_thread_num());
+        float *xp = (float *)mine, *gf = (float *)(mine + xbytes);
+        memset(mine, 0, xbytes + gbytes);
+#pragma omp for schedule(dynamic, 1)
+        for (int sk = 0; sk < nstacks; sk++) {
+            int n0 = sk * st.B, nb = imin(st.B, s->n - n0);
+            float *part = (float *)((char *)parts + pbytes * (size_t)sk);
+            memset(part, 0, sizeof(float) * (size_t)wc);
             for (int b = 0; b < nb; b++)
                 stack_fill_f32(&g, &st, b, x + (long)(n0 + b) * g.cin * plane_in,
                                gy + (long)(n0 + b) * g.cout * plane_out, xp, gf);
@@ -857,10 +855,7 @@ int conv_direct_backward_weight_f32(const struct conv_shape *s, const float *x, 
                 for (int ci = 0; ci < g.cin; ci++)
                     for (int t0 = 0; t0 < g.kk; t0 += TW) {
                         int no = imin(TW, g.kk - t0);
-                        float out[MRW * TW];
-                        for (int r = 0; r < mr; r++)
-                            for (int o = 0; o < no; o++)
-                                out[r * TW + o] = part[((long)(co0 + r) * g.cin + ci) * g.kk + t0 + o];
+                        float out[MRW * TW] = {0};
                         BWW_F32[mr][no](gf + (long)co0 * st.gs, st.gs, xp + (long)ci * st.xs, g.off + t0,
                                         len, out);
                         for (int r = 0; r < mr; r++)
@@ -869,13 +864,12 @@ int conv_direct_backward_weight_f32(const struct conv_shape *s, const float *x, 
                     }
             }
         }
-#pragma omp barrier
-        /* reduce the partials in thread order: a fixed order for a given thread count */
+        /* the stacks' partial sums in stack order (the implicit barrier above completes them) */
 #pragma omp for schedule(static)
         for (long i = 0; i < wc; i++) {
             float acc = 0.0f;
-            for (int u = 0; u < used; u++)
-                acc += ((const float *)(slab_of(&sl, u) + xbytes + gbytes))[i];
+            for (int sk = 0; sk < nstacks; sk++)
+                acc += ((const float *)((const char *)parts + pbytes * (size_t)sk))[i];
             gw[i] = acc;
         }
     }
@@ -907,20 +901,20 @@ int conv_direct_backward_weight_i16(const struct conv_shape *s, const int16_t *x
         return -1;
     long plane_in = (long)g.h * g.w, plane_out = (long)g.ho * g.wo;
     int np = panel_count(g.cout, MRW);
-    int used = 1;
+    int nstacks = (s->n + st.B - 1) / st.B, used = 1;
     uint64_t ovf = 0;
 #pragma omp parallel num_threads(threads) reduction(+ : ovf)
     {
-        int t = omp_get_thread_num(), nt = omp_get_num_threads(), lo, hi;
 #pragma omp single
-        used = nt;
-        char *mine = slab_of(&sl, t);
+        used = omp_get_num_threads();   /* the slabs whose partials get summed */
+        char *mine = slab_of(&sl, omp_get_thread_num());
         int16_t *xp = (int16_t *)mine, *gf = (int16_t *)(mine + xbytes);
         int64_t *part = (int64_t *)(mine + xbytes + gbytes);
         memset(mine, 0, xbytes + gbytes + pbytes);
-        block_of(s->n, t, nt, &lo, &hi);
-        for (int n0 = lo; n0 < hi; n0 += st.B) {
-            int nb = imin(st.B, hi - n0);
+        /* stacks taken dynamically; each thread sums into its own partial (exact: any order) */
+#pragma omp for schedule(dynamic, 1)
+        for (int sk = 0; sk < nstacks; sk++) {
+            int n0 = sk * st.B, nb = imin(st.B, s->n - n0);
             for (int b = 0; b < nb; b++)
                 stack_fill_i16(&g, &st, b, x + (long)(n0 + b) * g.cin * plane_in,
                                gy + (long)(n0 + b) * g.cout * plane_out, xp, gf);
@@ -939,7 +933,6 @@ int conv_direct_backward_weight_i16(const struct conv_shape *s, const int16_t *x
                     }
             }
         }
-#pragma omp barrier
         /* integer sums are exact: any order gives the same value */
 #pragma omp for schedule(static)
         for (long i = 0; i < wc; i++) {

@@ -133,7 +133,7 @@ float fx_max_abs(const float *v, long count)
         return max_abs_serial(v, count);
     float m = 0.0f;
     long blocks = (count + 65535) / 65536;
-#pragma omp parallel for reduction(max : m) schedule(static)
+#pragma omp parallel for reduction(max : m) schedule(dynamic, 1)
     for (long b = 0; b < blocks; b++) {
         long lo = b * 65536, n = count - lo < 65536 ? count - lo : 65536;
         float x = max_abs_serial(v + lo, n);
@@ -187,7 +187,8 @@ static void quantize_codes(const float *v, long outer, int channels, long inner,
     long rows = outer * channels;
     float lo = (float)fx_qmin(fmt->bits, fmt->is_signed), hi = (float)fx_qmax(fmt->bits, fmt->is_signed);
     uint64_t sat = 0;
-#pragma omp parallel for reduction(+ : sat) schedule(static) if (rows * inner > 65536)
+    int chunk = inner >= 8192 ? 1 : (int)(8192 / (inner > 0 ? inner : 1));   /* rows per chunk */
+#pragma omp parallel for reduction(+ : sat) schedule(dynamic, chunk) if (rows * inner > 65536)
     for (long r = 0; r < rows; r++) {
         int c = (int)(r % channels);
         float mul = channel_mul ? channel_mul[c] : 1.0f;
@@ -257,7 +258,8 @@ void fx_dequantize(const int16_t *code, long outer, int channels, long inner,
                    int per_channel, const float *scale, float *v)
 {
     long rows = outer * channels;
-#pragma omp parallel for schedule(static) if (rows * inner > 65536)
+    int chunk = inner >= 8192 ? 1 : (int)(8192 / (inner > 0 ? inner : 1));   /* rows per chunk */
+#pragma omp parallel for schedule(dynamic, chunk) if (rows * inner > 65536)
     for (long r = 0; r < rows; r++) {
         float s = scale[per_channel ? (int)(r % channels) : 0];
         for (long i = 0; i < inner; i++)
@@ -276,7 +278,7 @@ void fx_msb(const int16_t *code, long count, int bits, int msb_bits, int is_sign
     int32_t step = 1 << (bits - msb_bits);
     int32_t hi = fx_qmax(msb_bits, is_signed), lo = fx_qmin(msb_bits, is_signed);
     uint64_t clipped = 0;
-#pragma omp parallel for reduction(+ : clipped) schedule(static) if (count > 65536)
+#pragma omp parallel for reduction(+ : clipped) schedule(dynamic, 16384) if (count > 65536)
     for (long i = 0; i < count; i++) {
         int32_t q = code[i];
         int32_t a = q < 0 ? -q : q;

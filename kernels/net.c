@@ -143,7 +143,7 @@ static uint64_t tensor_key(const struct net *net, uint16_t layer, int slot)
 
 static void gather(float *dst, const float *src, const int *idx, int k, long el)
 {
-#pragma omp parallel for schedule(static) if ((long)k * el > 65536)
+#pragma omp parallel for schedule(dynamic, 1) if ((long)k * el > 65536)
     for (int i = 0; i < k; i++)
         memcpy(dst + (long)i * el, src + (long)idx[i] * el, sizeof(float) * (size_t)el);
 }
@@ -161,7 +161,7 @@ static void bn_apply(const struct nchw *s, const float *x, const float *gamma, c
                      const float *mean, const float *invstd, int act, float *y)
 {
     long hw = (long)s->h * s->w;
-#pragma omp parallel for schedule(static) if (nchw_count(s) > 65536)
+#pragma omp parallel for schedule(dynamic, 1) if (nchw_count(s) > 65536)
     for (int c = 0; c < s->c; c++) {
         float a = gamma[c] * invstd[c], b = beta[c] - mean[c] * a;
         for (int n = 0; n < s->n; n++) {
@@ -225,7 +225,7 @@ static int quant_act(struct net *net, const float *v, int k, int c, long hw, uin
 {
     long count = (long)k * c * hw;
     int neg = 0;
-#pragma omp parallel for schedule(static) reduction(| : neg) if (count > 65536)
+#pragma omp parallel for schedule(dynamic, 16384) reduction(| : neg) if (count > 65536)
     for (long i = 0; i < count; i++)
         neg |= v[i] < 0.0f;
     struct fx_format f = fmt_of(net, net->prec.activations, neg, 0);
@@ -278,7 +278,7 @@ static int quant_grad(struct net *net, const float *g, int k, int c, long hw, co
 static float max_abs_code(const int16_t *code, long count)
 {
     int m = 0;
-#pragma omp parallel for schedule(static) reduction(max : m) if (count > 65536)
+#pragma omp parallel for schedule(dynamic, 16384) reduction(max : m) if (count > 65536)
     for (long i = 0; i < count; i++) {
         int a = code[i] < 0 ? -code[i] : code[i];
         if (a > m)
@@ -446,21 +446,26 @@ static int conv_bwd(struct net *net, struct unit *u, const struct conv_shape *cs
 
 /* ---------------------------------------------------------------- element-wise wrappers */
 
-static void bn_fwd(struct net *net, struct unit *u, const struct nchw *s, const float *y, float *out,
-                   enum net_mode mode, const struct op_sink *sink, uint8_t tech)
+/* BN, then the unit's activation (act: NO_ACT or enum act_kind), fused in one pass when
+ * training; records: BN, then the activation's. */
+static void bn_act_fwd(struct net *net, struct unit *u, const struct nchw *s, const float *y, float *out,
+                       int act, enum net_mode mode, const struct op_sink *sink, uint8_t tech)
 {
-    struct op_tag tag = op_tag_make(u->id_bn, tech);
+    struct op_tag tag = op_tag_make(u->id_bn, tech), atag = op_tag_make(u->id_act, tech);
     if (net->dry) {
         emit_elem(sink, OP_BN, OP_PHASE_FWD, tag, s->n, s->c, s->h, s->w);
-        return;
-    }
-    if (mode == NET_EVAL) {
+    } else if (mode == NET_EVAL) {
         bn_forward_eval(s, y, u->gamma, u->beta, u->rmean, u->rvar, BN_EPS, out, sink, tag);
+        if (act != NO_ACT)
+            act_forward((enum act_kind)act, s, out, out, sink, atag);
         return;
+    } else {
+        float mom = mode == NET_TRAIN ? BN_MOMENTUM : 1.0f / (float)(net->bn_batches + 1);
+        bn_forward_train_act(s, y, u->gamma, u->beta, BN_EPS, mom, u->rmean, u->rvar, act, out,
+                             u->smean, u->sinv, sink, tag);
     }
-    float mom = mode == NET_TRAIN ? BN_MOMENTUM : 1.0f / (float)(net->bn_batches + 1);
-    bn_forward_train(s, y, u->gamma, u->beta, BN_EPS, mom, u->rmean, u->rvar, out, u->smean,
-                     u->sinv, sink, tag);
+    if (act != NO_ACT)
+        emit_elem(sink, OP_RELU, OP_PHASE_FWD, atag, s->n, s->c, s->h, s->w);
 }
 
 static void act_fwd(struct net *net, int act, uint16_t id, const struct nchw *s, float *x,
@@ -506,9 +511,7 @@ static int unit_forward(struct net *net, struct unit *u, const float *in, int k,
     struct nchw os = out_shape(u, k);
     if (conv_fwd(net, u, &cs, in, y, sink, tech))
         return -1;
-    bn_fwd(net, u, &os, y, out, mode, sink, tech);
-    if (u->act != NO_ACT)
-        act_fwd(net, u->act, u->id_act, &os, out, sink, tech);
+    bn_act_fwd(net, u, &os, y, out, u->act, mode, sink, tech);
     return 0;
 }
 
@@ -522,21 +525,21 @@ static void unit_recompute(const struct net *net, const struct unit *u, int k, f
 }
 
 /* Backward through act -> BN -> conv of unit u on k samples. g [k][out_el] is consumed
- * (overwritten); in = the unit's input; gx receives dL/dinput (NULL: not needed). `recomp` is a
- * buffer for the recomputed output. */
+ * (overwritten); in = the unit's input; gx receives dL/dinput (NULL: not needed). The
+ * activation's gradient mask is recomputed inside the BN backward pass (bn_backward_act). */
 static int unit_backward(struct net *net, struct unit *u, int k, const float *in, float *g,
-                         float *gx, float *recomp, const struct op_sink *sink, uint8_t tech)
+                         float *gx, const struct op_sink *sink, uint8_t tech)
 {
     struct nchw os = out_shape(u, k);
-    if (u->act != NO_ACT) {
-        unit_recompute(net, u, k, recomp);
-        act_bwd(net, u->act, u->id_act, &os, recomp, g, sink, tech);
-    }
+    if (u->act != NO_ACT)
+        emit_elem(sink, OP_RELU, OP_PHASE_BWD_DATA, op_tag_make(u->id_act, tech), os.n, os.c, os.h,
+                  os.w);
     struct op_tag tag = op_tag_make(u->id_bn, tech);
     if (net->dry)
         emit_elem(sink, OP_BN, OP_PHASE_BWD_DATA, tag, os.n, os.c, os.h, os.w);
     else
-        bn_backward(&os, u->y, g, u->gamma, u->smean, u->sinv, g, u->ggamma, u->gbeta, sink, tag);
+        bn_backward_act(&os, u->y, g, u->gamma, u->beta, u->smean, u->sinv, u->act, g, u->ggamma,
+                        u->gbeta, sink, tag);
     struct conv_shape cs = shape_n(u, k);
     return conv_bwd(net, u, &cs, in, g, u->no_input_grad ? NULL : gx, sink, tech);
 }
@@ -677,7 +680,7 @@ static int block_forward(struct net *net, struct block *B, const float *x, float
     long el = B->out_el;
     if (k < n)
         copy_f(out, sc, (long)n * el);
-#pragma omp parallel for schedule(static) if ((long)k * el > 65536)
+#pragma omp parallel for schedule(dynamic, 1) if ((long)k * el > 65536)
     for (int i = 0; i < k; i++) {
         int si = B->idx[i];
         float m = mv ? mv[si] : 1.0f;
@@ -807,7 +810,7 @@ static int block_backward(struct net *net, struct block *B, int n, float *gout, 
                 unit_recompute(net, &B->u[j - 1], k, r);
                 in = r;
             }
-            if (unit_backward(net, u, k, in, ga, gb, o, sink, tech))
+            if (unit_backward(net, u, k, in, ga, gb, sink, tech))
                 return -1;
             ga = gb;
             gb = ga == net->buf[BUF_E] ? net->buf[BUF_A] : net->buf[BUF_E];
@@ -815,7 +818,7 @@ static int block_backward(struct net *net, struct block *B, int n, float *gout, 
         gx_act = ga;
     }
     if (B->sc == SC_PROJ) {
-        if (unit_backward(net, &B->proj, n, x, scg, gin, net->buf[BUF_C], sink, tech))
+        if (unit_backward(net, &B->proj, n, x, scg, gin, sink, tech))
             return -1;
     }
     if (dry || !gin || k == 0 || B->u[0].no_input_grad)
@@ -825,7 +828,7 @@ static int block_backward(struct net *net, struct block *B, int n, float *gout, 
         copy_f(gin, gx_act, (long)n * iel);
         return 0;
     }
-#pragma omp parallel for schedule(static) if ((long)k * iel > 65536)
+#pragma omp parallel for schedule(dynamic, 1) if ((long)k * iel > 65536)
     for (int i = 0; i < k; i++) {
         float *dst = gin + (long)B->idx[i] * iel;
         const float *src = gx_act + (long)i * iel;

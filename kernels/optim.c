@@ -157,14 +157,14 @@ int optim_step(struct optim *o, struct net_param *p, int np, float lr, const str
         const float *g = p[i].grad;
         long count = p[i].count;
         if (optim_uses_sign(cfg, &p[i])) {
-            #pragma omp parallel for schedule(static) if (count > 65536)
+            #pragma omp parallel for schedule(dynamic, 16384) if (count > 65536)
             for (long j = 0; j < count; j++) {
                 float d = signf(g[j]) + wd * w[j];
                 v[j] = mu * v[j] + d;
                 w[j] -= lr * v[j];
             }
         } else {
-            #pragma omp parallel for schedule(static) if (count > 65536)
+            #pragma omp parallel for schedule(dynamic, 16384) if (count > 65536)
             for (long j = 0; j < count; j++) {
                 float d = g[j] + wd * w[j];
                 v[j] = mu * v[j] + d;
