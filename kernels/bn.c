@@ -83,6 +83,7 @@ static void affine_act(const float *p, long n, float a, float b, int act, float 
 void bn_forward_train_act(const struct nchw *s, const float *x, const float *gamma, const float *beta,
                           float eps, float momentum, float *running_mean, float *running_var,
                           int act, float *y, float *save_mean, float *save_invstd,
+                          float *out_maxabs, float *out_min,
                           const struct op_sink *sink, struct op_tag tag)
 {
     long hw = (long)s->h * s->w, m = (long)s->n * hw;
@@ -107,9 +108,17 @@ void bn_forward_train_act(const struct nchw *s, const float *x, const float *gam
             running_var[c] = (1.0f - momentum) * running_var[c] + momentum * (float)unbiased;
         }
         float a = gamma[c] * (float)invstd, b = beta[c] - (float)mean * a;
-        for (int n = 0; n < s->n; n++)
-            affine_act(x + ((long)n * s->c + c) * hw, hw, a, b, act,
-                       y + ((long)n * s->c + c) * hw);
+        float mx = 0.0f, mn = INFINITY;
+        for (int n = 0; n < s->n; n++) {
+            float *q = y + ((long)n * s->c + c) * hw;
+            affine_act(x + ((long)n * s->c + c) * hw, hw, a, b, act, q);
+            if (out_maxabs)
+                fx_range_update(q, hw, &mx, &mn);
+        }
+        if (out_maxabs) {
+            out_maxabs[c] = mx;
+            out_min[c] = mn;
+        }
     }
     emit(sink, s, OP_PHASE_FWD, tag);
 }
@@ -120,7 +129,7 @@ void bn_forward_train(const struct nchw *s, const float *x, const float *gamma, 
                       const struct op_sink *sink, struct op_tag tag)
 {
     bn_forward_train_act(s, x, gamma, beta, eps, momentum, running_mean, running_var, -1, y,
-                         save_mean, save_invstd, sink, tag);
+                         save_mean, save_invstd, NULL, NULL, sink, tag);
 }
 
 void bn_forward_eval(const struct nchw *s, const float *x, const float *gamma, const float *beta,
@@ -205,8 +214,8 @@ static void bwd_sums(const float *p, const float *g, long n, float mean, float i
 
 void bn_backward_act(const struct nchw *s, const float *x, const float *gy, const float *gamma,
                      const float *beta, const float *save_mean, const float *save_invstd, int act,
-                     float *gx, float *ggamma, float *gbeta, const struct op_sink *sink,
-                     struct op_tag tag)
+                     float *gx, float *ggamma, float *gbeta, float *out_maxabs,
+                     const struct op_sink *sink, struct op_tag tag)
 {
     long hw = (long)s->h * s->w, m = (long)s->n * hw;
 #pragma omp parallel for schedule(dynamic, 1)
@@ -228,6 +237,7 @@ void bn_backward_act(const struct nchw *s, const float *x, const float *gy, cons
         float k = gamma[c] * invstd;
         float mg = (float)(sg / (double)m), mgx = (float)(sgx / (double)m);
         const float *gsrc = act >= 0 ? gx : gy;   /* the masked gradient */
+        float mx = 0.0f, mn = INFINITY;
         for (int n = 0; n < s->n; n++) {
             long o = ((long)n * s->c + c) * hw;
             const float *p = x + o, *g = gsrc + o;
@@ -236,7 +246,11 @@ void bn_backward_act(const struct nchw *s, const float *x, const float *gy, cons
                 float xhat = (p[i] - mean) * invstd;
                 q[i] = k * (g[i] - mg - xhat * mgx);
             }
+            if (out_maxabs)
+                fx_range_update(q, hw, &mx, &mn);
         }
+        if (out_maxabs)
+            out_maxabs[c] = mx;
     }
     emit(sink, s, OP_PHASE_BWD_DATA, tag);
 }
@@ -246,5 +260,6 @@ void bn_backward(const struct nchw *s, const float *x, const float *gy, const fl
                  float *gx, float *ggamma, float *gbeta,
                  const struct op_sink *sink, struct op_tag tag)
 {
-    bn_backward_act(s, x, gy, gamma, NULL, save_mean, save_invstd, -1, gx, ggamma, gbeta, sink, tag);
+    bn_backward_act(s, x, gy, gamma, NULL, save_mean, save_invstd, -1, gx, ggamma, gbeta, NULL, sink,
+                    tag);
 }

@@ -23,10 +23,13 @@ void bn_forward_train(const struct nchw *s, const float *x, const float *gamma, 
 
 /* bn_forward_train with an activation fused after it: act -1 (none), ACT_RELU or ACT_RELU6
  * (kernels/act.h). y equals bn_forward_train then act_forward bit for bit. Emits the BN record
- * only (the caller emits the activation's). */
+ * only (the caller emits the activation's). out_maxabs / out_min (c floats each, or both NULL)
+ * receive each channel's largest |y| and smallest y, NaN ignored (what a quantizer of y needs:
+ * its scale and whether y is signed, without another pass over y). */
 void bn_forward_train_act(const struct nchw *s, const float *x, const float *gamma, const float *beta,
                           float eps, float momentum, float *running_mean, float *running_var,
                           int act, float *y, float *save_mean, float *save_invstd,
+                          float *out_maxabs, float *out_min,
                           const struct op_sink *sink, struct op_tag tag);
 
 void bn_forward_eval(const struct nchw *s, const float *x, const float *gamma, const float *beta,
@@ -45,10 +48,11 @@ void bn_backward(const struct nchw *s, const float *x, const float *gy, const fl
  * the activation's output. The activation's gradient mask comes from the recomputed act input
  * x * a + b (a = gamma * invstd, b = beta - mean * a, as the forward computed it), so the result
  * equals act_backward on the recomputed forward output followed by bn_backward, bit for bit.
- * beta may be NULL when act is -1. Emits the BN record only. */
+ * beta may be NULL when act is -1. Emits the BN record only. out_maxabs (c floats, may be NULL)
+ * receives each channel's largest |gx|, NaN ignored. */
 void bn_backward_act(const struct nchw *s, const float *x, const float *gy, const float *gamma,
                      const float *beta, const float *save_mean, const float *save_invstd, int act,
-                     float *gx, float *ggamma, float *gbeta, const struct op_sink *sink,
-                     struct op_tag tag);
+                     float *gx, float *ggamma, float *gbeta, float *out_maxabs,
+                     const struct op_sink *sink, struct op_tag tag);
 
 #endif

@@ -127,6 +127,43 @@ static float max_abs_serial(const float *v, long count)
     return m;
 }
 
+/* 8 lanes in GCC vector extensions (SSE pairs without AVX): the plain loop with two running
+ * extremes does not vectorize. m = a > m ? a : m as a select keeps m where a is NaN. */
+typedef float v8f __attribute__((vector_size(32)));
+typedef int32_t v8i __attribute__((vector_size(32)));
+
+void fx_range_update(const float *v, long count, float *maxabs, float *minv)
+{
+    v8f mx, mn;
+    for (int j = 0; j < 8; j++) {
+        mx[j] = *maxabs;
+        mn[j] = *minv;
+    }
+    const v8i absmask = {0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff,
+                         0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff};
+    long i = 0;
+    for (; i + 8 <= count; i += 8) {
+        v8f x;
+        memcpy(&x, v + i, sizeof x);
+        v8f a = (v8f)((v8i)x & absmask);
+        v8i up = a > mx, down = x < mn;
+        mx = (v8f)(((v8i)a & up) | ((v8i)mx & ~up));
+        mn = (v8f)(((v8i)x & down) | ((v8i)mn & ~down));
+    }
+    float m = *maxabs, n = *minv;
+    for (int j = 0; j < 8; j++) {
+        m = mx[j] > m ? mx[j] : m;
+        n = mn[j] < n ? mn[j] : n;
+    }
+    for (; i < count; i++) {
+        float a = fabsf(v[i]);
+        m = a > m ? a : m;
+        n = v[i] < n ? v[i] : n;
+    }
+    *maxabs = m;
+    *minv = n;
+}
+
 float fx_max_abs(const float *v, long count)
 {
     if (count <= 65536)

@@ -154,6 +154,11 @@ void fx_dequantize(const int16_t *code, long outer, int channels, long inner,
 /* Largest |v| over count values (0 for none); NaN is ignored. Order-independent. */
 float fx_max_abs(const float *v, long count);
 
+/* *maxabs = max(*maxabs, largest |v|), *minv = min(*minv, smallest v) over count values, NaN
+ * ignored (as fx_max_abs): a quantizer's scale and signedness (minv < 0) in one pass. Serial
+ * (callers split the work); start from 0 and INFINITY. */
+void fx_range_update(const float *v, long count, float *maxabs, float *minv);
+
 /* ---- PSG predictors ---- */
 
 /* The msb_bits most significant bits of a bits-wide code, returned on the SAME scale as the

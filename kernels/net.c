@@ -59,7 +59,20 @@ struct unit {
     float *wscale;                 /* per output channel */
     float *gamma, *beta, *ggamma, *gbeta, *rmean, *rvar, *smean, *sinv;
     float *y;                      /* saved conv output [scap][out_el] */
+    int16_t *xq;                   /* fixed-point training: the input codes of the last training
+                                      forward [scap][in_el], reused by the backward pass */
+    struct fx_tensor xqt;          /* ... their view (scale in xq_scale) */
+    float xq_scale;
+    float *chmax, *chmin;          /* [cout] per-channel range of the last BN output or gradient */
     struct psg_stats psg;
+};
+
+/* What the quantizer of a tensor needs, when whoever produced the tensor already knows it: the
+ * largest |v| and whether some v < 0 (NaN ignored, as fx_max_abs). */
+struct range {
+    int known;
+    float maxabs;
+    int neg;
 };
 
 struct block {
@@ -219,17 +232,27 @@ static struct fx_format fmt_of(const struct net *net, int bits, int is_signed, i
     return f;
 }
 
-/* Activation codes of v [k][c][hw] into code; unsigned when v has no negative value. */
+/* Activation codes of v [k][c][hw] into code; unsigned when v has no negative value. r (may be
+ * NULL) is v's range when known: the same scale and signedness without a pass over v. */
 static int quant_act(struct net *net, const float *v, int k, int c, long hw, uint16_t layer,
-                     int16_t *code, float *scale, struct fx_tensor *t)
+                     const struct range *rv, int16_t *code, float *scale, struct fx_tensor *t)
 {
     long count = (long)k * c * hw;
     int neg = 0;
+    float maxabs = 0.0f;
+    if (rv && rv->known) {
+        neg = rv->neg;
+        maxabs = rv->maxabs;
+    } else {
 #pragma omp parallel for schedule(dynamic, 16384) reduction(| : neg) if (count > 65536)
-    for (long i = 0; i < count; i++)
-        neg |= v[i] < 0.0f;
+        for (long i = 0; i < count; i++)
+            neg |= v[i] < 0.0f;
+        maxabs = fx_max_abs(v, count);
+    }
     struct fx_format f = fmt_of(net, net->prec.activations, neg, 0);
-    if (fx_quantize(v, k, c, hw, &f, NULL, tensor_key(net, layer, SLOT_X), code, scale, &net->st))
+    scale[0] = fx_scale_for_max(maxabs, f.bits, f.is_signed);   /* as fx_quantize */
+    if (fx_quantize_with_scale(v, k, c, hw, &f, NULL, tensor_key(net, layer, SLOT_X), scale, code,
+                               &net->st))
         return -1;
     struct fx_tensor r = { code, scale, f.bits, f.is_signed, 0 };
     *t = r;
@@ -263,13 +286,28 @@ static const float *weights_seen(struct net *net, const struct unit *u)
     return net->wdeq;
 }
 
-/* g_y codes, per tensor, signed; channel_mul folds per-channel weight scales in (data path). */
+/* g_y codes, per tensor, signed; channel_mul folds per-channel weight scales in (data path).
+ * chmax (may be NULL): each channel's largest |g|, known from the pass that made g; the scale is
+ * then max over c of chmax[c] * |mul[c]|, which is what fx_quantize finds (a float product with a
+ * non-negative constant is monotone, so the max commutes with it). */
 static int quant_grad(struct net *net, const float *g, int k, int c, long hw, const float *mul,
-                      uint64_t key, int16_t *code, float *scale, struct fx_tensor *t)
+                      const float *chmax, uint64_t key, int16_t *code, float *scale,
+                      struct fx_tensor *t)
 {
     struct fx_format f = fmt_of(net, net->prec.grad_output, 1, 0);
-    if (fx_quantize(g, k, c, hw, &f, mul, key, code, scale, &net->st))
+    if (chmax) {
+        float m = 0.0f;
+        for (int ch = 0; ch < c; ch++) {
+            float a = chmax[ch] * (mul ? fabsf(mul[ch]) : 1.0f);
+            if (a > m)
+                m = a;
+        }
+        scale[0] = fx_scale_for_max(m, f.bits, 1);
+        if (fx_quantize_with_scale(g, k, c, hw, &f, mul, key, scale, code, &net->st))
+            return -1;
+    } else if (fx_quantize(g, k, c, hw, &f, mul, key, code, scale, &net->st)) {
         return -1;
+    }
     struct fx_tensor r = { code, scale, f.bits, 1, 0 };
     *t = r;
     return 0;
@@ -289,8 +327,11 @@ static float max_abs_code(const int16_t *code, long count)
 
 /* ---------------------------------------------------------------- conv passes */
 
+/* The input codes are kept in u->xq when training in fixed point (save = 1): the backward
+ * pass would recompute the very same codes (same values, same rounding keys). */
 static int conv_fwd(struct net *net, struct unit *u, const struct conv_shape *cs, const float *in,
-                    float *y, const struct op_sink *sink, uint8_t tech)
+                    const struct range *rin, int save, float *y, const struct op_sink *sink,
+                    uint8_t tech)
 {
     const struct net_precision *p = &net->prec;
     int fa = is_fixed(p->activations), fw = is_fixed(p->weights), fxk = fa && fw;
@@ -298,11 +339,18 @@ static int conv_fwd(struct net *net, struct unit *u, const struct conv_shape *cs
     if (!net->dry) {
         if (fw && quant_weights(net, u))
             return -1;
-        float xs[1];
+        float xs_local[1], *xs = xs_local;
+        int16_t *xcode = net->q[Q_X];
+        if (save && fa && u->xq) {
+            xs = &u->xq_scale;
+            xcode = u->xq;
+        }
         struct fx_tensor xt;
-        if (fa && quant_act(net, in, cs->n, cs->cin, (long)cs->h * cs->w, u->id_conv,
-                            net->q[Q_X], xs, &xt))
+        if (fa && quant_act(net, in, cs->n, cs->cin, (long)cs->h * cs->w, u->id_conv, rin,
+                            xcode, xs, &xt))
             return -1;
+        if (fa && xcode == u->xq)
+            u->xqt = xt;
         int rc;
         if (fxk) {
             struct fx_tensor wt = weight_tensor(net, u);
@@ -353,9 +401,12 @@ static int requant_gw(struct net *net, struct unit *u, long wc)
     return 0;
 }
 
-/* Backward of one conv: gx (NULL: not needed) from gy, then u->gw (or PSG signs) from in, gy. */
+/* Backward of one conv: gx (NULL: not needed) from gy, then u->gw (or PSG signs) from in, gy.
+ * cached: in is not given (NULL), the input codes kept by the forward are used. gmax (may be
+ * NULL): gy's per-channel largest |value|. */
 static int conv_bwd(struct net *net, struct unit *u, const struct conv_shape *cs, const float *in,
-                    const float *gy, float *gx, const struct op_sink *sink, uint8_t tech)
+                    int cached, const float *gmax, const float *gy, float *gx,
+                    const struct op_sink *sink, uint8_t tech)
 {
     const struct net_precision *p = &net->prec;
     int fa = is_fixed(p->activations), fw = is_fixed(p->weights), fg = is_fixed(p->grad_output);
@@ -369,7 +420,7 @@ static int conv_bwd(struct net *net, struct unit *u, const struct conv_shape *cs
         if (!net->dry) {
             int rc;
             if (fg && fw) {
-                if (quant_grad(net, gy, cs->n, cs->cout, hwo, u->wscale,
+                if (quant_grad(net, gy, cs->n, cs->cout, hwo, u->wscale, gmax,
                                tensor_key(net, u->id_conv, SLOT_GY_DATA), net->q[Q_GD], gs, &gt))
                     return -1;
                 struct fx_tensor wt = weight_tensor(net, u);
@@ -378,7 +429,7 @@ static int conv_bwd(struct net *net, struct unit *u, const struct conv_shape *cs
             } else {
                 const float *gi = gy;
                 if (fg) {
-                    if (quant_grad(net, gy, cs->n, cs->cout, hwo, NULL,
+                    if (quant_grad(net, gy, cs->n, cs->cout, hwo, NULL, gmax,
                                    tensor_key(net, u->id_conv, SLOT_GY_DATA), net->q[Q_GD], gs, &gt))
                         return -1;
                     fx_dequantize(gt.code, cs->n, cs->cout, hwo, 0, gs, net->buf[BUF_X]);
@@ -398,9 +449,12 @@ static int conv_bwd(struct net *net, struct unit *u, const struct conv_shape *cs
     if (!net->dry) {
         int rc;
         if (fa && fg) {
-            if (quant_act(net, in, cs->n, cs->cin, (long)cs->h * cs->w, u->id_conv, net->q[Q_X], xs,
-                          &xt) ||
-                quant_grad(net, gy, cs->n, cs->cout, hwo, NULL,
+            if (cached)
+                xt = u->xqt;
+            else if (quant_act(net, in, cs->n, cs->cin, (long)cs->h * cs->w, u->id_conv, NULL,
+                               net->q[Q_X], xs, &xt))
+                return -1;
+            if (quant_grad(net, gy, cs->n, cs->cout, hwo, NULL, gmax,
                            tensor_key(net, u->id_conv, SLOT_GY_WEIGHT), net->q[Q_GW], gws, &gwt))
                 return -1;
             rc = conv_backward_weight_fx(cs, &xt, &gwt, NULL, u->gw, p->accumulator, &net->st,
@@ -412,13 +466,16 @@ static int conv_bwd(struct net *net, struct unit *u, const struct conv_shape *cs
         } else {
             const float *xi = in, *gi = gy;
             if (fa) {
-                if (quant_act(net, in, cs->n, cs->cin, (long)cs->h * cs->w, u->id_conv, net->q[Q_X],
-                              xs, &xt))
+                if (cached)
+                    xt = u->xqt;
+                else if (quant_act(net, in, cs->n, cs->cin, (long)cs->h * cs->w, u->id_conv, NULL,
+                                   net->q[Q_X], xs, &xt))
                     return -1;
-                fx_dequantize(xt.code, cs->n, cs->cin, (long)cs->h * cs->w, 0, xs, net->buf[BUF_X]);
+                fx_dequantize(xt.code, cs->n, cs->cin, (long)cs->h * cs->w, 0, xt.scale,
+                              net->buf[BUF_X]);
                 xi = net->buf[BUF_X];
             } else if (fg) {
-                if (quant_grad(net, gy, cs->n, cs->cout, hwo, NULL,
+                if (quant_grad(net, gy, cs->n, cs->cout, hwo, NULL, gmax,
                                tensor_key(net, u->id_conv, SLOT_GY_WEIGHT), net->q[Q_GW], gws, &gwt))
                     return -1;
                 fx_dequantize(gwt.code, cs->n, cs->cout, hwo, 0, gws, net->buf[BUF_X]);
@@ -449,9 +506,11 @@ static int conv_bwd(struct net *net, struct unit *u, const struct conv_shape *cs
 /* BN, then the unit's activation (act: NO_ACT or enum act_kind), fused in one pass when
  * training; records: BN, then the activation's. */
 static void bn_act_fwd(struct net *net, struct unit *u, const struct nchw *s, const float *y, float *out,
-                       int act, enum net_mode mode, const struct op_sink *sink, uint8_t tech)
+                       int act, enum net_mode mode, const struct op_sink *sink, uint8_t tech,
+                       struct range *rout)
 {
     struct op_tag tag = op_tag_make(u->id_bn, tech), atag = op_tag_make(u->id_act, tech);
+    rout->known = 0;
     if (net->dry) {
         emit_elem(sink, OP_BN, OP_PHASE_FWD, tag, s->n, s->c, s->h, s->w);
     } else if (mode == NET_EVAL) {
@@ -462,7 +521,17 @@ static void bn_act_fwd(struct net *net, struct unit *u, const struct nchw *s, co
     } else {
         float mom = mode == NET_TRAIN ? BN_MOMENTUM : 1.0f / (float)(net->bn_batches + 1);
         bn_forward_train_act(s, y, u->gamma, u->beta, BN_EPS, mom, u->rmean, u->rvar, act, out,
-                             u->smean, u->sinv, sink, tag);
+                             u->smean, u->sinv, u->chmax, u->chmin, sink, tag);
+        if (s->n > 0) {
+            float mx = 0.0f, mn = INFINITY;
+            for (int c = 0; c < s->c; c++) {
+                mx = u->chmax[c] > mx ? u->chmax[c] : mx;
+                mn = u->chmin[c] < mn ? u->chmin[c] : mn;
+            }
+            rout->known = 1;
+            rout->maxabs = mx;
+            rout->neg = mn < 0.0f;
+        }
     }
     if (act != NO_ACT)
         emit_elem(sink, OP_RELU, OP_PHASE_FWD, atag, s->n, s->c, s->h, s->w);
@@ -503,16 +572,48 @@ static struct nchw out_shape(const struct unit *u, int n)
     return s;
 }
 
-/* conv -> BN -> act on k samples: in -> out, the conv output in y (kept when training). */
-static int unit_forward(struct net *net, struct unit *u, const float *in, int k, float *y,
-                        float *out, enum net_mode mode, const struct op_sink *sink, uint8_t tech)
+/* conv -> BN -> act on k samples: in -> out, the conv output in y (kept when training). rin:
+ * in's range if known (may be NULL); rout receives out's (known when training). */
+static int unit_forward(struct net *net, struct unit *u, const float *in, const struct range *rin,
+                        int k, float *y, float *out, enum net_mode mode, const struct op_sink *sink,
+                        uint8_t tech, struct range *rout)
 {
     struct conv_shape cs = shape_n(u, k);
     struct nchw os = out_shape(u, k);
-    if (conv_fwd(net, u, &cs, in, y, sink, tech))
+    if (conv_fwd(net, u, &cs, in, rin, mode == NET_TRAIN, y, sink, tech))
         return -1;
-    bn_act_fwd(net, u, &os, y, out, u->act, mode, sink, tech);
+    bn_act_fwd(net, u, &os, y, out, u->act, mode, sink, tech, rout);
     return 0;
+}
+
+/* y = act(a + b) over count values (act: NO_ACT or enum act_kind), the same arithmetic as
+ * add_forward then act_forward; r (may be NULL) receives y's range. */
+static void add_act(const float *a, const float *b, long count, int act, float *y, struct range *r)
+{
+    float mx = 0.0f, mn = INFINITY;
+    long chunks = (count + 16383) / 16384;
+#pragma omp parallel for schedule(dynamic, 1) reduction(max : mx) reduction(min : mn) if (count > 65536)
+    for (long ch = 0; ch < chunks; ch++) {
+        long lo = ch * 16384, hi = lo + 16384 < count ? lo + 16384 : count;
+        for (long i = lo; i < hi; i++) {
+            float v = a[i] + b[i];
+            if (act != NO_ACT) {
+                v = v > 0.0f ? v : 0.0f;
+                if (act == ACT_RELU6 && v > 6.0f)
+                    v = 6.0f;
+            }
+            y[i] = v;
+        }
+        float cmx = 0.0f, cmn = INFINITY;
+        fx_range_update(y + lo, hi - lo, &cmx, &cmn);   /* while the chunk is in cache */
+        mx = cmx > mx ? cmx : mx;
+        mn = cmn < mn ? cmn : mn;
+    }
+    if (r) {
+        r->known = 1;
+        r->maxabs = mx;
+        r->neg = mn < 0.0f;
+    }
 }
 
 /* The unit's output on its k saved samples, recomputed (BN apply + act). */
@@ -530,6 +631,7 @@ static void unit_recompute(const struct net *net, const struct unit *u, int k, f
 static int unit_backward(struct net *net, struct unit *u, int k, const float *in, float *g,
                          float *gx, const struct op_sink *sink, uint8_t tech)
 {
+    int cached = !in;   /* fixed-point activations: the forward's input codes are kept */
     struct nchw os = out_shape(u, k);
     if (u->act != NO_ACT)
         emit_elem(sink, OP_RELU, OP_PHASE_BWD_DATA, op_tag_make(u->id_act, tech), os.n, os.c, os.h,
@@ -539,9 +641,10 @@ static int unit_backward(struct net *net, struct unit *u, int k, const float *in
         emit_elem(sink, OP_BN, OP_PHASE_BWD_DATA, tag, os.n, os.c, os.h, os.w);
     else
         bn_backward_act(&os, u->y, g, u->gamma, u->beta, u->smean, u->sinv, u->act, g, u->ggamma,
-                        u->gbeta, sink, tag);
+                        u->gbeta, u->chmax, sink, tag);
     struct conv_shape cs = shape_n(u, k);
-    return conv_bwd(net, u, &cs, in, g, u->no_input_grad ? NULL : gx, sink, tech);
+    return conv_bwd(net, u, &cs, in, cached, (net->dry || k == 0) ? NULL : u->chmax, g,
+                    u->no_input_grad ? NULL : gx, sink, tech);
 }
 
 /* ---------------------------------------------------------------- blocks: forward */
@@ -613,19 +716,23 @@ static int soft_mixing(const struct net *net, const struct block *B, int n)
 }
 
 /* Block forward on n samples: x -> out. Training keeps the conv outputs in the units. */
-static int block_forward(struct net *net, struct block *B, const float *x, float *out, int n,
-                         const uint8_t *block_mask, enum net_mode mode, const struct op_sink *sink,
-                         uint8_t tech)
+/* xr: x's range if known (may be NULL); outr receives out's (known when the block's last pass
+ * saw all of out). */
+static int block_forward(struct net *net, struct block *B, const float *x, const struct range *xr,
+                         float *out, int n, const uint8_t *block_mask, enum net_mode mode,
+                         const struct op_sink *sink, uint8_t tech, struct range *outr)
 {
     int save = mode == NET_TRAIN;
+    struct range r = { 0, 0.0f, 0 };
+    outr->known = 0;
     if (choose_samples(net, B, x, n, block_mask, mode, sink))
         return -1;
     int k = B->k;
     float *sc = NULL;
     if (B->sc == SC_PROJ) {
         sc = net->buf[BUF_S];
-        if (unit_forward(net, &B->proj, x, n, save ? B->proj.y : net->buf[BUF_C], sc, mode, sink,
-                         tech))
+        if (unit_forward(net, &B->proj, x, xr, n, save ? B->proj.y : net->buf[BUF_C], sc, mode,
+                         sink, tech, &r))
             return -1;
     } else if (B->sc == SC_IDENTITY) {
         sc = (float *)x;
@@ -647,15 +754,19 @@ static int block_forward(struct net *net, struct block *B, const float *x, float
         }
     }
     const float *in = xa;
+    const struct range *rin = k == n ? xr : NULL;   /* a gathered subset has its own range */
     float *o = NULL;
     for (int j = 0; j < B->nu; j++) {
         struct unit *u = &B->u[j];
         o = (j == B->nu - 1 && direct && !sc) ? out : net->buf[j % 2 ? BUF_B : BUF_A];
-        if (unit_forward(net, u, in, k, save ? u->y : net->buf[BUF_C], o, mode, sink, tech))
+        if (unit_forward(net, u, in, rin, k, save ? u->y : net->buf[BUF_C], o, mode, sink, tech, &r))
             return -1;
         in = o;
+        rin = &r;
     }
     struct nchw os = { k, B->cout, B->ho, B->wo };
+    if (!sc && B->post_act == NO_ACT && direct)
+        *outr = r;   /* out is the last unit's output */
     if (!net->dry && mode == NET_EVAL && net->eval_scale && B->skip > 0) {
         float sv = net->eval_scale[B->skip];
         long cnt = nchw_count(&os);
@@ -664,15 +775,18 @@ static int block_forward(struct net *net, struct block *B, const float *x, float
     }
     float *res = o;
     if (sc) {
+        /* the add and the activation after it in one pass, which also finds the range */
         struct op_tag tag = op_tag_make(B->id_add, tech);
         res = direct ? out : o;
-        if (net->dry)
-            emit_elem(sink, OP_ADD, OP_PHASE_FWD, tag, os.n, os.c, os.h, os.w);
-        else
-            add_forward(&os, o, sca, res, sink, tag);
-    }
-    if (B->post_act != NO_ACT)
+        emit_elem(sink, OP_ADD, OP_PHASE_FWD, tag, os.n, os.c, os.h, os.w);
+        if (B->post_act != NO_ACT)
+            emit_elem(sink, OP_RELU, OP_PHASE_FWD, op_tag_make(B->id_post, tech), os.n, os.c, os.h,
+                      os.w);
+        if (!net->dry)
+            add_act(o, sca, nchw_count(&os), B->post_act, res, direct ? outr : NULL);
+    } else if (B->post_act != NO_ACT) {
         act_fwd(net, B->post_act, B->id_post, &os, res, sink, tech);
+    }
     if (net->dry || direct)
         return 0;
     /* out = m * o + (1 - m) * sc for the active samples (m = 1 unless soft), sc for the rest */
@@ -802,10 +916,11 @@ static int block_backward(struct net *net, struct block *B, int n, float *gout, 
         /* units in reverse; the gradient then alternates between BUF_E and BUF_A (g may be gout,
          * sized for block outputs only: unit-internal gradients never go there) */
         float *ga = g, *gb = net->buf[BUF_E];
+        int cached = is_fixed(net->prec.activations) && !dry;   /* input codes kept */
         for (int j = B->nu - 1; j >= 0; j--) {
             struct unit *u = &B->u[j];
-            const float *in = xa;
-            if (j > 0) {
+            const float *in = cached ? NULL : xa;
+            if (j > 0 && !cached) {
                 float *r = net->buf[BUF_C];
                 unit_recompute(net, &B->u[j - 1], k, r);
                 in = r;
@@ -818,7 +933,8 @@ static int block_backward(struct net *net, struct block *B, int n, float *gout, 
         gx_act = ga;
     }
     if (B->sc == SC_PROJ) {
-        if (unit_backward(net, &B->proj, n, x, scg, gin, sink, tech))
+        int cached = is_fixed(net->prec.activations) && !dry;
+        if (unit_backward(net, &B->proj, n, cached ? NULL : x, scg, gin, sink, tech))
             return -1;
     }
     if (dry || !gin || k == 0 || B->u[0].no_input_grad)
@@ -872,8 +988,10 @@ static int unit_init(struct net *net, struct unit *u, int cin, int h, int w, int
     u->rvar = malloc(sizeof(float) * c);
     u->smean = calloc(c, sizeof(float));
     u->sinv = calloc(c, sizeof(float));
+    u->chmax = calloc(c, sizeof(float));
+    u->chmin = calloc(c, sizeof(float));
     if (!u->w || !u->gw || !u->wq || !u->wscale || !u->gamma || !u->beta || !u->ggamma ||
-        !u->gbeta || !u->rmean || !u->rvar || !u->smean || !u->sinv)
+        !u->gbeta || !u->rmean || !u->rvar || !u->smean || !u->sinv || !u->chmax || !u->chmin)
         return -1;
     /* He: normal(0, sqrt(2 / (k*k*cout))), as the authors' ResNet code */
     uint64_t key = rng_key(rng_key(net->seed, RNG_STREAM_INIT), u->id_conv);
@@ -908,7 +1026,10 @@ static void unit_free(struct unit *u)
     free(u->rvar);
     free(u->smean);
     free(u->sinv);
+    free(u->chmax);
+    free(u->chmin);
     free(u->y);
+    free(u->xq);
 }
 
 static struct block *add_block(struct net *net)
@@ -1338,6 +1459,17 @@ static int reserve_transient(struct net *net, int n)
     return 0;
 }
 
+/* A unit's kept input codes for n samples (fixed-point activations only). */
+static int saved_codes(const struct net *net, struct unit *u, int n)
+{
+    free(u->xq);
+    u->xq = NULL;
+    if (!is_fixed(net->prec.activations))
+        return 0;
+    u->xq = malloc(sizeof(int16_t) * (size_t)n * (size_t)u->in_el);
+    return u->xq ? 0 : -1;
+}
+
 /* Saved-for-backward buffers for n samples. */
 static int reserve_saved(struct net *net, int n)
 {
@@ -1352,10 +1484,14 @@ static int reserve_saved(struct net *net, int n)
             free(B->u[j].y);
             if (!(B->u[j].y = malloc(sizeof(float) * (size_t)n * B->u[j].out_el)))
                 return -1;
+            if (saved_codes(net, &B->u[j], n))
+                return -1;
         }
         if (B->sc == SC_PROJ) {
             free(B->proj.y);
             if (!(B->proj.y = malloc(sizeof(float) * (size_t)n * B->proj.out_el)))
+                return -1;
+            if (saved_codes(net, &B->proj, n))
                 return -1;
         }
     }
@@ -1463,6 +1599,7 @@ static int forward_pass(struct net *net, const float *x, int n, const uint8_t *b
     if (!net->dry && net->slu && gate_begin(net->gates, n, train))
         return -1;
     const float *cur = x;
+    struct range rcur = { 0, 0.0f, 0 }, rout;   /* the network input's range is not known */
     for (int b = 0; b < net->nb; b++) {
         struct block *B = &net->b[b];
         float *out;
@@ -1474,9 +1611,10 @@ static int forward_pass(struct net *net, const float *x, int n, const uint8_t *b
         } else {
             out = net->buf[b % 2 ? BUF_P1 : BUF_P0];
         }
-        if (block_forward(net, B, cur, out, n, block_mask, mode, sink, tech))
+        if (block_forward(net, B, cur, &rcur, out, n, block_mask, mode, sink, tech, &rout))
             return -1;
         cur = out;
+        rcur = rout;
     }
     head_forward(net, cur, n, sink, tech);
     return 0;
@@ -1744,12 +1882,17 @@ size_t net_memory_bytes(const struct net *net)
     bytes += (size_t)net->maxw * (2 * sizeof(float) + sizeof(int16_t));
     for (int b = 0; b < net->nb; b++) {
         const struct block *B = &net->b[b];
-        long per = B->in_el;
-        for (int j = 0; j < B->nu; j++)
+        long per = B->in_el, codes = 0;
+        for (int j = 0; j < B->nu; j++) {
             per += B->u[j].out_el;
-        if (B->sc == SC_PROJ)
+            codes += B->u[j].xq ? B->u[j].in_el : 0;
+        }
+        if (B->sc == SC_PROJ) {
             per += B->proj.out_el;
+            codes += B->proj.xq ? B->proj.in_el : 0;
+        }
         bytes += sizeof(float) * (size_t)net->scap * (size_t)per;
+        bytes += sizeof(int16_t) * (size_t)net->scap * (size_t)codes;
     }
     bytes += net->ws.bytes;
     return bytes;

@@ -283,6 +283,35 @@ static void test_stats_and_workspace(void)
     CU_ASSERT_PTR_NULL(ws.buf);
 }
 
+/* fx_range_update: the largest |v| and smallest v, NaN ignored, any length (vector body + tail),
+ * running from the values given; equal to fx_max_abs. */
+static void test_range_update(void)
+{
+    float v[37];
+    for (int i = 0; i < 37; i++)
+        v[i] = (float)((i * 7) % 11) - 4.0f;   /* -4 .. 6 */
+    v[3] = NAN;
+    v[20] = -9.5f;
+    v[35] = 12.25f;   /* in the scalar tail */
+    for (int n = 0; n <= 37; n++) {
+        float mx = 0.0f, mn = INFINITY, emx = 0.0f, emn = INFINITY;
+        for (int i = 0; i < n; i++) {
+            if (v[i] != v[i])
+                continue;
+            emx = fabsf(v[i]) > emx ? fabsf(v[i]) : emx;
+            emn = v[i] < emn ? v[i] : emn;
+        }
+        fx_range_update(v, n, &mx, &mn);
+        CU_ASSERT_EQUAL(mx, emx);
+        CU_ASSERT_EQUAL(mn, emn);
+        CU_ASSERT_EQUAL(mx, fx_max_abs(v, n));
+    }
+    float mx = 100.0f, mn = -100.0f;   /* running values are kept */
+    fx_range_update(v, 37, &mx, &mn);
+    CU_ASSERT_EQUAL(mx, 100.0f);
+    CU_ASSERT_EQUAL(mn, -100.0f);
+}
+
 static void test_flush_denormals(void)
 {
     volatile float tiny = 1e-38f, half = 0.01f;
@@ -308,6 +337,7 @@ int main(void)
     CU_add_test(s, "msb predictors", test_msb);
     CU_add_test(s, "accumulator", test_accumulator);
     CU_add_test(s, "stats and workspace", test_stats_and_workspace);
+    CU_add_test(s, "range update", test_range_update);
     CU_add_test(s, "flush denormals", test_flush_denormals);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
