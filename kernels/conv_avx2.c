@@ -50,6 +50,7 @@ enum {
 
 struct geom {
     int cin, cout, k, kk, pad, h, w, hp, wp, ho, wo, ntile;
+    int seg, nseg;      /* segment tiles (wo % 8 == 0): nseg segments of 8 outputs in a row */
     long L, Lr, ps;     /* flat outputs (with garbage columns), rounded up to NT; plane stride */
     int off[KMAX * KMAX];
 };
@@ -82,6 +83,8 @@ static void geom_of(const struct conv_shape *s, struct geom *g)
     long need = g->Lr + (long)(s->k - 1) * (g->wp + 1);
     long plane = (long)g->hp * g->wp;
     g->ps = ((need > plane ? need : plane) + 15) / 16 * 16;
+    g->seg = g->wo % 8 == 0;
+    g->nseg = g->seg ? g->ho * (g->wo / 8) : 0;
     for (int kh = 0; kh < s->k; kh++)
         for (int kw = 0; kw < s->k; kw++)
             g->off[kh * s->k + kw] = kh * g->wp + kw;
@@ -95,7 +98,46 @@ static int panel_start(int m, int mr_max, int q)
     return q * (m / np) + imin(q, m % np);
 }
 
-/* The stored outputs of tile t: runs of consecutive valid flat positions. */
+/* Output tiles. With wo a multiple of 8 a tile is two segments of 8 outputs that lie within an
+ * output row (the next segment of the row, or the first of the next row): nothing is computed
+ * for the garbage columns and each vector is stored whole. Otherwise a tile is 16 consecutive
+ * flat positions, stored in runs that skip the garbage columns. */
+static int tile_count(const struct geom *g) { return g->seg ? (g->nseg + 1) / 2 : g->ntile; }
+
+struct tile {
+    long q0, v1;        /* flat position of the first vector, offset of the second */
+    long d0, d1;        /* segment tiles: output index of each vector (d1 < 0: none) */
+};
+
+static void seg_at(const struct geom *g, int sgi, long *q, long *d)
+{
+    int per = g->wo / 8, oh = sgi / per, j = sgi % per;
+    *q = (long)oh * g->wp + 8 * j;
+    *d = (long)oh * g->wo + 8 * j;
+}
+
+static struct tile tile_at(const struct geom *g, int t)
+{
+    struct tile tl;
+    if (!g->seg) {
+        tl.q0 = (long)t * NT;
+        tl.v1 = 8;
+        tl.d0 = tl.d1 = -1;
+        return tl;
+    }
+    long q1;
+    seg_at(g, 2 * t, &tl.q0, &tl.d0);
+    if (2 * t + 1 < g->nseg) {
+        seg_at(g, 2 * t + 1, &q1, &tl.d1);
+        tl.v1 = q1 - tl.q0;
+    } else {
+        tl.v1 = 0;   /* an odd last segment: the second vector repeats the first, unstored */
+        tl.d1 = -1;
+    }
+    return tl;
+}
+
+/* The stored outputs of flat tile t: runs of consecutive valid flat positions. */
 struct runs {
     int n;
     int j[NT], len[NT];
@@ -151,10 +193,17 @@ AVX2_INLINE void copy_run(float *dst, const float *src, int len)
 }
 
 /* A tile's rows (tmp[r*NT ..]) to the output planes of channels co0.. of one sample. */
-AVX2_INLINE void store_tile(const struct runs *ru, const float *tmp, int mr, float *yn, long plane, int co0)
+AVX2_INLINE void store_tile(const struct geom *g, const struct tile *tl, const struct runs *ru,
+                            const float *tmp, int mr, float *yn, long plane, int co0)
 {
     for (int r = 0; r < mr; r++) {
         float *yp = yn + (long)(co0 + r) * plane;
+        if (g->seg) {
+            _mm256_storeu_ps(yp + tl->d0, _mm256_load_ps(tmp + r * NT));
+            if (tl->d1 >= 0)
+                _mm256_storeu_ps(yp + tl->d1, _mm256_load_ps(tmp + r * NT + 8));
+            continue;
+        }
         for (int i = 0; i < ru->n; i++)
             copy_run(yp + ru->dst[i], tmp + r * NT + ru->j[i], ru->len[i]);
     }
@@ -250,12 +299,61 @@ static void pack_w_f32(const struct geom *g, const float *w, int transposed, flo
     }
 }
 
+/* The 4-, 5- and 6-row f32 tiles of a 3x3 conv in assembly: taps unrolled, the kernel rows at
+ * p0, p1, p2 and the tile's second vector v1 bytes after its first (compiled from intrinsics, the
+ * loop reloaded each tap's offset). Per input channel: 18 loads of x, 9*mr broadcasts, 18*mr
+ * FMAs. acc[0 .. 2*mr) in and out. The macros below only spell out the instructions. */
+#define F32_ROW(W, R, A, B)                                                                      \
+    "vbroadcastss 0+(" W "+4*" #R ")(%[w]), %%ymm14\n\t"                                         \
+    "vfmadd231ps %%ymm12, %%ymm14, %%ymm" A "\n\t"                                               \
+    "vfmadd231ps %%ymm13, %%ymm14, %%ymm" B "\n\t"
+#define F32_ROWS4(W) F32_ROW(W, 0, "0", "1") F32_ROW(W, 1, "2", "3") F32_ROW(W, 2, "4", "5") F32_ROW(W, 3, "6", "7")
+#define F32_ROWS5(W) F32_ROWS4(W) F32_ROW(W, 4, "8", "9")
+#define F32_ROWS6(W) F32_ROWS5(W) F32_ROW(W, 5, "10", "11")
+#define F32_TAP(ROWS, P, D, T)                                                                   \
+    "vmovups " D "(%[" P "]), %%ymm12\n\t"                                                       \
+    "vmovups " D "(%[" P "],%[v1]), %%ymm13\n\t" ROWS("(" T "*4*%c[mr])")
+#define F32_TAPS(ROWS)                                                                           \
+    F32_TAP(ROWS, "p0", "0", "0") F32_TAP(ROWS, "p0", "4", "1") F32_TAP(ROWS, "p0", "8", "2")   \
+    F32_TAP(ROWS, "p1", "0", "3") F32_TAP(ROWS, "p1", "4", "4") F32_TAP(ROWS, "p1", "8", "5")   \
+    F32_TAP(ROWS, "p2", "0", "6") F32_TAP(ROWS, "p2", "4", "7") F32_TAP(ROWS, "p2", "8", "8")
+#define ACC_LOAD(I) "vmovups " #I "*32(%[acc]), %%ymm" #I "\n\t"
+#define ACC_STORE(I) "vmovups %%ymm" #I ", " #I "*32(%[acc])\n\t"
+#define ACC8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+#define ACC10(X) ACC8(X) X(8) X(9)
+#define ACC12(X) ACC10(X) X(10) X(11)
+#define FWD_F32_ASM(MR, ROWS, ACCS)                                                              \
+    AVX2_FN static void fwd_f32_##MR##x3x3(const float *xb, long ps, long v1, int cin, long row,  \
+                                           const float *wb, __m256 *acc)                         \
+    {                                                                                            \
+        const float *p0 = xb, *p1 = xb + row, *p2 = xb + 2 * row;                                \
+        long step = ps * 4, n = cin, v1b = v1 * 4;                                               \
+        if (n <= 0)                                                                              \
+            return;                                                                              \
+        __asm__ volatile(ACCS(ACC_LOAD) "1:\n\t" F32_TAPS(ROWS)                                  \
+                         "add %[step], %[p0]\n\t"                                                \
+                         "add %[step], %[p1]\n\t"                                                \
+                         "add %[step], %[p2]\n\t"                                                \
+                         "add $(36*%c[mr]), %[w]\n\t"                                            \
+                         "dec %[n]\n\t"                                                          \
+                         "jnz 1b\n\t" ACCS(ACC_STORE)                                            \
+                         : [p0] "+r"(p0), [p1] "+r"(p1), [p2] "+r"(p2), [w] "+r"(wb), [n] "+r"(n) \
+                         : [step] "r"(step), [v1] "r"(v1b), [acc] "r"(acc), [mr] "i"(MR)          \
+                         : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", \
+                           "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14");  \
+    }
+FWD_F32_ASM(4, F32_ROWS4, ACC8)
+FWD_F32_ASM(5, F32_ROWS5, ACC10)
+FWD_F32_ASM(6, F32_ROWS6, ACC12)
+
 /* Named accumulators, not arrays: GCC kept arrays of vectors in memory (a store per FMA). */
 #define ROWS6(X) X(0) X(1) X(2) X(3) X(4) X(5)
 #define ROWS4(X) X(0) X(1) X(2) X(3)
 
-AVX2_INLINE void fwd_tile_f32(const int mr, const float *xb, long ps, int cin, const int *off, int kk,
-                              const float *wb, float *tmp)
+/* The tile's two vectors are the 8 outputs at flat position 0 and the 8 at position v1 (8 for
+ * 16 consecutive outputs). */
+AVX2_INLINE void fwd_tile_f32(const int mr, const float *xb, long v1, long ps, int cin, const int *off,
+                              int kk, const float *wb, float *tmp)
 {
 #define DECL(i) __m256 a##i##_0 = _mm256_setzero_ps(), a##i##_1 = _mm256_setzero_ps();
 #define STEP(i)                                                                                  \
@@ -269,11 +367,27 @@ AVX2_INLINE void fwd_tile_f32(const int mr, const float *xb, long ps, int cin, c
         _mm256_store_ps(tmp + i * NT, a##i##_0);                                                 \
         _mm256_store_ps(tmp + i * NT + 8, a##i##_1);                                             \
     }
+    if (kk == 9 && mr >= 4 && off[1] == 1 && off[2] == 2 && off[4] == off[3] + 1 && off[6] == 2 * off[3]) {
+        __m256 acc[2 * MRF];
+        for (int i = 0; i < 2 * mr; i++)
+            acc[i] = _mm256_setzero_ps();
+        if (mr == 6)
+            fwd_f32_6x3x3(xb, ps, v1, cin, off[3], wb, acc);
+        else if (mr == 5)
+            fwd_f32_5x3x3(xb, ps, v1, cin, off[3], wb, acc);
+        else
+            fwd_f32_4x3x3(xb, ps, v1, cin, off[3], wb, acc);
+        for (int r = 0; r < mr; r++) {
+            _mm256_store_ps(tmp + r * NT, acc[2 * r]);
+            _mm256_store_ps(tmp + r * NT + 8, acc[2 * r + 1]);
+        }
+        return;
+    }
     ROWS6(DECL)
     for (int ci = 0; ci < cin; ci++, xb += ps)
         for (int t = 0; t < kk; t++, wb += mr) {
             const float *p = xb + off[t];
-            __m256 x0 = _mm256_loadu_ps(p), x1 = _mm256_loadu_ps(p + 8);
+            __m256 x0 = _mm256_loadu_ps(p), x1 = _mm256_loadu_ps(p + v1);
             ROWS6(STEP)
         }
     ROWS6(STORE)
@@ -283,10 +397,10 @@ AVX2_INLINE void fwd_tile_f32(const int mr, const float *xb, long ps, int cin, c
 }
 
 #define FWD_F32(R)                                                                               \
-    AVX2_FN static void fwd_tile_f32_##R(const float *xb, long ps, int cin, const int *off,      \
-                                         int kk, const float *wb, float *tmp)                    \
+    AVX2_FN static void fwd_tile_f32_##R(const float *xb, long v1, long ps, int cin,             \
+                                         const int *off, int kk, const float *wb, float *tmp)    \
     {                                                                                            \
-        fwd_tile_f32(R, xb, ps, cin, off, kk, wb, tmp);                                          \
+        fwd_tile_f32(R, xb, v1, ps, cin, off, kk, wb, tmp);                                      \
     }
 FWD_F32(1)
 FWD_F32(2)
@@ -294,7 +408,7 @@ FWD_F32(3)
 FWD_F32(4)
 FWD_F32(5)
 FWD_F32(6)
-typedef void (*fwd_f32_fn)(const float *, long, int, const int *, int, const float *, float *);
+typedef void (*fwd_f32_fn)(const float *, long, long, int, const int *, int, const float *, float *);
 static const fwd_f32_fn FWD_F32_ROWS[MRF + 1] = {NULL, fwd_tile_f32_1, fwd_tile_f32_2, fwd_tile_f32_3,
                                                  fwd_tile_f32_4, fwd_tile_f32_5, fwd_tile_f32_6};
 
@@ -322,14 +436,17 @@ int conv_direct_forward_f32(const struct conv_shape *s, const float *x, const fl
         for (int n = 0; n < s->n; n++) {
             pad_f32(&g, x + (long)n * g.cin * g.h * g.w, xp);
             float *yn = y + (long)n * g.cout * plane;
-            for (int t = 0; t < g.ntile; t++) {
+            for (int t = 0; t < tile_count(&g); t++) {
+                struct tile tl = tile_at(&g, t);
                 struct runs ru;
-                tile_runs(&g, t, &ru);
+                ru.n = 0;
+                if (!g.seg)
+                    tile_runs(&g, t, &ru);
                 for (int q = 0; q < np; q++) {
                     int co0 = panel_start(g.cout, MRF, q), mr = panel_start(g.cout, MRF, q + 1) - co0;
-                    FWD_F32_ROWS[mr](xp + (long)t * NT, g.ps, g.cin, g.off, g.kk,
+                    FWD_F32_ROWS[mr](xp + tl.q0, tl.v1, g.ps, g.cin, g.off, g.kk,
                                      wpk + (long)co0 * g.cin * g.kk, tmp);
-                    store_tile(&ru, tmp, mr, yn, plane, co0);
+                    store_tile(&g, &tl, &ru, tmp, mr, yn, plane, co0);
                 }
             }
         }
@@ -358,9 +475,49 @@ static void pack_w_i16(const struct geom *g, const int16_t *w, int transposed, i
     }
 }
 
+/* The full 4-row i16 tile of a 3x3 conv in assembly, as the f32 ones (positions are channel
+ * pairs, 4 bytes). Per channel pair: 18 loads of x, 36 broadcasts, 72 madds, 72 adds. acc[0..7]
+ * in and out. */
+#define I16_ROW(W, R, A, B, T0, T1)                                                              \
+    "vpbroadcastd 0+(" W "+4*" #R ")(%[w]), %%ymm14\n\t"                                         \
+    "vpmaddwd %%ymm12, %%ymm14, %%ymm" T0 "\n\t"                                                 \
+    "vpmaddwd %%ymm13, %%ymm14, %%ymm" T1 "\n\t"                                                 \
+    "vpaddd %%ymm" T0 ", %%ymm" A ", %%ymm" A "\n\t"                                             \
+    "vpaddd %%ymm" T1 ", %%ymm" B ", %%ymm" B "\n\t"
+#define I16_ROWS4(W)                                                                             \
+    I16_ROW(W, 0, "0", "1", "8", "9") I16_ROW(W, 1, "2", "3", "10", "11")                        \
+    I16_ROW(W, 2, "4", "5", "8", "9") I16_ROW(W, 3, "6", "7", "10", "11")
+#define I16_TAP(P, D, T)                                                                         \
+    "vmovdqu " D "(%[" P "]), %%ymm12\n\t"                                                       \
+    "vmovdqu " D "(%[" P "],%[v1]), %%ymm13\n\t" I16_ROWS4("(" T "*16)")
+#define I16_TAPS                                                                                 \
+    I16_TAP("p0", "0", "0") I16_TAP("p0", "4", "1") I16_TAP("p0", "8", "2")                     \
+    I16_TAP("p1", "0", "3") I16_TAP("p1", "4", "4") I16_TAP("p1", "8", "5")                     \
+    I16_TAP("p2", "0", "6") I16_TAP("p2", "4", "7") I16_TAP("p2", "8", "8")
+
+AVX2_FN static void fwd_i16_4x3x3(const int16_t *xb, long ps2, long v1, int ncp, long row2,
+                                  const int32_t *wb, __m256i *acc)
+{
+    const int16_t *p0 = xb, *p1 = xb + row2, *p2 = xb + 2 * row2;
+    long step = ps2 * 2, n = ncp, v1b = v1 * 4;
+    if (n <= 0)
+        return;
+    __asm__ volatile(ACC8(ACC_LOAD) "1:\n\t" I16_TAPS
+                     "add %[step], %[p0]\n\t"
+                     "add %[step], %[p1]\n\t"
+                     "add %[step], %[p2]\n\t"
+                     "add $144, %[w]\n\t"
+                     "dec %[n]\n\t"
+                     "jnz 1b\n\t" ACC8(ACC_STORE)
+                     : [p0] "+r"(p0), [p1] "+r"(p1), [p2] "+r"(p2), [w] "+r"(wb), [n] "+r"(n)
+                     : [step] "r"(step), [v1] "r"(v1b), [acc] "r"(acc)
+                     : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",
+                       "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14");
+}
+
 /* int32 sums over channel pairs [0, ncp) of the tile: acc[2r], acc[2r+1] for row r. */
-AVX2_INLINE void fwd_tile_i16(const int mr, const int16_t *xb, long ps2, int ncp, const int *off2, int kk,
-                              const int32_t *wb, __m256i *acc)
+AVX2_INLINE void fwd_tile_i16(const int mr, const int16_t *xb, long v1, long ps2, int ncp,
+                              const int *off2, int kk, const int32_t *wb, __m256i *acc)
 {
 #define DECL(i) __m256i a##i##_0 = _mm256_setzero_si256(), a##i##_1 = _mm256_setzero_si256();
 #define STEP(i)                                                                                  \
@@ -374,12 +531,19 @@ AVX2_INLINE void fwd_tile_i16(const int mr, const int16_t *xb, long ps2, int ncp
         acc[2 * i] = a##i##_0;                                                                   \
         acc[2 * i + 1] = a##i##_1;                                                               \
     }
+    if (mr == 4 && kk == 9 && off2[1] == 2 && off2[2] == 4 && off2[6] == 2 * off2[3] &&
+        off2[4] == off2[3] + 2) {
+        for (int i = 0; i < 8; i++)
+            acc[i] = _mm256_setzero_si256();
+        fwd_i16_4x3x3(xb, ps2, v1, ncp, off2[3], wb, acc);
+        return;
+    }
     ROWS4(DECL)
     for (int cp = 0; cp < ncp; cp++, xb += ps2)
         for (int t = 0; t < kk; t++, wb += mr) {
             const int16_t *p = xb + off2[t];
             __m256i x0 = _mm256_loadu_si256((const __m256i *)p);
-            __m256i x1 = _mm256_loadu_si256((const __m256i *)(p + 16));
+            __m256i x1 = _mm256_loadu_si256((const __m256i *)(p + 2 * v1));
             ROWS4(STEP)
         }
     ROWS4(STORE)
@@ -389,16 +553,16 @@ AVX2_INLINE void fwd_tile_i16(const int mr, const int16_t *xb, long ps2, int ncp
 }
 
 #define FWD_I16(R)                                                                               \
-    AVX2_FN static void fwd_tile_i16_##R(const int16_t *xb, long ps2, int ncp, const int *off2,  \
-                                         int kk, const int32_t *wb, __m256i *acc)                \
+    AVX2_FN static void fwd_tile_i16_##R(const int16_t *xb, long v1, long ps2, int ncp,          \
+                                         const int *off2, int kk, const int32_t *wb, __m256i *acc) \
     {                                                                                            \
-        fwd_tile_i16(R, xb, ps2, ncp, off2, kk, wb, acc);                                        \
+        fwd_tile_i16(R, xb, v1, ps2, ncp, off2, kk, wb, acc);                                    \
     }
 FWD_I16(1)
 FWD_I16(2)
 FWD_I16(3)
 FWD_I16(4)
-typedef void (*fwd_i16_fn)(const int16_t *, long, int, const int *, int, const int32_t *, __m256i *);
+typedef void (*fwd_i16_fn)(const int16_t *, long, long, int, const int *, int, const int32_t *, __m256i *);
 static const fwd_i16_fn FWD_I16_ROWS[MRI + 1] = {NULL, fwd_tile_i16_1, fwd_tile_i16_2, fwd_tile_i16_3,
                                                  fwd_tile_i16_4};
 
@@ -483,16 +647,28 @@ AVX2_FN int conv_direct_forward_i16(const struct conv_shape *s, const int16_t *x
         for (int n = 0; n < s->n; n++) {
             pad_pairs_i16(&g, x + (long)n * g.cin * g.h * g.w, xp);
             float *yn = y + (long)n * g.cout * plane;
-            for (int t = 0; t < g.ntile; t++) {
+            for (int t = 0; t < tile_count(&g); t++) {
+                struct tile tl = tile_at(&g, t);
                 struct runs ru;
-                tile_runs(&g, t, &ru);
+                ru.n = 0;
+                int stored[NT];   /* lanes of the tile that are outputs (overflow counting) */
+                if (!g.seg) {
+                    tile_runs(&g, t, &ru);
+                    memset(stored, 0, sizeof stored);
+                    for (int i = 0; i < ru.n; i++)
+                        for (int j = 0; j < ru.len[i]; j++)
+                            stored[ru.j[i] + j] = 1;
+                } else {
+                    for (int j = 0; j < NT; j++)
+                        stored[j] = j < 8 || tl.d1 >= 0;
+                }
                 for (int q = 0; q < np; q++) {
                     int co0 = panel_start(g.cout, MRI, q), mr = panel_start(g.cout, MRI, q + 1) - co0;
                     const int32_t *wb = wpk + (long)co0 * cpairs * g.kk;
-                    const int16_t *xb = xp + 2L * t * NT;
+                    const int16_t *xb = xp + 2L * tl.q0;
                     __m256i acc[2 * MRI];
                     if (narrow && !count_ovf) {
-                        FWD_I16_ROWS[mr](xb, 2 * g.ps, cpairs, off2, g.kk, wb, acc);
+                        FWD_I16_ROWS[mr](xb, tl.v1, 2 * g.ps, cpairs, off2, g.kk, wb, acc);
                         for (int r = 0; r < mr; r++) {
                             __m256d sbd = _mm256_set1_pd((double)sb[sb_per_channel ? co0 + r : 0]);
                             _mm256_store_ps(tmp + r * NT, dequant8_i32(acc[2 * r], sad, sbd));
@@ -502,7 +678,7 @@ AVX2_FN int conv_direct_forward_i16(const struct conv_shape *s, const int16_t *x
                         memset(wide, 0, sizeof(int64_t) * (size_t)mr * NT);
                         for (int c0 = 0; c0 < cpairs; c0 += cps) {
                             int nc = imin(cps, cpairs - c0);
-                            FWD_I16_ROWS[mr](xb + 2L * c0 * g.ps, 2 * g.ps, nc, off2, g.kk,
+                            FWD_I16_ROWS[mr](xb + 2L * c0 * g.ps, tl.v1, 2 * g.ps, nc, off2, g.kk,
                                              wb + (long)c0 * g.kk * mr, acc);
                             for (int r = 0; r < mr; r++) {
                                 widen_add(wide + r * NT, acc[2 * r]);
@@ -515,12 +691,12 @@ AVX2_FN int conv_direct_forward_i16(const struct conv_shape *s, const int16_t *x
                                 _mm_store_ps(tmp + r * NT + j,
                                              dequant4_i64(_mm256_loadu_si256((const __m256i *)(wide + r * NT + j)), sad, sbd));
                             if (count_ovf)
-                                for (int i = 0; i < ru.n; i++)
-                                    for (int j = 0; j < ru.len[i]; j++)
-                                        ovf += (uint64_t)fx_acc_overflows(wide[r * NT + ru.j[i] + j], acc_bits);
+                                for (int j = 0; j < NT; j++)
+                                    if (stored[j])
+                                        ovf += (uint64_t)fx_acc_overflows(wide[r * NT + j], acc_bits);
                         }
                     }
-                    store_tile(&ru, tmp, mr, yn, plane, co0);
+                    store_tile(&g, &tl, &ru, tmp, mr, yn, plane, co0);
                 }
             }
         }
