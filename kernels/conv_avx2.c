@@ -211,12 +211,32 @@ AVX2_INLINE void store_tile(const struct geom *g, const struct tile *tl, const s
 
 /* ------------------------------------------------------------------ padding */
 
-static void pad_f32(const struct geom *g, const float *x, float *xp)
+/* Row copies: the rows are short (8 to 32 values), where a call to memcpy costs more than the
+ * copy. */
+AVX2_INLINE void copy_f32(float *dst, const float *src, int n)
+{
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(dst + i, _mm256_loadu_ps(src + i));
+    for (; i < n; i++)
+        dst[i] = src[i];
+}
+
+AVX2_INLINE void copy_i16(int16_t *dst, const int16_t *src, int n)
+{
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm256_storeu_si256((__m256i *)(dst + i), _mm256_loadu_si256((const __m256i *)(src + i)));
+    for (; i < n; i++)
+        dst[i] = src[i];
+}
+
+AVX2_FN static void pad_f32(const struct geom *g, const float *x, float *xp)
 {
     for (int c = 0; c < g->cin; c++)
         for (int ih = 0; ih < g->h; ih++)
-            memcpy(xp + c * g->ps + (long)(ih + g->pad) * g->wp + g->pad, x + ((long)c * g->h + ih) * g->w,
-                   sizeof(float) * (size_t)g->w);
+            copy_f32(xp + c * g->ps + (long)(ih + g->pad) * g->wp + g->pad, x + ((long)c * g->h + ih) * g->w,
+                     g->w);
 }
 
 /* Channels 2c and 2c+1 (zero past cin) interleaved: pair plane c at xp + 2*c*ps, element
@@ -783,9 +803,9 @@ AVX2_INLINE void bww_tile_f32(const int mr, const int no, const float *gf, long 
     TILE9(DECL)
     const float *g0p = gf, *g1p = gf + (mr > 1 ? Lr : 0), *g2p = gf + (mr > 2 ? 2 * Lr : 0);
     const float *x0p = xc + off[0], *x1p = xc + off[no > 1 ? 1 : 0], *x2p = xc + off[no > 2 ? 2 : 0];
-    if (mr == 3 && no == 3) {
+    if (mr >= 2 && no == 3) {   /* 2 rows: the third repeats the second, its sums are dropped */
         __m256 acc[9] = {a00, a01, a02, a10, a11, a12, a20, a21, a22};
-        bww_f32_loop_3x3(g0p, g1p, g2p, x0p, x1p, x2p, len / 8, acc);
+        bww_f32_loop_3x3(g0p, g1p, mr == 3 ? g2p : g1p, x0p, x1p, x2p, len / 8, acc);
         a00 = acc[0]; a01 = acc[1]; a02 = acc[2];
         a10 = acc[3]; a11 = acc[4]; a12 = acc[5];
         a20 = acc[6]; a21 = acc[7]; a22 = acc[8];
@@ -889,9 +909,10 @@ AVX2_INLINE void bww_tile_i16(const int mr, const int no, const int16_t *gf, lon
     for (long q0 = 0; q0 < len; q0 += steps * 16) {
         long q1 = q0 + steps * 16 < len ? q0 + steps * 16 : len;
         TILE9(DECL)
-        if (mr == 3 && no == 3) {
+        if (mr >= 2 && no == 3) {   /* 2 rows: the third repeats the second, its sums are dropped */
             __m256i acc[9] = {a00, a01, a02, a10, a11, a12, a20, a21, a22};
-            bww_i16_loop_3x3(g0p + q0, g1p + q0, g2p + q0, x0p + q0, x1p + q0, x2p + q0, (q1 - q0) / 16, acc);
+            bww_i16_loop_3x3(g0p + q0, g1p + q0, (mr == 3 ? g2p : g1p) + q0, x0p + q0, x1p + q0, x2p + q0,
+                             (q1 - q0) / 16, acc);
             a00 = acc[0]; a01 = acc[1]; a02 = acc[2];
             a10 = acc[3]; a11 = acc[4]; a12 = acc[5];
             a20 = acc[6]; a21 = acc[7]; a22 = acc[8];
@@ -965,19 +986,19 @@ static struct stack stack_of(const struct geom *g, long target)
     return st;
 }
 
-#define DEFINE_STACK_FILL(NAME, T)                                                               \
+#define DEFINE_STACK_FILL(NAME, T, COPY)                                                         \
     /* Sample slot b of the stacks: x's interior, g_y's valid positions. */                      \
-    static void NAME(const struct geom *g, const struct stack *st, int b, const T *x, const T *gy, \
-                     T *xp, T *gf)                                                               \
+    AVX2_FN static void NAME(const struct geom *g, const struct stack *st, int b, const T *x,    \
+                             const T *gy, T *xp, T *gf)                                          \
     {                                                                                            \
         for (int c = 0; c < g->cin; c++)                                                         \
             for (int ih = 0; ih < g->h; ih++)                                                    \
-                memcpy(xp + c * st->xs + b * st->P + (long)(ih + g->pad) * g->wp + g->pad,       \
-                       x + ((long)c * g->h + ih) * g->w, sizeof(T) * (size_t)g->w);              \
+                COPY(xp + c * st->xs + b * st->P + (long)(ih + g->pad) * g->wp + g->pad,         \
+                     x + ((long)c * g->h + ih) * g->w, g->w);                                    \
         for (int co = 0; co < g->cout; co++)                                                     \
             for (int oh = 0; oh < g->ho; oh++)                                                   \
-                memcpy(gf + co * st->gs + b * st->P + (long)oh * g->wp,                          \
-                       gy + ((long)co * g->ho + oh) * g->wo, sizeof(T) * (size_t)g->wo);         \
+                COPY(gf + co * st->gs + b * st->P + (long)oh * g->wp,                            \
+                     gy + ((long)co * g->ho + oh) * g->wo, g->wo);                               \
     }                                                                                            \
     /* The flat length a stack of nb samples runs over; what lies past nb*P in it is zeroed. */  \
     static long NAME##_len(const struct geom *g, const struct stack *st, int nb, T *gf)          \
@@ -987,8 +1008,8 @@ static struct stack stack_of(const struct geom *g, long target)
             memset(gf + co * st->gs + used, 0, sizeof(T) * (size_t)(len - used));                \
         return len;                                                                              \
     }
-DEFINE_STACK_FILL(stack_fill_f32, float)
-DEFINE_STACK_FILL(stack_fill_i16, int16_t)
+DEFINE_STACK_FILL(stack_fill_f32, float, copy_f32)
+DEFINE_STACK_FILL(stack_fill_i16, int16_t, copy_i16)
 
 /* The samples are processed in stacks of st.B, taken by the threads dynamically (a thread that
  * another process holds back does not hold the others up). f32: each stack keeps its own partial
