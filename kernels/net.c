@@ -520,9 +520,11 @@ static void bn_act_fwd(struct net *net, struct unit *u, const struct nchw *s, co
         return;
     } else {
         float mom = mode == NET_TRAIN ? BN_MOMENTUM : 1.0f / (float)(net->bn_batches + 1);
+        int want = is_fixed(net->prec.activations);   /* a quantizer will need out's range */
         bn_forward_train_act(s, y, u->gamma, u->beta, BN_EPS, mom, u->rmean, u->rvar, act, out,
-                             u->smean, u->sinv, u->chmax, u->chmin, sink, tag);
-        if (s->n > 0) {
+                             u->smean, u->sinv, want ? u->chmax : NULL, want ? u->chmin : NULL,
+                             sink, tag);
+        if (want && s->n > 0) {
             float mx = 0.0f, mn = INFINITY;
             for (int c = 0; c < s->c; c++) {
                 mx = u->chmax[c] > mx ? u->chmax[c] : mx;
@@ -637,13 +639,14 @@ static int unit_backward(struct net *net, struct unit *u, int k, const float *in
         emit_elem(sink, OP_RELU, OP_PHASE_BWD_DATA, op_tag_make(u->id_act, tech), os.n, os.c, os.h,
                   os.w);
     struct op_tag tag = op_tag_make(u->id_bn, tech);
+    int want = is_fixed(net->prec.grad_output);   /* g's quantizers need its range */
     if (net->dry)
         emit_elem(sink, OP_BN, OP_PHASE_BWD_DATA, tag, os.n, os.c, os.h, os.w);
     else
         bn_backward_act(&os, u->y, g, u->gamma, u->beta, u->smean, u->sinv, u->act, g, u->ggamma,
-                        u->gbeta, u->chmax, sink, tag);
+                        u->gbeta, want ? u->chmax : NULL, sink, tag);
     struct conv_shape cs = shape_n(u, k);
-    return conv_bwd(net, u, &cs, in, cached, (net->dry || k == 0) ? NULL : u->chmax, g,
+    return conv_bwd(net, u, &cs, in, cached, (net->dry || k == 0 || !want) ? NULL : u->chmax, g,
                     u->no_input_grad ? NULL : gx, sink, tech);
 }
 
@@ -783,7 +786,8 @@ static int block_forward(struct net *net, struct block *B, const float *x, const
             emit_elem(sink, OP_RELU, OP_PHASE_FWD, op_tag_make(B->id_post, tech), os.n, os.c, os.h,
                       os.w);
         if (!net->dry)
-            add_act(o, sca, nchw_count(&os), B->post_act, res, direct ? outr : NULL);
+            add_act(o, sca, nchw_count(&os), B->post_act, res,
+                    direct && is_fixed(net->prec.activations) ? outr : NULL);
     } else if (B->post_act != NO_ACT) {
         act_fwd(net, B->post_act, B->id_post, &os, res, sink, tech);
     }
