@@ -835,6 +835,39 @@ static void branch_output(const struct net *net, const struct block *B, int k, c
         }
 }
 
+/* The hard_all case of the block's output activation backward in one pass: g (dL/d block
+ * output, k samples) is masked where post(F + sc) does not pass it, F recomputed from the last
+ * unit's saved conv output as bn_apply does, and the result is also written to scg (the
+ * shortcut's gradient; NULL: none). Equal bit for bit to branch_output + act_backward + the copy. */
+static void post_act_backward(const struct block *B, int k, const float *sca, float *g, float *scg)
+{
+    const struct unit *u = &B->u[B->nu - 1];
+    long hw = (long)u->ho * u->wo;
+    int c = u->cs.cout;
+#pragma omp parallel for schedule(dynamic, 1) if ((long)k * c * hw > 65536)
+    for (int ch = 0; ch < c; ch++) {
+        float a = u->gamma[ch] * u->sinv[ch], b = u->beta[ch] - u->smean[ch] * a;
+        for (int n = 0; n < k; n++) {
+            long o = ((long)n * c + ch) * hw;
+            const float *p = u->y + o, *sp = sca + o;
+            float *gp = g + o;
+            for (long i = 0; i < hw; i++) {
+                float v = p[i] * a + b;   /* as bn_apply */
+                if (u->act != NO_ACT) {
+                    v = v > 0.0f ? v : 0.0f;
+                    if (u->act == ACT_RELU6 && v > 6.0f)
+                        v = 6.0f;
+                }
+                float z = v + sp[i];
+                int pass = z > 0.0f && (B->post_act != ACT_RELU6 || z < 6.0f);
+                gp[i] = pass ? gp[i] : 0.0f;
+            }
+            if (scg)
+                memcpy(scg + o, gp, sizeof(float) * (size_t)hw);
+        }
+    }
+}
+
 /* Backward of block B from gout [n][out_el] into gin [n][in_el] (gin NULL for the stem).
  * gout is consumed (may be overwritten). */
 static int block_backward(struct net *net, struct block *B, int n, float *gout, float *gin,
@@ -846,6 +879,9 @@ static int block_backward(struct net *net, struct block *B, int n, float *gout, 
     int hard_all = !dry && k == n && !soft_mixing(net, B, n);
     const float *mv = (!dry && s >= 0) ? net->mval + (long)s * n : NULL;
     float *dm = (!dry && s > 0 && net->slu) ? net->dm + (long)s * n : NULL;
+    /* every sample ran with weight 1 and nobody needs dL/dm: the output activation's backward
+     * needs only its mask, which post_act_backward finds without writing the output */
+    int fused = hard_all && !dm && B->sc != SC_NONE && B->post_act != NO_ACT;
     /* dL/dshortcut [n] is assembled in scg: straight in gin for an identity shortcut */
     float *scg = B->sc == SC_IDENTITY ? gin : B->sc == SC_PROJ ? net->buf[BUF_D] : NULL;
     float *sc = NULL;   /* shortcut output [n] */
@@ -877,9 +913,10 @@ static int block_backward(struct net *net, struct block *B, int n, float *gout, 
             }
             if (!hard_all)
                 gather(g, gout, B->idx, k, el);
-            branch_output(net, B, k, sca, o);
+            if (!fused)
+                branch_output(net, B, k, sca, o);
             /* dL/dm = <gout, o - sc>, then the branch sees m * gout */
-            for (int i = 0; i < k; i++) {
+            for (int i = 0; i < k && !fused; i++) {
                 float m = mv ? mv[B->idx[i]] : 1.0f;
                 float *gi = g + (long)i * el;
                 if (dm && sc) {
@@ -895,15 +932,20 @@ static int block_backward(struct net *net, struct block *B, int n, float *gout, 
             }
         }
         struct nchw os = { k, B->cout, B->ho, B->wo };
-        if (B->post_act != NO_ACT)
+        if (fused) {
+            emit_elem(sink, OP_RELU, OP_PHASE_BWD_DATA, op_tag_make(B->id_post, tech), os.n, os.c,
+                      os.h, os.w);
+            post_act_backward(B, k, sca, g, scg);
+        } else if (B->post_act != NO_ACT) {
             act_bwd(net, B->post_act, B->id_post, &os, o, g, sink, tech);
+        }
         if (B->sc != SC_NONE) {
             struct op_tag tag = op_tag_make(B->id_add, tech);
             if (dry) {
                 emit_elem(sink, OP_ADD, OP_PHASE_BWD_DATA, tag, os.n, os.c, os.h, os.w);
             } else {
                 add_backward(&os, g, g, NULL, sink, tag);
-                if (hard_all) {
+                if (hard_all && !fused) {
                     copy_f(scg, g, (long)n * el);
                 } else {   /* active samples: g + (1 - m) * gout */
                     for (int i = 0; i < k; i++) {
