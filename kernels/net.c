@@ -851,16 +851,23 @@ static void post_act_backward(const struct block *B, int k, const float *sca, fl
             long o = ((long)n * c + ch) * hw;
             const float *p = u->y + o, *sp = sca + o;
             float *gp = g + o;
-            for (long i = 0; i < hw; i++) {
-                float v = p[i] * a + b;   /* as bn_apply */
-                if (u->act != NO_ACT) {
-                    v = v > 0.0f ? v : 0.0f;
-                    if (u->act == ACT_RELU6 && v > 6.0f)
-                        v = 6.0f;
+            if (u->act == NO_ACT && B->post_act == ACT_RELU) {   /* ResNet: vectorizes */
+                for (long i = 0; i < hw; i++) {
+                    float z = (p[i] * a + b) + sp[i];   /* as bn_apply, then the add */
+                    gp[i] = z > 0.0f ? gp[i] : 0.0f;
                 }
-                float z = v + sp[i];
-                int pass = z > 0.0f && (B->post_act != ACT_RELU6 || z < 6.0f);
-                gp[i] = pass ? gp[i] : 0.0f;
+            } else {
+                for (long i = 0; i < hw; i++) {
+                    float v = p[i] * a + b;   /* as bn_apply */
+                    if (u->act != NO_ACT) {
+                        v = v > 0.0f ? v : 0.0f;
+                        if (u->act == ACT_RELU6 && v > 6.0f)
+                            v = 6.0f;
+                    }
+                    float z = v + sp[i];
+                    int pass = z > 0.0f && (B->post_act != ACT_RELU6 || z < 6.0f);
+                    gp[i] = pass ? gp[i] : 0.0f;
+                }
             }
             if (scg)
                 memcpy(scg + o, gp, sizeof(float) * (size_t)hw);
