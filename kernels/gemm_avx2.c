@@ -27,8 +27,9 @@
  * were handed back to the system and faulted in again each time.
  *
  * Threads split C by columns (or by rows when C is narrow), never along K: every element of C
- * is summed in the same order for any thread count. Calls made inside an OpenMP parallel
- * region, and small problems, run on the calling thread.
+ * is summed in the same order for any thread count. The parts are handed out dynamically, up
+ * to 4 per thread, so a thread the OS holds back does not hold up the others. Calls made
+ * inside an OpenMP parallel region, and small problems, run on the calling thread.
  *
  * Compiled with target attributes, so the E2SIM_PORTABLE build (no -march) still builds it;
  * gemm.c calls it only when the CPU has AVX2 and FMA. */
@@ -76,14 +77,30 @@ static int threads_for(int M, int N, int K)
     return t;
 }
 
-/* Part `t` of `nt`: columns in whole NR panels when there are enough of them, else rows in
- * whole MR panels. Boundaries depend only on the shape and nt, never on timing. */
+static int by_columns(int npanels, int mpanels, int nt)
+{
+    return npanels >= 2 * nt || npanels >= mpanels;
+}
+
+/* How many units of work to hand out to nt threads: up to 4 per thread, so a thread the OS
+ * holds back leaves its share to the others, but each unit at least 4 panels wide (a unit
+ * packs its own copy of the other operand). */
+static int units_for(int M, int N, int mr, int nt)
+{
+    int npanels = (N + NR - 1) / NR, mpanels = (M + mr - 1) / mr;
+    int units = (by_columns(npanels, mpanels, nt) ? npanels : mpanels) / 4;
+    return units < nt ? nt : units > 4 * nt ? 4 * nt : units;
+}
+
+/* Unit `t` of `nt`: columns in whole NR panels when there are enough of them, else rows in
+ * whole MR panels. Units depend only on the shape and nt, and a unit's results do not depend
+ * on which thread computes it. */
 static struct gemm_part part_of(int M, int N, int mr, int t, int nt)
 {
     struct gemm_part p = {0, M, 0, N};
     int npanels = (N + NR - 1) / NR;
     int mpanels = (M + mr - 1) / mr;
-    if (npanels >= 2 * nt || npanels >= mpanels) {
+    if (by_columns(npanels, mpanels, nt)) {
         p.n0 = min_int(N, (int)((long)npanels * t / nt) * NR);
         p.n1 = min_int(N, (int)((long)npanels * (t + 1) / nt) * NR);
     } else {
@@ -368,11 +385,11 @@ void gemm_f32_avx2(int trans_a, int trans_b, int M, int N, int K,
                  (struct gemm_part){0, M, 0, N});
         return;
     }
-#pragma omp parallel num_threads(nt)
-    {
-        struct gemm_part p = part_of(M, N, MR, omp_get_thread_num(), omp_get_num_threads());
-        f32_part(trans_a, trans_b, K, A, lda, B, ldb, C, ldc, accumulate, p);
-    }
+    int units = units_for(M, N, MR, nt);
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (int u = 0; u < units; u++)
+        f32_part(trans_a, trans_b, K, A, lda, B, ldb, C, ldc, accumulate,
+                 part_of(M, N, MR, u, units));
 }
 
 /* ------------------------------------------------------------------ i16 */
@@ -705,11 +722,11 @@ void gemm_i16_avx2(int trans_a, int trans_b, int M, int N, int K,
                  (struct gemm_part){0, M, 0, N});
         return;
     }
-#pragma omp parallel num_threads(nt)
-    {
-        struct gemm_part p = part_of(M, N, MR_I16, omp_get_thread_num(), omp_get_num_threads());
-        i16_part(trans_a, trans_b, K, A, lda, B, ldb, C, ldc, accumulate, kc_max, split, p);
-    }
+    int units = units_for(M, N, MR_I16, nt);
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (int u = 0; u < units; u++)
+        i16_part(trans_a, trans_b, K, A, lda, B, ldb, C, ldc, accumulate, kc_max, split,
+                 part_of(M, N, MR_I16, u, units));
 }
 
 #else /* not x86: never dispatched to; keep the symbols so everything links */
