@@ -899,7 +899,7 @@ int conv_forward_f32(const struct conv_shape *s, const float *x, const float *w,
             }
         }
         scratch_done(&sc);
-    } else if (conv_direct_ok(s)) {
+    } else if (conv_direct_ok(s) || conv_direct_strided_ok(s)) {
         if (conv_direct_forward_f32(s, x, w, 0, y, ws))
             return -1;
     } else {
@@ -1028,7 +1028,7 @@ int conv_backward_weight_f32(const struct conv_shape *s, const float *x, const f
             dw_bwd_weight_co_f32(s, &d, &g, x, gy, co, mine, dw_extra(&g, mine), gw);
         }
         scratch_done(&sc);
-    } else if (conv_direct_ok(s)) {
+    } else if (conv_direct_ok(s) || conv_direct_strided_ok(s)) {
         if (conv_direct_backward_weight_f32(s, x, gy, gw, ws))
             return -1;
     } else {

@@ -106,6 +106,9 @@ void conv_backward_weight_fx_ref(const struct conv_shape *s, const struct fx_ten
  * i16: codes of signed widths bits_x, bits_w (fx_signed_bits); y = fx_dequant_acc(acc, sa,
  * sb[sb_per_channel ? co : 0]); accumulator overflows (acc_bits) are added to *overflows. */
 int conv_direct_ok(const struct conv_shape *s);
+/* Stride-2 dense convs (1 <= k <= 7) on AVX2: forward and backward-weight only (on phase planes);
+ * conv_direct_forward_* (transposed = 0) and conv_direct_backward_weight_* accept them. */
+int conv_direct_strided_ok(const struct conv_shape *s);
 int conv_direct_forward_i16_ok(const struct conv_shape *s, int bits_x, int bits_w);
 int conv_direct_backward_weight_i16_ok(const struct conv_shape *s, int bits_x, int bits_g);
 int conv_direct_forward_f32(const struct conv_shape *s, const float *x, const float *w, int transposed,

@@ -46,12 +46,15 @@ enum {
     MRW = 3,        /* backward-weight tile: output channels ... */
     TW = 3,         /* ... x taps */
     KMAX = 7,       /* largest kernel handled here */
+    MAXW2 = 2048,   /* widest input of a stride-2 conv handled here */
     STACK_F32 = 1280, /* backward-weight: flat positions per stack of samples (f32, i16) */
     STACK_I16 = 2048
 };
 
 struct geom {
     int cin, cout, k, kk, pad, h, w, hp, wp, ho, wo, ntile;
+    int st, wrow;       /* stride (1 or 2); width of a row on the flat output axis */
+    long pps;           /* stride 2: the stride of a channel's 4 phase planes (ps = 4 * pps) */
     int seg, nseg;      /* segment tiles (wo % 8 == 0): nseg segments of 8 outputs in a row */
     long L, Lr, ps;     /* flat outputs (with garbage columns), rounded up to NT; plane stride */
     int off[KMAX * KMAX];
@@ -66,6 +69,22 @@ int conv_direct_ok(const struct conv_shape *s)
            gemm_cpu_has_avx2();
 }
 
+int conv_direct_strided_ok(const struct conv_shape *s)
+{
+    /* 1x1 stride 2 (projections) stays with im2col + gemm: a subsample is all it needs */
+    return s->stride == 2 && s->groups == 1 && s->k >= 2 && s->k <= KMAX && s->pad <= s->k - 1 &&
+           s->w <= MAXW2 && gemm_cpu_has_avx2();
+}
+
+static int direct_any_ok(const struct conv_shape *s)
+{
+    return conv_direct_ok(s) || conv_direct_strided_ok(s);
+}
+
+/* Stride 2 runs as stride 1 on phase planes: padded row r, column c of a channel goes to phase
+ * plane (r % 2, c % 2) at (r / 2, c / 2), each plane wq = ceil(wp / 2) wide. Output (oh, ow) at
+ * flat position oh * wq + ow then reads tap (kh, kw) at the fixed offset
+ * phase(kh % 2, kw % 2) * pps + (kh / 2) * wq + kw / 2. */
 static void geom_of(const struct conv_shape *s, struct geom *g)
 {
     g->cin = s->cin;
@@ -75,21 +94,27 @@ static void geom_of(const struct conv_shape *s, struct geom *g)
     g->pad = s->pad;
     g->h = s->h;
     g->w = s->w;
+    g->st = s->stride;
     g->hp = s->h + 2 * s->pad;
     g->wp = s->w + 2 * s->pad;
-    g->ho = g->hp - s->k + 1;
-    g->wo = g->wp - s->k + 1;
-    g->L = (long)g->ho * g->wp;
+    g->ho = (g->hp - s->k) / g->st + 1;
+    g->wo = (g->wp - s->k) / g->st + 1;
+    int hq = (g->hp + g->st - 1) / g->st, reach = (s->k - 1) / g->st;   /* rows a tap reaches */
+    g->wrow = (g->wp + g->st - 1) / g->st;
+    g->L = (long)g->ho * g->wrow;
     g->ntile = (int)((g->L + NT - 1) / NT);
     g->Lr = (long)g->ntile * NT;
-    long need = g->Lr + (long)(s->k - 1) * (g->wp + 1);
-    long plane = (long)g->hp * g->wp;
-    g->ps = ((need > plane ? need : plane) + 15) / 16 * 16;
+    long need = g->Lr + (long)reach * (g->wrow + 1);
+    long plane = (long)hq * g->wrow;
+    g->pps = ((need > plane ? need : plane) + 15) / 16 * 16;
+    g->ps = g->st == 1 ? g->pps : 4 * g->pps;
     g->seg = g->wo % 8 == 0;
     g->nseg = g->seg ? g->ho * (g->wo / 8) : 0;
     for (int kh = 0; kh < s->k; kh++)
         for (int kw = 0; kw < s->k; kw++)
-            g->off[kh * s->k + kw] = kh * g->wp + kw;
+            g->off[kh * s->k + kw] = g->st == 1 ? kh * g->wp + kw
+                                                : ((kh % 2) * 2 + kw % 2) * g->pps +
+                                                      (kh / 2) * g->wrow + kw / 2;
 }
 
 /* Rows of a block of m are cut into panels of at most mr_max, as even as possible. */
@@ -114,7 +139,7 @@ struct tile {
 static void seg_at(const struct geom *g, int sgi, long *q, long *d)
 {
     int per = g->wo / 8, oh = sgi / per, j = sgi % per;
-    *q = (long)oh * g->wp + 8 * j;
+    *q = (long)oh * g->wrow + 8 * j;
     *d = (long)oh * g->wo + 8 * j;
 }
 
@@ -153,9 +178,9 @@ static void tile_runs(const struct geom *g, int t, struct runs *r)
     r->n = 0;
     while (j < NT && p0 + j < g->L) {
         long pos = p0 + j;
-        int oh = (int)(pos / g->wp), ow = (int)(pos % g->wp);
+        int oh = (int)(pos / g->wrow), ow = (int)(pos % g->wrow);
         if (ow >= g->wo) {
-            j += g->wp - ow;
+            j += g->wrow - ow;
             continue;
         }
         int len = imin(NT - j, g->wo - ow);
@@ -233,8 +258,57 @@ AVX2_INLINE void copy_i16(int16_t *dst, const int16_t *src, int n)
         dst[i] = src[i];
 }
 
+/* Stride 2: one input row into its two phase planes: padded column c = iw + pad goes to phase
+ * c % 2 at c / 2. Input elements of even index land together in one phase plane (pe, from
+ * column (iw + pad) / 2 on), those of odd index in the other; the vector loops split 16 inputs
+ * into their 8 even and 8 odd ones with shuffles. */
+AVX2_FN static void phase_row_f32(const struct geom *g, long pps, int r, const float *in, float *plane0)
+{
+    float *base = plane0 + ((r % 2) * 2) * pps + (long)(r / 2) * g->wrow;
+    int p = g->pad, iw = 0;
+    float *de = base + (p % 2) * pps, *dodd = base + ((p + 1) % 2) * pps;
+    for (; iw + 16 <= g->w; iw += 16) {
+        __m256 lo = _mm256_loadu_ps(in + iw), hi = _mm256_loadu_ps(in + iw + 8);
+        __m256 e = _mm256_shuffle_ps(lo, hi, 0x88), o = _mm256_shuffle_ps(lo, hi, 0xDD);
+        e = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), 0xD8));
+        o = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), 0xD8));
+        _mm256_storeu_ps(de + (iw + p) / 2, e);
+        _mm256_storeu_ps(dodd + (iw + 1 + p) / 2, o);
+    }
+    for (; iw < g->w; iw++) {
+        int c = iw + p;
+        base[(c % 2) * pps + c / 2] = in[iw];
+    }
+}
+
+AVX2_FN static void phase_row_i16(const struct geom *g, long pps, int r, const int16_t *in, int16_t *plane0)
+{
+    int16_t *base = plane0 + ((r % 2) * 2) * pps + (long)(r / 2) * g->wrow;
+    int p = g->pad, iw = 0;
+    int16_t *de = base + (p % 2) * pps, *dodd = base + ((p + 1) % 2) * pps;
+    /* per 128-bit lane: the 4 even elements to the low 8 bytes, the 4 odd ones to the high 8 */
+    const __m256i split = _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15,
+                                           0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15);
+    for (; iw + 16 <= g->w; iw += 16) {
+        __m256i v = _mm256_shuffle_epi8(_mm256_loadu_si256((const __m256i *)(in + iw)), split);
+        v = _mm256_permute4x64_epi64(v, 0xD8);   /* evens | odds */
+        _mm_storeu_si128((__m128i *)(de + (iw + p) / 2), _mm256_castsi256_si128(v));
+        _mm_storeu_si128((__m128i *)(dodd + (iw + 1 + p) / 2), _mm256_extracti128_si256(v, 1));
+    }
+    for (; iw < g->w; iw++) {
+        int c = iw + p;
+        base[(c % 2) * pps + c / 2] = in[iw];
+    }
+}
+
 AVX2_FN static void pad_f32(const struct geom *g, const float *x, float *xp)
 {
+    if (g->st == 2) {
+        for (int c = 0; c < g->cin; c++)
+            for (int ih = 0; ih < g->h; ih++)
+                phase_row_f32(g, g->pps, ih + g->pad, x + ((long)c * g->h + ih) * g->w, xp + c * g->ps);
+        return;
+    }
     for (int c = 0; c < g->cin; c++)
         for (int ih = 0; ih < g->h; ih++)
             copy_f32(xp + c * g->ps + (long)(ih + g->pad) * g->wp + g->pad, x + ((long)c * g->h + ih) * g->w,
@@ -246,6 +320,47 @@ AVX2_FN static void pad_f32(const struct geom *g, const float *x, float *xp)
 AVX2_FN static void pad_pairs_i16(const struct geom *g, const int16_t *x, int16_t *xp)
 {
     int cpairs = (g->cin + 1) / 2;
+    if (g->st == 2) {   /* pairs of phase positions: split each row, then interleave the pair */
+        int16_t tmp[2][2][MAXW2 / 2 + 16];   /* [channel][parity][..] */
+        const __m256i split = _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15,
+                                               0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15);
+        for (int cp = 0; cp < cpairs; cp++)
+            for (int ih = 0; ih < g->h; ih++) {
+                int r = ih + g->pad, p = g->pad;
+                for (int h = 0; h < 2; h++) {
+                    const int16_t *in = 2 * cp + h < g->cin ? x + ((long)(2 * cp + h) * g->h + ih) * g->w : NULL;
+                    int iw = 0;
+                    if (in)
+                        for (; iw + 16 <= g->w; iw += 16) {
+                            __m256i v = _mm256_shuffle_epi8(_mm256_loadu_si256((const __m256i *)(in + iw)), split);
+                            v = _mm256_permute4x64_epi64(v, 0xD8);   /* evens | odds */
+                            _mm_storeu_si128((__m128i *)(tmp[h][0] + iw / 2), _mm256_castsi256_si128(v));
+                            _mm_storeu_si128((__m128i *)(tmp[h][1] + iw / 2), _mm256_extracti128_si256(v, 1));
+                        }
+                    for (; iw < g->w + 1; iw += 2) {
+                        tmp[h][0][iw / 2] = in && iw < g->w ? in[iw] : 0;
+                        tmp[h][1][iw / 2] = in && iw + 1 < g->w ? in[iw + 1] : 0;
+                    }
+                }
+                for (int par = 0; par < 2; par++) {   /* input parity -> its phase plane */
+                    int n = par == 0 ? (g->w + 1) / 2 : g->w / 2, c0 = (par + p) / 2;
+                    int16_t *d = xp + 2 * (cp * g->ps + ((r % 2) * 2 + (par + p) % 2) * g->pps +
+                                           (long)(r / 2) * g->wrow + c0);
+                    int j = 0;
+                    for (; j + 8 <= n; j += 8) {
+                        __m128i a = _mm_loadu_si128((const __m128i *)(tmp[0][par] + j));
+                        __m128i b = _mm_loadu_si128((const __m128i *)(tmp[1][par] + j));
+                        _mm_storeu_si128((__m128i *)(d + 2 * j), _mm_unpacklo_epi16(a, b));
+                        _mm_storeu_si128((__m128i *)(d + 2 * j + 8), _mm_unpackhi_epi16(a, b));
+                    }
+                    for (; j < n; j++) {
+                        d[2 * j] = tmp[0][par][j];
+                        d[2 * j + 1] = tmp[1][par][j];
+                    }
+                }
+            }
+        return;
+    }
     for (int cp = 0; cp < cpairs; cp++) {
         int c0 = 2 * cp, c1 = 2 * cp + 1;
         for (int ih = 0; ih < g->h; ih++) {
@@ -623,7 +738,7 @@ static double sum_bound(double terms, int bits_a, int bits_b)
 
 int conv_direct_forward_i16_ok(const struct conv_shape *s, int bits_x, int bits_w)
 {
-    if (!conv_direct_ok(s))
+    if (!direct_any_ok(s))
         return 0;
     /* a chunk must hold at least one channel pair's taps, and sums must convert exactly */
     int chunk = gemm_i16_chunk(bits_x, bits_w);
@@ -1048,32 +1163,46 @@ struct stack {
     int B;          /* samples per stack */
     long P;         /* per-sample stride on the flat axis */
     long gs, xs;    /* channel strides of the stacked g_y and x planes */
+    long xps;       /* stride 2: stride of x's phase stacks within a channel (xs = 4 * xps) */
+    int off[KMAX * KMAX];   /* tap offsets in the stacked x */
 };
 
 static struct stack stack_of(const struct geom *g, long target)
 {
     struct stack st;
-    st.P = (long)g->hp * g->wp;
+    int hq = (g->hp + g->st - 1) / g->st, reach = (g->k - 1) / g->st;
+    st.P = (long)hq * g->wrow;   /* stride 1: the padded plane; stride 2: one phase plane */
     st.B = (int)((target + st.P - 1) / st.P);
     if (st.B < 1)
         st.B = 1;
     st.gs = (st.B * st.P + NT - 1) / NT * NT;
-    st.xs = (st.gs + (long)(g->k - 1) * (g->wp + 1) + 16 + 15) / 16 * 16;   /* + the window's look-ahead */
+    st.xps = (st.gs + (long)reach * (g->wrow + 1) + 16 + 15) / 16 * 16;   /* + the window's look-ahead */
+    st.xs = g->st == 1 ? st.xps : 4 * st.xps;
+    for (int kh = 0; kh < g->k; kh++)
+        for (int kw = 0; kw < g->k; kw++)
+            st.off[kh * g->k + kw] = g->st == 1 ? kh * g->wp + kw
+                                                : ((kh % 2) * 2 + kw % 2) * st.xps +
+                                                      (kh / 2) * g->wrow + kw / 2;
     return st;
 }
 
-#define DEFINE_STACK_FILL(NAME, T, COPY)                                                         \
+#define DEFINE_STACK_FILL(NAME, T, COPY, PHASE_ROW)                                              \
     /* Sample slot b of the stacks: x's interior, g_y's valid positions. */                      \
     AVX2_FN static void NAME(const struct geom *g, const struct stack *st, int b, const T *x,    \
                              const T *gy, T *xp, T *gf)                                          \
     {                                                                                            \
         for (int c = 0; c < g->cin; c++)                                                         \
-            for (int ih = 0; ih < g->h; ih++)                                                    \
-                COPY(xp + c * st->xs + b * st->P + (long)(ih + g->pad) * g->wp + g->pad,         \
-                     x + ((long)c * g->h + ih) * g->w, g->w);                                    \
+            for (int ih = 0; ih < g->h; ih++) {                                                  \
+                const T *in = x + ((long)c * g->h + ih) * g->w;                                  \
+                if (g->st == 2)                                                                  \
+                    PHASE_ROW(g, st->xps, ih + g->pad, in, xp + c * st->xs + b * st->P);         \
+                else                                                                             \
+                    COPY(xp + c * st->xs + b * st->P + (long)(ih + g->pad) * g->wp + g->pad,     \
+                         in, g->w);                                                              \
+            }                                                                                    \
         for (int co = 0; co < g->cout; co++)                                                     \
             for (int oh = 0; oh < g->ho; oh++)                                                   \
-                COPY(gf + co * st->gs + b * st->P + (long)oh * g->wp,                            \
+                COPY(gf + co * st->gs + b * st->P + (long)oh * g->wrow,                          \
                      gy + ((long)co * g->ho + oh) * g->wo, g->wo);                               \
     }                                                                                            \
     /* The flat length a stack of nb samples runs over; what lies past nb*P in it is zeroed. */  \
@@ -1084,8 +1213,8 @@ static struct stack stack_of(const struct geom *g, long target)
             memset(gf + co * st->gs + used, 0, sizeof(T) * (size_t)(len - used));                \
         return len;                                                                              \
     }
-DEFINE_STACK_FILL(stack_fill_f32, float, copy_f32)
-DEFINE_STACK_FILL(stack_fill_i16, int16_t, copy_i16)
+DEFINE_STACK_FILL(stack_fill_f32, float, copy_f32, phase_row_f32)
+DEFINE_STACK_FILL(stack_fill_i16, int16_t, copy_i16, phase_row_i16)
 
 /* The samples are processed in stacks of st.B, taken by the threads dynamically (a thread that
  * another process holds back does not hold the others up). f32: each stack keeps its own partial
@@ -1129,7 +1258,7 @@ int conv_direct_backward_weight_f32(const struct conv_shape *s, const float *x, 
                     for (int t0 = 0; t0 < g.kk; t0 += TW) {
                         int no = imin(TW, g.kk - t0);
                         float out[MRW * TW] = {0};
-                        BWW_F32[mr][no](gf + (long)co0 * st.gs, st.gs, xp + (long)ci * st.xs, g.off + t0,
+                        BWW_F32[mr][no](gf + (long)co0 * st.gs, st.gs, xp + (long)ci * st.xs, st.off + t0,
                                         len, out);
                         for (int r = 0; r < mr; r++)
                             for (int o = 0; o < no; o++)
@@ -1152,7 +1281,7 @@ int conv_direct_backward_weight_f32(const struct conv_shape *s, const float *x, 
 
 int conv_direct_backward_weight_i16_ok(const struct conv_shape *s, int bits_x, int bits_g)
 {
-    return conv_direct_ok(s) && gemm_i16_chunk(bits_x, bits_g) >= 2;
+    return direct_any_ok(s) && gemm_i16_chunk(bits_x, bits_g) >= 2;
 }
 
 int conv_direct_backward_weight_i16(const struct conv_shape *s, const int16_t *x, int bits_x,
@@ -1198,7 +1327,7 @@ int conv_direct_backward_weight_i16(const struct conv_shape *s, const int16_t *x
                     for (int t0 = 0; t0 < g.kk; t0 += TW) {
                         int no = imin(TW, g.kk - t0);
                         int64_t out[MRW * TW] = {0};
-                        BWW_I16[mr][no](gf + (long)co0 * st.gs, st.gs, xp + (long)ci * st.xs, g.off + t0,
+                        BWW_I16[mr][no](gf + (long)co0 * st.gs, st.gs, xp + (long)ci * st.xs, st.off + t0,
                                         len, steps, out);
                         for (int r = 0; r < mr; r++)
                             for (int o = 0; o < no; o++)
@@ -1228,6 +1357,7 @@ int conv_direct_backward_weight_i16(const struct conv_shape *s, const int16_t *x
 #else /* not x86: the im2col path everywhere */
 
 int conv_direct_ok(const struct conv_shape *s) { (void)s; return 0; }
+int conv_direct_strided_ok(const struct conv_shape *s) { (void)s; return 0; }
 int conv_direct_forward_i16_ok(const struct conv_shape *s, int bits_x, int bits_w)
 {
     (void)s; (void)bits_x; (void)bits_w;

@@ -1,8 +1,8 @@
 /* Convolution: central-difference gradients (float), optimized == reference bit for bit in fixed
  * point on random shapes (odd sizes, stride 2, padding, groups, depthwise, k = 1/3/5), float
  * optimized == reference within tolerance, thread-count independence, accumulator overflow
- * counting, the per-channel fold of backward-data, the direct stride-1 kernels on network-sized
- * shapes, and the op records. */
+ * counting, the per-channel fold of backward-data, the direct kernels on network-sized shapes,
+ * and the op records. */
 #include <CUnit/Basic.h>
 #include <math.h>
 #include <omp.h>
@@ -230,11 +230,12 @@ static void test_float_matches_reference(void)
     fx_workspace_free(&ws);
 }
 
-/* ---- the direct stride-1 kernels on network-sized shapes ----
+/* ---- the direct kernels on network-sized shapes ----
  * The random shapes above are small; these reach the direct kernels' other paths: many output
  * tiles, channel pairs with an odd count, 5x5 taps, sums that need int64 spills (16-bit g_y
  * against 8-bit weights over 64 channels x 9 taps, 16-bit activations), several samples stacked
- * per backward-weight pass with a partial last stack, and overflow counting. */
+ * per backward-weight pass with a partial last stack, overflow counting, and stride 2 (forward
+ * and backward-weight on phase planes; backward-data takes the im2col path). */
 
 struct direct_case {
     struct conv_shape s;
@@ -260,13 +261,18 @@ static void test_direct_shapes(void)
         { { 2, 64, 9, 7, 9, 3, 1, 1, 1 }, 16, 1, 48, 1 },     /* 16-bit x: forward sums spill */
         { { 2, 24, 9, 9, 6, 3, 1, 1, 1 }, 16, 1, 30, 0 },     /* narrow accumulator: overflows */
         { { 4, 8, 16, 16, 8, 3, 1, 1, 1 }, 12, 1, 48, 1 },    /* 12-bit x: bwd-weight lanes spill */
+        { { 3, 16, 32, 32, 32, 3, 2, 1, 1 }, 8, 0, 48, 0 },   /* stride 2 (phase planes) */
+        { { 3, 32, 16, 16, 64, 1, 2, 0, 1 }, 8, 0, 48, 0 },   /* 1x1 stride 2: im2col path */
+        { { 2, 5, 11, 13, 7, 3, 2, 1, 1 }, 8, 1, 48, 0 },     /* stride 2, odd sizes */
+        { { 3, 6, 9, 12, 5, 5, 2, 2, 1 }, 8, 0, 48, 0 },      /* stride 2, 5x5 */
+        { { 4, 8, 16, 16, 8, 3, 2, 1, 1 }, 12, 1, 48, 1 },    /* stride 2, lanes spill */
     };
     struct fx_workspace ws = { 0 };
     for (int i = 0; i < (int)(sizeof cases / sizeof cases[0]); i++) {
         const struct direct_case *c = &cases[i];
         const struct conv_shape *s = &c->s;
-        if (gemm_cpu_has_avx2())
-            CU_ASSERT_TRUE(conv_direct_ok(s));   /* these shapes take the direct kernels */
+        if (gemm_cpu_has_avx2() && s->k > 1)   /* these shapes take the direct kernels */
+            CU_ASSERT_TRUE(conv_direct_ok(s) || conv_direct_strided_ok(s));
         long nx = conv_x_count(s), nw = conv_w_count(s), ny = conv_y_count(s);
         int16_t *xq = malloc(sizeof(int16_t) * nx), *wq = malloc(sizeof(int16_t) * nw), *gq = malloc(sizeof(int16_t) * ny);
         float *wsc = malloc(sizeof(float) * s->cout), xs = 0.0137f, gs = 3.1e-6f;
@@ -527,7 +533,7 @@ int main(void)
     CU_add_test(s, "float gradients (central differences)", test_gradients);
     CU_add_test(s, "fixed optimized == reference, 1 and 2 threads", test_fixed_matches_reference);
     CU_add_test(s, "float optimized ~ reference", test_float_matches_reference);
-    CU_add_test(s, "direct stride-1 kernels on network-sized shapes", test_direct_shapes);
+    CU_add_test(s, "direct kernels on network-sized shapes", test_direct_shapes);
     CU_add_test(s, "hand-computed values", test_hand_values);
     CU_add_test(s, "per-channel fold in backward-data", test_fold_per_channel);
     CU_add_test(s, "accumulator overflow counted", test_overflow_counted);
