@@ -549,7 +549,7 @@ typedef void (*fwd_f32_fn)(const float *, long, long, int, const int *, int, con
 static const fwd_f32_fn FWD_F32_ROWS[MRF + 1] = {NULL, fwd_tile_f32_1, fwd_tile_f32_2, fwd_tile_f32_3,
                                                  fwd_tile_f32_4, fwd_tile_f32_5, fwd_tile_f32_6};
 
-int conv_direct_forward_f32(const struct conv_shape *s, const float *x, const float *w, int transposed,
+AVX2_FN int conv_direct_forward_f32(const struct conv_shape *s, const float *x, const float *w, int transposed,
                             float *y, struct fx_workspace *ws)
 {
     struct geom g;
