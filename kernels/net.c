@@ -401,11 +401,12 @@ static int requant_gw(struct net *net, struct unit *u, long wc)
     return 0;
 }
 
-/* Backward of one conv: gx (NULL: not needed) from gy, then u->gw (or PSG signs) from in, gy.
- * cached: in is not given (NULL), the input codes kept by the forward are used. gmax (may be
- * NULL): gy's per-channel largest |value|. */
+/* Backward of one conv: gx from gy when want_gx, then u->gw (or PSG signs) from in, gy.
+ * want_gx comes from the network's structure, never from whether gx exists: a dry pass has no
+ * buffers yet must emit the same records. cached: in is not given (NULL), the input codes kept
+ * by the forward are used. gmax (may be NULL): gy's per-channel largest |value|. */
 static int conv_bwd(struct net *net, struct unit *u, const struct conv_shape *cs, const float *in,
-                    int cached, const float *gmax, const float *gy, float *gx,
+                    int cached, const float *gmax, const float *gy, float *gx, int want_gx,
                     const struct op_sink *sink, uint8_t tech)
 {
     const struct net_precision *p = &net->prec;
@@ -416,7 +417,7 @@ static int conv_bwd(struct net *net, struct unit *u, const struct conv_shape *cs
     float gs[1], xs[1], gws[1];
     struct fx_tensor gt, xt, gwt;
 
-    if (gx) {
+    if (want_gx) {
         if (!net->dry) {
             int rc;
             if (fg && fw) {
@@ -628,10 +629,11 @@ static void unit_recompute(const struct net *net, const struct unit *u, int k, f
 }
 
 /* Backward through act -> BN -> conv of unit u on k samples. g [k][out_el] is consumed
- * (overwritten); in = the unit's input; gx receives dL/dinput (NULL: not needed). The
- * activation's gradient mask is recomputed inside the BN backward pass (bn_backward_act). */
+ * (overwritten); in = the unit's input; gx receives dL/dinput when want_gx (and the unit is not
+ * the stem). The activation's gradient mask is recomputed inside the BN backward pass
+ * (bn_backward_act). */
 static int unit_backward(struct net *net, struct unit *u, int k, const float *in, float *g,
-                         float *gx, const struct op_sink *sink, uint8_t tech)
+                         float *gx, int want_gx, const struct op_sink *sink, uint8_t tech)
 {
     int cached = !in;   /* fixed-point activations: the forward's input codes are kept */
     struct nchw os = out_shape(u, k);
@@ -647,7 +649,7 @@ static int unit_backward(struct net *net, struct unit *u, int k, const float *in
                         u->gbeta, want ? u->chmax : NULL, sink, tag);
     struct conv_shape cs = shape_n(u, k);
     return conv_bwd(net, u, &cs, in, cached, (net->dry || k == 0 || !want) ? NULL : u->chmax, g,
-                    u->no_input_grad ? NULL : gx, sink, tech);
+                    gx, want_gx && !u->no_input_grad, sink, tech);
 }
 
 /* ---------------------------------------------------------------- blocks: forward */
@@ -758,17 +760,18 @@ static int block_forward(struct net *net, struct block *B, const float *x, const
     }
     const float *in = xa;
     const struct range *rin = k == n ? xr : NULL;   /* a gathered subset has its own range */
+    int has_sc = B->sc != SC_NONE;   /* not sc != NULL: a dry pass may have no buffers */
     float *o = NULL;
     for (int j = 0; j < B->nu; j++) {
         struct unit *u = &B->u[j];
-        o = (j == B->nu - 1 && direct && !sc) ? out : net->buf[j % 2 ? BUF_B : BUF_A];
+        o = (j == B->nu - 1 && direct && !has_sc) ? out : net->buf[j % 2 ? BUF_B : BUF_A];
         if (unit_forward(net, u, in, rin, k, save ? u->y : net->buf[BUF_C], o, mode, sink, tech, &r))
             return -1;
         in = o;
         rin = &r;
     }
     struct nchw os = { k, B->cout, B->ho, B->wo };
-    if (!sc && B->post_act == NO_ACT && direct)
+    if (!has_sc && B->post_act == NO_ACT && direct)
         *outr = r;   /* out is the last unit's output */
     if (!net->dry && mode == NET_EVAL && net->eval_scale && B->skip > 0) {
         float sv = net->eval_scale[B->skip];
@@ -777,7 +780,7 @@ static int block_forward(struct net *net, struct block *B, const float *x, const
             o[i] *= sv;
     }
     float *res = o;
-    if (sc) {
+    if (has_sc) {
         /* the add and the activation after it in one pass, which also finds the range */
         struct op_tag tag = op_tag_make(B->id_add, tech);
         res = direct ? out : o;
@@ -875,10 +878,10 @@ static void post_act_backward(const struct block *B, int k, const float *sca, fl
     }
 }
 
-/* Backward of block B from gout [n][out_el] into gin [n][in_el] (gin NULL for the stem).
- * gout is consumed (may be overwritten). */
+/* Backward of block B from gout [n][out_el] into gin [n][in_el]; want_gin: something upstream
+ * needs dL/dinput (0 for the stem; gin is then NULL). gout is consumed (may be overwritten). */
 static int block_backward(struct net *net, struct block *B, int n, float *gout, float *gin,
-                          const struct op_sink *sink, uint8_t tech)
+                          int want_gin, const struct op_sink *sink, uint8_t tech)
 {
     int k = B->k, s = B->skip, dry = net->dry;
     const float *x = B->act_in;
@@ -978,7 +981,7 @@ static int block_backward(struct net *net, struct block *B, int n, float *gout, 
                 unit_recompute(net, &B->u[j - 1], k, r);
                 in = r;
             }
-            if (unit_backward(net, u, k, in, ga, gb, sink, tech))
+            if (unit_backward(net, u, k, in, ga, gb, j > 0 || want_gin, sink, tech))
                 return -1;
             ga = gb;
             gb = ga == net->buf[BUF_E] ? net->buf[BUF_A] : net->buf[BUF_E];
@@ -987,10 +990,10 @@ static int block_backward(struct net *net, struct block *B, int n, float *gout, 
     }
     if (B->sc == SC_PROJ) {
         int cached = is_fixed(net->prec.activations) && !dry;
-        if (unit_backward(net, &B->proj, n, cached ? NULL : x, scg, gin, sink, tech))
+        if (unit_backward(net, &B->proj, n, cached ? NULL : x, scg, gin, want_gin, sink, tech))
             return -1;
     }
-    if (dry || !gin || k == 0 || B->u[0].no_input_grad)
+    if (dry || !want_gin || k == 0 || B->u[0].no_input_grad)
         return 0;
     long iel = B->in_el;
     if (B->sc == SC_NONE) {   /* every sample ran */
@@ -1730,7 +1733,7 @@ static int backward_pass(struct net *net, int n, const float *dlogits, const flo
     for (int b = net->nb - 1; b >= 0; b--) {
         struct block *B = &net->b[b];
         float *gi = b > 0 ? gin : NULL;
-        if (block_backward(net, B, n, gout, gi, sink, tech))
+        if (block_backward(net, B, n, gout, gi, b > 0, sink, tech))
             return -1;
         if (net->slu && B->skip > 0) {
             int t = B->skip - 1;

@@ -207,18 +207,6 @@ int energy_only_net(const struct e2_config *cfg, int fp32, struct net **out, str
         net_free(net);
         return e2_fail(err, E2_FAILURE, "out of memory building the SLU gates");
     }
-    /* WORKAROUND (kernels/net.c as of 131822d): the dry pass decides some emissions by whether
-     * buffers exist, so on a net that never ran it omits every conv's backward-data record and
-     * the first identity block's residual add. One training-mode forward of a single blank
-     * image allocates them (energy_price_baseline does the same with a whole batch); it changes
-     * no record. tests/test_energy_only.c checks the stream against a real run's records. */
-    float *blank = calloc((size_t)c * h * w, sizeof *blank);
-    if (!blank || !net_forward(net, blank, 1, NULL, NULL, NET_TRAIN)) {
-        free(blank);
-        net_free(net);
-        return e2_fail(err, E2_FAILURE, "out of memory preparing the network");
-    }
-    free(blank);
     *out = net;
     return E2_OK;
 }

@@ -497,6 +497,58 @@ static void test_emit_iteration_equals_real(void)
     net_free(net);
 }
 
+/* A net that never ran (no work buffers) emits the same dry records as one that has trained:
+ * emission follows the network's structure, not which buffers exist. */
+static void fresh_vs_trained(struct net_precision prec, int psg_slu, uint64_t seed)
+{
+    enum { N = 4 };
+    struct net *fresh = make(NET_RESNET, 8, 4, 3, 8, 8, 10, prec, seed);
+    struct net *trained = make(NET_RESNET, 8, 4, 3, 8, 8, 10, prec, seed);
+    struct psg_config pc = { 4, 10, PSG_TAU_GW, 0.05f, 0.0f };
+    struct optim_config oc = { psg_slu ? OPTIM_PSG : OPTIM_SGD, 0.9f, 1e-4f };
+    if (psg_slu)
+        for (int i = 0; i < 2; i++) {
+            struct net *net = i ? trained : fresh;
+            CU_ASSERT_EQUAL(net_set_psg(net, &pc), 0);
+            CU_ASSERT_EQUAL(net_set_slu(net, 1, GATE_BERNOULLI), 0);
+        }
+    float x[N * 3 * 8 * 8];
+    fill(x, N * 3 * 8 * 8, 21, -1.0f, 1.0f);
+    int labels[N] = { 0, 1, 2, 3 };
+    CU_ASSERT_PTR_NOT_NULL(net_forward(trained, x, N, NULL, NULL, NET_TRAIN));
+    const float *dl;
+    net_loss(trained, labels, &dl, NULL);
+    CU_ASSERT_EQUAL(net_backward(trained, dl, NULL, NULL), 0);
+
+    int nb = net_blocks(fresh), active[16];
+    CU_ASSERT_EQUAL(nb, net_blocks(trained));
+    for (int b = 0; b < nb; b++)
+        active[b] = b == 2 ? 1 : N;   /* one block partly skipped */
+    struct rec_log a = { 0 }, b = { 0 };
+    struct op_sink sa = { rec_emit, &a }, sb = { rec_emit, &b };
+    CU_ASSERT_EQUAL(net_emit_iteration(fresh, N, active, 0.5f, &oc, &sa), 0);
+    CU_ASSERT_EQUAL(net_emit_iteration(trained, N, active, 0.5f, &oc, &sb), 0);
+    CU_ASSERT(a.n > 0);
+    CU_ASSERT(same_records(&a, &b, 0));
+    int bwd_data = 0, add_fwd = 0;
+    for (int i = 0; i < a.n; i++) {
+        bwd_data += a.r[i].kind == OP_CONV && a.r[i].phase == OP_PHASE_BWD_DATA;
+        add_fwd += a.r[i].kind == OP_ADD && a.r[i].phase == OP_PHASE_FWD;
+    }
+    CU_ASSERT(bwd_data > 0);   /* every conv but the stem's */
+    CU_ASSERT_EQUAL(add_fwd, 3);   /* ResNet-8: three residual blocks */
+    free(a.r);
+    free(b.r);
+    net_free(fresh);
+    net_free(trained);
+}
+
+static void test_emit_iteration_fresh_net(void)
+{
+    fresh_vs_trained(net_precision_float(), 0, 61);
+    fresh_vs_trained(net_precision_fixed(8, 8, 16), 1, 62);
+}
+
 /* ---- PSG limits on a real net ---- */
 
 static void conv_grads(struct net *net, const float *x, int n, float **out, long *count, int *nconv)
@@ -714,6 +766,7 @@ int main(void)
     CU_add_test(s, "straight-through gate gradient", test_slu_straight_through);
     CU_add_test(s, "skipped samples are not computed", test_skip_records_and_samples);
     CU_add_test(s, "net_emit_iteration equals a real iteration", test_emit_iteration_equals_real);
+    CU_add_test(s, "net_emit_iteration: fresh net == trained net", test_emit_iteration_fresh_net);
     CU_add_test(s, "PSG with tau = 0 and tau = inf", test_psg_limits);
     CU_add_test(s, "fixed point tracks float", test_fixed_tracks_float);
     CU_add_test(s, "BN re-estimation", test_bn_recompute);
