@@ -1,6 +1,6 @@
 /* ReLU / ReLU6: exact forward values, backward masks at the boundaries, central-difference
  * gradients away from the kinks, in-place use, op records. */
-#include <CUnit/Basic.h>
+#include "cunit_main.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,15 +106,12 @@ static void test_in_place_and_records(void)
 
 int main(void)
 {
-    CU_initialize_registry();
-    CU_pSuite s = CU_add_suite("act", NULL, NULL);
-    CU_add_test(s, "forward values", test_forward_values);
-    CU_add_test(s, "backward masks", test_backward_masks);
-    CU_add_test(s, "gradients (central differences)", test_gradients);
-    CU_add_test(s, "in place and records", test_in_place_and_records);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
+    CU_TestInfo tests[] = {
+        { "forward values", test_forward_values },
+        { "backward masks", test_backward_masks },
+        { "gradients (central differences)", test_gradients },
+        { "in place and records", test_in_place_and_records },
+        CU_TEST_INFO_NULL,
+    };
+    return cunit_run("act", NULL, NULL, tests);
 }

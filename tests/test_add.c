@@ -1,5 +1,5 @@
 /* Residual add: values, aliasing, gradient (central differences), op records. */
-#include <CUnit/Basic.h>
+#include "cunit_main.h"
 #include <stdlib.h>
 #include <string.h>
 #include "add.h"
@@ -60,12 +60,9 @@ static void test_add(void)
 
 int main(void)
 {
-    CU_initialize_registry();
-    CU_pSuite s = CU_add_suite("add", NULL, NULL);
-    CU_add_test(s, "residual add", test_add);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
+    CU_TestInfo tests[] = {
+        { "residual add", test_add },
+        CU_TEST_INFO_NULL,
+    };
+    return cunit_run("add", NULL, NULL, tests);
 }

@@ -1,6 +1,6 @@
 /* Batch norm: central-difference gradients for x, gamma, beta; hand-computed statistics and
  * running-stat update; eval mode; identical results for 1 and 2 threads; op records. */
-#include <CUnit/Basic.h>
+#include "cunit_main.h"
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -172,16 +172,13 @@ static void test_op_records(void)
 
 int main(void)
 {
-    CU_initialize_registry();
-    CU_pSuite s = CU_add_suite("bn", NULL, NULL);
-    CU_add_test(s, "gradients (central differences)", test_gradients);
-    CU_add_test(s, "hand-computed statistics", test_hand_values);
-    CU_add_test(s, "backward properties", test_backward_properties);
-    CU_add_test(s, "1 and 2 threads identical", test_threads_identical);
-    CU_add_test(s, "op records", test_op_records);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
+    CU_TestInfo tests[] = {
+        { "gradients (central differences)", test_gradients },
+        { "hand-computed statistics", test_hand_values },
+        { "backward properties", test_backward_properties },
+        { "1 and 2 threads identical", test_threads_identical },
+        { "op records", test_op_records },
+        CU_TEST_INFO_NULL,
+    };
+    return cunit_run("bn", NULL, NULL, tests);
 }

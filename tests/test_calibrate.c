@@ -7,7 +7,8 @@
  * A small network (ResNet-8 on 16x16 synthetic shapes, 40 iterations of batch 16) keeps every
  * model evaluation in milliseconds. */
 #define _DEFAULT_SOURCE   /* mkdtemp */
-#include <CUnit/Basic.h>
+#include "cunit_main.h"
+#include "testutil.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,23 +17,6 @@
 #include "calibrate.h"
 #include "config.h"
 #include "energy_only.h"
-
-static char tmpdir[256];
-
-static void path_of(const char *name, char *path, size_t size)
-{
-    snprintf(path, size, "%s/%s", tmpdir, name);
-}
-
-static void write_file(const char *name, const char *text)
-{
-    char path[512];
-    path_of(name, path, sizeof path);
-    FILE *fp = fopen(path, "wb");
-    CU_ASSERT_FATAL(fp != NULL);
-    fputs(text, fp);
-    fclose(fp);
-}
 
 static struct e2_config *new_config(void)
 {
@@ -65,7 +49,7 @@ static void write_config(const char *name, const char *extra)
 static int load(const char *name, struct e2_config *cfg, struct e2_err *err)
 {
     char path[512];
-    path_of(name, path, sizeof path);
+    path_of(path, sizeof path, name);
     err->msg[0] = 0;
     return cfg_load(path, NULL, 0, cfg, err);
 }
@@ -174,7 +158,7 @@ static void test_recovers_known_coefficients(void)
 
     /* The calibrated file: complete, loadable as a hardware config, fitted values in place. */
     char path[512];
-    path_of("calibrated.yaml", path, sizeof path);
+    path_of(path, sizeof path, "calibrated.yaml");
     FILE *fp = fopen(path, "wb");
     CU_ASSERT_FATAL(fp != NULL);
     double values[3] = {p[0].value, p[1].value, p[2].value};
@@ -228,7 +212,7 @@ static int open_with(const char *measurement_text, struct e2_err *err)
 static void expect_at(const struct e2_err *err, const char *file, const char *at, const char *also)
 {
     char path[512], expect[700];
-    path_of(file, path, sizeof path);
+    path_of(path, sizeof path, file);
     snprintf(expect, sizeof expect, "%s%s", path, at);
     int ok = strncmp(err->msg, expect, strlen(expect)) == 0 && strstr(err->msg, also);
     if (!ok)
@@ -358,32 +342,16 @@ static void test_plausible_ranges(void)
     }
 }
 
-static int suite_init(void)
-{
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/e2sim_test_calibrate_XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int suite_clean(void)
-{
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
-}
+static int suite_init(void) { return tmpdir_create("calibrate"); }
 
 int main(void)
 {
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    CU_pSuite s = CU_add_suite("calibrate", suite_init, suite_clean);
-    CU_add_test(s, "recovers coefficients from e2sim-generated savings; calibrated file",
-                test_recovers_known_coefficients);
-    CU_add_test(s, "malformed measurement files: place and reason", test_malformed_measurements);
-    CU_add_test(s, "impossible bounds and setups: place and reason", test_impossible_setups);
-    CU_add_test(s, "plausible ranges", test_plausible_ranges);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
+    CU_TestInfo tests[] = {
+        { "recovers coefficients from e2sim-generated savings; calibrated file", test_recovers_known_coefficients },
+        { "malformed measurement files: place and reason", test_malformed_measurements },
+        { "impossible bounds and setups: place and reason", test_impossible_setups },
+        { "plausible ranges", test_plausible_ranges },
+        CU_TEST_INFO_NULL,
+    };
+    return cunit_run("calibrate", suite_init, tmpdir_remove, tests);
 }

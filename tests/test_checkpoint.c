@@ -1,7 +1,7 @@
 /* Checkpoint container: round trip, atomic file, and every kind of corruption detected with the
  * file name and byte offset. */
 #define _GNU_SOURCE   /* mkdtemp */
-#include <CUnit/Basic.h>
+#include "cunit_main.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,15 +140,11 @@ static void test_file_errors(void)
 
 int main(void)
 {
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    CU_pSuite s = CU_add_suite("checkpoint", setup, teardown);
-    CU_add_test(s, "round trip", test_round_trip);
-    CU_add_test(s, "corruption detected with offset", test_corruption);
-    CU_add_test(s, "file errors", test_file_errors);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
-    return fails ? 1 : 0;
+    CU_TestInfo tests[] = {
+        { "round trip", test_round_trip },
+        { "corruption detected with offset", test_corruption },
+        { "file errors", test_file_errors },
+        CU_TEST_INFO_NULL,
+    };
+    return cunit_run("checkpoint", setup, teardown, tests);
 }

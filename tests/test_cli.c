@@ -1,30 +1,15 @@
 /* Tests of the e2sim command line, through the built program (E2SIM_BINARY): exit statuses
  * (0 ok, 1 failure, 2 bad usage or input), messages on stderr, --print-config round trip. */
 #define _DEFAULT_SOURCE
-#include <CUnit/Basic.h>
+#include "cunit_main.h"
+#include "testutil.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-static char tmpdir[256];
 static char out_text[1 << 16], err_text[1 << 16];
-
-static void path_of(char *buf, size_t size, const char *name)
-{
-    snprintf(buf, size, "%s/%s", tmpdir, name);
-}
-
-static void write_file(const char *name, const char *text)
-{
-    char path[512];
-    path_of(path, sizeof path, name);
-    FILE *fp = fopen(path, "wb");
-    CU_ASSERT_FATAL(fp != NULL);
-    fputs(text, fp);
-    fclose(fp);
-}
 
 static void read_file(const char *path, char *buf, size_t size)
 {
@@ -150,8 +135,7 @@ static void test_out_folder(void)
 
 static int suite_init(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/e2sim_test_cli_XXXXXX");
-    if (!mkdtemp(tmpdir))
+    if (tmpdir_create("cli"))
         return -1;
     char path[512];
     path_of(path, sizeof path, "tiny.yaml");
@@ -163,26 +147,15 @@ static int suite_init(void)
     return 0;
 }
 
-static int suite_clean(void)
-{
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
 int main(void)
 {
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    CU_pSuite s = CU_add_suite("cli", suite_init, suite_clean);
-    CU_add_test(s, "--help and --version", test_help_and_version);
-    CU_add_test(s, "bad usage exits 2", test_bad_usage);
-    CU_add_test(s, "bad config exits 2 with its place", test_bad_config);
-    CU_add_test(s, "--print-config round trip", test_print_config);
-    CU_add_test(s, "existing --out without --resume", test_out_folder);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
+    CU_TestInfo tests[] = {
+        { "--help and --version", test_help_and_version },
+        { "bad usage exits 2", test_bad_usage },
+        { "bad config exits 2 with its place", test_bad_config },
+        { "--print-config round trip", test_print_config },
+        { "existing --out without --resume", test_out_folder },
+        CU_TEST_INFO_NULL,
+    };
+    return cunit_run("cli", suite_init, tmpdir_remove, tests);
 }

@@ -2,7 +2,8 @@
  * with "FILE:LINE:COL:" and the key; defaults, includes, --set, sweeps and the print round
  * trip behave as documented. Each case writes its YAML into a fresh temporary folder. */
 #define _DEFAULT_SOURCE
-#include <CUnit/Basic.h>
+#include "cunit_main.h"
+#include "testutil.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,23 +11,6 @@
 #include <unistd.h>
 
 #include "config.h"
-
-static char tmpdir[256];
-
-static void path_of(char *buf, size_t size, const char *name)
-{
-    snprintf(buf, size, "%s/%s", tmpdir, name);
-}
-
-static void write_file(const char *name, const char *text)
-{
-    char path[512];
-    path_of(path, sizeof path, name);
-    FILE *fp = fopen(path, "wb");
-    CU_ASSERT_FATAL(fp != NULL);
-    fputs(text, fp);
-    fclose(fp);
-}
 
 static int load(const char *name, const char *const *sets, int nsets, struct e2_config *cfg,
                 struct e2_err *err)
@@ -593,39 +577,24 @@ static void test_json_and_reference(void)
     free(cfg);
 }
 
-static int suite_init(void)
-{
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/e2sim_test_config_XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int suite_clean(void)
-{
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
-}
+static int suite_init(void) { return tmpdir_create("config"); }
 
 int main(void)
 {
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    CU_pSuite s = CU_add_suite("config", suite_init, suite_clean);
-    CU_add_test(s, "malformed configs: place and key", test_malformed_configs);
-    CU_add_test(s, "bad --set", test_bad_sets);
-    CU_add_test(s, "hardware-only scope", test_hardware_scope);
-    CU_add_test(s, "schema tables", test_tables);
-    CU_add_test(s, "defaults", test_defaults);
-    CU_add_test(s, "include and override", test_include_override);
-    CU_add_test(s, "--set of scalars and lists", test_sets);
-    CU_add_test(s, "formatting values", test_format_values);
-    CU_add_test(s, "print, load, print: byte-identical", test_print_round_trip);
-    CU_add_test(s, "hash", test_hash);
-    CU_add_test(s, "sweeps", test_sweeps);
-    CU_add_test(s, "json and reference", test_json_and_reference);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
+    CU_TestInfo tests[] = {
+        { "malformed configs: place and key", test_malformed_configs },
+        { "bad --set", test_bad_sets },
+        { "hardware-only scope", test_hardware_scope },
+        { "schema tables", test_tables },
+        { "defaults", test_defaults },
+        { "include and override", test_include_override },
+        { "--set of scalars and lists", test_sets },
+        { "formatting values", test_format_values },
+        { "print, load, print: byte-identical", test_print_round_trip },
+        { "hash", test_hash },
+        { "sweeps", test_sweeps },
+        { "json and reference", test_json_and_reference },
+        CU_TEST_INFO_NULL,
+    };
+    return cunit_run("config", suite_init, tmpdir_remove, tests);
 }

@@ -3,7 +3,7 @@
  * optimized == reference within tolerance, thread-count independence, accumulator overflow
  * counting, the per-channel fold of backward-data, the direct kernels on network-sized shapes,
  * and the op records. */
-#include <CUnit/Basic.h>
+#include "cunit_main.h"
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -528,19 +528,16 @@ static void test_op_records(void)
 
 int main(void)
 {
-    CU_initialize_registry();
-    CU_pSuite s = CU_add_suite("conv", NULL, NULL);
-    CU_add_test(s, "float gradients (central differences)", test_gradients);
-    CU_add_test(s, "fixed optimized == reference, 1 and 2 threads", test_fixed_matches_reference);
-    CU_add_test(s, "float optimized ~ reference", test_float_matches_reference);
-    CU_add_test(s, "direct kernels on network-sized shapes", test_direct_shapes);
-    CU_add_test(s, "hand-computed values", test_hand_values);
-    CU_add_test(s, "per-channel fold in backward-data", test_fold_per_channel);
-    CU_add_test(s, "accumulator overflow counted", test_overflow_counted);
-    CU_add_test(s, "op records", test_op_records);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
+    CU_TestInfo tests[] = {
+        { "float gradients (central differences)", test_gradients },
+        { "fixed optimized == reference, 1 and 2 threads", test_fixed_matches_reference },
+        { "float optimized ~ reference", test_float_matches_reference },
+        { "direct kernels on network-sized shapes", test_direct_shapes },
+        { "hand-computed values", test_hand_values },
+        { "per-channel fold in backward-data", test_fold_per_channel },
+        { "accumulator overflow counted", test_overflow_counted },
+        { "op records", test_op_records },
+        CU_TEST_INFO_NULL,
+    };
+    return cunit_run("conv", NULL, NULL, tests);
 }

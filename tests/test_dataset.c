@@ -2,7 +2,7 @@
  * round-trip; synthetic data, epoch order and augmentation are deterministic; normalization
  * centres the data; the real Fashion-MNIST (and CIFAR-10 when E2SIM_CIFAR10_DIR is set) load. */
 #define _DEFAULT_SOURCE /* mkdtemp, truncate */
-#include <CUnit/Basic.h>
+#include "cunit_main.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -945,40 +945,38 @@ int main(void)
         perror("mkdtemp");
         return 1;
     }
-    CU_initialize_registry();
-    CU_pSuite s = CU_add_suite("dataset", NULL, NULL);
-    CU_add_test(s, "idx: bad magic", test_idx_bad_magic);
-    CU_add_test(s, "idx: bad data type", test_idx_bad_type);
-    CU_add_test(s, "idx: wrong dimension count", test_idx_wrong_dimension_count);
-    CU_add_test(s, "idx: truncated header", test_idx_truncated_header);
-    CU_add_test(s, "idx: truncated data", test_idx_truncated_data);
-    CU_add_test(s, "idx: trailing bytes", test_idx_trailing_bytes);
-    CU_add_test(s, "idx: zero dimension", test_idx_zero_dimension);
-    CU_add_test(s, "idx: image/label count mismatch", test_idx_count_mismatch);
-    CU_add_test(s, "idx: label out of range", test_idx_label_out_of_range);
-    CU_add_test(s, "idx: gzip bad CRC", test_idx_gzip_bad_crc);
-    CU_add_test(s, "idx: gzip truncated", test_idx_gzip_truncated);
-    CU_add_test(s, "idx: gzip garbled stream", test_idx_gzip_garbled_stream);
-    CU_add_test(s, "idx: missing file", test_idx_missing_file);
-    CU_add_test(s, "cifar: size not a record multiple", test_cifar_size_not_multiple);
-    CU_add_test(s, "cifar: label out of range", test_cifar_label_out_of_range);
-    CU_add_test(s, "cifar: empty and unreadable", test_cifar_empty_and_unreadable);
-    CU_add_test(s, "cifar100: label out of range", test_cifar100_label_out_of_range);
-    CU_add_test(s, "idx round trip", test_idx_round_trip);
-    CU_add_test(s, "cifar10 round trip", test_cifar10_round_trip);
-    CU_add_test(s, "cifar100 fine labels", test_cifar100_fine_labels);
-    CU_add_test(s, "unknown name, bad synthetic", test_unknown_name_and_bad_synthetic);
-    CU_add_test(s, "synthetic deterministic", test_synthetic_deterministic);
-    CU_add_test(s, "synthetic learnable", test_synthetic_learnable);
-    CU_add_test(s, "epoch order", test_epoch_order);
-    CU_add_test(s, "augmentation", test_augmentation);
-    CU_add_test(s, "normalization", test_normalization);
-    CU_add_test(s, "real Fashion-MNIST", test_real_fashion_mnist);
-    CU_add_test(s, "real CIFAR-10 (E2SIM_CIFAR10_DIR)", test_real_cifar10);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
+    CU_TestInfo tests[] = {
+        { "idx: bad magic", test_idx_bad_magic },
+        { "idx: bad data type", test_idx_bad_type },
+        { "idx: wrong dimension count", test_idx_wrong_dimension_count },
+        { "idx: truncated header", test_idx_truncated_header },
+        { "idx: truncated data", test_idx_truncated_data },
+        { "idx: trailing bytes", test_idx_trailing_bytes },
+        { "idx: zero dimension", test_idx_zero_dimension },
+        { "idx: image/label count mismatch", test_idx_count_mismatch },
+        { "idx: label out of range", test_idx_label_out_of_range },
+        { "idx: gzip bad CRC", test_idx_gzip_bad_crc },
+        { "idx: gzip truncated", test_idx_gzip_truncated },
+        { "idx: gzip garbled stream", test_idx_gzip_garbled_stream },
+        { "idx: missing file", test_idx_missing_file },
+        { "cifar: size not a record multiple", test_cifar_size_not_multiple },
+        { "cifar: label out of range", test_cifar_label_out_of_range },
+        { "cifar: empty and unreadable", test_cifar_empty_and_unreadable },
+        { "cifar100: label out of range", test_cifar100_label_out_of_range },
+        { "idx round trip", test_idx_round_trip },
+        { "cifar10 round trip", test_cifar10_round_trip },
+        { "cifar100 fine labels", test_cifar100_fine_labels },
+        { "unknown name, bad synthetic", test_unknown_name_and_bad_synthetic },
+        { "synthetic deterministic", test_synthetic_deterministic },
+        { "synthetic learnable", test_synthetic_learnable },
+        { "epoch order", test_epoch_order },
+        { "augmentation", test_augmentation },
+        { "normalization", test_normalization },
+        { "real Fashion-MNIST", test_real_fashion_mnist },
+        { "real CIFAR-10 (E2SIM_CIFAR10_DIR)", test_real_cifar10 },
+        CU_TEST_INFO_NULL,
+    };
+    int failed = cunit_run("dataset", NULL, NULL, tests);
     remove_tree(tmp_root);
     return failed ? 1 : 0;
 }

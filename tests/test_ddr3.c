@@ -1,6 +1,6 @@
 /* DDR3 model: DRAMPower-style command counts and energies worked out by hand, timing checks,
  * and the bandwidth a DMA stream reaches through the controller and the AXI HP ports. */
-#include <CUnit/Basic.h>
+#include "cunit_main.h"
 
 #include "test_hw_params.h"
 
@@ -134,17 +134,13 @@ static void test_energy_per_byte(void)
 
 int main(void)
 {
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    CU_pSuite s = CU_add_suite("ddr3", NULL, NULL);
-    CU_add_test(s, "DRAMPower-style command energies", test_drampower_commands);
-    CU_add_test(s, "timing violations are errors", test_drampower_timing_errors);
-    CU_add_test(s, "read stream reaches the configured efficiency", test_read_stream_efficiency);
-    CU_add_test(s, "one AXI HP port binds", test_single_axi_port_binds);
-    CU_add_test(s, "DDR energy per byte", test_energy_per_byte);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
+    CU_TestInfo tests[] = {
+        { "DRAMPower-style command energies", test_drampower_commands },
+        { "timing violations are errors", test_drampower_timing_errors },
+        { "read stream reaches the configured efficiency", test_read_stream_efficiency },
+        { "one AXI HP port binds", test_single_axi_port_binds },
+        { "DDR energy per byte", test_energy_per_byte },
+        CU_TEST_INFO_NULL,
+    };
+    return cunit_run("ddr3", NULL, NULL, tests);
 }

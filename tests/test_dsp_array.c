@@ -1,7 +1,7 @@
 /* DSP array: compute-bound layers take MACs / (DSPs x packing) cycles, each precision is priced
  * on the resource that is cheapest for it, and the bit-accurate MAC tile gives the integers of
  * the GEMM reference. */
-#include <CUnit/Basic.h>
+#include "cunit_main.h"
 
 #include "gemm.h"
 #include "rng.h"
@@ -205,19 +205,15 @@ static void test_bad_tile_input(void)
 
 int main(void)
 {
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    CU_pSuite s = CU_add_suite("dsp_array", NULL, NULL);
-    CU_add_test(s, "compute-bound 8-bit conv: MACs / (DSPs x 2)", test_compute_bound_int8);
-    CU_add_test(s, "compute-bound 16-bit conv: MACs / DSPs", test_compute_bound_int16);
-    CU_add_test(s, "compute-bound float32 conv: MACs / 40 lanes", test_compute_bound_fp32);
-    CU_add_test(s, "MACs priced per precision", test_mac_pricing);
-    CU_add_test(s, "predictor MACs on the cheaper resource", test_predictor_on_cheaper_resource);
-    CU_add_test(s, "bit-accurate tile equals gemm_i16_ref", test_bit_accurate_tile);
-    CU_add_test(s, "bad tile shape", test_bad_tile_input);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
+    CU_TestInfo tests[] = {
+        { "compute-bound 8-bit conv: MACs / (DSPs x 2)", test_compute_bound_int8 },
+        { "compute-bound 16-bit conv: MACs / DSPs", test_compute_bound_int16 },
+        { "compute-bound float32 conv: MACs / 40 lanes", test_compute_bound_fp32 },
+        { "MACs priced per precision", test_mac_pricing },
+        { "predictor MACs on the cheaper resource", test_predictor_on_cheaper_resource },
+        { "bit-accurate tile equals gemm_i16_ref", test_bit_accurate_tile },
+        { "bad tile shape", test_bad_tile_input },
+        CU_TEST_INFO_NULL,
+    };
+    return cunit_run("dsp_array", NULL, NULL, tests);
 }

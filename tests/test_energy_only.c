@@ -3,7 +3,7 @@
  * p = 0.5, equality with the records (and the priced energy) of a real training run of the same
  * counts, the float32 baseline stream, SWA counts, and the report fields. ResNet-8/14 on small
  * synthetic shapes keep it fast. */
-#include <CUnit/Basic.h>
+#include "cunit_main.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -375,20 +375,16 @@ static void test_swa_and_report(void)
 
 int main(void)
 {
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    CU_pSuite s = CU_add_suite("energy_only", NULL, NULL);
-    CU_add_test(s, "SMD: processed minibatches", test_processed_rule);
-    CU_add_test(s, "per-block mixtures into iteration kinds", test_mixture);
-    CU_add_test(s, "SLU skip per block -> active counts", test_slu_per_block);
-    CU_add_test(s, "stochastic depth: whole-minibatch drops at 1 - survival", test_stochastic_depth);
-    CU_add_test(s, "SMD p = 0.5 halves the energy exactly", test_smd_halves_energy);
-    CU_add_test(s, "equals a real run's records and energy", test_equals_real_run);
-    CU_add_test(s, "records present; baseline = energy_price_baseline", test_baseline_and_records);
-    CU_add_test(s, "SWA counts; report fields", test_swa_and_report);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
+    CU_TestInfo tests[] = {
+        { "SMD: processed minibatches", test_processed_rule },
+        { "per-block mixtures into iteration kinds", test_mixture },
+        { "SLU skip per block -> active counts", test_slu_per_block },
+        { "stochastic depth: whole-minibatch drops at 1 - survival", test_stochastic_depth },
+        { "SMD p = 0.5 halves the energy exactly", test_smd_halves_energy },
+        { "equals a real run's records and energy", test_equals_real_run },
+        { "records present; baseline = energy_price_baseline", test_baseline_and_records },
+        { "SWA counts; report fields", test_swa_and_report },
+        CU_TEST_INFO_NULL,
+    };
+    return cunit_run("energy_only", NULL, NULL, tests);
 }

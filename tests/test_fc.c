@@ -1,7 +1,7 @@
 /* Fully connected: central-difference gradients (float), float optimized ~ reference, fixed
  * optimized == reference bit for bit (per tensor and per channel, narrow accumulator), the
  * per-channel fold of backward-data, bias gradient, op records. */
-#include <CUnit/Basic.h>
+#include "cunit_main.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,16 +182,13 @@ static void test_records(void)
 
 int main(void)
 {
-    CU_initialize_registry();
-    CU_pSuite s = CU_add_suite("fc", NULL, NULL);
-    CU_add_test(s, "float gradients (central differences)", test_gradients);
-    CU_add_test(s, "fixed optimized == reference", test_fixed_matches_reference);
-    CU_add_test(s, "hand values and overflow", test_hand_values);
-    CU_add_test(s, "per-channel fold and bias gradient", test_fold_and_bias);
-    CU_add_test(s, "op records", test_records);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
+    CU_TestInfo tests[] = {
+        { "float gradients (central differences)", test_gradients },
+        { "fixed optimized == reference", test_fixed_matches_reference },
+        { "hand values and overflow", test_hand_values },
+        { "per-channel fold and bias gradient", test_fold_and_bias },
+        { "op records", test_records },
+        CU_TEST_INFO_NULL,
+    };
+    return cunit_run("fc", NULL, NULL, tests);
 }

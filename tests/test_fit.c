@@ -1,5 +1,5 @@
 /* The bounded least-squares fitter recovers known parameters and rejects impossible setups. */
-#include <CUnit/Basic.h>
+#include "cunit_main.h"
 #include <math.h>
 #include <string.h>
 #include "fit.h"
@@ -86,15 +86,12 @@ static void test_rejects_impossible_setups(void)
 
 int main(void)
 {
-    CU_initialize_registry();
-    CU_pSuite s = CU_add_suite("fit", NULL, NULL);
-    CU_add_test(s, "recovers known values", test_recovers_known_values);
-    CU_add_test(s, "value stays inside bounds", test_value_stays_inside_bounds);
-    CU_add_test(s, "noise gives standard errors", test_noise_gives_standard_errors);
-    CU_add_test(s, "rejects impossible setups", test_rejects_impossible_setups);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
+    CU_TestInfo tests[] = {
+        { "recovers known values", test_recovers_known_values },
+        { "value stays inside bounds", test_value_stays_inside_bounds },
+        { "noise gives standard errors", test_noise_gives_standard_errors },
+        { "rejects impossible setups", test_rejects_impossible_setups },
+        CU_TEST_INFO_NULL,
+    };
+    return cunit_run("fit", NULL, NULL, tests);
 }

@@ -1,6 +1,6 @@
 /* Fixed-point formats: exact codes for hand-picked values, ties, saturation counted, stochastic
  * rounding unbiased and thread-count independent, MSB predictors, accumulator overflow. */
-#include <CUnit/Basic.h>
+#include "cunit_main.h"
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -325,23 +325,20 @@ static void test_flush_denormals(void)
 
 int main(void)
 {
-    CU_initialize_registry();
-    CU_pSuite s = CU_add_suite("fixed", NULL, NULL);
-    CU_add_test(s, "ranges and scale", test_ranges_and_scale);
-    CU_add_test(s, "nearest codes and ties", test_nearest_codes_and_ties);
-    CU_add_test(s, "saturation counted", test_saturation_counted);
-    CU_add_test(s, "per channel and fold", test_per_channel_and_fold);
-    CU_add_test(s, "zero tensor", test_zero_tensor);
-    CU_add_test(s, "tensor path equals scalar definition", test_tensor_path_equals_scalar);
-    CU_add_test(s, "stochastic rounding", test_stochastic);
-    CU_add_test(s, "msb predictors", test_msb);
-    CU_add_test(s, "accumulator", test_accumulator);
-    CU_add_test(s, "stats and workspace", test_stats_and_workspace);
-    CU_add_test(s, "range update", test_range_update);
-    CU_add_test(s, "flush denormals", test_flush_denormals);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
+    CU_TestInfo tests[] = {
+        { "ranges and scale", test_ranges_and_scale },
+        { "nearest codes and ties", test_nearest_codes_and_ties },
+        { "saturation counted", test_saturation_counted },
+        { "per channel and fold", test_per_channel_and_fold },
+        { "zero tensor", test_zero_tensor },
+        { "tensor path equals scalar definition", test_tensor_path_equals_scalar },
+        { "stochastic rounding", test_stochastic },
+        { "msb predictors", test_msb },
+        { "accumulator", test_accumulator },
+        { "stats and workspace", test_stats_and_workspace },
+        { "range update", test_range_update },
+        { "flush denormals", test_flush_denormals },
+        CU_TEST_INFO_NULL,
+    };
+    return cunit_run("fixed", NULL, NULL, tests);
 }

@@ -1,6 +1,6 @@
 /* SLU gates: BPTT through the shared LSTM checked against central differences; decisions;
  * records; parameter list. */
-#include <CUnit/Basic.h>
+#include "cunit_main.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -242,15 +242,12 @@ static void test_records(void)
 
 int main(void)
 {
-    CU_initialize_registry();
-    CU_pSuite s = CU_add_suite("gate", NULL, NULL);
-    CU_add_test(s, "gradients vs finite differences (BPTT, dx)", test_gradients_finite_differences);
-    CU_add_test(s, "shared LSTM, reset per minibatch", test_lstm_shared_and_reset);
-    CU_add_test(s, "decisions", test_decisions);
-    CU_add_test(s, "records", test_records);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
+    CU_TestInfo tests[] = {
+        { "gradients vs finite differences (BPTT, dx)", test_gradients_finite_differences },
+        { "shared LSTM, reset per minibatch", test_lstm_shared_and_reset },
+        { "decisions", test_decisions },
+        { "records", test_records },
+        CU_TEST_INFO_NULL,
+    };
+    return cunit_run("gate", NULL, NULL, tests);
 }

@@ -1,7 +1,7 @@
 /* gemm: the optimized integer GEMMs equal the scalar reference bit for bit (all shapes,
  * transposes, accumulate flags and code widths, spills included); the float GEMMs stay within a
  * stated rounding bound of it; threads never change a result; nothing outside C is written. */
-#include <CUnit/Basic.h>
+#include "cunit_main.h"
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -353,24 +353,20 @@ static void test_impl_name(void)
 
 int main(void)
 {
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    CU_pSuite s = CU_add_suite("gemm", NULL, NULL);
-    CU_add_test(s, "i16 chunk bound", test_i16_chunk_values);
-    CU_add_test(s, "i16 dispatched == ref, random shapes", test_i16_random_shapes);
-    CU_add_test(s, "i16 avx2 == ref, random shapes", test_i16_avx2_random_shapes);
-    CU_add_test(s, "i16 portable == ref, random shapes", test_i16_portable_random_shapes);
-    CU_add_test(s, "i16 spills at extreme codes", test_i16_spills_at_extreme_codes);
-    CU_add_test(s, "i16 A B^T long K, extreme codes", test_i16_long_k_a_bt);
-    CU_add_test(s, "f32 dispatched ~ ref", test_f32_random_shapes);
-    CU_add_test(s, "f32 avx2 ~ ref", test_f32_avx2_random_shapes);
-    CU_add_test(s, "f32 portable ~ ref", test_f32_portable_random_shapes);
-    CU_add_test(s, "1 and 2 threads identical", test_threads_do_not_change_results);
-    CU_add_test(s, "empty and K = 0", test_empty_and_zero_k);
-    CU_add_test(s, "implementation name", test_impl_name);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
+    CU_TestInfo tests[] = {
+        { "i16 chunk bound", test_i16_chunk_values },
+        { "i16 dispatched == ref, random shapes", test_i16_random_shapes },
+        { "i16 avx2 == ref, random shapes", test_i16_avx2_random_shapes },
+        { "i16 portable == ref, random shapes", test_i16_portable_random_shapes },
+        { "i16 spills at extreme codes", test_i16_spills_at_extreme_codes },
+        { "i16 A B^T long K, extreme codes", test_i16_long_k_a_bt },
+        { "f32 dispatched ~ ref", test_f32_random_shapes },
+        { "f32 avx2 ~ ref", test_f32_avx2_random_shapes },
+        { "f32 portable ~ ref", test_f32_portable_random_shapes },
+        { "1 and 2 threads identical", test_threads_do_not_change_results },
+        { "empty and K = 0", test_empty_and_zero_k },
+        { "implementation name", test_impl_name },
+        CU_TEST_INFO_NULL,
+    };
+    return cunit_run("gemm", NULL, NULL, tests);
 }

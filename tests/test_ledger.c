@@ -1,7 +1,7 @@
 /* Ledger: every breakdown sums to the total exactly, doubling the work doubles the energy,
  * static energy is simulated time x power, and memoized / extrapolated costs equal a full
  * simulation of the same record. */
-#include <CUnit/Basic.h>
+#include "cunit_main.h"
 
 #include "test_hw_params.h"
 
@@ -323,18 +323,14 @@ static void test_ledger_ownership_and_format(void)
 
 int main(void)
 {
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    CU_pSuite s = CU_add_suite("ledger", NULL, NULL);
-    CU_add_test(s, "every breakdown sums to the total", test_breakdowns_sum_exactly);
-    CU_add_test(s, "static energy from simulated time", test_static_from_time);
-    CU_add_test(s, "doubling the work doubles the energy", test_doubling_doubles);
-    CU_add_test(s, "identical records priced once", test_memo_identical);
-    CU_add_test(s, "extrapolated n equals simulated n", test_extrapolation_equals_simulation);
-    CU_add_test(s, "ledger ownership, fJ formatting", test_ledger_ownership_and_format);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
+    CU_TestInfo tests[] = {
+        { "every breakdown sums to the total", test_breakdowns_sum_exactly },
+        { "static energy from simulated time", test_static_from_time },
+        { "doubling the work doubles the energy", test_doubling_doubles },
+        { "identical records priced once", test_memo_identical },
+        { "extrapolated n equals simulated n", test_extrapolation_equals_simulation },
+        { "ledger ownership, fJ formatting", test_ledger_ownership_and_format },
+        CU_TEST_INFO_NULL,
+    };
+    return cunit_run("ledger", NULL, NULL, tests);
 }

@@ -1,6 +1,6 @@
 /* Softmax cross-entropy: hand values, central-difference gradient, invalid labels, top-k with
  * ties, op records. */
-#include <CUnit/Basic.h>
+#include "cunit_main.h"
 #include <math.h>
 #include <stdlib.h>
 #include "gradcheck.h"
@@ -106,15 +106,12 @@ static void test_records(void)
 
 int main(void)
 {
-    CU_initialize_registry();
-    CU_pSuite s = CU_add_suite("loss", NULL, NULL);
-    CU_add_test(s, "hand values", test_hand_values);
-    CU_add_test(s, "gradient (central differences)", test_gradient);
-    CU_add_test(s, "top-k with ties", test_topk);
-    CU_add_test(s, "op records", test_records);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
+    CU_TestInfo tests[] = {
+        { "hand values", test_hand_values },
+        { "gradient (central differences)", test_gradient },
+        { "top-k with ties", test_topk },
+        { "op records", test_records },
+        CU_TEST_INFO_NULL,
+    };
+    return cunit_run("loss", NULL, NULL, tests);
 }

@@ -1,6 +1,6 @@
 /* Mapper: memory-bound layers take bytes / bandwidth, tiles fit the BRAM budget with the least
  * DDR traffic, PSG is priced as its dataflow says, PS ops run on the ARM cores. */
-#include <CUnit/Basic.h>
+#include "cunit_main.h"
 
 #include "test_hw_params.h"
 
@@ -284,22 +284,18 @@ static void test_depthwise(void)
 
 int main(void)
 {
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    CU_pSuite s = CU_add_suite("mapper", NULL, NULL);
-    CU_add_test(s, "memory-bound relu: bytes / bandwidth", test_memory_bound_relu);
-    CU_add_test(s, "memory-bound 1x1 conv: bytes / bandwidth", test_memory_bound_conv);
-    CU_add_test(s, "every byte once when it fits", test_least_traffic_when_it_fits);
-    CU_add_test(s, "weights tiled to the BRAM budget", test_weights_tiled_to_budget);
-    CU_add_test(s, "BRAM budget too small is bad input", test_bram_budget_too_small);
-    CU_add_test(s, "PSG: predictor for all, low-order for the fraction", test_psg_dataflow);
-    CU_add_test(s, "sign update", test_sign_update);
-    CU_add_test(s, "loss on the PS", test_loss_on_ps);
-    CU_add_test(s, "bad records", test_bad_records);
-    CU_add_test(s, "depthwise conv", test_depthwise);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
+    CU_TestInfo tests[] = {
+        { "memory-bound relu: bytes / bandwidth", test_memory_bound_relu },
+        { "memory-bound 1x1 conv: bytes / bandwidth", test_memory_bound_conv },
+        { "every byte once when it fits", test_least_traffic_when_it_fits },
+        { "weights tiled to the BRAM budget", test_weights_tiled_to_budget },
+        { "BRAM budget too small is bad input", test_bram_budget_too_small },
+        { "PSG: predictor for all, low-order for the fraction", test_psg_dataflow },
+        { "sign update", test_sign_update },
+        { "loss on the PS", test_loss_on_ps },
+        { "bad records", test_bad_records },
+        { "depthwise conv", test_depthwise },
+        CU_TEST_INFO_NULL,
+    };
+    return cunit_run("mapper", NULL, NULL, tests);
 }

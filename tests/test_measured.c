@@ -2,24 +2,14 @@
  * malformed file is E2_BAD_INPUT with "FILE:LINE:COL:" pointing at the fault; overrides apply
  * (and a value the config rejects names the `set` entry); key places are found. */
 #define _DEFAULT_SOURCE   /* mkdtemp */
-#include <CUnit/Basic.h>
+#include "cunit_main.h"
+#include "testutil.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
 #include "measured.h"
-
-static char tmpdir[256];
-
-static void write_file(const char *name, const char *text, char *path, size_t size)
-{
-    snprintf(path, size, "%s/%s", tmpdir, name);
-    FILE *fp = fopen(path, "wb");
-    CU_ASSERT_FATAL(fp != NULL);
-    fputs(text, fp);
-    fclose(fp);
-}
 
 static void test_shipped_files(void)
 {
@@ -84,7 +74,8 @@ static void test_malformed(void)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char path[512], name[32], expect[600];
         snprintf(name, sizeof name, "bad%zu.yaml", i);
-        write_file(name, cases[i].yaml, path, sizeof path);
+        write_file(name, cases[i].yaml);
+        path_of(path, sizeof path, name);
         struct measured_file f;
         struct e2_err err = {""};
         int rc = measured_load(path, &f, &err);
@@ -104,7 +95,7 @@ static void test_malformed(void)
 static void test_missing_file(void)
 {
     char path[512];
-    snprintf(path, sizeof path, "%s/nowhere.yaml", tmpdir);
+    path_of(path, sizeof path, "nowhere.yaml");
     struct measured_file f;
     struct e2_err err = {""};
     CU_ASSERT_EQUAL(measured_load(path, &f, &err), E2_BAD_INPUT);
@@ -122,8 +113,8 @@ static void test_apply(void)
                "    saving: 0.5\n"
                "  - name: bad\n    source: s\n"
                "    set: [\"training.smd.p=0.25\", \"training.smd.p=7\"]\n"
-               "    saving: 0.5\n",
-               path, sizeof path);
+               "    saving: 0.5\n");
+    path_of(path, sizeof path, "apply.yaml");
     struct measured_file f;
     struct e2_err err = {""};
     CU_ASSERT_EQUAL_FATAL(measured_load(path, &f, &err), E2_OK);
@@ -160,8 +151,8 @@ static void test_find_place(void)
                "energy:\n"
                "  static:\n"
                "    board_w: 1.5\n"
-               "training.smd.p: 0.3\n",
-               path, sizeof path);
+               "training.smd.p: 0.3\n");
+    path_of(path, sizeof path, "place.yaml");
     struct measured_place at;
     CU_ASSERT_EQUAL(measured_find_place(path, "calibration.lower", 1, &at), 0);
     CU_ASSERT_EQUAL(at.line, 4);
@@ -178,32 +169,17 @@ static void test_find_place(void)
     CU_ASSERT_EQUAL(measured_find_place(path, "calibration.lower", 2, &at), -1);
 }
 
-static int suite_init(void)
-{
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/e2sim_test_measured_XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int suite_clean(void)
-{
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
-}
+static int suite_init(void) { return tmpdir_create("measured"); }
 
 int main(void)
 {
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    CU_pSuite s = CU_add_suite("measured", suite_init, suite_clean);
-    CU_add_test(s, "shipped measurement files load", test_shipped_files);
-    CU_add_test(s, "malformed files: place and reason", test_malformed);
-    CU_add_test(s, "missing file", test_missing_file);
-    CU_add_test(s, "overrides apply; rejected values name their entry", test_apply);
-    CU_add_test(s, "places of config keys", test_find_place);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
+    CU_TestInfo tests[] = {
+        { "shipped measurement files load", test_shipped_files },
+        { "malformed files: place and reason", test_malformed },
+        { "missing file", test_missing_file },
+        { "overrides apply; rejected values name their entry", test_apply },
+        { "places of config keys", test_find_place },
+        CU_TEST_INFO_NULL,
+    };
+    return cunit_run("measured", suite_init, tmpdir_remove, tests);
 }

@@ -1,7 +1,7 @@
 /* Networks: MAC and parameter counts, backward against central differences (float, with
  * skipping, with soft SLU gates), straight-through gate gradients, real skipping in the op
  * records, net_emit_iteration == a real iteration, PSG's limits, fixed point vs float. */
-#include <CUnit/Basic.h>
+#include "cunit_main.h"
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -758,22 +758,19 @@ int main(void)
     /* Tiny shapes: with several threads on a busy machine, thread start-up dominates. Results do
      * not depend on the thread count (kernels' contract). */
     omp_set_num_threads(1);
-    CU_initialize_registry();
-    CU_pSuite s = CU_add_suite("net", NULL, NULL);
-    CU_add_test(s, "MACs and parameter counts", test_macs_and_params);
-    CU_add_test(s, "float backward vs central differences (with skipping)", test_float_backward_fd);
-    CU_add_test(s, "soft SLU gates vs central differences", test_slu_soft_fd);
-    CU_add_test(s, "straight-through gate gradient", test_slu_straight_through);
-    CU_add_test(s, "skipped samples are not computed", test_skip_records_and_samples);
-    CU_add_test(s, "net_emit_iteration equals a real iteration", test_emit_iteration_equals_real);
-    CU_add_test(s, "net_emit_iteration: fresh net == trained net", test_emit_iteration_fresh_net);
-    CU_add_test(s, "PSG with tau = 0 and tau = inf", test_psg_limits);
-    CU_add_test(s, "fixed point tracks float", test_fixed_tracks_float);
-    CU_add_test(s, "BN re-estimation", test_bn_recompute);
-    CU_add_test(s, "fixed point: same bits for 1 and 2 threads", test_fixed_thread_independent);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
+    CU_TestInfo tests[] = {
+        { "MACs and parameter counts", test_macs_and_params },
+        { "float backward vs central differences (with skipping)", test_float_backward_fd },
+        { "soft SLU gates vs central differences", test_slu_soft_fd },
+        { "straight-through gate gradient", test_slu_straight_through },
+        { "skipped samples are not computed", test_skip_records_and_samples },
+        { "net_emit_iteration equals a real iteration", test_emit_iteration_equals_real },
+        { "net_emit_iteration: fresh net == trained net", test_emit_iteration_fresh_net },
+        { "PSG with tau = 0 and tau = inf", test_psg_limits },
+        { "fixed point tracks float", test_fixed_tracks_float },
+        { "BN re-estimation", test_bn_recompute },
+        { "fixed point: same bits for 1 and 2 threads", test_fixed_thread_independent },
+        CU_TEST_INFO_NULL,
+    };
+    return cunit_run("net", NULL, NULL, tests);
 }

@@ -1,5 +1,5 @@
 /* Optimizers on hand numbers, PSG's Eq. 2, update records, stochastic depth, SWA. */
-#include <CUnit/Basic.h>
+#include "cunit_main.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,17 +257,14 @@ static void test_swa(void)
 
 int main(void)
 {
-    CU_initialize_registry();
-    CU_pSuite s = CU_add_suite("optim", NULL, NULL);
-    CU_add_test(s, "SGD with momentum and weight decay, hand numbers", test_sgd_hand_numbers);
-    CU_add_test(s, "SignSGD and update records", test_signsgd);
-    CU_add_test(s, "inactive parameters, PSG guard", test_inactive_and_psg_guard);
-    CU_add_test(s, "PSG Eq. 2 and thresholds", test_psg_select);
-    CU_add_test(s, "stochastic depth schedule and masks", test_sd_schedule);
-    CU_add_test(s, "SWA average and swap", test_swa);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
+    CU_TestInfo tests[] = {
+        { "SGD with momentum and weight decay, hand numbers", test_sgd_hand_numbers },
+        { "SignSGD and update records", test_signsgd },
+        { "inactive parameters, PSG guard", test_inactive_and_psg_guard },
+        { "PSG Eq. 2 and thresholds", test_psg_select },
+        { "stochastic depth schedule and masks", test_sd_schedule },
+        { "SWA average and swap", test_swa },
+        CU_TEST_INFO_NULL,
+    };
+    return cunit_run("optim", NULL, NULL, tests);
 }

@@ -1,7 +1,8 @@
 /* Tests of sim/outdir.c: folder creation rules, atomic whole-file writes that never leave a
  * half file or a temporary behind, and line appends that concurrent writers cannot interleave. */
 #define _DEFAULT_SOURCE
-#include <CUnit/Basic.h>
+#include "cunit_main.h"
+#include "testutil.h"
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,13 +12,6 @@
 #include <unistd.h>
 
 #include "outdir.h"
-
-static char tmpdir[256];
-
-static void path_of(char *buf, size_t size, const char *name)
-{
-    snprintf(buf, size, "%s/%s", tmpdir, name);
-}
 
 static int is_dir(const char *path)
 {
@@ -209,32 +203,17 @@ static void test_append_lines(void)
                     E2_FAILURE);
 }
 
-static int suite_init(void)
-{
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/e2sim_test_outdir_XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int suite_clean(void)
-{
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
-}
+static int suite_init(void) { return tmpdir_create("outdir"); }
 
 int main(void)
 {
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    CU_pSuite s = CU_add_suite("outdir", suite_init, suite_clean);
-    CU_add_test(s, "output folder rules", test_prepare_dir);
-    CU_add_test(s, "default folder name", test_default_dir);
-    CU_add_test(s, "join", test_join);
-    CU_add_test(s, "atomic whole-file writes", test_atomic_write);
-    CU_add_test(s, "atomic line appends", test_append_lines);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
+    CU_TestInfo tests[] = {
+        { "output folder rules", test_prepare_dir },
+        { "default folder name", test_default_dir },
+        { "join", test_join },
+        { "atomic whole-file writes", test_atomic_write },
+        { "atomic line appends", test_append_lines },
+        CU_TEST_INFO_NULL,
+    };
+    return cunit_run("outdir", suite_init, tmpdir_remove, tests);
 }

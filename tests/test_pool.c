@@ -1,5 +1,5 @@
 /* Global average pooling: exact means, central-difference gradient, op records. */
-#include <CUnit/Basic.h>
+#include "cunit_main.h"
 #include <stdlib.h>
 #include "gradcheck.h"
 #include "pool.h"
@@ -73,14 +73,11 @@ static void test_records(void)
 
 int main(void)
 {
-    CU_initialize_registry();
-    CU_pSuite s = CU_add_suite("pool", NULL, NULL);
-    CU_add_test(s, "forward values", test_forward_values);
-    CU_add_test(s, "gradient (central differences)", test_gradient);
-    CU_add_test(s, "op records", test_records);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
+    CU_TestInfo tests[] = {
+        { "forward values", test_forward_values },
+        { "gradient (central differences)", test_gradient },
+        { "op records", test_records },
+        CU_TEST_INFO_NULL,
+    };
+    return cunit_run("pool", NULL, NULL, tests);
 }

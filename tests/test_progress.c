@@ -1,7 +1,7 @@
 /* The progress line: '\r' redraws on a terminal, plain lines every few seconds otherwise,
  * nothing when quiet; the ETA from the rate so far. */
 #define _POSIX_C_SOURCE 200809L
-#include <CUnit/Basic.h>
+#include "cunit_main.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,16 +112,13 @@ static void test_durations(void)
 
 int main(void)
 {
-    CU_initialize_registry();
-    CU_pSuite s = CU_add_suite("progress", NULL, NULL);
-    CU_add_test(s, "plain lines every few seconds", test_plain_lines_every_few_seconds);
-    CU_add_test(s, "tty redraws in place", test_tty_redraws_in_place);
-    CU_add_test(s, "quiet prints nothing", test_quiet_prints_nothing);
-    CU_add_test(s, "finish ends the line", test_finish_ends_the_line);
-    CU_add_test(s, "durations", test_durations);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
+    CU_TestInfo tests[] = {
+        { "plain lines every few seconds", test_plain_lines_every_few_seconds },
+        { "tty redraws in place", test_tty_redraws_in_place },
+        { "quiet prints nothing", test_quiet_prints_nothing },
+        { "finish ends the line", test_finish_ends_the_line },
+        { "durations", test_durations },
+        CU_TEST_INFO_NULL,
+    };
+    return cunit_run("progress", NULL, NULL, tests);
 }

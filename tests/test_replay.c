@@ -3,7 +3,7 @@
  * energy so far at every mark, and the per-layer split. Another hardware config prices the
  * same trace differently. Uses the real hardware model with the default parameters. */
 #define _POSIX_C_SOURCE 200809L
-#include <CUnit/Basic.h>
+#include "cunit_main.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -380,16 +380,14 @@ int main(void)
         return 1;
     cfg = malloc(sizeof *cfg);
     cfg_defaults(cfg);
-    CU_initialize_registry();
-    CU_pSuite s = CU_add_suite("replay", NULL, NULL);
-    CU_add_test(s, "replay = live pricing, to the femtojoule", test_replay_equals_live_pricing);
-    CU_add_test(s, "a bad trace is bad input", test_bad_trace_is_bad_input);
-    CU_add_test(s, "command line: replay, hardware sweep, shards, merge", test_command_line);
-    CU_add_test(s, "a training run and its replay agree to the fJ", test_live_run_then_replay);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures();
-    CU_cleanup_registry();
+    CU_TestInfo tests[] = {
+        { "replay = live pricing, to the femtojoule", test_replay_equals_live_pricing },
+        { "a bad trace is bad input", test_bad_trace_is_bad_input },
+        { "command line: replay, hardware sweep, shards, merge", test_command_line },
+        { "a training run and its replay agree to the fJ", test_live_run_then_replay },
+        CU_TEST_INFO_NULL,
+    };
+    int failed = cunit_run("replay", NULL, NULL, tests);
     free(cfg);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

@@ -1,7 +1,7 @@
 /* Report files: fixed names, report.json parses back with exact values, breakdown.csv adds up
  * to the total to the femtojoule, charts are inline SVG with nothing external. */
 #define _POSIX_C_SOURCE 200809L
-#include <CUnit/Basic.h>
+#include "cunit_main.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -293,19 +293,17 @@ int main(void)
     snprintf(dir, sizeof dir, "/tmp/e2sim-test-report-XXXXXX");
     if (!mkdtemp(dir))
         return 1;
-    CU_initialize_registry();
-    CU_pSuite s = CU_add_suite("report", NULL, NULL);
-    CU_add_test(s, "files have fixed names", test_files_have_fixed_names);
-    CU_add_test(s, "report.json parses back exactly", test_json_parses_back_exactly);
-    CU_add_test(s, "breakdown.csv sums to the total", test_breakdown_sums_to_total);
-    CU_add_test(s, "report.md and report.html", test_markdown_and_html);
-    CU_add_test(s, "no baseline, no accuracy: nulls", test_no_baseline_no_accuracy);
-    CU_add_test(s, "missing folder is an error", test_missing_folder_is_an_error);
-    CU_add_test(s, "exact joules text", test_format_joules);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures();
-    CU_cleanup_registry();
+    CU_TestInfo tests[] = {
+        { "files have fixed names", test_files_have_fixed_names },
+        { "report.json parses back exactly", test_json_parses_back_exactly },
+        { "breakdown.csv sums to the total", test_breakdown_sums_to_total },
+        { "report.md and report.html", test_markdown_and_html },
+        { "no baseline, no accuracy: nulls", test_no_baseline_no_accuracy },
+        { "missing folder is an error", test_missing_folder_is_an_error },
+        { "exact joules text", test_format_joules },
+        CU_TEST_INFO_NULL,
+    };
+    int failed = cunit_run("report", NULL, NULL, tests);
     const char *files[] = {"report.json", "report.md", "breakdown.csv", "layers.csv",
                            "curve.csv", "report.html"};
     for (int i = 0; i < 6; i++) {

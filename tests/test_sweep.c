@@ -3,7 +3,7 @@
  * conflicts, the Pareto front. Workers are a small shell script standing in for e2sim (it
  * writes a report.json whose numbers depend on the point), so the test takes seconds. */
 #define _GNU_SOURCE
-#include <CUnit/Basic.h>
+#include "cunit_main.h"
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -423,19 +423,17 @@ int main(void)
     path_of(runlog, sizeof runlog, "runs.log");
     write_file(script, worker_text);
     setenv("RUNLOG", runlog, 1);
-    CU_initialize_registry();
-    CU_pSuite s = CU_add_suite("sweep", NULL, NULL);
-    CU_add_test(s, "grid: points, values, results, summary files", test_grid_points_and_values);
-    CU_add_test(s, "zip: points in step", test_zip_points);
-    CU_add_test(s, "killed midway, resumed: every point once", test_killed_and_resumed);
-    CU_add_test(s, "a failed point is retried on resume", test_failed_point_is_retried);
-    CU_add_test(s, "shard 1/2 + 2/2 + merge = unsharded", test_shards_merge_to_the_whole);
-    CU_add_test(s, "merge conflicts are errors", test_merge_conflicts);
-    CU_add_test(s, "Pareto front", test_pareto);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures();
-    CU_cleanup_registry();
+    CU_TestInfo tests[] = {
+        { "grid: points, values, results, summary files", test_grid_points_and_values },
+        { "zip: points in step", test_zip_points },
+        { "killed midway, resumed: every point once", test_killed_and_resumed },
+        { "a failed point is retried on resume", test_failed_point_is_retried },
+        { "shard 1/2 + 2/2 + merge = unsharded", test_shards_merge_to_the_whole },
+        { "merge conflicts are errors", test_merge_conflicts },
+        { "Pareto front", test_pareto },
+        CU_TEST_INFO_NULL,
+    };
+    int failed = cunit_run("sweep", NULL, NULL, tests);
     if (!failed)
         remove_tree(dir);
     return failed ? 1 : 0;

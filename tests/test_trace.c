@@ -1,7 +1,7 @@
 /* Op traces: round trip (records, repeats, marks, header, trailer), compactness, and that every
  * corruption, truncation or version mismatch is E2_BAD_INPUT naming the byte offset. */
 #define _POSIX_C_SOURCE 200809L
-#include <CUnit/Basic.h>
+#include "cunit_main.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -525,20 +525,18 @@ int main(void)
     snprintf(dir, sizeof dir, "/tmp/e2sim-test-trace-XXXXXX");
     if (!mkdtemp(dir))
         return 1;
-    CU_initialize_registry();
-    CU_pSuite s = CU_add_suite("trace", NULL, NULL);
-    CU_add_test(s, "round trip: records, repeats, marks, header, trailer", test_round_trip);
-    CU_add_test(s, "many blocks, compact", test_many_blocks);
-    CU_add_test(s, "run-length: a million identical records", test_run_length);
-    CU_add_test(s, "every flipped byte is detected", test_every_flipped_byte_is_detected);
-    CU_add_test(s, "every truncation is detected", test_every_truncation_is_detected);
-    CU_add_test(s, "version mismatch", test_version_mismatch);
-    CU_add_test(s, "written atomically", test_written_atomically);
-    CU_add_test(s, "sample traces in traces/ read back", test_sample_traces);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures();
-    CU_cleanup_registry();
+    CU_TestInfo tests[] = {
+        { "round trip: records, repeats, marks, header, trailer", test_round_trip },
+        { "many blocks, compact", test_many_blocks },
+        { "run-length: a million identical records", test_run_length },
+        { "every flipped byte is detected", test_every_flipped_byte_is_detected },
+        { "every truncation is detected", test_every_truncation_is_detected },
+        { "version mismatch", test_version_mismatch },
+        { "written atomically", test_written_atomically },
+        { "sample traces in traces/ read back", test_sample_traces },
+        CU_TEST_INFO_NULL,
+    };
+    int failed = cunit_run("trace", NULL, NULL, tests);
     const char *files[] = {"rt.e2t", "small.e2t", "flipped.e2t", "cut.e2t", "version.e2t",
                            "rl.e2t", "big.e2t"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {

@@ -6,7 +6,7 @@
  * After an intended change to the model, regenerate it with
  *     E2SIM_UPDATE_GOLDEN=1 ./build/tests/test_zynq7020
  * and review the diff before committing. */
-#include <CUnit/Basic.h>
+#include "cunit_main.h"
 #include <time.h>
 #include <unistd.h>
 
@@ -398,18 +398,14 @@ static void test_timeline(void)
 
 int main(void)
 {
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    CU_pSuite s = CU_add_suite("zynq7020", NULL, NULL);
-    CU_add_test(s, "zynq7020.yaml repeats the schema defaults", test_default_table_matches_schema);
-    CU_add_test(s, "many models in one process", test_many_models_one_process);
-    CU_add_test(s, "bad parameters", test_bad_parameters);
-    CU_add_test(s, "ResNet-20 per-layer golden file", test_resnet20_golden);
-    CU_add_test(s, "figures (printed)", test_figures);
-    CU_add_test(s, "timeline JSON", test_timeline);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
+    CU_TestInfo tests[] = {
+        { "zynq7020.yaml repeats the schema defaults", test_default_table_matches_schema },
+        { "many models in one process", test_many_models_one_process },
+        { "bad parameters", test_bad_parameters },
+        { "ResNet-20 per-layer golden file", test_resnet20_golden },
+        { "figures (printed)", test_figures },
+        { "timeline JSON", test_timeline },
+        CU_TEST_INFO_NULL,
+    };
+    return cunit_run("zynq7020", NULL, NULL, tests);
 }
