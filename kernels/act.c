@@ -1,29 +1,6 @@
 /* ReLU / ReLU6 in float32. */
 #include "act.h"
 
-#include <string.h>
-
-static void emit(const struct op_sink *sink, const struct nchw *s, enum op_phase phase, struct op_tag tag)
-{
-    if (!sink || !sink->emit)
-        return;
-    struct oprec r;
-    memset(&r, 0, sizeof r);
-    r.layer = tag.layer;
-    r.kind = OP_RELU;
-    r.phase = (uint8_t)phase;
-    r.tech = tag.tech;
-    r.n = (uint32_t)s->n;
-    r.cin = r.cout = (uint16_t)s->c;
-    r.groups = 1;
-    r.h_in = r.h_out = (uint16_t)s->h;
-    r.w_in = r.w_out = (uint16_t)s->w;
-    r.bits_a = r.bits_b = 32;
-    r.bits_out = tag.bits_out ? tag.bits_out : 32;
-    r.bits_acc = 32;
-    op_emit(sink, &r);
-}
-
 void act_forward(enum act_kind kind, const struct nchw *s, const float *x, float *y,
                  const struct op_sink *sink, struct op_tag tag)
 {
@@ -36,7 +13,7 @@ void act_forward(enum act_kind kind, const struct nchw *s, const float *x, float
             v = hi;
         y[i] = v;
     }
-    emit(sink, s, OP_PHASE_FWD, tag);
+    op_emit_elem(sink, OP_RELU, OP_PHASE_FWD, tag, s);
 }
 
 void act_backward(enum act_kind kind, const struct nchw *s, const float *y, const float *gy, float *gx,
@@ -48,5 +25,5 @@ void act_backward(enum act_kind kind, const struct nchw *s, const float *y, cons
         int pass = y[i] > 0.0f && (kind != ACT_RELU6 || y[i] < 6.0f);
         gx[i] = pass ? gy[i] : 0.0f;
     }
-    emit(sink, s, OP_PHASE_BWD_DATA, tag);
+    op_emit_elem(sink, OP_RELU, OP_PHASE_BWD_DATA, tag, s);
 }

@@ -6,27 +6,6 @@
 #include <string.h>
 #include "act.h"
 
-static void emit(const struct op_sink *sink, const struct nchw *s, enum op_phase phase, struct op_tag tag)
-{
-    if (!sink || !sink->emit)
-        return;
-    struct oprec r;
-    memset(&r, 0, sizeof r);
-    r.layer = tag.layer;
-    r.kind = OP_BN;
-    r.phase = (uint8_t)phase;
-    r.tech = tag.tech;
-    r.n = (uint32_t)s->n;
-    r.cin = r.cout = (uint16_t)s->c;
-    r.groups = 1;
-    r.h_in = r.h_out = (uint16_t)s->h;
-    r.w_in = r.w_out = (uint16_t)s->w;
-    r.bits_a = r.bits_b = 32;
-    r.bits_out = tag.bits_out ? tag.bits_out : 32;
-    r.bits_acc = 32;
-    op_emit(sink, &r);
-}
-
 /* Per-channel sums run in 8 double lanes (element i of a plane goes to lane i % 8), added up
  * in a fixed order at the end: vectorizable, and the same for any thread count. */
 enum { LANES = 8 };
@@ -120,7 +99,7 @@ void bn_forward_train_act(const struct nchw *s, const float *x, const float *gam
             out_min[c] = mn;
         }
     }
-    emit(sink, s, OP_PHASE_FWD, tag);
+    op_emit_elem(sink, OP_BN, OP_PHASE_FWD, tag, s);
 }
 
 void bn_forward_train(const struct nchw *s, const float *x, const float *gamma, const float *beta,
@@ -148,7 +127,7 @@ void bn_forward_eval(const struct nchw *s, const float *x, const float *gamma, c
                 q[i] = p[i] * a + b;
         }
     }
-    emit(sink, s, OP_PHASE_FWD, tag);
+    op_emit_elem(sink, OP_BN, OP_PHASE_FWD, tag, s);
 }
 
 /* With xhat = (x - mean) * invstd and m = n*h*w:
@@ -252,7 +231,7 @@ void bn_backward_act(const struct nchw *s, const float *x, const float *gy, cons
         if (out_maxabs)
             out_maxabs[c] = mx;
     }
-    emit(sink, s, OP_PHASE_BWD_DATA, tag);
+    op_emit_elem(sink, OP_BN, OP_PHASE_BWD_DATA, tag, s);
 }
 
 void bn_backward(const struct nchw *s, const float *x, const float *gy, const float *gamma,

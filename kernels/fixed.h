@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include "oprec.h"
 #include "rng.h"
 
@@ -73,6 +74,41 @@ static inline struct op_tag op_tag_make(uint16_t layer, uint8_t tech)
 {
     struct op_tag t = { layer, tech, 0, 0, 0, 0 };
     return t;
+}
+
+/* The record of an element-wise kernel (bn, relu, add, pool, loss) on input shape s: float32
+ * operands, the output as large as the input except pool's (1 x 1 per channel). Zeroed first,
+ * padding included, so records compare and hash byte for byte. */
+static inline struct oprec op_elem_record(enum op_kind kind, enum op_phase phase, struct op_tag tag,
+                                          const struct nchw *s)
+{
+    struct oprec r;
+    memset(&r, 0, sizeof r);
+    r.layer = tag.layer;
+    r.kind = (uint8_t)kind;
+    r.phase = (uint8_t)phase;
+    r.tech = tag.tech;
+    r.n = (uint32_t)s->n;
+    r.cin = r.cout = (uint16_t)s->c;
+    r.groups = 1;
+    r.h_in = (uint16_t)s->h;
+    r.w_in = (uint16_t)s->w;
+    r.h_out = (uint16_t)(kind == OP_POOL ? 1 : s->h);
+    r.w_out = (uint16_t)(kind == OP_POOL ? 1 : s->w);
+    r.bits_a = r.bits_b = 32;
+    r.bits_out = tag.bits_out ? tag.bits_out : 32;
+    r.bits_acc = 32;
+    return r;
+}
+
+/* Emits op_elem_record; builds nothing when nobody listens (NULL sink or emit). */
+static inline void op_emit_elem(const struct op_sink *sink, enum op_kind kind, enum op_phase phase,
+                                struct op_tag tag, const struct nchw *s)
+{
+    if (!sink || !sink->emit)
+        return;
+    struct oprec r = op_elem_record(kind, phase, tag, s);
+    op_emit(sink, &r);
 }
 
 /* Scratch memory a caller keeps between calls so hot loops do not malloc. Start zeroed

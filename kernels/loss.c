@@ -2,26 +2,11 @@
 #include "loss.h"
 
 #include <math.h>
-#include <string.h>
 
 static void emit(const struct op_sink *sink, int n, int classes, enum op_phase phase, struct op_tag tag)
 {
-    if (!sink || !sink->emit)
-        return;
-    struct oprec r;
-    memset(&r, 0, sizeof r);
-    r.layer = tag.layer;
-    r.kind = OP_LOSS;
-    r.phase = (uint8_t)phase;
-    r.tech = tag.tech;
-    r.n = (uint32_t)n;
-    r.cin = r.cout = (uint16_t)classes;
-    r.groups = 1;
-    r.h_in = r.w_in = r.h_out = r.w_out = 1;
-    r.bits_a = r.bits_b = 32;
-    r.bits_out = tag.bits_out ? tag.bits_out : 32;
-    r.bits_acc = 32;
-    op_emit(sink, &r);
+    struct nchw s = { n, classes, 1, 1 };
+    op_emit_elem(sink, OP_LOSS, phase, tag, &s);
 }
 
 static int valid(int label, int classes) { return label >= 0 && label < classes; }

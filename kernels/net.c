@@ -195,33 +195,11 @@ static void bn_apply(const struct nchw *s, const float *x, const float *gamma, c
 }
 
 /* The record an element-wise kernel (bn, act, add, pool, loss) emits, for dry passes. */
-static struct oprec elem_record(enum op_kind kind, enum op_phase phase, struct op_tag tag,
-                                int n, int c, int h, int w)
-{
-    struct oprec r;
-    memset(&r, 0, sizeof r);
-    r.layer = tag.layer;
-    r.kind = (uint8_t)kind;
-    r.phase = (uint8_t)phase;
-    r.tech = tag.tech;
-    r.n = (uint32_t)n;
-    r.cin = r.cout = (uint16_t)c;
-    r.groups = 1;
-    r.h_in = (uint16_t)h;
-    r.w_in = (uint16_t)w;
-    r.h_out = (uint16_t)(kind == OP_POOL ? 1 : h);
-    r.w_out = (uint16_t)(kind == OP_POOL ? 1 : w);
-    r.bits_a = r.bits_b = 32;
-    r.bits_out = tag.bits_out ? tag.bits_out : 32;
-    r.bits_acc = 32;
-    return r;
-}
-
 static void emit_elem(const struct op_sink *sink, enum op_kind kind, enum op_phase phase,
                       struct op_tag tag, int n, int c, int h, int w)
 {
-    struct oprec r = elem_record(kind, phase, tag, n, c, h, w);
-    op_emit(sink, &r);
+    struct nchw s = { n, c, h, w };
+    op_emit_elem(sink, kind, phase, tag, &s);
 }
 
 /* ---------------------------------------------------------------- quantization */
