@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "commands.h"
@@ -72,8 +73,21 @@ static int dispatch(const struct e2_options *opts, const struct e2_config *cfg,
     }
 }
 
+/* libgomp's threads spin while they wait, which halves training speed (or worse) as soon as
+ * another process holds a core, and costs ~1 % on an idle machine. libgomp reads
+ * OMP_WAIT_POLICY only when it loads, so when the user has not chosen, choose passive and
+ * start again. */
+static void prefer_passive_openmp_wait(char **argv)
+{
+    if (getenv("OMP_WAIT_POLICY"))
+        return;
+    setenv("OMP_WAIT_POLICY", "passive", 1);
+    execv("/proc/self/exe", argv);   /* returns only on failure: then run as we are */
+}
+
 int main(int argc, char **argv)
 {
+    prefer_passive_openmp_wait(argv);
     struct e2_options opts;
     struct e2_err err = {""};
     if (cli_parse(argc, argv, &opts, &err) != E2_OK) {
