@@ -34,7 +34,6 @@ struct cfg_text_list { int n; char v[CFG_LIST_MAX][CFG_TEXT]; };
 struct cfg_precision {
     int activations, weights, grad_output, grad_weight, accumulator; /* bits; 32 = float */
     char rounding[CFG_STR];                    /* nearest | stochastic */
-    char weight_scale[CFG_STR];                /* per_channel | per_tensor */
 };
 
 struct cfg_smd { int enabled; double p; int momentum_on_skip; };

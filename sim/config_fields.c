@@ -90,9 +90,6 @@ const struct cfg_field cfg_run_fields[] = {
      NULL, "accumulator bits (the DSP48E1 post-adder has 48); overflow is counted"},
     {"training.precision.rounding", CFG_ENUM, F(training.precision.rounding), "nearest", 0, 0,
      "nearest|stochastic", "rounding when quantizing (stochastic draws are keyed by the seed)"},
-    {"training.precision.weight_scale", CFG_ENUM, F(training.precision.weight_scale),
-     "per_channel", 0, 0, "per_channel|per_tensor",
-     "weight scale per output channel (the authors' code) or per tensor"},
 
     {"training.smd.p", CFG_DOUBLE, F(training.smd.p), "0.5", 0, 1, NULL,
      "SMD: probability of skipping each minibatch (below 1)"},
