@@ -1,6 +1,7 @@
 /* Energy glue: distinct-record table, flushes to the hardware model and the trace. */
 #include "energy.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -296,4 +297,47 @@ int energy_price_baseline(struct net *fp32_net, int batch, long in_elems, uint64
     }
     energy_free(&a);
     return rc;
+}
+
+static const char *const KIND_NAMES[OP_KIND_COUNT] = {"conv", "fc",   "bn",   "relu",  "add",
+                                                      "pool", "gate", "loss", "update"};
+
+int energy_describe_layers(const struct net_param *p, int np, const struct energy_acc *acc,
+                           struct trace_layer **layers, int *nlayers)
+{
+    int maxid = -1;
+    for (int i = 0; i < np; i++)
+        if (p[i].layer > maxid)
+            maxid = p[i].layer;
+    for (int i = 0; i < acc->n; i++)
+        if (acc->e[i].r.layer != 0xffff && acc->e[i].r.layer > maxid)
+            maxid = acc->e[i].r.layer;
+    int n = maxid + 1;
+    struct trace_layer *l = calloc((size_t)(n > 0 ? n : 1), sizeof *l);
+    if (!l)
+        return -1;
+    for (int id = 0; id < n; id++) {
+        l[id].id = (uint16_t)id;
+        strcpy(l[id].kind, "?");
+    }
+    for (int i = 0; i < acc->n; i++) {
+        const struct oprec *rec = &acc->e[i].r;
+        if (rec->layer < n && rec->kind != OP_UPDATE && rec->kind < OP_KIND_COUNT)
+            snprintf(l[rec->layer].kind, sizeof l[0].kind, "%s", KIND_NAMES[rec->kind]);
+    }
+    for (int i = 0; i < np; i++) {
+        struct trace_layer *t = &l[p[i].layer];
+        if (t->name[0])
+            continue;
+        snprintf(t->name, sizeof t->name, "%s", p[i].name);
+        char *dot = strrchr(t->name, '.');
+        if (dot)
+            *dot = 0;
+    }
+    for (int id = 0; id < n; id++)
+        if (!l[id].name[0])
+            snprintf(l[id].name, sizeof l[id].name, "%s%d", l[id].kind, id);
+    *layers = l;
+    *nlayers = n;
+    return 0;
 }

@@ -25,6 +25,8 @@
 #include "status.h"
 
 struct hw_model;
+struct net_param;
+struct trace_layer;
 struct hw_ledger;
 struct trace_writer;
 struct net;
@@ -100,5 +102,11 @@ int energy_init_hw(struct energy_acc *a, struct hw_model *model, struct hw_ledge
 int energy_price_baseline(struct net *fp32_net, int batch, long in_elems, uint64_t iterations,
                           struct hw_model *model, struct hw_ledger *ledger,
                           struct trace_writer *trace, struct e2_err *err);
+
+/* Layer names and kinds by layer id for reports and traces: names from the parameters
+ * ("b3.u1.conv.w" -> "b3.u1.conv"), kinds from the records counted in acc; layers without
+ * parameters are named by kind and id. *layers is allocated (free it). Returns 0 or -1. */
+int energy_describe_layers(const struct net_param *p, int np, const struct energy_acc *acc,
+                           struct trace_layer **layers, int *nlayers);
 
 #endif

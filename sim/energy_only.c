@@ -322,47 +322,12 @@ static int emit_repeated(struct net *net, int batch, const int *active, float fu
 
 /* Layer names and kinds as sim/run.c gives them: parameter names without their last part
  * ("b3.u1.conv"), kinds from the records, other layers by kind and id. */
-static const char *const kind_names[OP_KIND_COUNT] = {"conv", "fc",   "bn",   "relu",  "add",
-                                                      "pool", "gate", "loss", "update"};
 
 static int describe_layers(struct net *net, struct energy_only_stream *s)
 {
     struct net_param *p;
-    int np = net_params(net, &p), maxid = -1;
-    for (int i = 0; i < np; i++)
-        if (p[i].layer > maxid)
-            maxid = p[i].layer;
-    for (int i = 0; i < s->run.n; i++)
-        if (s->run.e[i].r.layer != 0xffff && s->run.e[i].r.layer > maxid)
-            maxid = s->run.e[i].r.layer;
-    s->nlayers = maxid + 1;
-    s->layers = calloc((size_t)(s->nlayers > 0 ? s->nlayers : 1), sizeof *s->layers);
-    if (!s->layers)
-        return -1;
-    for (int id = 0; id < s->nlayers; id++) {
-        s->layers[id].id = (uint16_t)id;
-        strcpy(s->layers[id].kind, "?");
-    }
-    for (int i = 0; i < s->run.n; i++) {
-        const struct oprec *r = &s->run.e[i].r;
-        if (r->layer < s->nlayers && r->kind != OP_UPDATE && r->kind < OP_KIND_COUNT)
-            snprintf(s->layers[r->layer].kind, sizeof s->layers[0].kind, "%s",
-                     kind_names[r->kind]);
-    }
-    for (int i = 0; i < np; i++) {
-        struct trace_layer *l = &s->layers[p[i].layer];
-        if (l->name[0])
-            continue;
-        snprintf(l->name, sizeof l->name, "%s", p[i].name);
-        char *dot = strrchr(l->name, '.');
-        if (dot)
-            *dot = 0;
-    }
-    for (int id = 0; id < s->nlayers; id++)
-        if (!s->layers[id].name[0])
-            snprintf(s->layers[id].name, sizeof s->layers[id].name, "%s%d", s->layers[id].kind,
-                     id);
-    return 0;
+    int np = net_params(net, &p);
+    return energy_describe_layers(p, np, &s->run, &s->layers, &s->nlayers);
 }
 
 static void method_text(const struct e2_config *cfg, char *buf, size_t size)

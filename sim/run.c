@@ -22,8 +22,6 @@
 #include "trace.h"
 #include "train.h"
 
-static const char *KIND_NAMES[OP_KIND_COUNT] = {"conv", "fc",   "bn",   "relu",  "add",
-                                                "pool", "gate", "loss", "update"};
 
 /* Everything a run holds, so that one function releases it. */
 struct run {
@@ -86,41 +84,7 @@ static char *print_config(const struct e2_config *cfg)
  * by kind and id. */
 static int describe_layers(struct run *r)
 {
-    int maxid = -1;
-    for (int i = 0; i < r->t.np; i++)
-        if (r->t.p[i].layer > maxid)
-            maxid = r->t.p[i].layer;
-    for (int i = 0; i < r->acc.n; i++)
-        if (r->acc.e[i].r.layer != 0xffff && r->acc.e[i].r.layer > maxid)
-            maxid = r->acc.e[i].r.layer;
-    r->nlayers = maxid + 1;
-    r->layers = calloc((size_t)(r->nlayers > 0 ? r->nlayers : 1), sizeof *r->layers);
-    if (!r->layers)
-        return -1;
-    for (int id = 0; id < r->nlayers; id++) {
-        r->layers[id].id = (uint16_t)id;
-        strcpy(r->layers[id].kind, "?");
-    }
-    for (int i = 0; i < r->acc.n; i++) {
-        const struct oprec *rec = &r->acc.e[i].r;
-        if (rec->layer < r->nlayers && rec->kind != OP_UPDATE && rec->kind < OP_KIND_COUNT)
-            snprintf(r->layers[rec->layer].kind, sizeof r->layers[0].kind, "%s",
-                     KIND_NAMES[rec->kind]);
-    }
-    for (int i = 0; i < r->t.np; i++) {
-        struct trace_layer *l = &r->layers[r->t.p[i].layer];
-        if (l->name[0])
-            continue;
-        snprintf(l->name, sizeof l->name, "%s", r->t.p[i].name);
-        char *dot = strrchr(l->name, '.');
-        if (dot)
-            *dot = 0;
-    }
-    for (int id = 0; id < r->nlayers; id++)
-        if (!r->layers[id].name[0])
-            snprintf(r->layers[id].name, sizeof r->layers[id].name, "%s%d",
-                     r->layers[id].kind, id);
-    return 0;
+    return energy_describe_layers(r->t.p, r->t.np, &r->acc, &r->layers, &r->nlayers);
 }
 
 /* The hardware model's error codes are e2_status values. */
