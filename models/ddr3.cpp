@@ -98,7 +98,8 @@ void ddr3::serve_thread()
         bool mixed = last_valid_ && last_write_ != x.write;
         uint64_t c = ddr3_cycles(k, x, mixed);
         if (!r->from_ps)
-            c = std::max(c, axi_hp_cycles(k, x.beats * k.axi_beat_bytes, x.write));
+            c = std::max((uint64_t)std::ceil((double)c / k.p.dma_efficiency - 1e-9),
+                         axi_hp_cycles(k, x.beats * k.axi_beat_bytes, x.write));
         j.counts.add(k.a_ddr_act, x.rows);
         j.counts.add(k.a_ddr_pre, x.rows);
         j.counts.add(x.write ? k.a_ddr_wr : k.a_ddr_rd, x.bursts);

@@ -20,6 +20,18 @@ mac_choice mac_choose(const hw_consts &k, int a, int b, int acc)
     const hw_params &p = k.p;
     const hw_energy &e = p.energy;
     char name[96];
+    int fixed_bits = a == 32 ? b : a;
+    if ((a == 32) != (b == 32) && fixed_bits <= 18) {
+        /* float32 x fixed point: the 24-bit significand times the fixed operand is one 25 x 18
+         * product; the rest is the float32 adder. Its energy: the adder plus the float32
+         * multiplier's share scaled by the product's bits. */
+        double mult_pj = std::max(0.0, e.fp32_mac_pj - e.fp32_add_pj);
+        mac_choice c{MAC_FP32, (uint64_t)std::max(1, p.dsps / p.fp32_fixed_dsps_per_mac),
+                     p.fp32_mac_ii, 0};
+        std::snprintf(name, sizeof name, "mac fp32 x %db", fixed_bits);
+        c.action = k.actions->intern(HW_DSP, name, true, e.fp32_add_pj + mult_pj * fixed_bits / 24.0);
+        return c;
+    }
     if (a == 32 || b == 32) {
         mac_choice c{MAC_FP32, (uint64_t)std::max(1, p.dsps / p.fp32_dsps_per_mac), p.fp32_mac_ii, 0};
         c.action = k.actions->intern(HW_DSP, "mac fp32", true, e.fp32_mac_pj);

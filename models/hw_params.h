@@ -35,6 +35,7 @@ struct hw_ps {
     double clock_mhz;
     double cycles_per_flop;             /* float32 add or multiply, NEON-averaged */
     double cycles_per_transcendental;   /* exp, log, tanh, sigmoid */
+    int overlap_fabric;                 /* 1: PS work hides behind the fabric's (no run time) */
 };
 
 struct hw_ddr_energy {
@@ -74,6 +75,7 @@ struct hw_params {
     int int8_macs_per_dsp;      /* 2: two 8-bit MACs sharing an operand per DSP; 1: no packing */
     int pack_max_bits;          /* operands at most this wide may be packed */
     int fp32_dsps_per_mac;      /* DSPs one pipelined float32 MAC lane needs */
+    int fp32_fixed_dsps_per_mac;/* DSPs of a lane multiplying a float32 by a fixed-point operand */
     int fp32_mac_ii;            /* cycles between float32 MACs on one lane */
     int lut_mac_budget;         /* LUTs available for LUT multipliers */
     double luts_per_mult_bit2;  /* LUTs per a*b bit product of a LUT multiplier */
@@ -81,6 +83,7 @@ struct hw_params {
     int eltwise_lanes;          /* elements per cycle of the element-wise unit */
     int bram_budget_kbit;       /* BRAM the buffers may use (Kb incl. parity, of 5040) */
     int dma_chunk_bytes;        /* chunk of a streamed (element-wise) tensor */
+    double dma_efficiency;      /* the accelerator DMA's share of the controller's efficiency */
     int simulate_every_n;       /* 1: simulate every sample count (verification); 0: extrapolate */
     struct hw_axi axi;
     struct hw_ddr ddr;

@@ -2,6 +2,7 @@
  * creation, memoized pricing, accounting (see zynq7020.h, hw.h). */
 #include "zynq7020.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -127,8 +128,8 @@ static std::string check_params(const hw_params &p)
     auto pos = [](double v) { return v > 0 && std::isfinite(v); };
     if (!pos(p.pl_clock_mhz) || !pos(p.ddr.clock_mhz) || !pos(p.ps.clock_mhz))
         return "clocks must be positive";
-    if (p.dsps < 1 || p.fp32_dsps_per_mac < 1 || p.dsps < p.fp32_dsps_per_mac)
-        return "hardware.dsps must be at least hardware.fp32_dsps_per_mac";
+    if (p.dsps < std::max(p.fp32_dsps_per_mac, p.fp32_fixed_dsps_per_mac))
+        return "hardware.dsps must be at least hardware.fp32_dsps_per_mac and fp32_fixed_dsps_per_mac";
     if (p.int8_macs_per_dsp < 1 || p.pack_max_bits < 1 || p.fp32_mac_ii < 1 || p.eltwise_lanes < 1)
         return "hardware packing, fp32_mac_ii and eltwise_lanes must be at least 1";
     if (p.bram_budget_kbit < 36 || p.dma_chunk_bytes < 64)
@@ -277,7 +278,8 @@ bool simulate(hw_model *m, const oprec &r, map_variant v, cost *out, std::string
     if (!engine_run(j, err))
         return false;
     m->stats.simulated++;
-    *out = j.counts.finish(j.cycles);
+    /* Overlapped PS work costs its own energy but no run time, hence no static energy. */
+    *out = j.counts.finish(s.on_ps && m->k.p.ps.overlap_fabric ? 0 : j.cycles);
     return true;
 }
 

@@ -33,6 +33,10 @@ static const struct calibrate_range ranges[] = {
     {"energy.axi_beat_pj", 5, 50, "pJ", "[E] estimate 16 pJ, /3 to x3"},
     {"energy.lut_mult_pj_per_bit2", 0.011, 0.1, "pJ", "[E] estimate 0.034 pJ, /3 to x3"},
     {"energy.ps_active_w", 1.0, 1.5, "W", "PS7 active 1.5 W (7z045 Vivado report)"},
+    {"hardware.fp32_dsps_per_mac", 3, 5, "DSPs",
+     "float32 multiplier 1-3 DSP48E1 by its DSP-usage option (HLS fmul meddsp..maxdsp) + adder 2"},
+    {"hardware.dma_efficiency", 0.5, 1.0, "",
+     "UG585's controller efficiency is a 4-master, 16-beat best case; half of it is the floor"},
     {NULL, 0, 0, NULL, NULL},
 };
 
@@ -46,9 +50,22 @@ const struct calibrate_range *calibrate_plausible(const char *key)
 
 /* ---------------------------------------------------------------- setup ----------------- */
 
-static double *field_ptr(struct hw_params *hw, const struct cfg_field *f)
+static void *field_ptr(const struct hw_params *hw, const struct cfg_field *f)
 {
-    return (double *)((char *)hw + (f->offset - offsetof(struct e2_config, hw)));
+    return (char *)hw + (f->offset - offsetof(struct e2_config, hw));
+}
+
+static double get_value(const struct hw_params *hw, const struct cfg_field *f)
+{
+    return f->type == CFG_INT ? *(int *)field_ptr(hw, f) : *(double *)field_ptr(hw, f);
+}
+
+static void set_value(struct hw_params *hw, const struct cfg_field *f, double v)
+{
+    if (f->type == CFG_INT)
+        *(int *)field_ptr(hw, f) = (int)lround(v);
+    else
+        *(double *)field_ptr(hw, f) = v;
 }
 
 /* "dir/of/config.yaml" + "x.yaml" -> "dir/of/x.yaml" (absolute paths stay). */
@@ -75,6 +92,17 @@ static void start_place(const struct e2_config *cfg, const char *key, int i, cha
         snprintf(buf, size, "%s", cfg->source);
 }
 
+/* The place of calibration.lower's entry i (else of the list, else the file). */
+static void lower_place(const struct e2_config *cfg, int i, char *buf, size_t size)
+{
+    struct measured_place at;
+    if (measured_find_place(cfg->source, "calibration.lower", i, &at) == 0 ||
+        measured_find_place(cfg->source, "calibration.lower", -1, &at) == 0)
+        snprintf(buf, size, "%s:%d:%d", cfg->source, at.line, at.col);
+    else
+        snprintf(buf, size, "%s", cfg->source);
+}
+
 static int check_free(const struct e2_config *cfg, struct calibrate *c, struct e2_err *err)
 {
     const struct cfg_calibration *k = &cfg->calibration;
@@ -86,9 +114,11 @@ static int check_free(const struct e2_config *cfg, struct calibrate *c, struct e
     }
     /* The config loader already checked count <= 3, known number keys, bounds lower < upper. */
     c->np = k->free.n > CALIBRATE_MAX_FREE ? CALIBRATE_MAX_FREE : k->free.n;
+    c->int_k = -1;
     for (int i = 0; i < c->np; i++) {
         const struct cfg_field *f = cfg_find_field(k->free.v[i]);
-        if (!f || f->type != CFG_DOUBLE || f->offset < offsetof(struct e2_config, hw))
+        if (!f || (f->type != CFG_DOUBLE && f->type != CFG_INT) ||
+            f->offset < offsetof(struct e2_config, hw))
             return e2_fail(err, E2_BAD_INPUT, "%s: calibration.free: '%s' is not a number key "
                            "of hardware: or energy:", cfg->source, k->free.v[i]);
         struct fit_param *p = &c->param[i];
@@ -96,9 +126,25 @@ static int check_free(const struct e2_config *cfg, struct calibrate *c, struct e
         snprintf(p->name, sizeof p->name, "%s", f->key);
         p->min = k->lower.v[i];
         p->max = k->upper.v[i];
-        p->start = *field_ptr((struct hw_params *)&cfg->hw, f);
+        p->start = get_value(&cfg->hw, f);
         c->field[i] = f;
-        if (!(p->start > p->min && p->start < p->max)) {
+        if (f->type == CFG_INT) {
+            char where[CFG_STR + 32];
+            lower_place(cfg, i, where, sizeof where);
+            if (c->int_k >= 0)
+                return e2_fail(err, E2_BAD_INPUT, "%s: calibration.free: %s and %s are both "
+                               "integers; the fit can profile only one", where,
+                               c->param[c->int_k].name, f->key);
+            if (p->min != floor(p->min) || p->max != floor(p->max) ||
+                p->max - p->min + 1 > CALIBRATE_MAX_PROFILE)
+                return e2_fail(err, E2_BAD_INPUT, "%s: calibration: %s is an integer; its "
+                               "bounds [%g, %g] must be integers at most %d values apart", where,
+                               f->key, p->min, p->max, CALIBRATE_MAX_PROFILE - 1);
+            c->int_k = i;
+        }
+        int inside = f->type == CFG_INT ? p->start >= p->min && p->start <= p->max
+                                        : p->start > p->min && p->start < p->max;
+        if (!inside) {
             char where[CFG_STR + 32];
             start_place(cfg, f->key, i, where, sizeof where);
             return e2_fail(err, E2_BAD_INPUT, "%s: calibration: the fit starts %s from its "
@@ -266,7 +312,7 @@ int calibrate_predict(struct calibrate *c, const double *values, const int *idx,
         const struct calibrate_point *p = &c->pt[idx[t]];
         struct hw_params hw = p->cfg->hw;
         for (int k = 0; k < c->np; k++)
-            *field_ptr(&hw, c->field[k]) = values[k];
+            set_value(&hw, c->field[k], values[k]);
         int m = 0;
         while (m < nmodels && memcmp(&models[m].hw, &hw, sizeof hw) != 0)
             m++;
@@ -299,32 +345,108 @@ int calibrate_predict(struct calibrate *c, const double *values, const int *idx,
     return rc;
 }
 
+/* The fitted (continuous) coefficients are fit_params; the integer one, if any, is held at
+ * `fixed` while they move. */
 struct fit_ctx {
     struct calibrate *c;
     const int *idx;
     int n;
+    double fixed;
 };
 
-static int fit_model(void *ctx, const double *values, int nvalues, double *predicted,
+static void all_values(const struct fit_ctx *f, const double *fitted, double *values)
+{
+    for (int k = 0, j = 0; k < f->c->np; k++)
+        values[k] = k == f->c->int_k ? f->fixed : fitted[j++];
+}
+
+static int fit_model(void *ctx, const double *fitted, int nfitted, double *predicted,
                      int npredicted, struct e2_err *err)
 {
     struct fit_ctx *f = ctx;
-    (void)nvalues;
+    double values[CALIBRATE_MAX_FREE];
+    (void)nfitted;
     (void)npredicted;
+    all_values(f, fitted, values);
     return calibrate_predict(f->c, values, f->idx, f->n, predicted, err);
+}
+
+/* One least-squares fit of the continuous coefficients with the integer one at f->fixed. */
+static int fit_continuous(struct fit_ctx *f, struct fit_param *params, const double *measured,
+                          double *residuals, struct fit_result *res, struct e2_err *err)
+{
+    struct calibrate *c = f->c;
+    struct fit_param sub[CALIBRATE_MAX_FREE];
+    int ns = 0;
+    for (int k = 0; k < c->np; k++)
+        if (k != c->int_k)
+            sub[ns++] = params[k];
+    int rc;
+    if (ns > 0) {
+        rc = fit_least_squares(fit_model, f, sub, ns, measured, f->n, residuals, res, err);
+    } else {   /* nothing continuous: just predict */
+        memset(res, 0, sizeof *res);
+        res->converged = 1;
+        rc = fit_model(f, NULL, 0, residuals, f->n, err);
+        for (int i = 0; rc == E2_OK && i < f->n; i++) {
+            residuals[i] -= measured[i];
+            res->chisq += residuals[i] * residuals[i];
+        }
+    }
+    for (int k = 0, j = 0; rc == E2_OK && k < c->np; k++)
+        if (k != c->int_k)
+            params[k] = sub[j++];
+    return rc;
 }
 
 int calibrate_fit(struct calibrate *c, const int *idx, int n, struct fit_param *params,
                   double *residuals, struct fit_result *res, struct e2_err *err)
 {
     double *measured = malloc(sizeof(double) * (size_t)(n ? n : 1));
-    if (!measured)
+    double *trial_res = malloc(sizeof(double) * (size_t)(n ? n : 1));
+    if (!measured || !trial_res) {
+        free(measured), free(trial_res);
         return e2_fail(err, E2_FAILURE, "out of memory");
+    }
     for (int i = 0; i < n; i++)
         measured[i] = c->pt[idx[i]].m.saving;
-    struct fit_ctx f = {c, idx, n};
-    int rc = fit_least_squares(fit_model, &f, params, c->np, measured, n, residuals, res, err);
-    free(measured);
+    struct fit_ctx f = {c, idx, n, 0};
+    int rc = E2_OK;
+    if (c->int_k < 0) {
+        rc = fit_continuous(&f, params, measured, residuals, res, err);
+    } else if (n < c->np) {
+        rc = e2_fail(err, E2_BAD_INPUT, "calibration: %d measurement(s) cannot determine %d "
+                     "free coefficient(s)", n, c->np);
+    } else {
+        /* Profile the integer coefficient: refit the others at each of its values. */
+        struct fit_param start[CALIBRATE_MAX_FREE], best[CALIBRATE_MAX_FREE];
+        memcpy(start, params, sizeof start[0] * (size_t)c->np);
+        struct fit_param *ip = &params[c->int_k];
+        double best_chisq = INFINITY;
+        c->nprofile = (int)(ip->max - ip->min) + 1;
+        for (int i = 0; rc == E2_OK && i < c->nprofile; i++) {
+            struct fit_param trial[CALIBRATE_MAX_FREE];
+            struct fit_result tr;
+            memcpy(trial, start, sizeof trial[0] * (size_t)c->np);
+            f.fixed = ip->min + i;
+            rc = fit_continuous(&f, trial, measured, trial_res, &tr, err);
+            if (rc != E2_OK)
+                break;
+            c->profile_rms[i] = sqrt(tr.chisq / (n ? n : 1));
+            if (tr.chisq < best_chisq) {
+                best_chisq = tr.chisq;
+                memcpy(best, trial, sizeof best[0] * (size_t)c->np);
+                best[c->int_k].value = f.fixed;
+                best[c->int_k].std_error = NAN;
+                best[c->int_k].at_bound = f.fixed == ip->min || f.fixed == ip->max;
+                memcpy(residuals, trial_res, sizeof(double) * (size_t)n);
+                *res = tr;
+            }
+        }
+        if (rc == E2_OK)
+            memcpy(params, best, sizeof best[0] * (size_t)c->np);
+    }
+    free(measured), free(trial_res);
     return rc;
 }
 
@@ -369,7 +491,7 @@ int calibrate_write_hw(FILE *out, const struct calibrate *c, const double *value
         return e2_fail(err, E2_FAILURE, "out of memory");
     *cfg = *c->base;
     for (int k = 0; k < c->np; k++)
-        *field_ptr(&cfg->hw, c->field[k]) = values[k];
+        set_value(&cfg->hw, c->field[k], values[k]);
     for (const char *h = header; h && *h;) {
         const char *nl = strchr(h, '\n');
         int len = nl ? (int)(nl - h) : (int)strlen(h);
@@ -403,8 +525,10 @@ int calibrate_write_hw(FILE *out, const struct calibrate *c, const double *value
             if (c->field[k] == f)
                 fitted = k;
         if (fitted >= 0) {
-            char se[48];
-            if (std_errors && isfinite(std_errors[fitted]))
+            char se[64];
+            if (fitted == c->int_k)
+                snprintf(se, sizeof se, "(integer: the best of every value in the bounds)");
+            else if (std_errors && isfinite(std_errors[fitted]))
                 snprintf(se, sizeof se, "+- %.2g", std_errors[fitted]);
             else
                 snprintf(se, sizeof se, "(at a bound, no standard error)");
@@ -446,6 +570,8 @@ struct outcome {
     int *loo_ok;
     double reach[CALIBRATE_MAX_FREE];        /* largest saving change (fraction) over a
                                                 coefficient's bounds, others at the fit */
+    int nprofile;                            /* the integer coefficient's profile */
+    double profile_rms[CALIBRATE_MAX_PROFILE];
 };
 
 static void print_report(FILE *o, const struct calibrate *c, const struct outcome *r,
@@ -469,7 +595,10 @@ static void print_report(FILE *o, const struct calibrate *c, const struct outcom
         const struct fit_param *p = &r->p[k];
         const struct calibrate_range *pr = calibrate_plausible(p->name);
         char fitted[64], bounds[64], plaus[320];
-        if (p->at_bound)
+        if (k == c->int_k)
+            snprintf(fitted, sizeof fitted, "%g (integer%s)", r->values[k],
+                     p->at_bound ? ", AT BOUND" : "");
+        else if (p->at_bound)
             snprintf(fitted, sizeof fitted, "%.4g (AT BOUND)", r->values[k]);
         else
             snprintf(fitted, sizeof fitted, "%.4g +- %.2g", r->values[k], p->std_error);
@@ -482,6 +611,13 @@ static void print_report(FILE *o, const struct calibrate *c, const struct outcom
         else
             snprintf(plaus, sizeof plaus, "no sourced range known");
         fprintf(o, "%-26s %10g %22s %18s   %s\n", p->name, p->start, fitted, bounds, plaus);
+    }
+    if (c->int_k >= 0) {
+        const struct fit_param *p = &r->p[c->int_k];
+        fprintf(o, "profile of the integer %s (rms residual with the others refitted):", p->name);
+        for (int i = 0; i < r->nprofile; i++)
+            fprintf(o, "%s %g: %.2f pp", i ? "," : "", p->min + i, 100 * r->profile_rms[i]);
+        fprintf(o, "\n");
     }
     fprintf(o, "\n%-18s %-26s %9s %10s %14s %16s\n", "measurement", "file", "measured",
             "simulated", "residual (pp)", "held-out (pp)");
@@ -518,17 +654,22 @@ static void print_report(FILE *o, const struct calibrate *c, const struct outcom
         fprintf(o, "calibrated hardware table: %s\n", output);
 }
 
+/* The output folder, made before the fit so that a taken --out fails at once. */
+static int prepare_dir(const struct e2_options *opts, const struct calibrate *c, char *dir,
+                       size_t size, struct e2_err *err)
+{
+    if (!opts->out_dir)
+        return out_create_default_dir(c->base->name, dir, size, err);
+    snprintf(dir, size, "%s", opts->out_dir);
+    return out_prepare_dir(opts->out_dir, opts->resume, err);
+}
+
 static int write_outputs(const struct e2_options *opts, struct calibrate *c,
-                         const struct outcome *r, struct e2_err *err)
+                         const struct outcome *r, const char *dir, struct e2_err *err)
 {
     const struct e2_config *b = c->base;
-    char dir[OUT_PATH_MAX], out_yaml[OUT_PATH_MAX], path[OUT_PATH_MAX];
-    int rc = opts->out_dir ? out_prepare_dir(opts->out_dir, opts->resume, err)
-                           : out_create_default_dir(b->name, dir, sizeof dir, err);
-    if (opts->out_dir)
-        snprintf(dir, sizeof dir, "%s", opts->out_dir);
-    if (rc != E2_OK)
-        return rc;
+    char out_yaml[OUT_PATH_MAX], path[OUT_PATH_MAX];
+    int rc = E2_OK;
     if (strchr(b->calibration.output, '/'))
         snprintf(out_yaml, sizeof out_yaml, "%s", b->calibration.output);
     else if ((rc = out_join(out_yaml, sizeof out_yaml, dir, b->calibration.output, err)) != E2_OK)
@@ -558,7 +699,9 @@ static int write_outputs(const struct e2_options *opts, struct calibrate *c,
                             "Largest |residual| %.2f percentage points.\n", 100 * worst);
     for (int k = 0; k < c->np && len < sizeof header; k++) {
         char se[64];
-        if (r->p[k].at_bound)
+        if (k == c->int_k)
+            snprintf(se, sizeof se, "(integer, profiled%s)", r->p[k].at_bound ? ", AT A BOUND" : "");
+        else if (r->p[k].at_bound)
             snprintf(se, sizeof se, "AT A BOUND: no standard error");
         else
             snprintf(se, sizeof se, "+- %.2g", r->p[k].std_error);
@@ -605,6 +748,11 @@ int cmd_calibrate(const struct e2_options *opts, const struct e2_config *cfg,
     int rc = calibrate_open(cfg, &c, err);
     if (rc != E2_OK)
         return rc;
+    char dir[OUT_PATH_MAX];
+    if ((rc = prepare_dir(opts, &c, dir, sizeof dir, err)) != E2_OK) {
+        calibrate_close(&c);
+        return rc;
+    }
     struct outcome r;
     memset(&r, 0, sizeof r);
     int *fit_idx = malloc(sizeof(int) * (size_t)c.n), *all = malloc(sizeof(int) * (size_t)c.n);
@@ -624,6 +772,8 @@ int cmd_calibrate(const struct e2_options *opts, const struct e2_config *cfg,
     if (rc == E2_OK) {
         memcpy(r.p, c.param, sizeof r.p);
         rc = calibrate_fit(&c, fit_idx, nfit, r.p, res, &r.fit, err);
+        r.nprofile = c.nprofile;
+        memcpy(r.profile_rms, c.profile_rms, sizeof r.profile_rms);
     }
     for (int k = 0; rc == E2_OK && k < c.np; k++)
         r.values[k] = round4(r.p[k].value);
@@ -673,7 +823,7 @@ int cmd_calibrate(const struct e2_options *opts, const struct e2_config *cfg,
         free(rest);
     }
     if (rc == E2_OK)
-        rc = write_outputs(opts, &c, &r, err);
+        rc = write_outputs(opts, &c, &r, dir, err);
     free(fit_idx), free(all), free(res), free(r.sim), free(r.loo), free(r.loo_ok);
     calibrate_close(&c);
     return rc;

@@ -5,7 +5,10 @@
  *   calibration.measurements   measurement files that are fitted (sim/measured.h), paths
  *                              relative to the config file's folder
  *   calibration.holdout        measurement files only predicted, never fitted
- *   calibration.free           at most three number keys of energy: or hardware:
+ *   calibration.free           at most three number keys of energy: or hardware:; at most one
+ *                              may be an integer (a DSP count): it has no slope, so the fit
+ *                              profiles it, fitting the others at every integer in its bounds
+ *                              (at most CALIBRATE_MAX_PROFILE) and keeping the best
  *   calibration.lower / upper  their bounds; the fit STARTS from each key's value in the config
  *                              (normally the sourced value of the included hardware table),
  *                              which must lie strictly inside the bounds
@@ -31,6 +34,7 @@
 #include "status.h"
 
 #define CALIBRATE_MAX_FREE 3
+#define CALIBRATE_MAX_PROFILE 16
 
 /* One measurement with the run it stands for. */
 struct calibrate_point {
@@ -56,6 +60,11 @@ struct calibrate {
     int np;
     struct fit_param param[CALIBRATE_MAX_FREE];      /* name, bounds, start */
     const struct cfg_field *field[CALIBRATE_MAX_FREE];
+    int int_k;                                       /* the integer coefficient, or -1 */
+    /* Out of the last calibrate_fit with an integer coefficient: the rms residual (fraction)
+     * at each of its values param[int_k].min + i, the others refitted. */
+    int nprofile;
+    double profile_rms[CALIBRATE_MAX_PROFILE];
 };
 
 /* The sources' plausible range of a coefficient key, or NULL if e2sim knows none. */

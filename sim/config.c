@@ -912,7 +912,7 @@ static int check_calibration(const struct e2_config *cfg, const struct cfg_field
                      c->free.n);
     for (int i = 0; i < c->free.n; i++) {
         const struct cfg_field *f = cfg_find_field(c->free.v[i]);
-        if (!f || !is_hw_key(f->key) || f->type != CFG_DOUBLE)
+        if (!f || !is_hw_key(f->key) || (f->type != CFG_DOUBLE && f->type != CFG_INT))
             return FAULT("calibration.free", NULL,
                          "calibration.free: '%s' is not a number key of hardware: or energy:",
                          c->free.v[i]);

@@ -18,6 +18,9 @@ const struct cfg_field cfg_hw_fields[] = {
      "widest narrow operand of a packed MAC (also needs 2n + w + 1 <= 25, w <= 18)"},
     {"hardware.fp32_dsps_per_mac", CFG_INT, HW(fp32_dsps_per_mac), "5", 1, 20, NULL,
      "DSPs one pipelined float32 multiply-add lane uses (multiplier 3 + adder 2)"},
+    {"hardware.fp32_fixed_dsps_per_mac", CFG_INT, HW(fp32_fixed_dsps_per_mac), "3", 1, 20, NULL,
+     "DSPs of a lane multiplying a float32 by a fixed-point operand of at most 18 bits "
+     "(significand x operand in one 25x18 multiplier + the float32 adder's 2)"},
     {"hardware.fp32_mac_ii", CFG_INT, HW(fp32_mac_ii), "1", 1, 64, NULL,
      "cycles between float32 MACs on one lane (1 = fully pipelined)"},
     {"hardware.lut_mac_budget", CFG_INT, HW(lut_mac_budget), "20000", 0, 53200, NULL,
@@ -32,6 +35,9 @@ const struct cfg_field cfg_hw_fields[] = {
      "BRAM the buffers may use, Kb incl. parity (4.5 Mb of the 4.9 Mb; 32 of 36 bits hold data)"},
     {"hardware.dma_chunk_bytes", CFG_INT, HW(dma_chunk_bytes), "16384", 64, 16777216, NULL,
      "chunk size of a streamed element-wise tensor (bytes)"},
+    {"hardware.dma_efficiency", CFG_DOUBLE, HW(dma_efficiency), "0.9", 0.1, 1, NULL,
+     "share of the DDR controller's efficiency (hardware.ddr.eff_*) the accelerator's DMA "
+     "reaches: 1 = UG585's four-master, 16-beat-burst figures"},
     {"hardware.simulate_every_n", CFG_BOOL, HW(simulate_every_n), "false", 0, 1, NULL,
      "simulate every active-sample count instead of extrapolating (verification only; slow)"},
     {"hardware.axi.ports", CFG_INT, HW(axi.ports), "4", 1, 4, NULL,
@@ -85,6 +91,9 @@ const struct cfg_field cfg_hw_fields[] = {
      "A9 cycles per float32 add or multiply (loss, SLU gates)"},
     {"hardware.ps.cycles_per_transcendental", CFG_DOUBLE, HW(ps.cycles_per_transcendental), "40",
      1, 10000, NULL, "A9 cycles per exp, log, tanh or sigmoid"},
+    {"hardware.ps.overlap_fabric", CFG_BOOL, HW(ps.overlap_fabric), "true", 0, 1, NULL,
+     "true: the A9's work (SLU gates, loss) runs while the fabric streams other samples and adds "
+     "no run time (its energy still counts); false: the fabric waits for it"},
     /* ---- energy per action ---- */
     {"energy.dsp_mac_base_pj", CFG_DOUBLE, HW(energy.dsp_mac_base_pj), "1.0", 0, 1000, NULL,
      "DSP48E1 MAC energy, width-independent part (pJ) [E]"},

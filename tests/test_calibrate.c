@@ -71,11 +71,11 @@ static const char *const settings[][3] = {
 #define TRUE_BOARD 0.4
 #define TRUE_SCALE 2.5
 
-/* Savings of each setting with the true coefficient values, by the energy-only model. */
-static void true_savings(double *s)
+/* Savings of each setting with the true coefficient values (`truth`: config lines), by the
+ * energy-only model. */
+static void true_savings(const char *truth, double *s)
 {
-    write_config("truth.yaml", "energy:\n  fp32_mac_pj: 30\n  bram_lut_scale: 2.5\n"
-                               "  static: {board_w: 0.4}\n");
+    write_config("truth.yaml", truth);
     struct e2_config *base = new_config(), *c = new_config();
     struct e2_err err = {""};
     CU_ASSERT_EQUAL_FATAL(load("truth.yaml", base, &err), E2_OK);
@@ -108,7 +108,7 @@ static void write_measurements(const char *name, const double *s)
 static void test_recovers_known_coefficients(void)
 {
     double s[NSET];
-    true_savings(s);
+    true_savings("energy:\n  fp32_mac_pj: 30\n  bram_lut_scale: 2.5\n  static: {board_w: 0.4}\n", s);
     for (int i = 0; i < NSET; i++)
         CU_ASSERT(s[i] > 0.05 && s[i] < 0.99);
     write_measurements("generated.yaml", s);
@@ -179,6 +179,49 @@ static void test_recovers_known_coefficients(void)
     CU_ASSERT(memcmp(&expect, &hw->hw, sizeof expect) == 0);
     calibrate_close(&c);
     free(hw);
+    free(cfg);
+}
+
+/* An integer coefficient (the float32 MAC's DSP count) is profiled: the others are refitted at
+ * each of its values, and the truth has the smallest residual. */
+static void test_recovers_integer_coefficient(void)
+{
+    double s[NSET];
+    true_savings("hardware:\n  fp32_dsps_per_mac: 4\n  dma_efficiency: 0.7\n"
+                 "energy:\n  fp32_mac_pj: 30\n", s);
+    write_measurements("generated-int.yaml", s);
+    write_config("fit-int.yaml",
+                 "calibration:\n"
+                 "  measurements: [generated-int.yaml]\n"
+                 "  free: [hardware.fp32_dsps_per_mac, hardware.dma_efficiency, energy.fp32_mac_pj]\n"
+                 "  lower: [3, 0.5, 4]\n"
+                 "  upper: [6, 1.0, 80]\n");
+    struct e2_config *cfg = new_config();
+    struct e2_err err = {""};
+    CU_ASSERT_EQUAL_FATAL(load("fit-int.yaml", cfg, &err), E2_OK);
+    struct calibrate c;
+    CU_ASSERT_EQUAL_FATAL(calibrate_open(cfg, &c, &err), E2_OK);
+    CU_ASSERT_EQUAL(c.int_k, 0);
+    CU_ASSERT_DOUBLE_EQUAL(c.param[0].start, 5, 0);   /* the sourced table's value */
+    int idx[NSET];
+    double res[NSET];
+    for (int i = 0; i < NSET; i++)
+        idx[i] = i;
+    struct fit_param p[CALIBRATE_MAX_FREE];
+    struct fit_result fr;
+    memcpy(p, c.param, sizeof p);
+    CU_ASSERT_EQUAL_FATAL(calibrate_fit(&c, idx, NSET, p, res, &fr, &err), E2_OK);
+    printf("\n  fitted %g %.4f %.4f; profile rms", p[0].value, p[1].value, p[2].value);
+    for (int i = 0; i < c.nprofile; i++)
+        printf(" %g", c.profile_rms[i]);
+    CU_ASSERT_EQUAL(c.nprofile, 4);
+    CU_ASSERT_DOUBLE_EQUAL(p[0].value, 4, 0);
+    CU_ASSERT_DOUBLE_EQUAL(p[1].value, 0.7, 0.01 * 0.7);
+    CU_ASSERT_DOUBLE_EQUAL(p[2].value, 30, 0.01 * 30);
+    CU_ASSERT(c.profile_rms[1] < 1e-5);
+    CU_ASSERT(c.profile_rms[0] > 10 * c.profile_rms[1] && c.profile_rms[2] > 10 * c.profile_rms[1]);
+    CU_ASSERT_FALSE(p[0].at_bound);
+    calibrate_close(&c);
     free(cfg);
 }
 
@@ -324,6 +367,28 @@ static void test_impossible_setups(void)
     CU_ASSERT_EQUAL(calibrate_fit(&c, idx, 1, p, res, &fr, &err), E2_BAD_INPUT);
     CU_ASSERT(strstr(err.msg, "cannot determine 2") != NULL);
     calibrate_close(&c);
+    /* an integer coefficient needs integer bounds, and only one may be profiled */
+    write_config("b10.yaml", "calibration:\n  measurements: [m.yaml]\n"
+                             "  free: [hardware.fp32_dsps_per_mac]\n  lower: [3.5]\n  upper: [5]\n");
+    CU_ASSERT_EQUAL_FATAL(load("b10.yaml", cfg, &err), E2_OK);
+    CU_ASSERT_EQUAL(calibrate_open(cfg, &c, &err), E2_BAD_INPUT);
+    expect_at(&err, "b10.yaml", ":13:11:", "bounds [3.5, 5] must be integers");
+    write_config("b11.yaml", "calibration:\n  measurements: [m.yaml]\n"
+                             "  free: [hardware.fp32_dsps_per_mac, hardware.dsps]\n"
+                             "  lower: [3, 100]\n  upper: [5, 220]\n");
+    CU_ASSERT_EQUAL_FATAL(load("b11.yaml", cfg, &err), E2_OK);
+    CU_ASSERT_EQUAL(calibrate_open(cfg, &c, &err), E2_BAD_INPUT);
+    expect_at(&err, "b11.yaml", ":13:", "both integers");
+    /* one measurement cannot determine an integer and a continuous coefficient */
+    write_config("b12.yaml", "calibration:\n  measurements: [m.yaml]\n"
+                             "  free: [hardware.fp32_dsps_per_mac, energy.fp32_mac_pj]\n"
+                             "  lower: [3, 4]\n  upper: [5, 80]\n");
+    CU_ASSERT_EQUAL_FATAL(load("b12.yaml", cfg, &err), E2_OK);
+    CU_ASSERT_EQUAL_FATAL(calibrate_open(cfg, &c, &err), E2_OK);
+    memcpy(p, c.param, sizeof p);
+    CU_ASSERT_EQUAL(calibrate_fit(&c, idx, 1, p, res, &fr, &err), E2_BAD_INPUT);
+    CU_ASSERT(strstr(err.msg, "cannot determine 2") != NULL);
+    calibrate_close(&c);
     free(cfg);
 }
 
@@ -348,6 +413,7 @@ int main(void)
 {
     CU_TestInfo tests[] = {
         { "recovers coefficients from e2sim-generated savings; calibrated file", test_recovers_known_coefficients },
+        { "profiles an integer coefficient (a DSP count) to the truth", test_recovers_integer_coefficient },
         { "malformed measurement files: place and reason", test_malformed_measurements },
         { "impossible bounds and setups: place and reason", test_impossible_setups },
         { "plausible ranges", test_plausible_ranges },

@@ -84,6 +84,7 @@ static void test_read_stream_efficiency(void)
 {
     struct hw_params p;
     CU_ASSERT_FATAL(hwt_params(&p, NULL) == 0);
+    p.dma_efficiency = 1.0;   /* the DMA at UG585's best case */
     struct hw_model *m = hwt_model_from(&p);
     CU_ASSERT_FATAL(m != NULL);
     /* Peak: 32 bit x 2 x 533.333 MHz = 4,266.66 MB/s; sequential reads get 97 % of it. */
@@ -95,6 +96,14 @@ static void test_read_stream_efficiency(void)
     double wr = stream_mbs(m, 16u << 20, 1);
     CU_ASSERT(wr <= 0.90 * peak * 1.0000001);
     CU_ASSERT(wr >= 0.90 * peak * 0.995);
+    hw_free(m);
+    /* A DMA reaching 60 % of the controller's efficiency gets 60 % of the bandwidth. */
+    p.dma_efficiency = 0.6;
+    m = hwt_model_from(&p);
+    CU_ASSERT_FATAL(m != NULL);
+    double slow = stream_mbs(m, 16u << 20, 0);
+    CU_ASSERT(slow <= 0.6 * 0.97 * peak * 1.0000001);
+    CU_ASSERT(slow >= 0.6 * 0.97 * peak * 0.995);
     hw_free(m);
 }
 

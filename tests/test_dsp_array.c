@@ -66,6 +66,20 @@ static void test_compute_bound_fp32(void)
     hw_free(m);
 }
 
+/* float32 x 8-bit fixed (fixed8's backward passes): the significand x operand product is one
+ * DSP48E1, plus the float32 adder's 2: 200 / 3 = 66 lanes. */
+static void test_compute_bound_fp32_x_fixed(void)
+{
+    struct hw_model *m = default_model();
+    CU_ASSERT_FATAL(m != NULL);
+    struct oprec r = hwt_conv(OP_PHASE_BWD_DATA, 2, 64, 64, 32, 3, 1, 32, 8, 32);
+    double expect = (double)oprec_macs(&r) / 66;
+    double got = (double)cycles_of(m, &r);
+    CU_ASSERT(got >= expect);
+    CU_ASSERT(got <= expect * 1.05);
+    hw_free(m);
+}
+
 /* The action a record's MACs were priced as, and its energy. */
 static void mac_row(struct hw_model *m, const struct oprec *r, struct hw_row *out)
 {
@@ -105,6 +119,15 @@ static void test_mac_pricing(void)
     mac_row(m, &r, &row);
     CU_ASSERT_STRING_EQUAL(row.action, "mac fp32");
     CU_ASSERT_EQUAL(row.fj_per_action, 12000);
+    /* float32 x 8-bit: the adder 4 pJ + the float32 multiplier's 12 - 4 = 8 pJ x 8/24 */
+    r = hwt_conv(OP_PHASE_BWD_WEIGHT, 1, 16, 16, 8, 3, 1, 8, 32, 32);
+    mac_row(m, &r, &row);
+    CU_ASSERT_STRING_EQUAL(row.action, "mac fp32 x 8b");
+    CU_ASSERT_EQUAL(row.fj_per_action, 6667);
+    /* a 24-bit fixed operand does not fit the 18-bit port beside a significand: full float32 */
+    r = hwt_conv(OP_PHASE_FWD, 1, 16, 16, 8, 3, 1, 32, 24, 32);
+    mac_row(m, &r, &row);
+    CU_ASSERT_STRING_EQUAL(row.action, "mac fp32");
     /* 24x24: the 18-bit port takes 17 bits a slice, so 2 slices: 2 x 1.0 + 3.0 x 576/450 = 5.84 pJ */
     r = hwt_conv(OP_PHASE_FWD, 1, 16, 16, 8, 3, 1, 24, 24, 24);
     mac_row(m, &r, &row);
@@ -209,6 +232,7 @@ int main(void)
         { "compute-bound 8-bit conv: MACs / (DSPs x 2)", test_compute_bound_int8 },
         { "compute-bound 16-bit conv: MACs / DSPs", test_compute_bound_int16 },
         { "compute-bound float32 conv: MACs / 40 lanes", test_compute_bound_fp32 },
+        { "float32 x fixed conv: MACs / 66 lanes", test_compute_bound_fp32_x_fixed },
         { "MACs priced per precision", test_mac_pricing },
         { "predictor MACs on the cheaper resource", test_predictor_on_cheaper_resource },
         { "bit-accurate tile equals gemm_i16_ref", test_bit_accurate_tile },
