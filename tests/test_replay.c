@@ -342,7 +342,7 @@ static void test_live_run_then_replay(void)
                              "--set network.width=4 --trace '%s' --out '%s' --quiet%s",
                              trace, live, ""), 0);
     CU_ASSERT_EQUAL_FATAL(sh("'" E2SIM_BINARY "' replay '%s' --config '" E2SIM_SOURCE_DIR
-                             "/configs/hw/zynq7020.yaml' --out '%s' --quiet%s", trace, replayed,
+                             "/configs/hw/zynq7020-calibrated.yaml' --out '%s' --quiet%s", trace, replayed,
                              ""), 0);
     const char *files[] = {"breakdown.csv", "layers.csv", "curve.csv"};
     for (int i = 0; i < 3; i++) {
