@@ -267,17 +267,10 @@ int energy_init_hw(struct energy_acc *a, struct hw_model *model, struct hw_ledge
     return 0;
 }
 
-int energy_price_baseline(struct net *fp32_net, int batch, long in_elems, uint64_t iterations,
+int energy_price_baseline(struct net *fp32_net, int batch, uint64_t iterations,
                           struct hw_model *model, struct hw_ledger *ledger,
                           struct trace_writer *trace, struct e2_err *err)
 {
-    float *zeros = calloc((size_t)in_elems, sizeof *zeros);
-    if (!zeros)
-        return e2_fail(err, E2_FAILURE, "out of memory pricing the float32 baseline");
-    const float *warm = net_forward(fp32_net, zeros, 1, NULL, NULL, NET_TRAIN);
-    free(zeros);
-    if (!warm)
-        return e2_fail(err, E2_FAILURE, "float32 baseline: forward pass failed");
     struct energy_acc a;
     if (energy_init(&a, NULL, NULL) != 0)
         return e2_fail(err, E2_FAILURE, "out of memory pricing the float32 baseline");

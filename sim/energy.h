@@ -95,11 +95,9 @@ int energy_init_hw(struct energy_acc *a, struct hw_model *model, struct hw_ledge
 
 /* The float32 SMB baseline: net_emit_iteration(fp32_net, batch, all blocks, SGD) priced with
  * repeat = iterations into `ledger` (and into the trace's TRACE_BASELINE stream if trace !=
- * NULL). fp32_net must be a float-precision net without SLU or PSG; in_elems is its per-sample
- * input size (c*h*w). The net first runs one unpriced forward of a zero image: the dry pass
- * of a net that never ran misses records (kernels/net.c allocates its buffers lazily).
+ * NULL). fp32_net must be a float-precision net without SLU or PSG; it need never have run.
  * Returns E2_OK or E2_FAILURE. */
-int energy_price_baseline(struct net *fp32_net, int batch, long in_elems, uint64_t iterations,
+int energy_price_baseline(struct net *fp32_net, int batch, uint64_t iterations,
                           struct hw_model *model, struct hw_ledger *ledger,
                           struct trace_writer *trace, struct e2_err *err);
 

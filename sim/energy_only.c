@@ -12,6 +12,7 @@
 #include "net.h"
 #include "optim.h"
 #include "outdir.h"
+#include "train.h"
 #include "progress.h"
 #include "swa.h"
 #include "trace.h"
@@ -142,34 +143,6 @@ static int dataset_shape(const struct cfg_dataset *d, int *c, int *h, int *w, in
     return 0;
 }
 
-/* The precision a training run gives training.base (as sim/train.c's precision_from_config). */
-static struct net_precision run_precision(const struct cfg_training *tr)
-{
-    struct net_precision prec;
-    if (strcmp(tr->base, "fp32") == 0) {
-        prec = net_precision_float();
-    } else if (strcmp(tr->base, "fixed8") == 0) {
-        prec = net_precision_fixed(8, 8, 32);   /* Banner et al. [15]: 32-bit gradients */
-        prec.grad_weight = 32;
-    } else {
-        prec = net_precision_fixed(tr->precision.activations, tr->precision.weights,
-                                   tr->precision.grad_output);
-        prec.grad_weight = tr->precision.grad_weight;
-        prec.accumulator = tr->precision.accumulator;
-    }
-    prec.stochastic = strcmp(tr->precision.rounding, "stochastic") == 0;
-    return prec;
-}
-
-static enum optim_rule run_rule(const struct cfg_training *tr)
-{
-    if (strcmp(tr->base, "signsgd") == 0)
-        return OPTIM_SIGNSGD;
-    if (strcmp(tr->base, "psg") == 0)
-        return OPTIM_PSG;
-    return OPTIM_SGD;
-}
-
 int energy_only_net(const struct e2_config *cfg, int fp32, struct net **out, struct e2_err *err)
 {
     int c, h, w, classes, count;
@@ -178,7 +151,7 @@ int energy_only_net(const struct e2_config *cfg, int fp32, struct net **out, str
         return e2_fail(err, E2_BAD_INPUT, "%s: energy-only: unknown data set '%s'", cfg->source,
                        cfg->dataset.name);
     const struct cfg_training *tr = &cfg->training;
-    struct net_precision prec = fp32 ? net_precision_float() : run_precision(tr);
+    struct net_precision prec = fp32 ? net_precision_float() : train_precision(tr);
     enum net_arch arch = strcmp(cfg->network.arch, "mobilenetv2") == 0 ? NET_MOBILENETV2
                                                                         : NET_RESNET;
     struct net *net = NULL;
@@ -399,7 +372,7 @@ int energy_only_build(const struct e2_config *cfg, struct energy_only_stream *s,
         rc = energy_only_plan_make(cfg, net, &s->plan, err);
     if (rc == E2_OK) {
         const struct cfg_training *tr = &cfg->training;
-        struct optim_config oc = {run_rule(tr), (float)tr->momentum, (float)tr->weight_decay};
+        struct optim_config oc = {train_rule(tr), (float)tr->momentum, (float)tr->weight_decay};
         for (int k = 0; k < s->plan.nkinds && rc == E2_OK; k++)
             if (emit_repeated(net, s->plan.batch, s->plan.kinds[k].active,
                               (float)s->plan.psg_full_fraction, &oc, &s->run,
@@ -619,10 +592,10 @@ int cmd_energy_only(const struct e2_options *opts, const struct e2_config *cfg,
         rc = report_write(dir, &rep, err);
     if (rc == E2_OK && !opts->quiet) {
         char joules[64], basej[64];
-        report_format_joules(joules, sizeof joules, rep.total_fj);
-        report_format_joules(basej, sizeof basej, rep.baseline_fp32_fj);
+        report_format_human(joules, sizeof joules, rep.total_fj);
+        report_format_human(basej, sizeof basej, rep.baseline_fp32_fj);
         printf("e2sim %s: energy-only '%s': %s on %s, %s, %llu iterations (%llu processed) of "
-               "batch %d: %s J against %s J for float32 SGD, saving %.2f %%. Reports in %s "
+               "batch %d: %s against %s for float32 SGD, saving %.2f %%. Reports in %s "
                "(%.1f s).\n",
                E2SIM_VERSION, cfg->name, s.network, s.dataset, s.method,
                (unsigned long long)rep.iterations, (unsigned long long)rep.minibatches_processed,

@@ -606,8 +606,7 @@ int report_write_curve_csv(FILE *f, const struct run_report *r)
 
 /* ---- report.md -------------------------------------------------------------------------- */
 
-/* "12.35 J", "845.2 mJ", "3.100 uJ": four significant digits in a readable unit. */
-static void human_joules(char *buf, size_t size, report_fj fj)
+void report_format_human(char *buf, size_t size, report_fj fj)
 {
     double j = joules(fj);
     if (fj == 0) {
@@ -615,7 +614,7 @@ static void human_joules(char *buf, size_t size, report_fj fj)
         return;
     }
     static const struct { double scale; const char *unit; } units[] = {
-        {1e3, "kJ"}, {1, "J"}, {1e-3, "mJ"}, {1e-6, "uJ"}, {1e-9, "nJ"}, {1e-12, "pJ"}};
+        {1e6, "MJ"}, {1e3, "kJ"}, {1, "J"}, {1e-3, "mJ"}, {1e-6, "uJ"}, {1e-9, "nJ"}, {1e-12, "pJ"}};
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
         if (j >= units[i].scale || i + 1 == sizeof units / sizeof units[0]) {
             snprintf(buf, size, "%.4g %s", j / units[i].scale, units[i].unit);
@@ -640,7 +639,7 @@ static void md_part_table(FILE *f, const char *title, const char *what,
     fprintf(f, "\n## %s\n\n| %s | energy | share |\n|---|---:|---:|\n", title, what);
     for (int i = 0; i < n; i++) {
         char e[32], s[32];
-        human_joules(e, sizeof e, p[i].fj);
+        report_format_human(e, sizeof e, p[i].fj);
         percent(s, sizeof s, total ? (double)p[i].fj / (double)total : NAN);
         fprintf(f, "| %s | %s | %s |\n", p[i].name, e, s);
     }
@@ -662,10 +661,10 @@ static void md_headline(FILE *f, const struct run_report *r)
     } else {
         fputs("| test top-1 | n/a (not trained) |\n", f);
     }
-    human_joules(a, sizeof a, r->total_fj);
+    report_format_human(a, sizeof a, r->total_fj);
     fprintf(f, "| energy | **%s** |\n", a);
     if (r->baseline_fp32_fj) {
-        human_joules(b, sizeof b, r->baseline_fp32_fj);
+        report_format_human(b, sizeof b, r->baseline_fp32_fj);
         percent(c, sizeof c, report_savings(r));
         fprintf(f, "| float32 baseline | %s |\n", b);
         fprintf(f, "| saving vs float32 | **%s** (%.2fx less energy) |\n", c,
@@ -693,7 +692,7 @@ static void md_components(FILE *f, const struct run_report *r)
         const char *c = r->actions[first[i]].component;
         report_fj fj = report_component_fj(r, c);
         char e[32], s[32];
-        human_joules(e, sizeof e, fj);
+        report_format_human(e, sizeof e, fj);
         percent(s, sizeof s, r->total_fj ? (double)fj / (double)r->total_fj : NAN);
         fprintf(f, "| %s | %s | %s |\n", c, e, s);
     }
@@ -708,7 +707,7 @@ static void md_actions(FILE *f, const struct run_report *r)
     for (int i = 0; i < r->action_count; i++) {
         const struct report_action *a = &r->actions[i];
         char e[32], s[32];
-        human_joules(e, sizeof e, a->fj);
+        report_format_human(e, sizeof e, a->fj);
         percent(s, sizeof s, r->total_fj ? (double)a->fj / (double)r->total_fj : NAN);
         char p[32];
         format_pj(p, sizeof p, a->fj_per_action);
@@ -734,10 +733,10 @@ static void md_layers(FILE *f, const struct run_report *r)
         char e[32], s[32];
         fprintf(f, "| %d %s | %s |", l->id, l->name, l->kind);
         for (int p = 0; p < REPORT_PHASES; p++) {
-            human_joules(e, sizeof e, l->phase_fj[p]);
+            report_format_human(e, sizeof e, l->phase_fj[p]);
             fprintf(f, " %s |", e);
         }
-        human_joules(e, sizeof e, layer_fj(l));
+        report_format_human(e, sizeof e, layer_fj(l));
         percent(s, sizeof s, r->total_fj ? (double)layer_fj(l) / (double)r->total_fj : NAN);
         fprintf(f, " %s | %s | %" PRIu64 " |\n", e, s, l->cycles);
     }
@@ -781,10 +780,10 @@ static void html_headline(FILE *f, const struct run_report *r)
         fprintf(f, "<tr><td>test top-1</td><td class=\"big\">%s</td></tr>\n"
                    "<tr><td>test top-5</td><td>%s</td></tr>\n", a, b);
     }
-    human_joules(a, sizeof a, r->total_fj);
+    report_format_human(a, sizeof a, r->total_fj);
     fprintf(f, "<tr><td>energy</td><td class=\"big\">%s</td></tr>\n", a);
     if (r->baseline_fp32_fj) {
-        human_joules(a, sizeof a, r->baseline_fp32_fj);
+        report_format_human(a, sizeof a, r->baseline_fp32_fj);
         percent(b, sizeof b, report_savings(r));
         fprintf(f, "<tr><td>float32 baseline</td><td>%s</td></tr>\n"
                    "<tr><td>saving vs float32</td><td class=\"big\">%s</td></tr>\n", a, b);

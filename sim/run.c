@@ -178,12 +178,12 @@ static void print_summary(FILE *out, const struct run *r, const char *dir, int p
         return;
     }
     char j[48];
-    report_format_joules(j, sizeof j, rep->total_fj);
-    fprintf(out, "  energy %s J on the FPGA model, FPGA time %.3f s (%llu cycles at %.0f MHz)\n",
+    report_format_human(j, sizeof j, rep->total_fj);
+    fprintf(out, "  energy %s on the FPGA model, FPGA time %.3f s (%llu cycles at %.0f MHz)\n",
             j, rep->fpga_seconds, (unsigned long long)rep->fpga_cycles, rep->clock_mhz);
     if (rep->baseline_fp32_fj) {
-        report_format_joules(j, sizeof j, rep->baseline_fp32_fj);
-        fprintf(out, "  float32 SMB baseline %s J: saving %.2f %%\n", j,
+        report_format_human(j, sizeof j, rep->baseline_fp32_fj);
+        fprintf(out, "  float32 SMB baseline %s: saving %.2f %%\n", j,
                 100 * report_savings(rep));
     }
     fprintf(out, "  by component:");
@@ -306,8 +306,7 @@ static int run_training(struct run *r, const struct e2_options *opts,
                        r->train_ds.height, r->train_ds.width, r->train_ds.classes, &fprec, seed,
                        &fp32) != 0)
             return e2_fail(err, E2_FAILURE, "cannot build the float32 baseline network");
-        long in_elems = (long)r->train_ds.channels * r->train_ds.height * r->train_ds.width;
-        rc = energy_price_baseline(fp32, r->t.batch, in_elems, r->t.total, r->model,
+        rc = energy_price_baseline(fp32, r->t.batch, r->t.total, r->model,
                                    r->baseline, r->trace, err);
         net_free(fp32);
         if (rc != E2_OK)

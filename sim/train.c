@@ -121,31 +121,31 @@ static const uint32_t *train_perm_for(void *ctx, uint64_t epoch)
 
 /* ---------------------------------------------------------------- setup ----------------- */
 
-static int precision_from_config(const struct e2_config *cfg, struct net_precision *prec)
+struct net_precision train_precision(const struct cfg_training *tr)
 {
-    const struct cfg_training *tr = &cfg->training;
+    struct net_precision prec;
     if (strcmp(tr->base, "fp32") == 0) {
-        *prec = net_precision_float();
+        prec = net_precision_float();
     } else if (strcmp(tr->base, "fixed8") == 0) {
         /* Banner et al. [15]: 8-bit activations and weights, 32-bit gradients. */
-        *prec = net_precision_fixed(8, 8, 32);
-        prec->grad_weight = 32;
+        prec = net_precision_fixed(8, 8, 32);
+        prec.grad_weight = 32;
     } else {
         /* fixed, signsgd and psg train at training.precision (the paper: 8/8/16). */
-        *prec = net_precision_fixed(tr->precision.activations, tr->precision.weights,
-                                    tr->precision.grad_output);
-        prec->grad_weight = tr->precision.grad_weight;
-        prec->accumulator = tr->precision.accumulator;
+        prec = net_precision_fixed(tr->precision.activations, tr->precision.weights,
+                                   tr->precision.grad_output);
+        prec.grad_weight = tr->precision.grad_weight;
+        prec.accumulator = tr->precision.accumulator;
     }
-    prec->stochastic = strcmp(tr->precision.rounding, "stochastic") == 0;
-    return 0;
+    prec.stochastic = strcmp(tr->precision.rounding, "stochastic") == 0;
+    return prec;
 }
 
-static enum optim_rule rule_from_config(const struct e2_config *cfg)
+enum optim_rule train_rule(const struct cfg_training *tr)
 {
-    if (strcmp(cfg->training.base, "signsgd") == 0)
+    if (strcmp(tr->base, "signsgd") == 0)
         return OPTIM_SIGNSGD;
-    if (strcmp(cfg->training.base, "psg") == 0)
+    if (strcmp(tr->base, "psg") == 0)
         return OPTIM_PSG;
     return OPTIM_SGD;
 }
@@ -177,8 +177,7 @@ int train_open(struct train *t, const struct e2_config *cfg, const struct datase
 
     train_flush_denormals();
 
-    struct net_precision prec;
-    precision_from_config(cfg, &prec);
+    struct net_precision prec = train_precision(&cfg->training);
     enum net_arch arch = strcmp(cfg->network.arch, "mobilenetv2") == 0 ? NET_MOBILENETV2
                                                                         : NET_RESNET;
     if (net_create(arch, cfg->network.depth, cfg->network.width, train_ds->channels,
@@ -209,7 +208,7 @@ int train_open(struct train *t, const struct e2_config *cfg, const struct datase
 
     t->np = net_params(t->net, &t->p);
     t->blocks = net_blocks(t->net);
-    t->ocfg.rule = rule_from_config(cfg);
+    t->ocfg.rule = train_rule(&cfg->training);
     t->ocfg.momentum = (float)tr->momentum;
     t->ocfg.weight_decay = (float)tr->weight_decay;
     t->opt = optim_create(t->p, t->np, &t->ocfg);

@@ -100,6 +100,11 @@ struct train {
  * on these data sets (borrowed; they must outlive t). With training.finetune_from, the weights
  * come from that checkpoint (all of them if shapes match; a final FC of another shape stays
  * fresh). FTZ/DAZ are set for the calling thread and the OpenMP team. */
+/* The number formats and the optimizer rule that training.base (fp32, fixed8, fixed, signsgd,
+ * psg) trains with: one definition for training runs and the energy-only mode. */
+struct net_precision train_precision(const struct cfg_training *tr);
+enum optim_rule train_rule(const struct cfg_training *tr);
+
 int train_open(struct train *t, const struct e2_config *cfg, const struct dataset *train_ds,
                const struct dataset *test_ds, struct e2_err *err);
 void train_close(struct train *t);

@@ -178,7 +178,7 @@ static void test_hw_run_equals_baseline(void)
     struct net *fp32;
     struct net_precision fp = net_precision_float();
     CU_ASSERT_EQUAL_FATAL(net_create(NET_RESNET, 8, 4, 1, 12, 12, 10, &fp, 1, &fp32), 0);
-    CU_ASSERT_EQUAL(energy_price_baseline(fp32, 16, 144, 6, m, base, NULL, &err), E2_OK);
+    CU_ASSERT_EQUAL(energy_price_baseline(fp32, 16, 6, m, base, NULL, &err), E2_OK);
     net_free(fp32);
 
     CU_ASSERT_EQUAL(hw_ledger_records(run, NULL), acc.emitted);

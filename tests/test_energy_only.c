@@ -319,7 +319,7 @@ static void test_baseline_and_records(void)
     CU_ASSERT_EQUAL_FATAL(energy_only_net(cfg, 1, &fp32, &err), E2_OK);
     struct hw_model *m = model_of(cfg);
     struct hw_ledger *l = hw_ledger_new();
-    CU_ASSERT_EQUAL(energy_price_baseline(fp32, 16, 3 * 12 * 12, 50, m, l, NULL, &err), E2_OK);
+    CU_ASSERT_EQUAL(energy_price_baseline(fp32, 16, 50, m, l, NULL, &err), E2_OK);
     CU_ASSERT(hw_ledger_fj(l, NULL) == price(m, &s.baseline, 0));
     CU_ASSERT(hw_ledger_fj(l, NULL) > price(m, &s.run, 0));
     hw_ledger_free(l);
