@@ -116,6 +116,7 @@ struct net {
     /* PSG */
     int psg_on;
     struct psg_config psg;
+    int fc_only;                   /* backward computes only the final FC's weight gradient */
     /* parameters */
     struct net_param *params;
     int nparams;
@@ -1693,6 +1694,14 @@ static int backward_pass(struct net *net, int n, const float *dlogits, const flo
     struct fc_shape fs = { n, net->fc_in, net->classes };
     struct op_tag tf = op_tag_make(net->id_fc, tech), tp = op_tag_make(net->id_pool, tech);
     float *gout = net->buf[BUF_P0], *gin = net->buf[BUF_P1];
+    if (net->fc_only) {   /* nothing below the FC learns: no gradient flows past it */
+        if (net->dry) {
+            struct oprec r = fc_oprec(&fs, OP_PHASE_BWD_WEIGHT, tf, 32, 32, 32, 32);
+            op_emit(sink, &r);
+            return 0;
+        }
+        return fc_backward_weight_f32(&fs, net->pooled, dlogits, net->fc_gw, net->fc_gb, sink, tf);
+    }
     if (net->dry) {
         struct oprec r = fc_oprec(&fs, OP_PHASE_BWD_DATA, tf, 32, 32, 32, 32);
         op_emit(sink, &r);
@@ -1758,6 +1767,11 @@ static void mark_params(struct net *net, struct net_param *p, int np)
         }
     }
     (void)np;
+}
+
+void net_set_fc_only(struct net *net, int on)
+{
+    net->fc_only = on != 0;
 }
 
 int net_backward(struct net *net, const float *dlogits, const float *gate_dm,

@@ -118,6 +118,11 @@ const float *net_forward(struct net *net, const float *x, int n, const uint8_t *
 double net_loss(struct net *net, const int *labels, const float **dlogits,
                 const struct op_sink *sink);
 
+/* Fine-tuning the last layer: with on, net_backward (and net_emit_iteration) compute and record
+ * only the final FC's weight gradient; every other gradient keeps its last value and the
+ * caller must leave those parameters inactive. */
+void net_set_fc_only(struct net *net, int on);
+
 /* Backward of the last NET_TRAIN forward from dL/dlogits [n][classes]. gate_dm [blocks][n] (may
  * be NULL) is added to each gate decision's gradient dL/dm (the SLU cost term of Eq. 1).
  * Overwrites every parameter's grad (zero where its block ran on no sample) and sets the

@@ -245,6 +245,7 @@ int train_open(struct train *t, const struct e2_config *cfg, const struct datase
     if (!ok)
         return e2_fail(err, E2_FAILURE, "out of memory setting up training");
 
+    net_set_fc_only(t->net, tr->finetune_last_fc_only);
     if (tr->finetune_from[0])
         return load_finetune(t, tr->finetune_from, err);
     return E2_OK;

@@ -410,7 +410,8 @@ static void test_skipping(void)
     free_data(&d);
 }
 
-/* Fine-tuning only the last FC from a checkpoint changes nothing else. */
+/* Fine-tuning only the last FC from a checkpoint changes nothing else, and its backward pass
+ * is the FC's weight gradient alone: no backward-data record, no conv or BN backward. */
 static void test_finetune_fc(void)
 {
     struct e2_config cfg, ft;
@@ -423,8 +424,23 @@ static void test_finetune_fc(void)
     struct data d;
     CU_ASSERT_EQUAL_FATAL(load_data(&cfg, &d), E2_OK);
     struct train a, b;
+    struct energy_acc acc;
+    energy_init(&acc, NULL, NULL);
     CU_ASSERT_EQUAL_FATAL(train_all(&a, &cfg, &d, NULL, p), E2_OK);
-    CU_ASSERT_EQUAL_FATAL(train_all(&b, &ft, &d, NULL, NULL), E2_OK);
+    CU_ASSERT_EQUAL_FATAL(train_all(&b, &ft, &d, &acc, NULL), E2_OK);
+    int bwd_fc = 0, bwd_other = 0;
+    for (int i = 0; i < acc.n; i++) {
+        const struct oprec *r = &acc.e[i].r;
+        if (r->phase == OP_PHASE_BWD_DATA || r->phase == OP_PHASE_BWD_WEIGHT) {
+            if (r->kind == OP_FC && r->phase == OP_PHASE_BWD_WEIGHT)
+                bwd_fc++;
+            else if (r->kind != OP_LOSS)
+                bwd_other++;
+        }
+    }
+    CU_ASSERT(bwd_fc > 0);
+    CU_ASSERT_EQUAL(bwd_other, 0);
+    energy_free(&acc);
     int fc_changed = 0, others_same = 1, nfc = 0;
     for (int i = 0; i < a.np; i++) {
         int same = memcmp(a.p[i].w, b.p[i].w, (size_t)a.p[i].count * sizeof(float)) == 0;
