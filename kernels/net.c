@@ -1896,7 +1896,7 @@ struct net_precision net_get_precision(const struct net *net) { return net->prec
 
 struct fx_stats net_fx_stats(const struct net *net) { return net->st; }
 
-void net_fx_stats_reset(struct net *net) { memset(&net->st, 0, sizeof net->st); }
+void net_fx_stats_set(struct net *net, const struct fx_stats *s) { net->st = *s; }
 
 void net_bn_reset(struct net *net)
 {

@@ -148,7 +148,7 @@ struct net_precision net_get_precision(const struct net *net);
 
 /* Quantization counters summed since creation (or the last reset). */
 struct fx_stats net_fx_stats(const struct net *net);
-void net_fx_stats_reset(struct net *net);
+void net_fx_stats_set(struct net *net, const struct fx_stats *s);   /* a resumed run's counts */
 
 /* SWA's BN re-estimation: zero the running statistics; then run NET_BN_RECOMPUTE forwards. */
 void net_bn_reset(struct net *net);

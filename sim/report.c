@@ -446,6 +446,19 @@ static void write_training_json(struct json_writer *w, const struct run_report *
         json_number(w, r->slu_block_skip[i]);
     json_array_end(w);
     kv_number(w, "psg_predictor_ratio", r->psg_predictor_ratio);
+    json_key(w, "fixed_point");
+    if (r->has_fixed_point) {
+        const struct report_fixed_point *x = &r->fixed_point;
+        json_object_begin(w);
+        kv_uint(w, "values_quantized", x->quantized);
+        kv_uint(w, "values_saturated", x->saturated);
+        kv_uint(w, "predictor_codes_clipped", x->msb_clipped);
+        kv_uint(w, "accumulator_sums", x->acc_sums);
+        kv_uint(w, "accumulator_overflows", x->acc_overflows);
+        json_object_end(w);
+    } else {
+        json_null(w);
+    }
     json_object_end(w);
 }
 
@@ -677,6 +690,13 @@ static void md_headline(FILE *f, const struct run_report *r)
     percent(a, sizeof a, r->slu_skip_ratio);
     percent(b, sizeof b, r->psg_predictor_ratio);
     fprintf(f, "| SLU skip ratio | %s |\n| PSG predictor ratio | %s |\n", a, b);
+    if (r->has_fixed_point) {
+        const struct report_fixed_point *x = &r->fixed_point;
+        percent(a, sizeof a, x->quantized ? (double)x->saturated / (double)x->quantized : NAN);
+        fprintf(f, "| fixed point | %" PRIu64 " values quantized, %" PRIu64 " saturated (%s); "
+                "%" PRIu64 " of %" PRIu64 " accumulator sums overflowed |\n", x->quantized,
+                x->saturated, a, x->acc_overflows, x->acc_sums);
+    }
     progress_format_duration(c, sizeof c, r->wall_seconds);
     fprintf(f, "| wall time | %s |\n", c);
 }

@@ -89,6 +89,12 @@ struct run_report {
     double slu_skip_ratio;          /* overall fraction of gated block executions skipped */
     double *slu_block_skip;  int slu_block_count;   /* per gated block */
     double psg_predictor_ratio;     /* fraction of weight updates from the MSB predictor */
+    int has_fixed_point;            /* 0: float run (or no training): written as null */
+    struct report_fixed_point {     /* the kernels' quantization counters over the run */
+        uint64_t quantized, saturated;      /* values quantized; of them clamped to the range */
+        uint64_t msb_clipped;               /* PSG predictor codes clamped */
+        uint64_t acc_sums, acc_overflows;   /* integer dot products; of them past the accumulator */
+    } fixed_point;
 
     struct report_point *curve;  int curve_count;
 };

@@ -8,6 +8,7 @@
  * trains without emitting or pricing op records. */
 #define _GNU_SOURCE   /* open_memstream */
 #include <math.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,6 +123,10 @@ static int fill_report(struct run *r, const struct e2_config *cfg, int priced)
         free(skip);
     }
     rep->psg_predictor_ratio = train_psg_predictor_ratio(t);
+    struct fx_stats st = net_fx_stats(t->net);
+    rep->has_fixed_point = st.quantized > 0;
+    rep->fixed_point = (struct report_fixed_point){st.quantized, st.saturated, st.msb_clipped,
+                                                  st.acc_sums, st.acc_overflows};
     for (int i = 0; i < t->curve_n && rc == E2_OK; i++)
         rc = report_add_point(rep, t->curve[i].iteration, t->curve[i].energy_fj,
                               t->curve[i].train_loss, t->curve[i].top1);
@@ -173,6 +178,13 @@ static void print_summary(FILE *out, const struct run *r, const char *dir, int p
     if (t->cfg->training.psg.enabled)
         fprintf(out, "  PSG predictor ratio %.3f, sign-flip rate %.4f\n", rep->psg_predictor_ratio,
                 train_psg_flip_rate(t));
+    if (rep->has_fixed_point) {
+        const struct report_fixed_point *x = &rep->fixed_point;
+        fprintf(out, "  fixed point: %.4g values quantized, %.4f %% saturated; %" PRIu64 " of "
+                "%.4g accumulator sums overflowed\n", (double)x->quantized,
+                100.0 * (double)x->saturated / (double)x->quantized, x->acc_overflows,
+                (double)x->acc_sums);
+    }
     if (!priced) {
         fprintf(out, "  energy: not priced (E2SIM_PRICING=off)\n  reports: %s\n", dir);
         return;

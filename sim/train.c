@@ -679,6 +679,8 @@ int train_save(struct train *t, const char *path, struct energy_acc *energy, str
              ckpt_put(&c, "psg_predictor", t->psg_predictor, npb) ||
              ckpt_put(&c, "psg_flips", t->psg_flips, npb) ||
              ckpt_put(&c, "curve", t->curve, (size_t)t->curve_n * sizeof *t->curve);
+    struct fx_stats st = net_fx_stats(t->net);
+    rc = rc || ckpt_put(&c, "fx_stats", &st, sizeof st);
     if (rc == 0 && energy) {
         if ((rc = energy_flush(energy, err)) != E2_OK) {
             ckpt_free(&c);
@@ -789,6 +791,10 @@ int train_resume(struct train *t, const char *path, struct energy_acc *energy,
     if ((rc = ckpt_take(&c, path, "curve", t->curve, (size_t)m.curve_n * sizeof *t->curve,
                         err)) != E2_OK)
         goto done;
+    struct fx_stats st;
+    if ((rc = ckpt_take(&c, path, "fx_stats", &st, sizeof st, err)) != E2_OK)
+        goto done;
+    net_fx_stats_set(t->net, &st);
     if (t->swa)
         swa_set_models(t->swa, m.swa_models);
     t->next = m.next;

@@ -311,6 +311,9 @@ static void test_kill_resume(void)
     CU_ASSERT_EQUAL_FATAL(train_run(&b, &io, &err), E2_OK);
 
     CU_ASSERT(same_params(&a, &b));
+    struct fx_stats fa = net_fx_stats(a.net), fb = net_fx_stats(b.net);
+    CU_ASSERT(fa.quantized > 0 && fa.acc_sums > 0);
+    CU_ASSERT(memcmp(&fa, &fb, sizeof fa) == 0);
     CU_ASSERT_EQUAL(a.minibatches, b.minibatches);
     CU_ASSERT_EQUAL(a.top1, b.top1);
     CU_ASSERT_EQUAL(train_skip_ratio(&a), train_skip_ratio(&b));
@@ -322,8 +325,8 @@ static void test_kill_resume(void)
     struct ckpt ca, cb;
     CU_ASSERT_EQUAL_FATAL(ckpt_read(pa, &ca, &err), E2_OK);
     CU_ASSERT_EQUAL_FATAL(ckpt_read(pb, &cb, &err), E2_OK);
-    const char *names[] = {"params", "momentum", "swa", "block_exec", "psg_predictor"};
-    for (int i = 0; i < 5; i++) {
+    const char *names[] = {"params", "momentum", "swa", "block_exec", "psg_predictor", "fx_stats"};
+    for (int i = 0; i < 6; i++) {
         size_t sa, sb;
         const void *xa = ckpt_get(&ca, names[i], &sa), *xb = ckpt_get(&cb, names[i], &sb);
         CU_ASSERT_PTR_NOT_NULL_FATAL(xa);
