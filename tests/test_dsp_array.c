@@ -25,59 +25,47 @@ static uint64_t cycles_of(struct hw_model *m, const struct oprec *r)
     return cycles;
 }
 
+/* A compute-bound conv takes its MACs / lanes cycles, plus at most 5 % for fill and memory. */
+static void expect_lanes(const struct oprec *r, double lanes)
+{
+    struct hw_model *m = default_model();
+    CU_ASSERT_FATAL(m != NULL);
+    double expect = (double)oprec_macs(r) / lanes;
+    double got = (double)cycles_of(m, r);
+    CU_ASSERT(got >= expect);
+    CU_ASSERT(got <= expect * 1.05);
+    hw_free(m);
+}
+
 /* 64 -> 64 channels, 3x3 on 32x32, 8 samples: 301,989,888 MACs. Two 8-bit MACs per DSP on 200
  * DSPs: 754,975 cycles. Memory: 128 KiB per sample at ~25 B/cycle is ~5k cycles, far less. */
 static void test_compute_bound_int8(void)
 {
-    struct hw_model *m = default_model();
-    CU_ASSERT_FATAL(m != NULL);
     struct oprec r = hwt_conv(OP_PHASE_FWD, 8, 64, 64, 32, 3, 1, 8, 8, 8);
     CU_ASSERT_EQUAL(oprec_macs(&r), 301989888ull);
-    double expect = 301989888.0 / (200 * 2);
-    double got = (double)cycles_of(m, &r);
-    CU_ASSERT(got >= expect);
-    CU_ASSERT(got <= expect * 1.05);
-    hw_free(m);
+    expect_lanes(&r, 200 * 2);
 }
 
 /* 16-bit operands: one MAC per DSP. */
 static void test_compute_bound_int16(void)
 {
-    struct hw_model *m = default_model();
-    CU_ASSERT_FATAL(m != NULL);
     struct oprec r = hwt_conv(OP_PHASE_FWD, 4, 64, 64, 32, 3, 1, 16, 16, 16);
-    double expect = (double)oprec_macs(&r) / 200;
-    double got = (double)cycles_of(m, &r);
-    CU_ASSERT(got >= expect);
-    CU_ASSERT(got <= expect * 1.05);
-    hw_free(m);
+    expect_lanes(&r, 200);
 }
 
 /* float32: a lane is 5 DSPs (multiplier 3 + adder 2): 40 lanes. */
 static void test_compute_bound_fp32(void)
 {
-    struct hw_model *m = default_model();
-    CU_ASSERT_FATAL(m != NULL);
     struct oprec r = hwt_conv(OP_PHASE_FWD, 2, 64, 64, 32, 3, 1, 32, 32, 32);
-    double expect = (double)oprec_macs(&r) / 40;
-    double got = (double)cycles_of(m, &r);
-    CU_ASSERT(got >= expect);
-    CU_ASSERT(got <= expect * 1.05);
-    hw_free(m);
+    expect_lanes(&r, 40);
 }
 
 /* float32 x 8-bit fixed (fixed8's backward passes): the significand x operand product is one
  * DSP48E1, plus the float32 adder's 2: 200 / 3 = 66 lanes. */
 static void test_compute_bound_fp32_x_fixed(void)
 {
-    struct hw_model *m = default_model();
-    CU_ASSERT_FATAL(m != NULL);
     struct oprec r = hwt_conv(OP_PHASE_BWD_DATA, 2, 64, 64, 32, 3, 1, 32, 8, 32);
-    double expect = (double)oprec_macs(&r) / 66;
-    double got = (double)cycles_of(m, &r);
-    CU_ASSERT(got >= expect);
-    CU_ASSERT(got <= expect * 1.05);
-    hw_free(m);
+    expect_lanes(&r, 66);
 }
 
 /* The action a record's MACs were priced as, and its energy. */
@@ -98,41 +86,37 @@ static void mac_row(struct hw_model *m, const struct oprec *r, struct hw_row *ou
     hw_ledger_free(l);
 }
 
+/* The resource and energy each operand pair is priced at (sourced table). */
 static void test_mac_pricing(void)
 {
+    static const struct {
+        int phase, a, b, out;
+        const char *action;
+        long long fj;
+    } cases[] = {
+        /* 8x8: packed 1.2 pJ beats one DSP at 1.0 + 3.0 x 64/450 = 1.427 pJ */
+        {OP_PHASE_FWD, 8, 8, 8, "mac 8x8 packed (2 per DSP)", 1200},
+        /* 16x8: one DSP, 1.0 + 3.0 x 128/450 = 1.8533 pJ */
+        {OP_PHASE_BWD_DATA, 16, 8, 16, "mac 16x8", 1853},
+        {OP_PHASE_FWD, 32, 32, 32, "mac fp32", 12000},
+        /* float32 x 8-bit: the adder 4 pJ + the float32 multiplier's 12 - 4 = 8 pJ x 8/24 */
+        {OP_PHASE_BWD_WEIGHT, 8, 32, 32, "mac fp32 x 8b", 6667},
+        /* a 24-bit fixed operand does not fit the 18-bit port beside a significand */
+        {OP_PHASE_FWD, 32, 24, 32, "mac fp32", 12000},
+        /* 24x24: the 18-bit port takes 17 bits a slice, so 2 slices: 2 x 1.0 + 3.0 x 576/450 */
+        {OP_PHASE_FWD, 24, 24, 24, "mac 24x24 (2 DSPs)", 5840},
+    };
     struct hw_model *m = default_model();
     CU_ASSERT_FATAL(m != NULL);
-    struct hw_row row;
-    /* 8x8: packed 1.2 pJ beats one DSP at 1.0 + 3.0 x 64/450 = 1.427 pJ */
-    struct oprec r = hwt_conv(OP_PHASE_FWD, 1, 16, 16, 8, 3, 1, 8, 8, 8);
-    mac_row(m, &r, &row);
-    CU_ASSERT_STRING_EQUAL(row.action, "mac 8x8 packed (2 per DSP)");
-    CU_ASSERT_EQUAL(row.component, HW_DSP);
-    CU_ASSERT_EQUAL(row.fj_per_action, 1200);
-    /* 16x8: one DSP, 1.0 + 3.0 x 128/450 = 1.8533 pJ */
-    r = hwt_conv(OP_PHASE_BWD_DATA, 1, 16, 16, 8, 3, 1, 16, 8, 16);
-    mac_row(m, &r, &row);
-    CU_ASSERT_STRING_EQUAL(row.action, "mac 16x8");
-    CU_ASSERT_EQUAL(row.fj_per_action, 1853);
-    /* float32 */
-    r = hwt_conv(OP_PHASE_FWD, 1, 16, 16, 8, 3, 1, 32, 32, 32);
-    mac_row(m, &r, &row);
-    CU_ASSERT_STRING_EQUAL(row.action, "mac fp32");
-    CU_ASSERT_EQUAL(row.fj_per_action, 12000);
-    /* float32 x 8-bit: the adder 4 pJ + the float32 multiplier's 12 - 4 = 8 pJ x 8/24 */
-    r = hwt_conv(OP_PHASE_BWD_WEIGHT, 1, 16, 16, 8, 3, 1, 8, 32, 32);
-    mac_row(m, &r, &row);
-    CU_ASSERT_STRING_EQUAL(row.action, "mac fp32 x 8b");
-    CU_ASSERT_EQUAL(row.fj_per_action, 6667);
-    /* a 24-bit fixed operand does not fit the 18-bit port beside a significand: full float32 */
-    r = hwt_conv(OP_PHASE_FWD, 1, 16, 16, 8, 3, 1, 32, 24, 32);
-    mac_row(m, &r, &row);
-    CU_ASSERT_STRING_EQUAL(row.action, "mac fp32");
-    /* 24x24: the 18-bit port takes 17 bits a slice, so 2 slices: 2 x 1.0 + 3.0 x 576/450 = 5.84 pJ */
-    r = hwt_conv(OP_PHASE_FWD, 1, 16, 16, 8, 3, 1, 24, 24, 24);
-    mac_row(m, &r, &row);
-    CU_ASSERT_STRING_EQUAL(row.action, "mac 24x24 (2 DSPs)");
-    CU_ASSERT_EQUAL(row.fj_per_action, 5840);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct hw_row row;
+        struct oprec r = hwt_conv(cases[i].phase, 1, 16, 16, 8, 3, 1, cases[i].a, cases[i].b,
+                                  cases[i].out);
+        mac_row(m, &r, &row);
+        CU_ASSERT_STRING_EQUAL(row.action, cases[i].action);
+        CU_ASSERT_EQUAL(row.component, HW_DSP);
+        CU_ASSERT_EQUAL((long long)row.fj_per_action, cases[i].fj);
+    }
     hw_free(m);
 }
 
