@@ -20,6 +20,7 @@
 #include "outdir.h"
 #include "progress.h"
 #include "report.h"
+#include "checkpoint.h"
 #include "trace.h"
 #include "train.h"
 
@@ -284,14 +285,26 @@ static int run_training(struct run *r, const struct e2_options *opts,
 
     if (out_join(path, sizeof path, dir, TRAIN_CKPT_FILE, err))
         return E2_FAILURE;
-    if (opts->resume && access(path, F_OK) == 0 &&
-        (rc = train_resume(&r->t, path, priced ? &r->acc : NULL, err)) != E2_OK)
+    int resumed = opts->resume && access(path, F_OK) == 0;
+    if (resumed && (rc = train_resume(&r->t, path, priced ? &r->acc : NULL, err)) != E2_OK)
+        return rc;
+    /* The restored records are priced now; the trace already holds them. */
+    if (resumed && priced && (rc = energy_flush(&r->acc, err)) != E2_OK)
         return rc;
 
     r->config_text = print_config(cfg);
     if (!r->config_text)
         return e2_fail(err, E2_FAILURE, "out of memory");
-    if (cfg->report.trace[0] && priced) {
+    if (cfg->report.trace[0] && priced && resumed) {
+        struct ckpt c;
+        if ((rc = ckpt_read(path, &c, err)) != E2_OK)
+            return rc;
+        rc = trace_resume(cfg->report.trace, &c, path, &r->trace, err);
+        ckpt_free(&c);
+        if (rc != E2_OK)
+            return rc;
+        energy_set_trace(&r->acc, r->trace, TRACE_RUN);
+    } else if (cfg->report.trace[0] && priced) {
         if (describe_layers(r) != 0)
             return e2_fail(err, E2_FAILURE, "out of memory");
         struct trace_header h;
@@ -318,8 +331,9 @@ static int run_training(struct run *r, const struct e2_options *opts,
                        r->train_ds.height, r->train_ds.width, r->train_ds.classes, &fprec, seed,
                        &fp32) != 0)
             return e2_fail(err, E2_FAILURE, "cannot build the float32 baseline network");
-        rc = energy_price_baseline(fp32, r->t.batch, r->t.total, r->model,
-                                   r->baseline, r->trace, err);
+        /* (a resumed trace has its baseline stream from the start) */
+        rc = energy_price_baseline(fp32, r->t.batch, r->t.total, r->model, r->baseline,
+                                   resumed ? NULL : r->trace, err);
         net_free(fp32);
         if (rc != E2_OK)
             return rc;

@@ -1,6 +1,7 @@
 /* Op trace writer and reader; the byte format is traces/FORMAT.md. */
 #define _POSIX_C_SOURCE 200809L
 #include "trace.h"
+#include "checkpoint.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -185,6 +186,8 @@ struct trace_writer {
     char *path, *tmp;
     struct wstream s[TRACE_STREAMS];
     struct trace_totals tot;
+    uint64_t offset;            /* bytes written to tmp */
+    uint32_t crc;               /* CRC-32 of those bytes (a resume checks the file against it) */
     int failed;
     struct e2_err err;
 };
@@ -264,6 +267,8 @@ static void write_bytes(struct trace_writer *t, const void *p, size_t n)
 {
     if (!t->failed && fwrite(p, 1, n, t->f) != n)
         writer_fail(t, strerror(errno));
+    t->crc = (uint32_t)crc32(t->crc, p, (uInt)n);
+    t->offset += n;
 }
 
 static void flush_block(struct trace_writer *t, int stream)
@@ -317,21 +322,31 @@ static void flush_pending(struct trace_writer *t, int stream)
         flush_block(t, stream);
 }
 
+/* A writer for `path` whose bytes go to `tmp` (not opened yet). */
+static struct trace_writer *new_writer(const char *path, const char *tmp)
+{
+    struct trace_writer *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->path = strdup(path);
+    t->tmp = strdup(tmp);
+    t->crc = (uint32_t)crc32(0L, Z_NULL, 0);
+    if (!t->path || !t->tmp) {
+        trace_abort(t);
+        return NULL;
+    }
+    return t;
+}
+
 int trace_create(const char *path, const struct trace_header *h, struct trace_writer **out,
                  struct e2_err *err)
 {
     *out = NULL;
-    struct trace_writer *t = calloc(1, sizeof *t);
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    struct trace_writer *t = new_writer(path, tmp);
     if (!t)
         return e2_fail(err, E2_FAILURE, "%s: out of memory", path);
-    size_t n = strlen(path) + 32;
-    t->path = strdup(path);
-    t->tmp = malloc(n);
-    if (!t->path || !t->tmp) {
-        trace_abort(t);
-        return e2_fail(err, E2_FAILURE, "%s: out of memory", path);
-    }
-    snprintf(t->tmp, n, "%s.tmp.%ld", path, (long)getpid());
     t->f = fopen(t->tmp, "wb");
     if (!t->f) {
         int e = errno;
@@ -1021,4 +1036,121 @@ void trace_close(struct trace_reader *r)
     free(r->comp);
     free(r->path);
     free(r);
+}
+
+/* ---- checkpoint and resume ------------------------------------------------------------- */
+
+/* What a checkpoint keeps of a writer besides its paths and dictionaries. */
+struct trace_saved {
+    uint64_t offset;
+    uint32_t crc, count[TRACE_STREAMS];
+    struct trace_totals tot;
+};
+
+static const char *const dict_section[TRACE_STREAMS] = {"trace_dict_run", "trace_dict_baseline"};
+
+int trace_save(struct trace_writer *t, struct ckpt *c, struct e2_err *err)
+{
+    for (int s = 0; s < TRACE_STREAMS; s++) {
+        flush_pending(t, s);
+        flush_block(t, s);
+    }
+    if (!t->failed && (fflush(t->f) != 0 || fsync(fileno(t->f)) != 0))
+        writer_fail(t, strerror(errno));
+    if (t->failed)
+        return e2_fail(err, E2_FAILURE, "%s", t->err.msg);
+    struct trace_saved st;
+    memset(&st, 0, sizeof st);
+    st.offset = t->offset;
+    st.crc = t->crc;
+    st.tot = t->tot;
+    int rc = 0;
+    for (int s = 0; s < TRACE_STREAMS; s++) {
+        st.count[s] = t->s[s].count;
+        rc = rc || ckpt_put(c, dict_section[s], t->s[s].recs, sizeof(struct oprec) * t->s[s].count);
+    }
+    rc = rc || ckpt_put(c, "trace_state", &st, sizeof st) ||
+         ckpt_put(c, "trace_path", t->path, strlen(t->path) + 1) ||
+         ckpt_put(c, "trace_tmp", t->tmp, strlen(t->tmp) + 1);
+    return rc ? e2_fail(err, E2_FAILURE, "%s: out of memory saving the trace state", t->path)
+              : E2_OK;
+}
+
+/* CRC-32 of the first n bytes of f; -1 if it is shorter. */
+static int64_t file_crc(FILE *f, uint64_t n)
+{
+    unsigned char buf[1 << 16];
+    uLong crc = crc32(0L, Z_NULL, 0);
+    rewind(f);
+    while (n > 0) {
+        size_t want = n < sizeof buf ? (size_t)n : sizeof buf;
+        if (fread(buf, 1, want, f) != want)
+            return -1;
+        crc = crc32(crc, buf, (uInt)want);
+        n -= want;
+    }
+    return (int64_t)crc;
+}
+
+static int resume_fail(struct trace_writer *t, struct e2_err *err, const char *fmt,
+                       const char *a, const char *b)
+{
+    if (t) {
+        if (t->f)
+            fclose(t->f);
+        t->f = NULL;
+        free_writer(t);
+    }
+    return e2_fail(err, E2_BAD_INPUT, fmt, a, b);
+}
+
+int trace_resume(const char *path, const struct ckpt *c, const char *ckpt_path,
+                 struct trace_writer **out, struct e2_err *err)
+{
+    *out = NULL;
+    size_t n_state = 0, n_path = 0, n_tmp = 0;
+    const struct trace_saved *st = ckpt_get(c, "trace_state", &n_state);
+    const char *saved_path = ckpt_get(c, "trace_path", &n_path);
+    const char *tmp = ckpt_get(c, "trace_tmp", &n_tmp);
+    if (!st || n_state != sizeof *st || !saved_path || !tmp || !n_path || !n_tmp ||
+        saved_path[n_path - 1] || tmp[n_tmp - 1])
+        return resume_fail(NULL, err, "%s: the run in this folder recorded no trace from its "
+                           "start, and a trace must cover the whole run: resume without --trace "
+                           "or start a new run%s", ckpt_path, "");
+    if (strcmp(saved_path, path) != 0)
+        return resume_fail(NULL, err, "--trace %s: the run being resumed records its trace to "
+                           "%s; resume with that path", path, saved_path);
+    struct trace_writer *t = new_writer(path, tmp);
+    if (!t)
+        return e2_fail(err, E2_FAILURE, "%s: out of memory", path);
+    t->f = fopen(tmp, "r+b");
+    if (!t->f)
+        return resume_fail(t, err, "%s: the unfinished trace %s is gone (finished, or removed): "
+                           "resume without --trace (energy and reports continue, without a "
+                           "trace) or start over", path, tmp);
+    if (file_crc(t->f, st->offset) != (int64_t)st->crc || fflush(t->f) != 0 ||
+        ftruncate(fileno(t->f), (off_t)st->offset) != 0 ||
+        fseek(t->f, (long)st->offset, SEEK_SET) != 0)
+        return resume_fail(t, err, "%s: the unfinished trace %s does not hold what the "
+                           "checkpoint saw (shorter, or changed): start over", path, tmp);
+    for (int s = 0; s < TRACE_STREAMS; s++) {
+        size_t size = 0;
+        const struct oprec *recs = ckpt_get(c, dict_section[s], &size);
+        if (size != sizeof *recs * st->count[s] || (st->count[s] && !recs))
+            return resume_fail(t, err, "%s: checkpoint %s has a damaged trace dictionary", path,
+                               ckpt_path);
+        for (uint32_t i = 0; i < st->count[s]; i++) {
+            int is_new = 0;
+            if (dict_index(&t->s[s], &recs[i], &is_new) != (int64_t)i || !is_new) {
+                trace_abort(t);
+                return e2_fail(err, E2_FAILURE, "%s: out of memory (or a damaged dictionary) "
+                               "restoring the trace", path);
+            }
+        }
+    }
+    t->offset = st->offset;
+    t->crc = st->crc;
+    t->tot = st->tot;
+    *out = t;
+    return E2_OK;
 }

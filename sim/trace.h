@@ -82,6 +82,17 @@ void trace_abort(struct trace_writer *t);
 /* Totals so far (for logs and tests). */
 struct trace_totals trace_writer_totals(const struct trace_writer *t);
 
+/* A trace across a checkpoint and resume. trace_save flushes everything written so far to the
+ * temporary file (fsync) and puts into the checkpoint what continuing it needs: its paths, its
+ * length and CRC, the dictionaries and totals. trace_resume reopens that file for the run
+ * being resumed, checks it against the checkpoint, cuts what was written after it and goes
+ * on, so that the finished trace equals that of a run never stopped. E2_BAD_INPUT when the
+ * checkpoint has no trace, names another path, or the file is gone or changed. */
+struct ckpt;
+int trace_save(struct trace_writer *t, struct ckpt *c, struct e2_err *err);
+int trace_resume(const char *path, const struct ckpt *c, const char *ckpt_path,
+                 struct trace_writer **out, struct e2_err *err);
+
 /* ---- reader ---------------------------------------------------------------------------- */
 
 enum trace_entry_type { TRACE_OP, TRACE_MARK, TRACE_END };

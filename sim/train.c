@@ -11,6 +11,7 @@
 #include "optim.h"
 #include "rng.h"
 #include "swa.h"
+#include "trace.h"
 
 #define BN_RECOMPUTE_BATCHES 20   /* SWA's BN re-estimation: minibatches of training data */
 
@@ -682,7 +683,9 @@ int train_save(struct train *t, const char *path, struct energy_acc *energy, str
     struct fx_stats st = net_fx_stats(t->net);
     rc = rc || ckpt_put(&c, "fx_stats", &st, sizeof st);
     if (rc == 0 && energy) {
-        if ((rc = energy_flush(energy, err)) != E2_OK) {
+        /* the flush also hands the records since the last one to the trace, if any */
+        if ((rc = energy_flush(energy, err)) != E2_OK ||
+            (energy->trace && (rc = trace_save(energy->trace, &c, err)) != E2_OK)) {
             ckpt_free(&c);
             return rc;
         }

@@ -10,8 +10,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <signal.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "checkpoint.h"
 #include "config.h"
 #include "hw.h"
 #include "json.h"
@@ -373,6 +376,97 @@ static void test_live_run_then_replay(void)
     json_free(vb);
 }
 
+/* The iteration a run's checkpoint resumes from (-1: none yet). */
+static int checkpoint_iteration(const char *path)
+{
+    struct ckpt c;
+    struct e2_err err;
+    if (ckpt_read(path, &c, &err) != E2_OK)
+        return -1;
+    size_t size;
+    const uint64_t *meta = ckpt_get(&c, "meta", &size);   /* config_hash, next, ... */
+    int next = meta && size >= 16 ? (int)meta[1] : -1;
+    ckpt_free(&c);
+    return next;
+}
+
+#define RESUME_RUN "--config '" E2SIM_SOURCE_DIR "/configs/zedboard.yaml' --quiet " \
+    "--set dataset.name=synthetic --set dataset.synthetic_train=256 " \
+    "--set dataset.synthetic_test=64 --set dataset.synthetic_size=12 " \
+    "--set training.iterations=200 --set training.eval_every=20 --set training.batch_size=16 " \
+    "--set network.width=4 --set training.checkpoint_every=5"
+
+/* A traced run killed with SIGKILL and resumed with the same --trace finishes a trace that
+ * replays exactly like that of a run never stopped: the same curve (every evaluation point,
+ * before and after the kill), breakdown and layers. */
+static void test_killed_traced_run_resumes(void)
+{
+    char whole[256], killed[256], wt[256], kt[256], ckpt[300], a[300], b[300];
+    snprintf(whole, sizeof whole, "%s/uninterrupted", dir);
+    snprintf(killed, sizeof killed, "%s/interrupted", dir);
+    snprintf(wt, sizeof wt, "%s/uninterrupted.e2t", dir);
+    snprintf(kt, sizeof kt, "%s/interrupted.e2t", dir);
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.e2ck", killed);
+    CU_ASSERT_EQUAL_FATAL(sh("'" E2SIM_BINARY "' " RESUME_RUN " --trace '%s' --out '%s'%s", wt,
+                             whole, ""), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) {
+        char cmd[2048];
+        snprintf(cmd, sizeof cmd, "exec '" E2SIM_BINARY "' " RESUME_RUN " --trace '%s' --out '%s'",
+                 kt, killed);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    for (int tries = 0; tries < 60000 && checkpoint_iteration(ckpt) < 20; tries++) {
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+    }
+    kill(pid, SIGKILL);
+    int status;
+    waitpid(pid, &status, 0);
+    int at = checkpoint_iteration(ckpt);
+    fprintf(stderr, "[killed; resuming from %d of 200] ", at);
+    CU_ASSERT_FATAL(WIFSIGNALED(status) && at >= 20 && at < 200);
+    /* not with another trace path; and a finished run's trace is finished */
+    CU_ASSERT_EQUAL(sh("'" E2SIM_BINARY "' " RESUME_RUN " --trace '%s.other' --out '%s' --resume"
+                       " 2>/dev/null%s", kt, killed, ""), 2);
+    CU_ASSERT_EQUAL(sh("'" E2SIM_BINARY "' " RESUME_RUN " --trace '%s' --out '%s' --resume"
+                       " 2>/dev/null%s", wt, whole, ""), 2);
+    CU_ASSERT_EQUAL_FATAL(sh("'" E2SIM_BINARY "' " RESUME_RUN " --trace '%s' --out '%s' --resume%s",
+                             kt, killed, ""), 0);
+    const char *runs[] = {wt, kt};
+    for (int i = 0; i < 2; i++) {
+        snprintf(a, sizeof a, "%s/replay-%d", dir, i);
+        CU_ASSERT_EQUAL_FATAL(sh("'" E2SIM_BINARY "' replay '%s' --config '" E2SIM_SOURCE_DIR
+                                 "/configs/hw/zynq7020-calibrated.yaml' --out '%s' --quiet%s",
+                                 runs[i], a, ""), 0);
+    }
+    const char *files[] = {"curve.csv", "breakdown.csv", "layers.csv"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(a, sizeof a, "%s/replay-0/%s", dir, files[i]);
+        snprintf(b, sizeof b, "%s/replay-1/%s", dir, files[i]);
+        char *x = slurp(a), *y = slurp(b);
+        CU_ASSERT_FATAL(x && y);
+        CU_ASSERT_STRING_EQUAL(x, y);
+        free(x);
+        free(y);
+    }
+    /* and the replayed curve is the live one, all 10 points */
+    snprintf(a, sizeof a, "%s/curve.csv", whole);
+    snprintf(b, sizeof b, "%s/replay-1/curve.csv", dir);
+    char *x = slurp(a), *y = slurp(b);
+    CU_ASSERT_FATAL(x && y);
+    CU_ASSERT_STRING_EQUAL(x, y);
+    int lines = 0;
+    for (const char *p = y; *p; p++)
+        lines += *p == '\n';
+    CU_ASSERT_EQUAL(lines, 1 + 10);
+    free(x);
+    free(y);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/e2sim-test-replay-XXXXXX");
@@ -385,6 +479,7 @@ int main(void)
         { "a bad trace is bad input", test_bad_trace_is_bad_input },
         { "command line: replay, hardware sweep, shards, merge", test_command_line },
         { "a training run and its replay agree to the fJ", test_live_run_then_replay },
+        { "a killed traced run resumes its trace", test_killed_traced_run_resumes },
         CU_TEST_INFO_NULL,
     };
     int failed = cunit_run("replay", NULL, NULL, tests);
