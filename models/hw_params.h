@@ -81,6 +81,7 @@ struct hw_params {
     double luts_per_mult_bit2;  /* LUTs per a*b bit product of a LUT multiplier */
     int array_step_overhead_cycles;  /* pipeline fill/drain per compute step */
     int eltwise_lanes;          /* elements per cycle of the element-wise unit */
+    int fuse_eltwise;           /* 1: BN, ReLU and add ride on the convs' streams (mapper.cpp) */
     int bram_budget_kbit;       /* BRAM the buffers may use (Kb incl. parity, of 5040) */
     int dma_chunk_bytes;        /* chunk of a streamed (element-wise) tensor */
     double dma_efficiency;      /* the accelerator DMA's share of the controller's efficiency */

@@ -331,6 +331,7 @@ struct ew_pass {
     uint64_t ops = 1;                                       /* lane operations per element */
     int lane_bits = 8;
     uint64_t lanes = 0;   /* 0: the element-wise unit; MAC passes run on the DSP array's lanes */
+    uint64_t elems = 0;   /* driving elements when no stream says (fused passes) */
 };
 
 bool map_eltwise(const hw_consts &k, const std::vector<ew_pass> &passes, uint64_t n_iter,
@@ -338,7 +339,7 @@ bool map_eltwise(const hw_consts &k, const std::vector<ew_pass> &passes, uint64_
 {
     for (size_t pi = 0; pi < passes.size(); pi++) {
         const ew_pass &ps = passes[pi];
-        uint64_t E = 1;
+        uint64_t E = std::max<uint64_t>(1, ps.elems);
         int maxbits = 1;
         for (auto &st : ps.in)
             E = std::max(E, st.elems), maxbits = std::max(maxbits, st.bits);
@@ -388,6 +389,40 @@ bool map_eltwise(const hw_consts &k, const std::vector<ew_pass> &passes, uint64_
             }
     }
     return true;
+}
+
+/* hardware.fuse_eltwise: BN, ReLU and the residual add ride on the convolutions' streams. The
+ * tensor a conv writes (or reads) passes through the element-wise unit on its way, so a pass
+ * keeps only its second operand: BN's statistics gather as the conv writes its output and the
+ * normalization, add and ReLU apply as the next conv reads it; backward, BN re-reads x_hat and
+ * ReLU its 1-bit mask. The residual add reads the shortcut and writes the block output (the
+ * next block's shortcut); backward it reads the shortcut's gradient. What is left without a
+ * stream is arithmetic inside the conv's time. */
+void fuse_into_conv_streams(const oprec &r, std::vector<ew_pass> &passes, schedule *out)
+{
+    bool fwd = r.phase == OP_PHASE_FWD;
+    bool any_stream = false;
+    for (ew_pass &p : passes) {
+        for (auto &st : p.in)
+            p.elems = std::max(p.elems, st.elems);
+        for (auto &st : p.out)
+            p.elems = std::max(p.elems, st.elems);
+        std::vector<ew_stream> second;
+        if (p.in.size() > 1)
+            second.push_back(p.in[1]);
+        if (r.kind == OP_BN && !fwd)
+            p.in = second;                      /* x_hat */
+        else if (r.kind == OP_RELU)
+            p.in = fwd ? std::vector<ew_stream>{} : second;   /* the mask */
+        else if (r.kind == OP_ADD)
+            p.in = second;                      /* the shortcut (its gradient, backward) */
+        else
+            p.in.clear();
+        if (!(r.kind == OP_ADD && fwd))
+            p.out.clear();
+        any_stream = any_stream || !p.in.empty() || !p.out.empty();
+    }
+    out->hidden = !any_stream;
 }
 
 bool map_elementwise_op(const hw_consts &k, const oprec &r, schedule *out, std::string *err)
@@ -493,6 +528,8 @@ bool map_elementwise_op(const hw_consts &k, const oprec &r, schedule *out, std::
     default:
         return fail(err, "op kind %llu is not element-wise", r.kind);
     }
+    if (k.p.fuse_eltwise && (r.kind == OP_BN || r.kind == OP_RELU || r.kind == OP_ADD))
+        fuse_into_conv_streams(r, passes, out);
     return map_eltwise(k, passes, r.n, out, err);
 }
 
@@ -504,6 +541,7 @@ bool map_ps(const hw_consts &k, const oprec &r, schedule *out)
     uint64_t ps_cycles = (uint64_t)std::ceil(ps_cycles_d - 1e-9);
     uint64_t pl_cycles = (uint64_t)std::ceil((double)ps_cycles * k.pl_hz / k.ps_hz - 1e-9);
     out->on_ps = true;
+    out->hidden = k.p.ps.overlap_fabric;
     for (uint64_t n = 0; n < r.n; n++) {
         step st;
         xfer in = make_xfer(false), o = make_xfer(true);
@@ -548,6 +586,7 @@ void xfer_add_runs(const hw_consts &k, xfer &x, uint64_t off, uint64_t len, uint
 bool map_op(const hw_consts &k, const oprec &r, map_variant v, schedule *out, std::string *err)
 {
     out->on_ps = false;
+    out->hidden = false;
     out->steps.clear();
     if (r.kind >= OP_KIND_COUNT)
         return fail(err, "unknown op kind %llu", r.kind);

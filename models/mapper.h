@@ -48,6 +48,7 @@ struct step {
 
 struct schedule {
     bool on_ps = false;     /* run by the ARM cores instead of the PL pipeline */
+    bool hidden = false;    /* runs inside another op's time (overlapped, fused): no run time */
     std::vector<step> steps;
 };
 

@@ -278,8 +278,9 @@ bool simulate(hw_model *m, const oprec &r, map_variant v, cost *out, std::string
     if (!engine_run(j, err))
         return false;
     m->stats.simulated++;
-    /* Overlapped PS work costs its own energy but no run time, hence no static energy. */
-    *out = j.counts.finish(s.on_ps && m->k.p.ps.overlap_fabric ? 0 : j.cycles);
+    /* Hidden work (overlapped PS ops, fused element-wise ops) costs its own energy but no run
+     * time, hence no static energy. */
+    *out = j.counts.finish(s.hidden ? 0 : j.cycles);
     return true;
 }
 

@@ -31,6 +31,10 @@ const struct cfg_field cfg_hw_fields[] = {
      1000000, NULL, "pipeline fill and drain of the array per compute step (cycles)"},
     {"hardware.eltwise_lanes", CFG_INT, HW(eltwise_lanes), "32", 1, 4096, NULL,
      "elements per cycle of the element-wise unit (bn, relu, add, pool, update)"},
+    {"hardware.fuse_eltwise", CFG_BOOL, HW(fuse_eltwise), "false", 0, 1, NULL,
+     "true: BN, ReLU and the residual add are fused into the convolutions' DDR streams (only "
+     "their second operands move; a design to explore, not the calibrated one); false: each is "
+     "its own memory pass"},
     {"hardware.bram_budget_kbit", CFG_INT, HW(bram_budget_kbit), "4608", 36, 5040, NULL,
      "BRAM the buffers may use, Kb incl. parity (4.5 Mb of the 4.9 Mb; 32 of 36 bits hold data)"},
     {"hardware.dma_chunk_bytes", CFG_INT, HW(dma_chunk_bytes), "16384", 64, 16777216, NULL,

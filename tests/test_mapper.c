@@ -261,6 +261,60 @@ static void test_loss_on_ps(void)
     hw_free(m);
 }
 
+/* Energy of one component in a ledger. */
+static hw_fj component_fj(const struct hw_ledger *l, int component)
+{
+    struct hw_filter f = hw_filter_all();
+    f.component = component;
+    return hw_ledger_fj(l, &f);
+}
+
+/* hardware.fuse_eltwise: BN, ReLU and add keep their arithmetic but move only their second
+ * operands; a pass left with no stream takes no time of its own. */
+static void test_fused_eltwise(void)
+{
+    struct hw_params p;
+    CU_ASSERT_FATAL(hwt_params(&p, NULL) == 0);
+    struct hw_model *sep = hwt_model_from(&p);
+    p.fuse_eltwise = 1;
+    struct hw_model *fused = hwt_model_from(&p);
+    CU_ASSERT_FATAL(sep && fused);
+    const uint64_t E = 8 * 16 * 16 * 16;   /* elements of an 8 x 16 x 16 x 16 tensor */
+    struct {
+        struct oprec r;
+        uint64_t rd, wr;   /* fused DDR bytes */
+        int timed;         /* fused pass still takes time */
+    } cases[] = {
+        {hwt_elt(OP_BN, OP_PHASE_FWD, 8, 16, 16, 32, 32, 32), 0, 0, 0},
+        {hwt_elt(OP_RELU, OP_PHASE_FWD, 8, 16, 16, 32, 0, 32), 0, 0, 0},
+        {hwt_elt(OP_BN, OP_PHASE_BWD_DATA, 8, 16, 16, 32, 32, 32), 2 * 4 * E, 0, 1},   /* x_hat twice */
+        {hwt_elt(OP_RELU, OP_PHASE_BWD_DATA, 8, 16, 16, 32, 1, 32), E / 8, 0, 1},     /* the mask */
+        {hwt_elt(OP_ADD, OP_PHASE_FWD, 8, 16, 16, 32, 32, 32), 4 * E, 4 * E, 1},      /* shortcut in, block out */
+        {hwt_elt(OP_ADD, OP_PHASE_BWD_DATA, 8, 16, 16, 32, 32, 32), 4 * E, 0, 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct hw_ledger *a = priced(sep, &cases[i].r), *b = priced(fused, &cases[i].r);
+        CU_ASSERT_EQUAL(read_bytes(b), cases[i].rd);
+        CU_ASSERT_EQUAL(write_bytes(b), cases[i].wr);
+        CU_ASSERT(read_bytes(a) > read_bytes(b));
+        /* the same arithmetic */
+        CU_ASSERT(component_fj(a, HW_DSP) == component_fj(b, HW_DSP));
+        CU_ASSERT(component_fj(a, HW_LUT) == component_fj(b, HW_LUT));
+        CU_ASSERT(hw_ledger_cycles(a, NULL) > hw_ledger_cycles(b, NULL));
+        CU_ASSERT_EQUAL(hw_ledger_cycles(b, NULL) > 0, cases[i].timed);
+        hw_ledger_free(a);
+        hw_ledger_free(b);
+    }
+    /* pooling and convolutions are not element-wise passes to fuse */
+    struct oprec pool = hwt_elt(OP_POOL, OP_PHASE_FWD, 8, 16, 16, 32, 0, 32);
+    struct hw_ledger *a = priced(sep, &pool), *b = priced(fused, &pool);
+    CU_ASSERT(hw_ledger_fj(a, NULL) == hw_ledger_fj(b, NULL));
+    hw_ledger_free(a);
+    hw_ledger_free(b);
+    hw_free(sep);
+    hw_free(fused);
+}
+
 static void test_bad_records(void)
 {
     struct hw_model *m = default_model();
@@ -309,6 +363,7 @@ int main(void)
         { "PSG: predictor for all, low-order for the fraction", test_psg_dataflow },
         { "sign update", test_sign_update },
         { "loss on the PS", test_loss_on_ps },
+        { "fused BN, ReLU and add: second operands only", test_fused_eltwise },
         { "bad records", test_bad_records },
         { "depthwise conv", test_depthwise },
         CU_TEST_INFO_NULL,
