@@ -239,7 +239,6 @@ extern "C" void hw_get_stats(const struct hw_model *m, struct hw_stats *s)
 
 namespace {
 
-enum { VARIANT_PSG_COMBINED = 3 };
 
 memo_key key_of(const oprec &r, int variant)
 {
@@ -342,33 +341,28 @@ oprec normalized(const oprec &r)
     return q;
 }
 
-bool price(hw_model *m, const oprec &rec, cost *out, std::string *err)
+/* The cost of a record in two parts: what its own technique spends, and (PSG weight gradients
+ * only, else empty) the predictor pass over every weight, which the ledger books as PSG. The
+ * rest of a PSG weight gradient is the low-order pass for the fraction of weights below the
+ * threshold, interpolated exactly in integer counts. */
+bool price(hw_model *m, const oprec &rec, cost *own, cost *predictor, std::string *err)
 {
     oprec r = normalized(rec);
+    *predictor = cost{};
     if (!r.msb_a) {
         if (r.n == 0 && depends_on_n(r)) {
-            *out = cost{};
+            *own = cost{};
             return true;
         }
-        return price_variant(m, r, MAP_PLAIN, out, err);
-    }
-    /* PSG: the predictor pass over every weight, plus the low-order pass for the fraction of
-     * weights below the threshold, interpolated exactly in integer counts. */
-    memo_key key = key_of(r, VARIANT_PSG_COMBINED);
-    auto it = m->memo.find(key);
-    if (it != m->memo.end()) {
-        m->stats.memo_hits++;
-        *out = it->second;
-        return true;
+        return price_variant(m, r, MAP_PLAIN, own, err);
     }
     oprec q = r;
     q.psg_full_q16 = 0;
-    cost msb, low;
-    if (!price_variant(m, q, MAP_PSG_MSB, &msb, err) || !price_variant(m, q, MAP_PSG_LOW, &low, err))
+    cost low;
+    if (!price_variant(m, q, MAP_PSG_MSB, predictor, err) ||
+        !price_variant(m, q, MAP_PSG_LOW, &low, err))
         return false;
-    cost c = cost_sum(msb, cost_scale_q16(low, r.psg_full_q16));
-    m->memo.emplace(key, c);
-    *out = c;
+    *own = cost_scale_q16(low, r.psg_full_q16);
     return true;
 }
 
@@ -381,9 +375,9 @@ extern "C" int hw_account(struct hw_model *m, struct hw_ledger *l, const struct 
         return fail(err, errlen, 2, "hw_account: NULL argument");
     if (l && l->actions && l->actions.get() != m->actions.get())
         return fail(err, errlen, 2, "hw_account: the ledger belongs to another model");
-    cost c;
+    cost c, predictor;
     std::string why;
-    if (!price(m, *r, &c, &why)) {
+    if (!price(m, *r, &c, &predictor, &why)) {
         bool bad_input = why.rfind("SystemC", 0) != 0 && why.rfind("the simulation", 0) != 0;
         char buf[64];
         std::snprintf(buf, sizeof buf, "op record (layer %u, kind %u, phase %u): ", r->layer,
@@ -396,6 +390,8 @@ extern "C" int hw_account(struct hw_model *m, struct hw_ledger *l, const struct 
             l->pl_hz = m->k.pl_hz;
         }
         l->add(r->layer, r->phase, r->tech, c, repeat, m->k.static_ids);
+        if (!predictor.counts.empty() || predictor.cycles)
+            l->add(r->layer, r->phase, OP_TECH_PSG, predictor, repeat, m->k.static_ids);
     }
     return 0;
 }
@@ -405,10 +401,11 @@ extern "C" int hw_op_cost(struct hw_model *m, const struct oprec *r, uint64_t *c
 {
     if (!m || !r)
         return fail(err, errlen, 2, "hw_op_cost: NULL argument");
-    cost c;
+    cost own, predictor;
     std::string why;
-    if (!price(m, *r, &c, &why))
+    if (!price(m, *r, &own, &predictor, &why))
         return fail(err, errlen, 2, "op record: " + why);
+    cost c = cost_sum(own, predictor);
     hw_fj e = 0;
     for (auto &p : c.counts)
         e += (hw_fj)p.second * m->actions->v[p.first].fj;

@@ -188,6 +188,14 @@ static void test_psg_dataflow(void)
         uint64_t low_half = r1[i].count - c0;  /* round(low / 2) */
         CU_ASSERT(low_half * 2 + 2 >= low_max && low_half * 2 <= low_max + low_max / 65535 + 2);
     }
+    /* the ledger books the predictor pass as PSG, the low-order pass as the record's own */
+    struct hw_filter psg = hw_filter_all(), own = hw_filter_all();
+    psg.tech = OP_TECH_PSG;
+    own.tech = OP_TECH_BASE;
+    CU_ASSERT(hw_ledger_fj(l[0], &psg) == hw_ledger_fj(l[0], NULL));
+    CU_ASSERT(hw_ledger_fj(l[2], &psg) == hw_ledger_fj(l[0], NULL));
+    CU_ASSERT(hw_ledger_fj(l[2], &own) > 0);
+    CU_ASSERT(hw_ledger_fj(l[2], &psg) + hw_ledger_fj(l[2], &own) == hw_ledger_fj(l[2], NULL));
     for (int i = 0; i < 3; i++)
         hw_ledger_free(l[i]);
     hw_free(m);
