@@ -181,8 +181,8 @@ static void print_summary(FILE *out, const struct run *r, const char *dir, int p
                 train_psg_flip_rate(t));
     if (rep->has_fixed_point) {
         const struct report_fixed_point *x = &rep->fixed_point;
-        fprintf(out, "  fixed point: %.4g values quantized, %.4f %% saturated; %" PRIu64 " of "
-                "%.4g accumulator sums overflowed\n", (double)x->quantized,
+        fprintf(out, "  fixed point: %.4g values quantized, %" PRIu64 " saturated (%.3g %%); %" PRIu64
+                " of %.4g accumulator sums overflowed\n", (double)x->quantized, x->saturated,
                 100.0 * (double)x->saturated / (double)x->quantized, x->acc_overflows,
                 (double)x->acc_sums);
     }
