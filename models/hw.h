@@ -160,6 +160,13 @@ int hw_conv_tile_i16(struct hw_model *m, const int16_t *x, int cin, int h, int w
  * trace-event JSON timeline (opens in Perfetto / chrome://tracing). */
 int hw_timeline_write(struct hw_model *m, const struct oprec *r, const char *path, char *err,
                       size_t errlen);
+/* The same for a sequence of records laid end to end (one training iteration, say), labelled
+ * with labels[i] (may be NULL): Chrome trace events to json_path and a VCD waveform (one busy
+ * wire per unit, the running record's index; time in ps) to vcd_path, either may be NULL.
+ * Files are written to a temporary name and renamed. Returns 0, 1 (failure), 2 (bad record). */
+int hw_timeline_write_ops(struct hw_model *m, const struct oprec *recs, size_t n,
+                          const char *const *labels, const char *json_path, const char *vcd_path,
+                          char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

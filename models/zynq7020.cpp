@@ -323,6 +323,8 @@ bool price_variant(hw_model *m, const oprec &r, map_variant v, cost *out, std::s
     return true;
 }
 
+} // namespace
+
 /* Attribution (layer, tech) never changes the cost; fields an op kind ignores are cleared so
  * that they do not split the memo. */
 oprec normalized(const oprec &r)
@@ -340,6 +342,8 @@ oprec normalized(const oprec &r)
     }
     return q;
 }
+
+namespace {
 
 /* The cost of a record in two parts: what its own technique spends, and (PSG weight gradients
  * only, else empty) the predictor pass over every weight, which the ledger books as PSG. The
@@ -440,50 +444,3 @@ extern "C" int hw_dma_stream(struct hw_model *m, uint64_t bytes, int write, uint
     return 0;
 }
 
-/* ---------------------------------------------------------------- timeline */
-
-extern "C" int hw_timeline_write(struct hw_model *m, const struct oprec *r, const char *path,
-                                 char *err, size_t errlen)
-{
-    if (!m || !r || !path)
-        return fail(err, errlen, 2, "hw_timeline_write: NULL argument");
-    oprec q = normalized(*r);
-    schedule s;
-    std::string why;
-    if (!map_op(m->k, q, q.msb_a ? MAP_PSG_MSB : MAP_PLAIN, &s, &why))
-        return fail(err, errlen, 2, "hw_timeline_write: " + why);
-    std::vector<timeline_event> ev;
-    job j;
-    j.k = &m->k;
-    j.s = &s;
-    j.timeline = &ev;
-    if (!s.steps.empty() && !engine_run(j, &why))
-        return fail(err, errlen, 1, "hw_timeline_write: " + why);
-    std::ofstream f(path);
-    if (!f)
-        return fail(err, errlen, 1, std::string(path) + ": cannot open for writing");
-    std::map<std::string, int> tids;
-    for (auto &e : ev)
-        tids.emplace(e.track, (int)tids.size() + 1);
-    double us_per_cycle = 1.0 / m->k.p.pl_clock_mhz;
-    f << "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n";
-    f << "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":1,\"args\":{\"name\":\"zynq7020 layer "
-      << r->layer << "\"}}";
-    for (auto &t : tids)
-        f << ",\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":" << t.second
-          << ",\"args\":{\"name\":\"" << t.first << "\"}}";
-    char buf[256];
-    for (auto &e : ev) {
-        std::snprintf(buf, sizeof buf,
-                      ",\n{\"name\":\"%s\",\"cat\":\"%s\",\"ph\":\"X\",\"pid\":1,\"tid\":%d,"
-                      "\"ts\":%.4f,\"dur\":%.4f,\"args\":{\"cycles\":%llu}}",
-                      e.what.c_str(), e.track, tids[e.track], e.t0 * us_per_cycle,
-                      (e.t1 - e.t0) * us_per_cycle, (unsigned long long)(e.t1 - e.t0));
-        f << buf;
-    }
-    f << "\n]}\n";
-    f.close();
-    if (!f)
-        return fail(err, errlen, 1, std::string(path) + ": write failed");
-    return 0;
-}

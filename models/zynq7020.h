@@ -53,6 +53,10 @@ private:
     void control_thread();
 };
 
+/* The record as the model prices it: attribution (layer, tech) and the fields its kind ignores
+ * cleared, so that equal work shares one memo entry. */
+oprec normalized(const oprec &r);
+
 /* Run one job (schedule) or one bit-accurate tile through the shared design. */
 bool engine_run(job &j, std::string *err);
 bool engine_run_tile(tile_request &t, std::string *err);

@@ -12,6 +12,7 @@
 #include "net.h"
 #include "optim.h"
 #include "outdir.h"
+#include "run_timeline.h"
 #include "train.h"
 #include "progress.h"
 #include "swa.h"
@@ -590,6 +591,8 @@ int cmd_energy_only(const struct e2_options *opts, const struct e2_config *cfg,
         rc = out_write_atomic(path, text, strlen(text), err);
     if (rc == E2_OK)
         rc = report_write(dir, &rep, err);
+    if (rc == E2_OK && cfg->report.timeline)
+        rc = timeline_write_iteration(cfg, model, dir, err);
     if (rc == E2_OK && !opts->quiet) {
         char joules[64], basej[64];
         report_format_human(joules, sizeof joules, rep.total_fj);

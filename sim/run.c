@@ -21,6 +21,7 @@
 #include "progress.h"
 #include "report.h"
 #include "checkpoint.h"
+#include "run_timeline.h"
 #include "trace.h"
 #include "train.h"
 
@@ -363,6 +364,9 @@ static int run_training(struct run *r, const struct e2_options *opts,
     if ((rc = report_write(dir, &r->rep, err)) != E2_OK)
         return rc;
     if (cfg->training.psg.enabled && (rc = write_psg_layers(dir, &r->t, err)) != E2_OK)
+        return rc;
+    if (cfg->report.timeline && priced &&
+        (rc = timeline_write_iteration(cfg, r->model, dir, err)) != E2_OK)
         return rc;
     if (r->trace) {
         struct trace_result res;

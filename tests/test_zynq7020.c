@@ -7,6 +7,7 @@
  *     E2SIM_UPDATE_GOLDEN=1 ./build/tests/test_zynq7020
  * and review the diff before committing. */
 #include "cunit_main.h"
+#include <math.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -396,6 +397,54 @@ static void test_timeline(void)
     hw_free(m);
 }
 
+/* Three records end to end as a VCD: a header with one busy wire per unit and the record
+ * index, time stamps in ps that never go back, and the last one at the three records' cycles
+ * (as the ledger counts them) times the 150 MHz period. */
+static void test_timeline_vcd(void)
+{
+    struct hw_params p;
+    CU_ASSERT_FATAL(hwt_params(&p, NULL) == 0);
+    struct hw_model *m = hwt_model_from(&p);
+    struct oprec r[3] = {hwt_conv(OP_PHASE_FWD, 2, 16, 16, 16, 3, 1, 8, 8, 8),
+                         hwt_elt(OP_RELU, OP_PHASE_FWD, 2, 16, 16, 32, 0, 32),
+                         hwt_conv(OP_PHASE_BWD_DATA, 2, 16, 16, 16, 3, 1, 16, 8, 16)};
+    const char *labels[3] = {"conv fwd", "relu fwd", "conv bwd"};
+    const char *vcd = "/tmp/e2sim_timeline_test.vcd", *json = "/tmp/e2sim_timeline_test.json";
+    char err[256];
+    CU_ASSERT_EQUAL_FATAL(hw_timeline_write_ops(m, r, 3, labels, json, vcd, err, sizeof err), 0);
+    uint64_t cycles = 0;
+    for (int i = 0; i < 3; i++) {
+        uint64_t c;
+        CU_ASSERT_FATAL(hw_op_cost(m, &r[i], &c, NULL, err, sizeof err) == 0);
+        cycles += c;
+    }
+    char *s = read_all(vcd);
+    CU_ASSERT_FATAL(s != NULL);
+    CU_ASSERT(strstr(s, "$timescale 1ps $end") != NULL);
+    CU_ASSERT(strstr(s, "$var integer 32 ! op $end") != NULL);
+    CU_ASSERT(strstr(s, "dsp_array_busy") && strstr(s, "ddr3_busy") && strstr(s, "dma_load_busy"));
+    CU_ASSERT(strstr(s, "  1 relu fwd") != NULL);
+    CU_ASSERT(strstr(s, "b10 !") != NULL);   /* record 2 starts */
+    long long prev = -1, last = -1;
+    int ordered = 1;
+    for (char *line = strtok(strstr(s, "$enddefinitions"), "\n"); line; line = strtok(NULL, "\n"))
+        if (line[0] == '#') {
+            last = atoll(line + 1);
+            ordered &= last > prev;
+            prev = last;
+        }
+    CU_ASSERT(ordered);
+    CU_ASSERT_EQUAL(last, llround((double)cycles * 1e6 / 150.0));
+    free(s);
+    s = read_all(json);
+    CU_ASSERT_FATAL(s != NULL);
+    CU_ASSERT(strstr(s, "\"conv bwd\"") != NULL);
+    free(s);
+    remove(vcd);
+    remove(json);
+    hw_free(m);
+}
+
 int main(void)
 {
     CU_TestInfo tests[] = {
@@ -405,6 +454,7 @@ int main(void)
         { "ResNet-20 per-layer golden file", test_resnet20_golden },
         { "figures (printed)", test_figures },
         { "timeline JSON", test_timeline },
+        { "timeline of several records: JSON and VCD", test_timeline_vcd },
         CU_TEST_INFO_NULL,
     };
     return cunit_run("zynq7020", NULL, NULL, tests);

@@ -1,0 +1,106 @@
+/* report.timeline (see run_timeline.h). */
+#include "run_timeline.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "energy.h"
+#include "energy_only.h"
+#include "net.h"
+#include "optim.h"
+#include "outdir.h"
+#include "trace.h"
+#include "train.h"
+
+/* The records one iteration emits, in order. */
+struct record_list {
+    struct oprec *v;
+    size_t n, cap;
+    int oom;
+};
+
+static void record(void *ctx, const struct oprec *r)
+{
+    struct record_list *l = ctx;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 256;
+        struct oprec *v = realloc(l->v, cap * sizeof *v);
+        if (!v) {
+            l->oom = 1;
+            return;
+        }
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n++] = *r;
+}
+
+static const char *const phase_text[OP_PHASE_COUNT] = {"fwd", "bwd-data", "bwd-weight", "update"};
+
+/* "b1.u0.conv fwd" for each record: layer names as the reports give them. */
+static char **label_records(struct net *net, const struct record_list *l)
+{
+    struct energy_acc acc;
+    if (energy_init(&acc, NULL, NULL) != 0)
+        return NULL;
+    for (size_t i = 0; i < l->n; i++)
+        energy_add(&acc, &l->v[i], 1);
+    struct net_param *p;
+    int np = net_params(net, &p), nlayers = 0;
+    struct trace_layer *layers = NULL;
+    char **labels = calloc(l->n ? l->n : 1, sizeof *labels);
+    int ok = labels && !acc.oom && energy_describe_layers(p, np, &acc, &layers, &nlayers) == 0;
+    for (size_t i = 0; ok && i < l->n; i++) {
+        const struct oprec *r = &l->v[i];
+        const char *name = r->layer < nlayers ? layers[r->layer].name : "";
+        size_t size = strlen(name) + 16;
+        ok = (labels[i] = malloc(size)) != NULL;
+        if (ok)
+            snprintf(labels[i], size, "%s %s", name,
+                     r->phase < OP_PHASE_COUNT ? phase_text[r->phase] : "?");
+    }
+    free(layers);
+    energy_free(&acc);
+    if (!ok && labels) {
+        for (size_t i = 0; i < l->n; i++)
+            free(labels[i]);
+        free(labels);
+        labels = NULL;
+    }
+    return labels;
+}
+
+int timeline_write_iteration(const struct e2_config *cfg, struct hw_model *m, const char *dir,
+                             struct e2_err *err)
+{
+    struct net *net = NULL;
+    int rc = energy_only_net(cfg, 0, &net, err);
+    if (rc != E2_OK)
+        return rc;
+    const struct cfg_training *tr = &cfg->training;
+    struct optim_config oc = {train_rule(tr), (float)tr->momentum, (float)tr->weight_decay};
+    struct record_list l = {0};
+    struct op_sink sink = {record, &l};
+    char **labels = NULL;
+    if (net_emit_iteration(net, tr->batch_size, NULL, 0.0f, &oc, &sink) != 0 || l.oom ||
+        !(labels = label_records(net, &l)))
+        rc = e2_fail(err, E2_FAILURE, "timeline: out of memory");
+    char json[OUT_PATH_MAX], vcd[OUT_PATH_MAX], msg[512] = "";
+    if (rc == E2_OK)
+        rc = out_join(json, sizeof json, dir, "timeline.json", err);
+    if (rc == E2_OK)
+        rc = out_join(vcd, sizeof vcd, dir, "timeline.vcd", err);
+    if (rc == E2_OK) {
+        int hr = hw_timeline_write_ops(m, l.v, l.n, (const char *const *)labels, json, vcd, msg,
+                                       sizeof msg);
+        if (hr)
+            rc = e2_fail(err, hr == 2 ? E2_BAD_INPUT : E2_FAILURE, "%s", msg);
+    }
+    for (size_t i = 0; labels && i < l.n; i++)
+        free(labels[i]);
+    free(labels);
+    free(l.v);
+    net_free(net);
+    return rc;
+}

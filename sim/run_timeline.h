@@ -1,0 +1,18 @@
+/* report.timeline: what the hardware does during one training iteration of a config, to look
+ * at rather than read. The op records of one iteration (every sample through every block, at
+ * the run's batch size) are simulated one after another on the run's hardware model and
+ * written as DIR/timeline.json (Chrome trace events: Perfetto, chrome://tracing) and
+ * DIR/timeline.vcd (a waveform: a busy wire per unit and the running record's index, labelled
+ * "layer phase" in the header). A PSG weight gradient shows its predictor pass; the low-order
+ * pass, priced as a fraction of a pass, is not drawn. */
+#ifndef E2_RUN_TIMELINE_H
+#define E2_RUN_TIMELINE_H
+
+#include "config.h"
+#include "hw.h"
+#include "status.h"
+
+int timeline_write_iteration(const struct e2_config *cfg, struct hw_model *m, const char *dir,
+                             struct e2_err *err);
+
+#endif
