@@ -1,7 +1,7 @@
 /* Energy glue: every emitted record is accounted exactly once (with its repeat count), padding
  * bytes never split identical records, checkpoints restore the counts, and the hardware ledger
  * fed through the glue equals pricing the records one by one. */
-#include <CUnit/Basic.h>
+#include "cunit_main.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -198,16 +198,12 @@ static void test_hw_run_equals_baseline(void)
 
 int main(void)
 {
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    CU_pSuite s = CU_add_suite("energy", NULL, NULL);
-    CU_add_test(s, "records accounted equal records emitted", test_counts);
-    CU_add_test(s, "padding bytes never split a record", test_padding_ignored);
-    CU_add_test(s, "checkpoint restores the counts", test_save_load);
-    CU_add_test(s, "fp32 SMB run priced equals the fp32 baseline", test_hw_run_equals_baseline);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
-    return fails ? 1 : 0;
+    CU_TestInfo tests[] = {
+        { "records accounted equal records emitted", test_counts },
+        { "padding bytes never split a record", test_padding_ignored },
+        { "checkpoint restores the counts", test_save_load },
+        { "fp32 SMB run priced equals the fp32 baseline", test_hw_run_equals_baseline },
+        CU_TEST_INFO_NULL,
+    };
+    return cunit_run("energy", NULL, NULL, tests);
 }

@@ -4,7 +4,7 @@
  * and SLU report skip ratios, fine-tuning the last FC leaves every other weight alone, and the
  * schedule helpers. Small synthetic data and ResNet-8 of width 4-8 keep it under ~30 s. */
 #define _GNU_SOURCE   /* mkdtemp */
-#include <CUnit/Basic.h>
+#include "cunit_main.h"
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -481,20 +481,16 @@ int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "child") == 0)
         return child_main(argv[2]);
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    CU_pSuite s = CU_add_suite("train", setup, teardown);
-    CU_add_test(s, "schedule and control helpers", test_helpers);
-    CU_add_test(s, "SMD drop count within binomial bounds", test_smd_binomial);
-    CU_add_test(s, "learns above chance, float and fixed point", test_learns);
-    CU_add_test(s, "SMD p = 0 equals SMB; drops emit nothing", test_smd_runs);
-    CU_add_test(s, "kill -9 and resume is bit-identical", test_kill_resume);
-    CU_add_test(s, "resume refuses corrupt or foreign checkpoints", test_resume_refuses);
-    CU_add_test(s, "stochastic depth and SLU skip ratios", test_skipping);
-    CU_add_test(s, "fine-tune the last FC only", test_finetune_fc);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
-    return fails ? 1 : 0;
+    CU_TestInfo tests[] = {
+        { "schedule and control helpers", test_helpers },
+        { "SMD drop count within binomial bounds", test_smd_binomial },
+        { "learns above chance, float and fixed point", test_learns },
+        { "SMD p = 0 equals SMB; drops emit nothing", test_smd_runs },
+        { "kill -9 and resume is bit-identical", test_kill_resume },
+        { "resume refuses corrupt or foreign checkpoints", test_resume_refuses },
+        { "stochastic depth and SLU skip ratios", test_skipping },
+        { "fine-tune the last FC only", test_finetune_fc },
+        CU_TEST_INFO_NULL,
+    };
+    return cunit_run("train", setup, teardown, tests);
 }
