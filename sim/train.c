@@ -700,6 +700,18 @@ int train_save(struct train *t, const char *path, struct energy_acc *energy, str
     return rc;
 }
 
+int64_t train_checkpoint_next(const char *path)
+{
+    struct ckpt c;
+    struct e2_err err;
+    if (ckpt_read(path, &c, &err) != E2_OK)
+        return -1;
+    struct train_meta m;
+    int64_t next = ckpt_take(&c, path, "meta", &m, sizeof m, &err) == E2_OK ? (int64_t)m.next : -1;
+    ckpt_free(&c);
+    return next;
+}
+
 static int check_ids(struct train *t, const struct ckpt *c, const char *path,
                      struct e2_err *err)
 {

@@ -105,6 +105,9 @@ struct train {
 struct net_precision train_precision(const struct cfg_training *tr);
 enum optim_rule train_rule(const struct cfg_training *tr);
 
+/* The iteration a checkpoint file resumes from, or -1 when it cannot be read (yet). */
+int64_t train_checkpoint_next(const char *path);
+
 int train_open(struct train *t, const struct e2_config *cfg, const struct dataset *train_ds,
                const struct dataset *test_ds, struct e2_err *err);
 void train_close(struct train *t);

@@ -19,18 +19,6 @@ static int is_dir(const char *path)
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-static char *slurp(const char *path)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return NULL;
-    char *buf = calloc(1, 1 << 22);
-    size_t n = fread(buf, 1, (1 << 22) - 1, fp);
-    buf[n] = 0;
-    fclose(fp);
-    return buf;
-}
-
 /* Entries of a folder whose name contains ".tmp." */
 static int count_temps(const char *dir)
 {
@@ -101,11 +89,11 @@ static void test_atomic_write(void)
     CU_ASSERT_EQUAL_FATAL(out_prepare_dir(dir, 0, &err), E2_OK);
     CU_ASSERT_EQUAL_FATAL(out_join(path, sizeof path, dir, "report.md", &err), E2_OK);
     CU_ASSERT_EQUAL(out_write_atomic(path, "first\n", 6, &err), E2_OK);
-    char *text = slurp(path);
+    char *text = read_text(path);
     CU_ASSERT_STRING_EQUAL(text, "first\n");
     free(text);
     CU_ASSERT_EQUAL(out_write_atomic(path, "second", 6, &err), E2_OK);
-    text = slurp(path);
+    text = read_text(path);
     CU_ASSERT_STRING_EQUAL(text, "second");
     free(text);
 
@@ -114,12 +102,12 @@ static void test_atomic_write(void)
     CU_ASSERT_EQUAL_FATAL(out_open_tmp(path, &f, &err), E2_OK);
     fprintf(f.fp, "third, streamed\n");
     fflush(f.fp);
-    text = slurp(path);
+    text = read_text(path);
     CU_ASSERT_STRING_EQUAL(text, "second");
     free(text);
     CU_ASSERT_EQUAL(count_temps(dir), 1);
     CU_ASSERT_EQUAL(out_commit(&f, &err), E2_OK);
-    text = slurp(path);
+    text = read_text(path);
     CU_ASSERT_STRING_EQUAL(text, "third, streamed\n");
     free(text);
 
@@ -128,7 +116,7 @@ static void test_atomic_write(void)
     fprintf(f.fp, "never");
     out_abort(&f);
     out_abort(&f);   /* harmless twice */
-    text = slurp(path);
+    text = read_text(path);
     CU_ASSERT_STRING_EQUAL(text, "third, streamed\n");
     free(text);
     CU_ASSERT_EQUAL(count_temps(dir), 0);
@@ -153,7 +141,7 @@ static void test_append_lines(void)
     path_of(path, sizeof path, "sweep.jsonl");
     CU_ASSERT_EQUAL(out_append_line_atomic(path, "{\"point\": 0}", &err), E2_OK);
     CU_ASSERT_EQUAL(out_append_line_atomic(path, "{\"point\": 1}\n", &err), E2_OK);
-    char *text = slurp(path);
+    char *text = read_text(path);
     CU_ASSERT_STRING_EQUAL(text, "{\"point\": 0}\n{\"point\": 1}\n");
     free(text);
 
@@ -181,7 +169,7 @@ static void test_append_lines(void)
         all_ok &= WIFEXITED(status) && WEXITSTATUS(status) == 0;
     }
     CU_ASSERT(all_ok);
-    text = slurp(path);
+    text = read_text(path);
     CU_ASSERT_FATAL(text != NULL);
     CU_ASSERT_EQUAL(strlen(text), (size_t)WRITERS * LINES * (WIDTH + 1));
     int whole = 1, count[WRITERS] = {0};

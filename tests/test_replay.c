@@ -4,6 +4,7 @@
  * same trace differently. Uses the real hardware model with the default parameters. */
 #define _POSIX_C_SOURCE 200809L
 #include "cunit_main.h"
+#include "testutil.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include "replay.h"
 #include "report.h"
 #include "trace.h"
+#include "train.h"
 
 static char dir[64];
 static struct e2_config *cfg;
@@ -207,21 +209,6 @@ static int sh(const char *fmt, const char *a, const char *b, const char *c)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = calloc(1, (size_t)n + 1);
-    if (fread(s, 1, (size_t)n, f) != (size_t)n)
-        s[0] = '\0';
-    fclose(f);
-    return s;
-}
-
 static void write_text(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
@@ -273,7 +260,7 @@ static void test_command_line(void)
              E2SIM_BINARY, bad, hw, dir, errfile);
     int st = system(cmd);
     CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 2);
-    char *text = slurp(errfile);
+    char *text = read_text(errfile);
     CU_ASSERT_PTR_NOT_NULL(text && strstr(text, "bad.e2t: byte offset 0: not an e2sim trace"));
     free(text);
     CU_ASSERT_EQUAL(sh("'" E2SIM_BINARY "' replay --config '%s' --out '%s/none' 2>/dev/null%s",
@@ -298,7 +285,7 @@ static void test_command_line(void)
         char a[300], b[300];
         snprintf(a, sizeof a, "%s/%s", whole, files[i]);
         snprintf(b, sizeof b, "%s/%s", merged, files[i]);
-        char *x = slurp(a), *y = slurp(b);
+        char *x = read_text(a), *y = read_text(b);
         CU_ASSERT_FATAL(x && y);
         if (i < 2) {
             CU_ASSERT_STRING_EQUAL(x, y);
@@ -351,7 +338,7 @@ static void test_live_run_then_replay(void)
     for (int i = 0; i < 3; i++) {
         snprintf(a, sizeof a, "%s/%s", live, files[i]);
         snprintf(b, sizeof b, "%s/%s", replayed, files[i]);
-        char *x = slurp(a), *y = slurp(b);
+        char *x = read_text(a), *y = read_text(b);
         CU_ASSERT_FATAL(x && y);
         CU_ASSERT(strlen(x) > 60);
         CU_ASSERT_STRING_EQUAL(x, y);
@@ -374,20 +361,6 @@ static void test_live_run_then_replay(void)
     }
     json_free(va);
     json_free(vb);
-}
-
-/* The iteration a run's checkpoint resumes from (-1: none yet). */
-static int checkpoint_iteration(const char *path)
-{
-    struct ckpt c;
-    struct e2_err err;
-    if (ckpt_read(path, &c, &err) != E2_OK)
-        return -1;
-    size_t size;
-    const uint64_t *meta = ckpt_get(&c, "meta", &size);   /* config_hash, next, ... */
-    int next = meta && size >= 16 ? (int)meta[1] : -1;
-    ckpt_free(&c);
-    return next;
 }
 
 #define RESUME_RUN "--config '" E2SIM_SOURCE_DIR "/configs/zedboard.yaml' --quiet " \
@@ -419,14 +392,14 @@ static void test_killed_traced_run_resumes(void)
         execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
         _exit(127);
     }
-    for (int tries = 0; tries < 60000 && checkpoint_iteration(ckpt) < 20; tries++) {
+    for (int tries = 0; tries < 60000 && (int)train_checkpoint_next(ckpt) < 20; tries++) {
         struct timespec ms = {0, 1000000};
         nanosleep(&ms, NULL);
     }
     kill(pid, SIGKILL);
     int status;
     waitpid(pid, &status, 0);
-    int at = checkpoint_iteration(ckpt);
+    int at = (int)train_checkpoint_next(ckpt);
     fprintf(stderr, "[killed; resuming from %d of 200] ", at);
     CU_ASSERT_FATAL(WIFSIGNALED(status) && at >= 20 && at < 200);
     /* not with another trace path; and a finished run's trace is finished */
@@ -447,7 +420,7 @@ static void test_killed_traced_run_resumes(void)
     for (int i = 0; i < 3; i++) {
         snprintf(a, sizeof a, "%s/replay-0/%s", dir, files[i]);
         snprintf(b, sizeof b, "%s/replay-1/%s", dir, files[i]);
-        char *x = slurp(a), *y = slurp(b);
+        char *x = read_text(a), *y = read_text(b);
         CU_ASSERT_FATAL(x && y);
         CU_ASSERT_STRING_EQUAL(x, y);
         free(x);
@@ -456,7 +429,7 @@ static void test_killed_traced_run_resumes(void)
     /* and the replayed curve is the live one, all 10 points */
     snprintf(a, sizeof a, "%s/curve.csv", whole);
     snprintf(b, sizeof b, "%s/replay-1/curve.csv", dir);
-    char *x = slurp(a), *y = slurp(b);
+    char *x = read_text(a), *y = read_text(b);
     CU_ASSERT_FATAL(x && y);
     CU_ASSERT_STRING_EQUAL(x, y);
     int lines = 0;

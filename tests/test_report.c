@@ -2,6 +2,7 @@
  * to the total to the femtojoule, charts are inline SVG with nothing external. */
 #define _POSIX_C_SOURCE 200809L
 #include "cunit_main.h"
+#include "testutil.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,19 +19,7 @@ static char *slurp(const char *name)
 {
     char path[256];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = calloc(1, (size_t)n + 1);
-    if (fread(s, 1, (size_t)n, f) != (size_t)n) {
-        free(s);
-        s = NULL;
-    }
-    fclose(f);
-    return s;
+    return read_text(path);
 }
 
 /* 2^70 + 12345 fJ: more than a uint64_t holds. */

@@ -44,25 +44,6 @@ static void keep(void *ctx, const struct oprec *r)
         l->v[l->n++] = *r;
 }
 
-static char *read_all(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    rewind(f);
-    char *s = malloc((size_t)n + 1);
-    if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
-        free(s);
-        s = NULL;
-    }
-    if (s)
-        s[n] = 0;
-    fclose(f);
-    return s;
-}
-
 static void check_method(const char *method)
 {
     struct e2_config *cfg = make_config(method);
@@ -91,7 +72,7 @@ static void check_method(const char *method)
 
     char path[512];
     path_of(path, sizeof path, "timeline.vcd");
-    char *s = read_all(path);
+    char *s = read_text(path);
     CU_ASSERT_FATAL(s != NULL);
     char line[64];
     CU_ASSERT(strstr(s, "  0 b0.u0.conv fwd\n") != NULL);
@@ -106,7 +87,7 @@ static void check_method(const char *method)
     CU_ASSERT_EQUAL(last, llround((double)cycles * 1e6 / cfg->hw.pl_clock_mhz));
     free(s);
     path_of(path, sizeof path, "timeline.json");
-    s = read_all(path);
+    s = read_text(path);
     CU_ASSERT_FATAL(s != NULL);
     CU_ASSERT(strstr(s, "\"b0.u0.conv fwd\"") != NULL);
     free(s);

@@ -4,6 +4,7 @@
  * writes a report.json whose numbers depend on the point), so the test takes seconds. */
 #define _GNU_SOURCE
 #include "cunit_main.h"
+#include "testutil.h"
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,7 +23,7 @@ static char dir[64];
 static char script[128];
 static char runlog[128];
 
-static void path_of(char *buf, size_t size, const char *name)
+static void sweep_path(char *buf, size_t size, const char *name)
 {
     snprintf(buf, size, "%s/%s", dir, name);
 }
@@ -48,7 +49,7 @@ static const char *const worker_text =
 
 static const char *worker_argv[] = {"/bin/sh", script, NULL};
 
-static void write_file(const char *path, const char *text)
+static void write_path(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
     if (!f)
@@ -71,8 +72,8 @@ static const char *grid_yaml =
 static struct e2_config *load(const char *yaml, const char *name)
 {
     char path[256];
-    path_of(path, sizeof path, name);
-    write_file(path, yaml);
+    sweep_path(path, sizeof path, name);
+    write_path(path, yaml);
     struct e2_config *cfg = malloc(sizeof *cfg);
     struct e2_err err = {{0}};
     int rc = cfg_load(path, NULL, 0, cfg, &err);
@@ -117,27 +118,12 @@ static int runs_of(long p)
     return n;
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = calloc(1, (size_t)n + 1);
-    if (fread(s, 1, (size_t)n, f) != (size_t)n)
-        s[0] = '\0';
-    fclose(f);
-    return s;
-}
-
 static void test_grid_points_and_values(void)
 {
     struct e2_config *cfg = load(grid_yaml, "grid.yaml");
     CU_ASSERT_EQUAL(cfg_sweep_points(cfg), 6);
     char out[256];
-    path_of(out, sizeof out, "grid");
+    sweep_path(out, sizeof out, "grid");
     remove(runlog);
     struct e2_err err = {{0}};
     CU_ASSERT_EQUAL_FATAL(run_sweep(cfg, out, 3, 0, 1, 1, &err), E2_OK);
@@ -168,17 +154,17 @@ static void test_grid_points_and_values(void)
     char path[300];
     snprintf(path, sizeof path, "%s/sweep.csv", out);
     CU_ASSERT_EQUAL(lines_of(path), 7);
-    char *csv = slurp(path);
+    char *csv = read_text(path);
     CU_ASSERT_PTR_NOT_NULL(strstr(csv, "point,training.psg.beta,training.psg.msb_x,top1,top5,"
                                        "energy_j,energy_fj,"));
     CU_ASSERT_PTR_NOT_NULL(strstr(csv, "\n0,0.05,4,0.50,1,3.25,3250000000000000,40,0.50,0,,,"));
     free(csv);
     snprintf(path, sizeof path, "%s/sweep.md", out);
-    char *md = slurp(path);
+    char *md = read_text(path);
     CU_ASSERT_PTR_NOT_NULL(strstr(md, "6 of 6 points finished"));
     free(md);
     snprintf(path, sizeof path, "%s/sweep.html", out);
-    char *html = slurp(path);
+    char *html = read_text(path);
     CU_ASSERT_PTR_NOT_NULL(strstr(html, "<svg "));
     CU_ASSERT_PTR_NOT_NULL(strstr(html, "Pareto"));
     free(html);
@@ -194,7 +180,7 @@ static void test_zip_points(void)
                                  "    training.psg.msb_x: [2, 4, 8]\n", "zip.yaml");
     CU_ASSERT_EQUAL(cfg_sweep_points(cfg), 3);
     char out[256];
-    path_of(out, sizeof out, "zip");
+    sweep_path(out, sizeof out, "zip");
     struct e2_err err = {{0}};
     CU_ASSERT_EQUAL_FATAL(run_sweep(cfg, out, 1, 0, 1, 1, &err), E2_OK);
     struct sweep_row *rows;
@@ -221,7 +207,7 @@ static void test_killed_and_resumed(void)
 {
     struct e2_config *cfg = load(grid_yaml, "grid.yaml");
     char out[256], jsonl[300];
-    path_of(out, sizeof out, "killed");
+    sweep_path(out, sizeof out, "killed");
     snprintf(jsonl, sizeof jsonl, "%s/sweep.jsonl", out);
     mkdir(out, 0755);
     remove(runlog);
@@ -288,7 +274,7 @@ static void test_failed_point_is_retried(void)
 {
     struct e2_config *cfg = load(grid_yaml, "grid.yaml");
     char out[256];
-    path_of(out, sizeof out, "failing");
+    sweep_path(out, sizeof out, "failing");
     remove(runlog);
     setenv("FAIL", "3", 1);
     struct e2_err err = {{0}};
@@ -310,10 +296,10 @@ static void test_shards_merge_to_the_whole(void)
 {
     struct e2_config *cfg = load(grid_yaml, "grid.yaml");
     char whole[256], s1[256], s2[256], merged[256];
-    path_of(whole, sizeof whole, "whole");
-    path_of(s1, sizeof s1, "shard1");
-    path_of(s2, sizeof s2, "shard2");
-    path_of(merged, sizeof merged, "merged");
+    sweep_path(whole, sizeof whole, "whole");
+    sweep_path(s1, sizeof s1, "shard1");
+    sweep_path(s2, sizeof s2, "shard2");
+    sweep_path(merged, sizeof merged, "merged");
     struct e2_err err = {{0}};
     remove(runlog);
     CU_ASSERT_EQUAL_FATAL(run_sweep(cfg, whole, 3, 0, 1, 1, &err), E2_OK);
@@ -323,7 +309,7 @@ static void test_shards_merge_to_the_whole(void)
     snprintf(path, sizeof path, "%s/sweep.jsonl", s1);
     CU_ASSERT_EQUAL(lines_of(path), 3);   /* points 0, 2, 4 */
     snprintf(path, sizeof path, "%s/sweep.md", s1);
-    char *md = slurp(path);
+    char *md = read_text(path);
     CU_ASSERT_PTR_NOT_NULL(strstr(md, "3 of 6 points finished"));
     free(md);
     const char *dirs[2] = {s2, s1};
@@ -333,7 +319,7 @@ static void test_shards_merge_to_the_whole(void)
         char a[300], b[300];
         snprintf(a, sizeof a, "%s/%s", whole, files[i]);
         snprintf(b, sizeof b, "%s/%s", merged, files[i]);
-        char *x = slurp(a), *y = slurp(b);
+        char *x = read_text(a), *y = read_text(b);
         CU_ASSERT_FATAL(x && y);
         CU_ASSERT_STRING_EQUAL(x, y);
         free(x);
@@ -355,7 +341,7 @@ static void test_shards_merge_to_the_whole(void)
 
     /* overlapping shards with identical rows merge; the output folder must be new */
     char again[256];
-    path_of(again, sizeof again, "merged2");
+    sweep_path(again, sizeof again, "merged2");
     const char *overlap[3] = {s1, whole, s2};
     CU_ASSERT_EQUAL(sweep_merge(overlap, 3, again, 1, &err), E2_OK);
     CU_ASSERT_EQUAL(sweep_merge(overlap, 3, again, 1, &err), E2_BAD_INPUT);
@@ -365,21 +351,21 @@ static void test_shards_merge_to_the_whole(void)
 static void test_merge_conflicts(void)
 {
     char a[256], b[256], c[256], out[256], path[300];
-    path_of(a, sizeof a, "conflict-a");
-    path_of(b, sizeof b, "conflict-b");
-    path_of(c, sizeof c, "conflict-c");
+    sweep_path(a, sizeof a, "conflict-a");
+    sweep_path(b, sizeof b, "conflict-b");
+    sweep_path(c, sizeof c, "conflict-c");
     mkdir(a, 0755);
     mkdir(b, 0755);
     mkdir(c, 0755);
     snprintf(path, sizeof path, "%s/sweep.jsonl", a);
-    write_file(path, "{\"point\": 1, \"sweep\": \"abc\", \"results\": {\"top1\": 0.5}}\n");
+    write_path(path, "{\"point\": 1, \"sweep\": \"abc\", \"results\": {\"top1\": 0.5}}\n");
     snprintf(path, sizeof path, "%s/sweep.jsonl", b);
-    write_file(path, "{\"point\": 1, \"sweep\": \"abc\", \"results\": {\"top1\": 0.6}}\n");
+    write_path(path, "{\"point\": 1, \"sweep\": \"abc\", \"results\": {\"top1\": 0.6}}\n");
     snprintf(path, sizeof path, "%s/sweep.jsonl", c);
-    write_file(path, "{\"point\": 2, \"sweep\": \"xyz\", \"results\": {\"top1\": 0.6}}\n");
+    write_path(path, "{\"point\": 2, \"sweep\": \"xyz\", \"results\": {\"top1\": 0.6}}\n");
     struct e2_err err = {{0}};
     const char *ab[2] = {a, b}, *ac[2] = {a, c};
-    path_of(out, sizeof out, "conflict-out");
+    sweep_path(out, sizeof out, "conflict-out");
     CU_ASSERT_EQUAL(sweep_merge(ab, 2, out, 1, &err), E2_BAD_INPUT);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "point 1 appears twice with different"));
     CU_ASSERT_EQUAL(sweep_merge(ac, 2, out, 1, &err), E2_BAD_INPUT);
@@ -388,7 +374,7 @@ static void test_merge_conflicts(void)
     CU_ASSERT_EQUAL(sweep_merge(missing, 1, out, 1, &err), E2_BAD_INPUT);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "/nonexistent/sweep/sweep.jsonl"));
     snprintf(path, sizeof path, "%s/sweep.jsonl", c);
-    write_file(path, "{\"point\": 2, \"sweep\": \"xyz\"}\nnot json\n");
+    write_path(path, "{\"point\": 2, \"sweep\": \"xyz\"}\nnot json\n");
     CU_ASSERT_EQUAL(sweep_merge(ac + 1, 1, out, 1, &err), E2_BAD_INPUT);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "sweep.jsonl:2:1: "));
 }
@@ -419,9 +405,9 @@ int main(void)
     snprintf(dir, sizeof dir, "/tmp/e2sim-test-sweep-XXXXXX");
     if (!mkdtemp(dir))
         return 1;
-    path_of(script, sizeof script, "worker.sh");
-    path_of(runlog, sizeof runlog, "runs.log");
-    write_file(script, worker_text);
+    sweep_path(script, sizeof script, "worker.sh");
+    sweep_path(runlog, sizeof runlog, "runs.log");
+    write_path(script, worker_text);
     setenv("RUNLOG", runlog, 1);
     CU_TestInfo tests[] = {
         { "grid: points, values, results, summary files", test_grid_points_and_values },

@@ -243,19 +243,6 @@ static const char *const RESUME_SETS[] = {
     "training.swa.every=3", "training.smd.p=0.3", "training.precision.rounding=stochastic",
 };
 
-static int checkpoint_iteration(const char *path)
-{
-    struct ckpt c;
-    struct e2_err err;
-    if (ckpt_read(path, &c, &err) != E2_OK)
-        return -1;
-    size_t size;
-    const uint64_t *meta = ckpt_get(&c, "meta", &size);   /* config_hash, next, ... */
-    int next = meta && size >= 16 ? (int)meta[1] : -1;
-    ckpt_free(&c);
-    return next;
-}
-
 static void test_kill_resume(void)
 {
     struct e2_config cfg;
@@ -283,7 +270,7 @@ static void test_kill_resume(void)
     }
     int killed_at = -1;
     for (int tries = 0; tries < 20000; tries++) {
-        int it = checkpoint_iteration(pb);
+        int it = (int)train_checkpoint_next(pb);
         if (it >= 12) {
             kill(pid, SIGKILL);
             killed_at = it;
@@ -295,7 +282,7 @@ static void test_kill_resume(void)
     int status;
     waitpid(pid, &status, 0);
     CU_ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-    int at = checkpoint_iteration(pb);
+    int at = (int)train_checkpoint_next(pb);
     fprintf(stderr, "[killed after checkpoint %d; resuming from %d of 40] ", killed_at, at);
     CU_ASSERT(at >= 12 && at < 40);
 

@@ -7,6 +7,7 @@
  *     E2SIM_UPDATE_GOLDEN=1 ./build/tests/test_zynq7020
  * and review the diff before committing. */
 #include "cunit_main.h"
+#include "testutil.h"
 #include <math.h>
 #include <time.h>
 #include <unistd.h>
@@ -253,21 +254,6 @@ static char *golden_text(struct hw_model *m, const struct net *net)
     return out;
 }
 
-static char *read_all(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    size_t got = fread(s, 1, (size_t)n, f);
-    s[got] = '\0';
-    fclose(f);
-    return s;
-}
-
 static void test_resnet20_golden(void)
 {
     struct hw_params p;
@@ -289,7 +275,7 @@ static void test_resnet20_golden(void)
         fclose(f);
         fprintf(stderr, "\nwrote %s\n", path);
     }
-    char *golden = read_all(path);
+    char *golden = read_text(path);
     if (!golden)
         fprintf(stderr, "\n%s missing: regenerate with E2SIM_UPDATE_GOLDEN=1\n", path);
     CU_ASSERT_FATAL(golden != NULL);
@@ -384,7 +370,7 @@ static void test_timeline(void)
     close(fd);
     char err[256];
     CU_ASSERT_EQUAL(hw_timeline_write(m, &r, path, err, sizeof err), 0);
-    char *s = read_all(path);
+    char *s = read_text(path);
     CU_ASSERT_FATAL(s != NULL);
     CU_ASSERT(strstr(s, "\"traceEvents\"") != NULL);
     CU_ASSERT(strstr(s, "\"dsp array\"") != NULL);
@@ -418,7 +404,7 @@ static void test_timeline_vcd(void)
         CU_ASSERT_FATAL(hw_op_cost(m, &r[i], &c, NULL, err, sizeof err) == 0);
         cycles += c;
     }
-    char *s = read_all(vcd);
+    char *s = read_text(vcd);
     CU_ASSERT_FATAL(s != NULL);
     CU_ASSERT(strstr(s, "$timescale 1ps $end") != NULL);
     CU_ASSERT(strstr(s, "$var integer 32 ! op $end") != NULL);
@@ -436,7 +422,7 @@ static void test_timeline_vcd(void)
     CU_ASSERT(ordered);
     CU_ASSERT_EQUAL(last, llround((double)cycles * 1e6 / 150.0));
     free(s);
-    s = read_all(json);
+    s = read_text(json);
     CU_ASSERT_FATAL(s != NULL);
     CU_ASSERT(strstr(s, "\"conv bwd\"") != NULL);
     free(s);
