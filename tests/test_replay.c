@@ -15,7 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "checkpoint.h"
 #include "config.h"
 #include "hw.h"
 #include "json.h"
