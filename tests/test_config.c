@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -577,6 +578,39 @@ static void test_json_and_reference(void)
     free(cfg);
 }
 
+/* Every config the project ships loads: run configs (configs/, configs/paper/, configs/sweeps/)
+ * as runs, hardware tables (configs/hw/) and the replay sweep as hardware configs. */
+static void test_shipped_configs(void)
+{
+    static const char *const folders[] = {"configs", "configs/paper", "configs/sweeps", "configs/hw"};
+    int loaded = 0;
+    for (size_t d = 0; d < sizeof folders / sizeof folders[0]; d++) {
+        char dirpath[512];
+        snprintf(dirpath, sizeof dirpath, "%s/%s", E2SIM_SOURCE_DIR, folders[d]);
+        DIR *dir = opendir(dirpath);
+        CU_ASSERT_FATAL(dir != NULL);
+        for (struct dirent *e; (e = readdir(dir)) != NULL;) {
+            size_t len = strlen(e->d_name);
+            if (len < 6 || strcmp(e->d_name + len - 5, ".yaml") != 0 ||
+                strcmp(e->d_name, "paper-base.yaml") == 0)   /* a fragment the others include */
+                continue;
+            char path[1024];
+            snprintf(path, sizeof path, "%s/%s", dirpath, e->d_name);
+            int hw = d == 3 || strcmp(e->d_name, "hw_replay.yaml") == 0;
+            struct e2_config *cfg = calloc(1, sizeof *cfg);
+            struct e2_err err = {""};
+            int rc = cfg_load_scoped(path, NULL, 0, hw ? CFG_SCOPE_HW : CFG_SCOPE_RUN, cfg, &err);
+            if (rc != E2_OK)
+                printf("\n  %s\n", err.msg);
+            CU_ASSERT_EQUAL(rc, E2_OK);
+            loaded++;
+            free(cfg);
+        }
+        closedir(dir);
+    }
+    CU_ASSERT(loaded >= 30);
+}
+
 static int suite_init(void) { return tmpdir_create("config"); }
 
 int main(void)
@@ -594,6 +628,7 @@ int main(void)
         { "hash", test_hash },
         { "sweeps", test_sweeps },
         { "json and reference", test_json_and_reference },
+        { "every shipped config loads", test_shipped_configs },
         CU_TEST_INFO_NULL,
     };
     return cunit_run("config", suite_init, tmpdir_remove, tests);
