@@ -296,7 +296,10 @@ static int run_training(struct run *r, const struct e2_options *opts,
     r->config_text = print_config(cfg);
     if (!r->config_text)
         return e2_fail(err, E2_FAILURE, "out of memory");
-    if (cfg->report.trace[0] && priced && resumed) {
+    int finished = resumed && r->t.next >= r->t.total;
+    if (cfg->report.trace[0] && priced && finished) {
+        /* the run and its trace are complete: the reports are written again, the trace kept */
+    } else if (cfg->report.trace[0] && priced && resumed) {
         struct ckpt c;
         if ((rc = ckpt_read(path, &c, err)) != E2_OK)
             return rc;

@@ -401,11 +401,16 @@ static void test_killed_traced_run_resumes(void)
     int at = (int)train_checkpoint_next(ckpt);
     fprintf(stderr, "[killed; resuming from %d of 200] ", at);
     CU_ASSERT_FATAL(WIFSIGNALED(status) && at >= 20 && at < 200);
-    /* not with another trace path; and a finished run's trace is finished */
+    /* not with another trace path; a finished run resumes to nothing and keeps its trace */
     CU_ASSERT_EQUAL(sh("'" E2SIM_BINARY "' " RESUME_RUN " --trace '%s.other' --out '%s' --resume"
                        " 2>/dev/null%s", kt, killed, ""), 2);
-    CU_ASSERT_EQUAL(sh("'" E2SIM_BINARY "' " RESUME_RUN " --trace '%s' --out '%s' --resume"
-                       " 2>/dev/null%s", wt, whole, ""), 2);
+    struct stat before, after;
+    CU_ASSERT_FATAL(stat(wt, &before) == 0);
+    CU_ASSERT_EQUAL(sh("'" E2SIM_BINARY "' " RESUME_RUN " --trace '%s' --out '%s' --resume%s", wt,
+                       whole, ""), 0);
+    CU_ASSERT_FATAL(stat(wt, &after) == 0);
+    CU_ASSERT(before.st_ino == after.st_ino && before.st_size == after.st_size &&
+              before.st_mtime == after.st_mtime);
     CU_ASSERT_EQUAL_FATAL(sh("'" E2SIM_BINARY "' " RESUME_RUN " --trace '%s' --out '%s' --resume%s",
                              kt, killed, ""), 0);
     const char *runs[] = {wt, kt};
