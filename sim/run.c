@@ -299,6 +299,9 @@ static int run_training(struct run *r, const struct e2_options *opts,
     int finished = resumed && r->t.next >= r->t.total;
     if (cfg->report.trace[0] && priced && finished) {
         /* the run and its trace are complete: the reports are written again, the trace kept */
+        if (access(cfg->report.trace, F_OK) != 0)
+            return e2_fail(err, E2_BAD_INPUT, "--trace %s: the run in %s finished without "
+                           "recording that trace; resume without --trace", cfg->report.trace, dir);
     } else if (cfg->report.trace[0] && priced && resumed) {
         struct ckpt c;
         if ((rc = ckpt_read(path, &c, err)) != E2_OK)

@@ -651,13 +651,31 @@ static int put_params(struct train *t, struct ckpt *c)
     return rc;
 }
 
+/* What a checkpoint must match to be resumed: the config without its report: section (progress,
+ * trace, timeline and report sizes do not change the run; a trace's own continuity is checked
+ * by trace_resume). 0 when out of memory, which no checkpoint matches by chance. */
+static uint64_t resume_hash(const struct e2_config *cfg)
+{
+    struct e2_config *c = malloc(sizeof *c), *d = malloc(sizeof *d);
+    uint64_t h = 0;
+    if (c && d) {
+        *c = *cfg;
+        cfg_defaults(d);
+        c->report = d->report;
+        h = cfg_hash(c);
+    }
+    free(c);
+    free(d);
+    return h;
+}
+
 int train_save(struct train *t, const char *path, struct energy_acc *energy, struct e2_err *err)
 {
     struct ckpt c;
     ckpt_init(&c);
     struct train_meta m;
     memset(&m, 0, sizeof m);
-    m.config_hash = cfg_hash(t->cfg);
+    m.config_hash = resume_hash(t->cfg);
     m.next = t->next;
     m.total = t->total;
     m.minibatches = t->minibatches;
@@ -777,7 +795,7 @@ int train_resume(struct train *t, const char *path, struct energy_acc *energy,
     struct train_meta m;
     if ((rc = ckpt_take(&c, path, "meta", &m, sizeof m, err)) != E2_OK)
         goto done;
-    if (m.config_hash != cfg_hash(t->cfg) || m.total != t->total || m.np != t->np ||
+    if (m.config_hash != resume_hash(t->cfg) || m.total != t->total || m.np != t->np ||
         m.blocks != t->blocks) {
         rc = e2_fail(err, E2_BAD_INPUT, "%s: the checkpoint was written by a different "
                      "config; resume with the config of the run in that folder", path);
