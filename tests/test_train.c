@@ -351,6 +351,13 @@ static void test_resume_refuses(void)
     CU_ASSERT_EQUAL(train_resume(&b, p, NULL, &err), E2_BAD_INPUT);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "different config"));
     train_close(&b);
+    /* report: keys do not change the run: resuming with another trace or progress is fine */
+    struct e2_config quiet;
+    const char *report_sets[] = {"report.progress=off", "report.trace=/tmp/x.e2t"};
+    make_config(&quiet, report_sets, 2);
+    CU_ASSERT_EQUAL_FATAL(train_open(&b, &quiet, &d.train, &d.test, &err), E2_OK);
+    CU_ASSERT_EQUAL(train_resume(&b, p, NULL, &err), E2_OK);
+    train_close(&b);
 
     FILE *f = fopen(p, "r+b");
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
