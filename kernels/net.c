@@ -1766,7 +1766,9 @@ static void mark_params(struct net *net, struct net_param *p, int np)
             k += 5;
         }
     }
-    (void)np;
+    for (int i = 0; net->fc_only && i < np; i++)   /* fine-tuning the last layer only */
+        if (p[i].kind != NET_PARAM_FC)
+            p[i].active = 0;
 }
 
 void net_set_fc_only(struct net *net, int on)

@@ -119,8 +119,8 @@ double net_loss(struct net *net, const int *labels, const float **dlogits,
                 const struct op_sink *sink);
 
 /* Fine-tuning the last layer: with on, net_backward (and net_emit_iteration) compute and record
- * only the final FC's weight gradient; every other gradient keeps its last value and the
- * caller must leave those parameters inactive. */
+ * only the final FC's weight gradient and mark every other parameter inactive (its gradient
+ * keeps its last value). */
 void net_set_fc_only(struct net *net, int on);
 
 /* Backward of the last NET_TRAIN forward from dL/dlogits [n][classes]. gate_dm [blocks][n] (may

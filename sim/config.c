@@ -881,9 +881,10 @@ static int check_schedule(const struct e2_config *cfg, const struct cfg_field **
     for (size_t i = 0; i < sizeof below_one / sizeof below_one[0]; i++)
         if (below_one[i].v >= 1)
             return FAULT(below_one[i].key, NULL, "%s must be below 1", below_one[i].key);
-    if (t->finetune_last_fc_only && !t->finetune_from[0])
+    if (t->finetune_last_fc_only && !t->finetune_from[0] && strcmp(t->mode, "energy-only") != 0)
         return FAULT("training.finetune_last_fc_only", "training.finetune_from",
-                     "training.finetune_last_fc_only needs training.finetune_from");
+                     "training.finetune_last_fc_only needs training.finetune_from (except in "
+                     "the energy-only mode, which trains nothing)");
     if (strcmp(t->mode, "energy-only") == 0 && t->slu.enabled && t->energy_only.slu_skip.n == 0)
         return FAULT("training.energy_only.slu_skip", "training.method",
                      "energy-only with slu needs training.energy_only.slu_skip");

@@ -181,6 +181,7 @@ int energy_only_net(const struct e2_config *cfg, int fp32, struct net **out, str
         net_free(net);
         return e2_fail(err, E2_FAILURE, "out of memory building the SLU gates");
     }
+    net_set_fc_only(net, !fp32 && tr->finetune_last_fc_only);
     *out = net;
     return E2_OK;
 }
@@ -199,9 +200,10 @@ int energy_only_plan_make(const struct e2_config *cfg, const struct net *net,
 {
     const struct cfg_training *tr = &cfg->training;
     memset(plan, 0, sizeof *plan);
-    if (tr->finetune_from[0] || tr->finetune_last_fc_only)
-        return e2_fail(err, E2_BAD_INPUT, "%s: energy-only mode does not model fine-tuning "
-                       "(training.finetune_from / finetune_last_fc_only)", cfg->source);
+    if (tr->finetune_from[0])
+        return e2_fail(err, E2_BAD_INPUT, "%s: training.finetune_from: the energy-only mode "
+                       "starts from no weights (it trains nothing); to price fine-tuning the "
+                       "last layer, set training.finetune_last_fc_only alone", cfg->source);
     int blocks = net_blocks(net), batch = tr->batch_size;
     plan->batch = batch;
     plan->blocks = blocks;

@@ -383,10 +383,6 @@ int train_step(struct train *t, const struct op_sink *sink, struct e2_err *err)
         if (net_backward(t->net, dlogits, tr->slu.enabled ? t->gate_dm : NULL, sink) != 0)
             return e2_fail(err, E2_FAILURE, "iteration %llu: backward pass failed",
                            (unsigned long long)it);
-        if (tr->finetune_last_fc_only)
-            for (int i = 0; i < t->np; i++)
-                if (!is_fc(&t->p[i]))
-                    t->p[i].active = 0;
         count_psg(t);
         count_blocks(t, n);
         if (optim_step(t->opt, t->p, t->np, lr, sink) != 0)

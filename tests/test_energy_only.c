@@ -373,6 +373,46 @@ static void test_swa_and_report(void)
     free(cfg);
 }
 
+/* Fine-tuning the last layer (training.finetune_last_fc_only, no checkpoint needed here): the
+ * full forward, then only the FC's weight gradient and update. */
+static void test_finetune_last_fc(void)
+{
+    struct e2_config *cfg = make_config((const char *[]){"training.finetune_last_fc_only=true"}, 1);
+    struct energy_only_stream s;
+    CU_ASSERT_EQUAL_FATAL(build(cfg, &s), E2_OK);
+    int fwd_conv = 0, other_backward = 0, fc_grad = 0, updates = 0, fc_updates = 0;
+    int fc_layer = -1;
+    for (int i = 0; i < s.run.n; i++) {
+        const struct oprec *r = &s.run.e[i].r;
+        fwd_conv += r->kind == OP_CONV && r->phase == OP_PHASE_FWD;
+        if (r->kind == OP_FC && r->phase == OP_PHASE_BWD_WEIGHT) {
+            fc_grad++;
+            fc_layer = r->layer;
+        } else if ((r->phase == OP_PHASE_BWD_DATA || r->phase == OP_PHASE_BWD_WEIGHT) &&
+                   r->kind != OP_LOSS) {
+            other_backward++;
+        }
+    }
+    for (int i = 0; i < s.run.n; i++) {
+        const struct oprec *r = &s.run.e[i].r;
+        if (r->kind == OP_UPDATE || r->phase == OP_PHASE_UPDATE) {
+            updates++;
+            fc_updates += r->layer == fc_layer;
+        }
+    }
+    CU_ASSERT(fwd_conv > 0);
+    CU_ASSERT_EQUAL(fc_grad, 1);
+    CU_ASSERT_EQUAL(other_backward, 0);
+    CU_ASSERT(updates > 0 && updates == fc_updates);
+    energy_only_stream_free(&s);
+    /* a checkpoint to start from means nothing without training */
+    CU_ASSERT_EQUAL(cfg_set(cfg, "training.finetune_from=/tmp/x.e2ck", &(struct e2_err){""}), E2_OK);
+    struct e2_err err = {""};
+    CU_ASSERT_EQUAL(energy_only_build(cfg, &s, &err), E2_BAD_INPUT);
+    CU_ASSERT(strstr(err.msg, "finetune_from") != NULL);
+    free(cfg);
+}
+
 int main(void)
 {
     CU_TestInfo tests[] = {
@@ -384,6 +424,7 @@ int main(void)
         { "equals a real run's records and energy", test_equals_real_run },
         { "records present; baseline = energy_price_baseline", test_baseline_and_records },
         { "SWA counts; report fields", test_swa_and_report },
+        { "fine-tuning the last FC: its gradient and update only", test_finetune_last_fc },
         CU_TEST_INFO_NULL,
     };
     return cunit_run("energy_only", NULL, NULL, tests);
