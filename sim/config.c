@@ -1784,6 +1784,21 @@ void cfg_print(FILE *out, const struct e2_config *cfg)
     print_config(out, cfg, 1);
 }
 
+char *cfg_print_text(const struct e2_config *cfg)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f)
+        return NULL;
+    cfg_print(f, cfg);
+    if (fclose(f) != 0) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
 uint64_t cfg_hash(const struct e2_config *cfg)
 {
     char *text = NULL;

@@ -193,6 +193,9 @@ int cfg_format_value(const struct e2_config *cfg, const struct cfg_field *field,
  * Loading it and printing again gives byte-identical text. */
 void cfg_print(FILE *out, const struct e2_config *cfg);
 
+/* cfg_print into a malloc'd string (free it); NULL when out of memory. */
+char *cfg_print_text(const struct e2_config *cfg);
+
 /* The same values as one nested JSON object (for report.json); no trailing newline. */
 void cfg_print_json(FILE *out, const struct e2_config *cfg);
 

@@ -1,5 +1,4 @@
 /* Energy-only mode: op streams from statistics (see energy_only.h). */
-#define _GNU_SOURCE   /* open_memstream */
 #include "energy_only.h"
 
 #include <math.h>
@@ -491,22 +490,6 @@ int energy_only_fill_report(const struct e2_config *cfg, const struct energy_onl
     return E2_OK;
 }
 
-/* The resolved config as text (report.json embeds it; the trace header hashes it). */
-static char *config_text(const struct e2_config *cfg)
-{
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    if (!f)
-        return NULL;
-    cfg_print(f, cfg);
-    if (fclose(f) != 0) {
-        free(text);
-        return NULL;
-    }
-    return text;
-}
-
 static int open_out_dir(const struct e2_options *opts, const struct e2_config *cfg, char *dir,
                         size_t size, struct e2_err *err)
 {
@@ -540,7 +523,7 @@ int cmd_energy_only(const struct e2_options *opts, const struct e2_config *cfg,
     int rc = open_out_dir(opts, cfg, dir, sizeof dir, err);
     if (rc != E2_OK)
         return rc;
-    char *text = config_text(cfg);
+    char *text = cfg_print_text(cfg);
     if (!text)
         return e2_fail(err, E2_FAILURE, "out of memory");
 

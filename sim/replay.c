@@ -165,18 +165,6 @@ static int replay_sweep(const struct e2_options *opts, const struct e2_config *h
     return sweep_command(opts, hw, lead, 2, err);
 }
 
-static char *config_text(const struct e2_config *cfg)
-{
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    if (!f)
-        return NULL;
-    cfg_print(f, cfg);
-    fclose(f);
-    return text;
-}
-
 int cmd_replay(const struct e2_options *opts, const struct e2_config *hw, struct e2_err *err)
 {
     if (opts->nargs != 1)
@@ -201,7 +189,7 @@ int cmd_replay(const struct e2_options *opts, const struct e2_config *hw, struct
     snprintf(r.kind, sizeof r.kind, "replay");
     snprintf(r.name, sizeof r.name, "%s", hw->name);
     snprintf(r.trace, sizeof r.trace, "%s", trace);
-    char *text = config_text(hw);
+    char *text = cfg_print_text(hw);
     r.config_text = text;
     if (hw->report.top_layers > 0)
         r.top_layers = hw->report.top_layers;

@@ -6,7 +6,6 @@
  *
  * The environment variable E2SIM_PRICING=off (hidden, for measuring the model's overhead)
  * trains without emitting or pricing op records. */
-#define _GNU_SOURCE   /* open_memstream */
 #include <math.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -68,18 +67,6 @@ static train_fj ledger_total_fj(void *ctx)
 static void mark_point(void *ctx, const struct train_point *p)
 {
     trace_mark(ctx, p->iteration, p->train_loss, p->top1);
-}
-
-static char *print_config(const struct e2_config *cfg)
-{
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    if (!f)
-        return NULL;
-    cfg_print(f, cfg);
-    fclose(f);
-    return text;
 }
 
 /* Layer ids, names and kinds: names from the parameters a layer owns ("b3.u1.conv.w" ->
@@ -293,7 +280,7 @@ static int run_training(struct run *r, const struct e2_options *opts,
     if (resumed && priced && (rc = energy_flush(&r->acc, err)) != E2_OK)
         return rc;
 
-    r->config_text = print_config(cfg);
+    r->config_text = cfg_print_text(cfg);
     if (!r->config_text)
         return e2_fail(err, E2_FAILURE, "out of memory");
     int finished = resumed && r->t.next >= r->t.total;
