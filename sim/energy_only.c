@@ -150,39 +150,7 @@ int energy_only_net(const struct e2_config *cfg, int fp32, struct net **out, str
     if (dataset_shape(&cfg->dataset, &c, &h, &w, &classes, &count) != 0)
         return e2_fail(err, E2_BAD_INPUT, "%s: energy-only: unknown data set '%s'", cfg->source,
                        cfg->dataset.name);
-    const struct cfg_training *tr = &cfg->training;
-    struct net_precision prec = fp32 ? net_precision_float() : train_precision(tr);
-    enum net_arch arch = strcmp(cfg->network.arch, "mobilenetv2") == 0 ? NET_MOBILENETV2
-                                                                        : NET_RESNET;
-    struct net *net = NULL;
-    if (net_create(arch, cfg->network.depth, cfg->network.width, c, h, w, classes, &prec,
-                   (uint64_t)cfg->seed, &net) != 0)
-        return e2_fail(err, E2_BAD_INPUT, "%s: cannot build %s-%d (width %d) for %dx%dx%d "
-                       "inputs (bad depth, or out of memory)", cfg->source, cfg->network.arch,
-                       cfg->network.depth, cfg->network.width, c, h, w);
-    if (!fp32 && tr->psg.enabled) {
-        struct psg_config pc = {
-            .msb_x = tr->psg.msb_x, .msb_g = tr->psg.msb_g,
-            .tau_mode = strcmp(tr->psg.tau_mode, "gy") == 0      ? PSG_TAU_GY
-                        : strcmp(tr->psg.tau_mode, "fixed") == 0 ? PSG_TAU_FIXED
-                                                                  : PSG_TAU_GW,
-            .beta = (float)tr->psg.beta, .tau = (float)tr->psg.tau,
-        };
-        if (net_set_psg(net, &pc) != 0) {
-            net_free(net);
-            return e2_fail(err, E2_BAD_INPUT, "%s: PSG needs fixed-point activations and "
-                           "output gradients (training.precision)", cfg->source);
-        }
-    }
-    if (!fp32 && tr->slu.enabled &&
-        net_set_slu(net, 1, strcmp(tr->slu.decision, "threshold") == 0 ? GATE_THRESHOLD
-                                                                         : GATE_BERNOULLI) != 0) {
-        net_free(net);
-        return e2_fail(err, E2_FAILURE, "out of memory building the SLU gates");
-    }
-    net_set_fc_only(net, !fp32 && tr->finetune_last_fc_only);
-    *out = net;
-    return E2_OK;
+    return train_net_create(cfg, c, h, w, classes, fp32, out, err);
 }
 
 /* ---------------------------------------------------------------- the plan -------------- */

@@ -318,13 +318,9 @@ static int run_training(struct run *r, const struct e2_options *opts,
         /* The float32 SMB baseline: the same network and batch, float everywhere, no
          * technique, every minibatch and block, plain SGD. */
         struct net *fp32;
-        struct net_precision fprec = net_precision_float();
-        enum net_arch arch = strcmp(cfg->network.arch, "mobilenetv2") == 0 ? NET_MOBILENETV2
-                                                                            : NET_RESNET;
-        if (net_create(arch, cfg->network.depth, cfg->network.width, r->train_ds.channels,
-                       r->train_ds.height, r->train_ds.width, r->train_ds.classes, &fprec, seed,
-                       &fp32) != 0)
-            return e2_fail(err, E2_FAILURE, "cannot build the float32 baseline network");
+        if ((rc = train_net_create(cfg, r->train_ds.channels, r->train_ds.height,
+                                   r->train_ds.width, r->train_ds.classes, 1, &fp32, err)) != E2_OK)
+            return rc;
         /* (a resumed trace has its baseline stream from the start) */
         rc = energy_price_baseline(fp32, r->t.batch, r->t.total, r->model, r->baseline,
                                    resumed ? NULL : r->trace, err);

@@ -159,6 +159,46 @@ static void *zalloc(size_t n, size_t size)
 /* Copy matching parameters from a checkpoint's "params" (fine-tuning). */
 static int load_finetune(struct train *t, const char *path, struct e2_err *err);
 
+int train_net_create(const struct e2_config *cfg, int c, int h, int w, int classes, int fp32,
+                     struct net **out, struct e2_err *err)
+{
+    const struct cfg_training *tr = &cfg->training;
+    struct net_precision prec = fp32 ? net_precision_float() : train_precision(tr);
+    enum net_arch arch = strcmp(cfg->network.arch, "mobilenetv2") == 0 ? NET_MOBILENETV2
+                                                                        : NET_RESNET;
+    struct net *net = NULL;
+    *out = NULL;
+    if (net_create(arch, cfg->network.depth, cfg->network.width, c, h, w, classes, &prec,
+                   (uint64_t)cfg->seed, &net) != 0)
+        return e2_fail(err, E2_BAD_INPUT, "%s: cannot build %s-%d (width %d) for %dx%dx%d "
+                       "inputs (bad depth, or out of memory)", cfg->source, cfg->network.arch,
+                       cfg->network.depth, cfg->network.width, c, h, w);
+    int rc = E2_OK;
+    if (!fp32 && tr->psg.enabled) {
+        struct psg_config pc = {
+            .msb_x = tr->psg.msb_x, .msb_g = tr->psg.msb_g,
+            .tau_mode = strcmp(tr->psg.tau_mode, "gy") == 0      ? PSG_TAU_GY
+                        : strcmp(tr->psg.tau_mode, "fixed") == 0 ? PSG_TAU_FIXED
+                                                                  : PSG_TAU_GW,
+            .beta = (float)tr->psg.beta, .tau = (float)tr->psg.tau,
+        };
+        if (net_set_psg(net, &pc) != 0)
+            rc = e2_fail(err, E2_BAD_INPUT, "%s: PSG needs fixed-point activations and output "
+                         "gradients (training.precision)", cfg->source);
+    }
+    if (rc == E2_OK && !fp32 && tr->slu.enabled &&
+        net_set_slu(net, 1, strcmp(tr->slu.decision, "threshold") == 0 ? GATE_THRESHOLD
+                                                                         : GATE_BERNOULLI) != 0)
+        rc = e2_fail(err, E2_FAILURE, "out of memory building the SLU gates");
+    if (rc != E2_OK) {
+        net_free(net);
+        return rc;
+    }
+    net_set_fc_only(net, !fp32 && tr->finetune_last_fc_only);
+    *out = net;
+    return E2_OK;
+}
+
 int train_open(struct train *t, const struct e2_config *cfg, const struct dataset *train_ds,
                const struct dataset *test_ds, struct e2_err *err)
 {
@@ -178,35 +218,11 @@ int train_open(struct train *t, const struct e2_config *cfg, const struct datase
 
     train_flush_denormals();
 
-    struct net_precision prec = train_precision(&cfg->training);
-    enum net_arch arch = strcmp(cfg->network.arch, "mobilenetv2") == 0 ? NET_MOBILENETV2
-                                                                        : NET_RESNET;
-    if (net_create(arch, cfg->network.depth, cfg->network.width, train_ds->channels,
-                   train_ds->height, train_ds->width, train_ds->classes, &prec,
-                   (uint64_t)cfg->seed, &t->net) != 0)
-        return e2_fail(err, E2_BAD_INPUT, "%s: cannot build %s-%d (width %d) for %dx%dx%d "
-                       "inputs (bad depth, or out of memory)", cfg->source, cfg->network.arch,
-                       cfg->network.depth, cfg->network.width, train_ds->channels,
-                       train_ds->height, train_ds->width);
-
+    int rc = train_net_create(cfg, train_ds->channels, train_ds->height, train_ds->width,
+                              train_ds->classes, 0, &t->net, err);
+    if (rc != E2_OK)
+        return rc;
     const struct cfg_training *tr = &cfg->training;
-    if (tr->psg.enabled) {
-        struct psg_config pc = {
-            .msb_x = tr->psg.msb_x, .msb_g = tr->psg.msb_g,
-            .tau_mode = strcmp(tr->psg.tau_mode, "gy") == 0      ? PSG_TAU_GY
-                        : strcmp(tr->psg.tau_mode, "fixed") == 0 ? PSG_TAU_FIXED
-                                                                  : PSG_TAU_GW,
-            .beta = (float)tr->psg.beta, .tau = (float)tr->psg.tau,
-        };
-        if (net_set_psg(t->net, &pc) != 0)
-            return e2_fail(err, E2_BAD_INPUT, "%s: PSG needs fixed-point activations and "
-                           "output gradients (training.precision)", cfg->source);
-    }
-    if (tr->slu.enabled &&
-        net_set_slu(t->net, 1, strcmp(tr->slu.decision, "threshold") == 0 ? GATE_THRESHOLD
-                                                                           : GATE_BERNOULLI) != 0)
-        return e2_fail(err, E2_FAILURE, "out of memory building the SLU gates");
-
     t->np = net_params(t->net, &t->p);
     t->blocks = net_blocks(t->net);
     t->ocfg.rule = train_rule(&cfg->training);
@@ -246,7 +262,6 @@ int train_open(struct train *t, const struct e2_config *cfg, const struct datase
     if (!ok)
         return e2_fail(err, E2_FAILURE, "out of memory setting up training");
 
-    net_set_fc_only(t->net, tr->finetune_last_fc_only);
     if (tr->finetune_from[0])
         return load_finetune(t, tr->finetune_from, err);
     return E2_OK;

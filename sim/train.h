@@ -105,6 +105,13 @@ struct train {
 struct net_precision train_precision(const struct cfg_training *tr);
 enum optim_rule train_rule(const struct cfg_training *tr);
 
+/* The network cfg trains on c x h x w inputs with `classes` outputs: its architecture, the
+ * precision of training.base, and PSG, SLU and last-layer fine-tuning as the config sets them;
+ * fp32 != 0 gives the float32 SMB baseline's network instead (float, no technique). One
+ * definition for training runs, the float32 baseline and the energy-only mode. */
+int train_net_create(const struct e2_config *cfg, int c, int h, int w, int classes, int fp32,
+                     struct net **out, struct e2_err *err);
+
 /* The iteration a checkpoint file resumes from, or -1 when it cannot be read (yet). */
 int64_t train_checkpoint_next(const char *path);
 
