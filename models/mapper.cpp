@@ -100,6 +100,32 @@ struct conv_shape {
     uint64_t macs_per_sample() const { return cout * ho * wo * (cin / g) * ks * ks; }
 };
 
+/* Tiles of mt output channels by `rows` output rows: those that fit the BRAM budget with the
+ * stationary buffer and double-buffered input and output bands, then the least DDR traffic
+ * per sample (input bands are what a tile re-reads), then the fewest steps. The sizes in bytes
+ * come from stationary(mt), in_band(mt, rows) and out_band(mt, rows). false: nothing fits. */
+template <class Stationary, class InBand, class OutBand>
+bool choose_tiles(const hw_consts &k, uint64_t M, uint64_t Ho, Stationary stationary,
+                  InBand in_band, OutBand out_band, uint64_t *best_mt, uint64_t *best_rows)
+{
+    uint64_t best_traffic = UINT64_MAX, best_steps = UINT64_MAX;
+    *best_mt = *best_rows = 0;
+    for (uint64_t mt : divisions(M))
+        for (uint64_t rows : divisions(Ho)) {
+            uint64_t inb = in_band(mt, rows);
+            if (stationary(mt) + 2 * (inb + out_band(mt, rows)) > k.bram_bytes)
+                continue;
+            uint64_t steps = cdiv(M, mt) * cdiv(Ho, rows), traffic = steps * inb;
+            if (traffic < best_traffic || (traffic == best_traffic && steps < best_steps)) {
+                best_traffic = traffic;
+                best_steps = steps;
+                *best_mt = mt;
+                *best_rows = rows;
+            }
+        }
+    return *best_mt != 0;
+}
+
 /* ---- forward and backward-data: weights stationary, samples streamed ----
  * Per output-row tile (mt output channels) the weights are loaded once; then every sample's
  * input band is loaded, computed into an output band, stored. Backward-data is the transposed
@@ -129,30 +155,19 @@ bool map_fwd_like(const hw_consts &k, const oprec &r, bool bwd, schedule *out, s
         return s.g == 1 ? C : std::min(C, (cdiv(mt, mpg) + 1) * cpg);
     };
 
-    /* Tiles: fit the budget, then least DDR traffic per sample, then fewest steps. */
-    uint64_t best_mt = 0, best_rows = 0, best_traffic = UINT64_MAX, best_steps = UINT64_MAX;
-    for (uint64_t mt : divisions(M))
-        for (uint64_t rows : divisions(Ho)) {
-            uint64_t inb = bytes_of(ch_worst(mt) * in_rows(rows) * Wi, ba);
-            uint64_t need = bytes_of(mt * wrow, bw) + 2 * (inb + bytes_of(mt * rows * Wo, bo));
-            if (need > k.bram_bytes)
-                continue;
-            uint64_t steps = cdiv(M, mt) * cdiv(Ho, rows), traffic = steps * inb;
-            if (traffic < best_traffic || (traffic == best_traffic && steps < best_steps)) {
-                best_traffic = traffic;
-                best_steps = steps;
-                best_mt = mt;
-                best_rows = rows;
-            }
-        }
-    if (!best_mt)
+    auto stationary = [&](uint64_t mt) { return bytes_of(mt * wrow, bw); };
+    auto in_band = [&](uint64_t mt, uint64_t rows) {
+        return bytes_of(ch_worst(mt) * in_rows(rows) * Wi, ba);
+    };
+    auto out_band = [&](uint64_t mt, uint64_t rows) { return bytes_of(mt * rows * Wo, bo); };
+    uint64_t best_mt, best_rows;
+    if (!choose_tiles(k, M, Ho, stationary, in_band, out_band, &best_mt, &best_rows))
         return fail(err, "op does not fit the BRAM budget (%llu bytes)", k.bram_bytes);
 
     /* Room for a second stationary buffer lets the next tile's weights load during compute. */
-    uint64_t stat = bytes_of(best_mt * wrow, bw);
-    bool double_stat = stat + bytes_of(best_mt * wrow, bw) +
-                           2 * (bytes_of(ch_worst(best_mt) * in_rows(best_rows) * Wi, ba) +
-                                bytes_of(best_mt * best_rows * Wo, bo)) <= k.bram_bytes;
+    bool double_stat = 2 * stationary(best_mt) +
+                           2 * (in_band(best_mt, best_rows) + out_band(best_mt, best_rows)) <=
+                       k.bram_bytes;
     uint64_t prev_tile = 0;
 
     uint64_t tm, tp;
@@ -234,27 +249,18 @@ bool map_wgrad(const hw_consts &k, const oprec &r, map_variant v, schedule *out,
         return s.g == 1 ? C : std::min(C, (cdiv(mt, mpg) + 1) * cpg);
     };
 
-    uint64_t best_mt = 0, best_rows = 0, best_traffic = UINT64_MAX, best_steps = UINT64_MAX;
-    for (uint64_t mt : divisions(M))
-        for (uint64_t rows : divisions(Ho)) {
-            uint64_t xb = bytes_of(ch_worst(mt) * in_rows(rows) * Wi, bx);
-            uint64_t need = mt * P * acc_bytes + 2 * (xb + bytes_of(mt * rows * Wo, bg));
-            if (need > k.bram_bytes)
-                continue;
-            uint64_t steps = cdiv(M, mt) * cdiv(Ho, rows), traffic = steps * xb;
-            if (traffic < best_traffic || (traffic == best_traffic && steps < best_steps)) {
-                best_traffic = traffic;
-                best_steps = steps;
-                best_mt = mt;
-                best_rows = rows;
-            }
-        }
-    if (!best_mt)
+    auto stationary = [&](uint64_t mt) { return mt * P * acc_bytes; };   /* g_w accumulators */
+    auto in_band = [&](uint64_t mt, uint64_t rows) {
+        return bytes_of(ch_worst(mt) * in_rows(rows) * Wi, bx);
+    };
+    auto out_band = [&](uint64_t mt, uint64_t rows) { return bytes_of(mt * rows * Wo, bg); };
+    uint64_t best_mt, best_rows;
+    if (!choose_tiles(k, M, Ho, stationary, in_band, out_band, &best_mt, &best_rows))
         return fail(err, "op does not fit the BRAM budget (%llu bytes)", k.bram_bytes);
 
-    uint64_t acc = best_mt * P * acc_bytes;
-    bool double_stat = 2 * acc + 2 * (bytes_of(ch_worst(best_mt) * in_rows(best_rows) * Wi, bx) +
-                                      bytes_of(best_mt * best_rows * Wo, bg)) <= k.bram_bytes;
+    uint64_t acc = stationary(best_mt);
+    bool double_stat = 2 * acc + 2 * (in_band(best_mt, best_rows) + out_band(best_mt, best_rows)) <=
+                       k.bram_bytes;
     uint64_t prev_tile = 0;
 
     uint64_t tm, tp;
