@@ -539,8 +539,7 @@ int report_write_json(FILE *f, const struct run_report *r)
 
 /* ---- CSV files -------------------------------------------------------------------------- */
 
-/* A CSV field: quoted when it holds a comma, quote or newline. */
-static void csv_field(FILE *f, const char *s)
+void report_csv_field(FILE *f, const char *s)
 {
     if (!strpbrk(s, ",\"\n")) {
         fputs(s, f);
@@ -572,9 +571,9 @@ int report_write_breakdown_csv(FILE *f, const struct run_report *r)
         char j[64], p[32];
         report_format_joules(j, sizeof j, a->fj);
         format_pj(p, sizeof p, a->fj_per_action);
-        csv_field(f, a->component);
+        report_csv_field(f, a->component);
         fputc(',', f);
-        csv_field(f, a->action);
+        report_csv_field(f, a->action);
         fprintf(f, ",%" PRIu64 ",%s,%s\n", a->count, p, j);
     }
     return ferror(f) ? E2_FAILURE : E2_OK;
@@ -588,9 +587,9 @@ int report_write_layers_csv(FILE *f, const struct run_report *r)
         const struct report_layer *l = &r->layers[i];
         char j[64];
         fprintf(f, "%d,", l->id);
-        csv_field(f, l->name);
+        report_csv_field(f, l->name);
         fputc(',', f);
-        csv_field(f, l->kind);
+        report_csv_field(f, l->kind);
         for (int p = 0; p < REPORT_PHASES; p++) {
             report_format_joules(j, sizeof j, l->phase_fj[p]);
             fprintf(f, ",%s", j);

@@ -120,6 +120,8 @@ double report_savings(const struct run_report *r);
 report_fj report_component_fj(const struct run_report *r, const char *component);
 /* "12.345678901234567": fJ as an exact decimal number of joules (buf >= 48). */
 void report_format_joules(char *buf, int size, report_fj fj);
+/* A CSV field: quoted (quotes doubled) when it holds a comma, quote or newline. */
+void report_csv_field(FILE *f, const char *s);
 /* "12.35 J", "845.2 mJ", "2.195 MJ": four significant digits in a readable unit (consoles and
  * report.md; files that other programs read carry the exact forms below). */
 void report_format_human(char *buf, size_t size, report_fj fj);

@@ -22,6 +22,7 @@
 #include "json.h"
 #include "outdir.h"
 #include "progress.h"
+#include "report.h"
 
 #define SWEEP_SCHEMA "e2sim.sweep/1"
 
@@ -246,21 +247,6 @@ static const char *row_text(const struct sweep_row *r, const char *key)
     return v && v->type == JSON_NUMBER ? v->text : "";
 }
 
-static void csv_field(FILE *f, const char *s)
-{
-    if (!strpbrk(s, ",\"\n")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
 static const struct json_value *row_values(const struct sweep_row *r)
 {
     const struct json_value *v = json_get(r->json, "values");
@@ -282,7 +268,7 @@ static void write_csv(FILE *f, const struct sweep_row *rows, int n, const int *f
     fputs("point", f);
     for (int k = 0; keys && k < keys->count; k++) {
         fputc(',', f);
-        csv_field(f, keys->keys[k]);
+        report_csv_field(f, keys->keys[k]);
     }
     for (int k = 0; k < RESULT_KEYS; k++)
         fprintf(f, ",%s", result_keys[k][0]);
@@ -291,7 +277,7 @@ static void write_csv(FILE *f, const struct sweep_row *rows, int n, const int *f
         fprintf(f, "%ld", rows[i].point);
         for (int k = 0; keys && k < keys->count; k++) {
             fputc(',', f);
-            csv_field(f, value_text(&rows[i], keys->keys[k]));
+            report_csv_field(f, value_text(&rows[i], keys->keys[k]));
         }
         for (int k = 0; k < RESULT_KEYS; k++)
             fprintf(f, ",%s", row_text(&rows[i], result_keys[k][0]));
