@@ -873,6 +873,19 @@ static int read_trailer(struct trace_reader *r, struct e2_err *err)
     return E2_OK;
 }
 
+/* e = an op entry of the current stream (index checked by the caller), counted as seen. */
+static void op_entry(struct trace_reader *r, struct trace_entry *e, uint64_t index,
+                     uint64_t repeat)
+{
+    e->type = TRACE_OP;
+    e->stream = r->stream;
+    e->index = (uint32_t)index;
+    e->rec = &r->s[r->stream].recs[index];
+    e->repeat = repeat;
+    r->seen.entries[r->stream]++;
+    r->seen.ops[r->stream] += repeat;
+}
+
 /* Decode one item of the current block into e; *returned = 1 when e is an op or mark. */
 static int decode_item(struct trace_reader *r, struct trace_entry *e, int *returned,
                        struct e2_err *err)
@@ -914,13 +927,7 @@ static int decode_item(struct trace_reader *r, struct trace_entry *e, int *retur
         uint64_t repeat = (code - 1) & 1 ? get_varint(&c) + 2 : 1;
         if (index >= s->count)
             return bad(r, err, r->block_at, "record index out of range in block");
-        e->type = TRACE_OP;
-        e->stream = r->stream;
-        e->index = (uint32_t)index;
-        e->rec = &s->recs[index];
-        e->repeat = repeat;
-        r->seen.entries[r->stream]++;
-        r->seen.ops[r->stream] += repeat;
+        op_entry(r, e, index, repeat);
         *returned = 1;
     }
     if (!c.ok)
@@ -963,13 +970,7 @@ static int fast_op(struct trace_reader *r, struct trace_entry *e)
     struct rstream *s = &r->s[r->stream];
     if (index >= s->count)
         return 0;
-    e->type = TRACE_OP;
-    e->stream = r->stream;
-    e->index = (uint32_t)index;
-    e->rec = &s->recs[index];
-    e->repeat = repeat;
-    r->seen.entries[r->stream]++;
-    r->seen.ops[r->stream] += repeat;
+    op_entry(r, e, index, repeat);
     r->raw_pos += used;
     r->items_left--;
     return 1;
