@@ -13,6 +13,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include "oprec.h"
 #include "rng.h"
 
 /* v[i] uniform in [lo, hi), a pure function of (seed, i). */
@@ -87,6 +88,21 @@ static inline struct gc_report gc_check(double (*loss)(void *ctx), void *ctx, fl
         }
     }
     return r;
+}
+
+/* A sink that counts the op records a kernel emits and keeps the last one:
+ *   struct gc_records rec = {0};
+ *   struct op_sink sink = { gc_record, &rec };                                          */
+struct gc_records {
+    int count;
+    struct oprec last;
+};
+
+static inline void gc_record(void *ctx, const struct oprec *r)
+{
+    struct gc_records *g = ctx;
+    g->count++;
+    g->last = *r;
 }
 
 #endif

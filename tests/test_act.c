@@ -74,34 +74,26 @@ static void test_gradients(void)
     }
 }
 
-static int records;
-static struct oprec last;
-static void count_emit(void *ctx, const struct oprec *r)
-{
-    (void)ctx;
-    records++;
-    last = *r;
-}
-
 static void test_in_place_and_records(void)
 {
     struct nchw s = { 2, 2, 3, 1 };
     float x[12];
     gc_fill(x, 12, 3, -1, 1);
-    struct op_sink sink = { count_emit, NULL };
+    struct gc_records rec = {0};
+    struct op_sink sink = { gc_record, &rec };
     act_forward(ACT_RELU, &s, x, x, &sink, op_tag_make(4, 0));
     for (int i = 0; i < 12; i++)
         CU_ASSERT(x[i] >= 0.0f);
-    CU_ASSERT_EQUAL(records, 1);
-    CU_ASSERT_EQUAL(last.kind, OP_RELU);
-    CU_ASSERT_EQUAL(last.layer, 4);
-    CU_ASSERT_EQUAL(last.n, 2);
-    CU_ASSERT_EQUAL(last.cin, 2);
-    CU_ASSERT_EQUAL(last.h_in, 3);
-    CU_ASSERT_EQUAL(last.w_in, 1);
+    CU_ASSERT_EQUAL(rec.count, 1);
+    CU_ASSERT_EQUAL(rec.last.kind, OP_RELU);
+    CU_ASSERT_EQUAL(rec.last.layer, 4);
+    CU_ASSERT_EQUAL(rec.last.n, 2);
+    CU_ASSERT_EQUAL(rec.last.cin, 2);
+    CU_ASSERT_EQUAL(rec.last.h_in, 3);
+    CU_ASSERT_EQUAL(rec.last.w_in, 1);
     act_backward(ACT_RELU, &s, x, x, x, &sink, op_tag_make(4, 0));
-    CU_ASSERT_EQUAL(records, 2);
-    CU_ASSERT_EQUAL(last.phase, OP_PHASE_BWD_DATA);
+    CU_ASSERT_EQUAL(rec.count, 2);
+    CU_ASSERT_EQUAL(rec.last.phase, OP_PHASE_BWD_DATA);
 }
 
 int main(void)

@@ -17,15 +17,6 @@ static double add_loss(void *p)
     return gc_dot(c->y, c->r, nchw_count(&c->s));
 }
 
-static int records;
-static struct oprec last;
-static void count_emit(void *ctx, const struct oprec *r)
-{
-    (void)ctx;
-    records++;
-    last = *r;
-}
-
 static void test_add(void)
 {
     struct add_ctx c = { { 2, 3, 2, 2 }, NULL, NULL, NULL, NULL };
@@ -38,15 +29,16 @@ static void test_add(void)
     gc_fill(c.a, n, 1, -1, 1);
     gc_fill(c.b, n, 2, -1, 1);
     gc_fill(c.r, n, 3, -1, 1);
-    struct op_sink sink = { count_emit, NULL };
+    struct gc_records rec = {0};
+    struct op_sink sink = { gc_record, &rec };
     add_forward(&c.s, c.a, c.b, c.y, &sink, op_tag_make(5, 0));
     for (long i = 0; i < n; i++)
         CU_ASSERT_EQUAL(c.y[i], c.a[i] + c.b[i]);
-    CU_ASSERT_EQUAL(last.kind, OP_ADD);
-    CU_ASSERT_EQUAL(last.n, 2);
+    CU_ASSERT_EQUAL(rec.last.kind, OP_ADD);
+    CU_ASSERT_EQUAL(rec.last.n, 2);
     add_backward(&c.s, c.r, ga, gb, &sink, op_tag_make(5, 0));
-    CU_ASSERT_EQUAL(records, 2);
-    CU_ASSERT_EQUAL(last.phase, OP_PHASE_BWD_DATA);
+    CU_ASSERT_EQUAL(rec.count, 2);
+    CU_ASSERT_EQUAL(rec.last.phase, OP_PHASE_BWD_DATA);
     CU_ASSERT_EQUAL(gc_check(add_loss, &c, c.a, ga, n, 1, 0.05f, 1e-5, 1e-4).failed, 0);
     CU_ASSERT_EQUAL(gc_check(add_loss, &c, c.b, gb, n, 1, 0.05f, 1e-5, 1e-4).failed, 0);
     /* aliasing: y = a in place, ga = gy, gb NULL */

@@ -139,35 +139,27 @@ static void test_threads_identical(void)
     free(x); free(g); free(y1); free(y2); free(gx1); free(gx2);
 }
 
-static int records;
-static struct oprec last;
-static void count_emit(void *ctx, const struct oprec *r)
-{
-    (void)ctx;
-    records++;
-    last = *r;
-}
-
 static void test_op_records(void)
 {
     struct nchw s = { 2, 3, 4, 5 };
     float x[120] = { 0 }, y[120], g[3] = { 1, 1, 1 }, b[3] = { 0 }, m[3], is[3];
-    struct op_sink sink = { count_emit, NULL };
+    struct gc_records rec = {0};
+    struct op_sink sink = { gc_record, &rec };
     bn_forward_train(&s, x, g, b, 1e-5f, 0.1f, NULL, NULL, y, m, is, &sink, op_tag_make(9, OP_TECH_SWA));
-    CU_ASSERT_EQUAL(records, 1);
-    CU_ASSERT_EQUAL(last.kind, OP_BN);
-    CU_ASSERT_EQUAL(last.phase, OP_PHASE_FWD);
-    CU_ASSERT_EQUAL(last.tech, OP_TECH_SWA);
-    CU_ASSERT_EQUAL(last.layer, 9);
-    CU_ASSERT_EQUAL(last.n, 2);
-    CU_ASSERT_EQUAL(last.cin, 3);
-    CU_ASSERT_EQUAL(last.h_in, 4);
-    CU_ASSERT_EQUAL(last.w_out, 5);
-    CU_ASSERT_EQUAL(last.bits_a, 32);
+    CU_ASSERT_EQUAL(rec.count, 1);
+    CU_ASSERT_EQUAL(rec.last.kind, OP_BN);
+    CU_ASSERT_EQUAL(rec.last.phase, OP_PHASE_FWD);
+    CU_ASSERT_EQUAL(rec.last.tech, OP_TECH_SWA);
+    CU_ASSERT_EQUAL(rec.last.layer, 9);
+    CU_ASSERT_EQUAL(rec.last.n, 2);
+    CU_ASSERT_EQUAL(rec.last.cin, 3);
+    CU_ASSERT_EQUAL(rec.last.h_in, 4);
+    CU_ASSERT_EQUAL(rec.last.w_out, 5);
+    CU_ASSERT_EQUAL(rec.last.bits_a, 32);
     bn_backward(&s, x, y, g, m, is, y, NULL, NULL, &sink, op_tag_make(9, 0));
-    CU_ASSERT_EQUAL(records, 2);
-    CU_ASSERT_EQUAL(last.phase, OP_PHASE_BWD_DATA);
-    CU_ASSERT_EQUAL(oprec_macs(&last), 0);
+    CU_ASSERT_EQUAL(rec.count, 2);
+    CU_ASSERT_EQUAL(rec.last.phase, OP_PHASE_BWD_DATA);
+    CU_ASSERT_EQUAL(oprec_macs(&rec.last), 0);
 }
 
 int main(void)

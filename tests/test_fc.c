@@ -147,36 +147,28 @@ static void test_fold_and_bias(void)
         CU_ASSERT_DOUBLE_EQUAL(gb[o], gy[o] + gy[3 + o] + gy[6 + o] + gy[9 + o], 1e-6);
 }
 
-static int records;
-static struct oprec last;
-static void count_emit(void *ctx, const struct oprec *r)
-{
-    (void)ctx;
-    records++;
-    last = *r;
-}
-
 static void test_records(void)
 {
     struct fc_shape s = { 4, 64, 10 };
     float *buf = calloc(1000, sizeof(float));
-    struct op_sink sink = { count_emit, NULL };
+    struct gc_records rec = {0};
+    struct op_sink sink = { gc_record, &rec };
     CU_ASSERT_EQUAL(fc_forward_f32(&s, buf, buf, NULL, buf + 900, &sink, op_tag_make(99, 0)), 0);
-    CU_ASSERT_EQUAL(records, 1);
-    CU_ASSERT_EQUAL(last.kind, OP_FC);
-    CU_ASSERT_EQUAL(last.layer, 99);
-    CU_ASSERT_EQUAL(last.cin, 64);
-    CU_ASSERT_EQUAL(last.cout, 10);
-    CU_ASSERT_EQUAL(last.bits_a, 32);
-    CU_ASSERT_EQUAL(oprec_macs(&last), 4 * 64 * 10);
+    CU_ASSERT_EQUAL(rec.count, 1);
+    CU_ASSERT_EQUAL(rec.last.kind, OP_FC);
+    CU_ASSERT_EQUAL(rec.last.layer, 99);
+    CU_ASSERT_EQUAL(rec.last.cin, 64);
+    CU_ASSERT_EQUAL(rec.last.cout, 10);
+    CU_ASSERT_EQUAL(rec.last.bits_a, 32);
+    CU_ASSERT_EQUAL(oprec_macs(&rec.last), 4 * 64 * 10);
     int16_t q[640] = { 0 };
     float sc[10] = { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 };
     struct fx_tensor x = { q, sc, 8, 0, 0 }, g = { q, sc, 16, 1, 0 };
     CU_ASSERT_EQUAL(fc_backward_weight_fx(&s, &x, &g, NULL, buf, 48, NULL, &sink, op_tag_make(99, 0)), 0);
-    CU_ASSERT_EQUAL(last.phase, OP_PHASE_BWD_WEIGHT);
-    CU_ASSERT_EQUAL(last.bits_a, 8);
-    CU_ASSERT_EQUAL(last.bits_b, 16);
-    CU_ASSERT_EQUAL(last.bits_acc, 48);
+    CU_ASSERT_EQUAL(rec.last.phase, OP_PHASE_BWD_WEIGHT);
+    CU_ASSERT_EQUAL(rec.last.bits_a, 8);
+    CU_ASSERT_EQUAL(rec.last.bits_b, 16);
+    CU_ASSERT_EQUAL(rec.last.bits_acc, 48);
     free(buf);
 }
 

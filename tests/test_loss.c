@@ -81,27 +81,19 @@ static void test_topk(void)
     CU_ASSERT_EQUAL(loss_topk_hits(3, 6, logits, bad, 6), 2);
 }
 
-static int records;
-static struct oprec last;
-static void count_emit(void *ctx, const struct oprec *r)
-{
-    (void)ctx;
-    records++;
-    last = *r;
-}
-
 static void test_records(void)
 {
     float logits[20] = { 0 }, prob[20];
     int labels[2] = { 0, 1 };
-    struct op_sink sink = { count_emit, NULL };
+    struct gc_records rec = {0};
+    struct op_sink sink = { gc_record, &rec };
     loss_xent_forward(2, 10, logits, labels, prob, &sink, op_tag_make(50, 0));
     loss_xent_backward(2, 10, prob, labels, 1.0f, prob, &sink, op_tag_make(50, 0));
-    CU_ASSERT_EQUAL(records, 2);
-    CU_ASSERT_EQUAL(last.kind, OP_LOSS);
-    CU_ASSERT_EQUAL(last.phase, OP_PHASE_BWD_DATA);
-    CU_ASSERT_EQUAL(last.n, 2);
-    CU_ASSERT_EQUAL(last.cin, 10);
+    CU_ASSERT_EQUAL(rec.count, 2);
+    CU_ASSERT_EQUAL(rec.last.kind, OP_LOSS);
+    CU_ASSERT_EQUAL(rec.last.phase, OP_PHASE_BWD_DATA);
+    CU_ASSERT_EQUAL(rec.last.n, 2);
+    CU_ASSERT_EQUAL(rec.last.cin, 10);
 }
 
 int main(void)

@@ -47,28 +47,20 @@ static void test_gradient(void)
     free(c.x); free(c.y); free(c.r); free(gx);
 }
 
-static int records;
-static struct oprec last;
-static void count_emit(void *ctx, const struct oprec *r)
-{
-    (void)ctx;
-    records++;
-    last = *r;
-}
-
 static void test_records(void)
 {
     struct nchw s = { 2, 3, 8, 8 };
     float x[384] = { 0 }, y[6];
-    struct op_sink sink = { count_emit, NULL };
+    struct gc_records rec = {0};
+    struct op_sink sink = { gc_record, &rec };
     pool_avg_forward(&s, x, y, &sink, op_tag_make(30, 0));
-    CU_ASSERT_EQUAL(records, 1);
-    CU_ASSERT_EQUAL(last.kind, OP_POOL);
-    CU_ASSERT_EQUAL(last.h_in, 8);
-    CU_ASSERT_EQUAL(last.h_out, 1);
-    CU_ASSERT_EQUAL(last.cout, 3);
+    CU_ASSERT_EQUAL(rec.count, 1);
+    CU_ASSERT_EQUAL(rec.last.kind, OP_POOL);
+    CU_ASSERT_EQUAL(rec.last.h_in, 8);
+    CU_ASSERT_EQUAL(rec.last.h_out, 1);
+    CU_ASSERT_EQUAL(rec.last.cout, 3);
     pool_avg_backward(&s, y, x, &sink, op_tag_make(30, 0));
-    CU_ASSERT_EQUAL(last.phase, OP_PHASE_BWD_DATA);
+    CU_ASSERT_EQUAL(rec.last.phase, OP_PHASE_BWD_DATA);
 }
 
 int main(void)
