@@ -6,7 +6,7 @@
  * 128 on synthetic 32x32x3 input, in float32 and in fixed point 8/8/16 (8-bit activations and
  * weights, 16-bit gradients); one warm-up step, then BENCH_STEPS timed steps; images/s of the
  * median step. No op records are emitted (the engine alone). PyTorch's figure comes from
- * ../shared/bench/torch_resnet.py (relative to the source tree) run by /usr/bin/python3 with
+ * bench/torch_resnet.py (in the source tree) run by /usr/bin/python3 with
  * the same step count, when torch is importable; otherwise "not measured". */
 #define _GNU_SOURCE   /* popen */
 #include <math.h>
@@ -96,12 +96,12 @@ static int bench_engine(const struct bench_case *c, double *img_s, size_t *mem, 
     return rc;
 }
 
-/* The PyTorch script, relative to the source tree (the shared folder is ../shared). */
+/* The PyTorch script of the source tree (bench/torch_resnet.py). */
 static const char *torch_script(void)
 {
     static const char *const candidates[] = {
-        E2SIM_SOURCE_DIR "/../shared/bench/torch_resnet.py",
-        "../shared/bench/torch_resnet.py",
+        E2SIM_SOURCE_DIR "/bench/torch_resnet.py",
+        "bench/torch_resnet.py",
     };
     for (size_t i = 0; i < sizeof candidates / sizeof candidates[0]; i++)
         if (access(candidates[i], R_OK) == 0)
@@ -185,7 +185,7 @@ int cmd_bench(const struct e2_options *opts, const struct e2_config *cfg, struct
     }
     if (!torch)
         printf("PyTorch: not measured (needs /usr/bin/python3 with torch and "
-               "../shared/bench/torch_resnet.py)\n");
+               "bench/torch_resnet.py)\n");
     else
         printf("PyTorch: %s, float32 SGD; fixed rows compare with its 8/8/16 fake quantization "
                "(fq)\n", torch_script());
