@@ -1756,8 +1756,11 @@ static void print_section(FILE *out, const struct e2_config *cfg, const char *pr
 
 static void print_sweep(FILE *out, const struct e2_config *cfg, int docs)
 {
-    char text[CFG_TEXT + 2 * KEY_MAX];
-    print_line(out, 0, "sweep:", NULL);
+    char text[CFG_TEXT + 2 * KEY_MAX], points[48];
+    /* the count lets scripts size a job array (scripts/slurm-sweep) without parsing lists */
+    long n = cfg_sweep_points(cfg);
+    snprintf(points, sizeof points, "%ld point%s", n, n == 1 ? "" : "s");
+    print_line(out, 0, "sweep:", docs ? points : NULL);
     snprintf(text, sizeof text, "mode: %s", cfg->sweep.mode);
     print_line(out, 2, text,
                docs ? "grid: every combination (first key slowest); zip: i-th values together"
