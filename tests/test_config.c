@@ -520,6 +520,9 @@ static void test_sweeps(void)
     CU_ASSERT_STRING_EQUAL(cfg->sweep.keys.v[0], "training.psg.beta");
     CU_ASSERT_STRING_EQUAL(cfg->sweep.values.v[0], "[0.01, 0.05, 0.1]");
     CU_ASSERT_EQUAL(cfg_sweep_points(cfg), 6);
+    char *printed = print_to_string(cfg);   /* scripts/slurm-sweep sizes its array from this */
+    CU_ASSERT(strstr(printed, "\nsweep:                                  # 6 points\n") != NULL);
+    free(printed);
     /* the first key varies slowest */
     CU_ASSERT_EQUAL(cfg_sweep_point(cfg, 1, point, &err), E2_OK);
     CU_ASSERT_DOUBLE_EQUAL(point->training.psg.beta, 0.01, 0);
