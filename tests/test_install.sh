@@ -63,7 +63,7 @@ else
     echo "note: groff is not installed, the man page was not rendered"
 fi
 for option in $("$e2sim" --help | grep -o -- '--[a-z][a-z-]*' | sort -u); do
-    grep -qF -- "$(sed 's/-/\\-/g' <<<"$option")" "$man_page" || fail "the man page lacks $option (in --help)"
+    grep -qF -- "${option//-/\\-}" "$man_page" || fail "the man page lacks $option (in --help)"
 done
 version=$("$e2sim" --version | awk '{print $2}')
 grep -q "^\.TH E2SIM 1 .*\"e2sim $version\"" "$man_page" || fail "the man page's .TH does not say e2sim $version"

@@ -29,6 +29,7 @@ dir=$(mktemp -d /tmp/e2sim-slurm.XXXXXX) || fail "mktemp"
 chmod 755 "$dir"   # munged wants every directory above its socket searchable by all
 export SLURM_CONF=$dir/slurm.conf
 
+# shellcheck disable=SC2317  # called from the trap
 stop_pid_file() {   # stop one daemon by the PID it wrote, waiting up to 10 s
     local pid
     pid=$(cat "$1" 2>/dev/null) || return 0
@@ -40,6 +41,7 @@ stop_pid_file() {   # stop one daemon by the PID it wrote, waiting up to 10 s
     echo "warning: $1 (pid $pid) still runs after 10 s: killing it"
     kill -9 "$pid" 2>/dev/null
 }
+# shellcheck disable=SC2317  # called from the trap
 cleanup() {
     if [ -f "$dir/slurmctld.pid" ]; then
         scancel --user="$(id -un)" 2>/dev/null   # this cluster's jobs only (SLURM_CONF)
@@ -135,7 +137,7 @@ submit() {   # submit DIR [sbatch options]: prints the merge job's id
 }
 per_point=$(submit per-point)
 four_shards=$(submit four-shards --array=1-4)
-[ -n "$per_point" ] && [ -n "$four_shards" ] || fail "slurm-sweep did not submit both sweeps"
+if [ -z "$per_point" ] || [ -z "$four_shards" ]; then fail "slurm-sweep did not submit both sweeps"; fi
 
 deadline=$((SECONDS + 150))   # both sweeps, well inside ctest's TIMEOUT so cleanup runs
 wait_for() {   # wait_for JOB: until it ends or the deadline passes; prints its state
