@@ -277,6 +277,21 @@ static void log_range(double min, double max, double *lo, double *hi)
         *hi = *lo + 1;
 }
 
+/* Where a point's name was written: names that would overlap one are left to the tooltip. */
+struct label_box {
+    double x0, y0, x1, y1;
+};
+
+static int label_fits(struct label_box *boxes, int *n, double x, double y, const char *text)
+{
+    struct label_box b = {x, y - 10, x + 5.5 * (double)strlen(text), y + 2};   /* 10 px font */
+    for (int i = 0; i < *n; i++)
+        if (b.x0 < boxes[i].x1 && boxes[i].x0 < b.x1 && b.y0 < boxes[i].y1 && boxes[i].y0 < b.y1)
+            return 0;
+    boxes[(*n)++] = b;
+    return 1;
+}
+
 static int plottable(double x, double y)
 {
     return isfinite(x) && isfinite(y) && x > 0 && y > 0;
@@ -341,8 +356,9 @@ void html_roofline_chart(FILE *f, const struct html_roofline *c)
     html_escape(f, c->bandwidth_label);
     fputs("</text>\n", f);
     const char **legend = malloc((size_t)(c->n + 1) * sizeof *legend);   /* groups drawn */
-    int ngroups = 0;
-    for (int i = 0; i < c->n && legend; i++) {
+    struct label_box *boxes = malloc((size_t)(c->n + 1) * sizeof *boxes);
+    int ngroups = 0, nboxes = 0;
+    for (int i = 0; i < c->n && legend && boxes; i++) {
         if (!plottable(c->x[i], c->y[i]))
             continue;
         const char *group = c->groups && c->groups[i] ? c->groups[i] : "";
@@ -357,7 +373,8 @@ void html_roofline_chart(FILE *f, const struct html_roofline *c)
         html_format_si(xs, sizeof xs, c->x[i], c->xunit);
         html_format_si(ys, sizeof ys, c->y[i], c->yunit);
         fprintf(f, ": %s, %s</title></circle>\n", xs, ys);
-        if (i < c->labelled && c->names) {
+        if (c->names &&
+            label_fits(boxes, &nboxes, RX(c->x[i]) + 6, RY(c->y[i]) - 4, c->names[i])) {
             fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" style=\"font-size:10px\">", RX(c->x[i]) + 6,
                     RY(c->y[i]) - 4);
             html_escape(f, c->names[i]);
@@ -376,6 +393,7 @@ void html_roofline_chart(FILE *f, const struct html_roofline *c)
         }
     }
     free(legend);
+    free(boxes);
 #undef RX
 #undef RY
     fputs("</svg>\n", f);

@@ -29,9 +29,9 @@ void html_scatter_chart(FILE *f, const char *title, const char *xlabel, const ch
 
 /* A log-log roofline chart: each point (x[i], y[i]) with x an arithmetic intensity and y an
  * attained rate, under the roofs min(peak, bandwidth * x). Points are coloured by group (a
- * legend names the groups), every point has its name in a tooltip and the first `labelled`
- * points have it written beside them. Points with x or y not positive and finite are left
- * out (the caller says so). */
+ * legend names the groups); every point has its name in a tooltip and, in array order, beside
+ * it where it does not overlap a name already written. Points with x or y not positive and
+ * finite are left out (the caller says so). */
 struct html_roofline {
     const char *title;
     const char *xunit, *yunit;          /* "MAC/B", "MAC/s": axes read "1 k MAC/B", "10 G MAC/s" */
@@ -40,7 +40,6 @@ struct html_roofline {
     int n;
     const double *x, *y;
     const char *const *names, *const *groups;
-    int labelled;
 };
 void html_roofline_chart(FILE *f, const struct html_roofline *c);
 

@@ -145,8 +145,10 @@ double report_layer_intensity(const struct report_layer *l)
 
 double report_layer_attained(const struct run_report *r, const struct report_layer *l)
 {
-    if (l->cycles == 0 || !(r->clock_mhz > 0))
-        return NAN;
+    uint64_t busiest = l->compute_cycles > l->ddr_cycles ? l->compute_cycles : l->ddr_cycles;
+    busiest = busiest > l->ps_cycles ? busiest : l->ps_cycles;
+    if (l->cycles == 0 || busiest > l->cycles || !(r->clock_mhz > 0))
+        return NAN;   /* no time of its own, or work hidden in other ops' time */
     return (double)l->macs / ((double)l->cycles / (r->clock_mhz * 1e6));
 }
 
@@ -1036,8 +1038,8 @@ static void html_curve_chart(FILE *f, const struct run_report *r)
     free(y);
 }
 
-/* Every layer with MACs and time of its own on the roofline, coloured by kind; the top
- * report.top_layers by energy are named on the chart. */
+/* Every layer with MACs and time of its own on the roofline, coloured by kind, named on the
+ * chart in order of energy where the names do not overlap. */
 static void html_roofline(FILE *f, const struct run_report *r)
 {
     int n = r->layer_count;
@@ -1069,13 +1071,13 @@ static void html_roofline(FILE *f, const struct run_report *r)
         snprintf(bw_label, sizeof bw_label, "DDR roof %s", bw);
         struct html_roofline c = {"Roofline: every layer over the whole run", "MAC/B", "MAC/s",
                                   r->roofs.peak_macs_per_s, r->roofs.ddr_bytes_per_s,
-                                  peak_label, bw_label, n, x, y, names, kinds, r->top_layers};
+                                  peak_label, bw_label, n, x, y, names, kinds};
         html_roofline_chart(f, &c);
         fputs("<p>", f);
         html_escape(f, roofs);
         fprintf(f, ". Attained: the layer's MACs over its own FPGA time; %d of %d layers drawn "
-                   "(the others do no MACs or run hidden inside other ops' time; layers.csv has "
-                   "them all).</p>\n", drawn, n);
+                   "(the others do no MACs, or some of their work runs hidden inside other ops' "
+                   "time; layers.csv has them all).</p>\n", drawn, n);
     }
     free(order);
     free(x);

@@ -129,10 +129,12 @@ int report_set_slu_blocks(struct run_report *r, int count, const double *skip);
 /* 1 - total / baseline, or NaN without a baseline. */
 double report_savings(const struct run_report *r);
 
-/* A layer on the roofline (NaN where undefined: no DDR bytes, no time of its own, no roof).
- * Arithmetic intensity: MACs per DDR byte (read + written). Attained: MACs per second of the
- * layer's own FPGA time. DSP utilization: attained / the compute roof. The bound: the unit
- * busy longest, "compute" (MAC array or element-wise unit), "ddr" or "ps"; "" when idle. */
+/* A layer on the roofline (NaN where undefined: no DDR bytes, no roof). Arithmetic
+ * intensity: MACs per DDR byte (read + written). Attained: MACs per second of the layer's own
+ * FPGA time; NaN when it has none, or when a unit was busy longer than that time (some of the
+ * layer's work ran hidden in other ops' time: fused element-wise passes, PS work overlapped
+ * with the fabric). DSP utilization: attained / the compute roof. The bound: the unit busy
+ * longest, "compute" (MAC array or element-wise unit), "ddr" or "ps"; "" when idle. */
 double report_layer_intensity(const struct report_layer *l);
 double report_layer_attained(const struct run_report *r, const struct report_layer *l);
 double report_layer_dsp_utilization(const struct run_report *r, const struct report_layer *l);

@@ -272,6 +272,7 @@ static void test_markdown_and_html(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(html, "DDR roof 2.5 GB/s"));
     CU_ASSERT_PTR_NOT_NULL(strstr(html, ">100 M</text>"));
     CU_ASSERT_PTR_NOT_NULL(strstr(html, "<title>0 conv1: 2 MAC/B, 600 MMAC/s</title>"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(html, ">0 conv1</text>"));   /* named beside its point */
     CU_ASSERT_PTR_NULL(strstr(html, "<title>1 fc:"));
     CU_ASSERT_PTR_NOT_NULL(strstr(html, "1 of 2 layers drawn"));
     CU_ASSERT_PTR_NULL(strstr(html, "<script"));
