@@ -264,7 +264,8 @@ bool depends_on_n(const oprec &r)
 }
 
 /* What a simulated schedule did: bytes from its transfers, MACs and BRAM accesses from its
- * counts, busy cycles from its steps and from the DDR controller's recorded transfers. */
+ * counts, busy cycles from its steps and from the transfers the DDR controller recorded on its
+ * "ddr3" timeline track (it serves one at a time, so their lengths add up to its busy time). */
 hw_work work_of(const hw_consts &k, const schedule &s, const cost_acc &counts,
                 const std::vector<timeline_event> &events)
 {

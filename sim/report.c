@@ -918,8 +918,9 @@ int report_write_md(FILE *f, const struct run_report *r)
     md_layers(f, r);
     md_roofline(f, r);
     fputs("\n## Files\n\n`report.json` (all numbers, schema " REPORT_SCHEMA "), `breakdown.csv` "
-          "(component x action), `layers.csv` (every layer by phase), `curve.csv` (accuracy and "
-          "energy at each evaluation), `report.html` (charts). See docs/outputs.md.\n", f);
+          "(component x action), `layers.csv` (every layer by phase, with its roofline), "
+          "`curve.csv` (accuracy and energy at each evaluation), `report.html` (charts). See "
+          "docs/outputs.md.\n", f);
     return ferror(f) ? E2_FAILURE : E2_OK;
 }
 
