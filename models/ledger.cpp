@@ -165,8 +165,10 @@ void hw_ledger_free(struct hw_ledger *l)
 
 void hw_ledger_clear(struct hw_ledger *l)
 {
-    if (l)
+    if (l) {
         l->buckets.clear();
+        l->precisions.clear();
+    }
 }
 
 hw_fj hw_ledger_fj(const struct hw_ledger *l, const struct hw_filter *f)

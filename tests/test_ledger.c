@@ -425,6 +425,12 @@ static void test_roofline_by_hand(void)
     hw_ledger_work(l, NULL, &all);
     CU_ASSERT_EQUAL(all.macs, 147456 + 6144 + 5120);
     CU_ASSERT_EQUAL(all.ddr_read_bytes + all.ddr_write_bytes, 2176 + 2048 + 4096 + 2048 + 3072 + 40);
+    /* a cleared ledger forgets the work and the precisions too */
+    hw_ledger_clear(l);
+    hw_ledger_work(l, NULL, &all);
+    hw_ledger_roofs(l, &roofs);
+    CU_ASSERT_EQUAL(all.macs + all.ddr_read_bytes + all.compute_cycles, 0);
+    CU_ASSERT_EQUAL(roofs.macs_per_cycle, 0);
     hw_ledger_free(l);
     hw_free(m);
 }
