@@ -111,6 +111,31 @@ size_t hw_ledger_rows(const struct hw_ledger *l, const struct hw_filter *f, stru
 /* Distinct layer ids in the ledger, ascending; returns how many there are. */
 size_t hw_ledger_layers(const struct hw_ledger *l, int *layers, size_t max);
 
+/* What the selected ops did, for the roofline. Never priced: energies and cycles do not depend
+ * on it. Hidden work (fused element-wise passes, PS work overlapped with the fabric) counts
+ * here although it adds no cycles to the ledger. */
+struct hw_work {
+    uint64_t macs;              /* multiply-accumulates: the counts of the "mac ..." actions */
+    uint64_t ddr_read_bytes;    /* bytes the schedules loaded from DDR (DMA and PS) */
+    uint64_t ddr_write_bytes;   /* bytes they stored to DDR */
+    uint64_t bram_bytes;        /* bytes through the BRAM ports: 4 per 32-bit access */
+    uint64_t compute_cycles;    /* PL cycles the MAC array / element-wise unit was busy */
+    uint64_t ddr_cycles;        /* PL cycles the DDR controller was busy */
+    uint64_t ps_cycles;         /* PL cycles the ARM cores computed */
+};
+void hw_ledger_work(const struct hw_ledger *l, const struct hw_filter *f, struct hw_work *out);
+
+/* The roofs of the ledger's model. Compute: the peak MAC rate of the DSP array at the
+ * precision (bits_a x bits_b) that did the most forward conv/fc MACs in the ledger (0 when it
+ * has none). DDR: the bandwidth of a long DMA read stream, which the model simulates once. */
+struct hw_roofs {
+    double macs_per_cycle;
+    int bits_a, bits_b;
+    double ddr_bytes_per_cycle;
+    double pl_hz;
+};
+void hw_ledger_roofs(const struct hw_ledger *l, struct hw_roofs *out);
+
 const char *hw_component_name(int component);
 double hw_fj_to_joules(hw_fj e);
 /* Exact decimal text of e (needs up to 40 bytes); returns buf. */

@@ -14,7 +14,8 @@ uint32_t action_table::intern(int component, const std::string &name, bool dynam
         return it->second;
     uint32_t id = (uint32_t)v.size();
     long long fj = std::llround(pj * 1000.0);
-    v.push_back(action_desc{component, name, dynamic, fj > 0 ? (uint64_t)fj : 0});
+    bool mac = name.rfind("mac ", 0) == 0;   /* dsp_array.cpp's mac_choose names them so */
+    v.push_back(action_desc{component, name, dynamic, fj > 0 ? (uint64_t)fj : 0, mac});
     ids.emplace(key, id);
     return id;
 }
@@ -29,6 +30,18 @@ cost cost_acc::finish(uint64_t cycles) const
     return out;
 }
 
+/* The fields of hw_work, so that every operation on it treats them all alike. */
+static uint64_t hw_work::*const work_fields[] = {
+    &hw_work::macs,           &hw_work::ddr_read_bytes, &hw_work::ddr_write_bytes,
+    &hw_work::bram_bytes,     &hw_work::compute_cycles, &hw_work::ddr_cycles,
+    &hw_work::ps_cycles};
+
+void work_add(hw_work &to, const hw_work &w, uint64_t times)
+{
+    for (auto f : work_fields)
+        to.*f += w.*f * times;
+}
+
 cost cost_sum(const cost &a, const cost &b)
 {
     cost_acc acc;
@@ -36,7 +49,10 @@ cost cost_sum(const cost &a, const cost &b)
         acc.add(p.first, p.second);
     for (auto &p : b.counts)
         acc.add(p.first, p.second);
-    return acc.finish(a.cycles + b.cycles);
+    cost out = acc.finish(a.cycles + b.cycles);
+    out.work = a.work;
+    work_add(out.work, b.work, 1);
+    return out;
 }
 
 static uint64_t scale_q16(uint64_t v, uint32_t q16)
@@ -53,6 +69,8 @@ cost cost_scale_q16(const cost &a, uint32_t q16)
         if (n)
             out.counts.emplace_back(p.first, n);
     }
+    for (auto f : work_fields)
+        out.work.*f = scale_q16(a.work.*f, q16);
     return out;
 }
 
@@ -88,7 +106,13 @@ cost cost_extrapolate(const cost &c_prev, const cost &c_last, uint64_t steps)
     cost_acc acc;
     for (auto &p : c_last.counts)
         acc.add(p.first, p.second + steps * (p.second - mp[p.first]));
-    return acc.finish(c_last.cycles + steps * (c_last.cycles - c_prev.cycles));
+    cost out = acc.finish(c_last.cycles + steps * (c_last.cycles - c_prev.cycles));
+    for (auto f : work_fields) {
+        uint64_t last = c_last.work.*f, prev = c_prev.work.*f;
+        out.work.*f = last >= prev ? last + steps * (last - prev)
+                                   : (last > steps * (prev - last) ? last - steps * (prev - last) : 0);
+    }
+    return out;
 }
 
 void hw_ledger::add(uint16_t layer, uint8_t phase, uint8_t tech, const cost &c, uint64_t repeat,
@@ -105,6 +129,7 @@ void hw_ledger::add(uint16_t layer, uint8_t phase, uint8_t tech, const cost &c, 
         b.counts[id] += c.cycles * repeat;
     b.cycles += c.cycles * repeat;
     b.records += repeat;
+    work_add(b.work, c.work, repeat);
 }
 
 /* ---------------------------------------------------------------- C API: ledgers, queries */
@@ -140,8 +165,10 @@ void hw_ledger_free(struct hw_ledger *l)
 
 void hw_ledger_clear(struct hw_ledger *l)
 {
-    if (l)
+    if (l) {
         l->buckets.clear();
+        l->precisions.clear();
+    }
 }
 
 hw_fj hw_ledger_fj(const struct hw_ledger *l, const struct hw_filter *f)
@@ -223,6 +250,32 @@ size_t hw_ledger_rows(const struct hw_ledger *l, const struct hw_filter *f, stru
         rows[i].fj = (hw_fj)rows[i].count * a.fj;
     }
     return order.size();
+}
+
+void hw_ledger_work(const struct hw_ledger *l, const struct hw_filter *f, struct hw_work *out)
+{
+    *out = hw_work{};
+    if (l)
+        for (auto &kv : l->buckets)
+            if (bucket_selected(kv.first, f))
+                work_add(*out, kv.second.work, 1);
+}
+
+void hw_ledger_roofs(const struct hw_ledger *l, struct hw_roofs *out)
+{
+    *out = hw_roofs{};
+    if (!l)
+        return;
+    out->pl_hz = l->pl_hz;
+    out->ddr_bytes_per_cycle = l->ddr_bytes_per_cycle;
+    uint64_t most = 0;
+    for (auto &kv : l->precisions)
+        if (kv.second.macs > most) {
+            most = kv.second.macs;
+            out->bits_a = kv.first.first;
+            out->bits_b = kv.first.second;
+            out->macs_per_cycle = kv.second.peak_per_cycle;
+        }
 }
 
 size_t hw_ledger_layers(const struct hw_ledger *l, int *layers, size_t max)

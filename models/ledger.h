@@ -5,6 +5,7 @@
 #define E2_MODELS_LEDGER_H
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -20,6 +21,7 @@ struct action_desc {
     std::string name;
     bool dynamic;
     uint64_t fj;            /* femtojoules per action, rounded once from the pJ coefficients */
+    bool mac;               /* a multiply-accumulate (the "mac ..." actions): hw_work.macs */
 };
 
 /* A model's actions. Actions are interned on first use (MACs of new widths appear as ops need
@@ -31,10 +33,12 @@ struct action_table {
     uint32_t intern(int component, const std::string &name, bool dynamic, double pj);
 };
 
-/* What one op costs: cycles of PL time and a count per action (sorted by id, no zeros). */
+/* What one op costs: cycles of PL time and a count per action (sorted by id, no zeros); and
+ * what it did, for the roofline (rides along with the cost, never priced). */
 struct cost {
     uint64_t cycles = 0;
     std::vector<std::pair<uint32_t, uint64_t>> counts;
+    hw_work work{};
 };
 
 /* Dense accumulator that turns into a cost. */
@@ -49,12 +53,15 @@ struct cost_acc {
     cost finish(uint64_t cycles) const;
 };
 
+/* to += w x times, field by field. */
+void work_add(hw_work &to, const hw_work &w, uint64_t times);
 cost cost_sum(const cost &a, const cost &b);
-/* Each count (and the cycles) scaled by q/65536, rounded half up: the PSG interpolation. */
+/* Each count (and the cycles, and the work) scaled by q/65536, rounded half up: the PSG
+ * interpolation. */
 cost cost_scale_q16(const cost &a, uint32_t q16);
-/* Is c3 - c2 == c2 - c1 in every count and in cycles? */
+/* Is c3 - c2 == c2 - c1 in every count and in cycles? (The work is not asked: it follows.) */
 bool cost_is_linear(const cost &c1, const cost &c2, const cost &c3);
-/* c_last + steps * (c_last - c_prev), exactly. */
+/* c_last + steps * (c_last - c_prev), exactly (the work likewise, floored at 0). */
 cost cost_extrapolate(const cost &c_prev, const cost &c_last, uint64_t steps);
 
 /* Per (layer, phase, technique): counts per action id, cycles, records. */
@@ -62,12 +69,21 @@ struct ledger_bucket {
     std::vector<uint64_t> counts;
     uint64_t cycles = 0;
     uint64_t records = 0;
+    hw_work work{};
+};
+
+/* Forward conv/fc MACs at one precision and the array's peak MACs per cycle there. */
+struct mac_precision {
+    uint64_t macs = 0;
+    double peak_per_cycle = 0;
 };
 
 struct hw_ledger {
     std::shared_ptr<const action_table> actions;   /* the model's: the counts use its ids */
     double pl_hz = 0;
+    double ddr_bytes_per_cycle = 0;   /* the model's DMA read stream (the DDR roof) */
     std::unordered_map<uint32_t, ledger_bucket> buckets;   /* key: layer << 16 | phase << 8 | tech */
+    std::map<std::pair<int, int>, mac_precision> precisions;   /* by (bits_a, bits_b) */
 
     /* Add cost x repeat, and the static actions for its cycles x repeat. */
     void add(uint16_t layer, uint8_t phase, uint8_t tech, const cost &c, uint64_t repeat,

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <map>
 
@@ -262,6 +263,31 @@ bool depends_on_n(const oprec &r)
     return !(r.kind == OP_UPDATE || r.phase == OP_PHASE_UPDATE);
 }
 
+/* What a simulated schedule did: bytes from its transfers, MACs and BRAM accesses from its
+ * counts, busy cycles from its steps and from the transfers the DDR controller recorded on its
+ * "ddr3" timeline track (it serves one at a time, so their lengths add up to its busy time). */
+hw_work work_of(const hw_consts &k, const schedule &s, const cost_acc &counts,
+                const std::vector<timeline_event> &events)
+{
+    hw_work w{};
+    for (const step &st : s.steps) {
+        for (const xfer &x : st.loads)
+            w.ddr_read_bytes += x.bytes;
+        for (const xfer &x : st.stores)
+            w.ddr_write_bytes += x.bytes;
+        (s.on_ps ? w.ps_cycles : w.compute_cycles) += st.compute_cycles;
+    }
+    for (const timeline_event &e : events)
+        if (std::strcmp(e.track, "ddr3") == 0)
+            w.ddr_cycles += e.t1 - e.t0;
+    auto count = [&](uint32_t id) { return id < counts.c.size() ? counts.c[id] : 0; };
+    for (uint32_t id = 0; id < counts.c.size(); id++)
+        if (k.actions->v[id].mac)
+            w.macs += counts.c[id];
+    w.bram_bytes = 4 * (count(k.a_bram_rd) + count(k.a_bram_wr));
+    return w;
+}
+
 bool simulate(hw_model *m, const oprec &r, map_variant v, cost *out, std::string *err)
 {
     schedule s;
@@ -271,15 +297,49 @@ bool simulate(hw_model *m, const oprec &r, map_variant v, cost *out, std::string
         *out = cost{};
         return true;
     }
+    std::vector<timeline_event> events;
     job j;
     j.k = &m->k;
     j.s = &s;
+    j.timeline = &events;
     if (!engine_run(j, err))
         return false;
     m->stats.simulated++;
     /* Hidden work (overlapped PS ops, fused element-wise ops) costs its own energy but no run
      * time, hence no static energy. */
     *out = j.counts.finish(s.hidden ? 0 : j.cycles);
+    out->work = work_of(m->k, s, j.counts, events);
+    return true;
+}
+
+/* PL cycles of a DMA stream of `bytes` (write: BRAM -> DDR). */
+bool stream_cycles(hw_model *m, uint64_t bytes, bool write, uint64_t *cycles, std::string *err)
+{
+    schedule s = map_stream(m->k, bytes, write);
+    *cycles = 0;
+    if (s.steps.empty())
+        return true;
+    job j;
+    j.k = &m->k;
+    j.s = &s;
+    if (!engine_run(j, err))
+        return false;
+    *cycles = j.cycles;
+    return true;
+}
+
+/* The DDR roof: bytes per PL cycle of a 1 MiB DMA read stream, long enough that the pipeline's
+ * fill is noise. Measured once per model. */
+bool ddr_roof(hw_model *m, double *bytes_per_cycle, std::string *err)
+{
+    if (m->ddr_bytes_per_cycle == 0) {
+        const uint64_t bytes = 1 << 20;
+        uint64_t cycles = 0;
+        if (!stream_cycles(m, bytes, false, &cycles, err))
+            return false;
+        m->ddr_bytes_per_cycle = cycles ? (double)bytes / (double)cycles : 0;
+    }
+    *bytes_per_cycle = m->ddr_bytes_per_cycle;
     return true;
 }
 
@@ -390,12 +450,20 @@ extern "C" int hw_account(struct hw_model *m, struct hw_ledger *l, const struct 
     }
     if (l) {
         if (!l->actions) {
+            if (!ddr_roof(m, &l->ddr_bytes_per_cycle, &why))
+                return fail(err, errlen, 1, "hw_account: " + why);
             l->actions = m->actions;
             l->pl_hz = m->k.pl_hz;
         }
         l->add(r->layer, r->phase, r->tech, c, repeat, m->k.static_ids);
         if (!predictor.counts.empty() || predictor.cycles)
             l->add(r->layer, r->phase, OP_TECH_PSG, predictor, repeat, m->k.static_ids);
+        if ((r->kind == OP_CONV || r->kind == OP_FC) && r->phase == OP_PHASE_FWD && c.work.macs) {
+            mac_choice mc = mac_choose(m->k, r->bits_a, r->bits_b, r->bits_acc);
+            mac_precision &p = l->precisions[{r->bits_a, r->bits_b}];
+            p.macs += c.work.macs * repeat;
+            p.peak_per_cycle = (double)mc.lanes / mc.ii;
+        }
     }
     return 0;
 }
@@ -427,20 +495,12 @@ extern "C" int hw_dma_stream(struct hw_model *m, uint64_t bytes, int write, uint
 {
     if (!m)
         return fail(err, errlen, 2, "hw_dma_stream: NULL model");
-    schedule s = map_stream(m->k, bytes, write != 0);
-    if (s.steps.empty()) {
-        if (cycles)
-            *cycles = 0;
-        return 0;
-    }
-    job j;
-    j.k = &m->k;
-    j.s = &s;
+    uint64_t c = 0;
     std::string why;
-    if (!engine_run(j, &why))
+    if (!stream_cycles(m, bytes, write != 0, &c, &why))
         return fail(err, errlen, 1, "hw_dma_stream: " + why);
     if (cycles)
-        *cycles = j.cycles;
+        *cycles = c;
     return 0;
 }
 

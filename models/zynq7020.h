@@ -81,6 +81,7 @@ struct hw_model {
     std::shared_ptr<action_table> actions;
     std::unordered_map<memo_key, cost, memo_hash> memo;
     hw_stats stats{};
+    double ddr_bytes_per_cycle = 0;   /* the DDR roof, measured on first use */
 };
 
 #endif

@@ -2,6 +2,7 @@
 #include "html.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define CHART_W 760
@@ -253,5 +254,147 @@ void html_scatter_chart(FILE *f, const char *title, const char *xlabel, const ch
     }
     fprintf(f, "<text x=\"%d\" y=\"%d\" fill=\"#e15759\">&#8212; Pareto front</text>\n",
             a.left + a.width - 110, a.top + 14);
+    fputs("</svg>\n", f);
+}
+
+void html_format_si(char *buf, size_t size, double v, const char *unit)
+{
+    static const struct { double scale; const char *prefix; } si[] = {
+        {1e12, "T"}, {1e9, "G"}, {1e6, "M"}, {1e3, "k"}, {1, ""}};
+    size_t i = 0;
+    while (i + 1 < sizeof si / sizeof si[0] && fabs(v) < si[i].scale * 0.9995)
+        i++;
+    const char *sep = si[i].prefix[0] || (unit && unit[0]) ? " " : "";
+    snprintf(buf, size, "%.3g%s%s%s", v / si[i].scale, sep, si[i].prefix, unit ? unit : "");
+}
+
+/* A decade-aligned log range [10^lo, 10^hi] around [min, max], at least one decade wide. */
+static void log_range(double min, double max, double *lo, double *hi)
+{
+    *lo = floor(log10(min));
+    *hi = ceil(log10(max));
+    if (*hi <= *lo)
+        *hi = *lo + 1;
+}
+
+/* Where a point's name was written: names that would overlap one are left to the tooltip. */
+struct label_box {
+    double x0, y0, x1, y1;
+};
+
+static int label_fits(struct label_box *boxes, int *n, double x, double y, const char *text)
+{
+    struct label_box b = {x, y - 10, x + 5.5 * (double)strlen(text), y + 2};   /* 10 px font */
+    for (int i = 0; i < *n; i++)
+        if (b.x0 < boxes[i].x1 && boxes[i].x0 < b.x1 && b.y0 < boxes[i].y1 && boxes[i].y0 < b.y1)
+            return 0;
+    boxes[(*n)++] = b;
+    return 1;
+}
+
+static int plottable(double x, double y)
+{
+    return isfinite(x) && isfinite(y) && x > 0 && y > 0;
+}
+
+void html_roofline_chart(FILE *f, const struct html_roofline *c)
+{
+    const int left = 80, top = 48, width = CHART_W - 80 - 20, height = 360;   /* legend above */
+    double ridge = c->peak / c->bandwidth;
+    double xmin = ridge, xmax = ridge, ymin = c->peak, ymax = c->peak;
+    for (int i = 0; i < c->n; i++)
+        if (plottable(c->x[i], c->y[i])) {
+            xmin = fmin(xmin, c->x[i]);
+            xmax = fmax(xmax, c->x[i]);
+            ymin = fmin(ymin, c->y[i]);
+            ymax = fmax(ymax, c->y[i]);
+        }
+    double xlo, xhi, ylo, yhi;
+    log_range(xmin, xmax, &xlo, &xhi);
+    log_range(ymin, ymax, &ylo, &yhi);
+    if (xhi - log10(ridge) < 1)     /* room right of the ridge for the flat roof */
+        xhi += 1;
+#define RX(v) (left + (log10(v) - xlo) / (xhi - xlo) * width)
+#define RY(v) (top + height - (log10(v) - ylo) / (yhi - ylo) * height)
+    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+               "role=\"img\">\n", CHART_W, top + height + 45);
+    svg_title(f, c->title, 18);
+    char t[48];
+    for (double d = xlo; d <= xhi + 1e-9; d++) {
+        double X = RX(pow(10, d));
+        html_format_si(t, sizeof t, pow(10, d), "");
+        fprintf(f, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#ddd\"/>"
+                   "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text>\n",
+                X, top, X, top + height, X, top + height + 14, t);
+    }
+    for (double d = ylo; d <= yhi + 1e-9; d++) {
+        double Y = RY(pow(10, d));
+        html_format_si(t, sizeof t, pow(10, d), "");
+        fprintf(f, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#ddd\"/>"
+                   "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n",
+                left, Y, left + width, Y, left - 4, Y + 4, t);
+    }
+    fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" "
+               "stroke=\"#888\"/>\n", left, top, width, height);
+    fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">arithmetic intensity (%s, log)"
+               "</text>\n<text x=\"16\" y=\"%d\" text-anchor=\"middle\" transform=\"rotate(-90 16 "
+               "%d)\">attained (%s, log)</text>\n", left + width / 2, top + height + 32, c->xunit,
+            top + height / 2, top + height / 2, c->yunit);
+    /* the roofs: the slanted one from where it enters the plot to the ridge, then flat */
+    double x0 = fmax(pow(10, xlo), pow(10, ylo) / c->bandwidth);
+    fprintf(f, "<polyline fill=\"none\" stroke=\"#222\" stroke-width=\"2\" points=\"%.1f,%.1f "
+               "%.1f,%.1f %.1f,%.1f\"/>\n", RX(x0), RY(c->bandwidth * x0), RX(ridge),
+            RY(c->peak), RX(pow(10, xhi)), RY(c->peak));
+    fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">", RX(pow(10, xhi)) - 4,
+            RY(c->peak) - 6);
+    html_escape(f, c->peak_label);
+    double angle = atan2(RY(c->peak) - RY(c->bandwidth * x0), RX(ridge) - RX(x0)) * 180 / acos(-1);
+    double lx = RX(x0) + 0.25 * (RX(ridge) - RX(x0)), ly = RY(c->bandwidth * x0) +
+                0.25 * (RY(c->peak) - RY(c->bandwidth * x0)) - 6;
+    fprintf(f, "</text>\n<text x=\"%.1f\" y=\"%.1f\" transform=\"rotate(%.1f %.1f %.1f)\">",
+            lx, ly, angle, lx, ly);
+    html_escape(f, c->bandwidth_label);
+    fputs("</text>\n", f);
+    const char **legend = malloc((size_t)(c->n + 1) * sizeof *legend);   /* groups drawn */
+    struct label_box *boxes = malloc((size_t)(c->n + 1) * sizeof *boxes);
+    int ngroups = 0, nboxes = 0;
+    for (int i = 0; i < c->n && legend && boxes; i++) {
+        if (!plottable(c->x[i], c->y[i]))
+            continue;
+        const char *group = c->groups && c->groups[i] ? c->groups[i] : "";
+        int g = 0;
+        while (g < ngroups && strcmp(legend[g], group) != 0)
+            g++;
+        const char *colour = palette[g % PALETTE_N];
+        fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"%s\" fill-opacity=\"0.8\">"
+                   "<title>", RX(c->x[i]), RY(c->y[i]), colour);
+        html_escape(f, c->names ? c->names[i] : "");
+        char xs[32], ys[32];
+        html_format_si(xs, sizeof xs, c->x[i], c->xunit);
+        html_format_si(ys, sizeof ys, c->y[i], c->yunit);
+        fprintf(f, ": %s, %s</title></circle>\n", xs, ys);
+        if (c->names &&
+            label_fits(boxes, &nboxes, RX(c->x[i]) + 6, RY(c->y[i]) - 4, c->names[i])) {
+            fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" style=\"font-size:10px\">", RX(c->x[i]) + 6,
+                    RY(c->y[i]) - 4);
+            html_escape(f, c->names[i]);
+            fputs("</text>\n", f);
+        }
+        if (g == ngroups) {   /* a new group: its legend entry */
+            legend[ngroups++] = group;
+            if (c->groups) {
+                int x = left + 75 * g;
+                fprintf(f, "<circle cx=\"%d\" cy=\"%d\" r=\"4\" fill=\"%s\"/>"
+                           "<text x=\"%d\" y=\"%d\">", x + 4, top - 14, colour, x + 12,
+                        top - 10);
+                html_escape(f, group);
+                fputs("</text>\n", f);
+            }
+        }
+    }
+    free(legend);
+    free(boxes);
+#undef RX
+#undef RY
     fputs("</svg>\n", f);
 }

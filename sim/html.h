@@ -27,6 +27,26 @@ void html_scatter_chart(FILE *f, const char *title, const char *xlabel, const ch
                         const double *x, const double *y, const char *const *labels,
                         const int *front);
 
+/* A log-log roofline chart: each point (x[i], y[i]) with x an arithmetic intensity and y an
+ * attained rate, under the roofs min(peak, bandwidth * x). Points are coloured by group (a
+ * legend names the groups); every point has its name in a tooltip and, in array order, beside
+ * it where it does not overlap a name already written. Points with x or y not positive and
+ * finite are left out (the caller says so). */
+struct html_roofline {
+    const char *title;
+    const char *xunit, *yunit;          /* "MAC/B", "MAC/s": axes read "1 k MAC/B", "10 G MAC/s" */
+    double peak, bandwidth;             /* the flat roof (y), the slanted one's y per unit of x */
+    const char *peak_label, *bandwidth_label;
+    int n;
+    const double *x, *y;
+    const char *const *names, *const *groups;
+};
+void html_roofline_chart(FILE *f, const struct html_roofline *c);
+
+/* "12.3 GMAC/s", "0.228": v with three significant digits, an SI prefix from 1000 up (k, M,
+ * G, T) and the unit, after a space when either is there. */
+void html_format_si(char *buf, size_t size, double v, const char *unit);
+
 /* "Nice" axis ticks covering [lo, hi]: fills *start, *step, returns how many ticks. */
 int html_ticks(double lo, double hi, double *start, double *step);
 

@@ -137,6 +137,38 @@ double report_savings(const struct run_report *r)
     return 1.0 - (double)r->total_fj / (double)r->baseline_fp32_fj;
 }
 
+double report_layer_intensity(const struct report_layer *l)
+{
+    uint64_t bytes = l->ddr_read_bytes + l->ddr_write_bytes;
+    return bytes ? (double)l->macs / (double)bytes : NAN;
+}
+
+double report_layer_attained(const struct run_report *r, const struct report_layer *l)
+{
+    uint64_t busiest = l->compute_cycles > l->ddr_cycles ? l->compute_cycles : l->ddr_cycles;
+    busiest = busiest > l->ps_cycles ? busiest : l->ps_cycles;
+    if (l->cycles == 0 || busiest > l->cycles || !(r->clock_mhz > 0))
+        return NAN;   /* no time of its own, or work hidden in other ops' time */
+    return (double)l->macs / ((double)l->cycles / (r->clock_mhz * 1e6));
+}
+
+double report_layer_dsp_utilization(const struct run_report *r, const struct report_layer *l)
+{
+    if (!(r->roofs.peak_macs_per_s > 0))
+        return NAN;
+    return report_layer_attained(r, l) / r->roofs.peak_macs_per_s;
+}
+
+const char *report_layer_bound(const struct report_layer *l)
+{
+    uint64_t c = l->compute_cycles, d = l->ddr_cycles, p = l->ps_cycles;
+    if (c == 0 && d == 0 && p == 0)
+        return "";
+    if (p > c && p > d)
+        return "ps";
+    return d > c ? "ddr" : "compute";
+}
+
 report_fj report_component_fj(const struct run_report *r, const char *component)
 {
     report_fj sum = 0;
@@ -278,6 +310,15 @@ static int fill_layers(struct run_report *r, const struct hw_ledger *run,
         struct hw_filter f = hw_filter_all();
         f.layer = ids[i];
         l.cycles = hw_ledger_cycles(run, &f);
+        struct hw_work w;
+        hw_ledger_work(run, &f, &w);
+        l.macs = w.macs;
+        l.ddr_read_bytes = w.ddr_read_bytes;
+        l.ddr_write_bytes = w.ddr_write_bytes;
+        l.bram_bytes = w.bram_bytes;
+        l.compute_cycles = w.compute_cycles;
+        l.ddr_cycles = w.ddr_cycles;
+        l.ps_cycles = w.ps_cycles;
         for (int p = 0; p < REPORT_PHASES; p++) {
             f.phase = p;
             l.phase_fj[p] = hw_ledger_fj(run, &f);
@@ -297,6 +338,12 @@ int report_fill_energy(struct run_report *r, const struct hw_model *model,
     r->fpga_cycles = hw_ledger_cycles(run, NULL);
     r->fpga_seconds = hw_ledger_seconds(run, NULL);
     r->clock_mhz = model ? hw_model_params(model)->pl_clock_mhz : 0;
+    struct hw_roofs roofs;
+    hw_ledger_roofs(run, &roofs);
+    r->roofs.peak_macs_per_s = roofs.macs_per_cycle * roofs.pl_hz;
+    r->roofs.bits_a = roofs.bits_a;
+    r->roofs.bits_b = roofs.bits_b;
+    r->roofs.ddr_bytes_per_s = roofs.ddr_bytes_per_cycle * roofs.pl_hz;
 
     size_t n = hw_ledger_rows(run, NULL, NULL, 0);
     struct hw_row *rows = malloc((n + 1) * sizeof *rows);
@@ -480,9 +527,42 @@ static void write_layers_json(struct json_writer *w, const struct run_report *r)
             kv_number(w, phase_names[p], joules(l->phase_fj[p]));
         json_object_end(w);
         kv_uint(w, "cycles", l->cycles);
+        kv_uint(w, "macs", l->macs);
+        kv_uint(w, "ddr_read_bytes", l->ddr_read_bytes);
+        kv_uint(w, "ddr_write_bytes", l->ddr_write_bytes);
+        kv_uint(w, "bram_bytes", l->bram_bytes);
+        kv_number(w, "macs_per_ddr_byte", report_layer_intensity(l));
+        kv_number(w, "attained_macs_per_s", report_layer_attained(r, l));
+        kv_number(w, "dsp_utilization", report_layer_dsp_utilization(r, l));
+        json_key(w, "bound");
+        if (*report_layer_bound(l))
+            json_string(w, report_layer_bound(l));
+        else
+            json_null(w);
+        kv_uint(w, "compute_cycles", l->compute_cycles);
+        kv_uint(w, "ddr_cycles", l->ddr_cycles);
+        kv_uint(w, "ps_cycles", l->ps_cycles);
         json_object_end(w);
     }
     json_array_end(w);
+}
+
+static void write_roofs_json(struct json_writer *w, const struct report_roofs *roofs)
+{
+    json_key(w, "roofline");
+    json_object_begin(w);
+    kv_number(w, "peak_macs_per_s", roofs->peak_macs_per_s > 0 ? roofs->peak_macs_per_s : NAN);
+    json_key(w, "peak_precision");
+    if (roofs->bits_a) {
+        char p[32];
+        snprintf(p, sizeof p, "%dx%d", roofs->bits_a, roofs->bits_b);
+        json_string(w, p);
+    } else {
+        json_null(w);
+    }
+    kv_number(w, "ddr_bytes_per_s", roofs->ddr_bytes_per_s > 0 ? roofs->ddr_bytes_per_s : NAN);
+    kv_number(w, "ridge_macs_per_ddr_byte", roofs->peak_macs_per_s / roofs->ddr_bytes_per_s);
+    json_object_end(w);
 }
 
 static void write_curve_json(struct json_writer *w, const struct run_report *r)
@@ -527,6 +607,7 @@ int report_write_json(FILE *f, const struct run_report *r)
     kv_uint(&w, "cycles", r->fpga_cycles);
     kv_number(&w, "seconds", r->fpga_seconds);
     kv_number(&w, "clock_mhz", r->clock_mhz);
+    write_roofs_json(&w, &r->roofs);
     json_object_end(&w);
     write_training_json(&w, r);
     write_layers_json(&w, r);
@@ -581,7 +662,9 @@ int report_write_breakdown_csv(FILE *f, const struct run_report *r)
 
 int report_write_layers_csv(FILE *f, const struct run_report *r)
 {
-    fputs("layer,name,kind,forward_j,backward_data_j,backward_weight_j,update_j,energy_j,cycles\n",
+    fputs("layer,name,kind,forward_j,backward_data_j,backward_weight_j,update_j,energy_j,cycles,"
+          "macs,ddr_read_bytes,ddr_write_bytes,bram_bytes,macs_per_ddr_byte,attained_macs_per_s,"
+          "dsp_utilization,bound,compute_cycles,ddr_cycles,ps_cycles\n",
           f);
     for (int i = 0; i < r->layer_count; i++) {
         const struct report_layer *l = &r->layers[i];
@@ -595,7 +678,15 @@ int report_write_layers_csv(FILE *f, const struct run_report *r)
             fprintf(f, ",%s", j);
         }
         report_format_joules(j, sizeof j, layer_fj(l));
-        fprintf(f, ",%s,%" PRIu64 "\n", j, l->cycles);
+        fprintf(f, ",%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",", j,
+                l->cycles, l->macs, l->ddr_read_bytes, l->ddr_write_bytes, l->bram_bytes);
+        csv_double(f, report_layer_intensity(l));
+        fputc(',', f);
+        csv_double(f, report_layer_attained(r, l));
+        fputc(',', f);
+        csv_double(f, report_layer_dsp_utilization(r, l));
+        fprintf(f, ",%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 "\n", report_layer_bound(l),
+                l->compute_cycles, l->ddr_cycles, l->ps_cycles);
     }
     return ferror(f) ? E2_FAILURE : E2_OK;
 }
@@ -762,6 +853,60 @@ static void md_layers(FILE *f, const struct run_report *r)
     free(order);
 }
 
+/* "compute roof 44 G MAC/s (DSP array at 8x8), DDR roof 1.06 G B/s (DMA read stream), ridge
+ * 41.5 MAC/B"; "" when the run has no roofs. */
+static void roofs_text(char *buf, size_t size, const struct report_roofs *roofs)
+{
+    char peak[32], bw[32], ridge[32];
+    if (!(roofs->peak_macs_per_s > 0 && roofs->ddr_bytes_per_s > 0)) {
+        snprintf(buf, size, "%s", "");
+        return;
+    }
+    html_format_si(peak, sizeof peak, roofs->peak_macs_per_s, "MAC/s");
+    html_format_si(bw, sizeof bw, roofs->ddr_bytes_per_s, "B/s");
+    html_format_si(ridge, sizeof ridge, roofs->peak_macs_per_s / roofs->ddr_bytes_per_s, "MAC/B");
+    snprintf(buf, size, "compute roof %s (DSP array at %dx%d bits), DDR roof %s (DMA read "
+             "stream), ridge %s", peak, roofs->bits_a, roofs->bits_b, bw, ridge);
+}
+
+/* A number in SI units, or "-" when it is undefined. */
+static void si_or_dash(char *buf, size_t size, double v, const char *unit)
+{
+    if (isfinite(v))
+        html_format_si(buf, size, v, unit);
+    else
+        snprintf(buf, size, "-");
+}
+
+static void md_roofline(FILE *f, const struct run_report *r)
+{
+    int *order = r->layer_count ? layers_by_energy(r) : NULL;
+    if (!order)
+        return;
+    int n = r->top_layers < r->layer_count ? r->top_layers : r->layer_count;
+    char roofs[256];
+    roofs_text(roofs, sizeof roofs, &r->roofs);
+    fprintf(f, "\n## Roofline of the top %d layers\n\n%s%s"
+               "| layer | kind | MACs | DDR read | DDR written | BRAM | MAC per DDR byte | "
+               "attained | DSP utilization | bound |\n|---|---|---:|---:|---:|---:|---:|---:|---:|"
+               "---|\n", n, roofs, roofs[0] ? ".\n\n" : "");
+    for (int i = 0; i < n; i++) {
+        const struct report_layer *l = &r->layers[order[i]];
+        char macs[32], rd[32], wr[32], bram[32], ai[32], att[32], util[32];
+        html_format_si(macs, sizeof macs, (double)l->macs, "");
+        html_format_si(rd, sizeof rd, (double)l->ddr_read_bytes, "B");
+        html_format_si(wr, sizeof wr, (double)l->ddr_write_bytes, "B");
+        html_format_si(bram, sizeof bram, (double)l->bram_bytes, "B");
+        si_or_dash(ai, sizeof ai, report_layer_intensity(l), "");
+        si_or_dash(att, sizeof att, report_layer_attained(r, l), "MAC/s");
+        percent(util, sizeof util, report_layer_dsp_utilization(r, l));
+        fprintf(f, "| %d %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", l->id, l->name,
+                l->kind, macs, rd, wr, bram, ai, att, util,
+                *report_layer_bound(l) ? report_layer_bound(l) : "-");
+    }
+    free(order);
+}
+
 int report_write_md(FILE *f, const struct run_report *r)
 {
     md_headline(f, r);
@@ -771,9 +916,11 @@ int report_write_md(FILE *f, const struct run_report *r)
                   r->total_fj);
     md_actions(f, r);
     md_layers(f, r);
+    md_roofline(f, r);
     fputs("\n## Files\n\n`report.json` (all numbers, schema " REPORT_SCHEMA "), `breakdown.csv` "
-          "(component x action), `layers.csv` (every layer by phase), `curve.csv` (accuracy and "
-          "energy at each evaluation), `report.html` (charts). See docs/outputs.md.\n", f);
+          "(component x action), `layers.csv` (every layer by phase, with its roofline), "
+          "`curve.csv` (accuracy and energy at each evaluation), `report.html` (charts). See "
+          "docs/outputs.md.\n", f);
     return ferror(f) ? E2_FAILURE : E2_OK;
 }
 
@@ -892,6 +1039,55 @@ static void html_curve_chart(FILE *f, const struct run_report *r)
     free(y);
 }
 
+/* Every layer with MACs and time of its own on the roofline, coloured by kind, named on the
+ * chart in order of energy where the names do not overlap. */
+static void html_roofline(FILE *f, const struct run_report *r)
+{
+    int n = r->layer_count;
+    char roofs[256];
+    roofs_text(roofs, sizeof roofs, &r->roofs);
+    if (n == 0 || !roofs[0])
+        return;
+    int *order = layers_by_energy(r);
+    double *x = malloc((size_t)n * sizeof *x), *y = malloc((size_t)n * sizeof *y);
+    const char **names = malloc((size_t)n * sizeof *names), **kinds = malloc((size_t)n * sizeof *kinds);
+    char (*text)[REPORT_NAME + 16] = malloc((size_t)n * sizeof *text);
+    if (order && x && y && names && kinds && text) {
+        int drawn = 0;
+        for (int i = 0; i < n; i++) {
+            const struct report_layer *l = &r->layers[order[i]];
+            snprintf(text[i], sizeof text[i], "%d %s", l->id, l->name);
+            names[i] = text[i];
+            kinds[i] = l->kind;
+            x[i] = report_layer_intensity(l);
+            y[i] = report_layer_attained(r, l);
+            drawn += isfinite(x[i]) && isfinite(y[i]) && x[i] > 0 && y[i] > 0;
+        }
+        char peak[64], bw[64];
+        html_format_si(peak, sizeof peak, r->roofs.peak_macs_per_s, "MAC/s");
+        html_format_si(bw, sizeof bw, r->roofs.ddr_bytes_per_s, "B/s");
+        char peak_label[96], bw_label[96];
+        snprintf(peak_label, sizeof peak_label, "compute roof %s (%dx%d)", peak, r->roofs.bits_a,
+                 r->roofs.bits_b);
+        snprintf(bw_label, sizeof bw_label, "DDR roof %s", bw);
+        struct html_roofline c = {"Roofline: every layer over the whole run", "MAC/B", "MAC/s",
+                                  r->roofs.peak_macs_per_s, r->roofs.ddr_bytes_per_s,
+                                  peak_label, bw_label, n, x, y, names, kinds};
+        html_roofline_chart(f, &c);
+        fputs("<p>", f);
+        html_escape(f, roofs);
+        fprintf(f, ". Attained: the layer's MACs over its own FPGA time; %d of %d layers drawn "
+                   "(the others do no MACs, or some of their work runs hidden inside other ops' "
+                   "time; layers.csv has them all).</p>\n", drawn, n);
+    }
+    free(order);
+    free(x);
+    free(y);
+    free(names);
+    free(kinds);
+    free(text);
+}
+
 int report_write_html(FILE *f, const struct run_report *r)
 {
     html_begin(f, "e2sim report");
@@ -901,6 +1097,7 @@ int report_write_html(FILE *f, const struct run_report *r)
     html_parts_chart(f, "Energy by technique", r->techniques, r->technique_count);
     html_curve_chart(f, r);
     html_layer_chart(f, r);
+    html_roofline(f, r);
     fputs("<h2>Actions</h2>\n<table>\n<tr><th>component</th><th>action</th><th>count</th>"
           "<th>pJ per action</th><th>energy (J)</th></tr>\n", f);
     for (int i = 0; i < r->action_count; i++) {

@@ -43,6 +43,17 @@ struct report_layer {
     char kind[16];                  /* "conv", "bn", "fc", ... */
     report_fj phase_fj[REPORT_PHASES];  /* by enum op_phase */
     uint64_t cycles;
+    /* the roofline: what the layer's ops did over the run (models/hw.h, struct hw_work) */
+    uint64_t macs, ddr_read_bytes, ddr_write_bytes, bram_bytes;
+    uint64_t compute_cycles, ddr_cycles, ps_cycles;     /* busy PL cycles of each unit */
+};
+
+/* The roofs of the run's hardware (0 = unknown): the DSP array's peak MAC rate at the
+ * precision of most forward conv/fc MACs, and the effective DMA bandwidth. */
+struct report_roofs {
+    double peak_macs_per_s;
+    int bits_a, bits_b;             /* that precision (32 = float32) */
+    double ddr_bytes_per_s;
 };
 
 /* One evaluation point of the run. */
@@ -82,6 +93,7 @@ struct run_report {
     uint64_t fpga_cycles;
     double fpga_seconds;
     double clock_mhz;
+    struct report_roofs roofs;
 
     /* training */
     uint64_t iterations;
@@ -116,6 +128,17 @@ int report_set_slu_blocks(struct run_report *r, int count, const double *skip);
 
 /* 1 - total / baseline, or NaN without a baseline. */
 double report_savings(const struct run_report *r);
+
+/* A layer on the roofline (NaN where undefined: no DDR bytes, no roof). Arithmetic
+ * intensity: MACs per DDR byte (read + written). Attained: MACs per second of the layer's own
+ * FPGA time; NaN when it has none, or when a unit was busy longer than that time (some of the
+ * layer's work ran hidden in other ops' time: fused element-wise passes, PS work overlapped
+ * with the fabric). DSP utilization: attained / the compute roof. The bound: the unit busy
+ * longest, "compute" (MAC array or element-wise unit), "ddr" or "ps"; "" when idle. */
+double report_layer_intensity(const struct report_layer *l);
+double report_layer_attained(const struct run_report *r, const struct report_layer *l);
+double report_layer_dsp_utilization(const struct run_report *r, const struct report_layer *l);
+const char *report_layer_bound(const struct report_layer *l);
 /* Sum of the action rows of one component (by_component in report.json). */
 report_fj report_component_fj(const struct run_report *r, const char *component);
 /* "12.345678901234567": fJ as an exact decimal number of joules (buf >= 48). */

@@ -285,6 +285,14 @@ static void test_extrapolation_equals_simulation(void)
                         (unsigned long long)hw_ledger_cycles(b, NULL));
             CU_ASSERT(hw_ledger_cycles(a, NULL) == hw_ledger_cycles(b, NULL));
             compare_rows(a, b);
+            struct hw_work wa, wb;   /* the roofline's numbers too */
+            hw_ledger_work(a, NULL, &wa);
+            hw_ledger_work(b, NULL, &wb);
+            if (memcmp(&wa, &wb, sizeof wa) != 0)
+                fprintf(stderr, "\nop %d n %u: work differs (ddr cycles %llu / %llu)\n", i,
+                        counts[c], (unsigned long long)wa.ddr_cycles,
+                        (unsigned long long)wb.ddr_cycles);
+            CU_ASSERT(memcmp(&wa, &wb, sizeof wa) == 0);
             hw_ledger_free(a);
             hw_ledger_free(b);
         }
@@ -321,6 +329,112 @@ static void test_ledger_ownership_and_format(void)
     CU_ASSERT(hw_fj_to_joules((hw_fj)2500000000000000ull) == 2.5);
 }
 
+/* Roofline numbers of a conv -> BN -> FC stream, by hand from the mapper's rules
+ * (docs/hardware.md) under the default parameters: 200 DSPs, 8x8 MACs packed two per DSP
+ * (400 lanes), 16 cycles of step overhead, 4-byte BRAM words, 32-byte DDR bursts; every
+ * tensor starts at byte 0. DDR busy cycles per transfer: bursts x 4 DDR clocks / efficiency
+ * x 150/533.333, then / dma_efficiency 0.9 (ceil each), at least bytes / 32 (AXI); the
+ * efficiency is the random (runs < 1024 B) or sequential one of the direction, or the
+ * read-write one when the controller turns around, so each op's DDR time lies between the
+ * sums without and with turnarounds. */
+static void test_roofline_by_hand(void)
+{
+    struct hw_params p;
+    CU_ASSERT_FATAL(hwt_params(&p, NULL) == 0);
+    p.fuse_eltwise = 0;
+    struct hw_model *m = hwt_model_from(&p);
+    CU_ASSERT_FATAL(m != NULL);
+    struct hw_ledger *l = hw_ledger_new();
+    char err[256];
+    /* layer 0: conv 8 -> 16 channels, 3x3 on 8x8 maps, 2 samples, 8-bit */
+    struct oprec conv = hwt_conv(OP_PHASE_FWD, 2, 8, 16, 8, 3, 1, 8, 8, 8);
+    /* layer 1: BN forward over its output (16 x 8 x 8), 8-bit */
+    struct oprec bn = hwt_elt(OP_BN, OP_PHASE_FWD, 2, 16, 8, 8, 0, 8);
+    bn.layer = 1;
+    /* layer 2: FC 256 -> 10, 8-bit operands, 16-bit outputs */
+    struct oprec fcr = fc(OP_PHASE_FWD, 2, 256, 10, 8, 8, 16);
+    fcr.layer = 2;
+    CU_ASSERT_FATAL(hw_account(m, l, &conv, 1, err, sizeof err) == 0);
+    CU_ASSERT_FATAL(hw_account(m, l, &bn, 1, err, sizeof err) == 0);
+    CU_ASSERT_FATAL(hw_account(m, l, &fcr, 1, err, sizeof err) == 0);
+    struct hw_work w[3];
+    for (int i = 0; i < 3; i++) {
+        struct hw_filter f = hw_filter_all();
+        f.layer = i;
+        hw_ledger_work(l, &f, &w[i]);
+        CU_ASSERT(w[i].ddr_cycles <= hw_ledger_cycles(l, &f));
+        CU_ASSERT_EQUAL(w[i].ps_cycles, 0);
+    }
+
+    /* The conv: one tile of all 16 output channels and all 8 rows (weights 16 x 72 = 1152 B,
+     * input band 8 x 64 = 512 B, output band 16 x 64 = 1024 B fit), one step per sample. MACs
+     * 2 x 16 x 64 x 72 = 147,456. DDR read 1152 + 2 x 512 = 2176 B, written 2 x 1024 = 2048 B:
+     * 34.9 MAC/B. Lanes 400 as 16 rows x 25 columns over 64 outputs: 3 lane tiles x 72
+     * cycles + 16 = 232 cycles per step, 464 in all. BRAM words: the array reads 3 x 72 x
+     * (16 weights + 25 inputs, 8-bit, in 32-bit words: 4 + 7) = 2376 per step and writes 256
+     * outputs; the DMA writes 288 + 128 + 128 and reads 256 + 256: 4752 + 512 + 544 + 512 =
+     * 6320 words = 25,280 B. DDR time: 185 to 199 cycles, so compute-bound. */
+    CU_ASSERT_EQUAL(w[0].macs, 147456);
+    CU_ASSERT_EQUAL(w[0].ddr_read_bytes, 2176);
+    CU_ASSERT_EQUAL(w[0].ddr_write_bytes, 2048);
+    CU_ASSERT_EQUAL(w[0].bram_bytes, 25280);
+    CU_ASSERT_EQUAL(w[0].compute_cycles, 464);
+    CU_ASSERT(w[0].ddr_cycles >= 185 && w[0].ddr_cycles <= 199);
+
+    /* BN forward, two passes per sample over E = 1024 elements of 1 byte: sum x and sum x^2
+     * (2 MACs each), then y = x * scale + shift (1 MAC). MACs 2 x 3 x 1024 = 6144; DDR read
+     * 2 x 2 x 1024 = 4096 B, written 2 x 1024 = 2048 B: exactly 1 MAC/B. BRAM words: 256
+     * per tensor pass, through the DMA and the unit: (2 + 4) x 256 x 2 = 3072 words =
+     * 12,288 B. The first pass takes ceil(2048 / 400) + 16 = 22 cycles per sample on the
+     * array, the second (8x16 bits: one MAC per DSP, 200 lanes) ceil(1024 / 200) + 16 = 22:
+     * 88 cycles against 264 to 282 of DDR time (1024-byte transfers, sequential: 4 reads of
+     * 43 cycles and 2 writes of 46, or 47 each after a turnaround): DDR-bound. */
+    CU_ASSERT_EQUAL(w[1].macs, 6144);
+    CU_ASSERT_EQUAL(w[1].ddr_read_bytes, 4096);
+    CU_ASSERT_EQUAL(w[1].ddr_write_bytes, 2048);
+    CU_ASSERT_EQUAL(w[1].bram_bytes, 12288);
+    CU_ASSERT_EQUAL(w[1].compute_cycles, 88);
+    CU_ASSERT(w[1].ddr_cycles >= 264 && w[1].ddr_cycles <= 282);
+
+    /* The FC: 10 output rows use 10 of the 400 lanes, one column (a 1x1 map per sample):
+     * 256 + 16 = 272 cycles per sample, 544 in all. MACs 2 x 2560 = 5120; DDR read 2560 B of
+     * weights + 2 x 256 B of inputs = 3072 B, written 2 x 10 x 2 B = 40 B: 1.645 MAC/B, yet
+     * compute-bound (134 to 150 cycles of DDR time): the array is nearly idle. BRAM words:
+     * 256 x (3 + 1) = 1024 read and 5 written per sample by the array; 640 + 64 + 64 written
+     * and 5 + 5 read by the DMA: 2048 + 10 + 768 + 10 = 2836 words = 11,344 B. */
+    CU_ASSERT_EQUAL(w[2].macs, 5120);
+    CU_ASSERT_EQUAL(w[2].ddr_read_bytes, 3072);
+    CU_ASSERT_EQUAL(w[2].ddr_write_bytes, 40);
+    CU_ASSERT_EQUAL(w[2].bram_bytes, 11344);
+    CU_ASSERT_EQUAL(w[2].compute_cycles, 544);
+    CU_ASSERT(w[2].ddr_cycles >= 134 && w[2].ddr_cycles <= 150);
+
+    /* The roofs: 400 MACs per cycle at 8x8 (the only forward precision here); the DDR roof
+     * is a 1 MiB read stream in 64 chunks of 16 KiB (512 bursts: ceil(2048 / 0.97 x 0.28125)
+     * = 594, / 0.9 -> 660 cycles each, and the AXI needs only 512) back to back:
+     * 1048576 / (64 x 660) = 24.8 B per cycle. */
+    struct hw_roofs roofs;
+    hw_ledger_roofs(l, &roofs);
+    CU_ASSERT_EQUAL(roofs.bits_a, 8);
+    CU_ASSERT_EQUAL(roofs.bits_b, 8);
+    CU_ASSERT_DOUBLE_EQUAL(roofs.macs_per_cycle, 400, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(roofs.ddr_bytes_per_cycle, 1048576.0 / (64 * 660), 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(roofs.pl_hz, 150e6, 1e-3);
+    /* the whole stream sums the layers */
+    struct hw_work all;
+    hw_ledger_work(l, NULL, &all);
+    CU_ASSERT_EQUAL(all.macs, 147456 + 6144 + 5120);
+    CU_ASSERT_EQUAL(all.ddr_read_bytes + all.ddr_write_bytes, 2176 + 2048 + 4096 + 2048 + 3072 + 40);
+    /* a cleared ledger forgets the work and the precisions too */
+    hw_ledger_clear(l);
+    hw_ledger_work(l, NULL, &all);
+    hw_ledger_roofs(l, &roofs);
+    CU_ASSERT_EQUAL(all.macs + all.ddr_read_bytes + all.compute_cycles, 0);
+    CU_ASSERT_EQUAL(roofs.macs_per_cycle, 0);
+    hw_ledger_free(l);
+    hw_free(m);
+}
+
 int main(void)
 {
     CU_TestInfo tests[] = {
@@ -330,6 +444,7 @@ int main(void)
         { "identical records priced once", test_memo_identical },
         { "extrapolated n equals simulated n", test_extrapolation_equals_simulation },
         { "ledger ownership, fJ formatting", test_ledger_ownership_and_format },
+        { "roofline numbers of conv, BN, FC by hand", test_roofline_by_hand },
         CU_TEST_INFO_NULL,
     };
     return cunit_run("ledger", NULL, NULL, tests);

@@ -1,5 +1,6 @@
 /* Report files: fixed names, report.json parses back with exact values, breakdown.csv adds up
- * to the total to the femtojoule, charts are inline SVG with nothing external. */
+ * to the total to the femtojoule, charts are inline SVG with nothing external, and the per-layer
+ * roofline of a conv -> BN -> FC stream priced by the model matches the hand numbers. */
 #define _POSIX_C_SOURCE 200809L
 #include "cunit_main.h"
 #include "testutil.h"
@@ -10,7 +11,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config.h"
+#include "hw.h"
 #include "json.h"
+#include "oprec.h"
 #include "report.h"
 
 static char dir[64];
@@ -58,10 +62,19 @@ static void sample(struct run_report *r)
     report_add_phase(r, "forward", r->total_fj / 2);
     report_add_phase(r, "backward_data", r->total_fj - r->total_fj / 2);
     report_add_technique(r, "base", r->total_fj);
-    struct report_layer l = {0, "conv1", "conv", {1000, 2000, 3000, 4000}, 77};
+    /* conv1: 600 MACs over 200 + 100 DDR bytes (2 MAC/B) in 150 cycles (1 us at 150 MHz):
+     * 600 MMAC/s, 1 % of a 60 GMAC/s roof; the array busier than the DDR */
+    struct report_layer l = {.id = 0, .name = "conv1", .kind = "conv",
+                             .phase_fj = {1000, 2000, 3000, 4000}, .cycles = 150, .macs = 600,
+                             .ddr_read_bytes = 200, .ddr_write_bytes = 100, .bram_bytes = 4096,
+                             .compute_cycles = 140, .ddr_cycles = 90};
     report_add_layer(r, &l);
-    struct report_layer l2 = {1, "fc", "fc", {5, 0, 0, 9}, 8};
+    /* fc: no DDR bytes, no time of its own: intensity, attained and utilization unknown */
+    struct report_layer l2 = {.id = 1, .name = "fc", .kind = "fc", .phase_fj = {5, 0, 0, 9},
+                              .macs = 10, .ps_cycles = 3};
     report_add_layer(r, &l2);
+    r->roofs = (struct report_roofs){.peak_macs_per_s = 60e9, .bits_a = 8, .bits_b = 8,
+                                     .ddr_bytes_per_s = 2.5e9};
     for (int i = 0; i < 20; i++)   /* more than the arrays' first capacity */
         report_add_point(r, (uint64_t)i * 10, (uint64_t)i * 1000000000000ull, 2.0 / (i + 1),
                          i % 3 ? 0.5 + i * 0.01 : NAN);
@@ -146,6 +159,23 @@ static void test_json_parses_back_exactly(void)
     const struct json_value *layers = json_get(v, "layers");
     CU_ASSERT_FATAL(layers && layers->count == 2);
     CU_ASSERT_EQUAL(json_get_number(&layers->items[0], "energy_j", -1), 10000 * 1e-15);
+    const struct json_value *conv = &layers->items[0], *fc = &layers->items[1];
+    CU_ASSERT_EQUAL(json_get_u64(conv, "macs"), 600);
+    CU_ASSERT_EQUAL(json_get_u64(conv, "ddr_read_bytes"), 200);
+    CU_ASSERT_EQUAL(json_get_u64(conv, "ddr_write_bytes"), 100);
+    CU_ASSERT_EQUAL(json_get_u64(conv, "bram_bytes"), 4096);
+    CU_ASSERT_EQUAL(json_get_number(conv, "macs_per_ddr_byte", -1), 2.0);
+    CU_ASSERT_DOUBLE_EQUAL(json_get_number(conv, "attained_macs_per_s", -1), 600e6, 1e-3);
+    CU_ASSERT_DOUBLE_EQUAL(json_get_number(conv, "dsp_utilization", -1), 0.01, 1e-15);
+    CU_ASSERT_STRING_EQUAL(json_get_string(conv, "bound"), "compute");
+    CU_ASSERT_EQUAL(json_get_u64(conv, "ddr_cycles"), 90);
+    CU_ASSERT_EQUAL(json_get(fc, "macs_per_ddr_byte")->type, JSON_NULL);
+    CU_ASSERT_EQUAL(json_get(fc, "attained_macs_per_s")->type, JSON_NULL);
+    CU_ASSERT_STRING_EQUAL(json_get_string(fc, "bound"), "ps");
+    CU_ASSERT_EQUAL(json_get_number(v, "fpga.roofline.peak_macs_per_s", -1), 60e9);
+    CU_ASSERT_STRING_EQUAL(json_get_string(v, "fpga.roofline.peak_precision"), "8x8");
+    CU_ASSERT_EQUAL(json_get_number(v, "fpga.roofline.ddr_bytes_per_s", -1), 2.5e9);
+    CU_ASSERT_EQUAL(json_get_number(v, "fpga.roofline.ridge_macs_per_ddr_byte", -1), 24.0);
     json_free(v);
     report_free(&r);
 }
@@ -192,9 +222,15 @@ static void test_breakdown_sums_to_total(void)
 
     char *layers = slurp("layers.csv");
     CU_ASSERT_FATAL(layers != NULL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(layers, "energy_j,cycles,macs,ddr_read_bytes,ddr_write_bytes,"
+                                          "bram_bytes,macs_per_ddr_byte,attained_macs_per_s,"
+                                          "dsp_utilization,bound,compute_cycles,ddr_cycles,"
+                                          "ps_cycles\n"));
     CU_ASSERT_PTR_NOT_NULL(strstr(layers, "\n0,conv1,conv,0.000000000001000,0.000000000002000,"
                                           "0.000000000003000,0.000000000004000,"
-                                          "0.000000000010000,77\n"));
+                                          "0.000000000010000,150,600,200,100,4096,2,"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(layers, ",compute,140,90,0\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(layers, ",0,10,0,0,0,,,,ps,0,0,3\n"));   /* fc: unknowns empty */
     free(layers);
     char *curve = slurp("curve.csv");
     CU_ASSERT_FATAL(curve != NULL);
@@ -218,13 +254,27 @@ static void test_markdown_and_html(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(md, "## Top 1 layers by energy (all 2 in layers.csv)"));
     CU_ASSERT_PTR_NOT_NULL(strstr(md, "| 0 conv1 | conv |"));
     CU_ASSERT_PTR_NULL(strstr(md, "| 1 fc |"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(md, "## Roofline of the top 1 layers\n\ncompute roof 60 GMAC/s "
+                                      "(DSP array at 8x8 bits), DDR roof 2.5 GB/s (DMA read "
+                                      "stream), ridge 24 MAC/B."));
+    CU_ASSERT_PTR_NOT_NULL(strstr(md, "| 0 conv1 | conv | 600 | 200 B | 100 B | 4.1 kB | 2 | "
+                                      "600 MMAC/s | 1.00 % | compute |"));
     free(md);
     char *html = slurp("report.html");
     CU_ASSERT_FATAL(html != NULL);
     int charts = 0;
     for (const char *p = html; (p = strstr(p, "<svg ")); p++)
         charts++;
-    CU_ASSERT_EQUAL(charts, 5);   /* component, phase, technique, curve, layers */
+    CU_ASSERT_EQUAL(charts, 6);   /* component, phase, technique, curve, layers, roofline */
+    /* the roofline: log decades with SI labels, both roofs named, conv1 drawn, fc not */
+    CU_ASSERT_PTR_NOT_NULL(strstr(html, "Roofline: every layer over the whole run"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(html, "compute roof 60 GMAC/s (8x8)"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(html, "DDR roof 2.5 GB/s"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(html, ">100 M</text>"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(html, "<title>0 conv1: 2 MAC/B, 600 MMAC/s</title>"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(html, ">0 conv1</text>"));   /* named beside its point */
+    CU_ASSERT_PTR_NULL(strstr(html, "<title>1 fc:"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(html, "1 of 2 layers drawn"));
     CU_ASSERT_PTR_NULL(strstr(html, "<script"));
     CU_ASSERT_PTR_NULL(strstr(html, "src="));
     CU_ASSERT_PTR_NULL(strstr(html, "href="));
@@ -277,6 +327,80 @@ static void test_format_joules(void)
     CU_ASSERT_STRING_EQUAL(buf, "0");
 }
 
+/* A record with the fields the mapper reads (pad k/2, square maps, 48-bit accumulators). */
+static struct oprec op(int layer, int kind, uint32_t n, int cin, int cout, int hw, int k,
+                       int bits_out)
+{
+    struct oprec r;
+    memset(&r, 0, sizeof r);
+    r.layer = (uint16_t)layer;
+    r.kind = (uint8_t)kind;
+    r.phase = OP_PHASE_FWD;
+    r.n = n;
+    r.cin = (uint16_t)cin;
+    r.cout = (uint16_t)cout;
+    r.groups = 1;
+    r.k = (uint8_t)k;
+    r.stride = 1;
+    r.pad = (uint8_t)(k / 2);
+    r.h_in = r.w_in = r.h_out = r.w_out = (uint16_t)hw;
+    r.bits_a = 8;
+    r.bits_b = kind == OP_BN ? 0 : 8;
+    r.bits_out = (uint8_t)bits_out;
+    r.bits_acc = 48;
+    return r;
+}
+
+/* The conv -> BN -> FC stream of tests/test_ledger.c ("roofline numbers by hand", where the
+ * MACs, bytes and busy cycles are derived) priced by the default model: the report's layers
+ * carry them, with intensity, bound and utilization computed from them. */
+static void test_roofline_from_the_model(void)
+{
+    struct e2_config *cfg = calloc(1, sizeof *cfg);
+    CU_ASSERT_FATAL(cfg != NULL);
+    cfg_defaults(cfg);
+    cfg->hw.fuse_eltwise = 0;
+    struct hw_model *m = NULL;
+    char msg[256];
+    CU_ASSERT_EQUAL_FATAL(hw_create(&cfg->hw, &m, msg, sizeof msg), 0);
+    struct hw_ledger *l = hw_ledger_new();
+    struct oprec ops[3] = {op(0, OP_CONV, 2, 8, 16, 8, 3, 8), op(1, OP_BN, 2, 16, 16, 8, 0, 8),
+                           op(2, OP_FC, 2, 256, 10, 1, 0, 16)};
+    for (int i = 0; i < 3; i++)
+        CU_ASSERT_EQUAL_FATAL(hw_account(m, l, &ops[i], 1, msg, sizeof msg), 0);
+    struct run_report r;
+    report_init(&r);
+    CU_ASSERT_EQUAL_FATAL(report_fill_energy(&r, m, l, NULL, NULL, 0), E2_OK);
+    CU_ASSERT_FATAL(r.layer_count == 3);
+    const struct report_layer *conv = &r.layers[0], *bn = &r.layers[1], *fc = &r.layers[2];
+    CU_ASSERT_EQUAL(conv->macs, 147456);
+    CU_ASSERT_EQUAL(conv->ddr_read_bytes + conv->ddr_write_bytes, 2176 + 2048);
+    CU_ASSERT_EQUAL(report_layer_intensity(conv), 147456.0 / 4224);
+    CU_ASSERT_STRING_EQUAL(report_layer_bound(conv), "compute");
+    CU_ASSERT_EQUAL(bn->macs, 6144);
+    CU_ASSERT_EQUAL(report_layer_intensity(bn), 1.0);
+    CU_ASSERT_STRING_EQUAL(report_layer_bound(bn), "ddr");
+    CU_ASSERT_EQUAL(report_layer_intensity(fc), 5120.0 / 3112);
+    CU_ASSERT_STRING_EQUAL(report_layer_bound(fc), "compute");
+    /* roofs: 400 MACs per cycle at 150 MHz; the DMA read stream 1 MiB in 64 x 660 cycles */
+    CU_ASSERT_DOUBLE_EQUAL(r.roofs.peak_macs_per_s, 60e9, 1);
+    CU_ASSERT_DOUBLE_EQUAL(r.roofs.ddr_bytes_per_s, 1048576.0 / (64 * 660) * 150e6, 1);
+    /* utilization: MACs / (400 x the layer's cycles), the cycles the pricing gave it */
+    for (int i = 0; i < 3; i++) {
+        const struct report_layer *x = &r.layers[i];
+        CU_ASSERT(x->cycles > 0);
+        CU_ASSERT_DOUBLE_EQUAL(report_layer_dsp_utilization(&r, x),
+                               (double)x->macs / (400.0 * (double)x->cycles), 1e-12);
+        CU_ASSERT(x->ddr_cycles <= x->cycles && x->compute_cycles <= x->cycles);
+    }
+    /* the FC keeps 10 of 400 lanes busy: under 2.5 % */
+    CU_ASSERT(report_layer_dsp_utilization(&r, fc) < 0.025);
+    report_free(&r);
+    hw_ledger_free(l);
+    hw_free(m);
+    free(cfg);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/e2sim-test-report-XXXXXX");
@@ -290,6 +414,7 @@ int main(void)
         { "no baseline, no accuracy: nulls", test_no_baseline_no_accuracy },
         { "missing folder is an error", test_missing_folder_is_an_error },
         { "exact joules text", test_format_joules },
+        { "roofline of a conv, BN, FC stream", test_roofline_from_the_model },
         CU_TEST_INFO_NULL,
     };
     int failed = cunit_run("report", NULL, NULL, tests);
