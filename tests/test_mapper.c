@@ -284,7 +284,7 @@ static void test_fused_eltwise(void)
     struct hw_params p;
     CU_ASSERT_FATAL(hwt_params(&p, NULL) == 0);
     struct hw_model *sep = hwt_model_from(&p);
-    p.fuse_eltwise = 1;
+    strcpy(p.dataflow, "fused");
     struct hw_model *fused = hwt_model_from(&p);
     CU_ASSERT_FATAL(sep && fused);
     const uint64_t E = 8 * 16 * 16 * 16;   /* elements of an 8 x 16 x 16 x 16 tensor */
