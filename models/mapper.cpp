@@ -352,7 +352,7 @@ struct ew_stream {
 struct ew_pass {
     std::vector<ew_stream> in, out;
     std::vector<std::pair<uint32_t, uint64_t>> per_elem;   /* actions per driving element */
-    uint64_t ops = 1;                                       /* lane operations per element */
+    uint64_t ops = 1;   /* lane operations per element; 0: done in another op's stream */
     int lane_bits = 8;
     uint64_t lanes = 0;   /* 0: the element-wise unit; MAC passes run on the DSP array's lanes */
     uint64_t elems = 0;   /* driving elements when no stream says (fused passes) */
@@ -471,6 +471,7 @@ bool map_elementwise_op(const hw_consts &k, const oprec &r, schedule *out, std::
                 p.out = {{Ein, bo}};
         }
         p.per_elem = lut(ba, "relu");
+        p.ops = fused ? 0 : 1;   /* fused: at the consumer's stream's pace */
         p.lane_bits = ba;
         passes.push_back(p);
         break;
@@ -486,6 +487,7 @@ bool map_elementwise_op(const hw_consts &k, const oprec &r, schedule *out, std::
             p.out = {{Eout, bo}};
         } else {
             p.in = {{Ein, bb}};
+            p.ops = 0;   /* at the pace of the stream that writes the gradient */
         }
         p.per_elem = lut(std::max(ba, bb), "add");
         p.lane_bits = std::max(ba, bb);
@@ -531,6 +533,7 @@ bool map_elementwise_op(const hw_consts &k, const oprec &r, schedule *out, std::
             p1.lanes = mac_lanes;
             p1.in = fused ? std::vector<ew_stream>{{Ein, bb}}
                           : std::vector<ew_stream>{{Ein, ba}, {Ein, bb}};
+            p1.ops = fused ? 0 : 2;   /* fused: at the pace of the stream that writes g */
             p2.in = {{Ein, ba}, {Ein, bb}};
             p2.out = {{Ein, bo}};
             p2.per_elem = {{mac(ba, coef), 2}};
