@@ -51,7 +51,7 @@ struct oprec conv_oprec(const struct conv_shape *s, enum op_phase phase, struct 
     r.w_out = (uint16_t)conv_out_w(s);
     r.bits_a = (uint8_t)bits_a;
     r.bits_b = (uint8_t)bits_b;
-    r.bits_out = (uint8_t)(tag.bits_out ? tag.bits_out : bits_out);
+    r.bits_out = (uint8_t)op_stored_out_bits(tag, phase, bits_out);
     r.bits_acc = (uint8_t)bits_acc;
     r.msb_a = tag.msb_a;
     r.msb_b = tag.msb_b;

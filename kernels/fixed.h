@@ -59,26 +59,53 @@ static inline long nchw_count(const struct nchw *s)
 }
 
 /* What a kernel call writes into its op record besides what it knows itself (kind, phase,
- * shapes, operand widths). bits_out = 0: the kernel's natural output width (32 = float, as our
- * kernels return float); set it when the caller stores the result narrower (requantizes it).
- * msb_a/msb_b/psg_full_q16: PSG facts, see kernels/oprec.h (0 without PSG). */
+ * shapes, operand widths): the layer, the technique, PSG facts (see kernels/oprec.h; 0 without
+ * PSG) and the widths at which the engine stores the run's tensors in DDR (op_tag_stored; 0 =
+ * not given: the kernel's natural float32). */
 struct op_tag {
     uint16_t layer;
     uint8_t tech;          /* enum op_tech */
-    uint8_t bits_out;
     uint8_t msb_a, msb_b;
     uint16_t psg_full_q16;
+    uint8_t store_act;     /* activations (conv/fc inputs and outputs, bn/relu/add/pool tensors) */
+    uint8_t store_grad;    /* output gradients g_y */
+    uint8_t store_gw;      /* weight gradients g_w */
 };
 
 static inline struct op_tag op_tag_make(uint16_t layer, uint8_t tech)
 {
-    struct op_tag t = { layer, tech, 0, 0, 0, 0 };
+    struct op_tag t = { layer, tech, 0, 0, 0, 0, 0, 0 };
     return t;
 }
 
-/* The record of an element-wise kernel (bn, relu, add, pool, loss) on input shape s: float32
- * operands, the output as large as the input except pool's (1 x 1 per channel). Zeroed first,
- * padding included, so records compare and hash byte for byte. */
+/* The ONE place that decides the widths tensors are stored at (docs/hardware.md, "Stored
+ * widths"): a fixed-point engine keeps each tensor at the width its class is quantized to
+ * (training.precision.*: activations, grad_output, grad_weight; 32 = float32), whatever the
+ * float emulation between quantization points does (docs/numbers.md). */
+static inline struct op_tag op_tag_stored(struct op_tag t, int act_bits, int grad_bits, int gw_bits)
+{
+    t.store_act = (uint8_t)act_bits;
+    t.store_grad = (uint8_t)grad_bits;
+    t.store_gw = (uint8_t)gw_bits;
+    return t;
+}
+
+/* The width a conv/fc phase's result is stored at: y (activation), g_x (output gradient of the
+ * layer below), g_w (weight gradient); `natural` when the tag gives none. */
+static inline int op_stored_out_bits(struct op_tag t, enum op_phase phase, int natural)
+{
+    int b = phase == OP_PHASE_FWD ? t.store_act
+          : phase == OP_PHASE_BWD_DATA ? t.store_grad
+          : phase == OP_PHASE_BWD_WEIGHT ? t.store_gw : 0;
+    return b ? b : natural;
+}
+
+/* The record of an element-wise kernel (bn, relu, add, pool, loss) on input shape s, the output
+ * as large as the input except pool's (1 x 1 per channel). Stored widths: forward, the
+ * activations in and out; backward, the gradients in and out (a, out) and the forward tensor
+ * the backward needs (b: x, x_hat or the mask's source; add: the other gradient). The loss runs
+ * on the PS in float32. Zeroed first, padding included, so records compare and hash byte for
+ * byte. */
 static inline struct oprec op_elem_record(enum op_kind kind, enum op_phase phase, struct op_tag tag,
                                           const struct nchw *s)
 {
@@ -95,8 +122,12 @@ static inline struct oprec op_elem_record(enum op_kind kind, enum op_phase phase
     r.w_in = (uint16_t)s->w;
     r.h_out = (uint16_t)(kind == OP_POOL ? 1 : s->h);
     r.w_out = (uint16_t)(kind == OP_POOL ? 1 : s->w);
-    r.bits_a = r.bits_b = 32;
-    r.bits_out = tag.bits_out ? tag.bits_out : 32;
+    int act = tag.store_act ? tag.store_act : 32, grad = tag.store_grad ? tag.store_grad : 32;
+    if (kind == OP_LOSS)
+        act = grad = 32;
+    r.bits_a = (uint8_t)(phase == OP_PHASE_FWD ? act : grad);
+    r.bits_b = (uint8_t)(kind == OP_ADD ? r.bits_a : act);
+    r.bits_out = r.bits_a;
     r.bits_acc = 32;
     return r;
 }

@@ -195,6 +195,13 @@ static void bn_apply(const struct nchw *s, const float *x, const float *gamma, c
     }
 }
 
+/* An op tag carrying the widths this run stores its tensors at (fixed.h, op_tag_stored). */
+static struct op_tag net_tag(const struct net *net, uint16_t layer, uint8_t tech)
+{
+    return op_tag_stored(op_tag_make(layer, tech), net->prec.activations, net->prec.grad_output,
+                         net->prec.grad_weight);
+}
+
 /* The record an element-wise kernel (bn, act, add, pool, loss) emits, for dry passes. */
 static void emit_elem(const struct op_sink *sink, enum op_kind kind, enum op_phase phase,
                       struct op_tag tag, int n, int c, int h, int w)
@@ -314,7 +321,7 @@ static int conv_fwd(struct net *net, struct unit *u, const struct conv_shape *cs
 {
     const struct net_precision *p = &net->prec;
     int fa = is_fixed(p->activations), fw = is_fixed(p->weights), fxk = fa && fw;
-    struct op_tag tag = op_tag_make(u->id_conv, tech);
+    struct op_tag tag = net_tag(net, u->id_conv, tech);
     if (!net->dry) {
         if (fw && quant_weights(net, u))
             return -1;
@@ -392,7 +399,7 @@ static int conv_bwd(struct net *net, struct unit *u, const struct conv_shape *cs
     int fa = is_fixed(p->activations), fw = is_fixed(p->weights), fg = is_fixed(p->grad_output);
     int psg = net->psg_on;
     long hwo = (long)u->ho * u->wo, wc = conv_w_count(cs);
-    struct op_tag tag = op_tag_make(u->id_conv, tech);
+    struct op_tag tag = net_tag(net, u->id_conv, tech);
     float gs[1], xs[1], gws[1];
     struct fx_tensor gt, xt, gwt;
 
@@ -489,7 +496,7 @@ static void bn_act_fwd(struct net *net, struct unit *u, const struct nchw *s, co
                        int act, enum net_mode mode, const struct op_sink *sink, uint8_t tech,
                        struct range *rout)
 {
-    struct op_tag tag = op_tag_make(u->id_bn, tech), atag = op_tag_make(u->id_act, tech);
+    struct op_tag tag = net_tag(net, u->id_bn, tech), atag = net_tag(net, u->id_act, tech);
     rout->known = 0;
     if (net->dry) {
         emit_elem(sink, OP_BN, OP_PHASE_FWD, tag, s->n, s->c, s->h, s->w);
@@ -522,7 +529,7 @@ static void bn_act_fwd(struct net *net, struct unit *u, const struct nchw *s, co
 static void act_fwd(struct net *net, int act, uint16_t id, const struct nchw *s, float *x,
                     const struct op_sink *sink, uint8_t tech)
 {
-    struct op_tag tag = op_tag_make(id, tech);
+    struct op_tag tag = net_tag(net, id, tech);
     if (net->dry)
         emit_elem(sink, OP_RELU, OP_PHASE_FWD, tag, s->n, s->c, s->h, s->w);
     else
@@ -532,7 +539,7 @@ static void act_fwd(struct net *net, int act, uint16_t id, const struct nchw *s,
 static void act_bwd(struct net *net, int act, uint16_t id, const struct nchw *s, const float *y,
                     float *g, const struct op_sink *sink, uint8_t tech)
 {
-    struct op_tag tag = op_tag_make(id, tech);
+    struct op_tag tag = net_tag(net, id, tech);
     if (net->dry)
         emit_elem(sink, OP_RELU, OP_PHASE_BWD_DATA, tag, s->n, s->c, s->h, s->w);
     else
@@ -617,9 +624,9 @@ static int unit_backward(struct net *net, struct unit *u, int k, const float *in
     int cached = !in;   /* fixed-point activations: the forward's input codes are kept */
     struct nchw os = out_shape(u, k);
     if (u->act != NO_ACT)
-        emit_elem(sink, OP_RELU, OP_PHASE_BWD_DATA, op_tag_make(u->id_act, tech), os.n, os.c, os.h,
+        emit_elem(sink, OP_RELU, OP_PHASE_BWD_DATA, net_tag(net, u->id_act, tech), os.n, os.c, os.h,
                   os.w);
-    struct op_tag tag = op_tag_make(u->id_bn, tech);
+    struct op_tag tag = net_tag(net, u->id_bn, tech);
     int want = is_fixed(net->prec.grad_output);   /* g's quantizers need its range */
     if (net->dry)
         emit_elem(sink, OP_BN, OP_PHASE_BWD_DATA, tag, os.n, os.c, os.h, os.w);
@@ -761,11 +768,11 @@ static int block_forward(struct net *net, struct block *B, const float *x, const
     float *res = o;
     if (has_sc) {
         /* the add and the activation after it in one pass, which also finds the range */
-        struct op_tag tag = op_tag_make(B->id_add, tech);
+        struct op_tag tag = net_tag(net, B->id_add, tech);
         res = direct ? out : o;
         emit_elem(sink, OP_ADD, OP_PHASE_FWD, tag, os.n, os.c, os.h, os.w);
         if (B->post_act != NO_ACT)
-            emit_elem(sink, OP_RELU, OP_PHASE_FWD, op_tag_make(B->id_post, tech), os.n, os.c, os.h,
+            emit_elem(sink, OP_RELU, OP_PHASE_FWD, net_tag(net, B->id_post, tech), os.n, os.c, os.h,
                       os.w);
         if (!net->dry)
             add_act(o, sca, nchw_count(&os), B->post_act, res,
@@ -922,14 +929,14 @@ static int block_backward(struct net *net, struct block *B, int n, float *gout, 
         }
         struct nchw os = { k, B->cout, B->ho, B->wo };
         if (fused) {
-            emit_elem(sink, OP_RELU, OP_PHASE_BWD_DATA, op_tag_make(B->id_post, tech), os.n, os.c,
+            emit_elem(sink, OP_RELU, OP_PHASE_BWD_DATA, net_tag(net, B->id_post, tech), os.n, os.c,
                       os.h, os.w);
             post_act_backward(B, k, sca, g, scg);
         } else if (B->post_act != NO_ACT) {
             act_bwd(net, B->post_act, B->id_post, &os, o, g, sink, tech);
         }
         if (B->sc != SC_NONE) {
-            struct op_tag tag = op_tag_make(B->id_add, tech);
+            struct op_tag tag = net_tag(net, B->id_add, tech);
             if (dry) {
                 emit_elem(sink, OP_ADD, OP_PHASE_BWD_DATA, tag, os.n, os.c, os.h, os.w);
             } else {
@@ -1615,7 +1622,7 @@ static void head_forward(struct net *net, const float *last, int n, const struct
 {
     struct nchw s = { n, net->fc_in, net->last_h, net->last_w };
     struct fc_shape fs = { n, net->fc_in, net->classes };
-    struct op_tag tp = op_tag_make(net->id_pool, tech), tf = op_tag_make(net->id_fc, tech);
+    struct op_tag tp = net_tag(net, net->id_pool, tech), tf = net_tag(net, net->id_fc, tech);
     if (net->dry) {
         emit_elem(sink, OP_POOL, OP_PHASE_FWD, tp, n, net->fc_in, net->last_h, net->last_w);
         struct oprec r = fc_oprec(&fs, OP_PHASE_FWD, tf, 32, 32, 32, 32);
@@ -1679,7 +1686,7 @@ double net_loss(struct net *net, const int *labels, const float **dlogits,
     if (!net || !labels || !net->last_n)
         return NAN;
     int n = net->last_n;
-    struct op_tag tag = op_tag_make(net->id_loss, OP_TECH_BASE);
+    struct op_tag tag = net_tag(net, net->id_loss, OP_TECH_BASE);
     double loss = loss_xent_forward(n, net->classes, net->logits, labels, net->prob, sink, tag);
     loss_xent_backward(n, net->classes, net->prob, labels, 1.0f, net->dlogits, sink, tag);
     if (dlogits)
@@ -1692,7 +1699,7 @@ static int backward_pass(struct net *net, int n, const float *dlogits, const flo
 {
     uint8_t tech = OP_TECH_BASE;
     struct fc_shape fs = { n, net->fc_in, net->classes };
-    struct op_tag tf = op_tag_make(net->id_fc, tech), tp = op_tag_make(net->id_pool, tech);
+    struct op_tag tf = net_tag(net, net->id_fc, tech), tp = net_tag(net, net->id_pool, tech);
     float *gout = net->buf[BUF_P0], *gin = net->buf[BUF_P1];
     if (net->fc_only) {   /* nothing below the FC learns: no gradient flows past it */
         if (net->dry) {
@@ -1823,7 +1830,7 @@ int net_emit_iteration(struct net *net, int n, const int *active, float psg_full
         saved_k[b] = net->b[b].k;
     int rc = forward_pass(net, NULL, n, NULL, sink, NET_TRAIN);
     if (!rc) {
-        struct op_tag tag = op_tag_make(net->id_loss, OP_TECH_BASE);
+        struct op_tag tag = net_tag(net, net->id_loss, OP_TECH_BASE);
         emit_elem(sink, OP_LOSS, OP_PHASE_FWD, tag, n, net->classes, 1, 1);
         emit_elem(sink, OP_LOSS, OP_PHASE_BWD_DATA, tag, n, net->classes, 1, 1);
         rc = backward_pass(net, n, NULL, NULL, sink);

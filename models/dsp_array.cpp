@@ -26,7 +26,8 @@ mac_choice mac_choose(const hw_consts &k, int a, int b, int acc)
          * product; the rest is the float32 adder. Its energy: the adder plus the float32
          * multiplier's share scaled by the product's bits. */
         double mult_pj = std::max(0.0, e.fp32_mac_pj - e.fp32_add_pj);
-        mac_choice c{MAC_FP32, (uint64_t)std::max(1, p.dsps / p.fp32_fixed_dsps_per_mac),
+        uint64_t lanes = (uint64_t)std::floor(p.dsps / p.fp32_fixed_dsps_per_mac + 1e-9);
+        mac_choice c{MAC_FP32, std::max<uint64_t>(1, lanes),
                      p.fp32_mac_ii, 0};
         std::snprintf(name, sizeof name, "mac fp32 x %db", fixed_bits);
         c.action = k.actions->intern(HW_DSP, name, true, e.fp32_add_pj + mult_pj * fixed_bits / 24.0);

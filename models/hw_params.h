@@ -75,13 +75,14 @@ struct hw_params {
     int int8_macs_per_dsp;      /* 2: two 8-bit MACs sharing an operand per DSP; 1: no packing */
     int pack_max_bits;          /* operands at most this wide may be packed */
     int fp32_dsps_per_mac;      /* DSPs one pipelined float32 MAC lane needs */
-    int fp32_fixed_dsps_per_mac;/* DSPs of a lane multiplying a float32 by a fixed-point operand */
+    double fp32_fixed_dsps_per_mac; /* DSPs per lane multiplying a float32 by a fixed-point operand
+                                   (on average: adders in DSPs or in fabric) */
     int fp32_mac_ii;            /* cycles between float32 MACs on one lane */
     int lut_mac_budget;         /* LUTs available for LUT multipliers */
     double luts_per_mult_bit2;  /* LUTs per a*b bit product of a LUT multiplier */
     int array_step_overhead_cycles;  /* pipeline fill/drain per compute step */
     int eltwise_lanes;          /* elements per cycle of the element-wise unit */
-    int fuse_eltwise;           /* 1: BN, ReLU and add ride on the convs' streams (mapper.cpp) */
+    int array_input_words;      /* 32-bit words per cycle the input buffer feeds the array */
     int bram_budget_kbit;       /* BRAM the buffers may use (Kb incl. parity, of 5040) */
     int dma_chunk_bytes;        /* chunk of a streamed (element-wise) tensor */
     double dma_efficiency;      /* the accelerator DMA's share of the controller's efficiency */
@@ -90,6 +91,7 @@ struct hw_params {
     struct hw_ddr ddr;
     struct hw_ps ps;
     struct hw_energy energy;
+    char dataflow[256];         /* "fused" | "unfused": element-wise ops (mapper.cpp); 256 = CFG_STR */
 };
 
 #endif

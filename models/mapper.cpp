@@ -126,6 +126,21 @@ bool choose_tiles(const hw_consts &k, uint64_t M, uint64_t Ho, Stationary statio
     return *best_mt != 0;
 }
 
+/* Input values a tm x tp lane grid needs per cycle: each input is broadcast to the output rows
+ * of its group (a dense conv: all tm rows; a depthwise conv, one output channel per group: no
+ * row shares an input, tm x tp values). */
+uint64_t grid_inputs(uint64_t tm, uint64_t tp, uint64_t rows_per_group)
+{
+    return cdiv(tm, rows_per_group) * tp;
+}
+
+/* Cycles between reduction steps of the grid: the lanes' interval, or longer when the input
+ * buffer's read ports (hardware.array_input_words) cannot deliver the step's inputs. */
+uint64_t step_interval(const hw_consts &k, int ii, uint64_t input_words)
+{
+    return std::max<uint64_t>((uint64_t)ii, cdiv(input_words, (uint64_t)k.p.array_input_words));
+}
+
 /* ---- forward and backward-data: weights stationary, samples streamed ----
  * Per output-row tile (mt output channels) the weights are loaded once; then every sample's
  * input band is loaded, computed into an output band, stored. Backward-data is the transposed
@@ -172,8 +187,9 @@ bool map_fwd_like(const hw_consts &k, const oprec &r, bool bwd, schedule *out, s
 
     uint64_t tm, tp;
     lanes_shape(mc.lanes, best_mt, best_rows * Wo, &tm, &tp);
-    uint64_t tp_in = s.g == 1 ? tp : tm * tp;   /* dense: inputs broadcast to all output rows */
-    uint64_t words_per_cycle = bram_words_bits(tm, bw) + bram_words_bits(tp_in, ba);
+    uint64_t in_words = bram_words_bits(grid_inputs(tm, tp, mpg), ba);
+    uint64_t words_per_cycle = bram_words_bits(tm, bw) + in_words;
+    uint64_t interval = step_interval(k, mc.ii, in_words);
     uint64_t macs_ps = s.macs_per_sample();
     uint32_t requant = bo != 32 ? lut_op_action(k, bo, "requantize to") : 0;
 
@@ -205,7 +221,7 @@ bool map_fwd_like(const hw_consts &k, const oprec &r, bool bwd, schedule *out, s
                     elem_runs(k, in, c0 * Hi * Wi + i0 * Wi, ir * Wi, Hi * Wi, c1 - c0, ba);
                 st.loads.push_back(in);
                 uint64_t lt = cdiv(mtc, tm) * cdiv(rc * Wo, tp);
-                st.compute_cycles = lt * R * (uint64_t)mc.ii + (uint64_t)k.p.array_step_overhead_cycles;
+                st.compute_cycles = lt * R * interval + (uint64_t)k.p.array_step_overhead_cycles;
                 uint64_t outs = mtc * rc * Wo;
                 st.actions.push_back({mc.action, part(tile_macs, r0, r0 + rc, Ho)});
                 st.actions.push_back({k.a_bram_rd, lt * R * words_per_cycle});
@@ -265,7 +281,9 @@ bool map_wgrad(const hw_consts &k, const oprec &r, map_variant v, schedule *out,
 
     uint64_t tm, tp;
     lanes_shape(mc.lanes, best_mt, P, &tm, &tp);
-    uint64_t words_per_cycle = bram_words_bits(tm, bg) + bram_words_bits(tp, bx);
+    uint64_t in_words = bram_words_bits(grid_inputs(tm, tp, mpg), bx);   /* x, down the rows */
+    uint64_t words_per_cycle = bram_words_bits(tm, bg) + in_words;
+    uint64_t interval = step_interval(k, mc.ii, in_words);
     uint64_t macs_ps = s.macs_per_sample();
     /* Finishing a weight: requantize it, or (PSG) compare |g_w^msb| with tau and pick a sign. */
     uint32_t finish = 0;
@@ -308,7 +326,7 @@ bool map_wgrad(const hw_consts &k, const oprec &r, map_variant v, schedule *out,
                 st.loads.push_back(gy);
                 uint64_t lt = cdiv(mtc, tm) * cdiv(P, tp);
                 st.compute_cycles =
-                    lt * rc * Wo * (uint64_t)mc.ii + (uint64_t)k.p.array_step_overhead_cycles;
+                    lt * rc * Wo * interval + (uint64_t)k.p.array_step_overhead_cycles;
                 st.actions.push_back({mc.action, part(tile_macs, r0, r0 + rc, Ho)});
                 /* operands, then the lanes' sums added into the BRAM accumulators */
                 st.actions.push_back({k.a_bram_rd, lt * rc * Wo * words_per_cycle + (first ? 0 : mtc * P)});
@@ -334,7 +352,7 @@ struct ew_stream {
 struct ew_pass {
     std::vector<ew_stream> in, out;
     std::vector<std::pair<uint32_t, uint64_t>> per_elem;   /* actions per driving element */
-    uint64_t ops = 1;                                       /* lane operations per element */
+    uint64_t ops = 1;   /* lane operations per element; 0: done in another op's stream */
     int lane_bits = 8;
     uint64_t lanes = 0;   /* 0: the element-wise unit; MAC passes run on the DSP array's lanes */
     uint64_t elems = 0;   /* driving elements when no stream says (fused passes) */
@@ -397,40 +415,6 @@ bool map_eltwise(const hw_consts &k, const std::vector<ew_pass> &passes, uint64_
     return true;
 }
 
-/* hardware.fuse_eltwise: BN, ReLU and the residual add ride on the convolutions' streams. The
- * tensor a conv writes (or reads) passes through the element-wise unit on its way, so a pass
- * keeps only its second operand: BN's statistics gather as the conv writes its output and the
- * normalization, add and ReLU apply as the next conv reads it; backward, BN re-reads x_hat and
- * ReLU its 1-bit mask. The residual add reads the shortcut and writes the block output (the
- * next block's shortcut); backward it reads the shortcut's gradient. What is left without a
- * stream is arithmetic inside the conv's time. */
-void fuse_into_conv_streams(const oprec &r, std::vector<ew_pass> &passes, schedule *out)
-{
-    bool fwd = r.phase == OP_PHASE_FWD;
-    bool any_stream = false;
-    for (ew_pass &p : passes) {
-        for (auto &st : p.in)
-            p.elems = std::max(p.elems, st.elems);
-        for (auto &st : p.out)
-            p.elems = std::max(p.elems, st.elems);
-        std::vector<ew_stream> second;
-        if (p.in.size() > 1)
-            second.push_back(p.in[1]);
-        if (r.kind == OP_BN && !fwd)
-            p.in = second;                      /* x_hat */
-        else if (r.kind == OP_RELU)
-            p.in = fwd ? std::vector<ew_stream>{} : second;   /* the mask */
-        else if (r.kind == OP_ADD)
-            p.in = second;                      /* the shortcut (its gradient, backward) */
-        else
-            p.in.clear();
-        if (!(r.kind == OP_ADD && fwd))
-            p.out.clear();
-        any_stream = any_stream || !p.in.empty() || !p.out.empty();
-    }
-    out->hidden = !any_stream;
-}
-
 bool map_elementwise_op(const hw_consts &k, const oprec &r, schedule *out, std::string *err)
 {
     int ba = r.bits_a, bb = r.bits_b ? r.bits_b : r.bits_a, bo = r.bits_out ? r.bits_out : r.bits_a;
@@ -448,40 +432,64 @@ bool map_elementwise_op(const hw_consts &k, const oprec &r, schedule *out, std::
     int coef = ba == 32 ? 32 : 16;   /* BN scale/shift and optimizer coefficients */
 
     if (r.kind == OP_UPDATE || r.phase == OP_PHASE_UPDATE) {
-        /* SGD with momentum and weight decay: reads g, w, v; writes w, v; 3 MACs per weight. */
+        /* SGD with momentum and weight decay on the float32 master weights and momentum the
+         * kernels keep (kernels/optim.c): reads g, w, v; writes w, v and, when the forward reads
+         * narrower weights (bits_b), their stored copy; 3 float32 MACs per weight. */
+        const int master = 32;
         uint64_t kk = nz(r.k) * nz(r.k);
         uint64_t W = nz(r.cout) * (nz(r.cin) / nz(r.groups)) * kk;
-        int bw = r.bits_b ? r.bits_b : bo;
+        int bw = r.bits_b ? r.bits_b : master;
         ew_pass p;
-        p.in = {{W, ba}, {W, bw}, {W, bo}};
-        p.out = {{W, bo}, {W, bo}};
-        p.per_elem = {{mac(bo, bo == 32 ? 32 : 16), 3}};
+        p.in = {{W, ba}, {W, master}, {W, master}};
+        p.out = {{W, master}, {W, master}};
+        if (bw != master)
+            p.out.push_back({W, bw});
+        p.per_elem = {{mac(master, master), 3}};
         p.ops = 3;
-        p.lane_bits = bo;
+        p.lane_bits = master;
         p.lanes = mac_lanes;
         passes.push_back(p);
         return map_eltwise(k, passes, 1, out, err);
     }
+    bool fused = k.fused;
+    auto lut = [&](int bits, const char *what) {
+        return std::vector<std::pair<uint32_t, uint64_t>>{{lut_op_action(k, bits, what), 1}};
+    };
     switch (r.kind) {
     case OP_RELU: {
+        /* fused: the compare runs in the consumer's input stream; forward writes the 1-bit mask
+         * the backward reads. unfused: its own pass over x (g_y and x backward). */
         ew_pass p;
+        p.elems = Ein;
         if (fwd) {
-            p.in = {{Ein, ba}};
-            p.out = {{Eout, bo}};
-        } else {   /* g_x = g_y where the forward input was positive: g_y and a 1-bit mask */
-            p.in = {{Eout, ba}, {Ein, r.bits_b ? r.bits_b : 1}};
-            p.out = {{Ein, bo}};
+            p.in = fused ? std::vector<ew_stream>{} : std::vector<ew_stream>{{Ein, ba}};
+            p.out = {{Eout, fused ? 1 : bo}};
+        } else {
+            p.in = fused ? std::vector<ew_stream>{{Ein, 1}}
+                         : std::vector<ew_stream>{{Eout, ba}, {Ein, bb}};
+            if (!fused)
+                p.out = {{Ein, bo}};
         }
-        p.per_elem = {{lut_op_action(k, ba, "relu"), 1}};
+        p.per_elem = lut(ba, "relu");
+        p.ops = fused ? 0 : 1;   /* fused: at the consumer's stream's pace */
         p.lane_bits = ba;
         passes.push_back(p);
         break;
     }
     case OP_ADD: {
+        /* forward, both dataflows: the block output (the next block's shortcut) is written
+         * once from y (BN and ReLU applied on the way) and the shortcut. Backward fused: the
+         * shortcut's gradient is added where the gradient is written; unfused: its own pass. */
         ew_pass p;
-        p.in = {{Ein, ba}, {Ein, bb}};
-        p.out = {{Eout, bo}};
-        p.per_elem = {{lut_op_action(k, std::max(ba, bb), "add"), 1}};
+        p.elems = Ein;
+        if (fwd || !fused) {
+            p.in = {{Ein, ba}, {Ein, bb}};
+            p.out = {{Eout, bo}};
+        } else {
+            p.in = {{Ein, bb}};
+            p.ops = 0;   /* at the pace of the stream that writes the gradient */
+        }
+        p.per_elem = lut(std::max(ba, bb), "add");
         p.lane_bits = std::max(ba, bb);
         passes.push_back(p);
         break;
@@ -492,38 +500,45 @@ bool map_elementwise_op(const hw_consts &k, const oprec &r, schedule *out, std::
         if (fwd) {
             p.in = {{Ein, ba}};
             p.out = {{Eout, bo}};
-            p.per_elem = {{lut_op_action(k, acc, "pool accumulate"), 1}};
+            p.per_elem = lut(acc, "pool accumulate");
         } else {
             p.in = {{Eout, ba}};
             p.out = {{Ein, bo}};
-            p.per_elem = {{lut_op_action(k, bo, "pool spread"), 1}};
+            p.per_elem = lut(bo, "pool spread");
         }
         p.lane_bits = ba;
         passes.push_back(p);
         break;
     }
     case OP_BN: {
-        /* Statistics over (n, h, w) need a first pass over the whole minibatch. */
+        /* Statistics over (n, h, w) need the whole minibatch before the second pass.
+         * fused forward: the sums gather in the producing conv's output stream and the affine
+         * applies in the consumer's input stream (no DDR pass). fused backward: the sums read
+         * y where g is written; the second pass reads g and y and writes g_x. */
         ew_pass p1, p2;
+        p1.elems = p2.elems = Ein;
+        p1.ops = 2;
         if (fwd) {
-            p1.in = {{Ein, ba}};
             p1.per_elem = {{mac(ba, ba), 2}};   /* sum x, sum x^2 */
-            p1.ops = 2;
             p1.lanes = mac_lanes;
-            p2.in = {{Ein, ba}};
-            p2.out = {{Eout, bo}};
             p2.per_elem = {{mac(ba, coef), 1}};   /* y = x * scale + shift */
             p2.lanes = mac_lanes;
+            if (!fused) {
+                p1.in = {{Ein, ba}};
+                p2.in = {{Ein, ba}};
+                p2.out = {{Eout, bo}};
+            }
         } else {
-            p1.in = {{Ein, ba}, {Ein, bb}};
             p1.per_elem = {{mac(ba, bb), 2}};   /* sum g, sum g * x_hat */
-            p1.ops = 2;
             p1.lanes = mac_lanes;
+            p1.in = fused ? std::vector<ew_stream>{{Ein, bb}}
+                          : std::vector<ew_stream>{{Ein, ba}, {Ein, bb}};
+            p1.ops = fused ? 0 : 2;   /* fused: at the pace of the stream that writes g */
             p2.in = {{Ein, ba}, {Ein, bb}};
             p2.out = {{Ein, bo}};
             p2.per_elem = {{mac(ba, coef), 2}};
-            p2.ops = 2;
             p2.lanes = mac_lanes;
+            p2.ops = 2;
         }
         p1.lane_bits = p2.lane_bits = ba;
         passes.push_back(p1);
@@ -534,8 +549,10 @@ bool map_elementwise_op(const hw_consts &k, const oprec &r, schedule *out, std::
     default:
         return fail(err, "op kind %llu is not element-wise", r.kind);
     }
-    if (k.p.fuse_eltwise && (r.kind == OP_BN || r.kind == OP_RELU || r.kind == OP_ADD))
-        fuse_into_conv_streams(r, passes, out);
+    bool streams = false;
+    for (const ew_pass &p : passes)
+        streams = streams || !p.in.empty() || !p.out.empty();
+    out->hidden = !streams;   /* arithmetic inside the convs' streams: no time of its own */
     return map_eltwise(k, passes, r.n, out, err);
 }
 

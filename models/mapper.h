@@ -17,6 +17,7 @@ struct hw_consts {
     hw_params p;
     double pl_hz = 0, ddr_hz = 0, ps_hz = 0;
     uint64_t bram_bytes = 0;       /* data bytes the buffers may use */
+    bool fused = true;             /* hardware.dataflow: fused */
     uint64_t burst_bytes = 0;      /* bus bytes of one DDR burst (32) */
     uint64_t bus_page_bytes = 0;   /* one row across the devices in lockstep (4096) */
     uint64_t axi_beat_bytes = 0;   /* 8 */

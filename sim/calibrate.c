@@ -33,8 +33,11 @@ static const struct calibrate_range ranges[] = {
     {"energy.axi_beat_pj", 5, 50, "pJ", "[E] estimate 16 pJ, /3 to x3"},
     {"energy.lut_mult_pj_per_bit2", 0.011, 0.1, "pJ", "[E] estimate 0.034 pJ, /3 to x3"},
     {"energy.ps_active_w", 1.0, 1.5, "W", "PS7 active 1.5 W (7z045 Vivado report)"},
-    {"hardware.fp32_dsps_per_mac", 3, 5, "DSPs",
-     "float32 multiplier 1-3 DSP48E1 by its DSP-usage option (HLS fmul meddsp..maxdsp) + adder 2"},
+    {"hardware.fp32_dsps_per_mac", 2, 5, "DSPs",
+     "float32 multiplier 1-3 DSP48E1 (HLS fmul meddsp..maxdsp) + adder 2 (fulldsp) or 0 (fabric)"},
+    {"hardware.fp32_fixed_dsps_per_mac", 1, 3, "DSPs",
+     "float32 x fixed lane: one 25x18 DSP48E1 product + the float adder, in fabric (HLS fadd "
+     "impl=fabric, 0 DSPs) .. full-DSP (2); between: a mix, fabric adders as LUTs allow"},
     {"hardware.dma_efficiency", 0.5, 1.0, "",
      "UG585's controller efficiency is a 4-master, 16-beat best case; half of it is the floor"},
     {NULL, 0, 0, NULL, NULL},

@@ -6,21 +6,25 @@
 
 #define HW(f) offsetof(struct e2_config, hw.f)
 
+_Static_assert(sizeof(((struct hw_params *)0)->dataflow) == CFG_STR,
+               "hardware.dataflow is read as a CFG_ENUM string");
+
 const struct cfg_field cfg_hw_fields[] = {
     /* ---- the accelerator in the programmable logic ---- */
     {"hardware.pl_clock_mhz", CFG_DOUBLE, HW(pl_clock_mhz), "150", 1, 1000, NULL,
      "PL clock of the accelerator (MHz); model time counts its cycles"},
     {"hardware.dsps", CFG_INT, HW(dsps), "200", 1, 220, NULL,
      "DSP48E1 slices in the MAC array (the XC7Z020 has 220)"},
-    {"hardware.int8_macs_per_dsp", CFG_INT, HW(int8_macs_per_dsp), "2", 1, 2, NULL,
+    {"hardware.int8_macs_per_dsp", CFG_INT, HW(int8_macs_per_dsp), "1", 1, 2, NULL,
      "2: narrow MACs pack two per DSP sharing one operand (8x8, PSG's 4x10); 1: never"},
     {"hardware.pack_max_bits", CFG_INT, HW(pack_max_bits), "8", 1, 12, NULL,
      "widest narrow operand of a packed MAC (also needs 2n + w + 1 <= 25, w <= 18)"},
     {"hardware.fp32_dsps_per_mac", CFG_INT, HW(fp32_dsps_per_mac), "5", 1, 20, NULL,
      "DSPs one pipelined float32 multiply-add lane uses (multiplier 3 + adder 2)"},
-    {"hardware.fp32_fixed_dsps_per_mac", CFG_INT, HW(fp32_fixed_dsps_per_mac), "3", 1, 20, NULL,
-     "DSPs of a lane multiplying a float32 by a fixed-point operand of at most 18 bits "
-     "(significand x operand in one 25x18 multiplier + the float32 adder's 2)"},
+    {"hardware.fp32_fixed_dsps_per_mac", CFG_DOUBLE, HW(fp32_fixed_dsps_per_mac), "2", 1, 20, NULL,
+     "DSPs per lane multiplying a float32 by a fixed-point operand of at most 18 bits, on "
+     "average: the significand x operand in one 25x18 DSP48E1 + the float adder (2 DSPs, or "
+     "0 in fabric)"},
     {"hardware.fp32_mac_ii", CFG_INT, HW(fp32_mac_ii), "1", 1, 64, NULL,
      "cycles between float32 MACs on one lane (1 = fully pipelined)"},
     {"hardware.lut_mac_budget", CFG_INT, HW(lut_mac_budget), "20000", 0, 53200, NULL,
@@ -31,10 +35,13 @@ const struct cfg_field cfg_hw_fields[] = {
      1000000, NULL, "pipeline fill and drain of the array per compute step (cycles)"},
     {"hardware.eltwise_lanes", CFG_INT, HW(eltwise_lanes), "32", 1, 4096, NULL,
      "elements per cycle of the element-wise unit (bn, relu, add, pool, update)"},
-    {"hardware.fuse_eltwise", CFG_BOOL, HW(fuse_eltwise), "false", 0, 1, NULL,
-     "true: BN, ReLU and the residual add are fused into the convolutions' DDR streams (only "
-     "their second operands move; a design to explore, not the calibrated one); false: each is "
-     "its own memory pass"},
+    {"hardware.dataflow", CFG_ENUM, HW(dataflow), "fused", 0, 0, "fused|unfused",
+     "fused: BN statistics gather in the producing conv's output stream, BN affine, ReLU and "
+     "the residual add apply in the consumer's input stream, the BN backward sums in streams "
+     "(docs/hardware.md); unfused: BN, ReLU and add each stream their tensors through DDR"},
+    {"hardware.array_input_words", CFG_INT, HW(array_input_words), "32", 1, 4096, NULL,
+     "32-bit words per cycle the input buffer's BRAM read ports feed the MAC array (limits "
+     "depthwise convs, whose lanes each need their own input)"},
     {"hardware.bram_budget_kbit", CFG_INT, HW(bram_budget_kbit), "4608", 36, 5040, NULL,
      "BRAM the buffers may use, Kb incl. parity (4.5 Mb of the 4.9 Mb; 32 of 36 bits hold data)"},
     {"hardware.dma_chunk_bytes", CFG_INT, HW(dma_chunk_bytes), "16384", 64, 16777216, NULL,

@@ -188,15 +188,15 @@ static void test_recovers_known_coefficients(void)
 static void test_recovers_integer_coefficient(void)
 {
     double s[NSET];
-    true_savings("hardware:\n  fp32_dsps_per_mac: 4\n  dma_efficiency: 0.7\n"
-                 "energy:\n  fp32_mac_pj: 30\n", s);
+    true_savings("hardware:\n  fp32_dsps_per_mac: 4\n"
+                 "energy:\n  fp32_mac_pj: 30\n  static:\n    board_w: 1.3\n", s);
     write_measurements("generated-int.yaml", s);
     write_config("fit-int.yaml",
                  "calibration:\n"
                  "  measurements: [generated-int.yaml]\n"
-                 "  free: [hardware.fp32_dsps_per_mac, hardware.dma_efficiency, energy.fp32_mac_pj]\n"
-                 "  lower: [3, 0.5, 4]\n"
-                 "  upper: [6, 1.0, 80]\n");
+                 "  free: [hardware.fp32_dsps_per_mac, energy.static.board_w, energy.fp32_mac_pj]\n"
+                 "  lower: [3, 1.0, 4]\n"
+                 "  upper: [6, 2.0, 80]\n");
     struct e2_config *cfg = new_config();
     struct e2_err err = {""};
     CU_ASSERT_EQUAL_FATAL(load("fit-int.yaml", cfg, &err), E2_OK);
@@ -217,7 +217,7 @@ static void test_recovers_integer_coefficient(void)
         printf(" %g", c.profile_rms[i]);
     CU_ASSERT_EQUAL(c.nprofile, 4);
     CU_ASSERT_DOUBLE_EQUAL(p[0].value, 4, 0);
-    CU_ASSERT_DOUBLE_EQUAL(p[1].value, 0.7, 0.01 * 0.7);
+    CU_ASSERT_DOUBLE_EQUAL(p[1].value, 1.3, 0.01 * 1.3);
     CU_ASSERT_DOUBLE_EQUAL(p[2].value, 30, 0.01 * 30);
     CU_ASSERT(c.profile_rms[1] < 1e-5);
     CU_ASSERT(c.profile_rms[0] > 10 * c.profile_rms[1] && c.profile_rms[2] > 10 * c.profile_rms[1]);

@@ -494,7 +494,7 @@ static void test_op_records(void)
     CU_ASSERT_EQUAL(r.msb_a, 0);
     CU_ASSERT_EQUAL(oprec_macs(&r), (uint64_t)3 * 8 * 4 * 4 * 2 * 9);
 
-    tag.bits_out = 16;
+    tag = op_tag_stored(tag, 8, 16, 16);   /* g_w stored at 16 bits */
     tag.msb_a = 4;
     tag.msb_b = 10;
     tag.psg_full_q16 = 12345;

@@ -123,10 +123,15 @@ static void test_single_axi_port_binds(void)
 /* The DDR rows of a streaming op: energy per byte read as the sources derive it. */
 static void test_energy_per_byte(void)
 {
-    struct hw_model *m = model_exact_tck();
+    struct hw_params p;
+    CU_ASSERT_FATAL(hwt_params(&p, NULL) == 0);
+    p.ddr.clock_mhz = 1000.0 / 1.875;
+    strcpy(p.dataflow, "unfused");
+    struct hw_model *m = hwt_model_from(&p);
     CU_ASSERT_FATAL(m != NULL);
     struct hw_ledger *l = hw_ledger_new();
-    /* A relu reads and writes 1 MiB in 16 KiB chunks: 32-byte bursts, one row per 4 KiB. */
+    /* An unfused relu pass reads and writes 1 MiB in 16 KiB chunks: 32-byte bursts, one row
+     * per 4 KiB. */
     struct oprec r = hwt_elt(OP_RELU, OP_PHASE_FWD, 16, 16, 64, 8, 0, 8);
     char err[256];
     CU_ASSERT_FATAL(hw_account(m, l, &r, 1, err, sizeof err) == 0);

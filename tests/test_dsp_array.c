@@ -7,10 +7,15 @@
 #include "rng.h"
 #include "test_hw_params.h"
 
+/* The engine with two packed 8-bit MACs per DSP (the what-if int8_macs_per_dsp: 2) and
+ * float32 x fixed lanes of 3 DSPs (full-DSP adders), so that both rules stay tested; the
+ * default engine (one MAC per DSP, 2 DSPs per float32 x fixed lane) has its own tests. */
 static struct hw_model *default_model(void)
 {
     struct hw_params p;
     CU_ASSERT_FATAL(hwt_params(&p, NULL) == 0);
+    p.int8_macs_per_dsp = 2;
+    p.fp32_fixed_dsps_per_mac = 3;
     return hwt_model_from(&p);
 }
 
@@ -26,15 +31,33 @@ static uint64_t cycles_of(struct hw_model *m, const struct oprec *r)
 }
 
 /* A compute-bound conv takes its MACs / lanes cycles, plus at most 5 % for fill and memory. */
-static void expect_lanes(const struct oprec *r, double lanes)
+static void expect_lanes_on(struct hw_model *m, const struct oprec *r, double lanes)
 {
-    struct hw_model *m = default_model();
     CU_ASSERT_FATAL(m != NULL);
     double expect = (double)oprec_macs(r) / lanes;
     double got = (double)cycles_of(m, r);
     CU_ASSERT(got >= expect);
     CU_ASSERT(got <= expect * 1.05);
     hw_free(m);
+}
+
+static void expect_lanes(const struct oprec *r, double lanes)
+{
+    expect_lanes_on(default_model(), r, lanes);
+}
+
+/* The default (sourced) engine: one 8-bit MAC per DSP (200 lanes); float32 x fixed lanes of
+ * 2 DSPs on average (hardware.fp32_fixed_dsps_per_mac): 100 lanes, 2.5: 80. */
+static void test_default_engine_lanes(void)
+{
+    struct hw_params p;
+    CU_ASSERT_FATAL(hwt_params(&p, NULL) == 0);
+    struct oprec r = hwt_conv(OP_PHASE_FWD, 4, 64, 64, 32, 3, 1, 8, 8, 8);
+    expect_lanes_on(hwt_model_from(&p), &r, 200);
+    r = hwt_conv(OP_PHASE_BWD_DATA, 2, 64, 64, 32, 3, 1, 32, 8, 32);
+    expect_lanes_on(hwt_model_from(&p), &r, 100);
+    p.fp32_fixed_dsps_per_mac = 2.5;
+    expect_lanes_on(hwt_model_from(&p), &r, 80);
 }
 
 /* 64 -> 64 channels, 3x3 on 32x32, 8 samples: 301,989,888 MACs. Two 8-bit MACs per DSP on 200
@@ -127,6 +150,7 @@ static void test_predictor_on_cheaper_resource(void)
 {
     struct hw_params p;
     CU_ASSERT_FATAL(hwt_params(&p, NULL) == 0);
+    p.int8_macs_per_dsp = 2;
     struct oprec r = hwt_conv(OP_PHASE_BWD_WEIGHT, 2, 16, 16, 8, 3, 1, 8, 16, 16);
     r.msb_a = 4;
     r.msb_b = 10;
@@ -217,6 +241,7 @@ int main(void)
         { "compute-bound 16-bit conv: MACs / DSPs", test_compute_bound_int16 },
         { "compute-bound float32 conv: MACs / 40 lanes", test_compute_bound_fp32 },
         { "float32 x fixed conv: MACs / 66 lanes", test_compute_bound_fp32_x_fixed },
+        { "default engine: 200 8-bit lanes, float32 x fixed by average DSPs", test_default_engine_lanes },
         { "MACs priced per precision", test_mac_pricing },
         { "predictor MACs on the cheaper resource", test_predictor_on_cheaper_resource },
         { "bit-accurate tile equals gemm_i16_ref", test_bit_accurate_tile },

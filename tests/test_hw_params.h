@@ -49,6 +49,19 @@ static inline int hwt_set(struct e2_config *cfg, const struct cfg_field *f, cons
         else
             return -1;
         return 0;
+    case CFG_ENUM: {   /* one of the row's "a|b" choices */
+        size_t n = strlen(text);
+        for (const char *c = f->choices; c && *c;) {
+            const char *e = strchr(c, '|');
+            size_t len = e ? (size_t)(e - c) : strlen(c);
+            if (len == n && strncmp(c, text, n) == 0 && n < CFG_STR) {
+                memcpy(at, text, n + 1);
+                return 0;
+            }
+            c = e ? e + 1 : c + len;
+        }
+        return -1;
+    }
     default:
         return -1;
     }
