@@ -352,14 +352,16 @@ static struct oprec op(int layer, int kind, uint32_t n, int cin, int cout, int h
 }
 
 /* The conv -> BN -> FC stream of tests/test_ledger.c ("roofline numbers by hand", where the
- * MACs, bytes and busy cycles are derived) priced by the default model: the report's layers
+ * MACs, bytes and busy cycles are derived, on the same pinned unfused engine with two 8-bit MACs
+ * per DSP) priced by the model: the report's layers
  * carry them, with intensity, bound and utilization computed from them. */
 static void test_roofline_from_the_model(void)
 {
     struct e2_config *cfg = calloc(1, sizeof *cfg);
     CU_ASSERT_FATAL(cfg != NULL);
     cfg_defaults(cfg);
-    cfg->hw.fuse_eltwise = 0;
+    snprintf(cfg->hw.dataflow, sizeof cfg->hw.dataflow, "unfused");
+    cfg->hw.int8_macs_per_dsp = 2;
     struct hw_model *m = NULL;
     char msg[256];
     CU_ASSERT_EQUAL_FATAL(hw_create(&cfg->hw, &m, msg, sizeof msg), 0);
