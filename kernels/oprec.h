@@ -1,6 +1,6 @@
 /* The op record: the one thing that crosses from training (kernels/, sim/) to hardware (models/).
  * It says WHAT was computed, never how long it took or where the bytes live: that is the
- * hardware model's business. See docs/numbers.md and ../shared/design/ARCHITECTURE.md, "The seam".
+ * hardware model's business. See docs/numbers.md.
  *
  * Operand convention per phase (a · b -> out):
  *   OP_PHASE_FWD          a = input activations x,      b = weights w,      out = y

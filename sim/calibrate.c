@@ -14,7 +14,7 @@
 
 /* ---------------------------------------------------------------- plausible ranges ------ */
 
-/* From ../shared/design/ENERGY-SOURCES.md; docs/calibration.md explains each. */
+/* From docs/energy-sources.md; docs/calibration.md explains each. */
 static const struct calibrate_range ranges[] = {
     {"energy.fp32_mac_pj", 4.6, 64, "pJ",
      "45 nm ASIC fp32 mult+add 3.7+0.9 pJ (Horowitz) up to x14 for FPGA (Kuon & Rose)"},
