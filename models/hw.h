@@ -186,9 +186,12 @@ int hw_conv_tile_i16(struct hw_model *m, const int16_t *x, int cin, int h, int w
 int hw_timeline_write(struct hw_model *m, const struct oprec *r, const char *path, char *err,
                       size_t errlen);
 /* The same for a sequence of records laid end to end (one training iteration, say), labelled
- * with labels[i] (may be NULL): Chrome trace events to json_path and a VCD waveform (one busy
- * wire per unit, the running record's index; time in ps) to vcd_path, either may be NULL.
- * Files are written to a temporary name and renamed. Returns 0, 1 (failure), 2 (bad record). */
+ * with labels[i] (may be NULL): Chrome trace events to json_path (gzip-compressed when it ends
+ * in ".gz"; one track per unit and bus master, hidden records on "overlapped" tracks, and
+ * power counters in W per component from the energy hw_account books per record) and a VCD
+ * waveform (one busy wire per unit, the running record's label as a string; time in ps) to
+ * vcd_path, either may be NULL. Files are written to a temporary name and renamed. Returns 0,
+ * 1 (failure), 2 (bad record). */
 int hw_timeline_write_ops(struct hw_model *m, const struct oprec *recs, size_t n,
                           const char *const *labels, const char *json_path, const char *vcd_path,
                           char *err, size_t errlen);

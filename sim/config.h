@@ -92,7 +92,7 @@ struct cfg_report {
     int top_layers;
     char progress[CFG_STR];             /* auto | plain | off */
     char trace[CFG_STR];                /* op trace file to record ("" = none) */
-    int timeline;                       /* write timeline.json (Chrome trace events) */
+    int timeline;                       /* write timeline.json.gz and timeline.vcd */
 };
 
 struct cfg_sweep {

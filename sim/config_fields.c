@@ -138,7 +138,7 @@ const struct cfg_field cfg_run_fields[] = {
     {"report.trace", CFG_STRING, F(report.trace), "", 0, 0, NULL,
      "record the op trace to this file (\"\" = none); same as --trace"},
     {"report.timeline", CFG_BOOL, F(report.timeline), "false", 0, 0, NULL,
-     "write timeline.json (Chrome trace events) and timeline.vcd (waveform) of what the "
+     "write timeline.json.gz (Chrome trace events) and timeline.vcd (waveform) of what the "
      "hardware does in one training iteration (training and energy-only runs)"},
 
     {"calibration.measurements", CFG_STRING_LIST, F(calibration.measurements), "[]", 0, 0, NULL,

@@ -88,7 +88,7 @@ int timeline_write_iteration(const struct e2_config *cfg, struct hw_model *m, co
         rc = e2_fail(err, E2_FAILURE, "timeline: out of memory");
     char json[OUT_PATH_MAX], vcd[OUT_PATH_MAX], msg[512] = "";
     if (rc == E2_OK)
-        rc = out_join(json, sizeof json, dir, "timeline.json", err);
+        rc = out_join(json, sizeof json, dir, "timeline.json.gz", err);
     if (rc == E2_OK)
         rc = out_join(vcd, sizeof vcd, dir, "timeline.vcd", err);
     if (rc == E2_OK) {

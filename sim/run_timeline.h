@@ -1,10 +1,11 @@
 /* report.timeline: what the hardware does during one training iteration of a config, to look
  * at rather than read. The op records of one iteration (every sample through every block, at
  * the run's batch size) are simulated one after another on the run's hardware model and
- * written as DIR/timeline.json (Chrome trace events: Perfetto, chrome://tracing) and
- * DIR/timeline.vcd (a waveform: a busy wire per unit and the running record's index, labelled
- * "layer phase" in the header). A PSG weight gradient shows its predictor pass; the low-order
- * pass, priced as a fraction of a pass, is not drawn. */
+ * written as DIR/timeline.json.gz (gzip-compressed Chrome trace events: Perfetto,
+ * chrome://tracing, with power counters) and DIR/timeline.vcd (a waveform: a busy wire per
+ * unit and the running record's "layer phase" as a string). A PSG weight gradient shows its
+ * predictor pass; the low-order pass, priced as a fraction of a pass, is not drawn (its energy
+ * is in the power counters). */
 #ifndef E2_RUN_TIMELINE_H
 #define E2_RUN_TIMELINE_H
 

@@ -1,16 +1,21 @@
 /* report.timeline (sim/run_timeline.c): one iteration of a config simulated record by record. The
- * waveform lists every record the iteration emits, in order, and ends at the sum of the cycles
- * the pricing gives those records, so the picture and the ledger agree. */
+ * trace draws every record the iteration emits with no two events overlapping on a track, its
+ * power counters integrate to the energy the ledger books for those records, and the
+ * waveform's op signal (a string) ends at the sum of the cycles the pricing gives them, so the
+ * picture and the ledger agree. */
 #define _DEFAULT_SOURCE   /* mkdtemp */
 #include "cunit_main.h"
 #include "testutil.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "config.h"
 #include "energy_only.h"
 #include "hw.h"
+#include "json.h"
 #include "net.h"
 #include "optim.h"
 #include "run_timeline.h"
@@ -44,6 +49,149 @@ static void keep(void *ctx, const struct oprec *r)
         l->v[l->n++] = *r;
 }
 
+/* The whole of a gzip file, NUL-terminated; NULL if it cannot be read. */
+static char *read_gzip(const char *path, size_t *len)
+{
+    gzFile f = gzopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 1 << 16, n = 0;
+    char *s = malloc(cap);
+    int got = 0;
+    while (s && (got = gzread(f, s + n, (unsigned)(cap - n - 1))) > 0) {
+        n += (size_t)got;
+        if (n + 1 == cap) {
+            char *t = realloc(s, cap *= 2);
+            if (!t)
+                free(s);
+            s = t;
+        }
+    }
+    gzclose(f);
+    if (!s || got < 0) {
+        free(s);
+        return NULL;
+    }
+    s[n] = '\0';
+    *len = n;
+    return s;
+}
+
+/* Microseconds as Perfetto keeps them: whole nanoseconds. */
+static long long ns_of(const struct json_value *e, const char *key)
+{
+    return llround(json_get_number(e, key, -1.0) * 1e3);
+}
+
+struct slice {
+    long long tid, t0, t1;
+};
+
+static int by_track_then_start(const void *a, const void *b)
+{
+    const struct slice *x = a, *y = b;
+    if (x->tid != y->tid)
+        return x->tid < y->tid ? -1 : 1;
+    return (x->t0 > y->t0) - (x->t0 < y->t0);
+}
+
+/* Perfetto drops a complete event that overlaps another on its track without nesting in it:
+ * here no two events on one track overlap at all. Every record is drawn on an op track, and
+ * the units and bus masters have their tracks. */
+static void check_tracks(const struct json_value *ev, int records)
+{
+    const char *names[64] = {0};   /* by tid */
+    struct slice *sl = calloc((size_t)ev->count, sizeof *sl);
+    CU_ASSERT_FATAL(sl != NULL);
+    int n = 0;
+    for (int i = 0; i < ev->count; i++) {
+        const struct json_value *e = &ev->items[i];
+        const char *ph = json_get_string(e, "ph"), *name = json_get_string(e, "name");
+        long long tid = (long long)json_get_number(e, "tid", -1);
+        if (ph && !strcmp(ph, "M") && name && !strcmp(name, "thread_name") && tid >= 0 &&
+            tid < 64)
+            names[tid] = json_get_string(e, "args.name");
+        if (ph && !strcmp(ph, "X"))
+            sl[n++] = (struct slice){tid, ns_of(e, "ts"), ns_of(e, "ts") + ns_of(e, "dur")};
+    }
+    qsort(sl, (size_t)n, sizeof *sl, by_track_then_start);
+    int overlaps = 0, on_op_tracks = 0;
+    for (int i = 0; i < n; i++) {
+        CU_ASSERT_FATAL(sl[i].tid >= 0 && sl[i].tid < 64 && names[sl[i].tid] != NULL);
+        const char *track = names[sl[i].tid];
+        on_op_tracks += !strcmp(track, "op") || !strcmp(track, "overlapped op");
+        if (i > 0 && sl[i - 1].tid == sl[i].tid && sl[i].t0 < sl[i - 1].t1)
+            overlaps++;
+    }
+    CU_ASSERT_EQUAL(overlaps, 0);
+    CU_ASSERT_EQUAL(on_op_tracks, records);
+    const char *units[] = {"op", "dma load", "dsp array", "dma store", "ddr3"};
+    for (size_t u = 0; u < sizeof units / sizeof units[0]; u++) {
+        int found = 0;
+        for (int t = 0; t < 64; t++)
+            found |= names[t] && !strcmp(names[t], units[u]);
+        CU_ASSERT(found);
+    }
+    free(sl);
+}
+
+/* The power counters ("C" events, watts per component) integrate over time to the energy the
+ * ledger books for the records, within the rounding of the printed watts and nanoseconds. */
+static void check_power(const struct json_value *ev, const double *booked)
+{
+    double joules[HW_COMPONENT_COUNT] = {0}, total = 0;
+    const struct json_value *prev = NULL;
+    int samples = 0;
+    for (int i = 0; i < ev->count; i++) {
+        const struct json_value *e = &ev->items[i];
+        const char *ph = json_get_string(e, "ph");
+        if (!ph || strcmp(ph, "C"))
+            continue;
+        CU_ASSERT_STRING_EQUAL(json_get_string(e, "name"), "power (W)");
+        if (prev) {
+            double dt = (double)(ns_of(e, "ts") - ns_of(prev, "ts")) * 1e-9;
+            CU_ASSERT(dt > 0);
+            for (int c = 0; c < HW_COMPONENT_COUNT; c++) {
+                const struct json_value *w = json_get(json_get(prev, "args"),
+                                                      hw_component_name(c));
+                CU_ASSERT_FATAL(w != NULL && w->type == JSON_NUMBER);
+                joules[c] += w->number * dt;
+            }
+        }
+        prev = e;
+        samples++;
+    }
+    CU_ASSERT_FATAL(samples > 2);
+    for (int c = 0; c < HW_COMPONENT_COUNT; c++) {   /* nothing runs after the last change */
+        char key[64];
+        snprintf(key, sizeof key, "args.%s", hw_component_name(c));
+        CU_ASSERT_EQUAL(json_get_number(prev, key, -1), 0.0);
+        total += booked[c];
+    }
+    for (int c = 0; c < HW_COMPONENT_COUNT; c++)
+        CU_ASSERT(fabs(joules[c] - booked[c]) <= 1e-7 * total);
+}
+
+/* The op signal is a string: the running record's label, "-" once the last has ended, which
+ * is at the priced cycles of the iteration. Time stamps only go forward. */
+static void check_vcd(char *s, uint64_t cycles, double mhz)
+{
+    CU_ASSERT(strstr(s, "$var string 1 ! op $end") != NULL);
+    CU_ASSERT(strstr(s, "\nsb0.u0.conv_fwd !\n") != NULL);
+    CU_ASSERT(strstr(s, "$var integer") == NULL);
+    long long now = 0, idle_at = -1;
+    int ordered = 1;
+    for (char *line = strtok(strstr(s, "$enddefinitions"), "\n"); line; line = strtok(NULL, "\n"))
+        if (line[0] == '#') {
+            ordered &= atoll(line + 1) > now || now == 0;
+            now = atoll(line + 1);
+        } else if (!strcmp(line, "s- !")) {
+            idle_at = now;
+        }
+    CU_ASSERT(ordered);
+    CU_ASSERT_EQUAL(idle_at, llround((double)cycles * 1e6 / mhz));
+}
+
 static void check_method(const char *method)
 {
     struct e2_config *cfg = make_config(method);
@@ -74,23 +222,35 @@ static void check_method(const char *method)
     path_of(path, sizeof path, "timeline.vcd");
     char *s = read_text(path);
     CU_ASSERT_FATAL(s != NULL);
-    char line[64];
-    CU_ASSERT(strstr(s, "  0 b0.u0.conv fwd\n") != NULL);
-    snprintf(line, sizeof line, "\n  %d ", l->n - 1);   /* the last record is listed... */
-    CU_ASSERT(strstr(s, line) != NULL);
-    snprintf(line, sizeof line, "\n  %d ", l->n);       /* ...and no other */
-    CU_ASSERT(strstr(s, line) == NULL);
-    long long last = -1;
-    for (char *p = strstr(s, "$enddefinitions"); p && (p = strchr(p, '\n')); p++)
-        if (p[1] == '#')
-            last = atoll(p + 2);
-    CU_ASSERT_EQUAL(last, llround((double)cycles * 1e6 / cfg->hw.pl_clock_mhz));
+    check_vcd(s, cycles, cfg->hw.pl_clock_mhz);
     free(s);
-    path_of(path, sizeof path, "timeline.json");
-    s = read_text(path);
+
+    path_of(path, sizeof path, "timeline.json.gz");
+    size_t len = 0;
+    s = read_gzip(path, &len);
     CU_ASSERT_FATAL(s != NULL);
-    CU_ASSERT(strstr(s, "\"b0.u0.conv fwd\"") != NULL);
+    struct json_value *trace = NULL;
+    CU_ASSERT_EQUAL_FATAL(json_parse(s, len, "timeline.json.gz", &trace, &err), E2_OK);
     free(s);
+    const struct json_value *ev = json_get(trace, "traceEvents");
+    CU_ASSERT_FATAL(ev != NULL && ev->type == JSON_ARRAY);
+    check_tracks(ev, l->n);
+
+    /* the energy the ledger books for the same records, per component */
+    struct hw_ledger *ledger = hw_ledger_new();
+    for (int i = 0; i < l->n; i++)
+        CU_ASSERT_FATAL(hw_account(m, ledger, &l->v[i], 1, msg, sizeof msg) == 0);
+    double booked[HW_COMPONENT_COUNT], total = 0;
+    for (int c = 0; c < HW_COMPONENT_COUNT; c++) {
+        struct hw_filter f = hw_filter_all();
+        f.component = c;
+        booked[c] = hw_fj_to_joules(hw_ledger_fj(ledger, &f));
+        total += booked[c];
+    }
+    CU_ASSERT(total > 0);
+    check_power(ev, booked);
+    hw_ledger_free(ledger);
+    json_free(trace);
     free(l);
     net_free(net);
     hw_free(m);
