@@ -30,6 +30,8 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include "conv_tiles.h"
+#include "cpu.h"
 #include "gemm.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -42,7 +44,8 @@
 enum {
     NT = 16,        /* flat outputs per tile: two 8-lane vectors */
     MRF = 6,        /* f32 forward tile rows */
-    MRI = 4,        /* i16 forward tile rows */
+    MRI = 4,        /* i16 forward tile rows (AVX2) */
+    MRI_MAX = 16,   /* ... of any path's tiles (conv_tiles.h) */
     MRW = 3,        /* backward-weight tile: output channels ... */
     TW = 3,         /* ... x taps */
     KMAX = 7,       /* largest kernel handled here */
@@ -594,13 +597,13 @@ AVX2_FN int conv_direct_forward_f32(const struct conv_shape *s, const float *x, 
 
 /* ------------------------------------------------------------------ i16 forward */
 
-/* Weight pairs of panel rows co0.. as int32 [cp][tap][r]: low half w[co][2cp][tap], high half
- * w[co][2cp+1][tap] (0 past cin). */
-static void pack_w_i16(const struct geom *g, const int16_t *w, int transposed, int32_t *out)
+/* Weight pairs of panel rows co0.. (panels of at most mr_max rows) as int32 [cp][tap][r]: low
+ * half w[co][2cp][tap], high half w[co][2cp+1][tap] (0 past cin). */
+static void pack_w_i16(const struct geom *g, const int16_t *w, int transposed, int mr_max, int32_t *out)
 {
-    int np = panel_count(g->cout, MRI), cpairs = (g->cin + 1) / 2;
+    int np = panel_count(g->cout, mr_max), cpairs = (g->cin + 1) / 2;
     for (int q = 0; q < np; q++) {
-        int co0 = panel_start(g->cout, MRI, q), mr = panel_start(g->cout, MRI, q + 1) - co0;
+        int co0 = panel_start(g->cout, mr_max, q), mr = panel_start(g->cout, mr_max, q + 1) - co0;
         int32_t *o = out + (long)co0 * cpairs * g->kk;
         for (int cp = 0; cp < cpairs; cp++)
             for (int t = 0; t < g->kk; t++)
@@ -703,6 +706,30 @@ typedef void (*fwd_i16_fn)(const int16_t *, long, long, int, const int *, int, c
 static const fwd_i16_fn FWD_I16_ROWS[MRI + 1] = {NULL, fwd_tile_i16_1, fwd_tile_i16_2, fwd_tile_i16_3,
                                                  fwd_tile_i16_4};
 
+/* The AVX2 forward tile in the form of conv_tiles.h. */
+AVX2_FN static void fwd_i16_avx2(int mr, const int16_t *xb, long v1, long ps2, int ncp, const int *off2,
+                                 int kk, const int32_t *wb, int32_t *acc)
+{
+    __m256i a[2 * MRI];
+    FWD_I16_ROWS[mr](xb, v1, ps2, ncp, off2, kk, wb, a);
+    for (int i = 0; i < 2 * mr; i++)
+        _mm256_store_si256((__m256i *)(acc + 8 * i), a[i]);
+}
+
+static void bww_i16_avx2(int mr, int no, const int16_t *gf, long Lr, const int16_t *xc, const int *off,
+                         long len, long steps, int64_t *out);
+static const struct conv_i16_tiles TILES_AVX2 = {MRI, fwd_i16_avx2, bww_i16_avx2};
+
+/* The integer tiles of the dispatch path (cpu.h). */
+static const struct conv_i16_tiles *i16_tiles(void)
+{
+    switch (cpu_path()) {
+    case CPU_AVX512_VNNI: return &conv_tiles_avx512_vnni;
+    case CPU_AVX512: return &conv_tiles_avx512;
+    default: return &TILES_AVX2;
+    }
+}
+
 /* (float)((double)v * sa * sb) for 8 int32 lanes: fx_dequant_acc, lane by lane. */
 AVX2_INLINE __m256 dequant8_i32(__m256i v, __m256d sa, __m256d sb)
 {
@@ -758,19 +785,21 @@ AVX2_FN int conv_direct_forward_i16(const struct conv_shape *s, const int16_t *x
     int count_ovf = acc_bits > 0 && acc_bits < 64 && bound >= ldexp(1.0, acc_bits - 1);
     int cps = narrow ? cpairs : imin(cpairs, gemm_i16_chunk(bits_x, bits_w) / 2 / g.kk);
     int threads = omp_get_max_threads();
+    const struct conv_i16_tiles *tiles = i16_tiles();
+    int mrt = tiles->mr;
     size_t wbytes = sizeof(int32_t) * (size_t)g.cout * cpairs * g.kk;
     size_t xbytes = align64(sizeof(int16_t) * 2 * (size_t)cpairs * g.ps);
-    size_t tbytes = sizeof(float) * MRI * NT + sizeof(int64_t) * MRI * NT;
+    size_t tbytes = (sizeof(float) + sizeof(int64_t) + sizeof(int32_t)) * MRI_MAX * NT;
     struct slabs sl;
     if (slabs_get(&sl, ws, wbytes, xbytes + tbytes, threads))
         return -1;
     int32_t *wpk = (int32_t *)sl.shared;
-    pack_w_i16(&g, w, transposed, wpk);
+    pack_w_i16(&g, w, transposed, mrt, wpk);
     int off2[KMAX * KMAX];
     for (int t = 0; t < g.kk; t++)
         off2[t] = 2 * g.off[t];
     long plane = (long)g.ho * g.wo;
-    int np = panel_count(g.cout, MRI);
+    int np = panel_count(g.cout, mrt);
     __m256d sad = _mm256_set1_pd((double)sa);
     uint64_t ovf = 0;
 #pragma omp parallel num_threads(threads) reduction(+ : ovf)
@@ -778,7 +807,8 @@ AVX2_FN int conv_direct_forward_i16(const struct conv_shape *s, const int16_t *x
         char *mine = slab_of(&sl, omp_get_thread_num());
         int16_t *xp = (int16_t *)mine;
         float *tmp = (float *)(mine + xbytes);
-        int64_t *wide = (int64_t *)(mine + xbytes + sizeof(float) * MRI * NT);
+        int64_t *wide = (int64_t *)(mine + xbytes + sizeof(float) * MRI_MAX * NT);
+        int32_t *acc = (int32_t *)(wide + MRI_MAX * NT);   /* 64-byte aligned: MRI_MAX*NT*12 */
         memset(xp, 0, xbytes);
 #pragma omp for schedule(dynamic, 1)
         for (int n = 0; n < s->n; n++) {
@@ -800,26 +830,27 @@ AVX2_FN int conv_direct_forward_i16(const struct conv_shape *s, const int16_t *x
                         stored[j] = j < 8 || tl.d1 >= 0;
                 }
                 for (int q = 0; q < np; q++) {
-                    int co0 = panel_start(g.cout, MRI, q), mr = panel_start(g.cout, MRI, q + 1) - co0;
+                    int co0 = panel_start(g.cout, mrt, q), mr = panel_start(g.cout, mrt, q + 1) - co0;
                     const int32_t *wb = wpk + (long)co0 * cpairs * g.kk;
                     const int16_t *xb = xp + 2L * tl.q0;
-                    __m256i acc[2 * MRI];
                     if (narrow && !count_ovf) {
-                        FWD_I16_ROWS[mr](xb, tl.v1, 2 * g.ps, cpairs, off2, g.kk, wb, acc);
+                        tiles->fwd(mr, xb, tl.v1, 2 * g.ps, cpairs, off2, g.kk, wb, acc);
                         for (int r = 0; r < mr; r++) {
                             __m256d sbd = _mm256_set1_pd((double)sb[sb_per_channel ? co0 + r : 0]);
-                            _mm256_store_ps(tmp + r * NT, dequant8_i32(acc[2 * r], sad, sbd));
-                            _mm256_store_ps(tmp + r * NT + 8, dequant8_i32(acc[2 * r + 1], sad, sbd));
+                            const __m256i *ar = (const __m256i *)(acc + r * NT);
+                            _mm256_store_ps(tmp + r * NT, dequant8_i32(_mm256_load_si256(ar), sad, sbd));
+                            _mm256_store_ps(tmp + r * NT + 8, dequant8_i32(_mm256_load_si256(ar + 1), sad, sbd));
                         }
                     } else {
                         memset(wide, 0, sizeof(int64_t) * (size_t)mr * NT);
                         for (int c0 = 0; c0 < cpairs; c0 += cps) {
                             int nc = imin(cps, cpairs - c0);
-                            FWD_I16_ROWS[mr](xb + 2L * c0 * g.ps, tl.v1, 2 * g.ps, nc, off2, g.kk,
-                                             wb + (long)c0 * g.kk * mr, acc);
+                            tiles->fwd(mr, xb + 2L * c0 * g.ps, tl.v1, 2 * g.ps, nc, off2, g.kk,
+                                       wb + (long)c0 * g.kk * mr, acc);
                             for (int r = 0; r < mr; r++) {
-                                widen_add(wide + r * NT, acc[2 * r]);
-                                widen_add(wide + r * NT + 8, acc[2 * r + 1]);
+                                const __m256i *ar = (const __m256i *)(acc + r * NT);
+                                widen_add(wide + r * NT, _mm256_load_si256(ar));
+                                widen_add(wide + r * NT + 8, _mm256_load_si256(ar + 1));
                             }
                         }
                         for (int r = 0; r < mr; r++) {
@@ -1154,6 +1185,12 @@ static const bww_i16_fn BWW_I16[MRW + 1][TW + 1] = {
     {NULL, bww_i16_2_1, bww_i16_2_2, bww_i16_2_3},
     {NULL, bww_i16_3_1, bww_i16_3_2, bww_i16_3_3}};
 
+static void bww_i16_avx2(int mr, int no, const int16_t *gf, long Lr, const int16_t *xc, const int *off,
+                         long len, long steps, int64_t *out)
+{
+    BWW_I16[mr][no](gf, Lr, xc, off, len, steps, out);
+}
+
 
 /* Backward-weight runs over several samples at once: their padded planes (stride P = hp*wp)
  * follow each other on one flat axis, with g_y placed at the same offsets (zero between), so a
@@ -1293,6 +1330,7 @@ int conv_direct_backward_weight_i16(const struct conv_shape *s, const int16_t *x
     geom_of(s, &g);
     struct stack st = stack_of(&g, STACK_I16);
     int threads = omp_get_max_threads();
+    const struct conv_i16_tiles *tiles = i16_tiles();
     long wc = (long)g.cout * g.cin * g.kk;
     long steps = gemm_i16_chunk(bits_x, bits_g) / 2;   /* madd vectors per int32 lane before a spill */
     size_t xbytes = align64(sizeof(int16_t) * (size_t)g.cin * st.xs);
@@ -1327,7 +1365,7 @@ int conv_direct_backward_weight_i16(const struct conv_shape *s, const int16_t *x
                     for (int t0 = 0; t0 < g.kk; t0 += TW) {
                         int no = imin(TW, g.kk - t0);
                         int64_t out[MRW * TW] = {0};
-                        BWW_I16[mr][no](gf + (long)co0 * st.gs, st.gs, xp + (long)ci * st.xs, st.off + t0,
+                        tiles->bww(mr, no, gf + (long)co0 * st.gs, st.gs, xp + (long)ci * st.xs, st.off + t0,
                                         len, steps, out);
                         for (int r = 0; r < mr; r++)
                             for (int o = 0; o < no; o++)

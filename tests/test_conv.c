@@ -4,6 +4,7 @@
  * counting, the per-channel fold of backward-data, the direct kernels on network-sized shapes,
  * and the op records. */
 #include "cunit_main.h"
+#include "cpu_path_arg.h"
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -526,8 +527,11 @@ static void test_op_records(void)
     free(xq); free(wq); free(gq); free(buf);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    int arg = cpu_path_from_args(argc, argv);
+    if (arg)
+        return arg;
     CU_TestInfo tests[] = {
         { "float gradients (central differences)", test_gradients },
         { "fixed optimized == reference, 1 and 2 threads", test_fixed_matches_reference },

@@ -1,0 +1,151 @@
+/* The AVX-512 integer tiles of the direct convolution (conv_tiles.h), written once and compiled
+ * twice: conv_avx512.c (AVX-512 F/BW/VL: vpmaddwd + vpaddd) and conv_avx512_vnni.c (+ VNNI:
+ * vpdpwssd, the same two products and add in one instruction, same int32 wrap-around). The
+ * including file defines DOT(acc, a, b) = acc + madd(a, b) in int32 lanes and TILES, the name of
+ * the conv_i16_tiles it defines.
+ *
+ * Forward: one 512-bit vector holds the tile's 16 flat outputs x 2 channels (two 8-output halves
+ * of the pair plane, at 0 and v1), so a row of the tile is one accumulator; up to 16 rows (32
+ * registers: 16 accumulators, the input vector, broadcasts folded into the dot product). Per
+ * channel pair and tap: 2 loads and one dot product per row, against 2 loads, 1 broadcast and
+ * 2 madds + 2 adds per row in the 4-row AVX2 tile.
+ * Backward-weight: the AVX2 tile's 3 output channels x 3 taps in 512-bit vectors (32 positions
+ * per vector), the last partial vector read with masked loads. */
+#include <immintrin.h>
+#include <stdint.h>
+
+#include "conv_tiles.h"
+
+#define MR_MAX 16
+
+/* The two 8-output halves of a tile, channel pairs interleaved: 16 int32 lanes of pairs. */
+static inline __m512i load_pairs(const int16_t *p, long v1x2)
+{
+    __m256i lo = _mm256_loadu_si256((const __m256i *)p);
+    __m256i hi = _mm256_loadu_si256((const __m256i *)(p + v1x2));
+    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+}
+
+static inline __attribute__((always_inline)) void fwd_tile(const int mr, const int16_t *xb, long v1,
+                                                           long ps2, int ncp, const int *off2, int kk,
+                                                           const int32_t *wb, int32_t *acc)
+{
+    __m512i a[MR_MAX];
+#pragma GCC unroll 16
+    for (int r = 0; r < mr; r++)
+        a[r] = _mm512_setzero_si512();
+    for (int cp = 0; cp < ncp; cp++, xb += ps2)
+        for (int t = 0; t < kk; t++, wb += mr) {
+            __m512i x = load_pairs(xb + off2[t], 2 * v1);
+#pragma GCC unroll 16
+            for (int r = 0; r < mr; r++)
+                a[r] = DOT(a[r], x, _mm512_set1_epi32(wb[r]));
+        }
+#pragma GCC unroll 16
+    for (int r = 0; r < mr; r++)
+        _mm512_store_si512(acc + CONV_TILE_NT * r, a[r]);
+}
+
+#define FWD_ROWS(R)                                                                              \
+    static void fwd_##R(const int16_t *xb, long v1, long ps2, int ncp, const int *off2, int kk,  \
+                        const int32_t *wb, int32_t *acc)                                         \
+    {                                                                                            \
+        fwd_tile(R, xb, v1, ps2, ncp, off2, kk, wb, acc);                                        \
+    }
+FWD_ROWS(1) FWD_ROWS(2) FWD_ROWS(3) FWD_ROWS(4) FWD_ROWS(5) FWD_ROWS(6) FWD_ROWS(7) FWD_ROWS(8)
+FWD_ROWS(9) FWD_ROWS(10) FWD_ROWS(11) FWD_ROWS(12) FWD_ROWS(13) FWD_ROWS(14) FWD_ROWS(15)
+FWD_ROWS(16)
+#undef FWD_ROWS
+
+typedef void (*fwd_rows_fn)(const int16_t *, long, long, int, const int *, int, const int32_t *, int32_t *);
+static const fwd_rows_fn FWD[MR_MAX + 1] = {NULL,   fwd_1,  fwd_2,  fwd_3,  fwd_4,  fwd_5,
+                                            fwd_6,  fwd_7,  fwd_8,  fwd_9,  fwd_10, fwd_11,
+                                            fwd_12, fwd_13, fwd_14, fwd_15, fwd_16};
+
+static void fwd(int mr, const int16_t *xb, long v1, long ps2, int ncp, const int *off2, int kk,
+                const int32_t *wb, int32_t *acc)
+{
+    FWD[mr](xb, v1, ps2, ncp, off2, kk, wb, acc);
+}
+
+/* The sum of 16 int32 lanes, exactly (in int64). */
+static inline int64_t lanes_sum(__m512i v)
+{
+    __m512i lo = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(v));
+    __m512i hi = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(v, 1));
+    return _mm512_reduce_add_epi64(_mm512_add_epi64(lo, hi));
+}
+
+static inline __attribute__((always_inline)) void bww_tile(const int mr, const int no, const int16_t *gf,
+                                                           long Lr, const int16_t *xc, const int *off,
+                                                           long len, long steps, int64_t *out)
+{
+    const int16_t *gp[3], *xp[3];
+    for (int r = 0; r < 3; r++)
+        gp[r] = gf + (r < mr ? r : 0) * Lr;
+    for (int o = 0; o < 3; o++)
+        xp[o] = xc + off[o < no ? o : 0];
+    for (long q0 = 0; q0 < len; q0 += steps * 32) {
+        long q1 = q0 + steps * 32 < len ? q0 + steps * 32 : len;
+        __m512i a[3][3];
+#pragma GCC unroll 3
+        for (int r = 0; r < mr; r++)
+#pragma GCC unroll 3
+            for (int o = 0; o < no; o++)
+                a[r][o] = _mm512_setzero_si512();
+        long q = q0;
+        for (; q + 32 <= q1; q += 32) {
+            __m512i g[3], x[3];
+#pragma GCC unroll 3
+            for (int r = 0; r < mr; r++)
+                g[r] = _mm512_loadu_si512(gp[r] + q);
+#pragma GCC unroll 3
+            for (int o = 0; o < no; o++) {
+                x[o] = _mm512_loadu_si512(xp[o] + q);
+#pragma GCC unroll 3
+                for (int r = 0; r < mr; r++)
+                    a[r][o] = DOT(a[r][o], g[r], x[o]);
+            }
+        }
+        if (q < q1) {   /* 16 positions left (len is a multiple of 16): nothing read past len */
+            __mmask32 m = (__mmask32)((1u << (q1 - q)) - 1u);
+            __m512i g[3], x[3];
+#pragma GCC unroll 3
+            for (int r = 0; r < mr; r++)
+                g[r] = _mm512_maskz_loadu_epi16(m, gp[r] + q);
+#pragma GCC unroll 3
+            for (int o = 0; o < no; o++) {
+                x[o] = _mm512_maskz_loadu_epi16(m, xp[o] + q);
+#pragma GCC unroll 3
+                for (int r = 0; r < mr; r++)
+                    a[r][o] = DOT(a[r][o], g[r], x[o]);
+            }
+        }
+        for (int r = 0; r < mr; r++)
+            for (int o = 0; o < no; o++)
+                out[r * 3 + o] += lanes_sum(a[r][o]);
+    }
+}
+
+#define BWW(R, O)                                                                                \
+    static void bww_##R##_##O(const int16_t *gf, long Lr, const int16_t *xc, const int *off,    \
+                              long len, long steps, int64_t *out)                                \
+    {                                                                                            \
+        bww_tile(R, O, gf, Lr, xc, off, len, steps, out);                                        \
+    }
+BWW(1, 1) BWW(1, 2) BWW(1, 3) BWW(2, 1) BWW(2, 2) BWW(2, 3) BWW(3, 1) BWW(3, 2) BWW(3, 3)
+#undef BWW
+
+typedef void (*bww_fn)(const int16_t *, long, const int16_t *, const int *, long, long, int64_t *);
+static const bww_fn BWW[4][4] = {{NULL, NULL, NULL, NULL},
+                                 {NULL, bww_1_1, bww_1_2, bww_1_3},
+                                 {NULL, bww_2_1, bww_2_2, bww_2_3},
+                                 {NULL, bww_3_1, bww_3_2, bww_3_3}};
+
+static void bww(int mr, int no, const int16_t *gf, long Lr, const int16_t *xc, const int *off, long len,
+                long steps, int64_t *out)
+{
+    BWW[mr][no](gf, Lr, xc, off, len, steps, out);
+}
+
+const struct conv_i16_tiles TILES = {MR_MAX, fwd, bww};
