@@ -3,6 +3,9 @@
  * when cpu_path() says the CPU has them. */
 #if defined(__x86_64__) && defined(__AVX512BW__)
 #define DOT(acc, a, b) _mm512_add_epi32((acc), _mm512_madd_epi16((a), (b)))
+#define DOT_ASM(A, G, X, T)                                                                      \
+    "vpmaddwd %%zmm" X ", %%zmm" G ", %%zmm" T "\n\t"                                          \
+    "vpaddd %%zmm" T ", %%zmm" A ", %%zmm" A "\n\t"
 #define TILES conv_tiles_avx512
 #include "conv_avx512_tiles.h"
 #else

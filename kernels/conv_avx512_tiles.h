@@ -1,8 +1,9 @@
 /* The AVX-512 integer tiles of the direct convolution (conv_tiles.h), written once and compiled
  * twice: conv_avx512.c (AVX-512 F/BW/VL: vpmaddwd + vpaddd) and conv_avx512_vnni.c (+ VNNI:
  * vpdpwssd, the same two products and add in one instruction, same int32 wrap-around). The
- * including file defines DOT(acc, a, b) = acc + madd(a, b) in int32 lanes and TILES, the name of
- * the conv_i16_tiles it defines.
+ * including file defines DOT(acc, a, b) = acc + madd(a, b) in int32 lanes, DOT_ASM(A, G, X, T),
+ * the same in assembly (zmmA += madd(zmmG, zmmX), zmmT a free temporary), and TILES, the name
+ * of the conv_i16_tiles it defines.
  *
  * Forward: one 512-bit vector holds the tile's 16 flat outputs x 2 channels (two 8-output halves
  * of the pair plane, at 0 and v1), so a row of the tile is one accumulator; up to 16 rows (32
@@ -76,6 +77,54 @@ static inline int64_t lanes_sum(__m512i v)
     return _mm512_reduce_add_epi64(_mm512_add_epi64(lo, hi));
 }
 
+/* The full 3 x 3 tile's loop over nv vectors of 32 positions, in assembly: compiled from
+ * intrinsics, GCC reloaded g for every product and copied accumulators around (2 loads and a
+ * move per dot product). Per vector: 6 loads, 9 dot products. acc[3*r + o] in and out. */
+static void bww_loop_3x3(const int16_t *g0, const int16_t *g1, const int16_t *g2, const int16_t *x0,
+                         const int16_t *x1, const int16_t *x2, long nv, __m512i *acc)
+{
+    if (nv <= 0)
+        return;
+    long q = 0, end = nv * 64;
+    __asm__ volatile("vmovdqu64 0(%[acc]), %%zmm0\n\t"
+                     "vmovdqu64 64(%[acc]), %%zmm1\n\t"
+                     "vmovdqu64 128(%[acc]), %%zmm2\n\t"
+                     "vmovdqu64 192(%[acc]), %%zmm3\n\t"
+                     "vmovdqu64 256(%[acc]), %%zmm4\n\t"
+                     "vmovdqu64 320(%[acc]), %%zmm5\n\t"
+                     "vmovdqu64 384(%[acc]), %%zmm6\n\t"
+                     "vmovdqu64 448(%[acc]), %%zmm7\n\t"
+                     "vmovdqu64 512(%[acc]), %%zmm8\n\t"
+                     "1:\n\t"
+                     "vmovdqu64 (%[g0],%[q]), %%zmm9\n\t"
+                     "vmovdqu64 (%[g1],%[q]), %%zmm10\n\t"
+                     "vmovdqu64 (%[g2],%[q]), %%zmm11\n\t"
+                     "vmovdqu64 (%[x0],%[q]), %%zmm12\n\t"
+                     "vmovdqu64 (%[x1],%[q]), %%zmm13\n\t"
+                     "vmovdqu64 (%[x2],%[q]), %%zmm14\n\t"
+                     DOT_ASM("0", "9", "12", "15") DOT_ASM("3", "10", "12", "16") DOT_ASM("6", "11", "12", "17")
+                     DOT_ASM("1", "9", "13", "18") DOT_ASM("4", "10", "13", "19") DOT_ASM("7", "11", "13", "20")
+                     DOT_ASM("2", "9", "14", "21") DOT_ASM("5", "10", "14", "22") DOT_ASM("8", "11", "14", "23")
+                     "add $64, %[q]\n\t"
+                     "cmp %[end], %[q]\n\t"
+                     "jl 1b\n\t"
+                     "vmovdqu64 %%zmm0, 0(%[acc])\n\t"
+                     "vmovdqu64 %%zmm1, 64(%[acc])\n\t"
+                     "vmovdqu64 %%zmm2, 128(%[acc])\n\t"
+                     "vmovdqu64 %%zmm3, 192(%[acc])\n\t"
+                     "vmovdqu64 %%zmm4, 256(%[acc])\n\t"
+                     "vmovdqu64 %%zmm5, 320(%[acc])\n\t"
+                     "vmovdqu64 %%zmm6, 384(%[acc])\n\t"
+                     "vmovdqu64 %%zmm7, 448(%[acc])\n\t"
+                     "vmovdqu64 %%zmm8, 512(%[acc])"
+                     : [q] "+r"(q)
+                     : [g0] "r"(g0), [g1] "r"(g1), [g2] "r"(g2), [x0] "r"(x0), [x1] "r"(x1),
+                       [x2] "r"(x2), [end] "r"(end), [acc] "r"(acc)
+                     : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",
+                       "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16",
+                       "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23");
+}
+
 static inline __attribute__((always_inline)) void bww_tile(const int mr, const int no, const int16_t *gf,
                                                            long Lr, const int16_t *xc, const int *off,
                                                            long len, long steps, int64_t *out)
@@ -94,6 +143,16 @@ static inline __attribute__((always_inline)) void bww_tile(const int mr, const i
             for (int o = 0; o < no; o++)
                 a[r][o] = _mm512_setzero_si512();
         long q = q0;
+        if (mr == 3 && no == 3) {
+            __m512i acc[9];
+            for (int i = 0; i < 9; i++)
+                acc[i] = _mm512_setzero_si512();
+            long nv = (q1 - q0) / 32;
+            bww_loop_3x3(gp[0] + q0, gp[1] + q0, gp[2] + q0, xp[0] + q0, xp[1] + q0, xp[2] + q0, nv, acc);
+            for (int i = 0; i < 9; i++)
+                a[i / 3][i % 3] = acc[i];
+            q += nv * 32;
+        }
         for (; q + 32 <= q1; q += 32) {
             __m512i g[3], x[3];
 #pragma GCC unroll 3

@@ -4,6 +4,7 @@
  * -mavx512f -mavx512bw -mavx512vl -mavx512vnni (kernels/CMakeLists.txt). */
 #if defined(__x86_64__) && defined(__AVX512VNNI__)
 #define DOT(acc, a, b) _mm512_dpwssd_epi32((acc), (a), (b))
+#define DOT_ASM(A, G, X, T) "vpdpwssd %%zmm" X ", %%zmm" G ", %%zmm" A "\n\t"
 #define TILES conv_tiles_avx512_vnni
 #include "conv_avx512_tiles.h"
 #else
