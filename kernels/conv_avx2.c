@@ -386,6 +386,35 @@ AVX2_FN static void pad_pairs_i16(const struct geom *g, const int16_t *x, int16_
     }
 }
 
+/* Stride 1, unsigned 8-bit codes (0..255): channels 4c..4c+3 (zero past cin) interleaved as
+ * bytes, quad plane c at byte 4*c*ps, element (pos, h) at byte 4*pos + h: the same 4 bytes per
+ * position as the pair planes, so the tiles address both alike. */
+AVX2_FN static void pad_quads_u8(const struct geom *g, const int16_t *x, int16_t *xp)
+{
+    int cquads = (g->cin + 3) / 4;
+    for (int cq = 0; cq < cquads; cq++)
+        for (int ih = 0; ih < g->h; ih++) {
+            const int16_t *r[4];
+            for (int h = 0; h < 4; h++)
+                r[h] = 4 * cq + h < g->cin ? x + ((long)(4 * cq + h) * g->h + ih) * g->w : NULL;
+            uint8_t *d = (uint8_t *)xp + 4 * (cq * g->ps + (long)(ih + g->pad) * g->wp + g->pad);
+            int iw = 0;
+            if (r[3])
+                for (; iw + 8 <= g->w; iw += 8) {   /* 8 codes of 4 channels -> 8 positions */
+                    __m128i a0 = _mm_packus_epi16(_mm_loadu_si128((const __m128i *)(r[0] + iw)), _mm_setzero_si128());
+                    __m128i a1 = _mm_packus_epi16(_mm_loadu_si128((const __m128i *)(r[1] + iw)), _mm_setzero_si128());
+                    __m128i a2 = _mm_packus_epi16(_mm_loadu_si128((const __m128i *)(r[2] + iw)), _mm_setzero_si128());
+                    __m128i a3 = _mm_packus_epi16(_mm_loadu_si128((const __m128i *)(r[3] + iw)), _mm_setzero_si128());
+                    __m128i t0 = _mm_unpacklo_epi8(a0, a1), t1 = _mm_unpacklo_epi8(a2, a3);
+                    _mm_storeu_si128((__m128i *)(d + 4 * iw), _mm_unpacklo_epi16(t0, t1));
+                    _mm_storeu_si128((__m128i *)(d + 4 * iw + 16), _mm_unpackhi_epi16(t0, t1));
+                }
+            for (; iw < g->w; iw++)
+                for (int h = 0; h < 4; h++)
+                    d[4 * iw + h] = r[h] ? (uint8_t)r[h][iw] : 0;
+        }
+}
+
 /* ------------------------------------------------------------------ scratch */
 
 struct slabs {
@@ -706,6 +735,26 @@ typedef void (*fwd_i16_fn)(const int16_t *, long, long, int, const int *, int, c
 static const fwd_i16_fn FWD_I16_ROWS[MRI + 1] = {NULL, fwd_tile_i16_1, fwd_tile_i16_2, fwd_tile_i16_3,
                                                  fwd_tile_i16_4};
 
+/* Weight quads of panel rows co0.. as int32 [cq][tap][r]: byte h = w[co][4cq+h][tap] (0 past cin),
+ * for the unsigned 8-bit x signed 8-bit tiles. */
+static void pack_w_u8(const struct geom *g, const int16_t *w, int mr_max, int32_t *out)
+{
+    int np = panel_count(g->cout, mr_max), cquads = (g->cin + 3) / 4;
+    for (int q = 0; q < np; q++) {
+        int co0 = panel_start(g->cout, mr_max, q), mr = panel_start(g->cout, mr_max, q + 1) - co0;
+        int32_t *o = out + (long)co0 * cquads * g->kk;
+        for (int cq = 0; cq < cquads; cq++)
+            for (int t = 0; t < g->kk; t++)
+                for (int r = 0; r < mr; r++) {
+                    uint32_t v = 0;
+                    for (int h = 0; h < 4; h++)
+                        if (4 * cq + h < g->cin)
+                            v |= (uint32_t)(uint8_t)(int8_t)w[w_at(g, 0, co0 + r, 4 * cq + h, t)] << (8 * h);
+                    *o++ = (int32_t)v;
+                }
+    }
+}
+
 /* The AVX2 forward tile in the form of conv_tiles.h. */
 AVX2_FN static void fwd_i16_avx2(int mr, const int16_t *xb, long v1, long ps2, int ncp, const int *off2,
                                  int kk, const int32_t *wb, int32_t *acc)
@@ -718,7 +767,7 @@ AVX2_FN static void fwd_i16_avx2(int mr, const int16_t *xb, long v1, long ps2, i
 
 static void bww_i16_avx2(int mr, int no, const int16_t *gf, long Lr, const int16_t *xc, const int *off,
                          long len, long steps, int64_t *out);
-static const struct conv_i16_tiles TILES_AVX2 = {MRI, fwd_i16_avx2, bww_i16_avx2};
+static const struct conv_i16_tiles TILES_AVX2 = {MRI, fwd_i16_avx2, NULL, bww_i16_avx2};
 
 /* The integer tiles of the dispatch path (cpu.h). */
 static const struct conv_i16_tiles *i16_tiles(void)
@@ -773,9 +822,9 @@ int conv_direct_forward_i16_ok(const struct conv_shape *s, int bits_x, int bits_
 }
 
 AVX2_FN int conv_direct_forward_i16(const struct conv_shape *s, const int16_t *x, int bits_x,
-                                    const int16_t *w, int bits_w, int transposed, float sa, const float *sb,
-                                    int sb_per_channel, int acc_bits, float *y, uint64_t *overflows,
-                                    struct fx_workspace *ws)
+                                    int x_unsigned, const int16_t *w, int bits_w, int transposed, float sa,
+                                    const float *sb, int sb_per_channel, int acc_bits, float *y,
+                                    uint64_t *overflows, struct fx_workspace *ws)
 {
     struct geom g;
     geom_of(s, &g);
@@ -794,7 +843,15 @@ AVX2_FN int conv_direct_forward_i16(const struct conv_shape *s, const int16_t *x
     if (slabs_get(&sl, ws, wbytes, xbytes + tbytes, threads))
         return -1;
     int32_t *wpk = (int32_t *)sl.shared;
-    pack_w_i16(&g, w, transposed, mrt, wpk);
+    /* unsigned 8-bit x signed 8-bit codes whose sums fit int32 go 4 channels per byte product */
+    int quad = tiles->fwd_u8 && x_unsigned && bits_x <= 9 && bits_w <= 8 && !transposed && g.st == 1 &&
+               narrow && !count_ovf;
+    int groups = quad ? (g.cin + 3) / 4 : cpairs;   /* channel groups the tiles sum over */
+    conv_fwd_i16_tile fwd = quad ? tiles->fwd_u8 : tiles->fwd;
+    if (quad)
+        pack_w_u8(&g, w, mrt, wpk);
+    else
+        pack_w_i16(&g, w, transposed, mrt, wpk);
     int off2[KMAX * KMAX];
     for (int t = 0; t < g.kk; t++)
         off2[t] = 2 * g.off[t];
@@ -812,7 +869,10 @@ AVX2_FN int conv_direct_forward_i16(const struct conv_shape *s, const int16_t *x
         memset(xp, 0, xbytes);
 #pragma omp for schedule(dynamic, 1)
         for (int n = 0; n < s->n; n++) {
-            pad_pairs_i16(&g, x + (long)n * g.cin * g.h * g.w, xp);
+            if (quad)
+                pad_quads_u8(&g, x + (long)n * g.cin * g.h * g.w, xp);
+            else
+                pad_pairs_i16(&g, x + (long)n * g.cin * g.h * g.w, xp);
             float *yn = y + (long)n * g.cout * plane;
             for (int t = 0; t < tile_count(&g); t++) {
                 struct tile tl = tile_at(&g, t);
@@ -831,10 +891,10 @@ AVX2_FN int conv_direct_forward_i16(const struct conv_shape *s, const int16_t *x
                 }
                 for (int q = 0; q < np; q++) {
                     int co0 = panel_start(g.cout, mrt, q), mr = panel_start(g.cout, mrt, q + 1) - co0;
-                    const int32_t *wb = wpk + (long)co0 * cpairs * g.kk;
+                    const int32_t *wb = wpk + (long)co0 * groups * g.kk;
                     const int16_t *xb = xp + 2L * tl.q0;
                     if (narrow && !count_ovf) {
-                        tiles->fwd(mr, xb, tl.v1, 2 * g.ps, cpairs, off2, g.kk, wb, acc);
+                        fwd(mr, xb, tl.v1, 2 * g.ps, groups, off2, g.kk, wb, acc);
                         for (int r = 0; r < mr; r++) {
                             __m256d sbd = _mm256_set1_pd((double)sb[sb_per_channel ? co0 + r : 0]);
                             const __m256i *ar = (const __m256i *)(acc + r * NT);
@@ -1412,12 +1472,12 @@ int conv_direct_forward_f32(const struct conv_shape *s, const float *x, const fl
     (void)s; (void)x; (void)w; (void)transposed; (void)y; (void)ws;
     return -1;
 }
-int conv_direct_forward_i16(const struct conv_shape *s, const int16_t *x, int bits_x,
+int conv_direct_forward_i16(const struct conv_shape *s, const int16_t *x, int bits_x, int x_unsigned,
                             const int16_t *w, int bits_w, int transposed, float sa, const float *sb,
                             int sb_per_channel, int acc_bits, float *y, uint64_t *overflows,
                             struct fx_workspace *ws)
 {
-    (void)s; (void)x; (void)bits_x; (void)w; (void)bits_w; (void)transposed; (void)sa; (void)sb;
+    (void)s; (void)x; (void)bits_x; (void)x_unsigned; (void)w; (void)bits_w; (void)transposed; (void)sa; (void)sb;
     (void)sb_per_channel; (void)acc_bits; (void)y; (void)overflows; (void)ws;
     return -1;
 }

@@ -3,7 +3,9 @@
  * vpdpwssd, the same two products and add in one instruction, same int32 wrap-around). The
  * including file defines DOT(acc, a, b) = acc + madd(a, b) in int32 lanes, DOT_ASM(A, G, X, T),
  * the same in assembly (zmmA += madd(zmmG, zmmX), zmmT a free temporary), and TILES, the name
- * of the conv_i16_tiles it defines.
+ * of the conv_i16_tiles it defines; with VNNI also DOT_U8(acc, a, b), the 4 products of unsigned
+ * bytes of a and signed bytes of b added to each lane (vpdpbusd), for the forward tile on quads
+ * of unsigned 8-bit codes.
  *
  * Forward: one 512-bit vector holds the tile's 16 flat outputs x 2 channels (two 8-output halves
  * of the pair plane, at 0 and v1), so a row of the tile is one accumulator; up to 16 rows (32
@@ -27,47 +29,54 @@ static inline __m512i load_pairs(const int16_t *p, long v1x2)
     return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
 }
 
-static inline __attribute__((always_inline)) void fwd_tile(const int mr, const int16_t *xb, long v1,
-                                                           long ps2, int ncp, const int *off2, int kk,
-                                                           const int32_t *wb, int32_t *acc)
-{
-    __m512i a[MR_MAX];
-#pragma GCC unroll 16
-    for (int r = 0; r < mr; r++)
-        a[r] = _mm512_setzero_si512();
-    for (int cp = 0; cp < ncp; cp++, xb += ps2)
-        for (int t = 0; t < kk; t++, wb += mr) {
-            __m512i x = load_pairs(xb + off2[t], 2 * v1);
-#pragma GCC unroll 16
-            for (int r = 0; r < mr; r++)
-                a[r] = DOT(a[r], x, _mm512_set1_epi32(wb[r]));
-        }
-#pragma GCC unroll 16
-    for (int r = 0; r < mr; r++)
-        _mm512_store_si512(acc + CONV_TILE_NT * r, a[r]);
-}
-
-#define FWD_ROWS(R)                                                                              \
-    static void fwd_##R(const int16_t *xb, long v1, long ps2, int ncp, const int *off2, int kk,  \
-                        const int32_t *wb, int32_t *acc)                                         \
+/* Forward tiles named PREFIX_<rows> and PREFIX(), summing with DOTOP(acc, x, w). */
+#define DEFINE_FWD(PREFIX, DOTOP)                                                                \
+    static inline __attribute__((always_inline)) void PREFIX##_tile(                             \
+        const int mr, const int16_t *xb, long v1, long ps2, int ncp, const int *off2, int kk,    \
+        const int32_t *wb, int32_t *acc)                                                         \
     {                                                                                            \
-        fwd_tile(R, xb, v1, ps2, ncp, off2, kk, wb, acc);                                        \
+        __m512i a[MR_MAX];                                                                       \
+        _Pragma("GCC unroll 16") for (int r = 0; r < mr; r++) a[r] = _mm512_setzero_si512();     \
+        for (int cp = 0; cp < ncp; cp++, xb += ps2)                                              \
+            for (int t = 0; t < kk; t++, wb += mr) {                                             \
+                __m512i x = load_pairs(xb + off2[t], 2 * v1);                                    \
+                _Pragma("GCC unroll 16") for (int r = 0; r < mr; r++)                            \
+                    a[r] = DOTOP(a[r], x, _mm512_set1_epi32(wb[r]));                             \
+            }                                                                                    \
+        _Pragma("GCC unroll 16") for (int r = 0; r < mr; r++)                                    \
+            _mm512_store_si512(acc + CONV_TILE_NT * r, a[r]);                                    \
+    }                                                                                            \
+    DEFINE_FWD_ROWS(PREFIX, 1) DEFINE_FWD_ROWS(PREFIX, 2) DEFINE_FWD_ROWS(PREFIX, 3)             \
+    DEFINE_FWD_ROWS(PREFIX, 4) DEFINE_FWD_ROWS(PREFIX, 5) DEFINE_FWD_ROWS(PREFIX, 6)             \
+    DEFINE_FWD_ROWS(PREFIX, 7) DEFINE_FWD_ROWS(PREFIX, 8) DEFINE_FWD_ROWS(PREFIX, 9)             \
+    DEFINE_FWD_ROWS(PREFIX, 10) DEFINE_FWD_ROWS(PREFIX, 11) DEFINE_FWD_ROWS(PREFIX, 12)          \
+    DEFINE_FWD_ROWS(PREFIX, 13) DEFINE_FWD_ROWS(PREFIX, 14) DEFINE_FWD_ROWS(PREFIX, 15)          \
+    DEFINE_FWD_ROWS(PREFIX, 16)                                                                  \
+    static void PREFIX(int mr, const int16_t *xb, long v1, long ps2, int ncp, const int *off2,   \
+                       int kk, const int32_t *wb, int32_t *acc)                                  \
+    {                                                                                            \
+        typedef void (*rows_fn)(const int16_t *, long, long, int, const int *, int,              \
+                                const int32_t *, int32_t *);                                     \
+        static const rows_fn ROWS[MR_MAX + 1] = {                                                \
+            NULL,           PREFIX##_1,  PREFIX##_2,  PREFIX##_3,  PREFIX##_4,  PREFIX##_5,      \
+            PREFIX##_6,     PREFIX##_7,  PREFIX##_8,  PREFIX##_9,  PREFIX##_10, PREFIX##_11,     \
+            PREFIX##_12,    PREFIX##_13, PREFIX##_14, PREFIX##_15, PREFIX##_16};                 \
+        ROWS[mr](xb, v1, ps2, ncp, off2, kk, wb, acc);                                           \
     }
-FWD_ROWS(1) FWD_ROWS(2) FWD_ROWS(3) FWD_ROWS(4) FWD_ROWS(5) FWD_ROWS(6) FWD_ROWS(7) FWD_ROWS(8)
-FWD_ROWS(9) FWD_ROWS(10) FWD_ROWS(11) FWD_ROWS(12) FWD_ROWS(13) FWD_ROWS(14) FWD_ROWS(15)
-FWD_ROWS(16)
-#undef FWD_ROWS
+#define DEFINE_FWD_ROWS(PREFIX, R)                                                               \
+    static void PREFIX##_##R(const int16_t *xb, long v1, long ps2, int ncp, const int *off2,     \
+                             int kk, const int32_t *wb, int32_t *acc)                            \
+    {                                                                                            \
+        PREFIX##_tile(R, xb, v1, ps2, ncp, off2, kk, wb, acc);                                   \
+    }
 
-typedef void (*fwd_rows_fn)(const int16_t *, long, long, int, const int *, int, const int32_t *, int32_t *);
-static const fwd_rows_fn FWD[MR_MAX + 1] = {NULL,   fwd_1,  fwd_2,  fwd_3,  fwd_4,  fwd_5,
-                                            fwd_6,  fwd_7,  fwd_8,  fwd_9,  fwd_10, fwd_11,
-                                            fwd_12, fwd_13, fwd_14, fwd_15, fwd_16};
-
-static void fwd(int mr, const int16_t *xb, long v1, long ps2, int ncp, const int *off2, int kk,
-                const int32_t *wb, int32_t *acc)
-{
-    FWD[mr](xb, v1, ps2, ncp, off2, kk, wb, acc);
-}
+DEFINE_FWD(fwd, DOT)
+#ifdef DOT_U8
+DEFINE_FWD(fwd_u8, DOT_U8)
+#define FWD_U8 fwd_u8
+#else
+#define FWD_U8 NULL
+#endif
 
 /* The sum of 16 int32 lanes, exactly (in int64). */
 static inline int64_t lanes_sum(__m512i v)
@@ -207,4 +216,4 @@ static void bww(int mr, int no, const int16_t *gf, long Lr, const int16_t *xc, c
     BWW[mr][no](gf, Lr, xc, off, len, steps, out);
 }
 
-const struct conv_i16_tiles TILES = {MR_MAX, fwd, bww};
+const struct conv_i16_tiles TILES = {MR_MAX, fwd, FWD_U8, bww};

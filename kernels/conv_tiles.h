@@ -25,6 +25,9 @@ typedef void (*conv_bww_i16_tile)(int mr, int no, const int16_t *gf, long Lr, co
 struct conv_i16_tiles {
     int mr;                  /* most forward tile rows */
     conv_fwd_i16_tile fwd;
+    /* NULL, or the forward tile on quads of unsigned 8-bit codes (4 bytes per position as well:
+     * channels 4c..4c+3) against int32 weight quads of 4 signed bytes, 4 products per lane step */
+    conv_fwd_i16_tile fwd_u8;
     conv_bww_i16_tile bww;
 };
 
