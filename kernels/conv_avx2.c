@@ -767,7 +767,7 @@ AVX2_FN static void fwd_i16_avx2(int mr, const int16_t *xb, long v1, long ps2, i
 
 static void bww_i16_avx2(int mr, int no, const int16_t *gf, long Lr, const int16_t *xc, const int *off,
                          long len, long steps, int64_t *out);
-static const struct conv_i16_tiles TILES_AVX2 = {MRI, fwd_i16_avx2, NULL, bww_i16_avx2};
+static const struct conv_i16_tiles TILES_AVX2 = {MRI, fwd_i16_avx2, NULL, bww_i16_avx2, NULL};
 
 /* The integer tiles of the dispatch path (cpu.h). */
 static const struct conv_i16_tiles *i16_tiles(void)
@@ -1421,6 +1421,16 @@ int conv_direct_backward_weight_i16(const struct conv_shape *s, const int16_t *x
             long len = stack_fill_i16_len(&g, &st, nb, gf);
             for (int q = 0; q < np; q++) {
                 int co0 = panel_start(g.cout, MRW, q), mr = panel_start(g.cout, MRW, q + 1) - co0;
+                if (tiles->bww9 && g.kk == 9 && g.st == 1) {
+                    for (int ci = 0; ci < g.cin; ci++) {
+                        int64_t out[MRW * 9] = {0};
+                        tiles->bww9(mr, gf + (long)co0 * st.gs, st.gs, xp + (long)ci * st.xs, g.wp, len, steps, out);
+                        for (int r = 0; r < mr; r++)
+                            for (int t = 0; t < 9; t++)
+                                part[((long)(co0 + r) * g.cin + ci) * 9 + t] += out[r * 9 + t];
+                    }
+                    continue;
+                }
                 for (int ci = 0; ci < g.cin; ci++)
                     for (int t0 = 0; t0 < g.kk; t0 += TW) {
                         int no = imin(TW, g.kk - t0);

@@ -195,6 +195,101 @@ static inline __attribute__((always_inline)) void bww_tile(const int mr, const i
     }
 }
 
+/* Backward-weight of a stride-1 3x3 conv: 3 output channels x all 9 taps per tile, so each
+ * loaded vector of g serves 9 dot products and each of x 3 (12 loads per 27 dot products, the
+ * 3 x 3 tile needs 6 per 9). The taps of kernel row R start at x + R * row, each kernel column
+ * one position (2 bytes) further. 27 accumulators, 3 g, 1 x, 1 temporary: all 32 registers. */
+#define BWW9_TAP(T, P, D)                                                                        \
+    "vmovdqu64 " D "(%[" P "],%[q]), %%zmm30\n\t"                                                \
+    DOT_ASM(T##_0, "27", "30", "31") DOT_ASM(T##_1, "28", "30", "31") DOT_ASM(T##_2, "29", "30", "31")
+#define T0_0 "0"
+#define T0_1 "9"
+#define T0_2 "18"
+#define T1_0 "1"
+#define T1_1 "10"
+#define T1_2 "19"
+#define T2_0 "2"
+#define T2_1 "11"
+#define T2_2 "20"
+#define T3_0 "3"
+#define T3_1 "12"
+#define T3_2 "21"
+#define T4_0 "4"
+#define T4_1 "13"
+#define T4_2 "22"
+#define T5_0 "5"
+#define T5_1 "14"
+#define T5_2 "23"
+#define T6_0 "6"
+#define T6_1 "15"
+#define T6_2 "24"
+#define T7_0 "7"
+#define T7_1 "16"
+#define T7_2 "25"
+#define T8_0 "8"
+#define T8_1 "17"
+#define T8_2 "26"
+#define ACC27(X)                                                                                 \
+    X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15) X(16) \
+    X(17) X(18) X(19) X(20) X(21) X(22) X(23) X(24) X(25) X(26)
+#define ACC_IN(I) "vmovdqu64 " #I "*64(%[acc]), %%zmm" #I "\n\t"
+#define ACC_OUT(I) "vmovdqu64 %%zmm" #I ", " #I "*64(%[acc])\n\t"
+
+/* acc[9 * r + t] += the products of g row r and tap t over nv vectors of 32 positions. */
+static void bww_loop_3x9(const int16_t *g0, const int16_t *g1, const int16_t *g2, const int16_t *x,
+                         long row, long nv, __m512i *acc)
+{
+    if (nv <= 0)
+        return;
+    const int16_t *p0 = x, *p1 = x + row, *p2 = x + 2 * row;
+    long q = 0, end = nv * 64;
+    __asm__ volatile(ACC27(ACC_IN) "1:\n\t"
+                     "vmovdqu64 (%[g0],%[q]), %%zmm27\n\t"
+                     "vmovdqu64 (%[g1],%[q]), %%zmm28\n\t"
+                     "vmovdqu64 (%[g2],%[q]), %%zmm29\n\t"
+                     BWW9_TAP(T0, "p0", "0") BWW9_TAP(T1, "p0", "2") BWW9_TAP(T2, "p0", "4")
+                     BWW9_TAP(T3, "p1", "0") BWW9_TAP(T4, "p1", "2") BWW9_TAP(T5, "p1", "4")
+                     BWW9_TAP(T6, "p2", "0") BWW9_TAP(T7, "p2", "2") BWW9_TAP(T8, "p2", "4")
+                     "add $64, %[q]\n\t"
+                     "cmp %[end], %[q]\n\t"
+                     "jl 1b\n\t" ACC27(ACC_OUT)
+                     : [q] "+r"(q)
+                     : [g0] "r"(g0), [g1] "r"(g1), [g2] "r"(g2), [p0] "r"(p0), [p1] "r"(p1),
+                       [p2] "r"(p2), [end] "r"(end), [acc] "r"(acc)
+                     : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",
+                       "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16",
+                       "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25",
+                       "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31");
+}
+
+/* conv_tiles.h's bww9: rows mr < 3 repeat the last row, whose sums are dropped. */
+static void bww9(int mr, const int16_t *gf, long Lr, const int16_t *xc, long row, long len, long steps,
+                 int64_t *out)
+{
+    const int16_t *gp[3];
+    for (int r = 0; r < 3; r++)
+        gp[r] = gf + (r < mr ? r : mr - 1) * Lr;
+    for (long q0 = 0; q0 < len; q0 += steps * 32) {
+        long q1 = q0 + steps * 32 < len ? q0 + steps * 32 : len, nv = (q1 - q0) / 32;
+        __m512i acc[27];
+        for (int i = 0; i < 27; i++)
+            acc[i] = _mm512_setzero_si512();
+        bww_loop_3x9(gp[0] + q0, gp[1] + q0, gp[2] + q0, xc + q0, row, nv, acc);
+        long q = q0 + nv * 32;
+        if (q < q1) {   /* 16 positions left (len is a multiple of 16): nothing read past len */
+            __mmask32 m = (__mmask32)((1u << (q1 - q)) - 1u);
+            for (int t = 0; t < 9; t++) {
+                __m512i x = _mm512_maskz_loadu_epi16(m, xc + (t / 3) * row + t % 3 + q);
+                for (int r = 0; r < 3; r++)
+                    acc[9 * r + t] = DOT(acc[9 * r + t], _mm512_maskz_loadu_epi16(m, gp[r] + q), x);
+            }
+        }
+        for (int r = 0; r < mr; r++)
+            for (int t = 0; t < 9; t++)
+                out[9 * r + t] += lanes_sum(acc[9 * r + t]);
+    }
+}
+
 #define BWW(R, O)                                                                                \
     static void bww_##R##_##O(const int16_t *gf, long Lr, const int16_t *xc, const int *off,    \
                               long len, long steps, int64_t *out)                                \
@@ -216,4 +311,4 @@ static void bww(int mr, int no, const int16_t *gf, long Lr, const int16_t *xc, c
     BWW[mr][no](gf, Lr, xc, off, len, steps, out);
 }
 
-const struct conv_i16_tiles TILES = {MR_MAX, fwd, FWD_U8, bww};
+const struct conv_i16_tiles TILES = {MR_MAX, fwd, FWD_U8, bww, bww9};

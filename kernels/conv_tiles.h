@@ -22,6 +22,11 @@ typedef void (*conv_fwd_i16_tile)(int mr, const int16_t *xb, long v1, long ps2, 
 typedef void (*conv_bww_i16_tile)(int mr, int no, const int16_t *gf, long Lr, const int16_t *xc,
                                   const int *off, long len, long steps, int64_t *out);
 
+/* Backward-weight of a stride-1 3x3 conv, all 9 taps: out[r * 9 + kh * 3 + kw] += sum over q in
+ * [0, len) of gf[r * Lr + q] * xc[kh * row + kw + q], r < mr <= 3; lanes as conv_bww_i16_tile. */
+typedef void (*conv_bww9_i16_tile)(int mr, const int16_t *gf, long Lr, const int16_t *xc, long row,
+                                   long len, long steps, int64_t *out);
+
 struct conv_i16_tiles {
     int mr;                  /* most forward tile rows */
     conv_fwd_i16_tile fwd;
@@ -29,6 +34,7 @@ struct conv_i16_tiles {
      * channels 4c..4c+3) against int32 weight quads of 4 signed bytes, 4 products per lane step */
     conv_fwd_i16_tile fwd_u8;
     conv_bww_i16_tile bww;
+    conv_bww9_i16_tile bww9;   /* NULL, or the 9-tap tile for stride-1 3x3 convs */
 };
 
 extern const struct conv_i16_tiles conv_tiles_avx512, conv_tiles_avx512_vnni;
