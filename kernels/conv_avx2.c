@@ -79,6 +79,8 @@ int conv_direct_strided_ok(const struct conv_shape *s)
            s->w <= MAXW2 && gemm_cpu_has_avx2();
 }
 
+static const struct conv_tiles *path_tiles(void);
+
 static int direct_any_ok(const struct conv_shape *s)
 {
     return conv_direct_ok(s) || conv_direct_strided_ok(s);
@@ -454,12 +456,13 @@ static long w_at(const struct geom *g, int transposed, int co, int ci, int t)
     return ((long)co * g->cin + ci) * g->kk + t;
 }
 
-/* Weights of panel rows co0 .. co0+mr-1 as [ci][tap][r], at out + co0 * cin * kk. */
-static void pack_w_f32(const struct geom *g, const float *w, int transposed, float *out)
+/* Weights of panel rows co0 .. co0+mr-1 (panels of at most mr_max rows) as [ci][tap][r], at
+ * out + co0 * cin * kk. */
+static void pack_w_f32(const struct geom *g, const float *w, int transposed, int mr_max, float *out)
 {
-    int np = panel_count(g->cout, MRF);
+    int np = panel_count(g->cout, mr_max);
     for (int q = 0; q < np; q++) {
-        int co0 = panel_start(g->cout, MRF, q), mr = panel_start(g->cout, MRF, q + 1) - co0;
+        int co0 = panel_start(g->cout, mr_max, q), mr = panel_start(g->cout, mr_max, q + 1) - co0;
         float *o = out + (long)co0 * g->cin * g->kk;
         for (int ci = 0; ci < g->cin; ci++)
             for (int t = 0; t < g->kk; t++)
@@ -581,21 +584,29 @@ typedef void (*fwd_f32_fn)(const float *, long, long, int, const int *, int, con
 static const fwd_f32_fn FWD_F32_ROWS[MRF + 1] = {NULL, fwd_tile_f32_1, fwd_tile_f32_2, fwd_tile_f32_3,
                                                  fwd_tile_f32_4, fwd_tile_f32_5, fwd_tile_f32_6};
 
+static void fwd_f32_avx2(int mr, const float *xb, long v1, long ps, int cin, const int *off, int kk,
+                         const float *wb, float *out)
+{
+    FWD_F32_ROWS[mr](xb, v1, ps, cin, off, kk, wb, out);
+}
+
 AVX2_FN int conv_direct_forward_f32(const struct conv_shape *s, const float *x, const float *w, int transposed,
                             float *y, struct fx_workspace *ws)
 {
     struct geom g;
     geom_of(s, &g);
     int threads = omp_get_max_threads();
+    const struct conv_tiles *tiles = path_tiles();
+    int mrt = tiles->mr_f32;
     size_t wbytes = sizeof(float) * (size_t)g.cout * g.cin * g.kk;
     size_t xbytes = align64(sizeof(float) * (size_t)g.cin * g.ps);
     struct slabs sl;
-    if (slabs_get(&sl, ws, wbytes, xbytes + sizeof(float) * MRF * NT, threads))
+    if (slabs_get(&sl, ws, wbytes, xbytes + sizeof(float) * MRI_MAX * NT, threads))
         return -1;
     float *wpk = (float *)sl.shared;
-    pack_w_f32(&g, w, transposed, wpk);
+    pack_w_f32(&g, w, transposed, mrt, wpk);
     long plane = (long)g.ho * g.wo;
-    int np = panel_count(g.cout, MRF);
+    int np = panel_count(g.cout, mrt);
 #pragma omp parallel num_threads(threads)
     {
         char *mine = slab_of(&sl, omp_get_thread_num());
@@ -612,9 +623,9 @@ AVX2_FN int conv_direct_forward_f32(const struct conv_shape *s, const float *x, 
                 if (!g.seg)
                     tile_runs(&g, t, &ru);
                 for (int q = 0; q < np; q++) {
-                    int co0 = panel_start(g.cout, MRF, q), mr = panel_start(g.cout, MRF, q + 1) - co0;
-                    FWD_F32_ROWS[mr](xp + tl.q0, tl.v1, g.ps, g.cin, g.off, g.kk,
-                                     wpk + (long)co0 * g.cin * g.kk, tmp);
+                    int co0 = panel_start(g.cout, mrt, q), mr = panel_start(g.cout, mrt, q + 1) - co0;
+                    tiles->fwd_f32(mr, xp + tl.q0, tl.v1, g.ps, g.cin, g.off, g.kk,
+                                   wpk + (long)co0 * g.cin * g.kk, tmp);
                     store_tile(&g, &tl, &ru, tmp, mr, yn, plane, co0);
                 }
             }
@@ -767,10 +778,10 @@ AVX2_FN static void fwd_i16_avx2(int mr, const int16_t *xb, long v1, long ps2, i
 
 static void bww_i16_avx2(int mr, int no, const int16_t *gf, long Lr, const int16_t *xc, const int *off,
                          long len, long steps, int64_t *out);
-static const struct conv_i16_tiles TILES_AVX2 = {MRI, fwd_i16_avx2, NULL, bww_i16_avx2, NULL};
+static const struct conv_tiles TILES_AVX2 = {MRF, fwd_f32_avx2, MRI, fwd_i16_avx2, NULL, bww_i16_avx2, NULL};
 
-/* The integer tiles of the dispatch path (cpu.h). */
-static const struct conv_i16_tiles *i16_tiles(void)
+/* The tiles of the dispatch path (cpu.h). */
+static const struct conv_tiles *path_tiles(void)
 {
     switch (cpu_path()) {
     case CPU_AVX512_VNNI: return &conv_tiles_avx512_vnni;
@@ -834,7 +845,7 @@ AVX2_FN int conv_direct_forward_i16(const struct conv_shape *s, const int16_t *x
     int count_ovf = acc_bits > 0 && acc_bits < 64 && bound >= ldexp(1.0, acc_bits - 1);
     int cps = narrow ? cpairs : imin(cpairs, gemm_i16_chunk(bits_x, bits_w) / 2 / g.kk);
     int threads = omp_get_max_threads();
-    const struct conv_i16_tiles *tiles = i16_tiles();
+    const struct conv_tiles *tiles = path_tiles();
     int mrt = tiles->mr;
     size_t wbytes = sizeof(int32_t) * (size_t)g.cout * cpairs * g.kk;
     size_t xbytes = align64(sizeof(int16_t) * 2 * (size_t)cpairs * g.ps);
@@ -1390,7 +1401,7 @@ int conv_direct_backward_weight_i16(const struct conv_shape *s, const int16_t *x
     geom_of(s, &g);
     struct stack st = stack_of(&g, STACK_I16);
     int threads = omp_get_max_threads();
-    const struct conv_i16_tiles *tiles = i16_tiles();
+    const struct conv_tiles *tiles = path_tiles();
     long wc = (long)g.cout * g.cin * g.kk;
     long steps = gemm_i16_chunk(bits_x, bits_g) / 2;   /* madd vectors per int32 lane before a spill */
     size_t xbytes = align64(sizeof(int16_t) * (size_t)g.cin * st.xs);

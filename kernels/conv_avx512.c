@@ -10,5 +10,5 @@
 #include "conv_avx512_tiles.h"
 #else
 #include "conv_tiles.h"
-const struct conv_i16_tiles conv_tiles_avx512 = {0, 0, 0, 0, 0};   /* never chosen off x86-64 */
+const struct conv_tiles conv_tiles_avx512 = {0};   /* never chosen off x86-64 */
 #endif

@@ -3,7 +3,7 @@
  * vpdpwssd, the same two products and add in one instruction, same int32 wrap-around). The
  * including file defines DOT(acc, a, b) = acc + madd(a, b) in int32 lanes, DOT_ASM(A, G, X, T),
  * the same in assembly (zmmA += madd(zmmG, zmmX), zmmT a free temporary), and TILES, the name
- * of the conv_i16_tiles it defines; with VNNI also DOT_U8(acc, a, b), the 4 products of unsigned
+ * of the conv_tiles it defines; with VNNI also DOT_U8(acc, a, b), the 4 products of unsigned
  * bytes of a and signed bytes of b added to each lane (vpdpbusd), for the forward tile on quads
  * of unsigned 8-bit codes.
  *
@@ -71,6 +71,54 @@ static inline __m512i load_pairs(const int16_t *p, long v1x2)
     }
 
 DEFINE_FWD(fwd, DOT)
+
+/* Float: the same tile with fused multiply-adds, in the order of conv_tiles.h (the AVX2 tiles'
+ * order: each output lane adds ci-major, tap-minor, one FMA per term), so the floats equal the
+ * AVX2 path's bit for bit. */
+static inline __attribute__((always_inline)) void fwd_f32_tile(const int mr, const float *xb, long v1,
+                                                               long ps, int cin, const int *off, int kk,
+                                                               const float *wb, float *out)
+{
+    __m512 a[MR_MAX];
+#pragma GCC unroll 16
+    for (int r = 0; r < mr; r++)
+        a[r] = _mm512_setzero_ps();
+    for (int ci = 0; ci < cin; ci++, xb += ps)
+        for (int t = 0; t < kk; t++, wb += mr) {
+            const float *p = xb + off[t];
+            __m512 x = _mm512_castpd_ps(_mm512_insertf64x4(
+                _mm512_castpd256_pd512(_mm256_castps_pd(_mm256_loadu_ps(p))),
+                _mm256_castps_pd(_mm256_loadu_ps(p + v1)), 1));
+#pragma GCC unroll 16
+            for (int r = 0; r < mr; r++)
+                a[r] = _mm512_fmadd_ps(_mm512_set1_ps(wb[r]), x, a[r]);
+        }
+#pragma GCC unroll 16
+    for (int r = 0; r < mr; r++)
+        _mm512_store_ps(out + CONV_TILE_NT * r, a[r]);
+}
+
+#define DEFINE_FWD_F32_ROWS(R)                                                                   \
+    static void fwd_f32_##R(const float *xb, long v1, long ps, int cin, const int *off, int kk,  \
+                            const float *wb, float *out)                                         \
+    {                                                                                            \
+        fwd_f32_tile(R, xb, v1, ps, cin, off, kk, wb, out);                                      \
+    }
+DEFINE_FWD_F32_ROWS(1) DEFINE_FWD_F32_ROWS(2) DEFINE_FWD_F32_ROWS(3) DEFINE_FWD_F32_ROWS(4)
+DEFINE_FWD_F32_ROWS(5) DEFINE_FWD_F32_ROWS(6) DEFINE_FWD_F32_ROWS(7) DEFINE_FWD_F32_ROWS(8)
+DEFINE_FWD_F32_ROWS(9) DEFINE_FWD_F32_ROWS(10) DEFINE_FWD_F32_ROWS(11) DEFINE_FWD_F32_ROWS(12)
+DEFINE_FWD_F32_ROWS(13) DEFINE_FWD_F32_ROWS(14) DEFINE_FWD_F32_ROWS(15) DEFINE_FWD_F32_ROWS(16)
+
+static void fwd_f32(int mr, const float *xb, long v1, long ps, int cin, const int *off, int kk,
+                    const float *wb, float *out)
+{
+    typedef void (*rows_fn)(const float *, long, long, int, const int *, int, const float *, float *);
+    static const rows_fn ROWS[MR_MAX + 1] = {
+        NULL,      fwd_f32_1,  fwd_f32_2,  fwd_f32_3,  fwd_f32_4,  fwd_f32_5,  fwd_f32_6,
+        fwd_f32_7, fwd_f32_8,  fwd_f32_9,  fwd_f32_10, fwd_f32_11, fwd_f32_12, fwd_f32_13,
+        fwd_f32_14, fwd_f32_15, fwd_f32_16};
+    ROWS[mr](xb, v1, ps, cin, off, kk, wb, out);
+}
 #ifdef DOT_U8
 DEFINE_FWD(fwd_u8, DOT_U8)
 #define FWD_U8 fwd_u8
@@ -311,4 +359,4 @@ static void bww(int mr, int no, const int16_t *gf, long Lr, const int16_t *xc, c
     BWW[mr][no](gf, Lr, xc, off, len, steps, out);
 }
 
-const struct conv_i16_tiles TILES = {MR_MAX, fwd, FWD_U8, bww, bww9};
+const struct conv_tiles TILES = {MR_MAX, fwd_f32, MR_MAX, fwd, FWD_U8, bww, bww9};

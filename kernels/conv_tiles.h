@@ -1,4 +1,4 @@
-/* The integer register tiles of the direct convolution (conv_avx2.c runs the geometry, padding,
+/* The register tiles of the direct convolution (conv_avx2.c runs the geometry, padding,
  * spills and dequantization; a tile only sums exact products). One set per dispatch path
  * (cpu.h): conv_avx2.c has the AVX2 tiles, conv_avx512.c and conv_avx512_vnni.c the AVX-512
  * ones. Every tile adds the same products in int32 lanes, so every set gives the same sums as
@@ -27,8 +27,17 @@ typedef void (*conv_bww_i16_tile)(int mr, int no, const int16_t *gf, long Lr, co
 typedef void (*conv_bww9_i16_tile)(int mr, const int16_t *gf, long Lr, const int16_t *xc, long row,
                                    long len, long steps, int64_t *out);
 
-struct conv_i16_tiles {
-    int mr;                  /* most forward tile rows */
+/* Float forward: out[r * 16 + j] = sum over input channels ci < cin (in that order) and taps
+ * t < kk (in that order, inner) of wb[(ci * kk + t) * mr + r] * xb[ci * ps + off[t] + j'] (j' as
+ * above), one fused multiply-add per term: every path adds in this order, so every path gives
+ * the same floats. */
+typedef void (*conv_fwd_f32_tile)(int mr, const float *xb, long v1, long ps, int cin, const int *off,
+                                  int kk, const float *wb, float *out);
+
+struct conv_tiles {
+    int mr_f32;              /* most float forward tile rows */
+    conv_fwd_f32_tile fwd_f32;
+    int mr;                  /* most integer forward tile rows */
     conv_fwd_i16_tile fwd;
     /* NULL, or the forward tile on quads of unsigned 8-bit codes (4 bytes per position as well:
      * channels 4c..4c+3) against int32 weight quads of 4 signed bytes, 4 products per lane step */
@@ -37,6 +46,6 @@ struct conv_i16_tiles {
     conv_bww9_i16_tile bww9;   /* NULL, or the 9-tap tile for stride-1 3x3 convs */
 };
 
-extern const struct conv_i16_tiles conv_tiles_avx512, conv_tiles_avx512_vnni;
+extern const struct conv_tiles conv_tiles_avx512, conv_tiles_avx512_vnni;
 
 #endif
