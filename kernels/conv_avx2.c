@@ -23,7 +23,10 @@
  *
  * Threads take whole samples (forward) or contiguous blocks of samples (backward-weight, with
  * per-thread partial sums reduced in thread order): one parallel region per call.
- * Compiled with target attributes; conv.c calls these only when gemm_cpu_has_avx2(). */
+ * The register tiles come from the dispatch path (cpu.h, conv_tiles.h): the AVX2 ones below, or
+ * the AVX-512 ones of conv_avx512*.c; this file keeps the geometry, padding, spills and
+ * dequantization for all of them. Compiled with target attributes; conv.c calls these only when
+ * gemm_cpu_has_avx2() (path avx2 or above). */
 #include "conv.h"
 
 #include <math.h>
