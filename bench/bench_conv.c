@@ -1,7 +1,7 @@
 /* Speed of the conv kernels (conv.h) on the layers of a CIFAR ResNet at batch 128: forward,
  * backward-data and backward-weight, float and fixed point (8-bit x and w, 16-bit g_y), best
  * of several runs. Prints ms per call and GMAC/s.
- *   usage: bench_conv [-r runs] [-t threads] [-b batch] [-c] [-l layer]
+ *   usage: bench_conv [-r runs] [-t threads] [-b batch] [-c] [-l layer] [-k kernels]
  *   -c: CPU time (for -t 1); -l: only layer number l (0-based), e.g. to profile it */
 #include <omp.h>
 #include <stdint.h>
@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "conv.h"
+#include "cpu.h"
 #include "fixed.h"
 #include "rng.h"
 
@@ -103,7 +104,7 @@ static double time_ms(const struct conv_shape *s, struct bufs *b, int pass, int 
 int main(int argc, char **argv)
 {
     int runs = 5, threads = 0, batch = 128, only = -1, opt;
-    while ((opt = getopt(argc, argv, "r:t:b:cl:")) != -1) {
+    while ((opt = getopt(argc, argv, "r:t:b:cl:k:")) != -1) {
         if (opt == 'r')
             runs = atoi(optarg);
         else if (opt == 't')
@@ -114,6 +115,9 @@ int main(int argc, char **argv)
             use_cpu_time = 1;
         else if (opt == 'l')
             only = atoi(optarg);
+        else if (opt == 'k' && cpu_path_parse(optarg) >= 0 &&
+                 cpu_path_set((enum cpu_path)cpu_path_parse(optarg)) == 0)
+            continue;
         else {
             fprintf(stderr, "usage: bench_conv [-r runs] [-t threads] [-b batch] [-c] [-l layer]\n");
             return 2;
@@ -122,7 +126,7 @@ int main(int argc, char **argv)
     if (threads > 0)
         omp_set_num_threads(threads);
     fx_flush_denormals(1);
-    printf("bench_conv: batch %d, %d threads, best of %d; %s ms per call (GMAC/s)\n", batch,
+    printf("bench_conv: %s kernels, batch %d, %d threads, best of %d; %s ms per call (GMAC/s)\n", cpu_path_name(cpu_path()), batch,
            omp_get_max_threads(), runs, use_cpu_time ? "CPU" : "wall");
     printf("%-22s | %-16s %-16s %-16s | %-16s %-16s %-16s\n", "layer", "f32 fwd", "f32 bwd-data",
            "f32 bwd-weight", "fx fwd", "fx bwd-data", "fx bwd-weight");

@@ -15,6 +15,7 @@
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
+#include "cpu.h"
 #include "fixed.h"
 #include "net.h"
 #include "optim.h"
@@ -198,14 +199,20 @@ static int parse(const char *s, struct config *c)
 int main(int argc, char **argv)
 {
     int iters = 5, warmup = 2, batch = 128, threads = 0, opt;
-    while ((opt = getopt(argc, argv, "i:w:b:t:")) != -1) {
+    while ((opt = getopt(argc, argv, "i:w:b:t:k:")) != -1) {
         switch (opt) {
         case 'i': iters = atoi(optarg); break;
         case 'w': warmup = atoi(optarg); break;
         case 'b': batch = atoi(optarg); break;
         case 't': threads = atoi(optarg); break;
+        case 'k':
+            if (cpu_path_parse(optarg) < 0 || cpu_path_set((enum cpu_path)cpu_path_parse(optarg))) {
+                fprintf(stderr, "bench_net: kernel path '%s' unknown or not on this CPU\n", optarg);
+                return 2;
+            }
+            break;
         default:
-            fprintf(stderr, "usage: bench_net [-i iters] [-w warmup] [-b batch] [-t threads] [r20f r20x ...]\n");
+            fprintf(stderr, "usage: bench_net [-i iters] [-w warmup] [-b batch] [-t threads] [-k kernels] [r20f r20x ...]\n");
             return 2;
         }
     }
@@ -218,8 +225,8 @@ int main(int argc, char **argv)
     fx_flush_denormals(1);
     const char *def[] = {"r20f", "r20x", "r74f", "r74x"};
     int nc = optind < argc ? argc - optind : 4;
-    printf("bench_net: %d threads, %d warm-up + %d timed iterations, median\n",
-           omp_get_max_threads(), warmup, iters);
+    printf("bench_net: %s kernels, %d threads, %d warm-up + %d timed iterations, median\n",
+           cpu_path_name(cpu_path()), omp_get_max_threads(), warmup, iters);
     for (int i = 0; i < nc; i++) {
         const char *s = optind < argc ? argv[optind + i] : def[i];
         struct config c;

@@ -1111,7 +1111,7 @@ int conv_forward_fx(const struct conv_shape *s, const struct fx_tensor *x, const
         scratch_done(&sc);
     } else if (conv_direct_forward_i16_ok(s, fx_signed_bits(x->bits, x->is_signed),
                                           fx_signed_bits(w->bits, w->is_signed))) {
-        if (conv_direct_forward_i16(s, x->code, fx_signed_bits(x->bits, x->is_signed), w->code,
+        if (conv_direct_forward_i16(s, x->code, fx_signed_bits(x->bits, x->is_signed), !x->is_signed, w->code,
                                     fx_signed_bits(w->bits, w->is_signed), 0, x->scale[0], w->scale,
                                     w->per_channel, acc_bits, y, &ovf, ws))
             return -1;
@@ -1183,7 +1183,7 @@ int conv_backward_data_fx(const struct conv_shape *s, const struct fx_tensor *gy
                conv_direct_forward_i16_ok(&ts_of, fx_signed_bits(gy->bits, gy->is_signed),
                                           fx_signed_bits(w->bits, w->is_signed))) {
         float sw = data_w_scale(w);
-        if (conv_direct_forward_i16(&ts_of, gy->code, fx_signed_bits(gy->bits, gy->is_signed), w->code,
+        if (conv_direct_forward_i16(&ts_of, gy->code, fx_signed_bits(gy->bits, gy->is_signed), !gy->is_signed, w->code,
                                     fx_signed_bits(w->bits, w->is_signed), 1, gy->scale[0], &sw, 0,
                                     acc_bits, gx, &ovf, ws))
             return -1;

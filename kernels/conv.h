@@ -113,7 +113,9 @@ int conv_direct_forward_i16_ok(const struct conv_shape *s, int bits_x, int bits_
 int conv_direct_backward_weight_i16_ok(const struct conv_shape *s, int bits_x, int bits_g);
 int conv_direct_forward_f32(const struct conv_shape *s, const float *x, const float *w, int transposed,
                             float *y, struct fx_workspace *ws);
-int conv_direct_forward_i16(const struct conv_shape *s, const int16_t *x, int bits_x,
+/* x_unsigned: every x code is >= 0 (the unsigned 8-bit codes of post-ReLU activations may then
+ * take the 8-bit byte-product tiles where the path has them). */
+int conv_direct_forward_i16(const struct conv_shape *s, const int16_t *x, int bits_x, int x_unsigned,
                             const int16_t *w, int bits_w, int transposed, float sa, const float *sb,
                             int sb_per_channel, int acc_bits, float *y, uint64_t *overflows,
                             struct fx_workspace *ws);

@@ -23,13 +23,18 @@
  *
  * Threads take whole samples (forward) or contiguous blocks of samples (backward-weight, with
  * per-thread partial sums reduced in thread order): one parallel region per call.
- * Compiled with target attributes; conv.c calls these only when gemm_cpu_has_avx2(). */
+ * The register tiles come from the dispatch path (cpu.h, conv_tiles.h): the AVX2 ones below, or
+ * the AVX-512 ones of conv_avx512*.c; this file keeps the geometry, padding, spills and
+ * dequantization for all of them. Compiled with target attributes; conv.c calls these only when
+ * gemm_cpu_has_avx2() (path avx2 or above). */
 #include "conv.h"
 
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include "conv_tiles.h"
+#include "cpu.h"
 #include "gemm.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -42,7 +47,8 @@
 enum {
     NT = 16,        /* flat outputs per tile: two 8-lane vectors */
     MRF = 6,        /* f32 forward tile rows */
-    MRI = 4,        /* i16 forward tile rows */
+    MRI = 4,        /* i16 forward tile rows (AVX2) */
+    MRI_MAX = 16,   /* ... of any path's tiles (conv_tiles.h) */
     MRW = 3,        /* backward-weight tile: output channels ... */
     TW = 3,         /* ... x taps */
     KMAX = 7,       /* largest kernel handled here */
@@ -75,6 +81,8 @@ int conv_direct_strided_ok(const struct conv_shape *s)
     return s->stride == 2 && s->groups == 1 && s->k >= 2 && s->k <= KMAX && s->pad <= s->k - 1 &&
            s->w <= MAXW2 && gemm_cpu_has_avx2();
 }
+
+static const struct conv_tiles *path_tiles(void);
 
 static int direct_any_ok(const struct conv_shape *s)
 {
@@ -383,6 +391,35 @@ AVX2_FN static void pad_pairs_i16(const struct geom *g, const int16_t *x, int16_
     }
 }
 
+/* Stride 1, unsigned 8-bit codes (0..255): channels 4c..4c+3 (zero past cin) interleaved as
+ * bytes, quad plane c at byte 4*c*ps, element (pos, h) at byte 4*pos + h: the same 4 bytes per
+ * position as the pair planes, so the tiles address both alike. */
+AVX2_FN static void pad_quads_u8(const struct geom *g, const int16_t *x, int16_t *xp)
+{
+    int cquads = (g->cin + 3) / 4;
+    for (int cq = 0; cq < cquads; cq++)
+        for (int ih = 0; ih < g->h; ih++) {
+            const int16_t *r[4];
+            for (int h = 0; h < 4; h++)
+                r[h] = 4 * cq + h < g->cin ? x + ((long)(4 * cq + h) * g->h + ih) * g->w : NULL;
+            uint8_t *d = (uint8_t *)xp + 4 * (cq * g->ps + (long)(ih + g->pad) * g->wp + g->pad);
+            int iw = 0;
+            if (r[3])
+                for (; iw + 8 <= g->w; iw += 8) {   /* 8 codes of 4 channels -> 8 positions */
+                    __m128i a0 = _mm_packus_epi16(_mm_loadu_si128((const __m128i *)(r[0] + iw)), _mm_setzero_si128());
+                    __m128i a1 = _mm_packus_epi16(_mm_loadu_si128((const __m128i *)(r[1] + iw)), _mm_setzero_si128());
+                    __m128i a2 = _mm_packus_epi16(_mm_loadu_si128((const __m128i *)(r[2] + iw)), _mm_setzero_si128());
+                    __m128i a3 = _mm_packus_epi16(_mm_loadu_si128((const __m128i *)(r[3] + iw)), _mm_setzero_si128());
+                    __m128i t0 = _mm_unpacklo_epi8(a0, a1), t1 = _mm_unpacklo_epi8(a2, a3);
+                    _mm_storeu_si128((__m128i *)(d + 4 * iw), _mm_unpacklo_epi16(t0, t1));
+                    _mm_storeu_si128((__m128i *)(d + 4 * iw + 16), _mm_unpackhi_epi16(t0, t1));
+                }
+            for (; iw < g->w; iw++)
+                for (int h = 0; h < 4; h++)
+                    d[4 * iw + h] = r[h] ? (uint8_t)r[h][iw] : 0;
+        }
+}
+
 /* ------------------------------------------------------------------ scratch */
 
 struct slabs {
@@ -422,12 +459,13 @@ static long w_at(const struct geom *g, int transposed, int co, int ci, int t)
     return ((long)co * g->cin + ci) * g->kk + t;
 }
 
-/* Weights of panel rows co0 .. co0+mr-1 as [ci][tap][r], at out + co0 * cin * kk. */
-static void pack_w_f32(const struct geom *g, const float *w, int transposed, float *out)
+/* Weights of panel rows co0 .. co0+mr-1 (panels of at most mr_max rows) as [ci][tap][r], at
+ * out + co0 * cin * kk. */
+static void pack_w_f32(const struct geom *g, const float *w, int transposed, int mr_max, float *out)
 {
-    int np = panel_count(g->cout, MRF);
+    int np = panel_count(g->cout, mr_max);
     for (int q = 0; q < np; q++) {
-        int co0 = panel_start(g->cout, MRF, q), mr = panel_start(g->cout, MRF, q + 1) - co0;
+        int co0 = panel_start(g->cout, mr_max, q), mr = panel_start(g->cout, mr_max, q + 1) - co0;
         float *o = out + (long)co0 * g->cin * g->kk;
         for (int ci = 0; ci < g->cin; ci++)
             for (int t = 0; t < g->kk; t++)
@@ -549,21 +587,29 @@ typedef void (*fwd_f32_fn)(const float *, long, long, int, const int *, int, con
 static const fwd_f32_fn FWD_F32_ROWS[MRF + 1] = {NULL, fwd_tile_f32_1, fwd_tile_f32_2, fwd_tile_f32_3,
                                                  fwd_tile_f32_4, fwd_tile_f32_5, fwd_tile_f32_6};
 
+static void fwd_f32_avx2(int mr, const float *xb, long v1, long ps, int cin, const int *off, int kk,
+                         const float *wb, float *out)
+{
+    FWD_F32_ROWS[mr](xb, v1, ps, cin, off, kk, wb, out);
+}
+
 AVX2_FN int conv_direct_forward_f32(const struct conv_shape *s, const float *x, const float *w, int transposed,
                             float *y, struct fx_workspace *ws)
 {
     struct geom g;
     geom_of(s, &g);
     int threads = omp_get_max_threads();
+    const struct conv_tiles *tiles = path_tiles();
+    int mrt = tiles->mr_f32;
     size_t wbytes = sizeof(float) * (size_t)g.cout * g.cin * g.kk;
     size_t xbytes = align64(sizeof(float) * (size_t)g.cin * g.ps);
     struct slabs sl;
-    if (slabs_get(&sl, ws, wbytes, xbytes + sizeof(float) * MRF * NT, threads))
+    if (slabs_get(&sl, ws, wbytes, xbytes + sizeof(float) * MRI_MAX * NT, threads))
         return -1;
     float *wpk = (float *)sl.shared;
-    pack_w_f32(&g, w, transposed, wpk);
+    pack_w_f32(&g, w, transposed, mrt, wpk);
     long plane = (long)g.ho * g.wo;
-    int np = panel_count(g.cout, MRF);
+    int np = panel_count(g.cout, mrt);
 #pragma omp parallel num_threads(threads)
     {
         char *mine = slab_of(&sl, omp_get_thread_num());
@@ -580,9 +626,9 @@ AVX2_FN int conv_direct_forward_f32(const struct conv_shape *s, const float *x, 
                 if (!g.seg)
                     tile_runs(&g, t, &ru);
                 for (int q = 0; q < np; q++) {
-                    int co0 = panel_start(g.cout, MRF, q), mr = panel_start(g.cout, MRF, q + 1) - co0;
-                    FWD_F32_ROWS[mr](xp + tl.q0, tl.v1, g.ps, g.cin, g.off, g.kk,
-                                     wpk + (long)co0 * g.cin * g.kk, tmp);
+                    int co0 = panel_start(g.cout, mrt, q), mr = panel_start(g.cout, mrt, q + 1) - co0;
+                    tiles->fwd_f32(mr, xp + tl.q0, tl.v1, g.ps, g.cin, g.off, g.kk,
+                                   wpk + (long)co0 * g.cin * g.kk, tmp);
                     store_tile(&g, &tl, &ru, tmp, mr, yn, plane, co0);
                 }
             }
@@ -594,13 +640,13 @@ AVX2_FN int conv_direct_forward_f32(const struct conv_shape *s, const float *x, 
 
 /* ------------------------------------------------------------------ i16 forward */
 
-/* Weight pairs of panel rows co0.. as int32 [cp][tap][r]: low half w[co][2cp][tap], high half
- * w[co][2cp+1][tap] (0 past cin). */
-static void pack_w_i16(const struct geom *g, const int16_t *w, int transposed, int32_t *out)
+/* Weight pairs of panel rows co0.. (panels of at most mr_max rows) as int32 [cp][tap][r]: low
+ * half w[co][2cp][tap], high half w[co][2cp+1][tap] (0 past cin). */
+static void pack_w_i16(const struct geom *g, const int16_t *w, int transposed, int mr_max, int32_t *out)
 {
-    int np = panel_count(g->cout, MRI), cpairs = (g->cin + 1) / 2;
+    int np = panel_count(g->cout, mr_max), cpairs = (g->cin + 1) / 2;
     for (int q = 0; q < np; q++) {
-        int co0 = panel_start(g->cout, MRI, q), mr = panel_start(g->cout, MRI, q + 1) - co0;
+        int co0 = panel_start(g->cout, mr_max, q), mr = panel_start(g->cout, mr_max, q + 1) - co0;
         int32_t *o = out + (long)co0 * cpairs * g->kk;
         for (int cp = 0; cp < cpairs; cp++)
             for (int t = 0; t < g->kk; t++)
@@ -703,6 +749,50 @@ typedef void (*fwd_i16_fn)(const int16_t *, long, long, int, const int *, int, c
 static const fwd_i16_fn FWD_I16_ROWS[MRI + 1] = {NULL, fwd_tile_i16_1, fwd_tile_i16_2, fwd_tile_i16_3,
                                                  fwd_tile_i16_4};
 
+/* Weight quads of panel rows co0.. as int32 [cq][tap][r]: byte h = w[co][4cq+h][tap] (0 past cin),
+ * for the unsigned 8-bit x signed 8-bit tiles. */
+static void pack_w_u8(const struct geom *g, const int16_t *w, int mr_max, int32_t *out)
+{
+    int np = panel_count(g->cout, mr_max), cquads = (g->cin + 3) / 4;
+    for (int q = 0; q < np; q++) {
+        int co0 = panel_start(g->cout, mr_max, q), mr = panel_start(g->cout, mr_max, q + 1) - co0;
+        int32_t *o = out + (long)co0 * cquads * g->kk;
+        for (int cq = 0; cq < cquads; cq++)
+            for (int t = 0; t < g->kk; t++)
+                for (int r = 0; r < mr; r++) {
+                    uint32_t v = 0;
+                    for (int h = 0; h < 4; h++)
+                        if (4 * cq + h < g->cin)
+                            v |= (uint32_t)(uint8_t)(int8_t)w[w_at(g, 0, co0 + r, 4 * cq + h, t)] << (8 * h);
+                    *o++ = (int32_t)v;
+                }
+    }
+}
+
+/* The AVX2 forward tile in the form of conv_tiles.h. */
+AVX2_FN static void fwd_i16_avx2(int mr, const int16_t *xb, long v1, long ps2, int ncp, const int *off2,
+                                 int kk, const int32_t *wb, int32_t *acc)
+{
+    __m256i a[2 * MRI];
+    FWD_I16_ROWS[mr](xb, v1, ps2, ncp, off2, kk, wb, a);
+    for (int i = 0; i < 2 * mr; i++)
+        _mm256_store_si256((__m256i *)(acc + 8 * i), a[i]);
+}
+
+static void bww_i16_avx2(int mr, int no, const int16_t *gf, long Lr, const int16_t *xc, const int *off,
+                         long len, long steps, int64_t *out);
+static const struct conv_tiles TILES_AVX2 = {MRF, fwd_f32_avx2, MRI, fwd_i16_avx2, NULL, bww_i16_avx2, NULL};
+
+/* The tiles of the dispatch path (cpu.h). */
+static const struct conv_tiles *path_tiles(void)
+{
+    switch (cpu_path()) {
+    case CPU_AVX512_VNNI: return &conv_tiles_avx512_vnni;
+    case CPU_AVX512: return &conv_tiles_avx512;
+    default: return &TILES_AVX2;
+    }
+}
+
 /* (float)((double)v * sa * sb) for 8 int32 lanes: fx_dequant_acc, lane by lane. */
 AVX2_INLINE __m256 dequant8_i32(__m256i v, __m256d sa, __m256d sb)
 {
@@ -746,9 +836,9 @@ int conv_direct_forward_i16_ok(const struct conv_shape *s, int bits_x, int bits_
 }
 
 AVX2_FN int conv_direct_forward_i16(const struct conv_shape *s, const int16_t *x, int bits_x,
-                                    const int16_t *w, int bits_w, int transposed, float sa, const float *sb,
-                                    int sb_per_channel, int acc_bits, float *y, uint64_t *overflows,
-                                    struct fx_workspace *ws)
+                                    int x_unsigned, const int16_t *w, int bits_w, int transposed, float sa,
+                                    const float *sb, int sb_per_channel, int acc_bits, float *y,
+                                    uint64_t *overflows, struct fx_workspace *ws)
 {
     struct geom g;
     geom_of(s, &g);
@@ -758,19 +848,29 @@ AVX2_FN int conv_direct_forward_i16(const struct conv_shape *s, const int16_t *x
     int count_ovf = acc_bits > 0 && acc_bits < 64 && bound >= ldexp(1.0, acc_bits - 1);
     int cps = narrow ? cpairs : imin(cpairs, gemm_i16_chunk(bits_x, bits_w) / 2 / g.kk);
     int threads = omp_get_max_threads();
+    const struct conv_tiles *tiles = path_tiles();
+    int mrt = tiles->mr;
     size_t wbytes = sizeof(int32_t) * (size_t)g.cout * cpairs * g.kk;
     size_t xbytes = align64(sizeof(int16_t) * 2 * (size_t)cpairs * g.ps);
-    size_t tbytes = sizeof(float) * MRI * NT + sizeof(int64_t) * MRI * NT;
+    size_t tbytes = (sizeof(float) + sizeof(int64_t) + sizeof(int32_t)) * MRI_MAX * NT;
     struct slabs sl;
     if (slabs_get(&sl, ws, wbytes, xbytes + tbytes, threads))
         return -1;
     int32_t *wpk = (int32_t *)sl.shared;
-    pack_w_i16(&g, w, transposed, wpk);
+    /* unsigned 8-bit x signed 8-bit codes whose sums fit int32 go 4 channels per byte product */
+    int quad = tiles->fwd_u8 && x_unsigned && bits_x <= 9 && bits_w <= 8 && !transposed && g.st == 1 &&
+               narrow && !count_ovf;
+    int groups = quad ? (g.cin + 3) / 4 : cpairs;   /* channel groups the tiles sum over */
+    conv_fwd_i16_tile fwd = quad ? tiles->fwd_u8 : tiles->fwd;
+    if (quad)
+        pack_w_u8(&g, w, mrt, wpk);
+    else
+        pack_w_i16(&g, w, transposed, mrt, wpk);
     int off2[KMAX * KMAX];
     for (int t = 0; t < g.kk; t++)
         off2[t] = 2 * g.off[t];
     long plane = (long)g.ho * g.wo;
-    int np = panel_count(g.cout, MRI);
+    int np = panel_count(g.cout, mrt);
     __m256d sad = _mm256_set1_pd((double)sa);
     uint64_t ovf = 0;
 #pragma omp parallel num_threads(threads) reduction(+ : ovf)
@@ -778,11 +878,15 @@ AVX2_FN int conv_direct_forward_i16(const struct conv_shape *s, const int16_t *x
         char *mine = slab_of(&sl, omp_get_thread_num());
         int16_t *xp = (int16_t *)mine;
         float *tmp = (float *)(mine + xbytes);
-        int64_t *wide = (int64_t *)(mine + xbytes + sizeof(float) * MRI * NT);
+        int64_t *wide = (int64_t *)(mine + xbytes + sizeof(float) * MRI_MAX * NT);
+        int32_t *acc = (int32_t *)(wide + MRI_MAX * NT);   /* 64-byte aligned: MRI_MAX*NT*12 */
         memset(xp, 0, xbytes);
 #pragma omp for schedule(dynamic, 1)
         for (int n = 0; n < s->n; n++) {
-            pad_pairs_i16(&g, x + (long)n * g.cin * g.h * g.w, xp);
+            if (quad)
+                pad_quads_u8(&g, x + (long)n * g.cin * g.h * g.w, xp);
+            else
+                pad_pairs_i16(&g, x + (long)n * g.cin * g.h * g.w, xp);
             float *yn = y + (long)n * g.cout * plane;
             for (int t = 0; t < tile_count(&g); t++) {
                 struct tile tl = tile_at(&g, t);
@@ -800,26 +904,27 @@ AVX2_FN int conv_direct_forward_i16(const struct conv_shape *s, const int16_t *x
                         stored[j] = j < 8 || tl.d1 >= 0;
                 }
                 for (int q = 0; q < np; q++) {
-                    int co0 = panel_start(g.cout, MRI, q), mr = panel_start(g.cout, MRI, q + 1) - co0;
-                    const int32_t *wb = wpk + (long)co0 * cpairs * g.kk;
+                    int co0 = panel_start(g.cout, mrt, q), mr = panel_start(g.cout, mrt, q + 1) - co0;
+                    const int32_t *wb = wpk + (long)co0 * groups * g.kk;
                     const int16_t *xb = xp + 2L * tl.q0;
-                    __m256i acc[2 * MRI];
                     if (narrow && !count_ovf) {
-                        FWD_I16_ROWS[mr](xb, tl.v1, 2 * g.ps, cpairs, off2, g.kk, wb, acc);
+                        fwd(mr, xb, tl.v1, 2 * g.ps, groups, off2, g.kk, wb, acc);
                         for (int r = 0; r < mr; r++) {
                             __m256d sbd = _mm256_set1_pd((double)sb[sb_per_channel ? co0 + r : 0]);
-                            _mm256_store_ps(tmp + r * NT, dequant8_i32(acc[2 * r], sad, sbd));
-                            _mm256_store_ps(tmp + r * NT + 8, dequant8_i32(acc[2 * r + 1], sad, sbd));
+                            const __m256i *ar = (const __m256i *)(acc + r * NT);
+                            _mm256_store_ps(tmp + r * NT, dequant8_i32(_mm256_load_si256(ar), sad, sbd));
+                            _mm256_store_ps(tmp + r * NT + 8, dequant8_i32(_mm256_load_si256(ar + 1), sad, sbd));
                         }
                     } else {
                         memset(wide, 0, sizeof(int64_t) * (size_t)mr * NT);
                         for (int c0 = 0; c0 < cpairs; c0 += cps) {
                             int nc = imin(cps, cpairs - c0);
-                            FWD_I16_ROWS[mr](xb + 2L * c0 * g.ps, tl.v1, 2 * g.ps, nc, off2, g.kk,
-                                             wb + (long)c0 * g.kk * mr, acc);
+                            tiles->fwd(mr, xb + 2L * c0 * g.ps, tl.v1, 2 * g.ps, nc, off2, g.kk,
+                                       wb + (long)c0 * g.kk * mr, acc);
                             for (int r = 0; r < mr; r++) {
-                                widen_add(wide + r * NT, acc[2 * r]);
-                                widen_add(wide + r * NT + 8, acc[2 * r + 1]);
+                                const __m256i *ar = (const __m256i *)(acc + r * NT);
+                                widen_add(wide + r * NT, _mm256_load_si256(ar));
+                                widen_add(wide + r * NT + 8, _mm256_load_si256(ar + 1));
                             }
                         }
                         for (int r = 0; r < mr; r++) {
@@ -1154,6 +1259,12 @@ static const bww_i16_fn BWW_I16[MRW + 1][TW + 1] = {
     {NULL, bww_i16_2_1, bww_i16_2_2, bww_i16_2_3},
     {NULL, bww_i16_3_1, bww_i16_3_2, bww_i16_3_3}};
 
+static void bww_i16_avx2(int mr, int no, const int16_t *gf, long Lr, const int16_t *xc, const int *off,
+                         long len, long steps, int64_t *out)
+{
+    BWW_I16[mr][no](gf, Lr, xc, off, len, steps, out);
+}
+
 
 /* Backward-weight runs over several samples at once: their padded planes (stride P = hp*wp)
  * follow each other on one flat axis, with g_y placed at the same offsets (zero between), so a
@@ -1293,6 +1404,7 @@ int conv_direct_backward_weight_i16(const struct conv_shape *s, const int16_t *x
     geom_of(s, &g);
     struct stack st = stack_of(&g, STACK_I16);
     int threads = omp_get_max_threads();
+    const struct conv_tiles *tiles = path_tiles();
     long wc = (long)g.cout * g.cin * g.kk;
     long steps = gemm_i16_chunk(bits_x, bits_g) / 2;   /* madd vectors per int32 lane before a spill */
     size_t xbytes = align64(sizeof(int16_t) * (size_t)g.cin * st.xs);
@@ -1323,11 +1435,21 @@ int conv_direct_backward_weight_i16(const struct conv_shape *s, const int16_t *x
             long len = stack_fill_i16_len(&g, &st, nb, gf);
             for (int q = 0; q < np; q++) {
                 int co0 = panel_start(g.cout, MRW, q), mr = panel_start(g.cout, MRW, q + 1) - co0;
+                if (tiles->bww9 && g.kk == 9 && g.st == 1) {
+                    for (int ci = 0; ci < g.cin; ci++) {
+                        int64_t out[MRW * 9] = {0};
+                        tiles->bww9(mr, gf + (long)co0 * st.gs, st.gs, xp + (long)ci * st.xs, g.wp, len, steps, out);
+                        for (int r = 0; r < mr; r++)
+                            for (int t = 0; t < 9; t++)
+                                part[((long)(co0 + r) * g.cin + ci) * 9 + t] += out[r * 9 + t];
+                    }
+                    continue;
+                }
                 for (int ci = 0; ci < g.cin; ci++)
                     for (int t0 = 0; t0 < g.kk; t0 += TW) {
                         int no = imin(TW, g.kk - t0);
                         int64_t out[MRW * TW] = {0};
-                        BWW_I16[mr][no](gf + (long)co0 * st.gs, st.gs, xp + (long)ci * st.xs, st.off + t0,
+                        tiles->bww(mr, no, gf + (long)co0 * st.gs, st.gs, xp + (long)ci * st.xs, st.off + t0,
                                         len, steps, out);
                         for (int r = 0; r < mr; r++)
                             for (int o = 0; o < no; o++)
@@ -1374,12 +1496,12 @@ int conv_direct_forward_f32(const struct conv_shape *s, const float *x, const fl
     (void)s; (void)x; (void)w; (void)transposed; (void)y; (void)ws;
     return -1;
 }
-int conv_direct_forward_i16(const struct conv_shape *s, const int16_t *x, int bits_x,
+int conv_direct_forward_i16(const struct conv_shape *s, const int16_t *x, int bits_x, int x_unsigned,
                             const int16_t *w, int bits_w, int transposed, float sa, const float *sb,
                             int sb_per_channel, int acc_bits, float *y, uint64_t *overflows,
                             struct fx_workspace *ws)
 {
-    (void)s; (void)x; (void)bits_x; (void)w; (void)bits_w; (void)transposed; (void)sa; (void)sb;
+    (void)s; (void)x; (void)bits_x; (void)x_unsigned; (void)w; (void)bits_w; (void)transposed; (void)sa; (void)sb;
     (void)sb_per_channel; (void)acc_bits; (void)y; (void)overflows; (void)ws;
     return -1;
 }

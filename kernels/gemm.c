@@ -2,6 +2,8 @@
  * (implementations: gemm_avx2.c, gemm_portable.c). */
 #include "gemm.h"
 
+#include "cpu.h"
+
 static inline float elem_f32(const float *X, int ld, int trans, int r, int c)
 {
     return trans ? X[(long)c * ld + r] : X[(long)r * ld + c];
@@ -56,15 +58,8 @@ int gemm_i16_chunk(int bits_a, int bits_b)
     return (int)(n & ~1LL);
 }
 
-int gemm_cpu_has_avx2(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_cpu_init(); /* idempotent; needed when called before constructors run */
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
-    return 0;
-#endif
-}
+/* True when the dispatch path (cpu.h) is avx2 or above: a lowered path lowers gemm too. */
+int gemm_cpu_has_avx2(void) { return cpu_path() >= CPU_AVX2; }
 
 void gemm_f32(int trans_a, int trans_b, int M, int N, int K,
               const float *A, int lda, const float *B, int ldb,

@@ -1,7 +1,8 @@
 /* Matrix multiply, the workhorse under conv and fc, in float and in exact integers.
  *   C[M x N] = op(A)[M x K] * op(B)[K x N]   (+ C when accumulate != 0)
  * op(X) = X or X^T; row-major with leading dimensions (lda, ldb, ldc as stored).
- * gemm_* dispatch at run time to the fastest implementation for this CPU (AVX2 or portable).
+ * gemm_* dispatch at run time by the kernel path (kernels/cpu.h): AVX2 on the avx2 path and above,
+ * portable below.
  * gemm_*_ref are the plain scalar references: the dispatched integer versions must equal them
  * bit for bit; the float versions must equal them within float reassociation error. */
 #ifndef E2_GEMM_H

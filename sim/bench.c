@@ -1,6 +1,9 @@
 /* e2sim bench: training throughput of the engine, next to PyTorch on the same machine.
  *
- *   e2sim bench [resnet20] [resnet74] [resnet110] [--threads N]
+ *   e2sim bench [resnet20] [resnet74] [resnet110] [KERNELS] [--threads N]
+ *
+ * KERNELS (portable, avx2, avx512, avx512-vnni; cpu.h) lowers the kernel path from the best
+ * one this CPU has, to compare paths on one machine. The first lines say which path ran.
  *
  * For each network: SMB training steps (forward, loss, backward, SGD with momentum) at batch
  * 128 on synthetic 32x32x3 input, in float32 and in fixed point 8/8/16 (8-bit activations and
@@ -17,6 +20,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "cpu.h"
 #include "gemm.h"
 #include "net.h"
 #include "optim.h"
@@ -137,57 +141,90 @@ static double bench_torch(const struct bench_case *c)
 
 static int selected(const struct e2_options *opts, const char *name, int is_default)
 {
-    if (!opts || opts->nargs == 0)
-        return is_default;
-    for (int i = 0; i < opts->nargs; i++)
+    int any = 0;
+    for (int i = 0; opts && i < opts->nargs; i++) {
+        if (cpu_path_parse(opts->args[i]) >= 0)
+            continue;
+        any = 1;
         if (strcmp(opts->args[i], name) == 0)
             return 1;
-    return 0;
+    }
+    return any ? 0 : is_default;
+}
+
+/* Checks the names (networks and at most one kernel path) and takes the path. */
+static int bench_args(const struct e2_options *opts, struct e2_err *err)
+{
+    for (int i = 0; opts && i < opts->nargs; i++) {
+        const char *a = opts->args[i];
+        int path = cpu_path_parse(a), known = 0;
+        for (size_t k = 0; k < sizeof CASES / sizeof CASES[0]; k++)
+            known |= strcmp(a, CASES[k].name) == 0;
+        if (path >= 0 && cpu_path_set((enum cpu_path)path) != 0)
+            return e2_fail(err, E2_BAD_INPUT, "bench: this CPU cannot run the %s kernels", a);
+        if (path < 0 && !known)
+            return e2_fail(err, E2_BAD_INPUT, "bench: unknown benchmark '%s' (resnet20, resnet74, "
+                           "resnet110, or a kernel path: portable, avx2, avx512, avx512-vnni)", a);
+    }
+    return E2_OK;
+}
+
+static void format_rate(char *buf, size_t size, double v)
+{
+    if (isnan(v))
+        snprintf(buf, size, "-");
+    else
+        snprintf(buf, size, "%.1f", v);
 }
 
 int cmd_bench(const struct e2_options *opts, const struct e2_config *cfg, struct e2_err *err)
 {
     (void)cfg;
-    for (int i = 0; opts && i < opts->nargs; i++) {
-        int known = 0;
-        for (size_t k = 0; k < sizeof CASES / sizeof CASES[0]; k++)
-            known |= strcmp(opts->args[i], CASES[k].name) == 0;
-        if (!known)
-            return e2_fail(err, E2_BAD_INPUT, "bench: unknown benchmark '%s' (resnet20, "
-                           "resnet74, resnet110)", opts->args[i]);
-    }
+    int rc = bench_args(opts, err);
+    if (rc != E2_OK)
+        return rc;
     train_flush_denormals();
     int torch = torch_available();
     printf("e2sim bench: SMB training images/s, batch %d, synthetic %dx%dx3 input, %d threads, "
-           "median of %d steps after 1 warm-up (gemm: %s)\n", BENCH_BATCH, BENCH_SIZE,
-           BENCH_SIZE, omp_get_max_threads(), BENCH_STEPS, gemm_impl_name());
-    printf("%-10s %-14s %12s %14s %10s %12s\n", "network", "precision", "e2sim img/s",
-           "PyTorch img/s", "ratio", "net memory");
+           "median of %d steps after 1 warm-up\n", BENCH_BATCH, BENCH_SIZE, BENCH_SIZE,
+           omp_get_max_threads(), BENCH_STEPS);
+    printf("kernels: %s (conv), %s (gemm); the CPU has:", cpu_path_name(cpu_path()),
+           gemm_impl_name());
+    for (int p = 0; p < CPU_PATH_COUNT; p++)
+        if (cpu_path_supported((enum cpu_path)p))
+            printf(" %s", cpu_path_name((enum cpu_path)p));
+    printf("\n%-10s %10s %10s %12s %12s %9s %9s %11s\n", "network", "e2 f32", "e2 fixed",
+           "torch f32", "torch fq", "fixed/f32", "f32/f32", "net memory");
     fflush(stdout);
-    for (size_t k = 0; k < sizeof CASES / sizeof CASES[0]; k++) {
-        const struct bench_case *c = &CASES[k];
+    for (size_t k = 0; k < sizeof CASES / sizeof CASES[0]; k += 2) {
+        const struct bench_case *c = &CASES[k];   /* float; CASES[k + 1]: fixed */
         if (!selected(opts, c->name, c->depth != 110))
             continue;
-        double ours = 0;
-        size_t mem = 0;
-        int rc = bench_engine(c, &ours, &mem, err);
-        if (rc != E2_OK)
-            return rc;
-        double theirs = torch ? bench_torch(c) : NAN;
-        char ts[32] = "not measured", ratio[32] = "-";
-        if (!isnan(theirs)) {
-            snprintf(ts, sizeof ts, "%.1f%s", theirs, c->fixed ? " (fq)" : "");
-            snprintf(ratio, sizeof ratio, "%.2fx", ours / theirs);
+        double ours[2], theirs[2] = {NAN, NAN};
+        size_t mem[2];
+        for (int f = 0; f < 2; f++) {
+            rc = bench_engine(&CASES[k + f], &ours[f], &mem[f], err);
+            if (rc != E2_OK)
+                return rc;
+            if (torch)
+                theirs[f] = bench_torch(&CASES[k + f]);
         }
-        printf("%-10s %-14s %12.1f %14s %10s %9.0f MB\n", c->name,
-               c->fixed ? "fixed 8/8/16" : "float32", ours, ts, ratio, (double)mem / 1048576.0);
+        char t0[32], t1[32], r0[32] = "-", r1[32] = "-";
+        format_rate(t0, sizeof t0, theirs[0]);
+        format_rate(t1, sizeof t1, theirs[1]);
+        if (!isnan(theirs[0])) {
+            snprintf(r1, sizeof r1, "%.2fx", ours[1] / theirs[0]);
+            snprintf(r0, sizeof r0, "%.2fx", ours[0] / theirs[0]);
+        }
+        printf("%-10s %10.1f %10.1f %12s %12s %9s %9s %8.0f MB\n", c->name, ours[0], ours[1], t0, t1,
+               r1, r0, (double)(mem[0] > mem[1] ? mem[0] : mem[1]) / 1048576.0);
         fflush(stdout);
     }
     if (!torch)
         printf("PyTorch: not measured (needs /usr/bin/python3 with torch and "
                "bench/torch_resnet.py)\n");
     else
-        printf("PyTorch: %s, float32 SGD; fixed rows compare with its 8/8/16 fake quantization "
-               "(fq)\n", torch_script());
+        printf("PyTorch: %s, float32 SGD (torch f32) and 8/8/16 fake quantization (torch fq); "
+               "ratios: e2sim fixed and float32 over PyTorch float32\n", torch_script());
     return E2_OK;
 }

@@ -4,11 +4,13 @@
  * counting, the per-channel fold of backward-data, the direct kernels on network-sized shapes,
  * and the op records. */
 #include "cunit_main.h"
+#include "cpu_path_arg.h"
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include "conv.h"
+#include "cpu.h"
 #include "gemm.h"
 #include "gradcheck.h"
 
@@ -338,6 +340,50 @@ static void test_direct_shapes(void)
 
 /* ---- hand-computed values ---- */
 
+/* Float results of the direct kernels do not depend on the kernel path: every path's tiles add
+ * the same terms in the same order with fused multiply-adds (kernels/conv_tiles.h). */
+static void test_float_same_on_every_path(void)
+{
+    static const struct conv_shape shapes[] = {
+        { 3, 16, 32, 32, 16, 3, 1, 1, 1 }, { 2, 64, 8, 8, 64, 3, 1, 1, 1 }, { 2, 5, 11, 13, 7, 5, 1, 2, 1 },
+        { 3, 16, 32, 32, 32, 3, 2, 1, 1 }, { 4, 3, 6, 6, 20, 3, 1, 0, 1 },
+    };
+    enum cpu_path keep = cpu_path();
+    if (!cpu_path_supported(CPU_AVX2))
+        return;   /* one path only: nothing to compare */
+    for (int i = 0; i < (int)(sizeof shapes / sizeof shapes[0]); i++) {
+        const struct conv_shape *s = &shapes[i];
+        long nx = conv_x_count(s), nw = conv_w_count(s), ny = conv_y_count(s);
+        float *x = malloc(sizeof(float) * nx), *w = malloc(sizeof(float) * nw), *g = malloc(sizeof(float) * ny);
+        float *y[2], *gx[2];
+        for (int k = 0; k < 2; k++) {
+            y[k] = malloc(sizeof(float) * ny);
+            gx[k] = malloc(sizeof(float) * nx);
+        }
+        gc_fill(x, nx, 8000 + i, -1, 1);
+        gc_fill(w, nw, 8100 + i, -1, 1);
+        gc_fill(g, ny, 8200 + i, -1, 1);
+        struct op_tag tag = op_tag_make(0, 0);
+        for (int p = CPU_AVX2; p < CPU_PATH_COUNT; p++) {
+            if (cpu_path_set((enum cpu_path)p) != 0)
+                continue;
+            int k = p == CPU_AVX2 ? 0 : 1;
+            CU_ASSERT_EQUAL(conv_forward_f32(s, x, w, y[k], NULL, NULL, tag), 0);
+            CU_ASSERT_EQUAL(conv_backward_data_f32(s, g, w, gx[k], NULL, NULL, tag), 0);
+            if (k && (memcmp(y[0], y[1], sizeof(float) * ny) || memcmp(gx[0], gx[1], sizeof(float) * nx))) {
+                printf("\nfloat results differ between avx2 and %s, shape %d\n", cpu_path_name((enum cpu_path)p), i);
+                CU_FAIL("float results depend on the kernel path");
+            }
+        }
+        cpu_path_set(keep);
+        for (int k = 0; k < 2; k++) {
+            free(y[k]);
+            free(gx[k]);
+        }
+        free(x); free(w); free(g);
+    }
+}
+
 static void test_hand_values(void)
 {
     /* 3x3 input, 3x3 kernel, no padding: one output = sum of products. */
@@ -526,13 +572,17 @@ static void test_op_records(void)
     free(xq); free(wq); free(gq); free(buf);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    int arg = cpu_path_from_args(argc, argv);
+    if (arg)
+        return arg;
     CU_TestInfo tests[] = {
         { "float gradients (central differences)", test_gradients },
         { "fixed optimized == reference, 1 and 2 threads", test_fixed_matches_reference },
         { "float optimized ~ reference", test_float_matches_reference },
         { "direct kernels on network-sized shapes", test_direct_shapes },
+        { "float results the same on every path", test_float_same_on_every_path },
         { "hand-computed values", test_hand_values },
         { "per-channel fold in backward-data", test_fold_per_channel },
         { "accumulator overflow counted", test_overflow_counted },

@@ -2,6 +2,7 @@
  * transposes, accumulate flags and code widths, spills included); the float GEMMs stay within a
  * stated rounding bound of it; threads never change a result; nothing outside C is written. */
 #include "cunit_main.h"
+#include "cpu_path_arg.h"
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -351,8 +352,11 @@ static void test_impl_name(void)
     CU_ASSERT_STRING_EQUAL(name, gemm_cpu_has_avx2() ? "avx2" : "portable");
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    int arg = cpu_path_from_args(argc, argv);
+    if (arg)
+        return arg;
     CU_TestInfo tests[] = {
         { "i16 chunk bound", test_i16_chunk_values },
         { "i16 dispatched == ref, random shapes", test_i16_random_shapes },
