@@ -166,7 +166,7 @@ static void axis_draw(FILE *f, const struct axis *a, int horizontal, double from
         if (horizontal)
             fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>"
                        "<text class=\"tick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s"
-                       "</text>\n", p, from, p, to, p, to + 14, text);
+                       "</text>\n", p, from, p, to, p, to + 16, text);
         else
             fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>"
                        "<text class=\"tick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%s"
@@ -262,7 +262,9 @@ static int bar_legend(FILE *f, const struct html_bars *c, double total, int left
                        "<text class=\"legend\" x=\"%d\" y=\"%d\">", x, y,
                     palette[s % PALETTE_N], x + 14, y + 9);
             html_escape(f, name);
-            fprintf(f, " (%s)</text>\n", share);
+            fputs(" (", f);
+            html_escape(f, share);
+            fputs(")</text>\n", f);
         }
         x += w;
     }
@@ -299,7 +301,8 @@ void html_bar_chart(FILE *f, const struct html_bars *c)
     axis_draw(f, &x, 1, top, bottom);
     for (int i = 0; i < c->n; i++) {
         int y = top + i * row_h;
-        fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">", label_w - 6, y + 12);
+        fprintf(f, "<text class=\"bar\" x=\"%d\" y=\"%d\" text-anchor=\"end\">", label_w - 6,
+                y + 12);
         html_escape(f, c->labels[i]);
         fputs("</text>\n", f);
         double at = label_w, sum = 0;
@@ -324,8 +327,9 @@ void html_bar_chart(FILE *f, const struct html_bars *c)
         char text[48], share[32];
         html_format_unit(text, sizeof text, sum, c->unit);
         format_share(share, sizeof share, sum, total);
-        fprintf(f, "<text class=\"value\" x=\"%.1f\" y=\"%d\">%s (%s)</text>\n", at + 4, y + 12,
-                text, share);
+        fprintf(f, "<text class=\"value\" x=\"%.1f\" y=\"%d\">%s (", at + 4, y + 12, text);
+        html_escape(f, share);
+        fputs(")</text>\n", f);
     }
     fputs("</svg>\n", f);
 }
@@ -411,19 +415,21 @@ void html_place_labels(int n, const double *px, const double *py, double r,
         if (!boxes || !labels[i] || !labels[i][0] || !isfinite(px[i]) || !isfinite(py[i]))
             continue;
         struct html_box size = html_label_box(0, 0, labels[i]);
-        double w = size.x1, up = -size.y0, down = size.y1, g = r + 2, d = g;
+        double w = size.x1, up = -size.y0, down = size.y1, h = up + down;
         double mid = (up - down) / 2;           /* baseline that centres the box on y */
-        const double spots[8][2] = {
-            {px[i] + g, py[i] + mid},         {px[i] - g - w, py[i] + mid},
-            {px[i] - w / 2, py[i] - g - down}, {px[i] - w / 2, py[i] + g + up},
-            {px[i] + d, py[i] - d - down},     {px[i] - d - w, py[i] - d - down},
-            {px[i] + d, py[i] + d + up},       {px[i] - d - w, py[i] + d + up}};
-        for (int k = 0; k < 8 && !placed[i]; k++) {
-            struct html_box b = html_label_box(spots[k][0], spots[k][1], labels[i]);
+        for (int k = 0; k < 16 && !placed[i]; k++) {
+            double g = r + 2 + (k >= 8 ? h : 0);    /* a second ring a label's height out */
+            const double spots[8][2] = {
+                {px[i] + g, py[i] + mid},         {px[i] - g - w, py[i] + mid},
+                {px[i] - w / 2, py[i] - g - down}, {px[i] - w / 2, py[i] + g + up},
+                {px[i] + g, py[i] - g - down},     {px[i] - g - w, py[i] - g - down},
+                {px[i] + g, py[i] + g + up},       {px[i] - g - w, py[i] + g + up}};
+            const double *spot = spots[k % 8];
+            struct html_box b = html_label_box(spot[0], spot[1], labels[i]);
             if (spot_free(&b, &area, n, px, py, r, boxes, nboxes)) {
                 boxes[nboxes++] = b;
-                at[i][0] = spots[k][0];
-                at[i][1] = spots[k][1];
+                at[i][0] = spot[0];
+                at[i][1] = spot[1];
                 placed[i] = 1;
             }
         }

@@ -70,7 +70,8 @@ struct html_box {
 /* The box of `text` written at (x, y) (start-anchored, y the baseline) in the label font. */
 struct html_box html_label_box(double x, double y, const char *text);
 /* Greedy placement: for each label in order (NULL or "" skipped), the first of eight spots
- * around its point (right, left, above, below, then the diagonals) whose box stays inside
+ * around its point (right, left, above, below, then the diagonals; then the same eight a
+ * label's height further out) whose box stays inside
  * `area` and overlaps no label placed before and no point's marker (radius r around each
  * (px, py)). Fills at[i] with the text position (x, y) and returns 1 in placed[i], or 0 when
  * no spot is free (the tooltip still names the point). Placed boxes never overlap. */

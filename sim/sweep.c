@@ -452,8 +452,8 @@ static void write_html(FILE *f, const struct sweep_row *rows, int n, const int *
         html_escape(f, keys->keys[k]);
         fputs("</th>", f);
     }
-    fputs("<th>test top-1</th><th>energy</th><th>saving vs float32</th><th>FPGA time</th>"
-          "<th>Pareto</th></tr>\n", f);
+    fprintf(f, "<th>test top-1</th><th>energy</th><th>saving vs float32</th><th>FPGA time</th>"
+               "<th>%s</th></tr>\n", any_top1 ? "Pareto (energy, top-1)" : "least energy");
     for (int i = 0; i < n; i++) {
         fprintf(f, "<tr><td>%ld</td>", rows[i].point);
         for (int k = 0; keys && k < keys->count; k++) {
