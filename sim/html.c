@@ -238,6 +238,7 @@ static void plot_axes(FILE *f, const struct plot *p)
 
 #define MIN_PART_PX 2.0
 #define LEGEND_ROW 18
+#define BREAK_PX 40.0   /* how far a broken bar runs past the axis */
 
 /* The legend above the bars: each series' colour, name and share of the total, in rows
  * that wrap at `right`; returns the height it takes (f NULL: only measures). */
@@ -290,11 +291,12 @@ void html_bar_chart(FILE *f, const struct html_bars *c)
         sum_all += sum;
     }
     double total = c->total > 0 ? c->total : sum_all;
-    int width = label_w + bar_w + value_w;
+    int width = label_w + bar_w + (int)BREAK_PX + value_w;
     int top = 30 + (c->series > 1 ? bar_legend(NULL, c, total, 4, width - 4, 30) + 4 : 0);
     int bottom = top + c->n * row_h;
     struct axis x = {"", c->unit, html_format_unit, 0, 0, 0, 0, label_w, label_w + bar_w};
-    axis_fit(&x, 0, max > 0 ? max : 1);
+    double reach = c->axis_max > 0 && c->axis_max < max ? c->axis_max : max;
+    axis_fit(&x, 0, reach > 0 ? reach : 1);
     svg_begin(f, width, bottom + 45, c->title);
     if (c->series > 1)
         bar_legend(f, c, total, 4, width - 4, 30);
@@ -305,12 +307,18 @@ void html_bar_chart(FILE *f, const struct html_bars *c)
                 y + 12);
         html_escape(f, c->labels[i]);
         fputs("</text>\n", f);
-        double at = label_w, sum = 0;
+        double at = label_w, sum = 0, row_sum = 0;
+        for (int s = 0; s < c->series; s++)
+            row_sum += c->values[i * c->series + s] > 0 ? c->values[i * c->series + s] : 0;
+        /* a bar past the axis: squeezed to end just after it, parts in proportion, broken */
+        double room = x.p1 + BREAK_PX - label_w, full = axis_px(&x, row_sum) - label_w;
+        int broken = full > room;
+        double squeeze = broken ? room / full : 1;
         for (int s = 0; s < c->series; s++) {
             double v = c->values[i * c->series + s];
             if (!(v > 0))
                 continue;
-            double w = fmax(axis_px(&x, v) - label_w, MIN_PART_PX);
+            double w = fmax((axis_px(&x, v) - label_w) * squeeze, MIN_PART_PX);
             char text[48];
             html_format_unit(text, sizeof text, v, c->unit);
             fprintf(f, "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\">"
@@ -324,6 +332,10 @@ void html_bar_chart(FILE *f, const struct html_bars *c)
             at += w;
             sum += v;
         }
+        if (broken)     /* the break: two white slashes across the bar */
+            fprintf(f, "<path d=\"M%.1f %d l6 -%d M%.1f %d l6 -%d\" stroke=\"#fff\" "
+                       "stroke-width=\"2\"/>\n", at - 24, y + row_h - 2, row_h - 4, at - 18,
+                    y + row_h - 2, row_h - 4);
         char text[48], share[32];
         html_format_unit(text, sizeof text, sum, c->unit);
         format_share(share, sizeof share, sum, total);

@@ -28,7 +28,9 @@ int html_ticks(double lo, double hi, double *start, double *step);
 /* Horizontal bars, one per label, each split into `series` stacked parts (values is n x
  * series, row-major). A bottom axis in `unit`; beside each bar its sum and its share of
  * `total` (0: the sum of all bars); a legend names the series with each one's share. A part
- * too small to see is drawn 2 px wide, so every non-zero series shows. */
+ * too small to see is drawn 2 px wide, so every non-zero series shows. The axis reaches the
+ * longest bar, or axis_max when that is less: a longer bar (an "other" that dwarfs the rest)
+ * is squeezed to end just past the axis, its parts in proportion, and drawn broken. */
 struct html_bars {
     const char *title, *unit;
     int n;
@@ -37,6 +39,7 @@ struct html_bars {
     const char *const *series_names;    /* NULL when series == 1 */
     const double *values;
     double total;
+    double axis_max;                    /* 0: the longest bar */
 };
 void html_bar_chart(FILE *f, const struct html_bars *c);
 

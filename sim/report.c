@@ -1008,7 +1008,7 @@ static void html_parts_chart(FILE *f, const char *title, const struct report_par
             labels[i] = p[i].name;
             values[i] = joules(p[i].fj);
         }
-        struct html_bars c = {title, "J", n, labels, 1, NULL, values, joules(total)};
+        struct html_bars c = {title, "J", n, labels, 1, NULL, values, joules(total), 0};
         html_bar_chart(f, &c);
     }
     free(labels);
@@ -1058,8 +1058,16 @@ static void html_layer_chart(FILE *f, const struct run_report *r)
         char title[96];
         snprintf(title, sizeof title, "Energy per layer, by phase: the top %d of %d layers", top,
                  r->layer_count);
+        /* the axis fits the named layers: "other" (often most of the energy) is drawn broken */
+        double named = 0;
+        for (int i = 0; i < top; i++) {
+            double sum = 0;
+            for (int p = 0; p < REPORT_PHASES; p++)
+                sum += values[i * REPORT_PHASES + p];
+            named = fmax(named, sum);
+        }
         struct html_bars c = {title, "J", n, labels, REPORT_PHASES, phase_names, values,
-                              joules(r->total_fj)};
+                              joules(r->total_fj), named};
         html_bar_chart(f, &c);
     }
     free(order);

@@ -389,7 +389,7 @@ static void html_components(FILE *f, const struct sweep_row *rows, int n,
     }
     if (values) {
         struct html_bars c = {"Energy per point, by component", "J", n, labels, count, names,
-                              values, 0};
+                              values, 0, 0};
         html_bar_chart(f, &c);
     }
     free(values);

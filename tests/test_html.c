@@ -146,7 +146,7 @@ static void test_bars_have_axis_units_and_shares(void)
     const char *labels[] = {"ddr", "dsp", "lut"};
     const char *series[] = {"forward", "update"};
     const double values[] = {90e3, 10e3, 20e3, 1e-3, 2, 0};   /* dsp's update: 1 mJ */
-    struct html_bars c = {"Energy", "J", 3, labels, 2, series, values, 0};
+    struct html_bars c = {"Energy", "J", 3, labels, 2, series, values, 0, 0};
     char *svg = render(draw_bars, &c);
     struct text_el t[64];
     int n = texts_of(svg, "tick", t, 64);
@@ -178,7 +178,8 @@ static void test_bars_have_axis_units_and_shares(void)
 }
 
 /* A report of 30 layers with report.top_layers = 7: the 7 largest by energy, then one bar of
- * the other 23 holding their energy; every energy in the page in readable units. */
+ * the other 23 holding their energy, drawn broken past an axis that fits the 7; every energy
+ * in the page in readable units. */
 static void test_layer_chart_top_layers_and_other(void)
 {
     struct run_report r;
@@ -219,6 +220,11 @@ static void test_layer_chart_top_layers_and_other(void)
     report_format_human(e, sizeof e, rest);
     snprintf(want, sizeof want, "%s (%.3g %%)", e, 100.0 * 276 / 465);   /* 1 + ... + 23 kJ */
     CU_ASSERT_STRING_EQUAL(t[7].content, want);
+    /* the axis reaches the largest named layer (30 kJ); "other" (276 kJ) is drawn broken */
+    n = texts_of(svg, "tick", t, 64);
+    CU_ASSERT_FATAL(n >= 2);
+    CU_ASSERT_STRING_EQUAL(t[n - 1].content, "30 kJ");
+    CU_ASSERT_PTR_NOT_NULL(strstr(svg, "stroke=\"#fff\" stroke-width=\"2\"/>"));
     n = texts_of(svg, "legend", t, 64);
     CU_ASSERT_EQUAL(n, 4);   /* every phase named with its share, update included */
     CU_ASSERT_PTR_NOT_NULL(strstr(t[3].content, "update (0.1 %)"));
