@@ -503,7 +503,8 @@ void html_scatter_chart(FILE *f, const struct html_scatter *c)
     int n = c->n, fronts = 0;
     double *px = calloc((size_t)n + 1, sizeof *px), *py = calloc((size_t)n + 1, sizeof *py);
     double (*at)[2] = calloc((size_t)n + 1, sizeof *at);
-    int *order = calloc((size_t)n + 1, sizeof *order), *placed = calloc((size_t)n + 1, sizeof *placed);
+    int *order = calloc((size_t)n + 1, sizeof *order);
+    int *placed = calloc((size_t)n + 1, sizeof *placed);
     const char **ordered = calloc((size_t)n + 1, sizeof *ordered);
     if (px && py && at && order && placed && ordered) {
         /* the front first: drawn on top, labelled first */

@@ -411,7 +411,8 @@ static void write_html(FILE *f, const struct sweep_row *rows, int n, const int *
     const char **labels = calloc((size_t)n + 1, sizeof *labels);
     const char **tips = calloc((size_t)n + 1, sizeof *tips);
     char (*text)[2][512] = calloc((size_t)n + 1, sizeof *text);
-    double *pct = calloc((size_t)n + 1, sizeof *pct), *seconds = calloc((size_t)n + 1, sizeof *seconds);
+    double *pct = calloc((size_t)n + 1, sizeof *pct);
+    double *seconds = calloc((size_t)n + 1, sizeof *seconds);
     double *faster = calloc((size_t)n + 1, sizeof *faster);
     int *time_front = calloc((size_t)n + 1, sizeof *time_front);
     int any_top1 = 0, any_time = 0;
