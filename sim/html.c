@@ -30,7 +30,7 @@ void html_begin(FILE *f, const char *title)
     fputs("</title>\n<style>\n"
           "body{font-family:sans-serif;margin:2em auto;max-width:60em;color:#222}\n"
           "table{border-collapse:collapse;margin:1em 0}\n"
-          "td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}\n"
+          "td,th{border:1px solid #ccc;padding:2px 8px;text-align:right;white-space:nowrap}\n"
           "th{background:#f0f0f0}\ntd:first-child,th:first-child,td.text{text-align:left}\n"
           "svg{display:block;margin:1em 0}\nsvg text{font-family:sans-serif;font-size:11px}\n"
           ".big{font-size:1.4em;font-weight:bold}\n"
@@ -41,6 +41,41 @@ void html_begin(FILE *f, const char *title)
 void html_end(FILE *f)
 {
     fputs("</body>\n</html>\n", f);
+}
+
+/* ---- numbers ---------------------------------------------------------------------------- */
+
+static const struct { double scale; const char *prefix; } prefixes[] = {
+    {1e12, "T"}, {1e9, "G"}, {1e6, "M"}, {1e3, "k"}, {1, ""},
+    {1e-3, "m"}, {1e-6, "u"}, {1e-9, "n"}, {1e-12, "p"}};
+#define PREFIXES (int)(sizeof prefixes / sizeof prefixes[0])
+#define UNITY 4     /* prefixes[UNITY] is no prefix */
+
+/* v in the largest prefix it reaches once rounded to `digits` significant digits, down to
+ * prefixes[smallest]; "0 unit" for zero. */
+static void format_prefixed(char *buf, size_t size, double v, const char *unit, int digits,
+                            int smallest)
+{
+    unit = unit ? unit : "";
+    int i = 0;
+    double round_up = 1 - 0.5 * pow(10, -digits);   /* 999.96 J prints as 1 kJ, not 1000 J */
+    while (i < smallest && !(fabs(v) >= prefixes[i].scale * round_up))
+        i++;
+    if (v == 0)
+        i = UNITY;
+    const char *sep = prefixes[i].prefix[0] || unit[0] ? " " : "";
+    snprintf(buf, size, "%.*g%s%s%s", digits, v / prefixes[i].scale, sep, prefixes[i].prefix,
+             unit);
+}
+
+void html_format_unit(char *buf, size_t size, double v, const char *unit)
+{
+    format_prefixed(buf, size, v, unit, 4, PREFIXES - 1);
+}
+
+void html_format_si(char *buf, size_t size, double v, const char *unit)
+{
+    format_prefixed(buf, size, v, unit, 3, UNITY);
 }
 
 int html_ticks(double lo, double hi, double *start, double *step)
@@ -58,308 +93,526 @@ int html_ticks(double lo, double hi, double *start, double *step)
     return count < 2 ? 2 : count;
 }
 
-static void svg_title(FILE *f, const char *title, int y)
+/* "45.2 %": a share of a total, three significant digits. */
+static void format_share(char *buf, size_t size, double part, double total)
 {
-    fprintf(f, "<text x=\"%d\" y=\"%d\" style=\"font-size:14px;font-weight:bold\">", 4, y);
+    double share = 100 * part / total;
+    if (total > 0 && share > 0 && share < 0.01)
+        snprintf(buf, size, "< 0.01 %%");
+    else if (total > 0 && isfinite(part))
+        snprintf(buf, size, "%.3g %%", share);
+    else
+        snprintf(buf, size, "n/a");
+}
+
+/* ---- axes: one helper for every chart --------------------------------------------------- */
+
+typedef void (*unit_format)(char *, size_t, double, const char *);
+
+/* Percentages read plain ("0.5 %", not "500 m%"); other units take any prefix. */
+static unit_format format_of(const char *unit)
+{
+    return unit && strcmp(unit, "%") == 0 ? html_format_si : html_format_unit;
+}
+
+struct axis {
+    const char *name;           /* "energy", "arithmetic intensity (MAC/B, log)" */
+    const char *unit;           /* of the tick labels */
+    unit_format format;         /* html_format_unit or html_format_si */
+    int log;                    /* decades */
+    double lo, hi, step;        /* the range drawn, in data units (log: exponents) */
+    double p0, p1;              /* pixels of lo and hi */
+};
+
+static double axis_px(const struct axis *a, double v)
+{
+    double t = a->log ? log10(v) : v;
+    return a->p0 + (a->hi > a->lo ? (t - a->lo) / (a->hi - a->lo) : 0.5) * (a->p1 - a->p0);
+}
+
+/* Fit [min, max] (min > max: no data) to round ticks, or to whole decades (at least one). */
+static void axis_fit(struct axis *a, double min, double max)
+{
+    if (!(min <= max)) {
+        min = a->log ? 1 : 0;
+        max = a->log ? 10 : 1;
+    }
+    if (a->log) {
+        a->lo = floor(log10(min));
+        a->hi = ceil(log10(max));
+        if (a->hi <= a->lo)
+            a->hi = a->lo + 1;
+        a->step = 1;
+        return;
+    }
+    double start;
+    int n = html_ticks(min, max, &start, &a->step);
+    a->lo = start;
+    a->hi = start + (n - 1) * a->step;
+}
+
+/* Ticks with grid lines across the plot (from pixel `from` to `to` on the other axis), their
+ * labels, and the axis name: along the bottom when horizontal, else along the left. */
+static void axis_draw(FILE *f, const struct axis *a, int horizontal, double from, double to)
+{
+    int count = (int)floor((a->hi - a->lo) / a->step + 1e-9) + 1;
+    for (int i = 0; i < count; i++) {
+        double t = a->lo + i * a->step;
+        if (fabs(t) < 1e-9 * a->step)
+            t = 0;                              /* no "-0" or 1e-17 from the sums */
+        double v = a->log ? pow(10, t) : t, p = axis_px(a, v);
+        char text[48];
+        a->format(text, sizeof text, v, a->unit);
+        if (horizontal)
+            fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>"
+                       "<text class=\"tick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s"
+                       "</text>\n", p, from, p, to, p, to + 16, text);
+        else
+            fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>"
+                       "<text class=\"tick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%s"
+                       "</text>\n", from, p, to, p, from - 4, p + 4, text);
+    }
+    double mid = (a->p0 + a->p1) / 2;
+    if (horizontal)
+        fprintf(f, "<text class=\"axis\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", mid,
+                to + 32);
+    else
+        fprintf(f, "<text class=\"axis\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" "
+                   "transform=\"rotate(-90 %.1f %.1f)\">", from - 62, mid, from - 62, mid);
+    html_escape(f, a->name);
+    fputs("</text>\n", f);
+}
+
+/* ---- chart frames ----------------------------------------------------------------------- */
+
+static void svg_begin(FILE *f, int width, int height, const char *title)
+{
+    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+               "role=\"img\">\n<text x=\"4\" y=\"18\" style=\"font-size:14px;font-weight:bold\">",
+            width, height);
     html_escape(f, title);
     fputs("</text>\n", f);
 }
 
-void html_bar_chart(FILE *f, const char *title, const char *unit, int n, const char *const *labels,
-                    int series, const char *const *series_names, const double *values)
-{
-    const int bar_w = 480, row_h = 18, top = 30;
-    size_t longest = 0;
-    for (int i = 0; i < n; i++)
-        if (labels[i] && strlen(labels[i]) > longest)
-            longest = strlen(labels[i]);
-    /* about 6 px per character of 11 px sans-serif; long labels widen the chart */
-    int label_w = (int)longest * 6 + 12;
-    label_w = label_w < 120 ? 120 : label_w > 420 ? 420 : label_w;
-    int width = label_w + bar_w + 100;
-    int legend_h = series > 1 ? 22 : 0;
-    int height = top + legend_h + n * row_h + 10;
-    double max = 0;
-    for (int i = 0; i < n; i++) {
-        double sum = 0;
-        for (int s = 0; s < series; s++)
-            sum += values[i * series + s] > 0 ? values[i * series + s] : 0;
-        if (sum > max)
-            max = sum;
-    }
-    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-               "role=\"img\">\n", width, height);
-    svg_title(f, title, 18);
-    for (int s = 0; series > 1 && s < series; s++) {
-        int x = label_w + s * 120;
-        fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"10\" height=\"10\" fill=\"%s\"/>"
-                   "<text x=\"%d\" y=\"%d\">", x, top, palette[s % PALETTE_N], x + 14, top + 9);
-        html_escape(f, series_names ? series_names[s] : "");
-        fputs("</text>\n", f);
-    }
-    for (int i = 0; i < n; i++) {
-        int y = top + legend_h + i * row_h;
-        fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">", label_w - 6, y + 12);
-        html_escape(f, labels[i]);
-        fputs("</text>\n", f);
-        double x = label_w, sum = 0;
-        for (int s = 0; s < series; s++) {
-            double v = values[i * series + s];
-            if (!(v > 0))
-                continue;
-            double w = max > 0 ? v / max * bar_w : 0;
-            fprintf(f, "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\">"
-                       "<title>", x, y + 2, w, row_h - 4, palette[s % PALETTE_N]);
-            html_escape(f, labels[i]);
-            if (series > 1 && series_names) {
-                fputs(" ", f);
-                html_escape(f, series_names[s]);
-            }
-            fprintf(f, ": %.4g %s</title></rect>\n", v, unit);
-            x += w;
-            sum += v;
-        }
-        fprintf(f, "<text x=\"%.1f\" y=\"%d\">%.3g %s</text>\n", x + 4, y + 12, sum, unit);
-    }
-    fputs("</svg>\n", f);
-}
-
-struct plot_area {
-    double x0, x1, y0, y1;      /* data ranges */
+/* An x-y plot: a frame of `height` px below `top`, its axes fitted to the data (x, y). */
+struct plot {
+    struct axis x, y;
     int left, top, width, height;
 };
 
-static double px(const struct plot_area *a, double x)
+static void plot_begin(FILE *f, struct plot *p, const char *title, int top, int height, int n,
+                       const double *x, const double *y)
 {
-    return a->left + (a->x1 > a->x0 ? (x - a->x0) / (a->x1 - a->x0) : 0.5) * a->width;
-}
-
-static double py(const struct plot_area *a, double y)
-{
-    return a->top + a->height - (a->y1 > a->y0 ? (y - a->y0) / (a->y1 - a->y0) : 0.5) * a->height;
-}
-
-/* Fit the data range to round ticks and draw the axes, grid and labels. */
-static void draw_axes(FILE *f, struct plot_area *a, int n, const double *x, const double *y,
-                      const char *xlabel, const char *ylabel)
-{
+    p->left = 80;
+    p->top = top;
+    p->width = CHART_W - p->left - 20;
+    p->height = height;
     double xlo = INFINITY, xhi = -INFINITY, ylo = INFINITY, yhi = -INFINITY;
     for (int i = 0; i < n; i++) {
-        if (!isfinite(x[i]) || !isfinite(y[i]))
+        if (!isfinite(x[i]) || !isfinite(y[i]) ||
+            (p->x.log && !(x[i] > 0)) || (p->y.log && !(y[i] > 0)))
             continue;
         xlo = fmin(xlo, x[i]);
         xhi = fmax(xhi, x[i]);
         ylo = fmin(ylo, y[i]);
         yhi = fmax(yhi, y[i]);
     }
-    if (!isfinite(xlo)) {
-        xlo = ylo = 0;
-        xhi = yhi = 1;
-    }
-    double xs, xstep, ys, ystep;
-    int nx = html_ticks(xlo, xhi, &xs, &xstep);
-    int ny = html_ticks(ylo, yhi, &ys, &ystep);
-    a->x0 = xs;
-    a->x1 = xs + (nx - 1) * xstep;
-    a->y0 = ys;
-    a->y1 = ys + (ny - 1) * ystep;
-    for (int i = 0; i < nx; i++) {
-        double v = xs + i * xstep, X = px(a, v);
-        fprintf(f, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#ddd\"/>"
-                   "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%.4g</text>\n",
-                X, a->top, X, a->top + a->height, X, a->top + a->height + 14, v);
-    }
-    for (int i = 0; i < ny; i++) {
-        double v = ys + i * ystep, Y = py(a, v);
-        fprintf(f, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#ddd\"/>"
-                   "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%.4g</text>\n",
-                a->left, Y, a->left + a->width, Y, a->left - 4, Y + 4, v);
-    }
+    axis_fit(&p->x, xlo, xhi);
+    axis_fit(&p->y, ylo, yhi);
+    p->x.p0 = p->left;
+    p->x.p1 = p->left + p->width;
+    p->y.p0 = p->top + p->height;
+    p->y.p1 = p->top;
+    svg_begin(f, CHART_W, p->top + p->height + 45, title);
+}
+
+static void plot_axes(FILE *f, const struct plot *p)
+{
+    axis_draw(f, &p->x, 1, p->top, p->top + p->height);
+    axis_draw(f, &p->y, 0, p->left, p->left + p->width);
     fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" "
-               "stroke=\"#888\"/>\n", a->left, a->top, a->width, a->height);
-    fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">", a->left + a->width / 2,
-            a->top + a->height + 32);
-    html_escape(f, xlabel);
-    fprintf(f, "</text>\n<text x=\"14\" y=\"%d\" text-anchor=\"middle\" "
-               "transform=\"rotate(-90 14 %d)\">", a->top + a->height / 2, a->top + a->height / 2);
-    html_escape(f, ylabel);
-    fputs("</text>\n", f);
+               "stroke=\"#888\"/>\n", p->left, p->top, p->width, p->height);
 }
 
-static void begin_plot(FILE *f, struct plot_area *a, const char *title)
+/* ---- bars ------------------------------------------------------------------------------- */
+
+#define MIN_PART_PX 2.0
+#define LEGEND_ROW 18
+#define BREAK_PX 40.0   /* how far a broken bar runs past the axis */
+
+/* The legend above the bars: each series' colour, name and share of the total, in rows
+ * that wrap at `right`; returns the height it takes (f NULL: only measures). */
+static int bar_legend(FILE *f, const struct html_bars *c, double total, int left, int right,
+                      int y)
 {
-    a->left = 70;
-    a->top = 30;
-    a->width = CHART_W - 70 - 20;
-    a->height = 300;
-    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-               "role=\"img\">\n", CHART_W, a->top + a->height + 45);
-    svg_title(f, title, 18);
+    int x = left, top = y;
+    for (int s = 0; s < c->series; s++) {
+        double sum = 0;
+        for (int i = 0; i < c->n; i++)
+            sum += c->values[i * c->series + s] > 0 ? c->values[i * c->series + s] : 0;
+        char share[32];
+        format_share(share, sizeof share, sum, total);
+        const char *name = c->series_names ? c->series_names[s] : "";
+        int w = 14 + 6 * (int)(strlen(name) + strlen(share) + 3) + 16;
+        if (x > left && x + w > right) {
+            x = left;
+            y += LEGEND_ROW;
+        }
+        if (f) {
+            fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"10\" height=\"10\" fill=\"%s\"/>"
+                       "<text class=\"legend\" x=\"%d\" y=\"%d\">", x, y,
+                    palette[s % PALETTE_N], x + 14, y + 9);
+            html_escape(f, name);
+            fputs(" (", f);
+            html_escape(f, share);
+            fputs(")</text>\n", f);
+        }
+        x += w;
+    }
+    return y - top + LEGEND_ROW;
 }
 
-void html_line_chart(FILE *f, const char *title, const char *xlabel, const char *ylabel, int n,
-                     const double *x, const double *y)
+void html_bar_chart(FILE *f, const struct html_bars *c)
 {
-    struct plot_area a;
-    begin_plot(f, &a, title);
-    draw_axes(f, &a, n, x, y, xlabel, ylabel);
-    fputs("<polyline fill=\"none\" stroke=\"#4e79a7\" stroke-width=\"2\" points=\"", f);
-    for (int i = 0; i < n; i++)
-        if (isfinite(x[i]) && isfinite(y[i]))
-            fprintf(f, "%.1f,%.1f ", px(&a, x[i]), py(&a, y[i]));
-    fputs("\"/>\n", f);
-    for (int i = 0; i < n; i++)
-        if (isfinite(x[i]) && isfinite(y[i]))
-            fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"#4e79a7\">"
-                       "<title>%.4g, %.4g</title></circle>\n",
-                    px(&a, x[i]), py(&a, y[i]), x[i], y[i]);
+    const int bar_w = 460, row_h = 18, value_w = 130;
+    size_t longest = 0;
+    for (int i = 0; i < c->n; i++)
+        if (c->labels[i] && strlen(c->labels[i]) > longest)
+            longest = strlen(c->labels[i]);
+    /* about 6 px per character of 11 px sans-serif; long labels widen the chart */
+    int label_w = (int)longest * 6 + 12;
+    label_w = label_w < 120 ? 120 : label_w > 420 ? 420 : label_w;
+    double max = 0, sum_all = 0;
+    for (int i = 0; i < c->n; i++) {
+        double sum = 0;
+        for (int s = 0; s < c->series; s++)
+            sum += c->values[i * c->series + s] > 0 ? c->values[i * c->series + s] : 0;
+        max = fmax(max, sum);
+        sum_all += sum;
+    }
+    double total = c->total > 0 ? c->total : sum_all;
+    int width = label_w + bar_w + (int)BREAK_PX + value_w;
+    int top = 30 + (c->series > 1 ? bar_legend(NULL, c, total, 4, width - 4, 30) + 4 : 0);
+    int bottom = top + c->n * row_h;
+    struct axis x = {"", c->unit, html_format_unit, 0, 0, 0, 0, label_w, label_w + bar_w};
+    double reach = c->axis_max > 0 && c->axis_max < max ? c->axis_max : max;
+    axis_fit(&x, 0, reach > 0 ? reach : 1);
+    svg_begin(f, width, bottom + 45, c->title);
+    if (c->series > 1)
+        bar_legend(f, c, total, 4, width - 4, 30);
+    axis_draw(f, &x, 1, top, bottom);
+    for (int i = 0; i < c->n; i++) {
+        int y = top + i * row_h;
+        fprintf(f, "<text class=\"bar\" x=\"%d\" y=\"%d\" text-anchor=\"end\">", label_w - 6,
+                y + 12);
+        html_escape(f, c->labels[i]);
+        fputs("</text>\n", f);
+        double at = label_w, sum = 0, row_sum = 0;
+        for (int s = 0; s < c->series; s++)
+            row_sum += c->values[i * c->series + s] > 0 ? c->values[i * c->series + s] : 0;
+        /* a bar past the axis: squeezed to end just after it, parts in proportion, broken */
+        double room = x.p1 + BREAK_PX - label_w, full = axis_px(&x, row_sum) - label_w;
+        int broken = full > room;
+        double squeeze = broken ? room / full : 1;
+        for (int s = 0; s < c->series; s++) {
+            double v = c->values[i * c->series + s];
+            if (!(v > 0))
+                continue;
+            double w = fmax((axis_px(&x, v) - label_w) * squeeze, MIN_PART_PX);
+            char text[48];
+            html_format_unit(text, sizeof text, v, c->unit);
+            fprintf(f, "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\">"
+                       "<title>", at, y + 2, w, row_h - 4, palette[s % PALETTE_N]);
+            html_escape(f, c->labels[i]);
+            if (c->series > 1 && c->series_names) {
+                fputs(" ", f);
+                html_escape(f, c->series_names[s]);
+            }
+            fprintf(f, ": %s</title></rect>\n", text);
+            at += w;
+            sum += v;
+        }
+        if (broken)     /* the break: two white slashes across the bar */
+            fprintf(f, "<path d=\"M%.1f %d l6 -%d M%.1f %d l6 -%d\" stroke=\"#fff\" "
+                       "stroke-width=\"2\"/>\n", at - 24, y + row_h - 2, row_h - 4, at - 18,
+                    y + row_h - 2, row_h - 4);
+        char text[48], share[32];
+        html_format_unit(text, sizeof text, sum, c->unit);
+        format_share(share, sizeof share, sum, total);
+        fprintf(f, "<text class=\"value\" x=\"%.1f\" y=\"%d\">%s (", at + 4, y + 12, text);
+        html_escape(f, share);
+        fputs(")</text>\n", f);
+    }
     fputs("</svg>\n", f);
 }
 
-void html_scatter_chart(FILE *f, const char *title, const char *xlabel, const char *ylabel, int n,
-                        const double *x, const double *y, const char *const *labels,
-                        const int *front)
+/* ---- lines and points ------------------------------------------------------------------- */
+
+void html_line_chart(FILE *f, const struct html_line *c)
 {
-    struct plot_area a;
-    begin_plot(f, &a, title);
-    draw_axes(f, &a, n, x, y, xlabel, ylabel);
-    /* the front, joined in x order (a simple insertion order walk: n is small) */
+    struct plot p = {.x = {c->xlabel, c->xunit, format_of(c->xunit)},
+                     .y = {c->ylabel, c->yunit, format_of(c->yunit)}};
+    plot_begin(f, &p, c->title, 30, 300, c->n, c->x, c->y);
+    plot_axes(f, &p);
+    fputs("<polyline fill=\"none\" stroke=\"#4e79a7\" stroke-width=\"2\" points=\"", f);
+    for (int i = 0; i < c->n; i++)
+        if (isfinite(c->x[i]) && isfinite(c->y[i]))
+            fprintf(f, "%.1f,%.1f ", axis_px(&p.x, c->x[i]), axis_px(&p.y, c->y[i]));
+    fputs("\"/>\n", f);
+    for (int i = 0; i < c->n; i++) {
+        if (!isfinite(c->x[i]) || !isfinite(c->y[i]))
+            continue;
+        char xs[48], ys[48];
+        format_of(c->xunit)(xs, sizeof xs, c->x[i], c->xunit);
+        format_of(c->yunit)(ys, sizeof ys, c->y[i], c->yunit);
+        fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"#4e79a7\">"
+                   "<title>%s, %s</title></circle>\n", axis_px(&p.x, c->x[i]),
+                axis_px(&p.y, c->y[i]), xs, ys);
+    }
+    fputs("</svg>\n", f);
+}
+
+/* Characters of UTF-8 text (continuation bytes do not count). */
+static int text_chars(const char *s)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+struct html_box html_label_box(double x, double y, const char *text)
+{
+    /* 0.6 em per character covers digits and most letters of a sans-serif font */
+    double w = 0.6 * HTML_LABEL_PX * text_chars(text);
+    return (struct html_box){x, y - 0.9 * HTML_LABEL_PX, x + w, y + 0.3 * HTML_LABEL_PX};
+}
+
+static int boxes_overlap(const struct html_box *a, const struct html_box *b)
+{
+    return a->x0 < b->x1 && b->x0 < a->x1 && a->y0 < b->y1 && b->y0 < a->y1;
+}
+
+static int box_inside(const struct html_box *b, const struct html_box *area)
+{
+    return b->x0 >= area->x0 && b->x1 <= area->x1 && b->y0 >= area->y0 && b->y1 <= area->y1;
+}
+
+/* Is the spot free of the area's edge, the markers and the labels placed so far? */
+static int spot_free(const struct html_box *b, const struct html_box *area, int n,
+                     const double *px, const double *py, double r, const struct html_box *placed,
+                     int nplaced)
+{
+    if (!box_inside(b, area))
+        return 0;
+    for (int j = 0; j < n; j++) {
+        struct html_box m = {px[j] - r, py[j] - r, px[j] + r, py[j] + r};
+        if (isfinite(px[j]) && isfinite(py[j]) && boxes_overlap(b, &m))
+            return 0;
+    }
+    for (int j = 0; j < nplaced; j++)
+        if (boxes_overlap(b, &placed[j]))
+            return 0;
+    return 1;
+}
+
+void html_place_labels(int n, const double *px, const double *py, double r,
+                       const char *const *labels, struct html_box area, double (*at)[2],
+                       int *placed)
+{
+    struct html_box *boxes = malloc((size_t)(n + 1) * sizeof *boxes);
+    int nboxes = 0;
+    for (int i = 0; i < n; i++) {
+        placed[i] = 0;
+        if (!boxes || !labels[i] || !labels[i][0] || !isfinite(px[i]) || !isfinite(py[i]))
+            continue;
+        struct html_box size = html_label_box(0, 0, labels[i]);
+        double w = size.x1, up = -size.y0, down = size.y1, h = up + down;
+        double mid = (up - down) / 2;           /* baseline that centres the box on y */
+        for (int k = 0; k < 16 && !placed[i]; k++) {
+            double g = r + 2 + (k >= 8 ? h : 0);    /* a second ring a label's height out */
+            const double spots[8][2] = {
+                {px[i] + g, py[i] + mid},         {px[i] - g - w, py[i] + mid},
+                {px[i] - w / 2, py[i] - g - down}, {px[i] - w / 2, py[i] + g + up},
+                {px[i] + g, py[i] - g - down},     {px[i] - g - w, py[i] - g - down},
+                {px[i] + g, py[i] + g + up},       {px[i] - g - w, py[i] + g + up}};
+            const double *spot = spots[k % 8];
+            struct html_box b = html_label_box(spot[0], spot[1], labels[i]);
+            if (spot_free(&b, &area, n, px, py, r, boxes, nboxes)) {
+                boxes[nboxes++] = b;
+                at[i][0] = spot[0];
+                at[i][1] = spot[1];
+                placed[i] = 1;
+            }
+        }
+    }
+    free(boxes);
+}
+
+/* The label of a placed point, with the box the placer reserved for it. */
+static void write_label(FILE *f, double x, double y, const char *text)
+{
+    struct html_box b = html_label_box(x, y, text);
+    fprintf(f, "<text class=\"label\" x=\"%.1f\" y=\"%.1f\" style=\"font-size:%dpx\" "
+               "data-box=\"%.1f %.1f %.1f %.1f\">", x, y, HTML_LABEL_PX, b.x0, b.y0, b.x1, b.y1);
+    html_escape(f, text);
+    fputs("</text>\n", f);
+}
+
+/* The front as a staircase in x order: what the best point so far buys until the next. */
+static void front_line(FILE *f, const struct plot *p, const struct html_scatter *c)
+{
     fputs("<polyline fill=\"none\" stroke=\"#e15759\" stroke-width=\"2\" points=\"", f);
     double last = -INFINITY, last_y = 0;
     for (;;) {
         int best = -1;
-        for (int i = 0; i < n; i++)
-            if (front && front[i] && isfinite(x[i]) && isfinite(y[i]) && x[i] > last &&
-                (best < 0 || x[i] < x[best]))
+        for (int i = 0; i < c->n; i++)
+            if (c->front[i] && isfinite(c->x[i]) && isfinite(c->y[i]) && c->x[i] > last &&
+                (best < 0 || c->x[i] < c->x[best]))
                 best = i;
         if (best < 0)
             break;
-        /* a staircase: what the best point so far buys until the next one */
         if (isfinite(last))
-            fprintf(f, "%.1f,%.1f ", px(&a, x[best]), py(&a, last_y));
-        fprintf(f, "%.1f,%.1f ", px(&a, x[best]), py(&a, y[best]));
-        last = x[best];
-        last_y = y[best];
+            fprintf(f, "%.1f,%.1f ", axis_px(&p->x, c->x[best]), axis_px(&p->y, last_y));
+        fprintf(f, "%.1f,%.1f ", axis_px(&p->x, c->x[best]), axis_px(&p->y, c->y[best]));
+        last = c->x[best];
+        last_y = c->y[best];
     }
     fputs("\"/>\n", f);
-    for (int i = 0; i < n; i++) {
-        if (!isfinite(x[i]) || !isfinite(y[i]))
-            continue;
-        int on = front && front[i];
-        fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%d\" fill=\"%s\"><title>",
-                px(&a, x[i]), py(&a, y[i]), on ? 5 : 4, on ? "#e15759" : "#4e79a7");
-        if (labels && labels[i])
-            html_escape(f, labels[i]);
-        fprintf(f, " (%.4g, %.4g)%s</title></circle>\n", x[i], y[i], on ? " Pareto" : "");
+}
+
+static void scatter_point(FILE *f, const struct plot *p, const struct html_scatter *c, int i,
+                          int on)
+{
+    fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%d\" fill=\"%s\" fill-opacity=\"0.75\" "
+               "stroke=\"#fff\"><title>", axis_px(&p->x, c->x[i]), axis_px(&p->y, c->y[i]),
+            on ? 5 : 4, on ? "#e15759" : "#4e79a7");
+    html_escape(f, c->tips && c->tips[i] ? c->tips[i] : c->labels ? c->labels[i] : "");
+    char xs[48], ys[48];
+    format_of(c->xunit)(xs, sizeof xs, c->x[i], c->xunit);
+    format_of(c->yunit)(ys, sizeof ys, c->y[i], c->yunit);
+    fprintf(f, ": %s, %s%s</title></circle>\n", xs, ys, on ? " (front)" : "");
+}
+
+void html_scatter_chart(FILE *f, const struct html_scatter *c)
+{
+    struct plot p = {.x = {c->xlabel, c->xunit, format_of(c->xunit)},
+                     .y = {c->ylabel, c->yunit, format_of(c->yunit)}};
+    plot_begin(f, &p, c->title, 48, 300, c->n, c->x, c->y);   /* the legend above the plot */
+    plot_axes(f, &p);
+    int n = c->n, fronts = 0;
+    double *px = calloc((size_t)n + 1, sizeof *px), *py = calloc((size_t)n + 1, sizeof *py);
+    double (*at)[2] = calloc((size_t)n + 1, sizeof *at);
+    int *order = calloc((size_t)n + 1, sizeof *order);
+    int *placed = calloc((size_t)n + 1, sizeof *placed);
+    const char **ordered = calloc((size_t)n + 1, sizeof *ordered);
+    if (px && py && at && order && placed && ordered) {
+        /* the front first: drawn on top, labelled first */
+        for (int pass = 1, k = 0; pass >= 0; pass--)
+            for (int i = 0; i < n; i++)
+                if ((c->front && c->front[i]) == pass)
+                    order[k++] = i;
+        for (int k = 0; k < n; k++) {
+            int i = order[k];
+            int shown = isfinite(c->x[i]) && isfinite(c->y[i]);
+            px[k] = shown ? axis_px(&p.x, c->x[i]) : NAN;
+            py[k] = shown ? axis_px(&p.y, c->y[i]) : NAN;
+            ordered[k] = c->labels ? c->labels[i] : NULL;
+            fronts += shown && c->front && c->front[i];
+        }
+        if (fronts)
+            front_line(f, &p, c);
+        for (int k = n - 1; k >= 0; k--)
+            if (isfinite(px[k]))
+                scatter_point(f, &p, c, order[k], c->front && c->front[order[k]]);
+        struct html_box area = {p.left, p.top, p.left + p.width, p.top + p.height};
+        html_place_labels(n, px, py, 5, ordered, area, at, placed);
+        for (int k = 0; k < n; k++)
+            if (placed[k])
+                write_label(f, at[k][0], at[k][1], ordered[k]);
     }
-    fprintf(f, "<text x=\"%d\" y=\"%d\" fill=\"#e15759\">&#8212; Pareto front</text>\n",
-            a.left + a.width - 110, a.top + 14);
+    if (fronts) {
+        fprintf(f, "<line x1=\"%d\" y1=\"36\" x2=\"%d\" y2=\"36\" stroke=\"#e15759\" "
+                   "stroke-width=\"2\"/><circle cx=\"%d\" cy=\"36\" r=\"5\" fill=\"#e15759\"/>"
+                   "<text class=\"legend\" x=\"%d\" y=\"40\">", p.left, p.left + 24,
+                p.left + 12, p.left + 30);
+        html_escape(f, c->front_name);
+        fputs("</text>\n", f);
+    }
+    free(px);
+    free(py);
+    free(at);
+    free(order);
+    free(placed);
+    free(ordered);
     fputs("</svg>\n", f);
 }
 
-void html_format_si(char *buf, size_t size, double v, const char *unit)
-{
-    static const struct { double scale; const char *prefix; } si[] = {
-        {1e12, "T"}, {1e9, "G"}, {1e6, "M"}, {1e3, "k"}, {1, ""}};
-    size_t i = 0;
-    while (i + 1 < sizeof si / sizeof si[0] && fabs(v) < si[i].scale * 0.9995)
-        i++;
-    const char *sep = si[i].prefix[0] || (unit && unit[0]) ? " " : "";
-    snprintf(buf, size, "%.3g%s%s%s", v / si[i].scale, sep, si[i].prefix, unit ? unit : "");
-}
-
-/* A decade-aligned log range [10^lo, 10^hi] around [min, max], at least one decade wide. */
-static void log_range(double min, double max, double *lo, double *hi)
-{
-    *lo = floor(log10(min));
-    *hi = ceil(log10(max));
-    if (*hi <= *lo)
-        *hi = *lo + 1;
-}
-
-/* Where a point's name was written: names that would overlap one are left to the tooltip. */
-struct label_box {
-    double x0, y0, x1, y1;
-};
-
-static int label_fits(struct label_box *boxes, int *n, double x, double y, const char *text)
-{
-    struct label_box b = {x, y - 10, x + 5.5 * (double)strlen(text), y + 2};   /* 10 px font */
-    for (int i = 0; i < *n; i++)
-        if (b.x0 < boxes[i].x1 && boxes[i].x0 < b.x1 && b.y0 < boxes[i].y1 && boxes[i].y0 < b.y1)
-            return 0;
-    boxes[(*n)++] = b;
-    return 1;
-}
+/* ---- the roofline ----------------------------------------------------------------------- */
 
 static int plottable(double x, double y)
 {
     return isfinite(x) && isfinite(y) && x > 0 && y > 0;
 }
 
-void html_roofline_chart(FILE *f, const struct html_roofline *c)
+/* The roofs: the slanted one from where it enters the plot to the ridge, then flat; each
+ * named along its line. */
+static void roofs(FILE *f, const struct plot *p, const struct html_roofline *c)
 {
-    const int left = 80, top = 48, width = CHART_W - 80 - 20, height = 360;   /* legend above */
-    double ridge = c->peak / c->bandwidth;
-    double xmin = ridge, xmax = ridge, ymin = c->peak, ymax = c->peak;
-    for (int i = 0; i < c->n; i++)
-        if (plottable(c->x[i], c->y[i])) {
-            xmin = fmin(xmin, c->x[i]);
-            xmax = fmax(xmax, c->x[i]);
-            ymin = fmin(ymin, c->y[i]);
-            ymax = fmax(ymax, c->y[i]);
-        }
-    double xlo, xhi, ylo, yhi;
-    log_range(xmin, xmax, &xlo, &xhi);
-    log_range(ymin, ymax, &ylo, &yhi);
-    if (xhi - log10(ridge) < 1)     /* room right of the ridge for the flat roof */
-        xhi += 1;
-#define RX(v) (left + (log10(v) - xlo) / (xhi - xlo) * width)
-#define RY(v) (top + height - (log10(v) - ylo) / (yhi - ylo) * height)
-    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-               "role=\"img\">\n", CHART_W, top + height + 45);
-    svg_title(f, c->title, 18);
-    char t[48];
-    for (double d = xlo; d <= xhi + 1e-9; d++) {
-        double X = RX(pow(10, d));
-        html_format_si(t, sizeof t, pow(10, d), "");
-        fprintf(f, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#ddd\"/>"
-                   "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text>\n",
-                X, top, X, top + height, X, top + height + 14, t);
-    }
-    for (double d = ylo; d <= yhi + 1e-9; d++) {
-        double Y = RY(pow(10, d));
-        html_format_si(t, sizeof t, pow(10, d), "");
-        fprintf(f, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#ddd\"/>"
-                   "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n",
-                left, Y, left + width, Y, left - 4, Y + 4, t);
-    }
-    fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" "
-               "stroke=\"#888\"/>\n", left, top, width, height);
-    fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">arithmetic intensity (%s, log)"
-               "</text>\n<text x=\"16\" y=\"%d\" text-anchor=\"middle\" transform=\"rotate(-90 16 "
-               "%d)\">attained (%s, log)</text>\n", left + width / 2, top + height + 32, c->xunit,
-            top + height / 2, top + height / 2, c->yunit);
-    /* the roofs: the slanted one from where it enters the plot to the ridge, then flat */
-    double x0 = fmax(pow(10, xlo), pow(10, ylo) / c->bandwidth);
+    double ridge = c->peak / c->bandwidth, right = pow(10, p->x.hi);
+    double x0 = fmax(pow(10, p->x.lo), pow(10, p->y.lo) / c->bandwidth);
+    double ax = axis_px(&p->x, x0), ay = axis_px(&p->y, c->bandwidth * x0);
+    double rx = axis_px(&p->x, ridge), ry = axis_px(&p->y, c->peak);
     fprintf(f, "<polyline fill=\"none\" stroke=\"#222\" stroke-width=\"2\" points=\"%.1f,%.1f "
-               "%.1f,%.1f %.1f,%.1f\"/>\n", RX(x0), RY(c->bandwidth * x0), RX(ridge),
-            RY(c->peak), RX(pow(10, xhi)), RY(c->peak));
-    fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">", RX(pow(10, xhi)) - 4,
-            RY(c->peak) - 6);
+               "%.1f,%.1f %.1f,%.1f\"/>\n", ax, ay, rx, ry, axis_px(&p->x, right), ry);
+    fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">", axis_px(&p->x, right) - 4,
+            ry - 6);
     html_escape(f, c->peak_label);
-    double angle = atan2(RY(c->peak) - RY(c->bandwidth * x0), RX(ridge) - RX(x0)) * 180 / acos(-1);
-    double lx = RX(x0) + 0.25 * (RX(ridge) - RX(x0)), ly = RY(c->bandwidth * x0) +
-                0.25 * (RY(c->peak) - RY(c->bandwidth * x0)) - 6;
+    double angle = atan2(ry - ay, rx - ax) * 180 / acos(-1);
+    double lx = ax + 0.25 * (rx - ax), ly = ay + 0.25 * (ry - ay) - 6;
     fprintf(f, "</text>\n<text x=\"%.1f\" y=\"%.1f\" transform=\"rotate(%.1f %.1f %.1f)\">",
             lx, ly, angle, lx, ly);
     html_escape(f, c->bandwidth_label);
     fputs("</text>\n", f);
-    const char **legend = malloc((size_t)(c->n + 1) * sizeof *legend);   /* groups drawn */
-    struct label_box *boxes = malloc((size_t)(c->n + 1) * sizeof *boxes);
-    int ngroups = 0, nboxes = 0;
-    for (int i = 0; i < c->n && legend && boxes; i++) {
-        if (!plottable(c->x[i], c->y[i]))
+}
+
+void html_roofline_chart(FILE *f, const struct html_roofline *c)
+{
+    char xname[64], yname[64];
+    snprintf(xname, sizeof xname, "arithmetic intensity (%s, log)", c->xunit);
+    snprintf(yname, sizeof yname, "attained (%s, log)", c->yunit);
+    /* the ridge and the flat roof are always in the plot */
+    double ridge = c->peak / c->bandwidth;
+    int n = c->n;
+    double *x = malloc((size_t)(n + 2) * sizeof *x), *y = malloc((size_t)(n + 2) * sizeof *y);
+    double *px = malloc((size_t)(n + 1) * sizeof *px), *py = malloc((size_t)(n + 1) * sizeof *py);
+    double (*at)[2] = malloc((size_t)(n + 1) * sizeof *at);
+    int *placed = malloc((size_t)(n + 1) * sizeof *placed);
+    const char **legend = malloc((size_t)(n + 1) * sizeof *legend);   /* groups drawn */
+    if (!x || !y || !px || !py || !at || !placed || !legend)
+        n = 0;
+    for (int i = 0; i < n; i++) {
+        x[i] = plottable(c->x[i], c->y[i]) ? c->x[i] : NAN;
+        y[i] = plottable(c->x[i], c->y[i]) ? c->y[i] : NAN;
+    }
+    double corner[2][2] = {{ridge, ridge}, {c->peak, c->peak}};
+    struct plot p = {.x = {xname, "", html_format_si, 1}, .y = {yname, "", html_format_si, 1}};
+    if (x && y) {
+        x[n] = corner[0][0];
+        y[n] = corner[1][0];
+        plot_begin(f, &p, c->title, 48, 360, n + 1, x, y);   /* the legend above the plot */
+    } else {
+        plot_begin(f, &p, c->title, 48, 360, 1, corner[0], corner[1]);
+    }
+    if (p.x.hi - log10(ridge) < 1)      /* room right of the ridge for the flat roof */
+        p.x.hi += 1;
+    plot_axes(f, &p);
+    roofs(f, &p, c);
+    int ngroups = 0;
+    for (int i = 0; i < n; i++) {
+        px[i] = isfinite(x[i]) ? axis_px(&p.x, x[i]) : NAN;
+        py[i] = isfinite(x[i]) ? axis_px(&p.y, y[i]) : NAN;
+        if (!isfinite(x[i]))
             continue;
         const char *group = c->groups && c->groups[i] ? c->groups[i] : "";
         int g = 0;
@@ -367,34 +620,37 @@ void html_roofline_chart(FILE *f, const struct html_roofline *c)
             g++;
         const char *colour = palette[g % PALETTE_N];
         fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"%s\" fill-opacity=\"0.8\">"
-                   "<title>", RX(c->x[i]), RY(c->y[i]), colour);
+                   "<title>", px[i], py[i], colour);
         html_escape(f, c->names ? c->names[i] : "");
         char xs[32], ys[32];
         html_format_si(xs, sizeof xs, c->x[i], c->xunit);
         html_format_si(ys, sizeof ys, c->y[i], c->yunit);
         fprintf(f, ": %s, %s</title></circle>\n", xs, ys);
-        if (c->names &&
-            label_fits(boxes, &nboxes, RX(c->x[i]) + 6, RY(c->y[i]) - 4, c->names[i])) {
-            fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" style=\"font-size:10px\">", RX(c->x[i]) + 6,
-                    RY(c->y[i]) - 4);
-            html_escape(f, c->names[i]);
-            fputs("</text>\n", f);
-        }
         if (g == ngroups) {   /* a new group: its legend entry */
             legend[ngroups++] = group;
             if (c->groups) {
-                int x = left + 75 * g;
+                int lx = p.left + 75 * g;
                 fprintf(f, "<circle cx=\"%d\" cy=\"%d\" r=\"4\" fill=\"%s\"/>"
-                           "<text x=\"%d\" y=\"%d\">", x + 4, top - 14, colour, x + 12,
-                        top - 10);
+                           "<text class=\"legend\" x=\"%d\" y=\"%d\">", lx + 4, p.top - 14,
+                        colour, lx + 12, p.top - 10);
                 html_escape(f, group);
                 fputs("</text>\n", f);
             }
         }
     }
+    if (n > 0 && c->names) {
+        struct html_box area = {p.left, p.top, p.left + p.width, p.top + p.height};
+        html_place_labels(n, px, py, 4, c->names, area, at, placed);
+        for (int i = 0; i < n; i++)
+            if (placed[i])
+                write_label(f, at[i][0], at[i][1], c->names[i]);
+    }
+    free(x);
+    free(y);
+    free(px);
+    free(py);
+    free(at);
+    free(placed);
     free(legend);
-    free(boxes);
-#undef RX
-#undef RY
     fputs("</svg>\n", f);
 }

@@ -6,6 +6,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "hw.h"
 #include "html.h"
@@ -14,6 +16,7 @@
 #include "outdir.h"
 #include "progress.h"
 #include "trace.h"
+#include "git_commit.h"     /* E2SIM_GIT_COMMIT, written by the build (sim/git_commit.cmake) */
 
 static const char *const phase_names[REPORT_PHASES] = {"forward", "backward_data",
                                                        "backward_weight", "update"};
@@ -581,6 +584,48 @@ static void write_curve_json(struct json_writer *w, const struct run_report *r)
     json_array_end(w);
 }
 
+/* When this process started, as ISO 8601 UTC ("2025-01-31T13:55:02Z"), from Linux's
+ * /proc/self/stat (clock ticks after boot, field 22) and /proc/stat (boot time); "" if
+ * unknown. A sweep point's worker is its own process, so this is the point's start. */
+static void process_started(char *buf, size_t size)
+{
+    buf[0] = '\0';
+    char line[1024];
+    unsigned long long ticks = 0, boot = 0;
+    FILE *f = fopen("/proc/self/stat", "r");
+    int ok = f && fgets(line, sizeof line, f);
+    if (f)
+        fclose(f);
+    const char *p = ok ? strrchr(line, ')') : NULL;   /* the command name may hold spaces */
+    for (int field = 2; p && field < 22; field++)
+        p = strchr(p + 1, ' ');
+    if (!p || sscanf(p, " %llu", &ticks) != 1)
+        return;
+    f = fopen("/proc/stat", "r");
+    while (f && fgets(line, sizeof line, f) && sscanf(line, "btime %llu", &boot) != 1)
+        ;
+    if (f)
+        fclose(f);
+    long hz = sysconf(_SC_CLK_TCK);
+    time_t t = (time_t)(boot + ticks / (unsigned long long)(hz > 0 ? hz : 100));
+    struct tm tm;
+    if (boot && gmtime_r(&t, &tm))
+        strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* Which program made the report, where and when: e2sim_version, git_commit, host, started. */
+static void write_provenance(struct json_writer *w, const struct run_report *r)
+{
+    char host[256] = "", started[32];
+    if (gethostname(host, sizeof host - 1) != 0)
+        host[0] = '\0';
+    process_started(started, sizeof started);
+    kv_string(w, "e2sim_version", r->version);
+    kv_string(w, "git_commit", E2SIM_GIT_COMMIT);
+    kv_string(w, "host", host);
+    kv_string(w, "started", started);
+}
+
 int report_write_json(FILE *f, const struct run_report *r)
 {
     struct json_writer w;
@@ -596,7 +641,7 @@ int report_write_json(FILE *f, const struct run_report *r)
     kv_string(&w, "method", r->method);
     kv_string(&w, "trace", r->trace);
     kv_number(&w, "wall_seconds", r->wall_seconds);
-    kv_string(&w, "e2sim_version", r->version);
+    write_provenance(&w, r);
     json_key(&w, "oprec_version");
     json_int(&w, OPREC_VERSION);
     json_object_end(&w);
@@ -711,19 +756,7 @@ int report_write_curve_csv(FILE *f, const struct run_report *r)
 
 void report_format_human(char *buf, size_t size, report_fj fj)
 {
-    double j = joules(fj);
-    if (fj == 0) {
-        snprintf(buf, size, "0 J");
-        return;
-    }
-    static const struct { double scale; const char *unit; } units[] = {
-        {1e6, "MJ"}, {1e3, "kJ"}, {1, "J"}, {1e-3, "mJ"}, {1e-6, "uJ"}, {1e-9, "nJ"}, {1e-12, "pJ"}};
-    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
-        if (j >= units[i].scale || i + 1 == sizeof units / sizeof units[0]) {
-            snprintf(buf, size, "%.4g %s", j / units[i].scale, units[i].unit);
-            return;
-        }
-    }
+    html_format_unit(buf, size, joules(fj), "J");   /* the charts' formatter: one for both */
 }
 
 static void percent(char *buf, size_t size, double fraction)
@@ -954,7 +987,8 @@ static void html_headline(FILE *f, const struct run_report *r)
         fprintf(f, "<tr><td>float32 baseline</td><td>%s</td></tr>\n"
                    "<tr><td>saving vs float32</td><td class=\"big\">%s</td></tr>\n", a, b);
     }
-    fprintf(f, "<tr><td>FPGA time</td><td>%.4g s</td></tr>\n", r->fpga_seconds);
+    html_format_unit(a, sizeof a, r->fpga_seconds, "s");
+    fprintf(f, "<tr><td>FPGA time</td><td>%s</td></tr>\n", a);
     fprintf(f, "<tr><td>iterations</td><td>%" PRIu64 "</td></tr>\n", r->iterations);
     percent(a, sizeof a, r->slu_skip_ratio);
     percent(b, sizeof b, r->psg_predictor_ratio);
@@ -962,7 +996,8 @@ static void html_headline(FILE *f, const struct run_report *r)
                "<tr><td>PSG predictor ratio</td><td>%s</td></tr>\n</table>\n", a, b);
 }
 
-static void html_parts_chart(FILE *f, const char *title, const struct report_part *p, int n)
+static void html_parts_chart(FILE *f, const char *title, const struct report_part *p, int n,
+                             report_fj total)
 {
     if (n == 0)
         return;
@@ -973,7 +1008,8 @@ static void html_parts_chart(FILE *f, const char *title, const struct report_par
             labels[i] = p[i].name;
             values[i] = joules(p[i].fj);
         }
-        html_bar_chart(f, title, "J", n, labels, 1, NULL, values);
+        struct html_bars c = {title, "J", n, labels, 1, NULL, values, joules(total), 0};
+        html_bar_chart(f, &c);
     }
     free(labels);
     free(values);
@@ -989,30 +1025,52 @@ static void html_component_chart(FILE *f, const struct run_report *r)
             snprintf(parts[i].name, sizeof parts[i].name, "%s", r->actions[first[i]].component);
             parts[i].fj = report_component_fj(r, parts[i].name);
         }
-        html_parts_chart(f, "Energy by component", parts, n);
+        html_parts_chart(f, "Energy by component", parts, n, r->total_fj);
     }
     free(first);
     free(parts);
 }
 
+/* The top_layers layers by energy, then one "other" bar for the rest, each by phase. */
 static void html_layer_chart(FILE *f, const struct run_report *r)
 {
-    int n = r->layer_count;
-    if (n == 0)
+    if (r->layer_count == 0)
         return;
+    int top = r->top_layers < r->layer_count ? r->top_layers : r->layer_count;
+    int rest = r->layer_count - top, n = top + (rest > 0);
+    int *order = layers_by_energy(r);
     const char **labels = malloc((size_t)n * sizeof *labels);
-    double *values = malloc((size_t)n * REPORT_PHASES * sizeof *values);
-    char (*names)[REPORT_NAME + 16] = malloc((size_t)n * sizeof *names);
-    if (labels && values && names) {
-        for (int i = 0; i < n; i++) {
-            snprintf(names[i], sizeof names[i], "%d %s", r->layers[i].id, r->layers[i].name);
-            labels[i] = names[i];
+    double *values = calloc((size_t)n * REPORT_PHASES, sizeof *values);
+    char (*names)[REPORT_NAME + 32] = malloc((size_t)n * sizeof *names);
+    if (order && labels && values && names) {
+        for (int i = 0; i < r->layer_count; i++) {
+            const struct report_layer *l = &r->layers[order[i]];
+            int row = i < top ? i : top;
+            if (i < top)
+                snprintf(names[row], sizeof names[row], "%d %s", l->id, l->name);
             for (int p = 0; p < REPORT_PHASES; p++)
-                values[i * REPORT_PHASES + p] = joules(r->layers[i].phase_fj[p]);
+                values[row * REPORT_PHASES + p] += joules(l->phase_fj[p]);
         }
-        html_bar_chart(f, "Energy per layer, by phase", "J", n, labels, REPORT_PHASES,
-                       phase_names, values);
+        if (rest > 0)
+            snprintf(names[top], sizeof names[top], "other (%d layers)", rest);
+        for (int i = 0; i < n; i++)
+            labels[i] = names[i];
+        char title[96];
+        snprintf(title, sizeof title, "Energy per layer, by phase: the top %d of %d layers", top,
+                 r->layer_count);
+        /* the axis fits the named layers: "other" (often most of the energy) is drawn broken */
+        double named = 0;
+        for (int i = 0; i < top; i++) {
+            double sum = 0;
+            for (int p = 0; p < REPORT_PHASES; p++)
+                sum += values[i * REPORT_PHASES + p];
+            named = fmax(named, sum);
+        }
+        struct html_bars c = {title, "J", n, labels, REPORT_PHASES, phase_names, values,
+                              joules(r->total_fj), named};
+        html_bar_chart(f, &c);
     }
+    free(order);
     free(labels);
     free(values);
     free(names);
@@ -1031,9 +1089,10 @@ static void html_curve_chart(FILE *f, const struct run_report *r)
             y[n] = 100 * r->curve[i].test_top1;
             n++;
         }
+        struct html_line c = {"Test top-1 against energy spent so far", "energy so far", "J",
+                              "test top-1", "%", n, x, y};
         if (n > 0)
-            html_line_chart(f, "Test top-1 against energy spent so far", "energy so far (J)",
-                            "test top-1 (%)", n, x, y);
+            html_line_chart(f, &c);
     }
     free(x);
     free(y);
@@ -1093,23 +1152,25 @@ int report_write_html(FILE *f, const struct run_report *r)
     html_begin(f, "e2sim report");
     html_headline(f, r);
     html_component_chart(f, r);
-    html_parts_chart(f, "Energy by phase", r->phases, r->phase_count);
-    html_parts_chart(f, "Energy by technique", r->techniques, r->technique_count);
+    html_parts_chart(f, "Energy by phase", r->phases, r->phase_count, r->total_fj);
+    html_parts_chart(f, "Energy by technique", r->techniques, r->technique_count, r->total_fj);
     html_curve_chart(f, r);
     html_layer_chart(f, r);
     html_roofline(f, r);
     fputs("<h2>Actions</h2>\n<table>\n<tr><th>component</th><th>action</th><th>count</th>"
-          "<th>pJ per action</th><th>energy (J)</th></tr>\n", f);
+          "<th>pJ per action</th><th>energy</th><th>share</th></tr>\n", f);
     for (int i = 0; i < r->action_count; i++) {
         const struct report_action *a = &r->actions[i];
         fputs("<tr><td>", f);
         html_escape(f, a->component);
         fputs("</td><td class=\"text\">", f);
         html_escape(f, a->action);
-        char p[32];
+        char p[32], e[32], share[32];
         format_pj(p, sizeof p, a->fj_per_action);
-        fprintf(f, "</td><td>%" PRIu64 "</td><td>%s</td><td>%.6g</td></tr>\n", a->count, p,
-                joules(a->fj));
+        report_format_human(e, sizeof e, a->fj);
+        percent(share, sizeof share, r->total_fj ? (double)a->fj / (double)r->total_fj : NAN);
+        fprintf(f, "</td><td>%" PRIu64 "</td><td>%s</td><td>%s</td><td>%s</td></tr>\n",
+                a->count, p, e, share);
     }
     fputs("</table>\n", f);
     html_end(f);

@@ -187,13 +187,30 @@ static int compare_rows(const void *a, const void *b)
     return (x->point > y->point) - (x->point < y->point);
 }
 
+/* Two lines of one point agree when all but their provenance (who ran it, where and when)
+ * is the same. */
+static int same_point(const struct sweep_row *a, const struct sweep_row *b)
+{
+    static const char *const keys[] = {"schema", "points", "sweep", "values", "results",
+                                       "by_component"};
+    int same = 1;
+    for (int k = 0; k < 6 && same; k++) {
+        const struct json_value *x = json_get(a->json, keys[k]), *y = json_get(b->json, keys[k]);
+        char *tx = x ? json_to_text(x) : NULL, *ty = y ? json_to_text(y) : NULL;
+        same = (!x && !y) || (tx && ty && strcmp(tx, ty) == 0);
+        free(tx);
+        free(ty);
+    }
+    return same;
+}
+
 int sweep_dedup_rows(struct sweep_row *rows, int *count, const char *what, struct e2_err *err)
 {
     qsort(rows, (size_t)*count, sizeof *rows, compare_rows);
     int out = 0;
     for (int i = 0; i < *count; i++) {
         if (out > 0 && rows[out - 1].point == rows[i].point) {
-            if (strcmp(rows[out - 1].text, rows[i].text) != 0)
+            if (!same_point(&rows[out - 1], &rows[i]))
                 return e2_fail(err, E2_BAD_INPUT, "%s: point %ld appears twice with different "
                                "values or results", what, rows[i].point);
             json_free(rows[i].json);
@@ -329,43 +346,115 @@ static void write_md(FILE *f, const struct sweep_row *rows, int n, const int *fr
     fputs("\nAll columns: sweep.csv. Each point's full report: points/NNNN/report.md.\n", f);
 }
 
+/* A point's name on the charts: its values ("220, 8"), or "point N" when that is long. */
+static void point_label(const struct sweep_row *r, const struct json_value *keys, char *buf,
+                        size_t size)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    for (int k = 0; keys && k < keys->count && len < size; k++)
+        len += (size_t)snprintf(buf + len, size - len, "%s%s", k ? ", " : "",
+                                value_text(r, keys->keys[k]));
+    if (!buf[0] || len > 24)
+        snprintf(buf, size, "point %ld", r->point);
+}
+
+/* The components' energy of every point, stacked: the union of their component names. */
+static void html_components(FILE *f, const struct sweep_row *rows, int n,
+                            const char *const *labels)
+{
+    const char **names = NULL;
+    int count = 0;
+    for (int i = 0; i < n; i++) {
+        const struct json_value *c = json_get(rows[i].json, "by_component");
+        for (int k = 0; c && c->type == JSON_OBJECT && k < c->count; k++) {
+            int seen = 0;
+            for (int j = 0; j < count && !seen; j++)
+                seen = strcmp(names[j], c->keys[k]) == 0;
+            const char **grown = seen ? names : realloc(names, (size_t)(count + 1) * sizeof *names);
+            if (!grown)
+                break;
+            names = grown;
+            if (!seen)
+                names[count++] = c->keys[k];
+        }
+    }
+    double *values = count ? calloc((size_t)n * (size_t)count, sizeof *values) : NULL;
+    for (int i = 0; values && i < n; i++) {
+        const struct json_value *c = json_get(rows[i].json, "by_component");
+        for (int k = 0; c && c->type == JSON_OBJECT && k < c->count; k++)
+            for (int j = 0; j < count; j++)
+                if (strcmp(names[j], c->keys[k]) == 0 && c->items[k].type == JSON_NUMBER)
+                    values[i * count + j] = c->items[k].number;
+    }
+    if (values) {
+        struct html_bars c = {"Energy per point, by component", "J", n, labels, count, names,
+                              values, 0, 0};
+        html_bar_chart(f, &c);
+    }
+    free(values);
+    free(names);
+}
+
 static void write_html(FILE *f, const struct sweep_row *rows, int n, const int *front,
                        const double *energy, const double *top1)
 {
     html_begin(f, "e2sim sweep");
-    fprintf(f, "<h1>e2sim sweep</h1>\n<p>%d points. Red: the Pareto front (no other point has "
-               "both less energy and higher test top-1).</p>\n", n);
-    const char **labels = calloc((size_t)n + 1, sizeof *labels);
-    char **owned = calloc((size_t)n + 1, sizeof *owned);
-    double *pct = calloc((size_t)n + 1, sizeof *pct);
     const struct json_value *keys = n ? row_values(&rows[0]) : NULL;
-    for (int i = 0; labels && owned && pct && i < n; i++) {
-        char buf[1024];
-        int len = snprintf(buf, sizeof buf, "point %ld", rows[i].point);
-        for (int k = 0; keys && k < keys->count && len < (int)sizeof buf; k++)
-            len += snprintf(buf + len, sizeof buf - (size_t)len, " %s=%s", keys->keys[k],
-                            value_text(&rows[i], keys->keys[k]));
-        owned[i] = strdup(buf);
-        labels[i] = owned[i];
-        pct[i] = 100 * top1[i];
+    fprintf(f, "<h1>e2sim sweep</h1>\n<p>%d points, named on the charts by their values of ", n);
+    for (int k = 0; keys && k < keys->count; k++) {
+        fputs(k ? ", " : "", f);
+        html_escape(f, keys->keys[k]);
     }
-    int any = 0;
-    for (int i = 0; i < n; i++)
-        any |= isfinite(top1[i]);
-    if (labels && owned && pct && any)
-        html_scatter_chart(f, "Test top-1 against energy", "energy (J)", "test top-1 (%)", n,
-                           energy, pct, labels, front);
-    else if (labels && owned)
-        html_bar_chart(f, "Energy per point (no accuracy: not trained)", "J", n, labels, 1, NULL,
-                       energy);
+    fputs(" (\"point N\" where that is long; every point's values in its tooltip and the table "
+          "below). Red: a Pareto front, the points no other point beats on both axes.</p>\n", f);
+    const char **labels = calloc((size_t)n + 1, sizeof *labels);
+    const char **tips = calloc((size_t)n + 1, sizeof *tips);
+    char (*text)[2][512] = calloc((size_t)n + 1, sizeof *text);
+    double *pct = calloc((size_t)n + 1, sizeof *pct);
+    double *seconds = calloc((size_t)n + 1, sizeof *seconds);
+    double *faster = calloc((size_t)n + 1, sizeof *faster);
+    int *time_front = calloc((size_t)n + 1, sizeof *time_front);
+    int any_top1 = 0, any_time = 0;
+    for (int i = 0; labels && tips && text && pct && seconds && faster && time_front && i < n;
+         i++) {
+        point_label(&rows[i], keys, text[i][0], sizeof text[i][0]);
+        int len = snprintf(text[i][1], sizeof text[i][1], "point %ld", rows[i].point);
+        for (int k = 0; keys && k < keys->count && len < (int)sizeof text[i][1]; k++)
+            len += snprintf(text[i][1] + len, sizeof text[i][1] - (size_t)len, " %s=%s",
+                            keys->keys[k], value_text(&rows[i], keys->keys[k]));
+        labels[i] = text[i][0];
+        tips[i] = text[i][1];
+        pct[i] = 100 * top1[i];
+        seconds[i] = row_number(&rows[i], "fpga_seconds");
+        faster[i] = -seconds[i];    /* the front maximizes its second argument */
+        any_top1 |= isfinite(top1[i]);
+        any_time |= isfinite(seconds[i]);
+    }
+    if (labels && tips && text && pct && seconds && faster && time_front) {
+        if (any_top1) {
+            struct html_scatter c = {"Test top-1 against energy", "energy", "J", "test top-1",
+                                     "%", n, energy, pct, labels, tips, front,
+                                     "Pareto front: less energy, higher test top-1"};
+            html_scatter_chart(f, &c);
+        }
+        if (any_time) {
+            sweep_pareto(n, energy, faster, time_front);
+            struct html_scatter c = {"Energy against FPGA time", "FPGA time", "s", "energy", "J",
+                                     n, seconds, energy, labels, tips, time_front,
+                                     "Pareto front: less energy, less FPGA time"};
+            html_scatter_chart(f, &c);
+        }
+        html_components(f, rows, n, labels);
+    }
     fputs("<table>\n<tr><th>point</th>", f);
     for (int k = 0; keys && k < keys->count; k++) {
         fputs("<th>", f);
         html_escape(f, keys->keys[k]);
         fputs("</th>", f);
     }
-    fputs("<th>test top-1</th><th>energy (J)</th><th>saving vs float32</th><th>Pareto</th>"
-          "</tr>\n", f);
+    fprintf(f, "<th>test top-1</th><th>energy</th><th>saving vs float32</th><th>FPGA time</th>"
+               "<th>%s</th></tr>\n", any_top1 ? "Pareto (energy, top-1)" : "least energy");
     for (int i = 0; i < n; i++) {
         fprintf(f, "<tr><td>%ld</td>", rows[i].point);
         for (int k = 0; keys && k < keys->count; k++) {
@@ -374,24 +463,30 @@ static void write_html(FILE *f, const struct sweep_row *rows, int n, const int *
             fputs("</td>", f);
         }
         double saving = row_number(&rows[i], "savings_vs_fp32");
+        char e[48], t[48];
+        html_format_unit(e, sizeof e, energy[i], "J");
+        html_format_unit(t, sizeof t, row_number(&rows[i], "fpga_seconds"), "s");
         if (isfinite(top1[i]))
             fprintf(f, "<td>%.2f %%</td>", 100 * top1[i]);
         else
             fputs("<td>n/a</td>", f);
-        fprintf(f, "<td>%.6g</td>", energy[i]);
+        fprintf(f, "<td>%s</td>", isfinite(energy[i]) ? e : "n/a");
         if (isfinite(saving))
             fprintf(f, "<td>%.2f %%</td>", 100 * saving);
         else
             fputs("<td>n/a</td>", f);
-        fprintf(f, "<td>%s</td></tr>\n", front[i] ? "*" : "");
+        fprintf(f, "<td>%s</td><td>%s</td></tr>\n", isfinite(row_number(&rows[i], "fpga_seconds"))
+                ? t : "n/a", front[i] ? "*" : "");
     }
     fputs("</table>\n", f);
     html_end(f);
-    for (int i = 0; owned && i < n; i++)
-        free(owned[i]);
-    free(owned);
     free(labels);
+    free(tips);
+    free(text);
     free(pct);
+    free(seconds);
+    free(faster);
+    free(time_front);
 }
 
 typedef void (*summary_fn)(FILE *, const struct sweep_row *, int, const int *, const double *,
@@ -555,7 +650,37 @@ static pid_t start_worker(const struct sweep_state *s, long point, struct e2_err
     return pid;
 }
 
-/* The point's line: {"schema", "point", "points", "sweep", "values": {...}, "results": {...}}. */
+/* Copied from the point's report.json into its line: each component's energy (the stacked
+ * bars of sweep.html), and which e2sim made the point, where and when (the report's run
+ * keys; null where the report has none). */
+static void copy_report_parts(struct json_writer *w, const struct json_value *report)
+{
+    const struct json_value *parts = json_get(report, "energy.by_component");
+    char *text = parts && parts->type == JSON_OBJECT ? json_to_text(parts) : NULL;
+    json_key(w, "by_component");
+    if (text)
+        json_raw(w, text);
+    else
+        json_null(w);
+    free(text);
+    static const char *const provenance[] = {"e2sim_version", "git_commit", "host", "started"};
+    json_key(w, "provenance");
+    json_object_begin(w);
+    for (int k = 0; k < 4; k++) {
+        char path[32];
+        snprintf(path, sizeof path, "run.%s", provenance[k]);
+        const char *v = json_get_string(report, path);
+        json_key(w, provenance[k]);
+        if (v)
+            json_string(w, v);
+        else
+            json_null(w);
+    }
+    json_object_end(w);
+}
+
+/* The point's line: {"schema", "point", "points", "sweep", "values": {...}, "results": {...},
+ * "by_component": {...}, "provenance": {...}}. */
 static int point_line(const struct sweep_state *s, long point, const struct json_value *report,
                       char **line, struct e2_err *err)
 {
@@ -606,6 +731,7 @@ static int point_line(const struct sweep_state *s, long point, const struct json
             json_null(&w);
     }
     json_object_end(&w);
+    copy_report_parts(&w, report);
     json_object_end(&w);
     fclose(f);
     free(pc);

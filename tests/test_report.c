@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -403,6 +404,106 @@ static void test_roofline_from_the_model(void)
     free(cfg);
 }
 
+/* The version `e2sim --version` prints ("e2sim 0.1.0" -> "0.1.0"). */
+static void program_version(char *buf, size_t size)
+{
+    char line[128] = "";
+    FILE *p = popen("'" E2SIM_BINARY "' --version", "r");
+    CU_ASSERT_FATAL(p != NULL);
+    if (!fgets(line, sizeof line, p))
+        line[0] = '\0';
+    pclose(p);
+    line[strcspn(line, "\n")] = '\0';
+    CU_ASSERT_FATAL(strncmp(line, "e2sim ", 6) == 0);
+    snprintf(buf, size, "%s", line + 6);
+}
+
+/* The provenance keys of a report.json's run object or a sweep.jsonl line's provenance: the
+ * program's version, a git commit (12 hex digits, maybe "-dirty", or "unknown"), this host,
+ * and a start time in ISO 8601 UTC within the last hour. */
+static void check_provenance(const struct json_value *v, const char *prefix)
+{
+    char key[64], version[128], host[256] = "", now[32], hour_ago[32];
+    program_version(version, sizeof version);
+    gethostname(host, sizeof host - 1);
+    time_t t = time(NULL), t0 = t - 3600;
+    struct tm tm;
+    strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+    strftime(hour_ago, sizeof hour_ago, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t0, &tm));
+    snprintf(key, sizeof key, "%s.e2sim_version", prefix);
+    const char *s = json_get_string(v, key);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    CU_ASSERT_STRING_EQUAL(s, version);
+    snprintf(key, sizeof key, "%s.git_commit", prefix);
+    s = json_get_string(v, key);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    size_t hex = strspn(s, "0123456789abcdef");
+    CU_ASSERT(strcmp(s, "unknown") == 0 ||
+              (hex == 12 && (s[12] == '\0' || strcmp(s + 12, "-dirty") == 0)));
+    snprintf(key, sizeof key, "%s.host", prefix);
+    s = json_get_string(v, key);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    CU_ASSERT_STRING_EQUAL(s, host);
+    snprintf(key, sizeof key, "%s.started", prefix);
+    s = json_get_string(v, key);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    CU_ASSERT_EQUAL(strlen(s), 20);     /* ISO 8601 compares as text */
+    CU_ASSERT(strcmp(s, hour_ago) >= 0 && strcmp(s, now) <= 0);
+}
+
+static void test_provenance_in_report_json(void)
+{
+    struct run_report r;
+    sample(&r);
+    struct e2_err err = {{0}};
+    CU_ASSERT_EQUAL_FATAL(report_write(dir, &r, &err), E2_OK);
+    char path[256];
+    snprintf(path, sizeof path, "%s/report.json", dir);
+    struct json_value *v;
+    CU_ASSERT_EQUAL_FATAL(json_parse_file(path, &v, &err), E2_OK);
+    check_provenance(v, "run");
+    json_free(v);
+    report_free(&r);
+}
+
+/* A two-point hardware sweep over the shipped ResNet-8 trace, run by the program: every
+ * sweep.jsonl line carries its point's provenance, the same as the point's report.json. */
+static void test_provenance_in_sweep_jsonl(void)
+{
+    char config[256], out[256], cmd[1024];
+    snprintf(config, sizeof config, "%s/prov.yaml", dir);
+    snprintf(out, sizeof out, "%s/prov", dir);
+    FILE *f = fopen(config, "w");
+    CU_ASSERT_FATAL(f != NULL);
+    fputs("name: prov\nsweep:\n  vary:\n    hardware.pl_clock_mhz: [100, 150]\n", f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "'" E2SIM_BINARY "' replay '" E2SIM_SOURCE_DIR
+             "/traces/resnet8-fmnist-1k.e2t' --config '%s' --out '%s' --quiet", config, out);
+    CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
+    char path[300];
+    snprintf(path, sizeof path, "%s/sweep.jsonl", out);
+    char *text = read_text(path);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+    int lines = 0;
+    for (char *line = text, *nl; (nl = strchr(line, '\n')); line = nl + 1, lines++) {
+        struct json_value *v, *report;
+        struct e2_err err = {{0}};
+        CU_ASSERT_EQUAL_FATAL(json_parse(line, (size_t)(nl - line), path, &v, &err), E2_OK);
+        check_provenance(v, "provenance");
+        snprintf(path, sizeof path, "%s/points/%04d/report.json", out,
+                 (int)json_get_number(v, "point", -1));
+        CU_ASSERT_EQUAL_FATAL(json_parse_file(path, &report, &err), E2_OK);
+        CU_ASSERT_STRING_EQUAL(json_get_string(v, "provenance.started"),
+                               json_get_string(report, "run.started"));
+        json_free(report);
+        json_free(v);
+    }
+    CU_ASSERT_EQUAL(lines, 2);
+    free(text);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s'", out, config);
+    CU_ASSERT_EQUAL(system(cmd), 0);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/e2sim-test-report-XXXXXX");
@@ -417,6 +518,8 @@ int main(void)
         { "missing folder is an error", test_missing_folder_is_an_error },
         { "exact joules text", test_format_joules },
         { "roofline of a conv, BN, FC stream", test_roofline_from_the_model },
+        { "provenance in report.json", test_provenance_in_report_json },
+        { "provenance in each sweep.jsonl line", test_provenance_in_sweep_jsonl },
         CU_TEST_INFO_NULL,
     };
     int failed = cunit_run("report", NULL, NULL, tests);
