@@ -99,6 +99,8 @@ struct hw_params {
     struct hw_ps ps;
     struct hw_energy energy;
     char dataflow[256];         /* "fused" | "unfused": element-wise ops (mapper.cpp); 256 = CFG_STR */
+    char ert[256];              /* energy.ert: an Accelergy ERT the energy table was read from
+                                   (sim/ert.c, at config resolve; the model ignores it) */
 };
 
 #endif

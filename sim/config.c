@@ -4,6 +4,7 @@
  * libyaml's document API gives every node a mark (0-based line and column); messages add 1. */
 #define _DEFAULT_SOURCE     /* realpath, open_memstream */
 #include "config.h"
+#include "ert.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -942,6 +943,17 @@ static int check_calibration(const struct e2_config *cfg, const struct cfg_field
     return 0;
 }
 
+/* energy.ert: the energy table comes from an Accelergy ERT (sim/ert.c). */
+static int read_ert(struct e2_config *cfg, const struct cfg_field **blame1, char *why, size_t size)
+{
+    struct e2_err err = {""};
+    if (!cfg->hw.ert[0] || ert_read(cfg->hw.ert, &cfg->hw, &err) == E2_OK)
+        return 0;
+    *blame1 = cfg_find_field("energy.ert");
+    snprintf(why, size, "%s", err.msg);
+    return 1;
+}
+
 /* Resolve the derived fields and check every rule that spans more than one key. */
 static int resolve_rules(struct e2_config *cfg, const struct cfg_field **blame1,
                          const struct cfg_field **blame2, char *why, size_t size)
@@ -951,7 +963,7 @@ static int resolve_rules(struct e2_config *cfg, const struct cfg_field **blame1,
            check_precision(cfg, blame1, blame2, why, size) ||
            check_schedule(cfg, blame1, blame2, why, size) ||
            check_network(cfg, blame1, blame2, why, size) ||
-           check_calibration(cfg, blame1, blame2, why, size);
+           check_calibration(cfg, blame1, blame2, why, size) || read_ert(cfg, blame1, why, size);
 }
 
 #undef FAULT

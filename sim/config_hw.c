@@ -176,5 +176,8 @@ const struct cfg_field cfg_hw_fields[] = {
      "IPP3N standby current on VPP per device (mA)"},
     {"energy.ddr.ipp5_ma", CFG_DOUBLE, HW(energy.ddr.ipp5_ma), "0", 0, 1000, NULL,
      "IPP5 burst refresh current on VPP per device (mA)"},
+    {"energy.ert", CFG_STRING, HW(ert), "", 0, 0, NULL,
+     "an Accelergy ERT (e2sim export-ert) to read the energy table from; it replaces the "
+     "energy: coefficients, the hardware: timings and supplies stay (empty: none)"},
     {NULL, 0, 0, NULL, 0, 0, NULL, NULL},
 };
