@@ -99,6 +99,8 @@ struct hw_params {
     struct hw_ps ps;
     struct hw_energy energy;
     char dataflow[256];         /* "fused" | "unfused": element-wise ops (mapper.cpp); 256 = CFG_STR */
+    char memspec[256];          /* hardware.ddr.memspec: a DRAMPower memspec (JSON) the DRAM was
+                                   read from (sim/memspec.c, at config resolve) */
     char ert[256];              /* energy.ert: an Accelergy ERT the energy table was read from
                                    (sim/ert.c, at config resolve; the model ignores it) */
 };

@@ -16,6 +16,9 @@ const struct cfg_field cfg_hw_fields[] = {
     {"hardware.dsps", CFG_INT, HW(dsps), "200", 1, 12288, NULL,
      "DSP slices in the MAC array (the XC7Z020 has 220 DSP48E1, the XCZU9EG 2,520 DSP48E2, the "
      "largest UltraScale+ part 12,288)"},
+    {"hardware.dsp_a_bits", CFG_INT, HW(dsp_a_bits), "25", 25, 27, NULL,
+     "width of the DSP multiplier's A port: 25 (DSP48E1, 25x18) or 27 (DSP48E2, 27x18); also "
+     "bounds packing, 2n + w + 1 <= this"},
     {"hardware.int8_macs_per_dsp", CFG_INT, HW(int8_macs_per_dsp), "1", 1, 2, NULL,
      "2: narrow MACs pack two per DSP sharing one operand (8x8, PSG's 4x10); 1: never"},
     {"hardware.pack_max_bits", CFG_INT, HW(pack_max_bits), "8", 1, 12, NULL,
@@ -46,6 +49,9 @@ const struct cfg_field cfg_hw_fields[] = {
     {"hardware.bram_budget_kbit", CFG_INT, HW(bram_budget_kbit), "4608", 36, 100000, NULL,
      "BRAM the buffers may use, Kb incl. parity (XC7Z020: 4.5 Mb of the 4.9 Mb; 32 of 36 bits "
      "hold data)"},
+    {"hardware.uram_budget_kbit", CFG_INT, HW(uram_budget_kbit), "0", 0, 300000, NULL,
+     "UltraRAM the buffers may use, Kb (288 Kb blocks, 72 data bits per port; 0 = none, as on "
+     "the XC7Z020)"},
     {"hardware.dma_chunk_bytes", CFG_INT, HW(dma_chunk_bytes), "16384", 64, 16777216, NULL,
      "chunk size of a streamed element-wise tensor (bytes)"},
     {"hardware.dma_efficiency", CFG_DOUBLE, HW(dma_efficiency), "0.9", 0.1, 1, NULL,
@@ -97,6 +103,9 @@ const struct cfg_field cfg_hw_fields[] = {
      "controller efficiency, sequential reads and writes mixed"},
     {"hardware.ddr.eff_rand_rw", CFG_DOUBLE, HW(ddr.eff_rand_rw), "0.79", 0.01, 1, NULL,
      "controller efficiency, random reads and writes mixed"},
+    {"hardware.ddr.memspec", CFG_STRING, HW(memspec), "", 0, 0, NULL,
+     "a DRAMPower memspec (JSON, DDR3 or DDR4) to read the DRAM from: it replaces the "
+     "hardware.ddr geometry and timings and the energy.ddr currents and supplies (empty: none)"},
     /* ---- the processing system ---- */
     {"hardware.ps.clock_mhz", CFG_DOUBLE, HW(ps.clock_mhz), "667", 100, 2000, NULL,
      "application processor clock (MHz; Cortex-A9 on Zynq-7000, Cortex-A53 on UltraScale+)"},
@@ -128,6 +137,10 @@ const struct cfg_field cfg_hw_fields[] = {
      "one 36-bit BRAM port write (pJ) [E]"},
     {"energy.bram_lut_scale", CFG_DOUBLE, HW(energy.bram_lut_scale), "1.0", 0, 100, NULL,
      "multiplies every BRAM and LUT energy (a calibration knob) [E]"},
+    {"energy.uram_read_pj", CFG_DOUBLE, HW(energy.uram_read_pj), "0", 0, 1000, NULL,
+     "one 72-bit UltraRAM port read (pJ) [E]"},
+    {"energy.uram_write_pj", CFG_DOUBLE, HW(energy.uram_write_pj), "0", 0, 1000, NULL,
+     "one 72-bit UltraRAM port write (pJ) [E]"},
     {"energy.axi_beat_pj", CFG_DOUBLE, HW(energy.axi_beat_pj), "16", 0, 10000, NULL,
      "one 64-bit AXI HP beat including the DMA engine (pJ) [E]"},
     {"energy.ps_active_w", CFG_DOUBLE, HW(energy.ps_active_w), "1.5", 0, 10, NULL,
@@ -149,25 +162,6 @@ const struct cfg_field cfg_hw_fields[] = {
      1000, NULL, "read I/O power per DQ pin while bursting (mW) [V]"},
     {"energy.ddr.odt_write_mw_per_pin", CFG_DOUBLE, HW(energy.ddr.odt_write_mw_per_pin), "21.2",
      0, 1000, NULL, "write termination power per DQ pin while bursting (mW) [V]"},
-    {"energy.static.pl_w", CFG_DOUBLE, HW(energy.stat.pl_w), "0.113", 0, 100, NULL,
-     "PL device static power (W) [V]"},
-    {"energy.static.ps_w", CFG_DOUBLE, HW(energy.stat.ps_w), "0.15", 0, 100, NULL,
-     "PS quiescent power (W) [V]"},
-    {"energy.static.ddrc_w", CFG_DOUBLE, HW(energy.stat.ddrc_w), "0.5", 0, 100, NULL,
-     "PS DDR controller and PHY power while active (W) [E]"},
-    {"energy.static.board_w", CFG_DOUBLE, HW(energy.stat.board_w), "1.5", 0, 100, NULL,
-     "board regulators and peripherals (W) [E]"},
-    /* ---- boards beyond the ZedBoard (docs/hardware.md, "Boards"): defaults keep the XC7Z020 ---- */
-    {"hardware.dsp_a_bits", CFG_INT, HW(dsp_a_bits), "25", 25, 27, NULL,
-     "width of the DSP multiplier's A port: 25 (DSP48E1, 25x18) or 27 (DSP48E2, 27x18); also "
-     "bounds packing, 2n + w + 1 <= this"},
-    {"hardware.uram_budget_kbit", CFG_INT, HW(uram_budget_kbit), "0", 0, 300000, NULL,
-     "UltraRAM the buffers may use, Kb (288 Kb blocks, 72 data bits per port; 0 = none, as on "
-     "the XC7Z020)"},
-    {"energy.uram_read_pj", CFG_DOUBLE, HW(energy.uram_read_pj), "0", 0, 1000, NULL,
-     "one 72-bit UltraRAM port read (pJ) [E]"},
-    {"energy.uram_write_pj", CFG_DOUBLE, HW(energy.uram_write_pj), "0", 0, 1000, NULL,
-     "one 72-bit UltraRAM port write (pJ) [E]"},
     {"energy.ddr.vpp", CFG_DOUBLE, HW(energy.ddr.vpp), "0", 0, 3, NULL,
      "DRAM second supply (V): DDR4's 2.5 V VPP; 0 = none (DDR3) [V]"},
     {"energy.ddr.ipp0_ma", CFG_DOUBLE, HW(energy.ddr.ipp0_ma), "0", 0, 1000, NULL,
@@ -176,6 +170,14 @@ const struct cfg_field cfg_hw_fields[] = {
      "IPP3N standby current on VPP per device (mA)"},
     {"energy.ddr.ipp5_ma", CFG_DOUBLE, HW(energy.ddr.ipp5_ma), "0", 0, 1000, NULL,
      "IPP5 burst refresh current on VPP per device (mA)"},
+    {"energy.static.pl_w", CFG_DOUBLE, HW(energy.stat.pl_w), "0.113", 0, 100, NULL,
+     "PL device static power (W) [V]"},
+    {"energy.static.ps_w", CFG_DOUBLE, HW(energy.stat.ps_w), "0.15", 0, 100, NULL,
+     "PS quiescent power (W) [V]"},
+    {"energy.static.ddrc_w", CFG_DOUBLE, HW(energy.stat.ddrc_w), "0.5", 0, 100, NULL,
+     "PS DDR controller and PHY power while active (W) [E]"},
+    {"energy.static.board_w", CFG_DOUBLE, HW(energy.stat.board_w), "1.5", 0, 100, NULL,
+     "board regulators and peripherals (W) [E]"},
     {"energy.ert", CFG_STRING, HW(ert), "", 0, 0, NULL,
      "an Accelergy ERT (e2sim export-ert) to read the energy table from; it replaces the "
      "energy: coefficients, the hardware: timings and supplies stay (empty: none)"},

@@ -15,8 +15,9 @@ static int same_field(const struct hw_params *a, const struct hw_params *b, int 
 {
     const struct cfg_field *f = &cfg_hw_fields[i];
     size_t off = f->offset - offsetof(struct e2_config, hw);
-    size_t size = f->type == CFG_DOUBLE ? sizeof(double) : f->type == CFG_ENUM ? CFG_STR : sizeof(int);
-    int same = memcmp((const char *)a + off, (const char *)b + off, size) == 0;
+    const char *x = (const char *)a + off, *y = (const char *)b + off;
+    int same = f->type == CFG_STRING || f->type == CFG_ENUM ? strcmp(x, y) == 0
+               : memcmp(x, y, f->type == CFG_DOUBLE ? sizeof(double) : sizeof(int)) == 0;
     if (!same)
         fprintf(stderr, "\n%s differs\n", f->key);
     return same;
