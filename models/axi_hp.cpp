@@ -3,11 +3,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 
 void axi_hp_intern_actions(hw_consts &k)
 {
-    k.a_axi_beat = k.actions->intern(HW_AXI_HP, "beat (64-bit, incl. DMA)", true,
-                                     k.p.energy.axi_beat_pj);
+    std::string name = "beat (" + std::to_string(k.p.axi.port_bits) + "-bit, incl. DMA)";
+    k.a_axi_beat = k.actions->intern(HW_AXI_HP, name.c_str(), true, k.p.energy.axi_beat_pj);
 }
 
 uint64_t axi_hp_cycles(const hw_consts &k, uint64_t bytes, bool write)

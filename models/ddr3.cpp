@@ -1,4 +1,4 @@
-/* DDR3 memory and PS DDR controller (see ddr3.h). */
+/* JEDEC DRAM (DDR3, DDR4) and the PS DDR controller (see ddr3.h). */
 #include "ddr3.h"
 
 #include <algorithm>
@@ -11,7 +11,9 @@
 
 using namespace sc_core;
 
-/* mA x V x ns = pJ; mW x ns = pJ. All per bus command: the devices work in lockstep. */
+/* mA x V x ns = pJ; mW x ns = pJ. All per bus command: the devices work in lockstep. Two
+ * supplies as in DRAMPower: VDD with the IDD currents, and VPP (DDR4's wordline supply) with
+ * the IPP ones; a standard without VPP (DDR3) has vpp = 0. */
 ddr3_energy_pj ddr3_energies(const hw_params &p)
 {
     const hw_ddr_energy &e = p.energy.ddr;
@@ -19,15 +21,15 @@ ddr3_energy_pj ddr3_energies(const hw_params &p)
     double tck = 1000.0 / p.ddr.clock_mhz;
     double burst_ns = p.ddr.burst_length / 2.0 * tck;
     ddr3_energy_pj o;
-    o.act = dev * (e.idd0_ma - e.idd3n_ma) * p.ddr.tras_ns * e.vdd;
+    o.act = dev * ((e.idd0_ma - e.idd3n_ma) * e.vdd + (e.ipp0_ma - e.ipp3n_ma) * e.vpp) * p.ddr.tras_ns;
     o.pre = dev * (e.idd0_ma - e.idd2n_ma) * p.ddr.trp_ns * e.vdd;
     o.rd = dev * (e.idd4r_ma - e.idd3n_ma) * e.vdd * burst_ns;
     o.wr = dev * (e.idd4w_ma - e.idd3n_ma) * e.vdd * burst_ns;
     o.rd_io = dev * p.ddr.device_bits * e.io_read_mw_per_pin * burst_ns;
     o.wr_odt = dev * p.ddr.device_bits * e.odt_write_mw_per_pin * burst_ns;
-    o.ref = dev * (e.idd5_ma - e.idd3n_ma) * e.vdd * p.ddr.trfc_ns;
-    o.active_per_ck = dev * e.idd3n_ma * e.vdd * tck;
-    o.precharged_per_ck = dev * e.idd2n_ma * e.vdd * tck;
+    o.ref = dev * ((e.idd5_ma - e.idd3n_ma) * e.vdd + (e.ipp5_ma - e.ipp3n_ma) * e.vpp) * p.ddr.trfc_ns;
+    o.active_per_ck = dev * (e.idd3n_ma * e.vdd + e.ipp3n_ma * e.vpp) * tck;
+    o.precharged_per_ck = dev * (e.idd2n_ma * e.vdd + e.ipp3n_ma * e.vpp) * tck;
     return o;
 }
 

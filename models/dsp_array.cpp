@@ -39,8 +39,10 @@ mac_choice mac_choose(const hw_consts &k, int a, int b, int acc)
         return c;
     }
     int hi = std::max(a, b), lo = std::min(a, b);
-    /* A DSP48E1 multiplies 25 x 18 signed bits; wider products take several slices. */
-    int per_dsp = (hi <= 25 && lo <= 18) ? 1 : (int)(cdiv(hi, 24) * cdiv(lo, 17));
+    /* A DSP48E1 multiplies 25 x 18 signed bits, a DSP48E2 27 x 18 (hardware.dsp_a_bits); wider
+     * products take several slices. */
+    int A = p.dsp_a_bits;
+    int per_dsp = (hi <= A && lo <= 18) ? 1 : (int)(cdiv(hi, A - 1) * cdiv(lo, 17));
     struct option {
         mac_resource res;
         double pj;
@@ -48,11 +50,12 @@ mac_choice mac_choose(const hw_consts &k, int a, int b, int acc)
     };
     std::vector<option> opts;
     /* Packing: two MACs share the narrow-or-equal operand b_w on the 18-bit B port and put
-     * their other operands side by side in the 25-bit A port; the lower product and a guard bit
-     * must fit below the upper operand: 2 n + w + 1 <= 25 (8x8: exactly 25, as WP487 notes for
-     * DSP48E1). A packed MAC costs the 8x8 packed energy scaled like one DSP MAC's. */
+     * their other operands side by side in the A port; the lower product and a guard bit must
+     * fit below the upper operand: 2 n + w + 1 <= 25 on a DSP48E1 (8x8: exactly 25, as WP487
+     * notes), <= 27 on a DSP48E2 (8x8 with two more guard bits, WP486). A packed MAC costs the
+     * 8x8 packed energy scaled like one DSP MAC's. */
     auto one_dsp = [&](int x, int y) { return e.dsp_mac_base_pj + e.dsp_mac_product_pj * x * y / 450.0; };
-    if (p.int8_macs_per_dsp >= 2 && lo <= p.pack_max_bits && hi <= 18 && 2 * lo + hi + 1 <= 25)
+    if (p.int8_macs_per_dsp >= 2 && lo <= p.pack_max_bits && hi <= 18 && 2 * lo + hi + 1 <= A)
         opts.push_back({MAC_DSP_PACKED, e.dsp_mac_packed8_pj * one_dsp(a, b) / one_dsp(8, 8),
                         (uint64_t)p.dsps * 2});
     if (p.dsps >= per_dsp)

@@ -14,7 +14,8 @@ struct hw_axi {
     double port_read_cap_mbs;   /* interconnect cap on one port's reads (UG585) */
 };
 
-/* DDR3 on the ZedBoard: devices in lockstep on one bus, behind the PS controller. */
+/* JEDEC DRAM (DDR3 on the ZedBoard, DDR4 on UltraScale+ boards): devices in lockstep on one
+ * bus, behind the PS controller. */
 struct hw_ddr {
     double clock_mhz;           /* DDR clock (533.33 for DDR3-1066) */
     int bus_bits;               /* 32 */
@@ -43,6 +44,8 @@ struct hw_ddr_energy {
     double idd0_ma, idd2n_ma, idd3n_ma, idd4r_ma, idd4w_ma, idd5_ma;   /* per device */
     double io_read_mw_per_pin;  /* read I/O power per DQ pin */
     double odt_write_mw_per_pin;/* write termination power per DQ pin */
+    double vpp;                 /* second supply (DDR4 VPP, 2.5 V; 0 = none, as DDR3) */
+    double ipp0_ma, ipp3n_ma, ipp5_ma;  /* its currents: ACT-PRE, standby, refresh */
 };
 
 struct hw_static_energy {
@@ -63,6 +66,8 @@ struct hw_energy {
     double bram_read_pj;        /* one 36-bit BRAM port read */
     double bram_write_pj;       /* one 36-bit BRAM port write */
     double bram_lut_scale;      /* multiplies every BRAM and LUT energy (a calibration knob) */
+    double uram_read_pj;        /* one 72-bit UltraRAM port read */
+    double uram_write_pj;       /* one 72-bit UltraRAM port write */
     double axi_beat_pj;         /* one 64-bit AXI HP beat incl. DMA */
     double ps_active_w;         /* PS power while it computes (dynamic = active - static ps_w) */
     struct hw_ddr_energy ddr;
@@ -71,7 +76,8 @@ struct hw_energy {
 
 struct hw_params {
     double pl_clock_mhz;        /* accelerator clock; model time is counted in its cycles */
-    int dsps;                   /* DSP48E1 in the MAC array (of 220) */
+    int dsps;                   /* DSP slices in the MAC array (220 DSP48E1 on the XC7Z020) */
+    int dsp_a_bits;             /* multiplier A port: 25 (DSP48E1, 25x18) or 27 (DSP48E2, 27x18) */
     int int8_macs_per_dsp;      /* 2: two 8-bit MACs sharing an operand per DSP; 1: no packing */
     int pack_max_bits;          /* operands at most this wide may be packed */
     int fp32_dsps_per_mac;      /* DSPs one pipelined float32 MAC lane needs */
@@ -84,6 +90,7 @@ struct hw_params {
     int eltwise_lanes;          /* elements per cycle of the element-wise unit */
     int array_input_words;      /* 32-bit words per cycle the input buffer feeds the array */
     int bram_budget_kbit;       /* BRAM the buffers may use (Kb incl. parity, of 5040) */
+    int uram_budget_kbit;       /* UltraRAM the buffers may use (Kb, 288 Kb blocks; 0 = none) */
     int dma_chunk_bytes;        /* chunk of a streamed (element-wise) tensor */
     double dma_efficiency;      /* the accelerator DMA's share of the controller's efficiency */
     int simulate_every_n;       /* 1: simulate every sample count (verification); 0: extrapolate */
@@ -92,6 +99,10 @@ struct hw_params {
     struct hw_ps ps;
     struct hw_energy energy;
     char dataflow[256];         /* "fused" | "unfused": element-wise ops (mapper.cpp); 256 = CFG_STR */
+    char memspec[256];          /* hardware.ddr.memspec: a DRAMPower memspec (JSON) the DRAM was
+                                   read from (sim/memspec.c, at config resolve) */
+    char ert[256];              /* energy.ert: an Accelergy ERT the energy table was read from
+                                   (sim/ert.c, at config resolve; the model ignores it) */
 };
 
 #endif

@@ -141,14 +141,16 @@ static std::string check_params(const hw_params &p)
         return "hardware.array_input_words must be at least 1";
     if (p.bram_budget_kbit < 36 || p.dma_chunk_bytes < 64)
         return "hardware.bram_budget_kbit must be >= 36 and dma_chunk_bytes >= 64";
-    if (p.axi.ports < 1 || (p.axi.port_bits != 32 && p.axi.port_bits != 64) ||
+    if (p.axi.ports < 1 || (p.axi.port_bits != 32 && p.axi.port_bits != 64 && p.axi.port_bits != 128) ||
         !pos(p.axi.port_read_cap_mbs))
-        return "hardware.axi: ports >= 1, port_bits 32 or 64, a positive read cap";
+        return "hardware.axi: ports >= 1, port_bits 32, 64 or 128, a positive read cap";
+    if (p.dsp_a_bits < 25 || p.dsp_a_bits > 27 || p.uram_budget_kbit < 0)
+        return "hardware.dsp_a_bits must be 25..27 and uram_budget_kbit not negative";
     const hw_ddr &d = p.ddr;
     if (d.devices < 1 || d.device_bits < 1 || d.bus_bits != d.devices * d.device_bits)
         return "hardware.ddr.bus_bits must equal devices * device_bits";
-    if (d.banks < 1 || d.page_bytes < 64 || (d.burst_length != 4 && d.burst_length != 8))
-        return "hardware.ddr: banks >= 1, page_bytes >= 64, burst_length 4 or 8";
+    if (d.banks < 1 || d.page_bytes < 64 || (d.burst_length != 4 && d.burst_length != 8 && d.burst_length != 16))
+        return "hardware.ddr: banks >= 1, page_bytes >= 64, burst_length 4, 8 or 16";
     if (!pos(d.trcd_ns) || !pos(d.trp_ns) || !pos(d.tras_ns) || !pos(d.trfc_ns) ||
         d.trefi_ns <= d.trfc_ns || d.seq_run_bytes < 1)
         return "hardware.ddr timings must be positive with trefi_ns > trfc_ns";
@@ -160,6 +162,8 @@ static std::string check_params(const hw_params &p)
     if (e.idd3n_ma < 0 || e.idd2n_ma < 0 || e.idd0_ma < std::max(e.idd3n_ma, e.idd2n_ma) ||
         e.idd4r_ma < e.idd3n_ma || e.idd4w_ma < e.idd3n_ma || e.idd5_ma < e.idd3n_ma)
         return "energy.ddr currents must satisfy idd0 >= idd2n, idd3n and idd4r, idd4w, idd5 >= idd3n";
+    if (e.ipp0_ma < e.ipp3n_ma || e.ipp5_ma < e.ipp3n_ma)
+        return "energy.ddr VPP currents must satisfy ipp0, ipp5 >= ipp3n";
     if (p.ps.cycles_per_flop < 0 || p.ps.cycles_per_transcendental < 0)
         return "hardware.ps cycle counts must not be negative";
     const hw_energy &en = p.energy;
@@ -167,6 +171,7 @@ static std::string check_params(const hw_params &p)
                      en.fp32_mac_pj, en.fp32_add_pj, en.lut_mult_pj_per_bit2,
                      en.lut_acc_pj_per_bit, en.bram_read_pj, en.bram_write_pj, en.bram_lut_scale,
                      en.axi_beat_pj, en.ps_active_w, e.vdd, e.io_read_mw_per_pin,
+                     en.uram_read_pj, en.uram_write_pj, e.vpp, e.ipp0_ma, e.ipp3n_ma, e.ipp5_ma,
                      e.odt_write_mw_per_pin, en.stat.pl_w, en.stat.ps_w, en.stat.ddrc_w,
                      en.stat.board_w})
         if (!(v >= 0 && std::isfinite(v)))

@@ -12,6 +12,7 @@
 #define MERGE (1u << E2_CMD_MERGE)
 #define CALIBRATE (1u << E2_CMD_CALIBRATE)
 #define BENCH (1u << E2_CMD_BENCH)
+#define EXPORT_ERT (1u << E2_CMD_EXPORT_ERT)
 
 enum option_id {
     OPT_CONFIG, OPT_OUT, OPT_RESUME, OPT_SET, OPT_PRINT_CONFIG, OPT_THREADS, OPT_JOBS, OPT_SEED,
@@ -27,10 +28,10 @@ struct option_row {
 };
 
 static const struct option_row option_rows[] = {
-    {"config", 'c', 1, RUN | REPLAY | CALIBRATE | BENCH, OPT_CONFIG},
-    {"out", 'o', 1, RUN | REPLAY | MERGE | CALIBRATE | BENCH, OPT_OUT},
+    {"config", 'c', 1, RUN | REPLAY | CALIBRATE | BENCH | EXPORT_ERT, OPT_CONFIG},
+    {"out", 'o', 1, RUN | REPLAY | MERGE | CALIBRATE | BENCH | EXPORT_ERT, OPT_OUT},
     {"resume", 0, 0, RUN | REPLAY | CALIBRATE, OPT_RESUME},
-    {"set", 0, 1, RUN | REPLAY | CALIBRATE | BENCH, OPT_SET},
+    {"set", 0, 1, RUN | REPLAY | CALIBRATE | BENCH | EXPORT_ERT, OPT_SET},
     {"print-config", 0, 0, RUN | REPLAY | CALIBRATE, OPT_PRINT_CONFIG},
     {"threads", 0, 1, RUN | REPLAY | CALIBRATE | BENCH, OPT_THREADS},
     {"jobs", 'j', 1, RUN | REPLAY | CALIBRATE, OPT_JOBS},
@@ -50,6 +51,7 @@ static const char *const command_names[] = {
     [E2_CMD_MERGE] = "merge",
     [E2_CMD_CALIBRATE] = "calibrate",
     [E2_CMD_BENCH] = "bench",
+    [E2_CMD_EXPORT_ERT] = "export-ert",
     [E2_CMD_HELP] = "help",
     [E2_CMD_VERSION] = "version",
     [E2_CMD_CONFIG_REFERENCE] = "config-reference",
@@ -67,6 +69,7 @@ const char *cli_usage(void)
            "       e2sim merge DIR... [--out DIR]       join sharded sweep results\n"
            "       e2sim calibrate --config FILE        fit the energy table to measurements\n"
            "       e2sim bench [NAME...]                speed benchmarks\n"
+           "       e2sim export-ert --config HW.yaml [--out FILE]  the energy table as an Accelergy ERT\n"
            "\n"
            "options:\n"
            "  -c, --config FILE     the YAML config (see docs/config.md)\n"
@@ -240,6 +243,10 @@ static int check_command(struct e2_options *opts, struct e2_err *err)
         if (!opts->config)
             return e2_fail(err, E2_BAD_INPUT, "replay needs --config HW.yaml");
         return E2_OK;
+    case E2_CMD_EXPORT_ERT:
+        if (opts->nargs || !opts->config)
+            return e2_fail(err, E2_BAD_INPUT, "export-ert takes --config HW.yaml and no arguments");
+        return E2_OK;
     case E2_CMD_MERGE:
         if (!opts->nargs)
             return e2_fail(err, E2_BAD_INPUT, "merge needs at least one DIR");
@@ -258,12 +265,12 @@ int cli_parse(int argc, char **argv, struct e2_options *opts, struct e2_err *err
     opts->point = -1;
     int i = 1;
     if (argc > 1 && argv[1][0] != '-') {
-        for (int c = E2_CMD_REPLAY; c <= E2_CMD_BENCH; c++)
+        for (int c = E2_CMD_REPLAY; c <= E2_CMD_EXPORT_ERT; c++)
             if (strcmp(argv[1], command_names[c]) == 0)
                 opts->command = (enum e2_command)c;
         if (opts->command == E2_CMD_RUN)
             return e2_fail(err, E2_BAD_INPUT,
-                           "unknown command '%s' (commands: replay, merge, calibrate, bench; "
+                           "unknown command '%s' (commands: replay, merge, calibrate, bench, export-ert; "
                            "a run needs --config FILE)",
                            argv[1]);
         i = 2;

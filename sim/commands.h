@@ -38,4 +38,8 @@ int cmd_calibrate(const struct e2_options *opts, const struct e2_config *cfg,
  * one was given, else NULL. */
 int cmd_bench(const struct e2_options *opts, const struct e2_config *cfg, struct e2_err *err);
 
+/* e2sim export-ert --config HW.yaml [--out FILE]: the energy table as an Accelergy ERT (sim/ert.c),
+ * to FILE (atomically) or standard output. */
+int cmd_export_ert(const struct e2_options *opts, const struct e2_config *cfg, struct e2_err *err);
+
 #endif

@@ -4,6 +4,8 @@
  * libyaml's document API gives every node a mark (0-based line and column); messages add 1. */
 #define _DEFAULT_SOURCE     /* realpath, open_memstream */
 #include "config.h"
+#include "ert.h"
+#include "memspec.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -942,6 +944,22 @@ static int check_calibration(const struct e2_config *cfg, const struct cfg_field
     return 0;
 }
 
+/* hardware.ddr.memspec (sim/memspec.c), then energy.ert (sim/ert.c): tables read from the
+ * files of other tools replace the keys they cover. */
+static int read_tables(struct e2_config *cfg, const struct cfg_field **blame1, char *why,
+                       size_t size)
+{
+    struct e2_err err = {""};
+    if (cfg->hw.memspec[0] && memspec_read(cfg->hw.memspec, &cfg->hw, &err) != E2_OK)
+        *blame1 = cfg_find_field("hardware.ddr.memspec");
+    else if (cfg->hw.ert[0] && ert_read(cfg->hw.ert, &cfg->hw, &err) != E2_OK)
+        *blame1 = cfg_find_field("energy.ert");
+    else
+        return 0;
+    snprintf(why, size, "%s", err.msg);
+    return 1;
+}
+
 /* Resolve the derived fields and check every rule that spans more than one key. */
 static int resolve_rules(struct e2_config *cfg, const struct cfg_field **blame1,
                          const struct cfg_field **blame2, char *why, size_t size)
@@ -951,7 +969,8 @@ static int resolve_rules(struct e2_config *cfg, const struct cfg_field **blame1,
            check_precision(cfg, blame1, blame2, why, size) ||
            check_schedule(cfg, blame1, blame2, why, size) ||
            check_network(cfg, blame1, blame2, why, size) ||
-           check_calibration(cfg, blame1, blame2, why, size);
+           check_calibration(cfg, blame1, blame2, why, size) ||
+           read_tables(cfg, blame1, why, size);
 }
 
 #undef FAULT

@@ -19,7 +19,8 @@ static int exit_status(int rc)
 /* Load the --config with the scope its command takes, then --trace. */
 static int load_config(const struct e2_options *opts, struct e2_config *cfg, struct e2_err *err)
 {
-    enum cfg_scope scope = opts->command == E2_CMD_REPLAY ? CFG_SCOPE_HW : CFG_SCOPE_RUN;
+    enum cfg_scope scope = opts->command == E2_CMD_REPLAY || opts->command == E2_CMD_EXPORT_ERT
+                                ? CFG_SCOPE_HW : CFG_SCOPE_RUN;
     int rc = cfg_load_scoped(opts->config, opts->sets, opts->nsets, scope, cfg, err);
     if (rc != E2_OK)
         return rc;
@@ -68,6 +69,8 @@ static int dispatch(const struct e2_options *opts, const struct e2_config *cfg,
         return cmd_calibrate(opts, cfg, err);
     case E2_CMD_BENCH:
         return cmd_bench(opts, cfg, err);
+    case E2_CMD_EXPORT_ERT:
+        return cmd_export_ert(opts, cfg, err);
     default:
         return e2_fail(err, E2_FAILURE, "internal error: command %d", (int)opts->command);
     }

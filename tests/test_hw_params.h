@@ -49,6 +49,18 @@ static inline int hwt_set(struct e2_config *cfg, const struct cfg_field *f, cons
         else
             return -1;
         return 0;
+    case CFG_STRING: {   /* "text", 'text' or text */
+        size_t n = strlen(text);
+        if (n >= 2 && (text[0] == '"' || text[0] == '\'') && text[n - 1] == text[0]) {
+            text++;
+            n -= 2;
+        }
+        if (n >= CFG_STR)
+            return -1;
+        memcpy(at, text, n);
+        ((char *)at)[n] = '\0';
+        return 0;
+    }
     case CFG_ENUM: {   /* one of the row's "a|b" choices */
         size_t n = strlen(text);
         for (const char *c = f->choices; c && *c;) {
