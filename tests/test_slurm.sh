@@ -125,7 +125,7 @@ sweep:
   mode: grid
   vary:
     hardware.dsps: [100, 200, 220]
-    hardware.fuse_eltwise: [false, true]
+    hardware.dataflow: [unfused, fused]
 EOF
 "$e2sim" --config sweep.yaml --out unsharded --quiet || fail "the unsharded sweep failed"
 
