@@ -12,8 +12,10 @@ static int need(const struct json_value *spec, const char *path, const char *fil
                 struct e2_err *err)
 {
     const struct json_value *v = json_get(spec, path);
-    if (!v || v->type != JSON_NUMBER || !isfinite(v->number) || v->number < 0)
-        return e2_fail(err, E2_BAD_INPUT, "%s: memspec.%s must be a number >= 0", file, path);
+    /* 1e6 is above any real timing (cycles), current (mA), width or clock (MHz), and keeps
+     * the products below (page size) inside an int */
+    if (!v || v->type != JSON_NUMBER || !isfinite(v->number) || v->number < 0 || v->number > 1e6)
+        return e2_fail(err, E2_BAD_INPUT, "%s: memspec.%s must be a number in 0..1e6", file, path);
     *out = v->number;
     return E2_OK;
 }
@@ -30,7 +32,7 @@ static int read_spec(const struct json_value *spec, const char *file, struct hw_
     if (!type || (strcmp(type, "DDR3") != 0 && strcmp(type, "DDR4") != 0))
         return e2_fail(err, E2_BAD_INPUT, "%s: memspec.memoryType must be DDR3 or DDR4 (got %s)",
                        file, type ? type : "none");
-    double bl, banks, cols, width, clk, rcd, rp, ras, rfc, refi;
+    double bl = 0, banks = 0, cols = 0, width = 0, clk = 0, rcd = 0, rp = 0, ras = 0, rfc = 0, refi = 0;
     struct hw_ddr_energy e = hw->energy.ddr;
     if (need(spec, "memarchitecturespec.burstLength", file, &bl, err) ||
         need(spec, "memarchitecturespec.nbrOfBanks", file, &banks, err) ||
@@ -55,6 +57,9 @@ static int read_spec(const struct json_value *spec, const char *file, struct hw_
         return E2_BAD_INPUT;
     if (clk <= 0)
         return e2_fail(err, E2_BAD_INPUT, "%s: memspec.memtimingspec.clkMhz must be positive", file);
+    if (cols * width / 8 > 1048576)
+        return e2_fail(err, E2_BAD_INPUT, "%s: memspec: a page of nbrOfColumns x width is over 1 MiB",
+                       file);
     e.vpp = optional(spec, "mempowerspec.vpp");
     e.ipp0_ma = optional(spec, "mempowerspec.ipp0");
     e.ipp3n_ma = optional(spec, "mempowerspec.ipp3n");
@@ -66,8 +71,14 @@ static int read_spec(const struct json_value *spec, const char *file, struct hw_
     d.banks = (int)banks;
     d.device_bits = (int)width;
     d.page_bytes = (int)(cols * width / 8);
-    if (json_get(spec, "memarchitecturespec.nbrOfDevicesOnDIMM"))
-        d.devices = (int)optional(spec, "memarchitecturespec.nbrOfDevicesOnDIMM");
+    if (json_get(spec, "memarchitecturespec.nbrOfDevicesOnDIMM")) {
+        double devices = 0;
+        if (need(spec, "memarchitecturespec.nbrOfDevicesOnDIMM", file, &devices, err) ||
+            devices > 64)
+            return e2_fail(err, E2_BAD_INPUT,
+                           "%s: memspec.memarchitecturespec.nbrOfDevicesOnDIMM must be 0..64", file);
+        d.devices = (int)devices;
+    }
     d.bus_bits = d.devices * d.device_bits;
     d.trcd_ns = rcd * tck;
     d.trp_ns = rp * tck;
