@@ -62,6 +62,7 @@ uint16_t psg_full_q16(const struct psg_stats *st)
 
 struct optim {
     struct optim_config cfg;
+    float sign_lr_scale;
     int np;
     float **v;   /* momentum per parameter (NULL for state) */
 };
@@ -74,6 +75,7 @@ struct optim *optim_create(const struct net_param *p, int np, const struct optim
     if (!o)
         return NULL;
     o->cfg = *cfg;
+    o->sign_lr_scale = 1.0f;
     o->np = np;
     o->v = calloc(np ? np : 1, sizeof(float *));
     if (!o->v) {
@@ -100,6 +102,12 @@ void optim_free(struct optim *o)
         free(o->v[i]);
     free(o->v);
     free(o);
+}
+
+void optim_set_sign_lr_scale(struct optim *o, float scale)
+{
+    if (o && scale > 0.0f)
+        o->sign_lr_scale = scale;
 }
 
 int optim_uses_sign(const struct optim_config *cfg, const struct net_param *p)
@@ -157,11 +165,12 @@ int optim_step(struct optim *o, struct net_param *p, int np, float lr, const str
         const float *g = p[i].grad;
         long count = p[i].count;
         if (optim_uses_sign(cfg, &p[i])) {
+            float slr = lr * o->sign_lr_scale;
             #pragma omp parallel for schedule(dynamic, 16384) if (count > 65536)
             for (long j = 0; j < count; j++) {
                 float d = signf(g[j]) + wd * w[j];
                 v[j] = mu * v[j] + d;
-                w[j] -= lr * v[j];
+                w[j] -= slr * v[j];
             }
         } else {
             #pragma omp parallel for schedule(dynamic, 16384) if (count > 65536)

@@ -77,6 +77,11 @@ struct optim;
 struct optim *optim_create(const struct net_param *p, int np, const struct optim_config *cfg);
 void optim_free(struct optim *o);
 
+/* Sign-updated weights (optim_uses_sign) step at lr * scale, the others at lr (default scale 1).
+ * A sign step moves every weight by the same amount whatever its gradient, so its learning rate
+ * is not the gradient rule's (docs/training.md, "Learning rates"). */
+void optim_set_sign_lr_scale(struct optim *o, float scale);
+
 /* One step at learning rate lr over the parameters given to optim_create (the same array).
  * Parameters whose `active` flag is 0 (their block ran on no sample) are left alone: no update,
  * no momentum step, no op record. Emits one OP_UPDATE record per updated tensor.

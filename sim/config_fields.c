@@ -59,6 +59,9 @@ const struct cfg_field cfg_run_fields[] = {
      "minibatch size"},
     {"training.lr", CFG_DOUBLE, F(training.lr), "0.1", 0, 100, NULL,
      "initial learning rate (the paper: 0.1; 0.03 whenever PSG is used)"},
+    {"training.sign_lr", CFG_DOUBLE, F(training.sign_lr), "0", 0, 100, NULL,
+     "initial learning rate of the conv weights signsgd and psg update by sign (0 = training.lr); "
+     "it follows lr's schedule (steps, SWA) in proportion"},
     {"training.lr_decay", CFG_DOUBLE, F(training.lr_decay), "0.1", 0, 1, NULL,
      "factor applied to the learning rate at each step"},
     {"training.lr_steps", CFG_INT_LIST, F(training.lr_steps), "[]", 1, INT_MAX, NULL,

@@ -229,6 +229,8 @@ int train_open(struct train *t, const struct e2_config *cfg, const struct datase
     t->ocfg.momentum = (float)tr->momentum;
     t->ocfg.weight_decay = (float)tr->weight_decay;
     t->opt = optim_create(t->p, t->np, &t->ocfg);
+    if (tr->sign_lr > 0 && tr->lr > 0)
+        optim_set_sign_lr_scale(t->opt, (float)(tr->sign_lr / tr->lr));
     if (tr->swa.enabled)
         t->swa = swa_create(t->p, t->np);
 

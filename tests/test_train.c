@@ -456,6 +456,39 @@ static void test_finetune_fc(void)
     free_data(&d);
 }
 
+/* training.sign_lr: the conv weights signsgd updates by sign step by sign_lr, not by lr (issue
+ * 13: lr 0.03 steps swamped ResNet-20's weights); the FC still steps by lr times its gradient. */
+static void test_sign_lr(void)
+{
+    const char *sets[] = {"training.method=[signsgd]", "training.momentum=0",
+                          "training.weight_decay=0", "training.sign_lr=0.002", "training.iterations=1"};
+    struct e2_config cfg;
+    make_config(&cfg, sets, 5);
+    struct data d;
+    CU_ASSERT_EQUAL_FATAL(load_data(&cfg, &d), E2_OK);
+    struct train a, b;
+    struct e2_err err = {{0}};
+    CU_ASSERT_EQUAL_FATAL(train_open(&a, &cfg, &d.train, &d.test, &err), E2_OK);   /* untrained */
+    CU_ASSERT_EQUAL_FATAL(train_all(&b, &cfg, &d, NULL, NULL), E2_OK);
+    int conv_steps = 0, conv_odd = 0, fc_moved = 0;
+    for (int i = 0; i < a.np; i++)
+        for (long j = 0; j < a.p[i].count; j++) {
+            double dw = fabs((double)b.p[i].w[j] - (double)a.p[i].w[j]);
+            if (a.p[i].kind == NET_PARAM_CONV) {
+                conv_steps += fabs(dw - 0.002) < 1e-6;
+                conv_odd += dw > 1e-6 && fabs(dw - 0.002) >= 1e-6;
+            } else if (a.p[i].kind == NET_PARAM_FC) {
+                fc_moved += dw > 1e-6;
+            }
+        }
+    CU_ASSERT(conv_steps > 0);
+    CU_ASSERT_EQUAL(conv_odd, 0);
+    CU_ASSERT(fc_moved > 0);
+    train_close(&a);
+    train_close(&b);
+    free_data(&d);
+}
+
 /* The killed run of test_kill_resume: train RESUME_SETS with checkpoints into argv[2]. */
 static int child_main(const char *ckpt)
 {
@@ -484,6 +517,7 @@ int main(int argc, char **argv)
         { "resume refuses corrupt or foreign checkpoints", test_resume_refuses },
         { "stochastic depth and SLU skip ratios", test_skipping },
         { "fine-tune the last FC only", test_finetune_fc },
+        { "sign steps take training.sign_lr", test_sign_lr },
         CU_TEST_INFO_NULL,
     };
     return cunit_run("train", setup, teardown, tests);
