@@ -236,6 +236,7 @@ int ds_load_idx(const char *dir, int train, const char *name, struct dataset *ou
         rc = alloc_dataset(out, name, (int)idims[0], 1, (int)idims[1], (int)idims[2],
                            IDX_CLASSES, err);
     if (rc == E2_OK) {
+        snprintf(out->source, sizeof out->source, "%s", image_path);
         memcpy(out->pixels, images.data + 16, (size_t)idims[0] * idims[1] * idims[2]);
         memcpy(out->labels, labels.data + 8, idims[0]);
     }
@@ -316,6 +317,8 @@ static int load_cifar(const char *dir, const char *name, const char *const *file
         int rc = find_file(dir, files[f], hint, path, err);
         if (rc == E2_OK)
             rc = append_cifar_file(path, label_bytes, label_classes, out, err);
+        if (rc == E2_OK && f == 0)
+            snprintf(out->source, sizeof out->source, "%s", path);
         if (rc != E2_OK) {
             ds_free(out);
             return rc;
@@ -371,6 +374,7 @@ int ds_make_synthetic(int count, int channels, int size, int classes, uint64_t s
     int rc = alloc_dataset(out, "synthetic", count, channels, size, size, classes, err);
     if (rc != E2_OK)
         return rc;
+    snprintf(out->source, sizeof out->source, "synthetic %s set", split ? "test" : "training");
     /* Each (class, channel) has a plane wave: frequencies 0..2 periods per image along x and
      * y and a phase. An image is its class's waves at a random contrast, plus uniform noise. */
     const uint64_t base = rng_key(seed, RNG_STREAM_SYNTHETIC);
@@ -452,6 +456,18 @@ int ds_load(const struct cfg_dataset *cfg, int train, uint64_t seed, struct data
     if (rc == E2_OK)
         ds_truncate(out, subset);
     return rc;
+}
+
+int ds_check_pair(const struct dataset *train, const struct dataset *test, struct e2_err *err)
+{
+    if (train->channels == test->channels && train->height == test->height &&
+        train->width == test->width)
+        return E2_OK;
+    return e2_fail(err, E2_BAD_INPUT,
+                   "%s: test images are %dx%dx%d (channels x height x width), but the training "
+                   "images of %s are %dx%dx%d; both splits must have one geometry",
+                   test->source, test->channels, test->height, test->width, train->source,
+                   train->channels, train->height, train->width);
 }
 
 void ds_free(struct dataset *ds)

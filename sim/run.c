@@ -253,7 +253,8 @@ static int run_training(struct run *r, const struct e2_options *opts,
     uint64_t seed = (uint64_t)cfg->seed;
 
     if ((rc = ds_load(&cfg->dataset, 1, seed, &r->train_ds, err)) != E2_OK ||
-        (rc = ds_load(&cfg->dataset, 0, seed, &r->test_ds, err)) != E2_OK)
+        (rc = ds_load(&cfg->dataset, 0, seed, &r->test_ds, err)) != E2_OK ||
+        (rc = ds_check_pair(&r->train_ds, &r->test_ds, err)) != E2_OK)
         return rc;
     if ((rc = train_open(&r->t, cfg, &r->train_ds, &r->test_ds, err)) != E2_OK)
         return rc;
