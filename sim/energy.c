@@ -241,6 +241,10 @@ int energy_load(struct energy_acc *a, const struct ckpt *c, const char *path, st
         uint64_t total;
         memcpy(&r, buf + 8 + (size_t)i * item, sizeof r);
         memcpy(&total, buf + 8 + (size_t)i * item + sizeof r, sizeof total);
+        char why[160];
+        if (trace_record_check(&r, why, sizeof why) || total > TRACE_MAX_OPS)
+            return e2_fail(err, E2_BAD_INPUT, "%s: checkpoint 'energy' section, record %u: %s",
+                           path, i, total > TRACE_MAX_OPS ? "repeat count too large" : why);
         energy_add(a, &r, total);
     }
     if (a->oom)

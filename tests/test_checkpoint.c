@@ -5,9 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "checkpoint.h"
+#include "energy.h"
+#include "trace.h"
 
 static char dir[64];
 
@@ -138,12 +142,145 @@ static void test_file_errors(void)
     ckpt_free(&c);
 }
 
+/* Issue 12, finding 6: a checkpoint that is a folder is bad input (exit 2), not a failure. */
+static void test_directory(void)
+{
+    struct ckpt d;
+    struct e2_err err = {{0}};
+    char path[128];
+    snprintf(path, sizeof path, "%s/folder.e2ck", dir);
+    CU_ASSERT_EQUAL_FATAL(mkdir(path, 0777), 0);
+    CU_ASSERT_EQUAL(ckpt_read(path, &d, &err), E2_BAD_INPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "not a regular file"));
+}
+
+/* Issue 12, finding 2: a section count from the file is checked before the sections are read. */
+static void test_section_count(void)
+{
+    struct ckpt c, d;
+    struct e2_err err = {{0}};
+    unsigned char *buf;
+    size_t len;
+    ckpt_init(&c);
+    CU_ASSERT_EQUAL_FATAL(ckpt_serialize(&c, &buf, &len), 0);
+    buf[12] = buf[13] = buf[14] = buf[15] = 0xff;
+    CU_ASSERT_EQUAL(ckpt_parse(buf, len, "x.e2ck", &d, &err), E2_BAD_INPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "x.e2ck: offset 12: 4294967295 sections"));
+    free(buf);
+}
+
+/* Issue 12, finding 2: an op record with n = 2^32 - 1 in the energy section hung --resume. */
+static void test_energy_section_record(void)
+{
+    struct oprec r;
+    memset(&r, 0, sizeof r);
+    r.kind = OP_CONV;
+    r.phase = OP_PHASE_FWD;
+    r.k = r.stride = 1;
+    r.n = 4294967295u;
+    r.cin = r.cout = r.groups = 1;
+    r.h_in = r.w_in = r.h_out = r.w_out = 8;
+    r.bits_a = r.bits_b = r.bits_out = 8;
+    r.bits_acc = 48;
+    uint64_t total = 1;
+    unsigned char section[8 + sizeof r + 8];
+    uint32_t head[2] = {(uint32_t)sizeof r, 1};
+    memcpy(section, head, 8);
+    memcpy(section + 8, &r, sizeof r);
+    memcpy(section + 8 + sizeof r, &total, 8);
+    struct ckpt c;
+    ckpt_init(&c);
+    CU_ASSERT_EQUAL_FATAL(ckpt_put(&c, "energy", section, sizeof section), 0);
+    struct energy_acc a;
+    struct e2_err err = {{0}};
+    CU_ASSERT_EQUAL_FATAL(energy_init(&a, NULL, NULL), 0);
+    CU_ASSERT_EQUAL(energy_load(&a, &c, "run/checkpoint.e2ck", &err), E2_BAD_INPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "run/checkpoint.e2ck: checkpoint 'energy' section, "
+                                           "record 0: n = 4294967295 samples"));
+    energy_free(&a);
+    ckpt_free(&c);
+}
+
+/* Runs e2sim with `args` in the scratch folder, stderr to err.txt; the exit status. */
+static int e2sim(const char *args)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s --quiet 2>err.txt >/dev/null", dir,
+             E2SIM_BINARY, args);
+    int status = system(cmd);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Issue 12, findings 2 and 4: a crafted swa_models = INT_MAX is refused (it overflowed a signed
+ * int in kernels/swa.c), and a rejected --resume leaves the folder's config.yaml alone. */
+static void test_resume_checks(void)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/tiny.yaml", dir);
+    FILE *f = fopen(path, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fputs("name: tiny\ndataset:\n  name: synthetic\n  synthetic_train: 64\n"
+          "  synthetic_test: 32\ntraining:\n  method: [fp32, swa]\n  iterations: 4\n"
+          "  batch_size: 16\n  eval_every: 0\n  checkpoint_every: 0\nreport:\n  progress: off\n",
+          f);
+    fclose(f);
+    CU_ASSERT_EQUAL_FATAL(e2sim("--config tiny.yaml --out run"), 0);
+    snprintf(path, sizeof path, "%s/run/config.yaml", dir);
+    char *before = NULL;
+    size_t before_len = 0;
+    FILE *cf = fopen(path, "rb");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(cf);
+    CU_ASSERT_EQUAL_FATAL(getdelim(&before, &before_len, 0, cf) > 0, 1);
+    fclose(cf);
+    CU_ASSERT_EQUAL(e2sim("--config tiny.yaml --out run --resume --set training.lr=0.5"), 2);
+    cf = fopen(path, "rb");
+    char *after = NULL;
+    size_t after_len = 0;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(cf);
+    CU_ASSERT_EQUAL_FATAL(getdelim(&after, &after_len, 0, cf) > 0, 1);
+    fclose(cf);
+    CU_ASSERT_STRING_EQUAL(after, before);
+    free(before);
+    free(after);
+
+    /* meta: u64 hash, 5 x u64, 5 x f64, then i32 np, blocks, curve_n, swa_models (byte 100) */
+    struct ckpt c, out;
+    struct e2_err err = {{0}};
+    snprintf(path, sizeof path, "%s/run/checkpoint.e2ck", dir);
+    CU_ASSERT_EQUAL_FATAL(ckpt_read(path, &c, &err), E2_OK);
+    ckpt_init(&out);
+    for (int i = 0; i < c.n; i++) {
+        unsigned char *data = c.s[i].data;
+        if (strcmp(c.s[i].name, "meta") == 0) {
+            int32_t huge = 2147483647;
+            memcpy(data + 100, &huge, 4);
+        }
+        CU_ASSERT_EQUAL(ckpt_put(&out, c.s[i].name, data, (size_t)c.s[i].size), 0);
+    }
+    CU_ASSERT_EQUAL_FATAL(ckpt_write(&out, path, &err), E2_OK);
+    CU_ASSERT_EQUAL(e2sim("--config tiny.yaml --out run --resume"), 2);
+    snprintf(path, sizeof path, "%s/err.txt", dir);
+    cf = fopen(path, "rb");
+    char msg[512] = "";
+    CU_ASSERT_PTR_NOT_NULL_FATAL(cf);
+    msg[fread(msg, 1, sizeof msg - 1, cf)] = 0;
+    fclose(cf);
+    CU_ASSERT_PTR_NOT_NULL(strstr(msg, "checkpoint section 'meta' is damaged"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(msg, "2147483647 SWA models"));
+    ckpt_free(&c);
+    ckpt_free(&out);
+}
+
 int main(void)
 {
     CU_TestInfo tests[] = {
         { "round trip", test_round_trip },
         { "corruption detected with offset", test_corruption },
         { "file errors", test_file_errors },
+        { "a folder is not a checkpoint", test_directory },
+        { "section count checked", test_section_count },
+        { "energy section records checked", test_energy_section_record },
+        { "resume: counts checked, config.yaml kept", test_resume_checks },
         CU_TEST_INFO_NULL,
     };
     return cunit_run("checkpoint", setup, teardown, tests);
