@@ -174,6 +174,20 @@ static void test_train_test_geometry(void)
     CU_ASSERT(contains(err_text, "test images are 1x7x7"));
 }
 
+/* Issue 12, findings 4 and 6: a hardware config that cannot run an op is bad input (exit 2, was
+ * 1), and a run long enough to wrap the 64-bit cycle counts is refused instead of wrapping. */
+static void test_pricing_limits(void)
+{
+    CU_ASSERT_EQUAL(e2sim("--config tiny.yaml --out bram --set hardware.bram_budget_kbit=36"), 2);
+    CU_ASSERT(contains(err_text, "element-wise chunks need 32768 bytes of BRAM, budget 4096"));
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "--config '%s/configs/paper/resnet110-cifar10-smb.yaml' --out long "
+             "--quiet --set training.iterations=2147483647 --set training.batch_size=65536",
+             E2SIM_SOURCE_DIR);
+    CU_ASSERT_EQUAL(e2sim(cmd), 2);
+    CU_ASSERT(contains(err_text, "the run's counts would pass 2^64"));
+}
+
 static int suite_init(void)
 {
     if (tmpdir_create("cli"))
@@ -197,6 +211,7 @@ int main(void)
         { "--print-config round trip", test_print_config },
         { "existing --out without --resume", test_out_folder },
         { "train and test images of different sizes", test_train_test_geometry },
+        { "hardware that cannot run an op; counts that would wrap", test_pricing_limits },
         CU_TEST_INFO_NULL,
     };
     return cunit_run("cli", suite_init, tmpdir_remove, tests);
