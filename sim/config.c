@@ -1212,6 +1212,14 @@ static int check_calibration(const struct e2_config *cfg, const struct cfg_field
                              const struct cfg_field **blame2, char *why, size_t size)
 {
     const struct cfg_calibration *c = &cfg->calibration;
+    /* written in the output folder, beside calibration.txt: a plain file name, nothing else */
+    const char *out = c->output;
+    if (!out[0] || strchr(out, '/') || strcmp(out, ".") == 0 || strcmp(out, "..") == 0 ||
+        strcmp(out, "calibration.txt") == 0)
+        return FAULT("calibration.output", NULL,
+                     "calibration.output = '%s': expected a file name (no folder; not "
+                     "calibration.txt): it is written in the output folder only, and installing "
+                     "it (e.g. into configs/hw/) is a separate step (docs/calibration.md)", out);
     if (c->free.n > 3)
         return FAULT("calibration.free", NULL,
                      "calibration.free lists %d keys; savings ratios can fit at most 3",

@@ -153,7 +153,8 @@ const struct cfg_field cfg_run_fields[] = {
     {"calibration.upper", CFG_DOUBLE_LIST, F(calibration.upper), "[]", -ANY, ANY, NULL,
      "calibrate: upper bound of each free key"},
     {"calibration.output", CFG_STRING, F(calibration.output), "calibrated-hw.yaml", 0, 0, NULL,
-     "calibrate: file name of the calibrated hardware YAML, in the output folder"},
+     "calibrate: file name (no folder) of the calibrated hardware YAML, written in the output "
+     "folder only"},
 
     {NULL, 0, 0, NULL, 0, 0, NULL, NULL},
 };
