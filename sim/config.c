@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <yaml.h>
 
+#include "json.h"
+
 #define MAX_FILES 64            /* files one load may read, includes counted */
 #define MAX_DEPTH 16            /* include nesting */
 #define MAX_SWEEP_CHECK 100000  /* sweep points validated at load time (and the most allowed) */
@@ -2136,20 +2138,6 @@ uint64_t cfg_hash(const struct e2_config *cfg)
 
 /* ---- JSON ---- */
 
-static void json_string(FILE *out, const char *s)
-{
-    fputc('"', out);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(out, "\\%c", *p);
-        else if (*p < 0x20)
-            fprintf(out, "\\u%04x", *p);
-        else
-            fputc(*p, out);
-    }
-    fputc('"', out);
-}
-
 static void json_value(FILE *out, const struct e2_config *cfg, const struct cfg_field *f)
 {
     const void *v = cslot(cfg, f);
@@ -2157,7 +2145,7 @@ static void json_value(FILE *out, const struct e2_config *cfg, const struct cfg_
     switch (f->type) {
     case CFG_STRING:
     case CFG_ENUM:
-        json_string(out, v);
+        json_write_escaped(out, v);
         return;
     case CFG_STRING_LIST: {
         const struct cfg_string_list *l = v;
@@ -2165,7 +2153,7 @@ static void json_value(FILE *out, const struct e2_config *cfg, const struct cfg_
         for (int i = 0; i < l->n; i++) {
             if (i)
                 fputs(", ", out);
-            json_string(out, l->v[i]);
+            json_write_escaped(out, l->v[i]);
         }
         fputc(']', out);
         return;
@@ -2204,7 +2192,7 @@ static void json_section(FILE *out, const struct e2_config *cfg, const char *pre
             continue;
         fputs(first ? "" : ", ", out);
         first = 0;
-        json_string(out, child);
+        json_write_escaped(out, child);
         fputs(": ", out);
         if (leaf) {
             json_value(out, cfg, f);
@@ -2218,13 +2206,13 @@ static void json_section(FILE *out, const struct e2_config *cfg, const char *pre
     }
     if (!prefix[0] && cfg->has_sweep) {
         fputs(", \"sweep\": {\"mode\": ", out);
-        json_string(out, cfg->sweep.mode);
+        json_write_escaped(out, cfg->sweep.mode);
         fputs(", \"vary\": {", out);
         for (int k = 0; k < cfg->sweep.keys.n; k++) {
             fputs(k ? ", " : "", out);
-            json_string(out, cfg->sweep.keys.v[k]);
+            json_write_escaped(out, cfg->sweep.keys.v[k]);
             fputs(": ", out);
-            json_string(out, cfg->sweep.values.v[k]);
+            json_write_escaped(out, cfg->sweep.values.v[k]);
         }
         fputs("}}", out);
     }
