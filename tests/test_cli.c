@@ -96,6 +96,12 @@ static void test_bad_config(void)
     CU_ASSERT(contains(err_text, "e2sim: --set training.psg.beta=abc: training.psg.beta expects "
                                  "a number, got 'abc'"));
     CU_ASSERT_EQUAL(e2sim("--config tiny.yaml --seed -1"), 2);
+    /* issue 12, finding 6: hardware consistency is a load-time error, --print-config included */
+    write_file("ddr.yaml", TINY "hardware:\n  ddr:\n    device_bits: 8\n");
+    CU_ASSERT_EQUAL(e2sim("--config ddr.yaml --print-config"), 2);
+    CU_ASSERT(contains(err_text, "e2sim: ddr.yaml:16:18: hardware.ddr.bus_bits = 32 must equal "
+                                 "hardware.ddr.devices x device_bits = 2 x 8"));
+    CU_ASSERT_STRING_EQUAL(out_text, "");
 }
 
 static void test_print_config(void)
