@@ -234,15 +234,25 @@ static void test_idx_trailing_bytes(void)
 }
 
 /* Issue 12, finding 5: a FIFO as a data file is an error, not a wait for a writer forever. */
-static void test_idx_fifo(void)
+/* A good test split whose images file is removed: *path is where it was (`suffix` added). */
+static const char *dir_without_images(unsigned char *im, char *path, size_t size,
+                                      const char *suffix)
 {
-    unsigned char im[IMG_BYTES], lb[LBL_BYTES];
+    unsigned char lb[LBL_BYTES];
     make_images(im);
     make_labels(lb);
-    const char *dir = idx_dir(im, sizeof im, lb, sizeof lb, 0, 0);
-    char path[600];
-    snprintf(path, sizeof path, "%s/t10k-images-idx3-ubyte", dir);
+    const char *dir = idx_dir(im, IMG_BYTES, lb, sizeof lb, 0, 0);
+    snprintf(path, size, "%s/t10k-images-idx3-ubyte", dir);
     unlink(path);
+    strncat(path, suffix, size - strlen(path) - 1);
+    return dir;
+}
+
+static void test_idx_fifo(void)
+{
+    unsigned char im[IMG_BYTES];
+    char path[600];
+    const char *dir = dir_without_images(im, path, sizeof path, "");
     CU_ASSERT_EQUAL_FATAL(mkfifo(path, 0600), 0);
     expect_idx_error(dir, "t10k-images-idx3-ubyte", 0, "not a regular file");
 }
@@ -251,14 +261,9 @@ static void test_idx_fifo(void)
  * after the bytes the header promises, instead of inflating everything before the check. */
 static void test_idx_gzip_bomb(void)
 {
-    unsigned char im[IMG_BYTES], lb[LBL_BYTES];
-    make_images(im);
-    make_labels(lb);
-    const char *dir = idx_dir(im, sizeof im, lb, sizeof lb, 0, 0);
+    unsigned char im[IMG_BYTES];
     char path[600];
-    snprintf(path, sizeof path, "%s/t10k-images-idx3-ubyte", dir);
-    unlink(path);
-    snprintf(path, sizeof path, "%s/t10k-images-idx3-ubyte.gz", dir);
+    const char *dir = dir_without_images(im, path, sizeof path, ".gz");
     gzFile f = gzopen(path, "wb1");
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
     gzwrite(f, im, sizeof im);
