@@ -232,18 +232,16 @@ int ckpt_write(const struct ckpt *c, const char *path, struct e2_err *err)
 int ckpt_read(const char *path, struct ckpt *c, struct e2_err *err)
 {
     ckpt_init(c);
-    FILE *f = fopen(path, "rb");
-    struct stat st;
-    if (!f || fstat(fileno(f), &st) != 0) {
-        int e = errno;
-        if (f)
-            fclose(f);
-        return e2_fail(err, E2_BAD_INPUT, "%s: cannot open checkpoint: %s", path, strerror(e));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        fclose(f);
+    struct stat st;   /* before opening: opening a FIFO would wait for a writer */
+    if (stat(path, &st) != 0)
+        return e2_fail(err, E2_BAD_INPUT, "%s: cannot open checkpoint: %s", path,
+                       strerror(errno));
+    if (!S_ISREG(st.st_mode))
         return e2_fail(err, E2_BAD_INPUT, "%s: the checkpoint is not a regular file", path);
-    }
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return e2_fail(err, E2_BAD_INPUT, "%s: cannot open checkpoint: %s", path,
+                       strerror(errno));
     size_t cap = 1 << 20, len = 0;
     unsigned char *buf = malloc(cap);
     while (buf) {

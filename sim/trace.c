@@ -740,12 +740,14 @@ int trace_open(const char *path, struct trace_reader **out, struct e2_err *err)
         free(r);
         return e2_fail(err, E2_FAILURE, "%s: out of memory", path);
     }
-    r->f = fopen(path, "rb");
-    struct stat st;
-    if (!r->f || fstat(fileno(r->f), &st) != 0) {
-        int e = errno;
+    struct stat st;   /* before opening: opening a FIFO would wait for a writer */
+    const char *why = stat(path, &st) != 0 ? strerror(errno)
+                      : !S_ISREG(st.st_mode) ? "not a regular file"
+                      : !(r->f = fopen(path, "rb")) || fstat(fileno(r->f), &st) != 0
+                          ? strerror(errno) : NULL;
+    if (why) {
         trace_close(r);
-        return e2_fail(err, E2_BAD_INPUT, "%s: cannot open: %s", path, strerror(e));
+        return e2_fail(err, E2_BAD_INPUT, "%s: cannot open: %s", path, why);
     }
     r->size = (uint64_t)st.st_size;
     int rc = read_header(r, err);

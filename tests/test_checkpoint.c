@@ -152,6 +152,10 @@ static void test_directory(void)
     CU_ASSERT_EQUAL_FATAL(mkdir(path, 0777), 0);
     CU_ASSERT_EQUAL(ckpt_read(path, &d, &err), E2_BAD_INPUT);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "not a regular file"));
+    snprintf(path, sizeof path, "%s/fifo.e2ck", dir);   /* and a FIFO is not waited on */
+    CU_ASSERT_EQUAL_FATAL(mkfifo(path, 0600), 0);
+    CU_ASSERT_EQUAL(ckpt_read(path, &d, &err), E2_BAD_INPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "not a regular file"));
 }
 
 /* Issue 12, finding 2: a section count from the file is checked before the sections are read. */

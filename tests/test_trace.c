@@ -562,7 +562,14 @@ static void test_record_limits(void)
     r = conv(0, OP_PHASE_FWD, 8);
     write_one("repeat.e2t", &r, 1ull << 62);
     expect_rejected("repeat.e2t", "repeat count too large");
-    const char *files[] = {"huge_n.e2t", "kind.e2t", "big_tensor.e2t", "repeat.e2t"};
+    /* a FIFO is refused, not waited on */
+    char fifo[256];
+    struct e2_err err = {{0}};
+    path_of(fifo, sizeof fifo, "fifo.e2t");
+    CU_ASSERT_EQUAL_FATAL(mkfifo(fifo, 0600), 0);
+    CU_ASSERT_EQUAL(read_all(fifo, &err), E2_BAD_INPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "not a regular file"));
+    const char *files[] = {"huge_n.e2t", "kind.e2t", "big_tensor.e2t", "repeat.e2t", "fifo.e2t"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char path[256];
         path_of(path, sizeof path, files[i]);
