@@ -291,9 +291,6 @@ static int run_training(struct run *r, const struct e2_options *opts,
     /* The restored records are priced now; the trace already holds them. */
     if (resumed && priced && (rc = energy_flush(&r->acc, err)) != E2_OK)
         return rc;
-    /* Only a resume the checkpoint accepted may replace the folder's config.yaml. */
-    if (opts->resume && (rc = write_config(dir, cfg, err)) != E2_OK)
-        return rc;
 
     r->config_text = cfg_print_text(cfg);
     if (!r->config_text)
@@ -328,6 +325,9 @@ static int run_training(struct run *r, const struct e2_options *opts,
             return rc;
         energy_set_trace(&r->acc, r->trace, TRACE_RUN);
     }
+    /* Only a resume the checkpoint (and trace) accepted may replace the folder's config.yaml. */
+    if (opts->resume && (rc = write_config(dir, cfg, err)) != E2_OK)
+        return rc;
 
     if (priced) {
         /* The float32 SMB baseline: the same network and batch, float everywhere, no
