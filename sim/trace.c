@@ -170,9 +170,9 @@ int trace_record_check(const struct oprec *r, char *why, size_t size)
     if (r->kind >= OP_KIND_COUNT || r->phase >= OP_PHASE_COUNT || r->tech >= OP_TECH_COUNT)
         snprintf(why, size, "unknown op kind %u, phase %u or technique %u", r->kind, r->phase,
                  r->tech);
-    else if (r->bits_a > 64 || r->bits_b > 64 || r->bits_out > 64 || r->bits_acc > 64 ||
-             r->msb_a > 64 || r->msb_b > 64)
-        snprintf(why, size, "an operand width above 64 bits");
+    else if (r->bits_a > 32 || r->bits_b > 32 || r->bits_out > 32 || r->msb_a > 32 ||
+             r->msb_b > 32 || r->bits_acc > 64)
+        snprintf(why, size, "an operand width above 32 bits (or an accumulator above 64)");
     else if (n > TRACE_MAX_N)
         snprintf(why, size, "n = %llu samples, at most %d", (unsigned long long)n, TRACE_MAX_N);
     else if (n * r->cin * in > TRACE_MAX_ELEMENTS || n * r->cout * out > TRACE_MAX_ELEMENTS ||

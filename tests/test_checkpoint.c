@@ -173,7 +173,29 @@ static void test_section_count(void)
     free(buf);
 }
 
-/* Issue 12, finding 2: an op record with n = 2^32 - 1 in the energy section hung --resume. */
+/* energy_load of an "energy" section holding the one record r; its status, message in err. */
+static int load_energy_record(const struct oprec *r, struct e2_err *err)
+{
+    uint64_t total = 1;
+    unsigned char section[8 + sizeof *r + 8];
+    uint32_t head[2] = {(uint32_t)sizeof *r, 1};
+    memcpy(section, head, 8);
+    memcpy(section + 8, r, sizeof *r);
+    memcpy(section + 8 + sizeof *r, &total, 8);
+    struct ckpt c;
+    ckpt_init(&c);
+    CU_ASSERT_EQUAL_FATAL(ckpt_put(&c, "energy", section, sizeof section), 0);
+    struct energy_acc a;
+    CU_ASSERT_EQUAL_FATAL(energy_init(&a, NULL, NULL), 0);
+    int rc = energy_load(&a, &c, "run/checkpoint.e2ck", err);
+    energy_free(&a);
+    ckpt_free(&c);
+    return rc;
+}
+
+/* Issue 12, finding 2: an op record with n = 2^32 - 1 in the energy section hung --resume; and
+ * the sweepfuzz helper's fuzz finding 1: a record with 60- and 248-bit operands and huge shapes
+ * kept the mapper busy for seconds before its widths were refused. */
 static void test_energy_section_record(void)
 {
     struct oprec r;
@@ -186,23 +208,22 @@ static void test_energy_section_record(void)
     r.h_in = r.w_in = r.h_out = r.w_out = 8;
     r.bits_a = r.bits_b = r.bits_out = 8;
     r.bits_acc = 48;
-    uint64_t total = 1;
-    unsigned char section[8 + sizeof r + 8];
-    uint32_t head[2] = {(uint32_t)sizeof r, 1};
-    memcpy(section, head, 8);
-    memcpy(section + 8, &r, sizeof r);
-    memcpy(section + 8 + sizeof r, &total, 8);
-    struct ckpt c;
-    ckpt_init(&c);
-    CU_ASSERT_EQUAL_FATAL(ckpt_put(&c, "energy", section, sizeof section), 0);
-    struct energy_acc a;
     struct e2_err err = {{0}};
-    CU_ASSERT_EQUAL_FATAL(energy_init(&a, NULL, NULL), 0);
-    CU_ASSERT_EQUAL(energy_load(&a, &c, "run/checkpoint.e2ck", &err), E2_BAD_INPUT);
+    CU_ASSERT_EQUAL(load_energy_record(&r, &err), E2_BAD_INPUT);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "run/checkpoint.e2ck: checkpoint 'energy' section, "
                                            "record 0: n = 4294967295 samples"));
-    energy_free(&a);
-    ckpt_free(&c);
+    struct oprec fuzzed = {.layer = 31, .kind = OP_UPDATE, .phase = OP_PHASE_UPDATE,
+                           .tech = OP_TECH_SWA, .k = 1, .stride = 1, .n = 415047002, .cin = 7478,
+                           .cout = 18365, .groups = 34750, .h_in = 18236, .w_in = 26957,
+                           .h_out = 20797, .w_out = 64240, .bits_a = 60, .bits_b = 248,
+                           .bits_out = 65, .bits_acc = 93, .msb_a = 62, .msb_b = 194,
+                           .psg_full_q16 = 15856};
+    CU_ASSERT_EQUAL(load_energy_record(&fuzzed, &err), E2_BAD_INPUT);
+    fuzzed.n = 6;   /* still refused, for its widths */
+    CU_ASSERT_EQUAL(load_energy_record(&fuzzed, &err), E2_BAD_INPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "operand width above 32 bits"));
+    r.n = 4;   /* the record itself is fine */
+    CU_ASSERT_EQUAL(load_energy_record(&r, &err), E2_OK);
 }
 
 /* Runs e2sim with `args` in the scratch folder, stderr to err.txt; the exit status. */

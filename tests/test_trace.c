@@ -559,6 +559,18 @@ static void test_record_limits(void)
     r.h_in = r.w_in = r.h_out = r.w_out = 4096;
     write_one("big_tensor.e2t", &r, 1);
     expect_rejected("big_tensor.e2t", "a tensor of more than");
+    /* found by random records: a ReLU of 10^10 elements kept the mapper busy for 8 s */
+    memset(&r, 0, sizeof r);
+    r.kind = OP_RELU;
+    r.n = 6;
+    r.cin = 21010;
+    r.cout = 65535;
+    r.h_in = 39304;
+    r.w_in = 2;
+    r.w_out = 32701;
+    r.bits_a = r.bits_out = 8;
+    write_one("relu.e2t", &r, 1);
+    expect_rejected("relu.e2t", "a tensor of more than 268435456 elements");
     r = conv(0, OP_PHASE_FWD, 8);
     write_one("repeat.e2t", &r, 1ull << 62);
     expect_rejected("repeat.e2t", "repeat count too large");
@@ -569,7 +581,8 @@ static void test_record_limits(void)
     CU_ASSERT_EQUAL_FATAL(mkfifo(fifo, 0600), 0);
     CU_ASSERT_EQUAL(read_all(fifo, &err), E2_BAD_INPUT);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "not a regular file"));
-    const char *files[] = {"huge_n.e2t", "kind.e2t", "big_tensor.e2t", "repeat.e2t", "fifo.e2t"};
+    const char *files[] = {"huge_n.e2t", "kind.e2t", "big_tensor.e2t", "relu.e2t", "repeat.e2t",
+                           "fifo.e2t"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char path[256];
         path_of(path, sizeof path, files[i]);
