@@ -222,6 +222,12 @@ static void test_energy_section_record(void)
     fuzzed.n = 6;   /* still refused, for its widths */
     CU_ASSERT_EQUAL(load_energy_record(&fuzzed, &err), E2_BAD_INPUT);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "operand width above 32 bits"));
+    /* fuzz finding 2: a BN record of 3.4e10 elements made the mapper's schedule pass 2 GB */
+    struct oprec bn = {.layer = 7, .kind = OP_BN, .n = 4, .cin = 2, .cout = 2, .groups = 1,
+                       .h_in = 65528, .w_in = 65527, .h_out = 65527, .w_out = 254, .bits_a = 32,
+                       .bits_b = 32, .bits_out = 32, .bits_acc = 32};
+    CU_ASSERT_EQUAL(load_energy_record(&bn, &err), E2_BAD_INPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "a tensor of more than 268435456 elements"));
     r.n = 4;   /* the record itself is fine */
     CU_ASSERT_EQUAL(load_energy_record(&r, &err), E2_OK);
 }
