@@ -228,6 +228,13 @@ static void test_energy_section_record(void)
                        .bits_b = 32, .bits_out = 32, .bits_acc = 32};
     CU_ASSERT_EQUAL(load_energy_record(&bn, &err), E2_BAD_INPUT);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "a tensor of more than 268435456 elements"));
+    /* fuzz finding 3: a residual add of 1.5e10 elements (within the first, 2^34 bound) took 12 s
+     * to map and overflowed the DDR3 cycle count */
+    struct oprec add = {.layer = 28, .kind = OP_ADD, .n = 3, .cin = 8, .cout = 25352,
+                        .groups = 27745, .h_in = 25193, .w_in = 24946, .h_out = 116, .w_out = 2,
+                        .bits_a = 32, .bits_b = 32, .bits_out = 32, .bits_acc = 32};
+    CU_ASSERT_EQUAL(load_energy_record(&add, &err), E2_BAD_INPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "a tensor of more than 268435456 elements"));
     r.n = 4;   /* the record itself is fine */
     CU_ASSERT_EQUAL(load_energy_record(&r, &err), E2_OK);
 }
