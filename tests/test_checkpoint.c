@@ -235,6 +235,13 @@ static void test_energy_section_record(void)
                         .bits_a = 32, .bits_b = 32, .bits_out = 32, .bits_acc = 32};
     CU_ASSERT_EQUAL(load_energy_record(&add, &err), E2_BAD_INPUT);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "a tensor of more than 268435456 elements"));
+    /* and one that kept the mapper busy for minutes: weights of 65532 x 65527 */
+    struct oprec wgrad = {.layer = 21, .kind = OP_CONV, .phase = OP_PHASE_BWD_WEIGHT, .k = 1,
+                          .stride = 2, .n = 4, .cin = 65532, .cout = 65527, .groups = 1,
+                          .h_in = 4, .w_in = 4, .h_out = 2, .w_out = 2, .bits_a = 8, .bits_b = 16,
+                          .bits_out = 32, .bits_acc = 48, .msb_a = 4, .msb_b = 10,
+                          .psg_full_q16 = 10240};
+    CU_ASSERT_EQUAL(load_energy_record(&wgrad, &err), E2_BAD_INPUT);
     r.n = 4;   /* the record itself is fine */
     CU_ASSERT_EQUAL(load_energy_record(&r, &err), E2_OK);
 }
