@@ -115,21 +115,43 @@ cost cost_extrapolate(const cost &c_prev, const cost &c_last, uint64_t steps)
     return out;
 }
 
-void hw_ledger::add(uint16_t layer, uint8_t phase, uint8_t tech, const cost &c, uint64_t repeat,
+bool hw_ledger::add(uint16_t layer, uint8_t phase, uint8_t tech, const cost &c, uint64_t repeat,
                     const std::vector<uint32_t> &static_ids)
 {
-    uint32_t key = (uint32_t)layer << 16 | (uint32_t)phase << 8 | tech;
-    ledger_bucket &b = buckets[key];
     size_t need = actions->v.size();
+    if (action_total.size() < need)
+        action_total.resize(need, 0);
+    /* checked first, so that a count that would wrap leaves the ledger as it was */
+    uint64_t cycles, sum;
+    std::vector<uint64_t> after(action_total);
+    auto add_to = [&](uint32_t id, uint64_t count) {
+        uint64_t times;
+        return !__builtin_mul_overflow(count, repeat, &times) &&
+               !__builtin_add_overflow(after[id], times, &after[id]);
+    };
+    bool ok = !__builtin_mul_overflow(c.cycles, repeat, &cycles) &&
+              !__builtin_add_overflow(cycles_total, cycles, &sum) &&
+              !__builtin_add_overflow(records_total, repeat, &sum);
+    for (auto &p : c.counts)
+        ok = ok && add_to(p.first, p.second);
+    for (uint32_t id : static_ids)
+        ok = ok && add_to(id, c.cycles);
+    if (!ok)
+        return false;
+    action_total.swap(after);
+    cycles_total += cycles;
+    records_total += repeat;
+    ledger_bucket &b = buckets[(uint32_t)layer << 16 | (uint32_t)phase << 8 | tech];
     if (b.counts.size() < need)
         b.counts.resize(need, 0);
     for (auto &p : c.counts)
         b.counts[p.first] += p.second * repeat;
     for (uint32_t id : static_ids)
         b.counts[id] += c.cycles * repeat;
-    b.cycles += c.cycles * repeat;
+    b.cycles += cycles;
     b.records += repeat;
     work_add(b.work, c.work, repeat);
+    return true;
 }
 
 /* ---------------------------------------------------------------- C API: ledgers, queries */
@@ -168,6 +190,8 @@ void hw_ledger_clear(struct hw_ledger *l)
     if (l) {
         l->buckets.clear();
         l->precisions.clear();
+        l->action_total.clear();
+        l->cycles_total = l->records_total = 0;
     }
 }
 

@@ -84,9 +84,14 @@ struct hw_ledger {
     double ddr_bytes_per_cycle = 0;   /* the model's DMA read stream (the DDR roof) */
     std::unordered_map<uint32_t, ledger_bucket> buckets;   /* key: layer << 16 | phase << 8 | tech */
     std::map<std::pair<int, int>, mac_precision> precisions;   /* by (bits_a, bits_b) */
+    /* Sums over all buckets: every sum a query takes is at most these, so while they fit in
+     * 64 bits no query wraps. */
+    std::vector<uint64_t> action_total;
+    uint64_t cycles_total = 0, records_total = 0;
 
-    /* Add cost x repeat, and the static actions for its cycles x repeat. */
-    void add(uint16_t layer, uint8_t phase, uint8_t tech, const cost &c, uint64_t repeat,
+    /* Add cost x repeat, and the static actions for its cycles x repeat. false (and nothing
+     * added) when a count would pass 2^64 - 1: the run is too long to count exactly. */
+    bool add(uint16_t layer, uint8_t phase, uint8_t tech, const cost &c, uint64_t repeat,
              const std::vector<uint32_t> &static_ids);
 };
 

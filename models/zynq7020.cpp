@@ -467,9 +467,16 @@ extern "C" int hw_account(struct hw_model *m, struct hw_ledger *l, const struct 
             l->actions = m->actions;
             l->pl_hz = m->k.pl_hz;
         }
-        l->add(r->layer, r->phase, r->tech, c, repeat, m->k.static_ids);
+        bool fits = true;
         if (!predictor.counts.empty() || predictor.cycles)
-            l->add(r->layer, r->phase, OP_TECH_PSG, predictor, repeat, m->k.static_ids);
+            fits = l->add(r->layer, r->phase, OP_TECH_PSG, predictor, repeat, m->k.static_ids);
+        if (!fits || !l->add(r->layer, r->phase, r->tech, c, repeat, m->k.static_ids)) {
+            char buf[200];
+            std::snprintf(buf, sizeof buf, "op record (layer %u, kind %u, phase %u) x %llu: the "
+                          "run's counts would pass 2^64 (shorten the run)", r->layer, r->kind,
+                          r->phase, (unsigned long long)repeat);
+            return fail(err, errlen, 2, buf);
+        }
         if ((r->kind == OP_CONV || r->kind == OP_FC) && r->phase == OP_PHASE_FWD && c.work.macs) {
             mac_choice mc = mac_choose(m->k, r->bits_a, r->bits_b, r->bits_acc);
             mac_precision &p = l->precisions[{r->bits_a, r->bits_b}];

@@ -673,9 +673,8 @@ static int write_outputs(const struct e2_options *opts, struct calibrate *c,
     const struct e2_config *b = c->base;
     char out_yaml[OUT_PATH_MAX], path[OUT_PATH_MAX];
     int rc = E2_OK;
-    if (strchr(b->calibration.output, '/'))
-        snprintf(out_yaml, sizeof out_yaml, "%s", b->calibration.output);
-    else if ((rc = out_join(out_yaml, sizeof out_yaml, dir, b->calibration.output, err)) != E2_OK)
+    /* a plain file name (the config loader checks it): everything stays under the folder */
+    if ((rc = out_join(out_yaml, sizeof out_yaml, dir, b->calibration.output, err)) != E2_OK)
         return rc;
 
     /* The header says when and how the values were fitted. */

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include "outdir.h"
@@ -170,6 +171,9 @@ int ckpt_parse(const unsigned char *buf, size_t len, const char *path, struct ck
         return e2_fail(err, E2_BAD_INPUT, "%s: offset 8: checkpoint version %u, this e2sim "
                        "reads version %d", path, version, CKPT_VERSION);
     uint32_t nsec = get_u32(buf + 12);
+    if (nsec > CKPT_MAX_SECTIONS)
+        return e2_fail(err, E2_BAD_INPUT, "%s: offset 12: %u sections, a checkpoint has at most "
+                       "%d", path, nsec, CKPT_MAX_SECTIONS);
     size_t off = HEADER_BYTES;
     for (uint32_t i = 0; i < nsec; i++) {
         if (len - 4 < off || len - 4 - off < SECTION_HEAD_BYTES) {
@@ -228,6 +232,12 @@ int ckpt_write(const struct ckpt *c, const char *path, struct e2_err *err)
 int ckpt_read(const char *path, struct ckpt *c, struct e2_err *err)
 {
     ckpt_init(c);
+    struct stat st;   /* before opening: opening a FIFO would wait for a writer */
+    if (stat(path, &st) != 0)
+        return e2_fail(err, E2_BAD_INPUT, "%s: cannot open checkpoint: %s", path,
+                       strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return e2_fail(err, E2_BAD_INPUT, "%s: the checkpoint is not a regular file", path);
     FILE *f = fopen(path, "rb");
     if (!f)
         return e2_fail(err, E2_BAD_INPUT, "%s: cannot open checkpoint: %s", path,
@@ -247,13 +257,14 @@ int ckpt_read(const char *path, struct ckpt *c, struct e2_err *err)
         buf = bigger;
         cap *= 2;
     }
-    int read_error = ferror(f);
+    int read_error = ferror(f) ? errno : 0;
     fclose(f);
     if (!buf)
         return e2_fail(err, E2_FAILURE, "%s: out of memory reading the checkpoint", path);
     if (read_error) {
         free(buf);
-        return e2_fail(err, E2_FAILURE, "%s: read error", path);
+        return e2_fail(err, E2_FAILURE, "%s: cannot read the checkpoint: %s", path,
+                       strerror(read_error));
     }
     int rc = ckpt_parse(buf, len, path, c, err);
     free(buf);

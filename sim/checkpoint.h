@@ -21,6 +21,7 @@
 
 #define CKPT_VERSION 1
 #define CKPT_NAME_MAX 24
+#define CKPT_MAX_SECTIONS 1024   /* a run writes a few dozen; the reader refuses more */
 
 struct ckpt_section {
     char name[CKPT_NAME_MAX];

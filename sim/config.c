@@ -18,6 +18,8 @@
 #include <sys/stat.h>
 #include <yaml.h>
 
+#include "json.h"
+
 #define MAX_FILES 64            /* files one load may read, includes counted */
 #define MAX_DEPTH 16            /* include nesting */
 #define MAX_SWEEP_CHECK 100000  /* sweep points validated at load time (and the most allowed) */
@@ -182,6 +184,8 @@ struct suggestion {
 
 static void suggest_consider(struct suggestion *s, const char *typed, const char *candidate)
 {
+    if (strcmp(typed, candidate) == 0)
+        return;   /* never "did you mean" what was typed */
     int d = edit_distance(typed, candidate);
     if (close_enough(typed, d) && d < s->distance && strlen(candidate) <= KEY_MAX) {
         s->distance = d;
@@ -412,6 +416,316 @@ int cfg_format_value(const struct e2_config *cfg, const struct cfg_field *field,
 }
 
 /* ======================================================================================== */
+/* Reading YAML: one document, bounded size and nesting, every node at its own place         */
+/* ======================================================================================== */
+
+/* libyaml's own loader shares an anchored node between its uses, so a node reached through an
+ * alias reports the anchor's line; and it has no bound on nesting (200k levels of "[" took
+ * minutes). This composer builds the document from the parser's events instead: an alias
+ * becomes a copy placed at the alias, nesting deeper than CFG_YAML_MAX_NEST stops the parse at
+ * once, and a second document is an error. */
+struct composer {
+    yaml_document_t *doc;
+    int open[CFG_YAML_MAX_NEST];    /* node ids of the open mappings and lists, outermost first */
+    int key[CFG_YAML_MAX_NEST];     /* an open mapping's key still waiting for its value (0: none) */
+    int depth;
+    struct anchor {
+        char *name;
+        int node;
+    } anchors[CFG_YAML_MAX_ANCHORS];
+    int nanchors;
+    long nodes;
+    char why[300];
+    yaml_mark_t at;
+};
+
+static int compose_fail(struct composer *c, yaml_mark_t at, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int compose_fail(struct composer *c, yaml_mark_t at, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->why, sizeof c->why, fmt, ap);
+    va_end(ap);
+    c->at = at;
+    return -1;
+}
+
+/* Give node `id` (just added) its place, count it, and hang it in the open collection. */
+static int compose_place(struct composer *c, int id, yaml_mark_t start, yaml_mark_t end)
+{
+    if (!id)
+        return compose_fail(c, start, "out of memory");
+    if (++c->nodes > CFG_YAML_MAX_NODES)
+        return compose_fail(c, start, "more than %d values (aliases expanded)", CFG_YAML_MAX_NODES);
+    yaml_node_t *node = yaml_document_get_node(c->doc, id);
+    node->start_mark = start;
+    node->end_mark = end;
+    if (c->depth == 0)
+        return 0;   /* the first node is the root */
+    int parent = c->open[c->depth - 1], ok;
+    if (yaml_document_get_node(c->doc, parent)->type == YAML_SEQUENCE_NODE) {
+        ok = yaml_document_append_sequence_item(c->doc, parent, id);
+    } else if (!c->key[c->depth - 1]) {
+        c->key[c->depth - 1] = id;
+        ok = 1;
+    } else {
+        ok = yaml_document_append_mapping_pair(c->doc, parent, c->key[c->depth - 1], id);
+        c->key[c->depth - 1] = 0;
+    }
+    return ok ? 0 : compose_fail(c, start, "out of memory");
+}
+
+static int compose_open(struct composer *c, int id, yaml_mark_t at)
+{
+    if (c->depth == CFG_YAML_MAX_NEST)
+        return compose_fail(c, at, "mappings and lists nest deeper than %d levels",
+                            CFG_YAML_MAX_NEST);
+    c->open[c->depth] = id;
+    c->key[c->depth] = 0;
+    c->depth++;
+    return 0;
+}
+
+static int compose_anchor(struct composer *c, const yaml_char_t *name, int id, yaml_mark_t at)
+{
+    if (!name)
+        return 0;
+    if (c->nanchors == CFG_YAML_MAX_ANCHORS)
+        return compose_fail(c, at, "more than %d anchors", CFG_YAML_MAX_ANCHORS);
+    char *copy = strdup((const char *)name);
+    if (!copy)
+        return compose_fail(c, at, "out of memory");
+    c->anchors[c->nanchors].name = copy;
+    c->anchors[c->nanchors++].node = id;
+    return 0;
+}
+
+/* A copy of node src (and all below it) placed at `at`, hung in the open collection. */
+static int compose_copy(struct composer *c, int src, yaml_mark_t at)
+{
+    yaml_node_t node = *yaml_document_get_node(c->doc, src);   /* adding nodes moves them */
+    if (node.type == YAML_SCALAR_NODE)
+        return compose_place(c, yaml_document_add_scalar(c->doc, NULL, node.data.scalar.value,
+                                                         (int)node.data.scalar.length,
+                                                         node.data.scalar.style),
+                             at, at);
+    int id = node.type == YAML_SEQUENCE_NODE
+                 ? yaml_document_add_sequence(c->doc, NULL, node.data.sequence.style)
+                 : yaml_document_add_mapping(c->doc, NULL, node.data.mapping.style);
+    if (compose_place(c, id, at, at) || compose_open(c, id, at))
+        return -1;
+    if (node.type == YAML_SEQUENCE_NODE) {
+        long n = node.data.sequence.items.top - node.data.sequence.items.start;
+        for (long i = 0; i < n; i++)
+            if (compose_copy(c, yaml_document_get_node(c->doc, src)->data.sequence.items.start[i],
+                             at))
+                return -1;
+    } else {
+        long n = node.data.mapping.pairs.top - node.data.mapping.pairs.start;
+        for (long i = 0; i < n; i++) {
+            yaml_node_pair_t pair = yaml_document_get_node(c->doc, src)->data.mapping.pairs.start[i];
+            if (compose_copy(c, pair.key, at) || compose_copy(c, pair.value, at))
+                return -1;
+        }
+    }
+    c->depth--;
+    return 0;
+}
+
+static int compose_alias(struct composer *c, const yaml_event_t *e)
+{
+    const char *name = (const char *)e->data.alias.anchor;
+    for (int i = c->nanchors - 1; i >= 0; i--) {
+        if (strcmp(c->anchors[i].name, name) != 0)
+            continue;
+        for (int d = 0; d < c->depth; d++)
+            if (c->open[d] == c->anchors[i].node)
+                return compose_fail(c, e->start_mark, "alias *%s refers to a node that holds it",
+                                    name);
+        return compose_copy(c, c->anchors[i].node, e->start_mark);
+    }
+    return compose_fail(c, e->start_mark, "alias *%s has no anchor &%s before it", name, name);
+}
+
+static int compose_event(struct composer *c, const yaml_event_t *e, int *documents)
+{
+    yaml_document_t *doc = c->doc;
+    int id;
+    switch (e->type) {
+    case YAML_DOCUMENT_START_EVENT:
+        if (++*documents > 1)
+            return compose_fail(c, e->start_mark, "a second YAML document: a file or a value "
+                                "holds one YAML document");
+        return 0;
+    case YAML_SCALAR_EVENT:
+        id = yaml_document_add_scalar(doc, NULL, e->data.scalar.value,
+                                      (int)e->data.scalar.length, e->data.scalar.style);
+        return compose_place(c, id, e->start_mark, e->end_mark) ||
+               compose_anchor(c, e->data.scalar.anchor, id, e->start_mark);
+    case YAML_SEQUENCE_START_EVENT:
+        id = yaml_document_add_sequence(doc, NULL, e->data.sequence_start.style);
+        return compose_place(c, id, e->start_mark, e->end_mark) ||
+               compose_anchor(c, e->data.sequence_start.anchor, id, e->start_mark) ||
+               compose_open(c, id, e->start_mark);
+    case YAML_MAPPING_START_EVENT:
+        id = yaml_document_add_mapping(doc, NULL, e->data.mapping_start.style);
+        return compose_place(c, id, e->start_mark, e->end_mark) ||
+               compose_anchor(c, e->data.mapping_start.anchor, id, e->start_mark) ||
+               compose_open(c, id, e->start_mark);
+    case YAML_SEQUENCE_END_EVENT:
+    case YAML_MAPPING_END_EVENT:
+        yaml_document_get_node(doc, c->open[--c->depth])->end_mark = e->end_mark;
+        return 0;
+    case YAML_ALIAS_EVENT:
+        return compose_alias(c, e);
+    default:
+        return 0;
+    }
+}
+
+/* Parse the parser's input into doc. 0; -1 with c->why and c->at (doc empty); -2 when the
+ * parser failed (its problem fields say why). */
+static int compose(yaml_parser_t *parser, yaml_document_t *doc, struct composer *c)
+{
+    memset(c, 0, sizeof *c);
+    c->doc = doc;
+    if (!yaml_document_initialize(doc, NULL, NULL, NULL, 1, 1))
+        return compose_fail(c, parser->mark, "out of memory");
+    int rc = 0, documents = 0;
+    for (int done = 0; !done && rc == 0;) {
+        yaml_event_t e;
+        if (!yaml_parser_parse(parser, &e)) {
+            rc = -2;
+            break;
+        }
+        done = e.type == YAML_STREAM_END_EVENT;
+        rc = compose_event(c, &e, &documents);
+        yaml_event_delete(&e);
+    }
+    for (int i = 0; i < c->nanchors; i++)
+        free(c->anchors[i].name);
+    if (rc) {
+        yaml_document_delete(doc);
+        memset(doc, 0, sizeof *doc);
+    }
+    return rc;
+}
+
+/* Parse YAML text (a --set value, a default, a sweep list) into a document. */
+static int parse_text_document(const char *text, yaml_document_t *doc, char *why, size_t size)
+{
+    yaml_parser_t parser;
+    struct composer *c = malloc(sizeof *c);
+    if (!c || !yaml_parser_initialize(&parser)) {
+        free(c);
+        snprintf(why, size, "out of memory");
+        return -1;
+    }
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, strlen(text));
+    int rc = compose(&parser, doc, c);
+    if (rc == -2)
+        snprintf(why, size, "malformed YAML value: %s", parser.problem ? parser.problem : "?");
+    else if (rc)
+        snprintf(why, size, "%s", c->why);
+    yaml_parser_delete(&parser);
+    free(c);
+    return rc ? -1 : 0;
+}
+
+/* libyaml's reader reports only a byte offset; turn it into a line and column. */
+static void offset_to_mark(const char *text, size_t len, size_t offset, size_t *line,
+                           size_t *col)
+{
+    *line = *col = 1;
+    for (size_t i = 0; i < offset && i < len; i++) {
+        if (text[i] == '\n') {
+            ++*line;
+            *col = 1;
+        } else {
+            ++*col;
+        }
+    }
+}
+
+static int malformed(struct e2_err *err, const char *path, const char *text, size_t len,
+                     const yaml_parser_t *parser)
+{
+    size_t line = parser->problem_mark.line + 1, col = parser->problem_mark.column + 1;
+    if (parser->error == YAML_READER_ERROR)
+        offset_to_mark(text, len, parser->problem_offset, &line, &col);
+    char context[200] = "";
+    if (parser->context)
+        snprintf(context, sizeof context, " (%s at line %zu)", parser->context,
+                 parser->context_mark.line + 1);
+    return e2_fail(err, E2_BAD_INPUT, "%s:%zu:%zu: malformed YAML: %s%s", path, line, col,
+                   parser->problem ? parser->problem : "unreadable", context);
+}
+
+/* The whole of a regular file of at most CFG_YAML_MAX_BYTES (a FIFO or a folder would block or
+ * fail later), NUL-terminated; free it. */
+static int read_small_file(const char *path, char **text, size_t *len, struct e2_err *err)
+{
+    struct stat st;
+    *text = NULL;
+    if (stat(path, &st) != 0)
+        return e2_fail(err, E2_BAD_INPUT, "%s: cannot open: %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return e2_fail(err, E2_BAD_INPUT, "%s: cannot open: not a regular file", path);
+    if (st.st_size > CFG_YAML_MAX_BYTES)
+        return e2_fail(err, E2_BAD_INPUT, "%s: %lld bytes; a YAML file may hold at most %d",
+                       path, (long long)st.st_size, CFG_YAML_MAX_BYTES);
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return e2_fail(err, E2_BAD_INPUT, "%s: cannot open: %s", path, strerror(errno));
+    char *buf = malloc(CFG_YAML_MAX_BYTES + 2);
+    size_t n = buf ? fread(buf, 1, CFG_YAML_MAX_BYTES + 1, fp) : 0;
+    int failed = !buf || ferror(fp);
+    fclose(fp);
+    if (failed) {
+        free(buf);
+        return e2_fail(err, E2_FAILURE, "%s: cannot read%s", path, buf ? "" : ": out of memory");
+    }
+    if (n > CFG_YAML_MAX_BYTES) {
+        free(buf);
+        return e2_fail(err, E2_BAD_INPUT, "%s: a YAML file may hold at most %d bytes", path,
+                       CFG_YAML_MAX_BYTES);
+    }
+    buf[n] = 0;
+    *text = buf;
+    *len = n;
+    return E2_OK;
+}
+
+int cfg_yaml_read(const char *path, yaml_document_t *doc, struct e2_err *err)
+{
+    char *text;
+    size_t len = 0;
+    memset(doc, 0, sizeof *doc);
+    int rc = read_small_file(path, &text, &len, err);
+    if (rc != E2_OK)
+        return rc;
+    yaml_parser_t parser;
+    struct composer *c = malloc(sizeof *c);
+    if (!c || !yaml_parser_initialize(&parser)) {
+        free(c);
+        free(text);
+        return e2_fail(err, E2_FAILURE, "out of memory");
+    }
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    int composed = compose(&parser, doc, c);
+    if (composed == -2)
+        rc = malformed(err, path, text, len, &parser);
+    else if (composed)
+        rc = e2_fail(err, E2_BAD_INPUT, "%s:%zu:%zu: %s", path, c->at.line + 1, c->at.column + 1,
+                     c->why);
+    yaml_parser_delete(&parser);
+    free(c);
+    free(text);
+    return rc;
+}
+
+/* ======================================================================================== */
 /* Reading values from YAML nodes                                                           */
 /* ======================================================================================== */
 
@@ -564,6 +878,15 @@ static int parse_element(const struct cfg_field *f, const char *what, const char
             snprintf(why, size, "%s = %s is out of range %s", what, s, range);
             return -1;
         }
+        char text[32];
+        snprintf(text, sizeof text, "%ld", v);
+        if (f->choices && choice_index(f->choices, text) < 0) {
+            struct sbuf b = {range, sizeof range, 0, 0};
+            for (const char *p = f->choices; *p; p++)
+                sb_printf(&b, *p == '|' ? ", " : "%c", *p);
+            snprintf(why, size, "%s = %s is not one of %s", what, s, range);
+            return -1;
+        }
         *(int *)out = (int)v;
         return 0;
     }
@@ -677,22 +1000,6 @@ static int apply_node(const struct origin *o, const struct cfg_field *f, yaml_do
     }
     free(list);
     return rc;
-}
-
-/* Parse YAML text (a --set value, a default, a sweep list) into a document. */
-static int parse_text_document(const char *text, yaml_document_t *doc, char *why, size_t size)
-{
-    yaml_parser_t parser;
-    if (!yaml_parser_initialize(&parser)) {
-        snprintf(why, size, "out of memory");
-        return -1;
-    }
-    yaml_parser_set_input_string(&parser, (const unsigned char *)text, strlen(text));
-    int ok = yaml_parser_load(&parser, doc);
-    if (!ok)
-        snprintf(why, size, "malformed YAML value: %s", parser.problem ? parser.problem : "?");
-    yaml_parser_delete(&parser);
-    return ok ? 0 : -1;
 }
 
 /* Apply YAML text as the value of field f. An empty text is empty text, or an empty list. */
@@ -909,6 +1216,14 @@ static int check_calibration(const struct e2_config *cfg, const struct cfg_field
                              const struct cfg_field **blame2, char *why, size_t size)
 {
     const struct cfg_calibration *c = &cfg->calibration;
+    /* written in the output folder, beside calibration.txt: a plain file name, nothing else */
+    const char *out = c->output;
+    if (!out[0] || strchr(out, '/') || strcmp(out, ".") == 0 || strcmp(out, "..") == 0 ||
+        strcmp(out, "calibration.txt") == 0)
+        return FAULT("calibration.output", NULL,
+                     "calibration.output = '%s': expected a file name (no folder; not "
+                     "calibration.txt): it is written in the output folder only, and installing "
+                     "it (e.g. into configs/hw/) is a separate step (docs/calibration.md)", out);
     if (c->free.n > 3)
         return FAULT("calibration.free", NULL,
                      "calibration.free lists %d keys; savings ratios can fit at most 3",
@@ -960,6 +1275,46 @@ static int read_tables(struct e2_config *cfg, const struct cfg_field **blame1, c
     return 1;
 }
 
+/* What the hardware model needs beyond each key's range (models/zynq7020.cpp checks the same
+ * again); checked here so that the message names the file, line and column. */
+static int check_hardware(const struct e2_config *cfg, const struct cfg_field **blame1,
+                          const struct cfg_field **blame2, char *why, size_t size)
+{
+    const struct hw_params *p = &cfg->hw;
+    const struct hw_ddr_energy *e = &p->energy.ddr;
+    int fp32 = p->fp32_dsps_per_mac > p->fp32_fixed_dsps_per_mac ? p->fp32_dsps_per_mac
+                                                                  : p->fp32_fixed_dsps_per_mac;
+    if (p->dsps < fp32)
+        return FAULT("hardware.dsps", "hardware.fp32_dsps_per_mac",
+                     "hardware.dsps = %d is fewer than one float32 lane needs (hardware."
+                     "fp32_dsps_per_mac = %d, fp32_fixed_dsps_per_mac = %d)", p->dsps,
+                     p->fp32_dsps_per_mac, p->fp32_fixed_dsps_per_mac);
+    if (p->ddr.bus_bits != p->ddr.devices * p->ddr.device_bits)
+        return FAULT("hardware.ddr.bus_bits", "hardware.ddr.device_bits",
+                     "hardware.ddr.bus_bits = %d must equal hardware.ddr.devices x device_bits "
+                     "= %d x %d", p->ddr.bus_bits, p->ddr.devices, p->ddr.device_bits);
+    if (p->ddr.trefi_ns <= p->ddr.trfc_ns)
+        return FAULT("hardware.ddr.trefi_ns", "hardware.ddr.trfc_ns",
+                     "hardware.ddr.trefi_ns = %g must exceed hardware.ddr.trfc_ns = %g",
+                     p->ddr.trefi_ns, p->ddr.trfc_ns);
+    if (e->idd0_ma < e->idd3n_ma || e->idd0_ma < e->idd2n_ma)
+        return FAULT("energy.ddr.idd0_ma", "energy.ddr.idd3n_ma",
+                     "energy.ddr.idd0_ma = %g must be at least idd2n_ma = %g and idd3n_ma = %g",
+                     e->idd0_ma, e->idd2n_ma, e->idd3n_ma);
+    const struct {
+        const char *key;
+        double v;
+    } active[] = {{"energy.ddr.idd4r_ma", e->idd4r_ma},
+                  {"energy.ddr.idd4w_ma", e->idd4w_ma},
+                  {"energy.ddr.idd5_ma", e->idd5_ma}};
+    for (size_t i = 0; i < sizeof active / sizeof active[0]; i++)
+        if (active[i].v < e->idd3n_ma)
+            return FAULT(active[i].key, "energy.ddr.idd3n_ma",
+                         "%s = %g must be at least energy.ddr.idd3n_ma = %g", active[i].key,
+                         active[i].v, e->idd3n_ma);
+    return 0;
+}
+
 /* Resolve the derived fields and check every rule that spans more than one key. */
 static int resolve_rules(struct e2_config *cfg, const struct cfg_field **blame1,
                          const struct cfg_field **blame2, char *why, size_t size)
@@ -970,7 +1325,8 @@ static int resolve_rules(struct e2_config *cfg, const struct cfg_field **blame1,
            check_schedule(cfg, blame1, blame2, why, size) ||
            check_network(cfg, blame1, blame2, why, size) ||
            check_calibration(cfg, blame1, blame2, why, size) ||
-           read_tables(cfg, blame1, why, size);
+           read_tables(cfg, blame1, why, size) ||
+           check_hardware(cfg, blame1, blame2, why, size);
 }
 
 #undef FAULT
@@ -1216,25 +1572,48 @@ static const char *in_what(const char *prefix, char *buf, size_t size)
     return buf;
 }
 
-/* Keys of one mapping must be plain, non-empty and unique. */
+/* Orders a mapping's keys by text, then by position, so that duplicates sit side by side. */
+static int compare_keys(const void *a, const void *b)
+{
+    const yaml_node_t *const *x = a, *const *y = b;
+    int c = strcmp(scalar_of(*x), scalar_of(*y));
+    return c ? c : (*x > *y) - (*x < *y);
+}
+
+/* Keys of one mapping must be plain, non-empty and unique (sorted, not pairwise: a mapping may
+ * have many keys). The duplicate reported is the first one in the file. */
 static int check_keys(const struct origin *o, yaml_document_t *doc, yaml_node_t *map,
                       const char *prefix, struct e2_err *err)
 {
     char in[KEY_MAX + 8];
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
-        yaml_node_t *key = yaml_document_get_node(doc, p->key);
-        if (key->type != YAML_SCALAR_NODE || !scalar_of(key)[0])
+    size_t n = (size_t)(map->data.mapping.pairs.top - map->data.mapping.pairs.start);
+    const yaml_node_t **keys = malloc((n ? n : 1) * sizeof *keys);
+    if (!keys)
+        return e2_fail(err, E2_FAILURE, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_t *key = yaml_document_get_node(doc, map->data.mapping.pairs.start[i].key);
+        keys[i] = key;
+        if (key->type != YAML_SCALAR_NODE || !scalar_of(key)[0]) {
+            free(keys);
             return fail_node(err, o, key, "a key must be a plain name%s, got %s",
                              in_what(prefix, in, sizeof in),
                              key->type == YAML_SCALAR_NODE ? "an empty one" : node_kind(key));
-        for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
-            yaml_node_t *other = yaml_document_get_node(doc, q->key);
-            if (strcmp(scalar_of(other), scalar_of(key)) == 0)
-                return fail_node(err, o, key, "duplicate key '%s'%s (first at line %zu)",
-                                 scalar_of(key), in_what(prefix, in, sizeof in),
-                                 other->start_mark.line + 1);
         }
     }
+    /* nodes are numbered in file order (aliases are copies placed at the alias) */
+    qsort(keys, n, sizeof *keys, compare_keys);
+    const yaml_node_t *first = NULL, *dup = NULL;
+    for (size_t i = 1; i < n; i++)
+        if (strcmp(scalar_of(keys[i - 1]), scalar_of(keys[i])) == 0 &&
+            (i < 2 || strcmp(scalar_of(keys[i - 2]), scalar_of(keys[i])) != 0) &&
+            (!dup || keys[i] < dup)) {
+            first = keys[i - 1];
+            dup = keys[i];
+        }
+    free(keys);
+    if (dup)
+        return fail_node(err, o, dup, "duplicate key '%s'%s (first at line %zu)", scalar_of(dup),
+                         in_what(prefix, in, sizeof in), first->start_mark.line + 1);
     return E2_OK;
 }
 
@@ -1306,7 +1685,10 @@ static int apply_sweep(struct loader *L, int file, yaml_document_t *doc, yaml_no
         const char *name = scalar_of(key);
         const struct cfg_field *f = cfg_find_field(name);
         int k = cfg->sweep.keys.n;
-        if (!f) {
+        if (!f && is_section(name)) {
+            rc = fail_node(err, &o, key, "sweep.vary: '%s' is a section; vary one of its keys",
+                           name);
+        } else if (!f) {
             struct suggestion s;
             char hint[KEY_MAX + 40];
             suggest_full_key(name, &s);
@@ -1376,6 +1758,11 @@ static int apply_mapping(struct loader *L, int file, yaml_document_t *doc, yaml_
         }
         const struct cfg_field *f = cfg_find_field(path);
         if (f) {
+            /* one key twice in one file, e.g. through `training: {lr:}` and `training.lr:` */
+            struct place was = L->places[field_index(f)];
+            if (was.src == file)
+                return fail_node(err, &o, key, "duplicate key '%s' (first set at line %zu)",
+                                 path, was.line);
             if (apply_node(&o, f, doc, value, L->cfg, err))
                 return E2_BAD_INPUT;
             record_place(L, f, node_place(file, value));
@@ -1436,74 +1823,6 @@ static int load_includes(struct loader *L, int file, yaml_document_t *doc, yaml_
     return E2_OK;
 }
 
-/* libyaml's reader reports only a byte offset; turn it into a line and column. */
-static void offset_to_mark(const char *path, size_t offset, size_t *line, size_t *col)
-{
-    FILE *fp = fopen(path, "rb");
-    *line = *col = 1;
-    for (size_t i = 0; fp && i < offset; i++) {
-        int c = fgetc(fp);
-        if (c == EOF)
-            break;
-        if (c == '\n') {
-            ++*line;
-            *col = 1;
-        } else {
-            ++*col;
-        }
-    }
-    if (fp)
-        fclose(fp);
-}
-
-static int malformed(struct e2_err *err, const char *path, const yaml_parser_t *parser)
-{
-    size_t line = parser->problem_mark.line + 1, col = parser->problem_mark.column + 1;
-    if (parser->error == YAML_READER_ERROR)
-        offset_to_mark(path, parser->problem_offset, &line, &col);
-    char context[200] = "";
-    if (parser->context)
-        snprintf(context, sizeof context, " (%s at line %zu)", parser->context,
-                 parser->context_mark.line + 1);
-    return e2_fail(err, E2_BAD_INPUT, "%s:%zu:%zu: malformed YAML: %s%s", path, line, col,
-                   parser->problem ? parser->problem : "unreadable", context);
-}
-
-/* Read one YAML document from path; a second document is an error. */
-static int read_document(const char *path, yaml_document_t *doc, struct e2_err *err)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return e2_fail(err, E2_BAD_INPUT, "%s: cannot read: %s", path, strerror(errno));
-    yaml_parser_t parser;
-    if (!yaml_parser_initialize(&parser)) {
-        fclose(fp);
-        return e2_fail(err, E2_FAILURE, "out of memory");
-    }
-    yaml_parser_set_input_file(&parser, fp);
-    int rc = E2_OK;
-    if (!yaml_parser_load(&parser, doc)) {
-        rc = malformed(err, path, &parser);
-    } else {
-        yaml_document_t next;
-        if (!yaml_parser_load(&parser, &next)) {
-            rc = malformed(err, path, &parser);
-        } else {
-            yaml_node_t *extra = yaml_document_get_root_node(&next);
-            if (extra)
-                rc = e2_fail(err, E2_BAD_INPUT,
-                             "%s:%zu:%zu: a config holds one YAML document; found a second",
-                             path, extra->start_mark.line + 1, extra->start_mark.column + 1);
-            yaml_document_delete(&next);
-        }
-        if (rc != E2_OK)
-            yaml_document_delete(doc);
-    }
-    yaml_parser_delete(&parser);
-    fclose(fp);
-    return rc;
-}
-
 static int apply_document(struct loader *L, int file, yaml_document_t *doc, struct e2_err *err)
 {
     struct origin o = {L->files[file], NULL};
@@ -1559,7 +1878,7 @@ static int load_file(struct loader *L, const char *path, const struct origin *fr
     }
     L->nfiles++;
     yaml_document_t doc;
-    int rc = read_document(path, &doc, err);
+    int rc = cfg_yaml_read(path, &doc, err);
     if (rc != E2_OK) {
         free(real);
         return rc;
@@ -1841,20 +2160,6 @@ uint64_t cfg_hash(const struct e2_config *cfg)
 
 /* ---- JSON ---- */
 
-static void json_string(FILE *out, const char *s)
-{
-    fputc('"', out);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(out, "\\%c", *p);
-        else if (*p < 0x20)
-            fprintf(out, "\\u%04x", *p);
-        else
-            fputc(*p, out);
-    }
-    fputc('"', out);
-}
-
 static void json_value(FILE *out, const struct e2_config *cfg, const struct cfg_field *f)
 {
     const void *v = cslot(cfg, f);
@@ -1862,7 +2167,7 @@ static void json_value(FILE *out, const struct e2_config *cfg, const struct cfg_
     switch (f->type) {
     case CFG_STRING:
     case CFG_ENUM:
-        json_string(out, v);
+        json_write_escaped(out, v);
         return;
     case CFG_STRING_LIST: {
         const struct cfg_string_list *l = v;
@@ -1870,7 +2175,7 @@ static void json_value(FILE *out, const struct e2_config *cfg, const struct cfg_
         for (int i = 0; i < l->n; i++) {
             if (i)
                 fputs(", ", out);
-            json_string(out, l->v[i]);
+            json_write_escaped(out, l->v[i]);
         }
         fputc(']', out);
         return;
@@ -1909,7 +2214,7 @@ static void json_section(FILE *out, const struct e2_config *cfg, const char *pre
             continue;
         fputs(first ? "" : ", ", out);
         first = 0;
-        json_string(out, child);
+        json_write_escaped(out, child);
         fputs(": ", out);
         if (leaf) {
             json_value(out, cfg, f);
@@ -1923,13 +2228,13 @@ static void json_section(FILE *out, const struct e2_config *cfg, const char *pre
     }
     if (!prefix[0] && cfg->has_sweep) {
         fputs(", \"sweep\": {\"mode\": ", out);
-        json_string(out, cfg->sweep.mode);
+        json_write_escaped(out, cfg->sweep.mode);
         fputs(", \"vary\": {", out);
         for (int k = 0; k < cfg->sweep.keys.n; k++) {
             fputs(k ? ", " : "", out);
-            json_string(out, cfg->sweep.keys.v[k]);
+            json_write_escaped(out, cfg->sweep.keys.v[k]);
             fputs(": ", out);
-            json_string(out, cfg->sweep.values.v[k]);
+            json_write_escaped(out, cfg->sweep.values.v[k]);
         }
         fputs("}}", out);
     }
@@ -2020,7 +2325,13 @@ void cfg_write_reference(FILE *out)
           "Loading is strict. An unknown key (with a suggestion for misspellings), a wrong type,\n"
           "a value out of range or not among its choices, a duplicate key, a missing required\n"
           "key, malformed YAML and a bad include are errors that name the file, line and\n"
-          "column; e2sim then exits with status 2. Keys not given take the defaults below.\n\n"
+          "column; e2sim then exits with status 2. Keys not given take the defaults below.\n"
+          "A key is set at most once per file, whether through its section or its dotted\n"
+          "name (`training: {lr: 0.1}` and `training.lr: 0.2` in one file is a duplicate).\n"
+          "A file is one YAML document, a regular file of at most 1 MB, with mappings and\n"
+          "lists nested at most 64 deep; a node reached through an alias counts as written\n"
+          "at the alias. Rules that span keys (e.g. `hardware.ddr.bus_bits` = `devices` x\n"
+          "`device_bits`) are checked at load time too, `--print-config` included.\n\n"
           "- `include: [hw/zynq7020.yaml, ...]` (top level) loads those files first, paths\n"
           "  relative to the including file; the including file's own keys then override them.\n"
           "  A key twice in one file is an error; a key in two files is an override.\n"

@@ -167,6 +167,22 @@ int cfg_load(const char *path, const char *const *sets, int nsets, struct e2_con
 int cfg_load_scoped(const char *path, const char *const *sets, int nsets, enum cfg_scope scope,
                     struct e2_config *cfg, struct e2_err *err);
 
+/* Bounds on YAML input (configs, --set values, measurement files), checked before or while
+ * parsing so that no input can make the parser slow: file size, nesting of mappings and lists,
+ * values with aliases expanded, anchors. */
+#define CFG_YAML_MAX_BYTES (1 << 20)
+#define CFG_YAML_MAX_NEST 64
+#define CFG_YAML_MAX_NODES 1000000
+#define CFG_YAML_MAX_ANCHORS 1024
+
+/* Read the single YAML document of a regular file of at most CFG_YAML_MAX_BYTES into doc
+ * (a yaml_document_t; delete it with yaml_document_delete, also when it has no root). A node
+ * reached through an alias is a copy placed at the alias. Errors name path:line:col:
+ * malformed YAML, a second document, nesting deeper than CFG_YAML_MAX_NEST, a file too big or
+ * not regular. E2_OK, E2_BAD_INPUT or E2_FAILURE. */
+struct yaml_document_s;
+int cfg_yaml_read(const char *path, struct yaml_document_s *doc, struct e2_err *err);
+
 /* Apply one "KEY=VALUE" to a loaded config, validated against its row, then re-resolve and
  * re-check the cross-field rules. Errors read "--set KEY=VALUE: ...". */
 int cfg_set(struct e2_config *cfg, const char *assignment, struct e2_err *err);

@@ -25,8 +25,9 @@ const struct cfg_field cfg_run_fields[] = {
     {"dataset.name", CFG_ENUM, F(dataset.name), "fashion-mnist", 0, 0,
      "fashion-mnist|mnist|cifar10|cifar100|synthetic",
      "data set; synthetic is a seeded random set for tests and quick runs"},
-    {"dataset.path", CFG_STRING, F(dataset.path), "/usr/share/datasets/fashion-mnist", 0, 0, NULL,
-     "folder with the data set's files (idx or idx.gz; CIFAR binary batches)"},
+    {"dataset.path", CFG_STRING, F(dataset.path), "", 0, 0, NULL,
+     "folder with the data set's files (idx or idx.gz; CIFAR binary batches); empty: the data "
+     "set's own default folder (docs/datasets.md)"},
     {"dataset.train_subset", CFG_INT, F(dataset.train_subset), "0", 0, INT_MAX, NULL,
      "use only the first N training images (0 = all)"},
     {"dataset.test_subset", CFG_INT, F(dataset.test_subset), "0", 0, INT_MAX, NULL,
@@ -39,7 +40,7 @@ const struct cfg_field cfg_run_fields[] = {
      "synthetic: training images"},
     {"dataset.synthetic_test", CFG_INT, F(dataset.synthetic_test), "512", 1, 1000000, NULL,
      "synthetic: test images"},
-    {"dataset.synthetic_classes", CFG_INT, F(dataset.synthetic_classes), "10", 2, 1000, NULL,
+    {"dataset.synthetic_classes", CFG_INT, F(dataset.synthetic_classes), "10", 2, 256, NULL,
      "synthetic: number of classes"},
     {"dataset.synthetic_size", CFG_INT, F(dataset.synthetic_size), "28", 4, 256, NULL,
      "synthetic: image height and width (pixels)"},
@@ -155,7 +156,8 @@ const struct cfg_field cfg_run_fields[] = {
     {"calibration.upper", CFG_DOUBLE_LIST, F(calibration.upper), "[]", -ANY, ANY, NULL,
      "calibrate: upper bound of each free key"},
     {"calibration.output", CFG_STRING, F(calibration.output), "calibrated-hw.yaml", 0, 0, NULL,
-     "calibrate: file name of the calibrated hardware YAML, in the output folder"},
+     "calibrate: file name (no folder) of the calibrated hardware YAML, written in the output "
+     "folder only"},
 
     {NULL, 0, 0, NULL, 0, 0, NULL, NULL},
 };

@@ -16,13 +16,15 @@
 #define IDX_CLASSES 10
 #define CIFAR_SIDE 32
 #define CIFAR_IMAGE (3 * CIFAR_SIDE * CIFAR_SIDE)
+#define CIFAR_MAX_RECORDS 100000   /* per file: the real ones hold 10,000 or 50,000 */
 
 /* ---------------------------------------------------------------- reading whole files */
 
-/* A file's whole (decompressed) content. */
+/* A file's (decompressed) content, up to a limit. */
 struct blob {
     unsigned char *data;
     size_t len;
+    int more;           /* the file holds more bytes than the limit allowed to read */
 };
 
 static void blob_free(struct blob *b)
@@ -32,12 +34,23 @@ static void blob_free(struct blob *b)
     b->len = 0;
 }
 
-/* Reads a plain or gzip file whole; gzread passes plain files through unchanged. Byte offsets
- * in messages count decompressed bytes, i.e. bytes of the format itself. */
-static int read_file(const char *path, struct blob *b, struct e2_err *err)
+/* How many bytes a file may hold, judged from its first `len` bytes: SIZE_MAX while that is not
+ * known yet. So a gzip bomb is stopped after the header, not after a gigabyte. */
+typedef size_t (*promise_fn)(const unsigned char *data, size_t len);
+
+/* Reads a plain or gzip file (gzread passes plain files through unchanged), at most `limit`
+ * bytes or what `promise` allows; b->more says whether more followed. Only regular files: a
+ * FIFO would block. Byte offsets in messages count decompressed bytes, i.e. bytes of the format
+ * itself. */
+static int read_file(const char *path, size_t limit, promise_fn promise, struct blob *b,
+                     struct e2_err *err)
 {
-    b->data = NULL;
-    b->len = 0;
+    memset(b, 0, sizeof *b);
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return e2_fail(err, E2_BAD_INPUT, "%s: cannot open: %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return e2_fail(err, E2_BAD_INPUT, "%s: byte 0: cannot read: not a regular file", path);
     errno = 0;
     gzFile f = gzopen(path, "rb");
     if (!f)
@@ -46,8 +59,18 @@ static int read_file(const char *path, struct blob *b, struct e2_err *err)
     gzbuffer(f, 1 << 17);
     size_t cap = 0;
     for (;;) {
+        size_t allowed = promise ? promise(b->data, b->len) : SIZE_MAX;
+        if (allowed > limit)
+            allowed = limit;
+        if (b->len >= allowed) {
+            unsigned char extra;
+            b->more = gzread(f, &extra, 1) == 1;
+            break;
+        }
         if (b->len == cap) {
-            size_t grown = cap ? cap * 2 : (size_t)1 << 20;
+            size_t grown = cap ? cap * 2 : (size_t)1 << 16;
+            if (grown > allowed && allowed != SIZE_MAX)
+                grown = allowed;
             unsigned char *p = realloc(b->data, grown);
             if (!p) {
                 gzclose(f);
@@ -60,6 +83,8 @@ static int read_file(const char *path, struct blob *b, struct e2_err *err)
         size_t want = cap - b->len;
         if (want > (1u << 30))
             want = 1u << 30;
+        if (b->len < 64 && want > 64 - b->len)
+            want = 64 - b->len;   /* the header first, so the promise is known early */
         errno = 0;
         int got = gzread(f, b->data + b->len, (unsigned)want);
         if (got <= 0) {
@@ -87,7 +112,7 @@ static int read_file(const char *path, struct blob *b, struct e2_err *err)
     /* A gzip stream cut right at a block boundary is only noticed on close. */
     long long packed_at = (long long)gzoffset(f);
     int closed = gzclose(f);
-    if (closed != Z_OK) {
+    if (closed != Z_OK && !b->more) {
         blob_free(b);
         return e2_fail(err, E2_BAD_INPUT, "%s: byte %lld (compressed): gzip data %s", path,
                        packed_at, closed == Z_BUF_ERROR ? "truncated: unexpected end of file"
@@ -147,6 +172,28 @@ static int alloc_dataset(struct dataset *ds, const char *name, int count, int ch
 
 /* ---------------------------------------------------------------- idx (MNIST, Fashion-MNIST) */
 
+/* What an idx header promises: 4 + 4 * dims header bytes and the product of the sizes. A header
+ * that check_idx will refuse promises only itself, so nothing more is read. */
+static size_t idx_promise(const unsigned char *p, size_t len)
+{
+    if (len < 4)
+        return SIZE_MAX;
+    int dims = p[3];
+    size_t header = 4 + 4 * (size_t)dims;
+    if (p[0] || p[1] || p[2] != 0x08 || dims < 1 || dims > 3)
+        return 4;
+    if (len < header)
+        return SIZE_MAX;
+    uint64_t payload = 1;
+    for (int d = 0; d < dims; d++) {
+        uint32_t n = read_be32(p + 4 + 4 * d);
+        if (n == 0 || n > (d == 0 ? INT_MAX : 4096u))
+            return header;
+        payload *= n;   /* at most 2^31 * 2^24: no overflow */
+    }
+    return header + (size_t)payload;
+}
+
 /* Checks the idx header (magic 0x00 0x00 0x08 dims, then dims big-endian sizes) and that the file
  * holds exactly the bytes the header promises. */
 static int check_idx(const char *path, const struct blob *b, int want_dims, uint32_t *dims,
@@ -185,11 +232,10 @@ static int check_idx(const char *path, const struct blob *b, int want_dims, uint
         return e2_fail(err, E2_BAD_INPUT,
                        "%s: byte %zu: truncated: the header promises %llu bytes, the file ends "
                        "after %zu", path, b->len, (unsigned long long)expected, b->len);
-    if (b->len > expected)
+    if (b->len > expected || b->more)
         return e2_fail(err, E2_BAD_INPUT,
-                       "%s: byte %llu: %llu unexpected bytes after the data the header promises",
-                       path, (unsigned long long)expected,
-                       (unsigned long long)(b->len - expected));
+                       "%s: byte %llu: unexpected bytes after the data the header promises",
+                       path, (unsigned long long)expected);
     return E2_OK;
 }
 
@@ -220,11 +266,11 @@ int ds_load_idx(const char *dir, int train, const char *name, struct dataset *ou
 
     struct blob images = {0}, labels = {0};
     uint32_t idims[3] = {0}, ldims[1] = {0};
-    rc = read_file(image_path, &images, err);
+    rc = read_file(image_path, SIZE_MAX, idx_promise, &images, err);
     if (rc == E2_OK)
         rc = check_idx(image_path, &images, 3, idims, err);
     if (rc == E2_OK)
-        rc = read_file(label_path, &labels, err);
+        rc = read_file(label_path, SIZE_MAX, idx_promise, &labels, err);
     if (rc == E2_OK)
         rc = check_idx(label_path, &labels, 1, ldims, err);
     if (rc == E2_OK && ldims[0] != idims[0])
@@ -236,6 +282,7 @@ int ds_load_idx(const char *dir, int train, const char *name, struct dataset *ou
         rc = alloc_dataset(out, name, (int)idims[0], 1, (int)idims[1], (int)idims[2],
                            IDX_CLASSES, err);
     if (rc == E2_OK) {
+        snprintf(out->source, sizeof out->source, "%s", image_path);
         memcpy(out->pixels, images.data + 16, (size_t)idims[0] * idims[1] * idims[2]);
         memcpy(out->labels, labels.data + 8, idims[0]);
     }
@@ -253,10 +300,16 @@ static int append_cifar_file(const char *path, int label_bytes, const int *label
                              struct dataset *ds, struct e2_err *err)
 {
     struct blob b;
-    int rc = read_file(path, &b, err);
+    const size_t record = (size_t)label_bytes + CIFAR_IMAGE;
+    int rc = read_file(path, CIFAR_MAX_RECORDS * record, NULL, &b, err);
     if (rc != E2_OK)
         return rc;
-    const size_t record = (size_t)label_bytes + CIFAR_IMAGE;
+    if (b.more) {
+        blob_free(&b);
+        return e2_fail(err, E2_BAD_INPUT, "%s: byte %zu: more than %d records (a CIFAR file "
+                       "holds at most that many)", path, CIFAR_MAX_RECORDS * record,
+                       CIFAR_MAX_RECORDS);
+    }
     if (b.len == 0 || b.len % record != 0) {
         size_t len = b.len, at = len / record * record;
         blob_free(&b);
@@ -316,6 +369,8 @@ static int load_cifar(const char *dir, const char *name, const char *const *file
         int rc = find_file(dir, files[f], hint, path, err);
         if (rc == E2_OK)
             rc = append_cifar_file(path, label_bytes, label_classes, out, err);
+        if (rc == E2_OK && f == 0)
+            snprintf(out->source, sizeof out->source, "%s", path);
         if (rc != E2_OK) {
             ds_free(out);
             return rc;
@@ -371,6 +426,7 @@ int ds_make_synthetic(int count, int channels, int size, int classes, uint64_t s
     int rc = alloc_dataset(out, "synthetic", count, channels, size, size, classes, err);
     if (rc != E2_OK)
         return rc;
+    snprintf(out->source, sizeof out->source, "synthetic %s set", split ? "test" : "training");
     /* Each (class, channel) has a plane wave: frequencies 0..2 periods per image along x and
      * y and a phase. An image is its class's waves at a random contrast, plus uniform noise. */
     const uint64_t base = rng_key(seed, RNG_STREAM_SYNTHETIC);
@@ -452,6 +508,18 @@ int ds_load(const struct cfg_dataset *cfg, int train, uint64_t seed, struct data
     if (rc == E2_OK)
         ds_truncate(out, subset);
     return rc;
+}
+
+int ds_check_pair(const struct dataset *train, const struct dataset *test, struct e2_err *err)
+{
+    if (train->channels == test->channels && train->height == test->height &&
+        train->width == test->width)
+        return E2_OK;
+    return e2_fail(err, E2_BAD_INPUT,
+                   "%s: test images are %dx%dx%d (channels x height x width), but the training "
+                   "images of %s are %dx%dx%d; both splits must have one geometry",
+                   test->source, test->channels, test->height, test->width, train->source,
+                   train->channels, train->height, train->width);
 }
 
 void ds_free(struct dataset *ds)

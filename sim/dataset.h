@@ -17,6 +17,7 @@
 
 struct dataset {
     char name[32];              /* fashion-mnist | mnist | cifar10 | cifar100 | synthetic */
+    char source[1024];          /* the (first) image file read, or "synthetic", for messages */
     int count, channels, height, width, classes;
     uint8_t *pixels;            /* count * channels * height * width, CHW per image */
     uint8_t *labels;            /* count, each < classes */
@@ -57,6 +58,10 @@ int ds_load_cifar100(const char *dir, int train, struct dataset *out, struct e2_
  * different samples of the same classes. */
 int ds_make_synthetic(int count, int channels, int size, int classes, uint64_t seed, int split,
                       struct dataset *out, struct e2_err *err);
+
+/* Train and test images must have one geometry (channels, height, width): the network is built
+ * for the training images. E2_BAD_INPUT naming both files when they differ. */
+int ds_check_pair(const struct dataset *train, const struct dataset *test, struct e2_err *err);
 
 /* Keeps the first n images (n <= 0 or n >= count: keeps all). */
 void ds_truncate(struct dataset *ds, int n);

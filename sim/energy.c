@@ -174,17 +174,17 @@ int energy_flush(struct energy_acc *a, struct e2_err *err)
 {
     for (int i = 0; i < a->ndirty; i++) {
         struct energy_entry *e = &a->e[a->dirty[i]];
-        if (a->account && !a->failed &&
-            a->account(a->account_ctx, &e->r, e->pending, a->error, sizeof a->error) != 0)
-            a->failed = 1;
+        if (a->account && !a->failed)
+            a->failed = a->account(a->account_ctx, &e->r, e->pending, a->error, sizeof a->error);
         if (a->trace)
             trace_add(a->trace, a->trace_stream, &e->r, e->pending);
         a->accounted += e->pending;
         e->pending = 0;
     }
     a->ndirty = 0;
-    if (a->failed)
-        return e2_fail(err, E2_FAILURE, "hardware model: %s", a->error);
+    if (a->failed)   /* hw_account's 2: this hardware config cannot run the op (bad input) */
+        return e2_fail(err, a->failed == E2_BAD_INPUT ? E2_BAD_INPUT : E2_FAILURE,
+                       "hardware model: %s", a->error);
     if (a->oom)
         return e2_fail(err, E2_FAILURE, "out of memory counting op records");
     return E2_OK;
@@ -241,6 +241,10 @@ int energy_load(struct energy_acc *a, const struct ckpt *c, const char *path, st
         uint64_t total;
         memcpy(&r, buf + 8 + (size_t)i * item, sizeof r);
         memcpy(&total, buf + 8 + (size_t)i * item + sizeof r, sizeof total);
+        char why[160];
+        if (trace_record_check(&r, why, sizeof why) || total > TRACE_MAX_OPS)
+            return e2_fail(err, E2_BAD_INPUT, "%s: checkpoint 'energy' section, record %u: %s",
+                           path, i, total > TRACE_MAX_OPS ? "repeat count too large" : why);
         energy_add(a, &r, total);
     }
     if (a->oom)
@@ -282,8 +286,10 @@ int energy_price_baseline(struct net *fp32_net, int batch, uint64_t iterations,
         char msg[512] = "";
         for (int i = 0; i < a.n && rc == E2_OK; i++) {
             uint64_t repeat = a.e[i].total * iterations;
-            if (hw_account(model, ledger, &a.e[i].r, repeat, msg, sizeof msg) != 0)
-                rc = e2_fail(err, E2_FAILURE, "float32 baseline: hardware model: %s", msg);
+            int code = hw_account(model, ledger, &a.e[i].r, repeat, msg, sizeof msg);
+            if (code != 0)
+                rc = e2_fail(err, code == E2_BAD_INPUT ? E2_BAD_INPUT : E2_FAILURE,
+                             "float32 baseline: hardware model: %s", msg);
             else if (trace)
                 trace_add(trace, TRACE_BASELINE, &a.e[i].r, repeat);
         }

@@ -391,8 +391,10 @@ static int price_acc(const struct energy_acc *a, struct hw_model *model, struct 
         const struct energy_entry *e = &a->e[i];
         if (e->total == 0)
             continue;
-        if (l && hw_account(model, l, &e->r, e->total, msg, sizeof msg) != 0)
-            return e2_fail(err, E2_FAILURE, "%shardware model: %s",
+        int code = l ? hw_account(model, l, &e->r, e->total, msg, sizeof msg) : 0;
+        if (code != 0)   /* 2: this hardware config cannot run the op (bad input) */
+            return e2_fail(err, code == E2_BAD_INPUT ? E2_BAD_INPUT : E2_FAILURE,
+                           "%shardware model: %s",
                            stream == TRACE_BASELINE ? "float32 baseline: " : "", msg);
         if (trace)
             trace_add(trace, stream, &e->r, e->total);

@@ -65,10 +65,38 @@ void json_object_end(struct json_writer *w) { close_container(w, '}'); }
 void json_array_begin(struct json_writer *w) { open_container(w, '['); }
 void json_array_end(struct json_writer *w) { close_container(w, ']'); }
 
+/* Bytes of the well-formed UTF-8 sequence at p (RFC 3629: no overlongs, no surrogates), 0 if
+ * there is none. */
+static size_t utf8_sequence(const unsigned char *p)
+{
+    unsigned char c = p[0];
+    size_t n = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+    unsigned char lo = c == 0xe0 ? 0xa0 : c == 0xf0 ? 0x90 : 0x80;
+    unsigned char hi = c == 0xed ? 0x9f : c == 0xf4 ? 0x8f : 0xbf;
+    if (n == 0 || p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+    return n;
+}
+
+/* A byte that is not part of well-formed UTF-8 (a trace header may hold any bytes) is written
+ * as \u00XX, so the output is always valid JSON. */
 void json_write_escaped(FILE *f, const char *s)
 {
     fputc('"', f);
     for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+        if (*p >= 0x80) {
+            size_t n = utf8_sequence(p);
+            if (n == 0) {
+                fprintf(f, "\\u%04x", *p);
+                continue;
+            }
+            fwrite(p, 1, n, f);
+            p += n - 1;
+            continue;
+        }
         switch (*p) {
         case '"': fputs("\\\"", f); break;
         case '\\': fputs("\\\\", f); break;

@@ -39,7 +39,8 @@ void json_raw(struct json_writer *w, const char *text);
 
 /* Shortest "%.*g" text of v that strtod reads back exactly (buf >= 32 bytes). */
 void json_format_double(char *buf, size_t size, double v);
-/* Write s as a JSON string literal (with quotes) to f. */
+/* Write s as a JSON string literal (with quotes) to f; a byte that is not part of well-formed
+ * UTF-8 is written as \u00XX, so the output is valid JSON whatever s holds. */
 void json_write_escaped(FILE *f, const char *s);
 
 /* ---- reader ---------------------------------------------------------------------------- */

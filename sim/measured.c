@@ -36,31 +36,19 @@ static int fail_at(struct e2_err *err, const struct doc *D, const yaml_node_t *n
     return e2_fail(err, E2_BAD_INPUT, "%s:%d:%d: %s", D->path, p.line, p.col, why);
 }
 
-/* Parse the file's single document. */
+/* Parse the file's single document (a regular file; bounded like a config). */
 static int load_doc(const char *path, struct doc *D, struct e2_err *err)
 {
     memset(D, 0, sizeof *D);
     D->path = path;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return e2_fail(err, E2_BAD_INPUT, "%s: cannot open: %s", path, strerror(errno));
-    yaml_parser_t p;
-    yaml_parser_initialize(&p);
-    yaml_parser_set_input_file(&p, f);
-    int rc = E2_OK;
-    if (!yaml_parser_load(&p, &D->d)) {
-        rc = e2_fail(err, E2_BAD_INPUT, "%s:%d:%d: malformed YAML: %s", path,
-                     (int)p.problem_mark.line + 1, (int)p.problem_mark.column + 1,
-                     p.problem ? p.problem : "parse error");
-    } else {
-        D->loaded = 1;
-        if (!yaml_document_get_root_node(&D->d))
-            rc = e2_fail(err, E2_BAD_INPUT, "%s:1:1: empty file: expected a mapping with "
-                         "'measurements'", path);
-    }
-    yaml_parser_delete(&p);
-    fclose(f);
-    return rc;
+    int rc = cfg_yaml_read(path, &D->d, err);
+    if (rc != E2_OK)
+        return rc;
+    D->loaded = 1;
+    if (!yaml_document_get_root_node(&D->d))
+        return e2_fail(err, E2_BAD_INPUT, "%s:1:1: empty file: expected a mapping with "
+                       "'measurements'", path);
+    return E2_OK;
 }
 
 static void free_doc(struct doc *D)

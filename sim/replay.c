@@ -51,9 +51,11 @@ static int flush(struct pending *p, struct trace_reader *t, int stream, struct h
     for (uint32_t i = 0; i < p->n; i++) {
         uint32_t index = p->order[i];
         char msg[512];
-        if (hw_account(m, l, trace_reader_record(t, stream, index), p->count[index], msg,
-                       sizeof msg) != 0)
-            return e2_fail(err, E2_FAILURE, "pricing a trace record: %s", msg);
+        int code = hw_account(m, l, trace_reader_record(t, stream, index), p->count[index], msg,
+                              sizeof msg);
+        if (code != 0)   /* 2: this hardware config cannot run the op (bad input) */
+            return e2_fail(err, code == E2_BAD_INPUT ? E2_BAD_INPUT : E2_FAILURE,
+                           "pricing a trace record: %s", msg);
         p->count[index] = 0;
     }
     p->n = 0;

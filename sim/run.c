@@ -245,6 +245,17 @@ static int pricing_on(void)
     return !(v && strcmp(v, "off") == 0);
 }
 
+/* The resolved config beside the results, so a run folder says what it ran. */
+static int write_config(const char *dir, const struct e2_config *cfg, struct e2_err *err)
+{
+    char path[OUT_PATH_MAX];
+    struct out_file f;
+    if (out_join(path, sizeof path, dir, "config.yaml", err) || out_open_tmp(path, &f, err))
+        return E2_FAILURE;
+    cfg_print(f.fp, cfg);
+    return out_commit(&f, err) ? E2_FAILURE : E2_OK;
+}
+
 static int run_training(struct run *r, const struct e2_options *opts,
                         const struct e2_config *cfg, const char *dir, struct e2_err *err)
 {
@@ -253,7 +264,8 @@ static int run_training(struct run *r, const struct e2_options *opts,
     uint64_t seed = (uint64_t)cfg->seed;
 
     if ((rc = ds_load(&cfg->dataset, 1, seed, &r->train_ds, err)) != E2_OK ||
-        (rc = ds_load(&cfg->dataset, 0, seed, &r->test_ds, err)) != E2_OK)
+        (rc = ds_load(&cfg->dataset, 0, seed, &r->test_ds, err)) != E2_OK ||
+        (rc = ds_check_pair(&r->train_ds, &r->test_ds, err)) != E2_OK)
         return rc;
     if ((rc = train_open(&r->t, cfg, &r->train_ds, &r->test_ds, err)) != E2_OK)
         return rc;
@@ -313,6 +325,9 @@ static int run_training(struct run *r, const struct e2_options *opts,
             return rc;
         energy_set_trace(&r->acc, r->trace, TRACE_RUN);
     }
+    /* Only a resume the checkpoint (and trace) accepted may replace the folder's config.yaml. */
+    if (opts->resume && (rc = write_config(dir, cfg, err)) != E2_OK)
+        return rc;
 
     if (priced) {
         /* The float32 SMB baseline: the same network and batch, float everywhere, no
@@ -384,7 +399,7 @@ static int run_training(struct run *r, const struct e2_options *opts,
 
 int cmd_run(const struct e2_options *opts, const struct e2_config *cfg, struct e2_err *err)
 {
-    char dir[OUT_PATH_MAX], path[OUT_PATH_MAX];
+    char dir[OUT_PATH_MAX];
     int rc;
     if (opts->out_dir) {
         rc = out_prepare_dir(opts->out_dir, opts->resume, err);
@@ -394,15 +409,8 @@ int cmd_run(const struct e2_options *opts, const struct e2_config *cfg, struct e
     } else {
         rc = out_create_default_dir(cfg->name, dir, sizeof dir, err);
     }
-    if (rc != E2_OK)
+    if (rc != E2_OK || (!opts->resume && (rc = write_config(dir, cfg, err)) != E2_OK))
         return rc;
-    /* The resolved config beside the results, so a run folder says what it ran. */
-    struct out_file f;
-    if (out_join(path, sizeof path, dir, "config.yaml", err) || out_open_tmp(path, &f, err))
-        return E2_FAILURE;
-    cfg_print(f.fp, cfg);
-    if (out_commit(&f, err))
-        return E2_FAILURE;
 
     struct run *r = calloc(1, sizeof *r);
     if (!r)

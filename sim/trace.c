@@ -163,6 +163,27 @@ static int record_from_fields(const uint64_t f[REC_FIELDS], struct oprec *r)
     return 1;
 }
 
+int trace_record_check(const struct oprec *r, char *why, size_t size)
+{
+    const uint64_t n = r->n, in = (uint64_t)r->h_in * r->w_in, out = (uint64_t)r->h_out * r->w_out;
+    const uint64_t weights = (uint64_t)r->cin * r->cout * r->k * r->k;
+    if (r->kind >= OP_KIND_COUNT || r->phase >= OP_PHASE_COUNT || r->tech >= OP_TECH_COUNT)
+        snprintf(why, size, "unknown op kind %u, phase %u or technique %u", r->kind, r->phase,
+                 r->tech);
+    else if (r->bits_a > 32 || r->bits_b > 32 || r->bits_out > 32 || r->msb_a > 32 ||
+             r->msb_b > 32 || r->bits_acc > 64)
+        snprintf(why, size, "an operand width above 32 bits (or an accumulator above 64)");
+    else if (n > TRACE_MAX_N)
+        snprintf(why, size, "n = %llu samples, at most %d", (unsigned long long)n, TRACE_MAX_N);
+    else if (n * r->cin * in > TRACE_MAX_ELEMENTS || n * r->cout * out > TRACE_MAX_ELEMENTS ||
+             weights > TRACE_MAX_ELEMENTS)
+        snprintf(why, size, "a tensor of more than %llu elements",
+                 (unsigned long long)TRACE_MAX_ELEMENTS);
+    else
+        return 0;
+    return -1;
+}
+
 /* The record's 22 stored fields (the 23rd slot is reserved and always 0). */
 #define REC_STORED 22
 
@@ -719,12 +740,14 @@ int trace_open(const char *path, struct trace_reader **out, struct e2_err *err)
         free(r);
         return e2_fail(err, E2_FAILURE, "%s: out of memory", path);
     }
-    r->f = fopen(path, "rb");
-    struct stat st;
-    if (!r->f || fstat(fileno(r->f), &st) != 0) {
-        int e = errno;
+    struct stat st;   /* before opening: opening a FIFO would wait for a writer */
+    const char *why = stat(path, &st) != 0 ? strerror(errno)
+                      : !S_ISREG(st.st_mode) ? "not a regular file"
+                      : !(r->f = fopen(path, "rb")) || fstat(fileno(r->f), &st) != 0
+                          ? strerror(errno) : NULL;
+    if (why) {
         trace_close(r);
-        return e2_fail(err, E2_BAD_INPUT, "%s: cannot open: %s", path, strerror(e));
+        return e2_fail(err, E2_BAD_INPUT, "%s: cannot open: %s", path, why);
     }
     r->size = (uint64_t)st.st_size;
     int rc = read_header(r, err);
@@ -873,7 +896,13 @@ static int read_trailer(struct trace_reader *r, struct e2_err *err)
     return E2_OK;
 }
 
-/* e = an op entry of the current stream (index checked by the caller), counted as seen. */
+/* The stream's executions stay countable: pricing multiplies them into 64-bit counters. */
+static int repeat_ok(const struct trace_reader *r, uint64_t repeat)
+{
+    return repeat <= TRACE_MAX_OPS && r->seen.ops[r->stream] <= TRACE_MAX_OPS - repeat;
+}
+
+/* e = an op entry of the current stream (index and repeat checked by the caller). */
 static void op_entry(struct trace_reader *r, struct trace_entry *e, uint64_t index,
                      uint64_t repeat)
 {
@@ -901,8 +930,14 @@ static int decode_item(struct trace_reader *r, struct trace_entry *e, int *retur
             for (int i = 0; i < REC_STORED; i++)
                 f[i] = get_varint(&c);
             struct oprec rec;
+            char why[160], msg[200];
             if (!c.ok || !record_from_fields(f, &rec))
                 return bad(r, err, r->block_at, "malformed record definition in block");
+            if (trace_record_check(&rec, why, sizeof why)) {
+                snprintf(msg, sizeof msg, "invalid op record %u of stream %d: %s", s->count,
+                         r->stream, why);
+                return bad(r, err, r->block_at, msg);
+            }
             if (s->count == s->cap) {
                 size_t cap = s->cap ? (size_t)s->cap * 2 : 256, bytes = cap * sizeof *s->recs;
                 size_t have = (size_t)s->cap * sizeof *s->recs;
@@ -927,6 +962,9 @@ static int decode_item(struct trace_reader *r, struct trace_entry *e, int *retur
         uint64_t repeat = (code - 1) & 1 ? get_varint(&c) + 2 : 1;
         if (index >= s->count)
             return bad(r, err, r->block_at, "record index out of range in block");
+        if (c.ok && !repeat_ok(r, repeat))
+            return bad(r, err, r->block_at, "repeat count too large: the stream would count "
+                                            "more than 2^48 executions");
         op_entry(r, e, index, repeat);
         *returned = 1;
     }
@@ -968,7 +1006,7 @@ static int fast_op(struct trace_reader *r, struct trace_entry *e)
     }
     uint64_t index = (code - 1) >> 1;
     struct rstream *s = &r->s[r->stream];
-    if (index >= s->count)
+    if (index >= s->count || !repeat_ok(r, repeat))
         return 0;
     op_entry(r, e, index, repeat);
     r->raw_pos += used;
@@ -1141,6 +1179,10 @@ int trace_resume(const char *path, const struct ckpt *c, const char *ckpt_path,
             return resume_fail(t, err, "%s: checkpoint %s has a damaged trace dictionary", path,
                                ckpt_path);
         for (uint32_t i = 0; i < st->count[s]; i++) {
+            char why[160];
+            if (trace_record_check(&recs[i], why, sizeof why))
+                return resume_fail(t, err, "%s: checkpoint %s: invalid record in the trace "
+                                   "dictionary: %s", ckpt_path, why);
             int is_new = 0;
             if (dict_index(&t->s[s], &recs[i], &is_new) != (int64_t)i || !is_new) {
                 trace_abort(t);

@@ -58,6 +58,20 @@ struct trace_totals {
     uint64_t marks;
 };
 
+/* Limits on what one op record read from a file may describe, so that no count read from a
+ * file sizes an allocation or a loop without bound (the mapper's work grows with the tensors):
+ * a minibatch is at most the largest training.batch_size, and a tensor (input, output or
+ * weights) at most 2^28 elements, 256 MB at 8 bits, half the ZedBoard's DDR. */
+#define TRACE_MAX_N 65536
+#define TRACE_MAX_ELEMENTS (1ull << 28)
+/* The most executions one stream may count: pricing multiplies them into 64-bit counters. */
+#define TRACE_MAX_OPS (1ull << 48)
+
+/* 0 when r is a record e2sim could have written (known kind, phase and technique, operand
+ * widths of at most 32 bits (32 = float), accumulators of at most 64, sizes within the limits above); otherwise -1 and the reason in why. Every
+ * reader of records (traces, checkpoints) calls it before the record reaches the pricing. */
+int trace_record_check(const struct oprec *r, char *why, size_t size);
+
 /* 64-bit FNV-1a of the config text (the header's config hash). */
 uint64_t trace_config_hash(const char *text);
 

@@ -814,6 +814,17 @@ int train_resume(struct train *t, const char *path, struct energy_acc *energy,
                      "config; resume with the config of the run in that folder", path);
         goto done;
     }
+    /* counts read from the file, checked before they size anything (issue 12, finding 2) */
+    size_t curve_bytes = 0;
+    ckpt_get(&c, "curve", &curve_bytes);
+    if (m.next > m.total || m.swa_models < 0 || (uint64_t)m.swa_models > m.next ||
+        m.curve_n < 0 || (size_t)m.curve_n != curve_bytes / sizeof *t->curve) {
+        rc = e2_fail(err, E2_BAD_INPUT, "%s: checkpoint section 'meta' is damaged (iteration "
+                     "%llu of %llu, %d SWA models, %d curve points)", path,
+                     (unsigned long long)m.next, (unsigned long long)m.total, m.swa_models,
+                     m.curve_n);
+        goto done;
+    }
     if ((rc = check_ids(t, &c, path, err)) != E2_OK ||
         (rc = take_concat(t, &c, path, "params", param_values, err)) != E2_OK ||
         (rc = take_concat(t, &c, path, "momentum", param_momentum, err)) != E2_OK ||

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "calibrate.h"
 #include "config.h"
@@ -181,6 +183,57 @@ static void test_recovers_known_coefficients(void)
     calibrate_close(&c);
     free(hw);
     free(cfg);
+}
+
+/* Runs `e2sim calibrate --config NAME ARGS` in the scratch folder; its exit status. */
+static int run_calibrate(const char *name, const char *args)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' calibrate --config %s %s --quiet 2>err.txt",
+             tmpdir, E2SIM_BINARY, name, args);
+    int status = system(cmd);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static int exists_in_tmp(const char *name)
+{
+    char path[512];
+    struct stat st;
+    path_of(path, sizeof path, name);
+    return stat(path, &st) == 0;
+}
+
+/* Issue 12, finding 4: `e2sim calibrate --out DIR` writes only under DIR (it rewrote the tracked
+ * configs/hw table), and calibration.output cannot leave the folder or overwrite the report;
+ * finding 6: an empty calibration.output is bad input (exit 2, was 1). Needs generated.yaml of
+ * the first case. */
+static void test_outputs_stay_in_out(void)
+{
+    const char *bad[] = {"../escaped.yaml", "/tmp/escaped.yaml", "\"\"", "calibration.txt", ".."};
+    char extra[512], name[64];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(extra, sizeof extra,
+                 "calibration:\n  measurements: [generated.yaml]\n  free: [energy.fp32_mac_pj]\n"
+                 "  lower: [4]\n  upper: [80]\n  output: %s\n", bad[i]);
+        snprintf(name, sizeof name, "out%zu.yaml", i);
+        write_config(name, extra);
+        CU_ASSERT_EQUAL(run_calibrate(name, "--out cal-bad"), 2);
+        char path[512], *msg;
+        path_of(path, sizeof path, "err.txt");
+        msg = read_text(path);
+        CU_ASSERT_PTR_NOT_NULL(msg && strstr(msg, ".yaml:15:11: calibration.output = ") ? msg : NULL);
+        CU_ASSERT_PTR_NOT_NULL(msg && strstr(msg, "expected a file name") ? msg : NULL);
+        free(msg);
+    }
+    CU_ASSERT_FALSE(exists_in_tmp("escaped.yaml"));
+    CU_ASSERT_FALSE(exists_in_tmp("cal-bad"));
+    write_config("out-ok.yaml",
+                 "calibration:\n  measurements: [generated.yaml]\n  free: [energy.fp32_mac_pj]\n"
+                 "  lower: [4]\n  upper: [80]\n  output: table.yaml\n");
+    CU_ASSERT_EQUAL(run_calibrate("out-ok.yaml", "--out cal"), 0);
+    CU_ASSERT(exists_in_tmp("cal/table.yaml"));
+    CU_ASSERT(exists_in_tmp("cal/calibration.txt"));
+    CU_ASSERT_FALSE(exists_in_tmp("table.yaml"));
 }
 
 /* An integer coefficient (the float32 MAC's DSP count) is profiled: the others are refitted at
@@ -451,6 +504,7 @@ int main(void)
 {
     CU_TestInfo tests[] = {
         { "recovers coefficients from e2sim-generated savings; calibrated file", test_recovers_known_coefficients },
+        { "outputs only under --out", test_outputs_stay_in_out },
         { "profiles an integer coefficient (a DSP count) to the truth", test_recovers_integer_coefficient },
         { "the shipped calibration reproduces Tables 2 and 3 within 1.5 pp", test_shipped_calibration },
         { "malformed measurement files: place and reason", test_malformed_measurements },

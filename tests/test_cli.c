@@ -96,6 +96,12 @@ static void test_bad_config(void)
     CU_ASSERT(contains(err_text, "e2sim: --set training.psg.beta=abc: training.psg.beta expects "
                                  "a number, got 'abc'"));
     CU_ASSERT_EQUAL(e2sim("--config tiny.yaml --seed -1"), 2);
+    /* issue 12, finding 6: hardware consistency is a load-time error, --print-config included */
+    write_file("ddr.yaml", TINY "hardware:\n  ddr:\n    device_bits: 8\n");
+    CU_ASSERT_EQUAL(e2sim("--config ddr.yaml --print-config"), 2);
+    CU_ASSERT(contains(err_text, "e2sim: ddr.yaml:16:18: hardware.ddr.bus_bits = 32 must equal "
+                                 "hardware.ddr.devices x device_bits = 2 x 8"));
+    CU_ASSERT_STRING_EQUAL(out_text, "");
 }
 
 static void test_print_config(void)
@@ -133,6 +139,61 @@ static void test_out_folder(void)
     CU_ASSERT_EQUAL(e2sim("--config tiny.yaml --out=existing --quiet"), 2);
 }
 
+/* An idx pair (images, labels) of `count` h x w images in tmpdir/dir, named after the split. */
+static void write_idx_split(const char *dir, const char *prefix, int count, int h, int w)
+{
+    char path[512], name[600];
+    path_of(path, sizeof path, dir);
+    mkdir(path, 0777);
+    unsigned char head[16] = {0, 0, 8, 3, 0, 0, 0, (unsigned char)count, 0, 0, 0,
+                              (unsigned char)h, 0, 0, 0, (unsigned char)w};
+    snprintf(name, sizeof name, "%s/%s-images-idx3-ubyte", path, prefix);
+    FILE *fp = fopen(name, "wb");
+    CU_ASSERT_FATAL(fp != NULL);
+    fwrite(head, 1, 16, fp);
+    for (int i = 0; i < count * h * w; i++)
+        fputc(i * 7 & 255, fp);
+    fclose(fp);
+    unsigned char lhead[8] = {0, 0, 8, 1, 0, 0, 0, (unsigned char)count};
+    snprintf(name, sizeof name, "%s/%s-labels-idx1-ubyte", path, prefix);
+    fp = fopen(name, "wb");
+    CU_ASSERT_FATAL(fp != NULL);
+    fwrite(lhead, 1, 8, fp);
+    for (int i = 0; i < count; i++)
+        fputc(i % 10, fp);
+    fclose(fp);
+}
+
+/* Finding 1 of issue 12: 14x14 training images with 28x28 test images overflowed ds_batch. */
+static void test_train_test_geometry(void)
+{
+    write_idx_split("geo", "train", 32, 14, 14);
+    write_idx_split("geo", "t10k", 16, 28, 28);
+    write_file("geo.yaml", "name: geo\ndataset:\n  name: mnist\n  path: geo\n"
+                           "training:\n  method: [fp32]\n  iterations: 2\n  batch_size: 8\n"
+                           "  eval_every: 1\n  checkpoint_every: 0\nreport:\n  progress: off\n");
+    CU_ASSERT_EQUAL(e2sim("--config geo.yaml --out geo-out"), 2);
+    CU_ASSERT(contains(err_text, "geo/t10k-images-idx3-ubyte: test images are 1x28x28"));
+    CU_ASSERT(contains(err_text, "geo/train-images-idx3-ubyte are 1x14x14"));
+    write_idx_split("geo", "t10k", 16, 7, 7);   /* smaller: evaluation read stale buffers */
+    CU_ASSERT_EQUAL(e2sim("--config geo.yaml --out geo-out2"), 2);
+    CU_ASSERT(contains(err_text, "test images are 1x7x7"));
+}
+
+/* Issue 12, findings 4 and 6: a hardware config that cannot run an op is bad input (exit 2, was
+ * 1), and a run long enough to wrap the 64-bit cycle counts is refused instead of wrapping. */
+static void test_pricing_limits(void)
+{
+    CU_ASSERT_EQUAL(e2sim("--config tiny.yaml --out bram --set hardware.bram_budget_kbit=36"), 2);
+    CU_ASSERT(contains(err_text, "element-wise chunks need 32768 bytes of BRAM, budget 4096"));
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "--config '%s/configs/paper/resnet110-cifar10-smb.yaml' --out long "
+             "--quiet --set training.iterations=2147483647 --set training.batch_size=65536",
+             E2SIM_SOURCE_DIR);
+    CU_ASSERT_EQUAL(e2sim(cmd), 2);
+    CU_ASSERT(contains(err_text, "the run's counts would pass 2^64"));
+}
+
 static int suite_init(void)
 {
     if (tmpdir_create("cli"))
@@ -155,6 +216,8 @@ int main(void)
         { "bad config exits 2 with its place", test_bad_config },
         { "--print-config round trip", test_print_config },
         { "existing --out without --resume", test_out_folder },
+        { "train and test images of different sizes", test_train_test_geometry },
+        { "hardware that cannot run an op; counts that would wrap", test_pricing_limits },
         CU_TEST_INFO_NULL,
     };
     return cunit_run("cli", suite_init, tmpdir_remove, tests);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <dirent.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -94,7 +95,7 @@ static const struct bad_case bad_cases[] = {
     {"malformed_colon.yaml", "name: a: b\ntraining:\n  method: [psg]\n",
      "malformed_colon.yaml:1:8", "malformed YAML", "mapping values"},
     {"bad_utf8.yaml", HEAD "  lr: \xff\n", "bad_utf8.yaml:4:7", "malformed YAML", "UTF-8"},
-    {"two_docs.yaml", HEAD "---\nname: u\n", "two_docs.yaml:5:1", "one YAML document", NULL},
+    {"two_docs.yaml", HEAD "---\nname: u\n", "two_docs.yaml:4:1", "one YAML document", NULL},
     {"map_for_scalar.yaml", HEAD "  lr: {a: 1}\n", "map_for_scalar.yaml:4:7", "training.lr",
      "got a mapping"},
     {"list_for_scalar.yaml", HEAD "  lr: [1, 2]\n", "list_for_scalar.yaml:4:7", "training.lr",
@@ -161,6 +162,27 @@ static const struct bad_case bad_cases[] = {
     {"sweep_empty.yaml", HEAD "sweep:\n  vary:\n    training.psg.beta: []\n",
      "sweep_empty.yaml:6:24", "training.psg.beta", "non-empty list"},
     {"sweep_scalar.yaml", HEAD "sweep: 3\n", "sweep_scalar.yaml:4:8", "sweep", "mapping"},
+    /* issue 12: one key set twice in a file, through a section and a dotted key */
+    {"dup_dotted.yaml", HEAD "  lr: 0.1\ntraining.lr: 0.2\n", "dup_dotted.yaml:5:1",
+     "duplicate key 'training.lr'", "first set at line 4"},
+    /* issue 12: a duplicate through an alias is reported at the alias, not the anchor */
+    {"dup_alias.yaml", HEAD "  psg:\n    &b beta: 0.1\n    *b: 0.2\n", "dup_alias.yaml:6:5",
+     "duplicate key 'beta' in training.psg", "first at line 5"},
+    {"alias_undefined.yaml", HEAD "  lr: *x\n", "alias_undefined.yaml:4:7", "alias *x",
+     "no anchor"},
+    /* issue 12: no "unknown key 'training' (did you mean 'training'?)" */
+    {"sweep_section.yaml", HEAD "sweep:\n  vary:\n    training: [1, 2]\n",
+     "sweep_section.yaml:6:5", "'training' is a section", NULL},
+    /* issue 12: the ranges docs/config.md shows are the ranges enforced */
+    {"port_bits.yaml", HEAD "hardware:\n  axi:\n    port_bits: 48\n", "port_bits.yaml:6:16",
+     "hardware.axi.port_bits = 48", "is not one of 32, 64"},
+    {"synthetic_classes.yaml", HEAD "dataset:\n  synthetic_classes: 300\n",
+     "synthetic_classes.yaml:5:22", "dataset.synthetic_classes", "[2, 256]"},
+    /* issue 12: hardware consistency is checked at load time, with the place */
+    {"bus_bits.yaml", HEAD "hardware:\n  ddr:\n    bus_bits: 16\n", "bus_bits.yaml:6:15",
+     "hardware.ddr.bus_bits = 16", "devices x device_bits = 2 x 16"},
+    {"trefi.yaml", HEAD "hardware:\n  ddr:\n    trefi_ns: 150\n", "trefi.yaml:6:15",
+     "hardware.ddr.trefi_ns = 150", "trfc_ns = 160"},
 };
 
 static void test_malformed_configs(void)
@@ -186,6 +208,81 @@ static void test_malformed_configs(void)
     free(cfg);
 }
 
+/* CPU seconds of this process (the machine may be busy: wall time would be flaky). */
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Issue 12, finding 5: inputs that made the loader slow or hang are refused fast: deep flow
+ * nesting (200k levels took 107 s in libyaml), a file over 1 MB, a FIFO, 100k keys in one
+ * mapping (50 s in a pairwise duplicate check). */
+static void test_hostile_yaml(void)
+{
+    struct e2_config *cfg = new_config();
+    struct e2_err err;
+    size_t levels = 200000;
+    char *deep = malloc(levels + 64);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(deep);
+    strcpy(deep, "name: t\nx: ");
+    memset(deep + strlen(deep), '[', levels);
+    deep[11 + levels] = 0;
+    write_file("deep.yaml", deep);
+    double t0 = now();
+    CU_ASSERT_EQUAL(load("deep.yaml", NULL, 0, cfg, &err), E2_BAD_INPUT);
+    CU_ASSERT(contains(err.msg, "/deep.yaml:2:67: mappings and lists nest deeper than 64"));
+    CU_ASSERT(now() - t0 < 1.0);
+    /* the same through --set */
+    deep[0] = 0;
+    strcpy(deep, "training.lr_steps=");
+    memset(deep + strlen(deep), '[', 1000);
+    deep[18 + 1000] = 0;
+    write_file("base.yaml", HEAD);
+    const char *sets[] = {deep};
+    CU_ASSERT_EQUAL(load("base.yaml", sets, 1, cfg, &err), E2_BAD_INPUT);
+    CU_ASSERT(contains(err.msg, "nest deeper than 64"));
+    free(deep);
+
+    size_t big = (1u << 20) + 10;
+    char *text = malloc(big + 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+    memset(text, '#', big);
+    text[big] = 0;
+    write_file("big.yaml", text);
+    CU_ASSERT_EQUAL(load("big.yaml", NULL, 0, cfg, &err), E2_BAD_INPUT);
+    CU_ASSERT(contains(err.msg, "/big.yaml: 1048586 bytes; a YAML file may hold at most 1048576"));
+    free(text);
+
+    char path[512];
+    path_of(path, sizeof path, "fifo.yaml");
+    CU_ASSERT_EQUAL_FATAL(mkfifo(path, 0600), 0);
+    CU_ASSERT_EQUAL(load("fifo.yaml", NULL, 0, cfg, &err), E2_BAD_INPUT);
+    CU_ASSERT(contains(err.msg, "not a regular file"));
+
+    /* 100k distinct keys, then a duplicate of the first at the end */
+    size_t keys = 100000, at = 0;
+    text = malloc(keys * 12 + 64);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+    at += (size_t)sprintf(text, HEAD);
+    for (size_t i = 0; i < keys; i++) {   /* 4-letter names, no values: 800 kB in all */
+        char name[5] = {(char)('a' + i / 17576), (char)('a' + i / 676 % 26),
+                        (char)('a' + i / 26 % 26), (char)('a' + i % 26), 0};
+        at += (size_t)sprintf(text + at, "  %s:\n", name);
+    }
+    sprintf(text + at, "  aaaa: 2\n");
+    write_file("keys.yaml", text);
+    free(text);
+    t0 = now();
+    CU_ASSERT_EQUAL(load("keys.yaml", NULL, 0, cfg, &err), E2_BAD_INPUT);
+    double seconds = now() - t0;
+    CU_ASSERT(contains(err.msg, "/keys.yaml:100004:3: duplicate key 'aaaa' in training (first at line 4)"));
+    printf("\n  100k keys: %.3f s ", seconds);
+    CU_ASSERT(seconds < 1.0);
+    free(cfg);
+}
+
 /* --set faults name the option, not a file. */
 static void test_bad_sets(void)
 {
@@ -201,6 +298,9 @@ static void test_bad_sets(void)
         {"training.method=[slu, sd, psg]", "both slu and sd"},
         {"training.lr_steps=[1, x]", "training.lr_steps[2]"},
         {"seed=-3", "out of range"},
+        /* issue 12: a second YAML document in a value is an error, not ignored */
+        {"training.lr=0.1\n--- 0.2", "a second YAML document"},
+        {"hardware.ddr.device_bits=8", "hardware.ddr.bus_bits = 32 must equal"},
     };
     write_file("base.yaml", HEAD);
     struct e2_config *cfg = new_config();
@@ -303,7 +403,7 @@ static void test_defaults(void)
     CU_ASSERT_EQUAL(cfg->network.depth, 8);
     CU_ASSERT_EQUAL(cfg->network.width, 16);
     CU_ASSERT_STRING_EQUAL(cfg->dataset.name, "fashion-mnist");
-    CU_ASSERT_STRING_EQUAL(cfg->dataset.path, "/usr/share/datasets/fashion-mnist");
+    CU_ASSERT_STRING_EQUAL(cfg->dataset.path, "");   /* each data set its own default folder */
     CU_ASSERT_EQUAL(cfg->training.method.n, 4);
     CU_ASSERT_STRING_EQUAL(cfg->training.base, "psg");
     CU_ASSERT(cfg->training.smd.enabled && cfg->training.slu.enabled && cfg->training.psg.enabled &&
@@ -621,6 +721,7 @@ int main(void)
     CU_TestInfo tests[] = {
         { "malformed configs: place and key", test_malformed_configs },
         { "bad --set", test_bad_sets },
+        { "hostile YAML refused fast", test_hostile_yaml },
         { "hardware-only scope", test_hardware_scope },
         { "schema tables", test_tables },
         { "defaults", test_defaults },

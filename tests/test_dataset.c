@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <zlib.h>
 #include "dataset.h"
@@ -229,7 +230,73 @@ static void test_idx_trailing_bytes(void)
     make_images(im);
     make_labels(lb);
     expect_idx_error(idx_dir(im, sizeof im, lb, sizeof lb, 0, 0), "t10k-images-idx3-ubyte",
-                     IMG_BYTES, "7 unexpected bytes");
+                     IMG_BYTES, "unexpected bytes after the data");
+}
+
+/* Issue 12, finding 5: a FIFO as a data file is an error, not a wait for a writer forever. */
+/* A good test split whose images file is removed: *path is where it was (`suffix` added). */
+static const char *dir_without_images(unsigned char *im, char *path, size_t size,
+                                      const char *suffix)
+{
+    unsigned char lb[LBL_BYTES];
+    make_images(im);
+    make_labels(lb);
+    const char *dir = idx_dir(im, IMG_BYTES, lb, sizeof lb, 0, 0);
+    snprintf(path, size, "%s/t10k-images-idx3-ubyte", dir);
+    unlink(path);
+    strncat(path, suffix, size - strlen(path) - 1);
+    return dir;
+}
+
+static void test_idx_fifo(void)
+{
+    unsigned char im[IMG_BYTES];
+    char path[600];
+    const char *dir = dir_without_images(im, path, sizeof path, "");
+    CU_ASSERT_EQUAL_FATAL(mkfifo(path, 0600), 0);
+    expect_idx_error(dir, "t10k-images-idx3-ubyte", 0, "not a regular file");
+}
+
+/* Issue 12, finding 5: a gzip bomb (a good header, then 256 MB of zeros in 1 MB of gzip) stops
+ * after the bytes the header promises, instead of inflating everything before the check. */
+static void test_idx_gzip_bomb(void)
+{
+    unsigned char im[IMG_BYTES];
+    char path[600];
+    const char *dir = dir_without_images(im, path, sizeof path, ".gz");
+    gzFile f = gzopen(path, "wb1");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    gzwrite(f, im, sizeof im);
+    static unsigned char zeros[1 << 20];
+    for (int i = 0; i < 256; i++)
+        gzwrite(f, zeros, sizeof zeros);
+    gzclose(f);
+    struct rusage before, after;
+    getrusage(RUSAGE_SELF, &before);
+    expect_idx_error(dir, "t10k-images-idx3-ubyte.gz", IMG_BYTES, "unexpected bytes after");
+    getrusage(RUSAGE_SELF, &after);
+    long grown_kb = after.ru_maxrss - before.ru_maxrss;
+    printf("\n  peak memory grew by %ld kB ", grown_kb);
+    CU_ASSERT(grown_kb < 64 * 1024);
+}
+
+/* Issue 12, finding 4: dataset.name mnist without a path read Fashion-MNIST and reported mnist;
+ * each data set has its own default folder. */
+static void test_default_path_per_name(void)
+{
+    struct e2_config *cfg = malloc(sizeof *cfg);
+    struct e2_err err = {{0}};
+    CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+    cfg_defaults(cfg);
+    CU_ASSERT_EQUAL_FATAL(cfg_set(cfg, "dataset.name=mnist", &err), E2_OK);
+    struct dataset ds;
+    int rc = ds_load(&cfg->dataset, 0, 1, &ds, &err);
+    /* MNIST may or may not be installed: either way only its own folder is read */
+    const char *where = rc == E2_OK ? ds.source : err.msg;
+    CU_ASSERT_PTR_NOT_NULL(strstr(where, "/usr/share/datasets/mnist/"));
+    CU_ASSERT_PTR_NULL(strstr(where, "fashion"));
+    ds_free(&ds);
+    free(cfg);
 }
 
 static void test_idx_zero_dimension(void)
@@ -952,6 +1019,9 @@ int main(void)
         { "idx: truncated header", test_idx_truncated_header },
         { "idx: truncated data", test_idx_truncated_data },
         { "idx: trailing bytes", test_idx_trailing_bytes },
+        { "idx: a FIFO is refused", test_idx_fifo },
+        { "idx: gzip bomb stops at the header's promise", test_idx_gzip_bomb },
+        { "each data set name has its own default folder", test_default_path_per_name },
         { "idx: zero dimension", test_idx_zero_dimension },
         { "idx: image/label count mismatch", test_idx_count_mismatch },
         { "idx: label out of range", test_idx_label_out_of_range },

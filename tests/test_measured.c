@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "config.h"
 #include "measured.h"
@@ -103,6 +104,24 @@ static void test_missing_file(void)
     CU_ASSERT(strstr(err.msg, "cannot open") != NULL);
 }
 
+/* Issue 12, findings 4 and 5: a second YAML document was silently ignored, and a FIFO blocked
+ * forever; both are errors now. */
+static void test_second_document_and_fifo(void)
+{
+    char path[512];
+    struct measured_file f;
+    struct e2_err err = {""};
+    write_file("two.yaml", "source: test\nmeasurements:\n  - name: a\n    source: s\n"
+                           "    saving: 0.5\n---\nsource: other\n");
+    path_of(path, sizeof path, "two.yaml");
+    CU_ASSERT_EQUAL(measured_load(path, &f, &err), E2_BAD_INPUT);
+    CU_ASSERT(strstr(err.msg, "two.yaml:6:1: a second YAML document") != NULL);
+    path_of(path, sizeof path, "fifo.yaml");
+    CU_ASSERT_EQUAL_FATAL(mkfifo(path, 0600), 0);
+    CU_ASSERT_EQUAL(measured_load(path, &f, &err), E2_BAD_INPUT);
+    CU_ASSERT(strstr(err.msg, "not a regular file") != NULL);
+}
+
 static void test_apply(void)
 {
     char path[512];
@@ -177,6 +196,7 @@ int main(void)
         { "shipped measurement files load", test_shipped_files },
         { "malformed files: place and reason", test_malformed },
         { "missing file", test_missing_file },
+        { "a second document, a FIFO", test_second_document_and_fifo },
         { "overrides apply; rejected values name their entry", test_apply },
         { "places of config keys", test_find_place },
         CU_TEST_INFO_NULL,

@@ -313,6 +313,47 @@ static void test_missing_folder_is_an_error(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "/nonexistent/e2sim"));
 }
 
+/* Every byte sequence of s is well-formed UTF-8 (RFC 3629). */
+static int valid_utf8(const unsigned char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        unsigned char c = s[i];
+        size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 && c >= 0xc2 ? 2 : (c & 0xf0) == 0xe0 ? 3
+                   : (c & 0xf8) == 0xf0 && c <= 0xf4 ? 4 : 0;
+        if (len == 0 || i + len > n)
+            return 0;
+        for (size_t k = 1; k < len; k++)
+            if ((s[i + k] & 0xc0) != 0x80)
+                return 0;
+        i += len;
+    }
+    return 1;
+}
+
+/* Issue 12, finding 4: names from a trace header may hold any bytes; report.json stays valid
+ * JSON (bytes that are not UTF-8 are escaped as \u00XX, good UTF-8 is kept). */
+static void test_json_escapes_bad_utf8(void)
+{
+    struct run_report r;
+    sample(&r);
+    snprintf(r.network, sizeof r.network, "res\xffnet-\xc3\xa9\xc3");
+    snprintf(r.dataset, sizeof r.dataset, "\xed\xa0\x80x\xe2\x82");
+    struct e2_err err = {{0}};
+    CU_ASSERT_EQUAL_FATAL(report_write(dir, &r, &err), E2_OK);
+    char path[256];
+    snprintf(path, sizeof path, "%s/report.json", dir);
+    char *text = read_text(path);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+    CU_ASSERT(valid_utf8((const unsigned char *)text, strlen(text)));
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "\"res\\u00ffnet-\xc3\xa9\\u00c3\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "\"\\u00ed\\u00a0\\u0080x\\u00e2\\u0082\""));
+    struct json_value *v = NULL;
+    CU_ASSERT_EQUAL(json_parse(text, strlen(text), path, &v, &err), E2_OK);
+    json_free(v);
+    free(text);
+    report_free(&r);
+}
+
 static void test_format_joules(void)
 {
     char buf[64];
@@ -520,6 +561,7 @@ int main(void)
         { "roofline of a conv, BN, FC stream", test_roofline_from_the_model },
         { "provenance in report.json", test_provenance_in_report_json },
         { "provenance in each sweep.jsonl line", test_provenance_in_sweep_jsonl },
+        { "report.json escapes bytes that are not UTF-8", test_json_escapes_bad_utf8 },
         CU_TEST_INFO_NULL,
     };
     int failed = cunit_run("report", NULL, NULL, tests);

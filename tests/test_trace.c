@@ -520,6 +520,76 @@ static void test_sample_traces(void)
     }
 }
 
+/* A finished trace whose run stream holds r repeated `repeat` times. */
+static void write_one(const char *name, const struct oprec *r, uint64_t repeat)
+{
+    char path[256];
+    path_of(path, sizeof path, name);
+    struct trace_header h = header();
+    struct trace_writer *w;
+    struct e2_err err = {{0}};
+    CU_ASSERT_EQUAL_FATAL(trace_create(path, &h, &w, &err), E2_OK);
+    trace_add(w, TRACE_RUN, r, repeat);
+    CU_ASSERT_EQUAL_FATAL(trace_finish(w, NULL, &err), E2_OK);
+}
+
+static void expect_rejected(const char *name, const char *why)
+{
+    char path[256];
+    struct e2_err err = {{0}};
+    path_of(path, sizeof path, name);
+    CU_ASSERT_EQUAL(read_all(path, &err), E2_BAD_INPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, why));
+    if (!strstr(err.msg, why))
+        fprintf(stderr, "\n  got: %s\n", err.msg);
+}
+
+/* Issue 12, finding 2: counts read from a trace are checked before they size anything (a record
+ * with n = 2^32 - 1 made the mapper allocate 12 GB), and repeats cannot wrap the op count. */
+static void test_record_limits(void)
+{
+    struct oprec r = conv(0, OP_PHASE_FWD, 4294967295u);
+    write_one("huge_n.e2t", &r, 1);
+    expect_rejected("huge_n.e2t", "invalid op record 0 of stream 0: n = 4294967295 samples");
+    r = conv(0, OP_PHASE_FWD, 8);
+    r.kind = 200;
+    write_one("kind.e2t", &r, 1);
+    expect_rejected("kind.e2t", "unknown op kind 200");
+    r = conv(0, OP_PHASE_FWD, 65536);
+    r.h_in = r.w_in = r.h_out = r.w_out = 4096;
+    write_one("big_tensor.e2t", &r, 1);
+    expect_rejected("big_tensor.e2t", "a tensor of more than");
+    /* found by random records: a ReLU of 10^10 elements kept the mapper busy for 8 s */
+    memset(&r, 0, sizeof r);
+    r.kind = OP_RELU;
+    r.n = 6;
+    r.cin = 21010;
+    r.cout = 65535;
+    r.h_in = 39304;
+    r.w_in = 2;
+    r.w_out = 32701;
+    r.bits_a = r.bits_out = 8;
+    write_one("relu.e2t", &r, 1);
+    expect_rejected("relu.e2t", "a tensor of more than 268435456 elements");
+    r = conv(0, OP_PHASE_FWD, 8);
+    write_one("repeat.e2t", &r, 1ull << 62);
+    expect_rejected("repeat.e2t", "repeat count too large");
+    /* a FIFO is refused, not waited on */
+    char fifo[256];
+    struct e2_err err = {{0}};
+    path_of(fifo, sizeof fifo, "fifo.e2t");
+    CU_ASSERT_EQUAL_FATAL(mkfifo(fifo, 0600), 0);
+    CU_ASSERT_EQUAL(read_all(fifo, &err), E2_BAD_INPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "not a regular file"));
+    const char *files[] = {"huge_n.e2t", "kind.e2t", "big_tensor.e2t", "relu.e2t", "repeat.e2t",
+                           "fifo.e2t"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char path[256];
+        path_of(path, sizeof path, files[i]);
+        remove(path);
+    }
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/e2sim-test-trace-XXXXXX");
@@ -534,6 +604,7 @@ int main(void)
         { "version mismatch", test_version_mismatch },
         { "written atomically", test_written_atomically },
         { "sample traces in traces/ read back", test_sample_traces },
+        { "record counts and repeats checked", test_record_limits },
         CU_TEST_INFO_NULL,
     };
     int failed = cunit_run("trace", NULL, NULL, tests);
