@@ -456,6 +456,23 @@ static void test_finetune_fc(void)
     free_data(&d);
 }
 
+/* Fine-tuning from a checkpoint that does not exist is bad input, and a failed train_open keeps
+ * nothing allocated (LeakSanitizer checks at exit in the sanitizer build). */
+static void test_finetune_missing_checkpoint(void)
+{
+    struct e2_config cfg;
+    const char *sets[] = {"training.finetune_from=/nonexistent/e2sim/ft.e2ck"};
+    make_config(&cfg, sets, 1);
+    struct data d;
+    CU_ASSERT_EQUAL_FATAL(load_data(&cfg, &d), E2_OK);
+    struct train t;
+    struct e2_err err = {{0}};
+    CU_ASSERT_EQUAL(train_open(&t, &cfg, &d.train, &d.test, &err), E2_BAD_INPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "/nonexistent/e2sim/ft.e2ck"));
+    CU_ASSERT_PTR_NULL(t.net);
+    free_data(&d);
+}
+
 /* The killed run of test_kill_resume: train RESUME_SETS with checkpoints into argv[2]. */
 static int child_main(const char *ckpt)
 {
@@ -484,6 +501,7 @@ int main(int argc, char **argv)
         { "resume refuses corrupt or foreign checkpoints", test_resume_refuses },
         { "stochastic depth and SLU skip ratios", test_skipping },
         { "fine-tune the last FC only", test_finetune_fc },
+        { "fine-tune from a missing checkpoint", test_finetune_missing_checkpoint },
         CU_TEST_INFO_NULL,
     };
     return cunit_run("train", setup, teardown, tests);
