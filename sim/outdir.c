@@ -83,7 +83,7 @@ static int make_dirs(const char *dir, int may_exist, struct e2_err *err)
         *p = '/';
     }
     if (mkdir(path, 0777) == 0)
-        return lock_dir(path, err);
+        return E2_OK;
     if (errno != EEXIST)
         return e2_fail(err, E2_FAILURE, "cannot create output folder '%s': %s", path,
                        strerror(errno));
@@ -95,12 +95,13 @@ static int make_dirs(const char *dir, int may_exist, struct e2_err *err)
                        "output folder '%s' exists; pass --resume to continue it, or choose "
                        "another --out",
                        path);
-    return lock_dir(path, err);
+    return E2_OK;
 }
 
 int out_prepare_dir(const char *dir, int resume, struct e2_err *err)
 {
-    return make_dirs(dir, resume, err);
+    int rc = make_dirs(dir, resume, err);
+    return rc == E2_OK ? lock_dir(dir, err) : rc;
 }
 
 int out_create_default_dir(const char *name, char *buf, size_t size, struct e2_err *err)

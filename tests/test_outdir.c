@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -32,6 +34,17 @@ static int count_temps(const char *dir)
     return n;
 }
 
+/* Whether a new flock on the folder succeeds (it fails while anyone, this process included
+ * through another descriptor, holds one). */
+static int can_lock(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    int ok = fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0;
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
 static void test_prepare_dir(void)
 {
     char dir[512], file[512];
@@ -39,6 +52,10 @@ static void test_prepare_dir(void)
     path_of(dir, sizeof dir, "runs/a/b");
     CU_ASSERT_EQUAL(out_prepare_dir(dir, 0, &err), E2_OK);
     CU_ASSERT(is_dir(dir));
+    CU_ASSERT_FALSE(can_lock(dir));
+    path_of(dir, sizeof dir, "runs/a");   /* parents made on the way stay free */
+    CU_ASSERT_TRUE(can_lock(dir));
+    path_of(dir, sizeof dir, "runs/a/b");
     CU_ASSERT_EQUAL(out_prepare_dir(dir, 0, &err), E2_BAD_INPUT);
     CU_ASSERT(strstr(err.msg, "exists") && strstr(err.msg, "--resume"));
     CU_ASSERT_EQUAL(out_prepare_dir(dir, 1, &err), E2_OK);
@@ -67,6 +84,9 @@ static void test_default_dir(void)
     CU_ASSERT(strcmp(first, second) != 0 && is_dir(second));
     CU_ASSERT_EQUAL(out_create_default_dir("..", second, sizeof second, &err), E2_OK);
     CU_ASSERT_EQUAL(strncmp(second, "out/run-", 8), 0);
+    /* the new folder is locked, out/ itself is not (runs beside each other share it) */
+    CU_ASSERT_FALSE(can_lock(second));
+    CU_ASSERT_TRUE(can_lock("out"));
     CU_ASSERT_FATAL(chdir(cwd) == 0);
 }
 
