@@ -31,14 +31,14 @@ def dataset_seeds():
     images, labels = idx_pair(3, 28)
     for flags, name in ((0, 'idx-test'), (4, 'idx-train')):
         write('dataset', name, bytes([flags]) + struct.pack('<I', len(images)) + images + labels)
-    gi, gl = gzip.compress(images), gzip.compress(labels)
+    gi, gl = gzip.compress(images, mtime=0), gzip.compress(labels, mtime=0)
     write('dataset', 'idx-test-gz', bytes([0x18]) + struct.pack('<I', len(gi)) + gi + gl)
     rows10 = b''.join(bytes([i % 10]) + bytes((i + j) % 256 for j in range(3072)) for i in range(2))
     rows100 = b''.join(bytes([i % 20, i % 100]) + bytes((i * j) % 256 for j in range(3072))
                        for i in range(2))
     write('dataset', 'cifar10', bytes([1, 0, 0, 0, 0]) + rows10)
     write('dataset', 'cifar100', bytes([2, 0, 0, 0, 0]) + rows100)
-    write('dataset', 'cifar10-gz', bytes([9, 0, 0, 0, 0]) + gzip.compress(rows10))
+    write('dataset', 'cifar10-gz', bytes([9, 0, 0, 0, 0]) + gzip.compress(rows10, mtime=0))
 
 
 def inflate_blocks(trace):
