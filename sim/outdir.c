@@ -1,14 +1,67 @@
 /* Output folders and atomic result files; see outdir.h for the guarantees. */
-#define _DEFAULT_SOURCE     /* fsync, fileno */
+#define _DEFAULT_SOURCE     /* fsync, fileno, flock */
 #include "outdir.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+/* Folders this process holds the lock of (a second out_prepare_dir of one is not a conflict). */
+static struct held_lock {
+    dev_t dev;
+    ino_t ino;
+} *held;
+static int nheld;
+
+/* One process owns an output folder at a time: an exclusive flock on the folder itself. The
+ * descriptor stays open until the process ends, and without O_CLOEXEC it passes to the sweep's
+ * workers, so the folder stays locked until the last process writing there is gone (a resume
+ * never races the workers of a killed sweep). File systems without flock (some NFS setups)
+ * go unlocked. */
+static int lock_dir(const char *dir, struct e2_err *err)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        int saved = errno;
+        if (fd >= 0)
+            close(fd);
+        return e2_fail(err, E2_FAILURE, "cannot open output folder '%s': %s", dir,
+                       strerror(saved));
+    }
+    for (int i = 0; i < nheld; i++) {
+        if (held[i].dev == st.st_dev && held[i].ino == st.st_ino) {
+            close(fd);
+            return E2_OK;
+        }
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int saved = errno;
+        close(fd);
+        if (saved == EWOULDBLOCK)
+            return e2_fail(err, E2_BAD_INPUT, "output folder '%s' is in use by another e2sim "
+                           "process (a run or sweep writing there, or its workers); wait for it "
+                           "to end or choose another --out", dir);
+        return E2_OK;
+    }
+    struct held_lock *grown = realloc(held, ((size_t)nheld + 1) * sizeof *held);
+    if (!grown) {
+        close(fd);
+        return e2_fail(err, E2_FAILURE, "out of memory");
+    }
+    held = grown;
+    held[nheld].dev = st.st_dev;
+    held[nheld].ino = st.st_ino;
+    nheld++;
+    return E2_OK;   /* fd stays open: it is the lock */
+}
 
 /* mkdir -p; the last component may exist only if `may_exist`. */
 static int make_dirs(const char *dir, int may_exist, struct e2_err *err)
@@ -47,7 +100,8 @@ static int make_dirs(const char *dir, int may_exist, struct e2_err *err)
 
 int out_prepare_dir(const char *dir, int resume, struct e2_err *err)
 {
-    return make_dirs(dir, resume, err);
+    int rc = make_dirs(dir, resume, err);
+    return rc == E2_OK ? lock_dir(dir, err) : rc;
 }
 
 int out_create_default_dir(const char *name, char *buf, size_t size, struct e2_err *err)
@@ -76,7 +130,7 @@ int out_create_default_dir(const char *name, char *buf, size_t size, struct e2_e
         if (len < 0 || (size_t)len >= size)
             return e2_fail(err, E2_FAILURE, "output folder name too long");
         if (mkdir(buf, 0777) == 0)
-            return E2_OK;
+            return lock_dir(buf, err);
         if (errno != EEXIST)
             return e2_fail(err, E2_FAILURE, "cannot create output folder '%s': %s", buf,
                            strerror(errno));
@@ -110,6 +164,32 @@ static void sync_parent(const char *path)
     }
 }
 
+/* Remove "path.tmp.PID" files of processes that no longer run: what a run killed while writing
+ * path left behind (a resumed run has another PID, so nobody else would ever remove them). */
+static void remove_stale_temps(const char *path)
+{
+    char dir[OUT_PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) + 1 : 1, slash ? path : ".");
+    size_t blen = strlen(base);
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && (e = readdir(d));) {
+        const char *tail = e->d_name + blen;
+        if (strncmp(e->d_name, base, blen) != 0 || strncmp(tail, ".tmp.", 5) != 0 ||
+            !tail[5] || strspn(tail + 5, "0123456789") != strlen(tail + 5))
+            continue;
+        long pid = strtol(tail + 5, NULL, 10);
+        if (pid > 0 && pid != (long)getpid() && kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
+            char stale[OUT_PATH_MAX + 256];
+            snprintf(stale, sizeof stale, "%s%s", slash ? dir : "", e->d_name);
+            unlink(stale);
+        }
+    }
+    if (d)
+        closedir(d);
+}
+
 int out_open_tmp(const char *path, struct out_file *f, struct e2_err *err)
 {
     memset(f, 0, sizeof *f);
@@ -117,6 +197,7 @@ int out_open_tmp(const char *path, struct out_file *f, struct e2_err *err)
         return e2_fail(err, E2_FAILURE, "path too long: %s", path);
     strcpy(f->path, path);
     snprintf(f->tmp, sizeof f->tmp, "%s.tmp.%ld", path, (long)getpid());
+    remove_stale_temps(path);
     f->fp = fopen(f->tmp, "wb");
     if (!f->fp)
         return e2_fail(err, E2_FAILURE, "cannot write '%s': %s", f->tmp, strerror(errno));

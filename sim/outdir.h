@@ -21,11 +21,13 @@
 
 /* Make the output folder `dir` (and its parents). Without `resume` a folder that exists is an
  * E2_BAD_INPUT error (results are never mixed); with it an existing folder is reused and a
- * missing one is created. */
+ * missing one is created. The folder is then locked for this process (and the workers it
+ * starts) until they exit: a folder another process holds is an E2_BAD_INPUT error, so two
+ * runs, sweeps or resumes never write into one folder at once. */
 int out_prepare_dir(const char *dir, int resume, struct e2_err *err);
 
-/* Create a fresh folder "out/<name>-YYYYMMDD-HHMMSS" (adding "-2", "-3"... if that exists) and
- * write its path into buf. Characters of name other than letters, digits and "._-" become '_'. */
+/* Create a fresh folder "out/<name>-YYYYMMDD-HHMMSS" (adding "-2", "-3"... if that exists),
+ * locked like out_prepare_dir's, and write its path into buf. Characters of name other than letters, digits and "._-" become '_'. */
 int out_create_default_dir(const char *name, char *buf, size_t size, struct e2_err *err);
 
 /* buf = dir + "/" + name; E2_FAILURE if it does not fit. */
@@ -41,6 +43,7 @@ struct out_file {
     char tmp[OUT_PATH_MAX];    /* PATH.tmp.PID */
 };
 
+/* Also removes the "PATH.tmp.PID" files of processes that no longer run (a killed writer's). */
 int out_open_tmp(const char *path, struct out_file *f, struct e2_err *err);
 /* Flush, fsync, close and rename over the final name. On failure the temp is removed. The
  * out_file is closed either way. */

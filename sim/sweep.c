@@ -1,6 +1,6 @@
 /* Sweeps: worker processes, sweep.jsonl, resume, shards, merge and the summary files.
  * See sweep.h and docs/outputs.md. */
-#define _XOPEN_SOURCE 700
+#define _GNU_SOURCE   /* sched_getaffinity, CPU_COUNT */
 #include "sweep.h"
 
 #include <errno.h>
@@ -8,9 +8,12 @@
 #include <ftw.h>
 #include <inttypes.h>
 #include <math.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -563,16 +566,16 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
     return remove(path);
 }
 
-/* Remove what an interrupted worker left of a point (its folder), so it can run again. */
-static int clear_point_dir(const char *dir, struct e2_err *err)
+/* Remove what an interrupted worker left of a point (its folder), so it can run again.
+ * Returns 0, or an errno value. */
+static int clear_point_dir(const char *dir)
 {
     struct stat st;
     if (lstat(dir, &st) != 0)
-        return E2_OK;
+        return 0;
     if (nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
-        return e2_fail(err, E2_FAILURE, "cannot remove the unfinished point folder '%s': %s", dir,
-                       strerror(errno));
-    return E2_OK;
+        return errno ? errno : EIO;
+    return 0;
 }
 
 struct job {
@@ -605,8 +608,6 @@ static pid_t start_worker(const struct sweep_state *s, long point, struct e2_err
     char dir[OUT_PATH_MAX + 32], log[OUT_PATH_MAX + 32], index[32], trace[OUT_PATH_MAX + 32];
     point_paths(s, point, dir, sizeof dir, log, sizeof log);
     snprintf(trace, sizeof trace, "%s/%04ld.e2t", s->points_dir, point);
-    if (clear_point_dir(dir, err))
-        return -1;
     snprintf(index, sizeof index, "%ld", point);
     int n = 0;
     while (s->o->worker[n])
@@ -626,8 +627,13 @@ static pid_t start_worker(const struct sweep_state *s, long point, struct e2_err
         argv[n++] = trace;
     }
     fflush(NULL);
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0) {
+        /* a worker dies with the sweep: a killed sweep leaves no worker writing results that a
+           resume would race (the parent may already be gone before prctl: then stop) */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+            _exit(127);
         int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         if (fd >= 0) {
             dup2(fd, STDOUT_FILENO);
@@ -738,6 +744,35 @@ static int point_line(const struct sweep_state *s, long point, const struct json
     return E2_OK;
 }
 
+/* Count a point that did not finish (a later --resume runs it again) and say why. */
+static void point_failed(struct sweep_state *s, long point, const char *why)
+{
+    if (!s->failed)
+        s->first_failed = point;
+    s->failed++;
+    if (s->progress)
+        progress_note(s->progress, why);
+}
+
+/* A point whose old folder cannot be removed is not run: a failed point, the reason in its log. */
+static int point_folder_cleared(struct sweep_state *s, long point)
+{
+    char dir[OUT_PATH_MAX + 32], log[OUT_PATH_MAX + 32], why[2 * OUT_PATH_MAX + 256];
+    point_paths(s, point, dir, sizeof dir, log, sizeof log);
+    int error = clear_point_dir(dir);
+    if (!error)
+        return 1;
+    snprintf(why, sizeof why, "point %ld not run: cannot remove its unfinished folder '%s': %s",
+             point, dir, strerror(error));
+    FILE *f = fopen(log, "w");
+    if (f) {
+        fprintf(f, "%s\n", why);
+        fclose(f);
+    }
+    point_failed(s, point, why);
+    return 0;
+}
+
 static int finish_point(struct sweep_state *s, long point, int status, struct e2_err *err)
 {
     char dir[OUT_PATH_MAX + 32], log[OUT_PATH_MAX + 32], path[OUT_PATH_MAX + 48];
@@ -750,16 +785,11 @@ static int finish_point(struct sweep_state *s, long point, int status, struct e2
         ok = json_parse_file(path, &report, &ignored) == E2_OK;
     }
     if (!ok) {
-        if (!s->failed)
-            s->first_failed = point;
-        s->failed++;
-        if (s->progress) {
-            char msg[OUT_PATH_MAX + 128];
-            snprintf(msg, sizeof msg, "point %ld failed (%s %d): see %s", point,
-                     WIFEXITED(status) ? "exit status" : "signal",
-                     WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), log);
-            progress_note(s->progress, msg);
-        }
+        char msg[OUT_PATH_MAX + 128];
+        snprintf(msg, sizeof msg, "point %ld failed (%s %d): see %s", point,
+                 WIFEXITED(status) ? "exit status" : "signal",
+                 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), log);
+        point_failed(s, point, msg);
         return E2_OK;
     }
     char *line = NULL;
@@ -781,6 +811,16 @@ static int finish_point(struct sweep_state *s, long point, int status, struct e2
     free(line);
     json_free(report);
     return rc;
+}
+
+static int write_config(const char *dir, const struct e2_config *cfg, struct e2_err *err)
+{
+    char path[OUT_PATH_MAX];
+    struct out_file f;
+    if (out_join(path, sizeof path, dir, "config.yaml", err) || out_open_tmp(path, &f, err))
+        return E2_FAILURE;
+    cfg_print(f.fp, cfg);
+    return out_commit(&f, err);
 }
 
 /* Points already in sweep.jsonl (resume), checking they come from this very sweep. */
@@ -852,6 +892,8 @@ int sweep_run(const struct e2_config *cfg, const struct sweep_options *o, struct
         return e2_fail(err, E2_FAILURE, "out of memory");
     }
     int rc = o->resume ? load_done(&s, done, err) : E2_OK;
+    if (rc == E2_OK)   /* only now: a refused resume leaves the folder's config as it was */
+        rc = write_config(o->out_dir, cfg, err);
     long todo = 0;
     for (long p = 0; p < s.points; p++)
         todo += !done[p] && p % shards == shard - 1;
@@ -859,11 +901,13 @@ int sweep_run(const struct e2_config *cfg, const struct sweep_options *o, struct
         progress->total = (uint64_t)todo;
     int njobs = o->jobs > 0 ? o->jobs : 1, running = 0;
     long next = 0;
-    while (rc == E2_OK && (next < s.points || running > 0)) {
+    /* After an error no new point starts, but the running ones are still collected (their
+       results are kept); the first error is the one returned. */
+    while (next < s.points || running > 0) {
         /* fill free slots, in point order */
         while (rc == E2_OK && running < njobs && next < s.points) {
             long p = next++;
-            if (done[p] || p % shards != shard - 1)
+            if (done[p] || p % shards != shard - 1 || !point_folder_cleared(&s, p))
                 continue;
             pid_t pid = start_worker(&s, p, err);
             if (pid < 0) {
@@ -886,20 +930,23 @@ int sweep_run(const struct e2_config *cfg, const struct sweep_options *o, struct
         if (pid < 0) {
             if (errno == EINTR)
                 continue;
-            rc = e2_fail(err, E2_FAILURE, "waiting for sweep workers: %s", strerror(errno));
+            if (rc == E2_OK)
+                rc = e2_fail(err, E2_FAILURE, "waiting for sweep workers: %s", strerror(errno));
             break;
         }
         for (int j = 0; j < njobs; j++) {
             if (jobs[j].pid == pid) {
+                struct e2_err later;
                 jobs[j].pid = 0;
                 running--;
-                rc = finish_point(&s, jobs[j].point, status, err);
+                int point_rc = finish_point(&s, jobs[j].point, status, rc ? &later : err);
+                if (rc == E2_OK)
+                    rc = point_rc;
                 break;
             }
         }
     }
-    /* on an error, let running workers finish rather than leave orphans writing results */
-    for (int j = 0; j < njobs; j++)
+    for (int j = 0; j < njobs; j++)   /* only after waitpid itself failed */
         if (jobs[j].pid > 0)
             waitpid(jobs[j].pid, NULL, 0);
     if (rc == E2_OK)
@@ -916,14 +963,13 @@ int sweep_run(const struct e2_config *cfg, const struct sweep_options *o, struct
 
 /* ---- the command ------------------------------------------------------------------------ */
 
-static int write_config(const char *dir, const struct e2_config *cfg, struct e2_err *err)
+long sweep_usable_cpus(void)
 {
-    char path[OUT_PATH_MAX];
-    struct out_file f;
-    if (out_join(path, sizeof path, dir, "config.yaml", err) || out_open_tmp(path, &f, err))
-        return E2_FAILURE;
-    cfg_print(f.fp, cfg);
-    return out_commit(&f, err);
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return CPU_COUNT(&set);
+    long online = sysconf(_SC_NPROCESSORS_ONLN);   /* more than CPU_SETSIZE CPUs */
+    return online > 0 ? online : 1;
 }
 
 int sweep_command(const struct e2_options *opts, const struct e2_config *cfg,
@@ -952,7 +998,7 @@ int sweep_command(const struct e2_options *opts, const struct e2_config *cfg,
     }
     argv[n++] = "--quiet";
     /* share the cores between the workers unless told otherwise */
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    long cores = sweep_usable_cpus();
     int per_worker = opts->threads > 0 ? opts->threads
                                        : (int)(cores / jobs > 1 ? cores / jobs : 1);
     snprintf(threads, sizeof threads, "%d", per_worker);
@@ -966,8 +1012,6 @@ int sweep_command(const struct e2_options *opts, const struct e2_config *cfg,
     } else {
         rc = out_create_default_dir(cfg->name, dir, sizeof dir, err);
     }
-    if (rc == E2_OK)
-        rc = write_config(dir, cfg, err);
     struct progress progress;
     progress_init(&progress, stderr, progress_mode_from(cfg->report.progress, opts->quiet),
                   "point", 0);

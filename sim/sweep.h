@@ -30,19 +30,26 @@ struct sweep_options {
     const char *const *worker;      /* NULL-terminated argv prefix of a worker */
 };
 
-/* Run the sweep of cfg (cfg->has_sweep). Writes sweep.jsonl as points finish and sweep.csv,
+/* Run the sweep of cfg (cfg->has_sweep). Writes config.yaml (cfg resolved; on a resume only
+ * once sweep.jsonl proved to be this sweep's), sweep.jsonl as points finish and sweep.csv,
  * sweep.md and sweep.html at the end. A point whose worker fails is left out of sweep.jsonl
- * (a later --resume runs it again) and the sweep returns E2_FAILURE naming its log, after
- * finishing every other point. `progress` (may be NULL) receives a line per finished point. */
+ * (a later --resume runs it again), and so is a point whose unfinished folder from an earlier
+ * run cannot be removed (the reason in its log); the sweep returns E2_FAILURE naming the first
+ * one's log, after finishing every other point. Workers are killed when the sweep process
+ * dies. `progress` (may be NULL) receives a line per finished point. */
 int sweep_run(const struct e2_config *cfg, const struct sweep_options *o, struct progress *progress,
               struct e2_err *err);
 
 /* The sweep command (cmd_sweep, and replay's hardware sweeps): workers are this program run
  * as `e2sim LEAD... --config FILE --set ... --quiet [--threads N]` (LEAD: e.g. "replay" TRACE,
- * nlead may be 0); the folder is --out DIR (or out/<name>-<timestamp>), where the resolved
- * sweep config is written as config.yaml; progress on stderr, a summary line on stdout. */
+ * nlead may be 0); the folder is --out DIR (or out/<name>-<timestamp>), locked for the sweep
+ * (out_prepare_dir); progress on stderr, a summary line on stdout. */
 int sweep_command(const struct e2_options *opts, const struct e2_config *cfg,
                   const char *const *lead, int nlead, struct e2_err *err);
+
+/* The CPUs this process may run on (its affinity mask, e.g. under taskset or a batch system's
+ * cgroup), not the ones online: the cores sweep workers share. */
+long sweep_usable_cpus(void);
 
 /* The path of the running program (/proc/self/exe), for the worker argv. */
 int sweep_self_exe(char *buf, size_t size, struct e2_err *err);

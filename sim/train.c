@@ -199,8 +199,8 @@ int train_net_create(const struct e2_config *cfg, int c, int h, int w, int class
     return E2_OK;
 }
 
-int train_open(struct train *t, const struct e2_config *cfg, const struct dataset *train_ds,
-               const struct dataset *test_ds, struct e2_err *err)
+static int open_state(struct train *t, const struct e2_config *cfg, const struct dataset *train_ds,
+                      const struct dataset *test_ds, struct e2_err *err)
 {
     memset(t, 0, sizeof *t);
     t->cfg = cfg;
@@ -267,6 +267,15 @@ int train_open(struct train *t, const struct e2_config *cfg, const struct datase
     if (tr->finetune_from[0])
         return load_finetune(t, tr->finetune_from, err);
     return E2_OK;
+}
+
+int train_open(struct train *t, const struct e2_config *cfg, const struct dataset *train_ds,
+               const struct dataset *test_ds, struct e2_err *err)
+{
+    int rc = open_state(t, cfg, train_ds, test_ds, err);
+    if (rc != E2_OK)
+        train_close(t);   /* callers close only what opened */
+    return rc;
 }
 
 void train_close(struct train *t)

@@ -1,5 +1,6 @@
-/* Tests of sim/outdir.c: folder creation rules, atomic whole-file writes that never leave a
- * half file or a temporary behind, and line appends that concurrent writers cannot interleave. */
+/* Tests of sim/outdir.c: folder creation rules, one process at a time in a folder, atomic
+ * whole-file writes that never leave a half file or a temporary behind (nor keep a killed
+ * writer's), and line appends that concurrent writers cannot interleave. */
 #define _DEFAULT_SOURCE
 #include "cunit_main.h"
 #include "testutil.h"
@@ -7,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -31,6 +34,17 @@ static int count_temps(const char *dir)
     return n;
 }
 
+/* Whether a new flock on the folder succeeds (it fails while anyone, this process included
+ * through another descriptor, holds one). */
+static int can_lock(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    int ok = fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0;
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
 static void test_prepare_dir(void)
 {
     char dir[512], file[512];
@@ -38,6 +52,10 @@ static void test_prepare_dir(void)
     path_of(dir, sizeof dir, "runs/a/b");
     CU_ASSERT_EQUAL(out_prepare_dir(dir, 0, &err), E2_OK);
     CU_ASSERT(is_dir(dir));
+    CU_ASSERT_FALSE(can_lock(dir));
+    path_of(dir, sizeof dir, "runs/a");   /* parents made on the way stay free */
+    CU_ASSERT_TRUE(can_lock(dir));
+    path_of(dir, sizeof dir, "runs/a/b");
     CU_ASSERT_EQUAL(out_prepare_dir(dir, 0, &err), E2_BAD_INPUT);
     CU_ASSERT(strstr(err.msg, "exists") && strstr(err.msg, "--resume"));
     CU_ASSERT_EQUAL(out_prepare_dir(dir, 1, &err), E2_OK);
@@ -66,6 +84,9 @@ static void test_default_dir(void)
     CU_ASSERT(strcmp(first, second) != 0 && is_dir(second));
     CU_ASSERT_EQUAL(out_create_default_dir("..", second, sizeof second, &err), E2_OK);
     CU_ASSERT_EQUAL(strncmp(second, "out/run-", 8), 0);
+    /* the new folder is locked, out/ itself is not (runs beside each other share it) */
+    CU_ASSERT_FALSE(can_lock(second));
+    CU_ASSERT_TRUE(can_lock("out"));
     CU_ASSERT_FATAL(chdir(cwd) == 0);
 }
 
@@ -134,6 +155,66 @@ static void test_atomic_write(void)
     CU_ASSERT_EQUAL(out_write_atomic("/nonexistent-e2sim-dir/x", "d", 1, &err), E2_FAILURE);
 }
 
+static void test_folder_lock(void)
+{
+    char dir[512];
+    struct e2_err err;
+    path_of(dir, sizeof dir, "locked");
+    int ready[2];
+    CU_ASSERT_FATAL(pipe(ready) == 0);
+    pid_t child = fork();
+    CU_ASSERT_FATAL(child >= 0);
+    if (child == 0) {
+        /* lock, then run another program (as a sweep runs its workers): it holds the lock too */
+        struct e2_err child_err;
+        if (out_prepare_dir(dir, 0, &child_err) != E2_OK || dup2(ready[1], 3) != 3)
+            _exit(1);
+        execl("/bin/sh", "sh", "-c", "echo ready >&3; exec sleep 1", (char *)NULL);
+        _exit(1);
+    }
+    close(ready[1]);
+    char c;
+    CU_ASSERT_FATAL(read(ready[0], &c, 1) == 1);
+    close(ready[0]);
+    CU_ASSERT_EQUAL(out_prepare_dir(dir, 1, &err), E2_BAD_INPUT);
+    CU_ASSERT(strstr(err.msg, "is in use by another e2sim process") != NULL);
+    int status;
+    CU_ASSERT_EQUAL(waitpid(child, &status, 0), child);
+    CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    /* free once they are gone; taking it twice in one process is no conflict */
+    CU_ASSERT_EQUAL(out_prepare_dir(dir, 1, &err), E2_OK);
+    CU_ASSERT_EQUAL(out_prepare_dir(dir, 1, &err), E2_OK);
+}
+
+static void test_stale_temporaries(void)
+{
+    char dir[512], path[600], stale[700], live[700], other[700], odd[700];
+    struct e2_err err;
+    path_of(dir, sizeof dir, "stale");
+    CU_ASSERT_EQUAL_FATAL(out_prepare_dir(dir, 0, &err), E2_OK);
+    pid_t dead = fork();   /* a PID that no longer runs: a writer killed mid-write */
+    CU_ASSERT_FATAL(dead >= 0);
+    if (dead == 0)
+        _exit(0);
+    waitpid(dead, NULL, 0);
+    snprintf(path, sizeof path, "%s/checkpoint.e2ck", dir);
+    snprintf(stale, sizeof stale, "%s.tmp.%ld", path, (long)dead);
+    snprintf(live, sizeof live, "%s.tmp.%ld", path, (long)getppid());   /* still writing */
+    snprintf(other, sizeof other, "%s/report.md.tmp.%ld", dir, (long)dead);
+    snprintf(odd, sizeof odd, "%s.tmp.12x", path);
+    const char *names[] = {stale, live, other, odd};
+    for (int i = 0; i < 4; i++)
+        CU_ASSERT_EQUAL(out_write_atomic(names[i], "half", 4, &err), E2_OK);
+    CU_ASSERT_EQUAL(out_write_atomic(path, "new", 3, &err), E2_OK);
+    CU_ASSERT_NOT_EQUAL(access(stale, F_OK), 0);   /* the killed writer's temporary is gone */
+    CU_ASSERT_EQUAL(access(live, F_OK), 0);
+    CU_ASSERT_EQUAL(access(other, F_OK), 0);       /* another file's: its own write removes it */
+    CU_ASSERT_EQUAL(access(odd, F_OK), 0);
+    char *text = read_text(path);
+    CU_ASSERT_STRING_EQUAL(text, "new");
+    free(text);
+}
+
 static void test_append_lines(void)
 {
     char path[512];
@@ -199,7 +280,9 @@ int main(void)
         { "output folder rules", test_prepare_dir },
         { "default folder name", test_default_dir },
         { "join", test_join },
+        { "one process at a time in a folder", test_folder_lock },
         { "atomic whole-file writes", test_atomic_write },
+        { "a killed writer's temporaries are removed", test_stale_temporaries },
         { "atomic line appends", test_append_lines },
         CU_TEST_INFO_NULL,
     };

@@ -1,12 +1,17 @@
 /* Sweeps: grid/zip points, worker processes, a sweep killed midway and resumed (every point once,
- * finished points not rerun), failed points retried, shards merged = the unsharded sweep, merge
- * conflicts, the Pareto front. Workers are a small shell script standing in for e2sim (it
- * writes a report.json whose numbers depend on the point), so the test takes seconds. */
+ * finished points not rerun), failed points retried, a point folder that cannot be removed,
+ * workers dying with a killed sweep, a folder another process holds, shards merged = the
+ * unsharded sweep, merge conflicts, the Pareto front, the CPUs workers share. Workers are a
+ * small shell script standing in for e2sim (it writes a report.json whose numbers depend on the
+ * point), so the test takes seconds. */
 #define _GNU_SOURCE
 #include "cunit_main.h"
 #include "testutil.h"
+#include <fcntl.h>
 #include <math.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +22,7 @@
 
 #include "config.h"
 #include "json.h"
+#include "outdir.h"
 #include "sweep.h"
 
 static char dir[64];
@@ -28,14 +34,14 @@ static void sweep_path(char *buf, size_t size, const char *name)
     snprintf(buf, size, "%s/%s", dir, name);
 }
 
-/* The fake worker: arguments "... --point I --out DIR"; appends I to $RUNLOG, sleeps $SLEEP,
+/* The fake worker: arguments "... --point I --out DIR"; appends "I PID" to $RUNLOG, sleeps $SLEEP,
  * fails for point $FAIL, and writes DIR/report.json with numbers made from I. */
 static const char *const worker_text =
     "#!/bin/sh\n"
     "while [ $# -gt 0 ]; do\n"
     "  case \"$1\" in --point) P=$2; shift;; --out) O=$2; shift;; esac; shift\n"
     "done\n"
-    "echo \"$P\" >> \"$RUNLOG\"\n"
+    "echo \"$P $$\" >> \"$RUNLOG\"\n"
     "[ -n \"$SLEEP\" ] && sleep \"$SLEEP\"\n"
     "[ \"$P\" = \"$FAIL\" ] && { echo \"point $P fails\" >&2; exit 1; }\n"
     "[ -e \"$O\" ] && { echo \"$O exists\" >&2; exit 2; }\n"
@@ -89,6 +95,13 @@ static int run_sweep(const struct e2_config *cfg, const char *out, int jobs, int
     struct sweep_options o = {out, jobs, resume, k, n, worker_argv};
     mkdir(out, 0755);
     return sweep_run(cfg, &o, NULL, err);
+}
+
+static int remove_tree(const char *path)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
+    return system(cmd);
 }
 
 /* Number of complete lines of a file. */
@@ -264,8 +277,17 @@ static void test_killed_and_resumed(void)
     struct e2_config *other = load("name: other\ntraining:\n  method: [psg]\nsweep:\n  vary:\n"
                                    "    training.psg.beta: [0.3, 0.4, 0.5, 0.6, 0.7, 0.8]\n",
                                    "other.yaml");
+    char config[300];
+    snprintf(config, sizeof config, "%s/config.yaml", out);
+    char *before_text = read_text(config);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(before_text);
     CU_ASSERT_EQUAL(run_sweep(other, out, 1, 1, 1, 1, &err), E2_BAD_INPUT);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "different sweep"));
+    char *after_text = read_text(config);   /* the refused resume left the folder's config */
+    CU_ASSERT_PTR_NOT_NULL_FATAL(after_text);
+    CU_ASSERT_STRING_EQUAL(after_text, before_text);
+    free(before_text);
+    free(after_text);
     free(other);
     free(cfg);
 }
@@ -290,6 +312,147 @@ static void test_failed_point_is_retried(void)
     CU_ASSERT_EQUAL(runs_of(3), 2);
     CU_ASSERT_EQUAL(runs_of(2), 1);
     free(cfg);
+}
+
+/* A folder tree deeper than PATH_MAX under dir: nftw cannot remove it, even as root. */
+static void make_unremovable(const char *dir)
+{
+    CU_ASSERT_FATAL(mkdir(dir, 0755) == 0);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    char name[201];
+    memset(name, 'n', 200);
+    name[200] = 0;
+    for (int i = 0; fd >= 0 && i < 25; i++) {
+        CU_ASSERT_FATAL(mkdirat(fd, name, 0755) == 0);
+        int inner = openat(fd, name, O_RDONLY | O_DIRECTORY);
+        close(fd);
+        fd = inner;
+    }
+    CU_ASSERT_FATAL(fd >= 0);
+    close(fd);
+}
+
+static void test_unremovable_point_folder(void)
+{
+    struct e2_config *cfg = load(grid_yaml, "grid.yaml");
+    char out[256], points[300], stuck[300], jsonl[300], log[300];
+    sweep_path(out, sizeof out, "unremovable");
+    snprintf(points, sizeof points, "%s/points", out);
+    snprintf(stuck, sizeof stuck, "%s/points/0002", out);
+    snprintf(jsonl, sizeof jsonl, "%s/sweep.jsonl", out);
+    snprintf(log, sizeof log, "%s/points/0002.log", out);
+    mkdir(out, 0755);
+    mkdir(points, 0755);
+    make_unremovable(stuck);
+    remove(runlog);
+    struct e2_err err = {{0}};
+    /* the failure to clear point 2 is not overwritten by the points finishing after it */
+    CU_ASSERT_EQUAL(run_sweep(cfg, out, 2, 0, 1, 1, &err), E2_FAILURE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "1 sweep point failed (first: point 2, log "));
+    char *text = read_text(log);
+    CU_ASSERT_PTR_NOT_NULL(text && strstr(text, "cannot remove its unfinished folder"));
+    free(text);
+    CU_ASSERT_EQUAL(runs_of(2), 0);
+    CU_ASSERT_EQUAL(lines_of(jsonl), 5);   /* every other point finished */
+    /* once the folder can go, a resume runs the point */
+    CU_ASSERT_EQUAL(remove_tree(stuck), 0);
+    CU_ASSERT_EQUAL(run_sweep(cfg, out, 2, 1, 1, 1, &err), E2_OK);
+    CU_ASSERT_EQUAL(lines_of(jsonl), 6);
+    CU_ASSERT_EQUAL(runs_of(2), 1);
+    free(cfg);
+}
+
+/* The PIDs of the workers started so far (second column of the run log). */
+static int worker_pids(pid_t *pids, int max)
+{
+    FILE *f = fopen(runlog, "r");
+    int n = 0;
+    long point, pid;
+    while (f && n < max && fscanf(f, "%ld %ld", &point, &pid) == 2)
+        pids[n++] = (pid_t)pid;
+    if (f)
+        fclose(f);
+    return n;
+}
+
+static void test_workers_die_with_the_sweep(void)
+{
+    struct e2_config *cfg = load(grid_yaml, "grid.yaml");
+    char out[256];
+    sweep_path(out, sizeof out, "orphans");
+    remove(runlog);
+    /* the workers of the killed sweep become this process's children, so it can see how they end */
+    CU_ASSERT_FATAL(prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
+    setenv("SLEEP", "3", 1);
+    pid_t sweep = fork();
+    if (sweep == 0) {
+        struct e2_err err;
+        _exit(run_sweep(cfg, out, 2, 0, 1, 1, &err));
+    }
+    double t0 = now();
+    while (lines_of(runlog) < 2 && now() - t0 < 30)
+        usleep(20000);
+    kill(sweep, SIGKILL);
+    waitpid(sweep, NULL, 0);
+    unsetenv("SLEEP");
+    double killed = now();
+    pid_t pids[8];
+    int n = worker_pids(pids, 8);
+    CU_ASSERT_EQUAL(n, 2);
+    for (int i = 0; i < n; i++) {
+        int status = 0;
+        CU_ASSERT_EQUAL(waitpid(pids[i], &status, 0), pids[i]);
+        CU_ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    }
+    CU_ASSERT(now() - killed < 2.5);   /* killed at once, not after their 3 s of work */
+    prctl(PR_SET_CHILD_SUBREAPER, 0);
+    free(cfg);
+}
+
+static void test_folder_in_use_is_refused(void)
+{
+    char out[256], errfile[300], cmd[1200];
+    sweep_path(out, sizeof out, "busy");
+    snprintf(errfile, sizeof errfile, "%s/busy.err", dir);
+    int ready[2];
+    CU_ASSERT_FATAL(pipe(ready) == 0);
+    pid_t holder = fork();
+    if (holder == 0) {   /* another e2sim process owning the folder */
+        struct e2_err err;
+        if (out_prepare_dir(out, 0, &err) != E2_OK)
+            _exit(1);
+        (void)!write(ready[1], "x", 1);
+        pause();
+        _exit(0);
+    }
+    close(ready[1]);
+    char c;
+    CU_ASSERT_FATAL(read(ready[0], &c, 1) == 1);
+    close(ready[0]);
+    snprintf(cmd, sizeof cmd, "'%s' --config '%s/configs/sweeps/engine_design.yaml' --out '%s' "
+             "--resume --quiet 2>'%s'", E2SIM_BINARY, E2SIM_SOURCE_DIR, out, errfile);
+    int status = system(cmd);
+    CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 2);
+    char *text = read_text(errfile);
+    CU_ASSERT_PTR_NOT_NULL(text && strstr(text, "is in use by another e2sim process"));
+    free(text);
+    kill(holder, SIGKILL);
+    waitpid(holder, NULL, 0);
+}
+
+static void test_usable_cpus(void)
+{
+    cpu_set_t all, one;
+    CU_ASSERT_FATAL(sched_getaffinity(0, sizeof all, &all) == 0);
+    CU_ASSERT_EQUAL(sweep_usable_cpus(), CPU_COUNT(&all));
+    int first = 0;
+    while (!CPU_ISSET(first, &all))
+        first++;
+    CPU_ZERO(&one);
+    CPU_SET(first, &one);
+    CU_ASSERT_FATAL(sched_setaffinity(0, sizeof one, &one) == 0);
+    CU_ASSERT_EQUAL(sweep_usable_cpus(), 1);   /* as under taskset -c N, whatever is online */
+    CU_ASSERT(sched_setaffinity(0, sizeof all, &all) == 0);
 }
 
 static void test_shards_merge_to_the_whole(void)
@@ -393,13 +556,6 @@ static void test_pareto(void)
     CU_ASSERT(front[0] && front[1]);
 }
 
-static int remove_tree(const char *path)
-{
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
-    return system(cmd);
-}
-
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/e2sim-test-sweep-XXXXXX");
@@ -414,6 +570,10 @@ int main(void)
         { "zip: points in step", test_zip_points },
         { "killed midway, resumed: every point once", test_killed_and_resumed },
         { "a failed point is retried on resume", test_failed_point_is_retried },
+        { "a point folder that cannot be removed fails the sweep", test_unremovable_point_folder },
+        { "workers die with a killed sweep", test_workers_die_with_the_sweep },
+        { "a folder another process holds is refused (exit 2)", test_folder_in_use_is_refused },
+        { "workers share the CPUs the process may use", test_usable_cpus },
         { "shard 1/2 + 2/2 + merge = unsharded", test_shards_merge_to_the_whole },
         { "merge conflicts are errors", test_merge_conflicts },
         { "Pareto front", test_pareto },

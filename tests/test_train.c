@@ -486,6 +486,22 @@ static void test_sign_lr(void)
     CU_ASSERT(fc_moved > 0);
     train_close(&a);
     train_close(&b);
+}
+
+/* Fine-tuning from a checkpoint that does not exist is bad input, and a failed train_open keeps
+ * nothing allocated (LeakSanitizer checks at exit in the sanitizer build). */
+static void test_finetune_missing_checkpoint(void)
+{
+    struct e2_config cfg;
+    const char *sets[] = {"training.finetune_from=/nonexistent/e2sim/ft.e2ck"};
+    make_config(&cfg, sets, 1);
+    struct data d;
+    CU_ASSERT_EQUAL_FATAL(load_data(&cfg, &d), E2_OK);
+    struct train t;
+    struct e2_err err = {{0}};
+    CU_ASSERT_EQUAL(train_open(&t, &cfg, &d.train, &d.test, &err), E2_BAD_INPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "/nonexistent/e2sim/ft.e2ck"));
+    CU_ASSERT_PTR_NULL(t.net);
     free_data(&d);
 }
 
@@ -518,6 +534,7 @@ int main(int argc, char **argv)
         { "stochastic depth and SLU skip ratios", test_skipping },
         { "fine-tune the last FC only", test_finetune_fc },
         { "sign steps take training.sign_lr", test_sign_lr },
+        { "fine-tune from a missing checkpoint", test_finetune_missing_checkpoint },
         CU_TEST_INFO_NULL,
     };
     return cunit_run("train", setup, teardown, tests);
