@@ -19,6 +19,7 @@
 #include <yaml.h>
 
 #include "json.h"
+#include "outdir.h"
 
 #define MAX_FILES 64            /* files one load may read, includes counted */
 #define MAX_DEPTH 16            /* include nesting */
@@ -2138,6 +2139,16 @@ char *cfg_print_text(const struct e2_config *cfg)
         return NULL;
     }
     return text;
+}
+
+int cfg_write_resolved(const char *dir, const struct e2_config *cfg, struct e2_err *err)
+{
+    char path[OUT_PATH_MAX];
+    struct out_file f;
+    if (out_join(path, sizeof path, dir, "config.yaml", err) || out_open_tmp(path, &f, err))
+        return E2_FAILURE;
+    cfg_print(f.fp, cfg);
+    return out_commit(&f, err) ? E2_FAILURE : E2_OK;
 }
 
 uint64_t cfg_hash(const struct e2_config *cfg)

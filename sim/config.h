@@ -210,6 +210,10 @@ int cfg_format_value(const struct e2_config *cfg, const struct cfg_field *field,
  * Loading it and printing again gives byte-identical text. */
 void cfg_print(FILE *out, const struct e2_config *cfg);
 
+/* DIR/config.yaml: the resolved config beside a run's or sweep's results (atomically), so a
+ * folder says what it ran. */
+int cfg_write_resolved(const char *dir, const struct e2_config *cfg, struct e2_err *err);
+
 /* cfg_print into a malloc'd string (free it); NULL when out of memory. */
 char *cfg_print_text(const struct e2_config *cfg);
 

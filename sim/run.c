@@ -245,17 +245,6 @@ static int pricing_on(void)
     return !(v && strcmp(v, "off") == 0);
 }
 
-/* The resolved config beside the results, so a run folder says what it ran. */
-static int write_config(const char *dir, const struct e2_config *cfg, struct e2_err *err)
-{
-    char path[OUT_PATH_MAX];
-    struct out_file f;
-    if (out_join(path, sizeof path, dir, "config.yaml", err) || out_open_tmp(path, &f, err))
-        return E2_FAILURE;
-    cfg_print(f.fp, cfg);
-    return out_commit(&f, err) ? E2_FAILURE : E2_OK;
-}
-
 static int run_training(struct run *r, const struct e2_options *opts,
                         const struct e2_config *cfg, const char *dir, struct e2_err *err)
 {
@@ -326,7 +315,7 @@ static int run_training(struct run *r, const struct e2_options *opts,
         energy_set_trace(&r->acc, r->trace, TRACE_RUN);
     }
     /* Only a resume the checkpoint (and trace) accepted may replace the folder's config.yaml. */
-    if (opts->resume && (rc = write_config(dir, cfg, err)) != E2_OK)
+    if (opts->resume && (rc = cfg_write_resolved(dir, cfg, err)) != E2_OK)
         return rc;
 
     if (priced) {
@@ -409,7 +398,7 @@ int cmd_run(const struct e2_options *opts, const struct e2_config *cfg, struct e
     } else {
         rc = out_create_default_dir(cfg->name, dir, sizeof dir, err);
     }
-    if (rc != E2_OK || (!opts->resume && (rc = write_config(dir, cfg, err)) != E2_OK))
+    if (rc != E2_OK || (!opts->resume && (rc = cfg_write_resolved(dir, cfg, err)) != E2_OK))
         return rc;
 
     struct run *r = calloc(1, sizeof *r);

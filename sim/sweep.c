@@ -813,16 +813,6 @@ static int finish_point(struct sweep_state *s, long point, int status, struct e2
     return rc;
 }
 
-static int write_config(const char *dir, const struct e2_config *cfg, struct e2_err *err)
-{
-    char path[OUT_PATH_MAX];
-    struct out_file f;
-    if (out_join(path, sizeof path, dir, "config.yaml", err) || out_open_tmp(path, &f, err))
-        return E2_FAILURE;
-    cfg_print(f.fp, cfg);
-    return out_commit(&f, err);
-}
-
 /* Points already in sweep.jsonl (resume), checking they come from this very sweep. */
 static int load_done(struct sweep_state *s, char *done, struct e2_err *err)
 {
@@ -893,7 +883,7 @@ int sweep_run(const struct e2_config *cfg, const struct sweep_options *o, struct
     }
     int rc = o->resume ? load_done(&s, done, err) : E2_OK;
     if (rc == E2_OK)   /* only now: a refused resume leaves the folder's config as it was */
-        rc = write_config(o->out_dir, cfg, err);
+        rc = cfg_write_resolved(o->out_dir, cfg, err);
     long todo = 0;
     for (long p = 0; p < s.points; p++)
         todo += !done[p] && p % shards == shard - 1;
