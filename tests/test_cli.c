@@ -185,7 +185,7 @@ static void test_train_test_geometry(void)
 static void test_pricing_limits(void)
 {
     CU_ASSERT_EQUAL(e2sim("--config tiny.yaml --out bram --set hardware.bram_budget_kbit=36"), 2);
-    CU_ASSERT(contains(err_text, "element-wise chunks need 32768 bytes of BRAM, budget 4096"));
+    CU_ASSERT(contains(err_text, "does not fit the BRAM budget (4096 bytes)"));
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "--config '%s/configs/paper/resnet110-cifar10-smb.yaml' --out long "
              "--quiet --set training.iterations=2147483647 --set training.batch_size=65536",
