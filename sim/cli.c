@@ -2,7 +2,9 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,6 +90,7 @@ const char *cli_usage(void)
            "  -q, --quiet           no progress display and no summary\n"
            "  -h, --help            this help\n"
            "  -V, --version         print the version\n"
+           "      --config-reference  print the reference of every config key (docs/config.md)\n"
            "\n"
            "Exit status: 0 success, 1 the run failed, 2 bad usage or bad input.\n";
 }
@@ -129,27 +132,55 @@ static int add_set(struct e2_options *opts, const char *assignment, struct e2_er
     return E2_OK;
 }
 
-static const struct option_row *find_option(const char *arg, const char **inline_value)
+/* getopt_long's tables from option_rows: a long option's val is 256 + its row; the short
+ * string starts with ':' so that a missing value is told apart from an unknown option. */
+#define ROWS (sizeof option_rows / sizeof option_rows[0])
+
+static void getopt_tables(struct option *longopts, char *shortopts)
 {
-    *inline_value = NULL;
-    if (arg[0] == '-' && arg[1] && arg[1] != '-' && !arg[2]) {
-        for (size_t i = 0; i < sizeof option_rows / sizeof option_rows[0]; i++)
-            if (option_rows[i].short_name == arg[1])
-                return &option_rows[i];
-        return NULL;
-    }
-    if (strncmp(arg, "--", 2) != 0)
-        return NULL;
-    const char *name = arg + 2;
-    size_t n = strcspn(name, "=");
-    for (size_t i = 0; i < sizeof option_rows / sizeof option_rows[0]; i++) {
-        if (strlen(option_rows[i].name) == n && strncmp(option_rows[i].name, name, n) == 0) {
-            if (name[n] == '=')
-                *inline_value = name + n + 1;
-            return &option_rows[i];
+    char *s = shortopts;
+    *s++ = ':';
+    for (size_t i = 0; i < ROWS; i++) {
+        longopts[i] = (struct option){option_rows[i].name,
+                                      option_rows[i].takes_value ? required_argument : no_argument,
+                                      NULL, 256 + (int)i};
+        if (option_rows[i].short_name) {
+            *s++ = option_rows[i].short_name;
+            if (option_rows[i].takes_value)
+                *s++ = ':';
         }
     }
+    *s = 0;
+    longopts[ROWS] = (struct option){NULL, 0, NULL, 0};
+}
+
+static const struct option_row *row_of(int c)
+{
+    if (c >= 256 && c < 256 + (int)ROWS)
+        return &option_rows[c - 256];
+    for (size_t i = 0; i < ROWS; i++)
+        if (option_rows[i].short_name && option_rows[i].short_name == c)
+            return &option_rows[i];
     return NULL;
+}
+
+/* The message for getopt_long's '?' or ':' on the argument it stopped at. */
+static int option_error(int c, const char *arg, struct e2_err *err)
+{
+    const struct option_row *row = row_of(optopt);
+    if (c == ':')
+        return e2_fail(err, E2_BAD_INPUT, "option %s needs a value", arg);
+    if (row && strncmp(arg, "--", 2) == 0)
+        return e2_fail(err, E2_BAD_INPUT, "option --%s takes no value", row->name);
+    if (optopt && !row)
+        return e2_fail(err, E2_BAD_INPUT, "unknown option '-%c'", optopt);
+    size_t n = strcspn(arg + 2, "="), matches = 0;
+    for (size_t i = 0; i < ROWS; i++)
+        matches += strncmp(option_rows[i].name, arg + 2, n) == 0;
+    if (strncmp(arg, "--", 2) == 0 && matches > 1)
+        return e2_fail(err, E2_BAD_INPUT, "ambiguous option '%s' (%zu options begin so)", arg,
+                       matches);
+    return e2_fail(err, E2_BAD_INPUT, "unknown option '%s'", arg);
 }
 
 /* Apply one option with its value (NULL for flags). */
@@ -276,39 +307,38 @@ int cli_parse(int argc, char **argv, struct e2_options *opts, struct e2_err *err
         i = 2;
     }
     enum e2_command command = opts->command;
-    int help = 0, version = 0, reference = 0, options_done = 0;
-    for (; i < argc; i++) {
-        const char *arg = argv[i];
-        if (options_done || arg[0] != '-' || !arg[1]) {
-            if (opts->nargs == CLI_MAX_ARGS)
-                return e2_fail(err, E2_BAD_INPUT, "too many arguments");
-            opts->args[opts->nargs++] = arg;
-            continue;
-        }
-        if (strcmp(arg, "--") == 0) {
-            options_done = 1;
-            continue;
-        }
-        const char *value;
-        const struct option_row *row = find_option(arg, &value);
-        if (!row)
-            return e2_fail(err, E2_BAD_INPUT, "unknown option '%s'", arg);
+    int help = 0, version = 0, reference = 0;
+    struct option longopts[ROWS + 1];
+    char shortopts[2 * ROWS + 2];
+    getopt_tables(longopts, shortopts);
+    /* getopt_long sees the command as its argv[0]; it moves the positional arguments to the end
+     * (in order), accepts unambiguous abbreviations of long options and values joined to short
+     * ones (-j2). optind = 0 starts it afresh. */
+    int gargc = argc - (i - 1);
+    char **gargv = argv + (i - 1);
+    optind = 0;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(gargc, gargv, shortopts, longopts, NULL)) != -1) {
+        if (c == '?' || c == ':')
+            return option_error(c, gargv[optind - 1], err);
+        const struct option_row *row = row_of(c);
+        char arg[40];   /* the option as messages name it */
+        snprintf(arg, sizeof arg, "--%s", row->name);
         if (!(row->commands & (1u << command)))
             return e2_fail(err, E2_BAD_INPUT, "option --%s does not apply to %s", row->name,
                            command == E2_CMD_RUN ? "a run" : command_names[command]);
-        if (row->takes_value && !value) {
-            if (i + 1 >= argc)
-                return e2_fail(err, E2_BAD_INPUT, "option %s needs a value", arg);
-            value = argv[++i];
-        } else if (!row->takes_value && value) {
-            return e2_fail(err, E2_BAD_INPUT, "option --%s takes no value", row->name);
-        }
         help |= row->id == OPT_HELP;
         version |= row->id == OPT_VERSION;
         reference |= row->id == OPT_CONFIG_REFERENCE;
-        if (apply_option(row, arg, value, opts, err))
+        if (apply_option(row, arg, optarg, opts, err))
             return E2_BAD_INPUT;
         opts->command = command;   /* help/version are decided below */
+    }
+    for (int a = optind; a < gargc; a++) {
+        if (opts->nargs == CLI_MAX_ARGS)
+            return e2_fail(err, E2_BAD_INPUT, "too many arguments");
+        opts->args[opts->nargs++] = gargv[a];
     }
     if (help || version || reference) {
         opts->command = help ? E2_CMD_HELP : version ? E2_CMD_VERSION : E2_CMD_CONFIG_REFERENCE;

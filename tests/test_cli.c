@@ -82,6 +82,24 @@ static void test_bad_usage(void)
     CU_ASSERT(contains(err_text, "need a config with a sweep"));
 }
 
+/* getopt_long's conventions: unambiguous abbreviations, values joined to short options,
+ * --opt=value, options after positional arguments; an ambiguous prefix is bad usage. */
+static void test_getopt_forms(void)
+{
+    CU_ASSERT_EQUAL(e2sim("--conf tiny.yaml --print-config"), 2);
+    CU_ASSERT(contains(err_text, "ambiguous option '--conf'"));
+    CU_ASSERT_EQUAL(e2sim("--config=tiny.yaml --print-conf -j2 --qui"), 0);
+    CU_ASSERT(contains(out_text, "name: tiny"));
+    CU_ASSERT_EQUAL(e2sim("--config tiny.yaml --resume=yes"), 2);
+    CU_ASSERT(contains(err_text, "option --resume takes no value"));
+    CU_ASSERT_EQUAL(e2sim("-c tiny.yaml -j0"), 2);
+    CU_ASSERT(contains(err_text, "--jobs 0: expected a job count"));
+    CU_ASSERT_EQUAL(e2sim("merge a --trace t"), 2);   /* an option after an argument is seen */
+    CU_ASSERT(contains(err_text, "does not apply to merge"));
+    CU_ASSERT_EQUAL(e2sim("-x"), 2);
+    CU_ASSERT(contains(err_text, "unknown option '-x'"));
+}
+
 static void test_bad_config(void)
 {
     write_file("bad.yaml", "name: t\ntraining:\n  method: [psg]\n  psg:\n    betta: 0.1\n");
@@ -213,6 +231,7 @@ int main(void)
     CU_TestInfo tests[] = {
         { "--help and --version", test_help_and_version },
         { "bad usage exits 2", test_bad_usage },
+        { "getopt_long forms", test_getopt_forms },
         { "bad config exits 2 with its place", test_bad_config },
         { "--print-config round trip", test_print_config },
         { "existing --out without --resume", test_out_folder },
