@@ -1,5 +1,6 @@
 /* Tests of kernels with a path per CPU feature (kernels/cpu.h) take the path to test as their
- * one optional argument: `test_conv avx512-vnni`. Without it they test the best path. */
+ * one optional argument: `test_conv avx512-vnni`. Without it (or with cunit_main's options) they
+ * test the best path. */
 #ifndef E2SIM_TESTS_CPU_PATH_ARG_H
 #define E2SIM_TESTS_CPU_PATH_ARG_H
 
@@ -12,7 +13,7 @@ enum { TEST_SKIPPED = 77 };   /* ctest's SKIP_RETURN_CODE (tests/CMakeLists.txt)
  * CPU lacks it; 2 for an unknown name. */
 static inline int cpu_path_from_args(int argc, char **argv)
 {
-    if (argc < 2)
+    if (argc < 2 || argv[1][0] == '-')   /* no path; "--optional NAME" is cunit_main's */
         return 0;
     int p = cpu_path_parse(argv[1]);
     if (p < 0) {

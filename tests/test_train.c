@@ -486,6 +486,7 @@ static void test_sign_lr(void)
     CU_ASSERT(fc_moved > 0);
     train_close(&a);
     train_close(&b);
+    free_data(&d);
 }
 
 /* Fine-tuning from a checkpoint that does not exist is bad input, and a failed train_open keeps
