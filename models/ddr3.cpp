@@ -108,6 +108,7 @@ void ddr3::serve_thread()
         j.counts.add(x.write ? k.a_ddr_wr_odt : k.a_ddr_rd_io, x.bursts);
         uint64_t t0 = (uint64_t)(sc_time_stamp().value() / 1000) - j.start;
         wait(sc_time((double)c, SC_NS));
+        j.ddr_busy += c;
         if (j.timeline)
             j.timeline->push_back({"ddr3", std::string(x.write ? "write " : "read ") +
                                                std::to_string(x.bytes) + " B" +

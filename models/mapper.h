@@ -81,6 +81,7 @@ struct job {
     const schedule *s = nullptr;
     cost_acc counts;
     uint64_t start = 0, cycles = 0;
+    uint64_t ddr_busy = 0;   /* cycles the DDR controller served this job (one request at a time) */
     bool finished = false;
     std::vector<timeline_event> *timeline = nullptr;
 };

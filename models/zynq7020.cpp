@@ -276,10 +276,9 @@ bool depends_on_n(const oprec &r)
 }
 
 /* What a simulated schedule did: bytes from its transfers, MACs and BRAM accesses from its
- * counts, busy cycles from its steps and from the transfers the DDR controller recorded on its
- * "ddr3" timeline track (it serves one at a time, so their lengths add up to its busy time). */
-hw_work work_of(const hw_consts &k, const schedule &s, const cost_acc &counts,
-                const std::vector<timeline_event> &events)
+ * counts, busy cycles from its steps and the DDR controller's busy time (ddr_busy). */
+static hw_work work_of(const hw_consts &k, const schedule &s, const cost_acc &counts,
+                uint64_t ddr_busy)
 {
     hw_work w{};
     for (const step &st : s.steps) {
@@ -289,9 +288,7 @@ hw_work work_of(const hw_consts &k, const schedule &s, const cost_acc &counts,
             w.ddr_write_bytes += x.bytes;
         (s.on_ps ? w.ps_cycles : w.compute_cycles) += st.compute_cycles;
     }
-    for (const timeline_event &e : events)
-        if (std::strcmp(e.track, "ddr3") == 0)
-            w.ddr_cycles += e.t1 - e.t0;
+    w.ddr_cycles = ddr_busy;
     auto count = [&](uint32_t id) { return id < counts.c.size() ? counts.c[id] : 0; };
     for (uint32_t id = 0; id < counts.c.size(); id++)
         if (k.actions->v[id].mac)
@@ -309,18 +306,16 @@ bool simulate(hw_model *m, const oprec &r, map_variant v, cost *out, std::string
         *out = cost{};
         return true;
     }
-    std::vector<timeline_event> events;
     job j;
     j.k = &m->k;
     j.s = &s;
-    j.timeline = &events;
     if (!engine_run(j, err))
         return false;
     m->stats.simulated++;
     /* Hidden work (overlapped PS ops, fused element-wise ops) costs its own energy but no run
      * time, hence no static energy. */
     *out = j.counts.finish(s.hidden ? 0 : j.cycles);
-    out->work = work_of(m->k, s, j.counts, events);
+    out->work = work_of(m->k, s, j.counts, j.ddr_busy);
     return true;
 }
 
