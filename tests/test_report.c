@@ -108,16 +108,24 @@ static void test_files_have_fixed_names(void)
     report_free(&r);
 }
 
+/* Write r's reports into dir and parse report.json back (NULL on failure, asserted). */
+static struct json_value *written_json(const struct run_report *r)
+{
+    struct e2_err err = {{0}};
+    CU_ASSERT_EQUAL(report_write(dir, r, &err), E2_OK);
+    char path[256];
+    snprintf(path, sizeof path, "%s/report.json", dir);
+    struct json_value *v = NULL;
+    CU_ASSERT_EQUAL(json_parse_file(path, &v, &err), E2_OK);
+    return v;
+}
+
 static void test_json_parses_back_exactly(void)
 {
     struct run_report r;
     sample(&r);
-    struct e2_err err = {{0}};
-    CU_ASSERT_EQUAL_FATAL(report_write(dir, &r, &err), E2_OK);
-    char path[256];
-    snprintf(path, sizeof path, "%s/report.json", dir);
-    struct json_value *v;
-    CU_ASSERT_EQUAL_FATAL(json_parse_file(path, &v, &err), E2_OK);
+    struct json_value *v = written_json(&r);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(v);
     CU_ASSERT_STRING_EQUAL(json_get_string(v, "schema"), "e2sim.report/1");
     CU_ASSERT_EQUAL(json_get_number(v, "accuracy.top1", -1), 0.8713);
     CU_ASSERT_EQUAL(json_get_number(v, "accuracy.top5", -1), 0.1 + 0.2);
@@ -291,12 +299,8 @@ static void test_no_baseline_no_accuracy(void)
     struct run_report r;
     report_init(&r);
     snprintf(r.kind, sizeof r.kind, "energy-only");
-    struct e2_err err = {{0}};
-    CU_ASSERT_EQUAL_FATAL(report_write(dir, &r, &err), E2_OK);
-    char path[256];
-    snprintf(path, sizeof path, "%s/report.json", dir);
-    struct json_value *v;
-    CU_ASSERT_EQUAL_FATAL(json_parse_file(path, &v, &err), E2_OK);
+    struct json_value *v = written_json(&r);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(v);
     CU_ASSERT_EQUAL(json_get(v, "accuracy.top1")->type, JSON_NULL);
     CU_ASSERT_EQUAL(json_get(v, "energy.baseline_fp32_j")->type, JSON_NULL);
     CU_ASSERT_EQUAL(json_get(v, "energy.savings_vs_fp32")->type, JSON_NULL);
@@ -496,12 +500,8 @@ static void test_provenance_in_report_json(void)
 {
     struct run_report r;
     sample(&r);
-    struct e2_err err = {{0}};
-    CU_ASSERT_EQUAL_FATAL(report_write(dir, &r, &err), E2_OK);
-    char path[256];
-    snprintf(path, sizeof path, "%s/report.json", dir);
-    struct json_value *v;
-    CU_ASSERT_EQUAL_FATAL(json_parse_file(path, &v, &err), E2_OK);
+    struct json_value *v = written_json(&r);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(v);
     check_provenance(v, "run");
     json_free(v);
     report_free(&r);
