@@ -2,7 +2,7 @@
  * Plain C so that sim/ (C11) fills it from YAML and models/ (C++17) reads it.
  * Each field is the YAML key of the same dotted name under `hardware:` or `energy:`
  * (e.g. hw.ddr.eff_seq_read <- hardware.ddr.eff_seq_read, hw.energy.ddr.idd0_ma <-
- * energy.ddr.idd0_ma). Keys, defaults and ranges: sim/config_hw.c (the one source of defaults);
+ * energy.ddr.idd0_ma). Keys, defaults and ranges: sim/io/config_hw.c (the one source of defaults);
  * values with their sources and [V]/[D]/[E] tags: configs/hw/zynq7020.yaml; meaning: docs/hardware.md. */
 #ifndef E2_HW_PARAMS_H
 #define E2_HW_PARAMS_H
@@ -100,9 +100,9 @@ struct hw_params {
     struct hw_energy energy;
     char dataflow[256];         /* "fused" | "unfused": element-wise ops (mapper.cpp); 256 = CFG_STR */
     char memspec[256];          /* hardware.ddr.memspec: a DRAMPower memspec (JSON) the DRAM was
-                                   read from (sim/memspec.c, at config resolve) */
+                                   read from (sim/io/memspec.c, at config resolve) */
     char ert[256];              /* energy.ert: an Accelergy ERT the energy table was read from
-                                   (sim/ert.c, at config resolve; the model ignores it) */
+                                   (sim/io/ert.c, at config resolve; the model ignores it) */
 };
 
 #endif

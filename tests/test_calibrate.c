@@ -1,4 +1,4 @@
-/* Tests of `e2sim calibrate` (sim/calibrate.c):
+/* Tests of `e2sim calibrate` (sim/calibrate/calibrate.c):
  *  - acceptance 1: savings that e2sim's energy-only model computes with known coefficient values
  *    are written as measurement files; a fit started elsewhere recovers those values;
  *  - the calibrated hardware YAML is complete and loads back with the fitted values;

@@ -1,4 +1,4 @@
-/* Tests of the config engine (sim/config.c): every class of malformed config gives E2_BAD_INPUT
+/* Tests of the config engine (sim/io/config.c): every class of malformed config gives E2_BAD_INPUT
  * with "FILE:LINE:COL:" and the key; defaults, includes, --set, sweeps and the print round
  * trip behave as documented. Each case writes its YAML into a fresh temporary folder. */
 #define _DEFAULT_SOURCE

@@ -1,4 +1,4 @@
-/* Tests of the energy-only mode (sim/energy_only.c): SMD's processed-minibatch rule, the
+/* Tests of the energy-only mode (sim/run/energy_only.c): SMD's processed-minibatch rule, the
  * per-block mixture behind SLU and stochastic-depth statistics, exact halving of the energy at
  * p = 0.5, equality with the records (and the priced energy) of a real training run of the same
  * counts, the float32 baseline stream, SWA counts, and the report fields. ResNet-8/14 on small

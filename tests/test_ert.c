@@ -1,4 +1,4 @@
-/* Accelergy ERT exchange (sim/ert.c): a board's energy table exported and read back prices
+/* Accelergy ERT exchange (sim/io/ert.c): a board's energy table exported and read back prices
  * every action to the same fJ, the config key energy.ert reads it, bad ERTs are errors that name
  * the file (and line and column). */
 #include "cunit_main.h"

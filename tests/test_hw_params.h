@@ -1,5 +1,5 @@
 /* Tests only: fill a struct hw_params for the hardware-model tests without the config engine.
- * Defaults come from the schema rows themselves (sim/config_hw.c is compiled into the test, so
+ * Defaults come from the schema rows themselves (sim/io/config_hw.c is compiled into the test, so
  * there is still ONE source of defaults); a YAML table such as configs/hw/test-energy.yaml is
  * laid over them by a small reader for its plain two-level `section:` / `key: value` form.
  * Unknown keys are errors, as in the real loader. */
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../sim/config_hw.c"
+#include "../sim/io/config_hw.c"
 #include "hw.h"
 
 static inline const struct cfg_field *hwt_field(const char *key)

@@ -1,4 +1,4 @@
-/* Tests of the measurement-file loader (sim/measured.c): the shipped files load; every class of
+/* Tests of the measurement-file loader (sim/calibrate/measured.c): the shipped files load; every class of
  * malformed file is E2_BAD_INPUT with "FILE:LINE:COL:" pointing at the fault; overrides apply
  * (and a value the config rejects names the `set` entry); key places are found. */
 #define _DEFAULT_SOURCE   /* mkdtemp */

@@ -1,4 +1,4 @@
-/* DRAMPower memspec (JSON) reading (sim/memspec.c): the keys land in hardware.ddr and
+/* DRAMPower memspec (JSON) reading (sim/io/memspec.c): the keys land in hardware.ddr and
  * energy.ddr through the config key hardware.ddr.memspec, and price the DRAM as the same
  * values given in YAML do; bad memspecs are errors naming the file and key. */
 #include "cunit_main.h"

@@ -1,4 +1,4 @@
-/* Tests of sim/outdir.c: folder creation rules, one process at a time in a folder, atomic
+/* Tests of sim/io/outdir.c: folder creation rules, one process at a time in a folder, atomic
  * whole-file writes that never leave a half file or a temporary behind (nor keep a killed
  * writer's), and line appends that concurrent writers cannot interleave. */
 #define _DEFAULT_SOURCE

@@ -1,4 +1,4 @@
-/* report.timeline (sim/run_timeline.c): one iteration of a config simulated record by record. The
+/* report.timeline (sim/run/run_timeline.c): one iteration of a config simulated record by record. The
  * trace draws every record the iteration emits with no two events overlapping on a track, its
  * power counters integrate to the energy the ledger books for those records, and the
  * waveform's op signal (a string) ends at the sum of the cycles the pricing gives them, so the

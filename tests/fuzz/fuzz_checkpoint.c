@@ -1,5 +1,5 @@
-/* Fuzz target: the checkpoint reader (sim/checkpoint.c) and what --resume does with what it
- * reads (sim/train.c's train_resume with a priced energy accumulator, the flush that re-prices
+/* Fuzz target: the checkpoint reader (sim/io/checkpoint.c) and what --resume does with what it
+ * reads (sim/run/train.c's train_resume with a priced energy accumulator, the flush that re-prices
  * the restored records, then one more training iteration).
  *
  * The training state is a tiny network on synthetic data (CONFIG below), made once. Input:
@@ -86,7 +86,7 @@ static uint32_t crc_of(const uint8_t *p, size_t n)
     return (uint32_t)crc32(crc32(0L, Z_NULL, 0), p, (uInt)n);
 }
 
-/* Recompute each section's CRC and the file CRC (layout: sim/checkpoint.h). */
+/* Recompute each section's CRC and the file CRC (layout: sim/io/checkpoint.h). */
 static void fix_checksums(uint8_t *b, size_t len)
 {
     enum { HEAD = 16, SECTION_HEAD = 24 + 8 + 4 };

@@ -1,4 +1,4 @@
-/* Fuzz target: the data set readers (sim/dataset.c): idx (Fashion-MNIST / MNIST), CIFAR-10 and
+/* Fuzz target: the data set readers (sim/io/dataset.c): idx (Fashion-MNIST / MNIST), CIFAR-10 and
  * CIFAR-100 binary batches, plain or gzip-compressed; a set that loads is then normalized and
  * batched (with and without augmentation) the way training uses it.
  *

@@ -1,5 +1,5 @@
-/* Fuzz target: the op-trace reader (sim/trace.c) and what a replay does with what it reads
- * (sim/replay.c: every record priced on the default ZedBoard model, so record fields reach the
+/* Fuzz target: the op-trace reader (sim/io/trace.c) and what a replay does with what it reads
+ * (sim/run/replay.c: every record priced on the default ZedBoard model, so record fields reach the
  * mapper and the hardware model).
  *
  * Input: byte 0 = flags, then a trace file (traces/FORMAT.md). With flag bit 0 the blocks hold

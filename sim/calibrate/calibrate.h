@@ -2,7 +2,7 @@
  * energy-only mode's savings match measured ones (docs/calibration.md).
  *
  * The config is the base run (training.mode is forced to energy-only) plus
- *   calibration.measurements   measurement files that are fitted (sim/measured.h), paths
+ *   calibration.measurements   measurement files that are fitted (sim/calibrate/measured.h), paths
  *                              relative to the config file's folder
  *   calibration.holdout        measurement files only predicted, never fitted
  *   calibration.free           at most three number keys of energy: or hardware:; at most one
@@ -19,7 +19,7 @@
  * Model: each measurement's `set` applied to a copy of the base config, its op stream built once
  * by the energy-only mode, then priced on a hardware model made from the coefficient values for
  * every evaluation (models are shared between measurements with equal hardware parameters).
- * The fit is sim/fit.h's bounded least squares on the savings (fractions). Reported: each value
+ * The fit is sim/calibrate/fit.h's bounded least squares on the savings (fractions). Reported: each value
  * with its standard error beside the sources' plausible range, each measurement's measured and
  * simulated saving and residual (percentage points), the leave-one-out error of each fitted
  * measurement (refit without it, predict it), and the held-out files' errors. */

@@ -1,7 +1,7 @@
 /* Energy-only mode (training.mode: energy-only): the op stream of a training run generated from
  * statistics instead of training, priced on the hardware model against the float32 baseline,
  * written as the same reports a training run writes (accuracy null). For paper-scale what-ifs
- * (ResNet-74, 64k iterations, batch 128) in seconds, and for the calibration (sim/calibrate.h).
+ * (ResNet-74, 64k iterations, batch 128) in seconds, and for the calibration (sim/calibrate/calibrate.h).
  *
  * The statistics and how they become op records (docs/calibration.md, "Energy-only mode"):
  *   - SMD: of the `iterations` minibatches of the schedule, round(iterations * (1 - p)) are

@@ -1,5 +1,5 @@
 /* What each e2sim command does, given the parsed options and (where the command takes one) the
- * loaded, resolved config. sim/main.c picks the command; these functions never print errors
+ * loaded, resolved config. sim/app/main.c picks the command; these functions never print errors
  * and never exit: they return E2_OK, E2_FAILURE or E2_BAD_INPUT with err filled.
  * Not-yet-written commands live in commands_pending.c; whoever implements one deletes its stub
  * there and defines it in their own file. */
@@ -38,7 +38,7 @@ int cmd_calibrate(const struct e2_options *opts, const struct e2_config *cfg,
  * one was given, else NULL. */
 int cmd_bench(const struct e2_options *opts, const struct e2_config *cfg, struct e2_err *err);
 
-/* e2sim export-ert --config HW.yaml [--out FILE]: the energy table as an Accelergy ERT (sim/ert.c),
+/* e2sim export-ert --config HW.yaml [--out FILE]: the energy table as an Accelergy ERT (sim/io/ert.c),
  * to FILE (atomically) or standard output. */
 int cmd_export_ert(const struct e2_options *opts, const struct e2_config *cfg, struct e2_err *err);
 

@@ -1,6 +1,6 @@
 /* Checkpoints: a versioned, checksummed container of named binary sections, written atomically.
  *
- * The container knows nothing about training; sim/train.c decides which sections a run stores
+ * The container knows nothing about training; sim/run/train.c decides which sections a run stores
  * (weights, momentum, BN running statistics, SWA state, gate parameters, the iteration, ledger
  * counters...). Everything random in e2sim is counter-based (kernels/rng.h, keyed by seed and
  * iteration), so the iteration number is the whole RNG position.

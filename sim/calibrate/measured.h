@@ -1,5 +1,5 @@
 /* Measurement files (the YAML files in configs/measured/): measured energy savings against float32 SGD,
- * each with the run setting that produced it, for `e2sim calibrate` (sim/calibrate.h).
+ * each with the run setting that produced it, for `e2sim calibrate` (sim/calibrate/calibrate.h).
  *
  *   source: "where the numbers come from"          # optional, the file's reference
  *   measurements:

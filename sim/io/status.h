@@ -1,7 +1,7 @@
 /* How library code reports failure: it never prints and never exits. It returns one of these
  * and writes a one-line message (already prefixed with the file and place where one exists,
  * e.g. "zedboard.yaml:12:3: unknown key 'betta' in psg") into a caller-provided buffer.
- * Only sim/main.c turns them into what the user sees and the exit status. */
+ * Only sim/app/main.c turns them into what the user sees and the exit status. */
 #ifndef E2_STATUS_H
 #define E2_STATUS_H
 

@@ -18,7 +18,7 @@
 #include "trace.h"
 #include "train.h"
 
-/* SWA's BN re-estimation length; the same cap as sim/train.c's BN_RECOMPUTE_BATCHES. */
+/* SWA's BN re-estimation length; the same cap as sim/run/train.c's BN_RECOMPUTE_BATCHES. */
 #define ENERGY_ONLY_BN_BATCHES 20
 
 /* ---------------------------------------------------------------- statistics ------------ */
@@ -263,7 +263,7 @@ static int emit_repeated(struct net *net, int batch, const int *active, float fu
     return repeat ? net_emit_iteration(net, batch, active, full, oc, &sink) : 0;
 }
 
-/* Layer names and kinds as sim/run.c gives them: parameter names without their last part
+/* Layer names and kinds as sim/run/run.c gives them: parameter names without their last part
  * ("b3.u1.conv"), kinds from the records, other layers by kind and id. */
 
 static int describe_layers(struct net *net, struct energy_only_stream *s)

@@ -16,7 +16,7 @@
 #include "outdir.h"
 #include "progress.h"
 #include "trace.h"
-#include "git_commit.h"     /* E2SIM_GIT_COMMIT, written by the build (sim/git_commit.cmake) */
+#include "git_commit.h"     /* E2SIM_GIT_COMMIT, written by the build (sim/report/git_commit.cmake) */
 
 static const char *const phase_names[REPORT_PHASES] = {"forward", "backward_data",
                                                        "backward_weight", "update"};

@@ -2,7 +2,7 @@
  * set of files (docs/outputs.md):
  *   report.json  (schema "e2sim.report/1")   report.md    breakdown.csv
  *   layers.csv   curve.csv                   report.html  (inline SVG, opens offline)
- * The run (sim/run.c) or a replay (sim/replay.c) fills a struct run_report from its results and
+ * The run (sim/run/run.c) or a replay (sim/run/replay.c) fills a struct run_report from its results and
  * the hardware ledger, then calls report_write. Energies are integer femtojoules (fJ) exactly as
  * the ledger keeps them (128 bits, like models/hw.h's hw_fj: a paper-scale float32 run exceeds
  * 2^64 fJ), so every breakdown adds up to the total to the last digit. */
