@@ -12,6 +12,7 @@
 #ifndef E2_OPREC_H
 #define E2_OPREC_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define OPREC_VERSION 1
@@ -46,26 +47,82 @@ enum op_tech {
     OP_TECH_COUNT
 };
 
+/* The record's fields, the one list of them: X(type, name) in struct order, which is also the
+ * order a trace stores them in (traces/FORMAT.md). Everything that visits every field (equality,
+ * hash, serialization) is generated from it in oprec.c; a new field goes here and nowhere else
+ * (and bumps OPREC_VERSION). */
+#define OPREC_FIELDS(X)                                                                          \
+    X(uint16_t, layer)        /* layer id within the network (net order), 0xffff = none */       \
+    X(uint8_t, kind)          /* enum op_kind */                                                 \
+    X(uint8_t, phase)         /* enum op_phase */                                                \
+    X(uint8_t, tech)          /* enum op_tech */                                                 \
+    X(uint8_t, k)             /* kernel size (square) */                                         \
+    X(uint8_t, stride)                                                                           \
+    X(uint8_t, pad)                                                                              \
+    X(uint32_t, n)            /* active samples in the minibatch (after SMD/SLU) */              \
+    X(uint16_t, cin)          /* channels (fc: in/out features) */                               \
+    X(uint16_t, cout)                                                                            \
+    X(uint16_t, groups)       /* conv groups (1 = dense, cin = depthwise) */                     \
+    X(uint16_t, h_in)         /* input spatial size */                                           \
+    X(uint16_t, w_in)                                                                            \
+    X(uint16_t, h_out)        /* output spatial size */                                          \
+    X(uint16_t, w_out)                                                                           \
+    X(uint8_t, bits_a)        /* operand widths, see the phase table above */                   \
+    X(uint8_t, bits_b)                                                                           \
+    X(uint8_t, bits_out)      /* width the result is stored at */                                \
+    X(uint8_t, bits_acc)      /* accumulator width (48 = DSP48E1 post-adder) */                  \
+    X(uint8_t, msb_a)         /* PSG predictor widths of a and b (0 = no predictor) */           \
+    X(uint8_t, msb_b)                                                                            \
+    X(uint16_t, psg_full_q16) /* PSG: fraction of weights that needed the full-precision path, \
+                                 in units of 1/65536 (65535 ~ all). 0 without PSG. */
+
 struct oprec {
-    uint16_t layer;        /* layer id within the network (net order), 0xffff = none */
-    uint8_t kind;          /* enum op_kind */
-    uint8_t phase;         /* enum op_phase */
-    uint8_t tech;          /* enum op_tech */
-    uint8_t k;             /* kernel size (square) */
-    uint8_t stride;
-    uint8_t pad;
-    uint32_t n;            /* active samples in the minibatch (after SMD/SLU) */
-    uint16_t cin, cout;    /* channels (fc: in/out features) */
-    uint16_t groups;       /* conv groups (1 = dense, cin = depthwise) */
-    uint16_t h_in, w_in;   /* input spatial size */
-    uint16_t h_out, w_out; /* output spatial size */
-    uint8_t bits_a, bits_b;     /* operand widths, see the phase table above */
-    uint8_t bits_out;           /* width the result is stored at */
-    uint8_t bits_acc;           /* accumulator width (48 = DSP48E1 post-adder) */
-    uint8_t msb_a, msb_b;       /* PSG predictor widths of a and b (0 = no predictor) */
-    uint16_t psg_full_q16;      /* PSG: fraction of weights that needed the full-precision
-                                   path, in units of 1/65536 (65535 ~ all). 0 without PSG. */
+#define OPREC_MEMBER(type, name) type name;
+    OPREC_FIELDS(OPREC_MEMBER)
+#undef OPREC_MEMBER
 };
+
+#define OPREC_COUNT_ONE(type, name) +1
+enum { OPREC_FIELD_COUNT = 0 OPREC_FIELDS(OPREC_COUNT_ONE) };
+#undef OPREC_COUNT_ONE
+
+/* The fixed-width form checkpoints store: each field little-endian at its offset in the struct,
+ * padding zero. On x86-64 these are the bytes of a zeroed struct (what checkpoints held before),
+ * so old checkpoints still load. */
+#define OPREC_PACKED_SIZE sizeof(struct oprec)
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Field-wise equality (padding never matters) and a hash consistent with it. */
+int oprec_equal(const struct oprec *x, const struct oprec *y);
+uint64_t oprec_hash(const struct oprec *r);
+
+/* The fields as numbers, in list order (a trace stores them as varints), and back: from_fields
+ * returns -1 when a value does not fit its field. */
+void oprec_to_fields(const struct oprec *r, uint64_t f[OPREC_FIELD_COUNT]);
+int oprec_from_fields(const uint64_t f[OPREC_FIELD_COUNT], struct oprec *r);
+
+/* The packed form (OPREC_PACKED_SIZE bytes) and back. */
+void oprec_pack(const struct oprec *r, unsigned char *out);
+void oprec_unpack(const unsigned char *in, struct oprec *r);
+
+/* Whether the op's work scales with the minibatch (not for weight updates). */
+int oprec_depends_on_n(const struct oprec *r);
+/* The record as its cost sees it: attribution (layer, tech) and the fields its kind ignores
+ * cleared (n of updates; PSG fields outside a PSG conv/fc weight gradient), so that equal work
+ * compares equal. */
+struct oprec oprec_canonical(const struct oprec *r);
+
+/* The one spelling of each kind, phase and technique in every output ("?" out of range). */
+const char *oprec_kind_name(unsigned kind);
+const char *oprec_phase_name(unsigned phase);
+const char *oprec_tech_name(unsigned tech);
+
+#ifdef __cplusplus
+}
+#endif
 
 /* Where records go. A NULL sink (or NULL emit) makes emission free. */
 struct op_sink {

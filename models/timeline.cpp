@@ -88,7 +88,7 @@ bool simulate_all(hw_model *m, hw_ledger *l, const oprec *recs, size_t n,
         out->track(unit);
     uint64_t now = 0, hidden_now = 0;
     for (size_t i = 0; i < n; i++) {
-        oprec q = normalized(recs[i]);
+        oprec q = oprec_canonical(&recs[i]);
         schedule s;
         if (!map_op(m->k, q, q.msb_a ? MAP_PSG_MSB : MAP_PLAIN, &s, why))
             return false;

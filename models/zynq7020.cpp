@@ -252,29 +252,6 @@ extern "C" void hw_get_stats(const struct hw_model *m, struct hw_stats *s)
 
 namespace {
 
-
-memo_key key_of(const oprec &r, int variant)
-{
-    memo_key key{};
-    uint8_t *b = reinterpret_cast<uint8_t *>(key.w);
-    size_t i = 0;
-    auto put8 = [&](uint64_t v) { b[i++] = (uint8_t)v; };
-    auto put16 = [&](uint64_t v) { put8(v); put8(v >> 8); };
-    put8(r.kind); put8(r.phase); put8(r.k); put8(r.stride); put8(r.pad);
-    put16(r.n & 0xffff); put16(r.n >> 16);
-    put16(r.cin); put16(r.cout); put16(r.groups);
-    put16(r.h_in); put16(r.w_in); put16(r.h_out); put16(r.w_out);
-    put8(r.bits_a); put8(r.bits_b); put8(r.bits_out); put8(r.bits_acc);
-    put8(r.msb_a); put8(r.msb_b); put16(r.psg_full_q16);
-    put8((uint64_t)variant);
-    return key;
-}
-
-bool depends_on_n(const oprec &r)
-{
-    return !(r.kind == OP_UPDATE || r.phase == OP_PHASE_UPDATE);
-}
-
 /* What a simulated schedule did: bytes from its transfers, MACs and BRAM accesses from its
  * counts, busy cycles from its steps and the DDR controller's busy time (ddr_busy). */
 static hw_work work_of(const hw_consts &k, const schedule &s, const cost_acc &counts,
@@ -350,12 +327,12 @@ bool ddr_roof(hw_model *m, double *bytes_per_cycle, std::string *err)
     return true;
 }
 
-/* The cost of one variant of a normalized record. Sample counts above 4 come from n = 2, 3, 4
+/* The cost of one variant of a canonical record (oprec_canonical). Sample counts above 4 come from n = 2, 3, 4
  * when those three lie on a line (the pipeline reached its steady state); otherwise, and with
  * hardware.simulate_every_n, they are simulated. */
 bool price_variant(hw_model *m, const oprec &r, map_variant v, cost *out, std::string *err)
 {
-    memo_key key = key_of(r, v);
+    memo_key key{r, v};
     auto it = m->memo.find(key);
     if (it != m->memo.end()) {
         m->stats.memo_hits++;
@@ -365,7 +342,7 @@ bool price_variant(hw_model *m, const oprec &r, map_variant v, cost *out, std::s
     cost c;
     bool done = false;
     const uint32_t last = 4;
-    if (!m->k.p.simulate_every_n && depends_on_n(r) && r.n > last) {
+    if (!m->k.p.simulate_every_n && oprec_depends_on_n(&r) && r.n > last) {
         cost c2, c3, c4;
         oprec q = r;
         q.n = last - 2;
@@ -390,38 +367,16 @@ bool price_variant(hw_model *m, const oprec &r, map_variant v, cost *out, std::s
     return true;
 }
 
-} // namespace
-
-/* Attribution (layer, tech) never changes the cost; fields an op kind ignores are cleared so
- * that they do not split the memo. */
-oprec normalized(const oprec &r)
-{
-    oprec q = r;
-    q.layer = 0;
-    q.tech = 0;
-    if (!depends_on_n(q))
-        q.n = 0;
-    bool psg = (q.kind == OP_CONV || q.kind == OP_FC) && q.phase == OP_PHASE_BWD_WEIGHT &&
-               q.msb_a && q.msb_b;
-    if (!psg) {
-        q.msb_a = q.msb_b = 0;
-        q.psg_full_q16 = 0;
-    }
-    return q;
-}
-
-namespace {
-
 /* The cost of a record in two parts: what its own technique spends, and (PSG weight gradients
  * only, else empty) the predictor pass over every weight, which the ledger books as PSG. The
  * rest of a PSG weight gradient is the low-order pass for the fraction of weights below the
  * threshold, interpolated exactly in integer counts. */
 bool price(hw_model *m, const oprec &rec, cost *own, cost *predictor, std::string *err)
 {
-    oprec r = normalized(rec);
+    oprec r = oprec_canonical(&rec);
     *predictor = cost{};
     if (!r.msb_a) {
-        if (r.n == 0 && depends_on_n(r)) {
+        if (r.n == 0 && oprec_depends_on_n(&r)) {
             *own = cost{};
             return true;
         }

@@ -53,26 +53,23 @@ private:
     void control_thread();
 };
 
-/* The record as the model prices it: attribution (layer, tech) and the fields its kind ignores
- * cleared, so that equal work shares one memo entry. */
-oprec normalized(const oprec &r);
-
 /* Run one job (schedule) or one bit-accurate tile through the shared design. */
 bool engine_run(job &j, std::string *err);
 bool engine_run_tile(tile_request &t, std::string *err);
 
-/* Memo key: a record with its attribution (layer, tech) cleared, plus the mapping variant. */
+/* Memo key: a canonical record (oprec_canonical) and the mapping variant. */
 struct memo_key {
-    uint64_t w[5];
-    bool operator==(const memo_key &o) const { return std::memcmp(w, o.w, sizeof w) == 0; }
+    oprec r;
+    int variant;
+    bool operator==(const memo_key &o) const
+    {
+        return variant == o.variant && oprec_equal(&r, &o.r);
+    }
 };
 struct memo_hash {
     size_t operator()(const memo_key &k) const
     {
-        uint64_t h = 0x9e3779b97f4a7c15ull;
-        for (uint64_t x : k.w)
-            h = (h ^ x) * 0x100000001b3ull + (h >> 29);
-        return (size_t)h;
+        return (size_t)(oprec_hash(&k.r) ^ (uint64_t)k.variant * 0x9e3779b97f4a7c15ull);
     }
 };
 

@@ -207,7 +207,7 @@ static void test_smd_halves_energy(void)
     CU_ASSERT_EQUAL(b.plan.processed, 100);
     CU_ASSERT_EQUAL(a.run.n, b.run.n);
     for (int i = 0; i < a.run.n && i < b.run.n; i++) {
-        CU_ASSERT(energy_oprec_equal(&a.run.e[i].r, &b.run.e[i].r));
+        CU_ASSERT(oprec_equal(&a.run.e[i].r, &b.run.e[i].r));
         CU_ASSERT_EQUAL(a.run.e[i].total, 2 * b.run.e[i].total);
     }
     struct hw_model *m = model_of(full);
@@ -249,7 +249,7 @@ static void check_real_run(const char *method)
     CU_ASSERT_EQUAL(s.run.n, real.n);
     int same = s.run.n == real.n;
     for (int i = 0; same && i < real.n; i++)
-        same = energy_oprec_equal(&s.run.e[i].r, &real.e[i].r) &&
+        same = oprec_equal(&s.run.e[i].r, &real.e[i].r) &&
                s.run.e[i].total == real.e[i].total;
     if (!same) {
         printf("\n  %s: energy-only records differ from the real run's (%d vs %d distinct)\n",
@@ -257,7 +257,7 @@ static void check_real_run(const char *method)
         for (int i = 0; i < s.run.n || i < real.n; i++) {
             const struct energy_entry *x = i < s.run.n ? &s.run.e[i] : NULL;
             const struct energy_entry *y = i < real.n ? &real.e[i] : NULL;
-            if (x && y && energy_oprec_equal(&x->r, &y->r) && x->total == y->total)
+            if (x && y && oprec_equal(&x->r, &y->r) && x->total == y->total)
                 continue;
             if (x)
                 printf("   eo   %3d: layer %u kind %u phase %u tech %u n %u %ux%u bits %u %u %u %u x%llu\n", i,

@@ -43,18 +43,6 @@ static struct oprec conv(uint16_t layer, int phase, uint32_t n)
     return r;
 }
 
-/* Field by field: struct oprec has padding bytes that assignment need not copy. */
-static int same(const struct oprec *a, const struct oprec *b)
-{
-    return a->layer == b->layer && a->kind == b->kind && a->phase == b->phase &&
-           a->tech == b->tech && a->k == b->k && a->stride == b->stride && a->pad == b->pad &&
-           a->n == b->n && a->cin == b->cin && a->cout == b->cout && a->groups == b->groups &&
-           a->h_in == b->h_in && a->w_in == b->w_in && a->h_out == b->h_out &&
-           a->w_out == b->w_out && a->bits_a == b->bits_a && a->bits_b == b->bits_b &&
-           a->bits_out == b->bits_out && a->bits_acc == b->bits_acc && a->msb_a == b->msb_a &&
-           a->msb_b == b->msb_b && a->psg_full_q16 == b->psg_full_q16;
-}
-
 static const struct trace_layer layers[2] = {{0, "conv1", "conv"}, {7, "s1.b0.conv2", "conv"}};
 
 static struct trace_header header(void)
@@ -85,7 +73,7 @@ struct expected {
 static void expect_add(struct expected *x, int stream, const struct oprec *r, uint64_t repeat)
 {
     int j = x->last[stream];
-    if (j >= 0 && same(&x->e[j].rec, r)) {
+    if (j >= 0 && oprec_equal(&x->e[j].rec, r)) {
         x->e[j].repeat += repeat;
         return;
     }
@@ -211,7 +199,7 @@ static void check_stream(const char *path, const struct expected *x, int stream)
         if ((int)e.type != w->type)
             mismatches++;
         else if (e.type == TRACE_OP &&
-                 (!same(e.rec, &w->rec) || e.repeat != w->repeat)) {
+                 (!oprec_equal(e.rec, &w->rec) || e.repeat != w->repeat)) {
             mismatches++;
         }
         else if (e.type == TRACE_MARK && e.iteration != w->iteration)
@@ -254,7 +242,7 @@ static void test_round_trip(void)
     while (trace_next(r, &e, &err) == E2_OK && e.type != TRACE_END) {
         if (e.type == TRACE_OP) {
             ops[e.stream] += e.repeat;
-            CU_ASSERT(same(trace_reader_record(r, e.stream, e.index), e.rec));
+            CU_ASSERT(oprec_equal(trace_reader_record(r, e.stream, e.index), e.rec));
         } else {
             marks++;
             nan_seen += isnan(e.test_top1);

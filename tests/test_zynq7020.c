@@ -220,12 +220,6 @@ static void resnet20(struct net *net, uint32_t n)
     elt(net, "loss", OP_LOSS, n, 10, 1);
 }
 
-static const char *kind_name(int k)
-{
-    static const char *names[] = {"conv", "fc", "bn", "relu", "add", "pool", "gate", "loss", "update"};
-    return k >= 0 && k < OP_KIND_COUNT ? names[k] : "?";
-}
-
 /* The golden CSV text of ResNet-20's ops under model m. */
 static char *golden_text(struct hw_model *m, const struct net *net)
 {
@@ -246,7 +240,7 @@ static char *golden_text(struct hw_model *m, const struct net *net)
         f.dynamic = 0;
         hw_fj st = hw_ledger_fj(l, &f);
         len += (size_t)snprintf(out + len, cap - len, "%d,%s,%s,%s,%u,%llu,%s,%s,%s\n", r->layer,
-                                net->op[i].name, kind_name(r->kind), phases[r->phase], r->n,
+                                net->op[i].name, oprec_kind_name(r->kind), phases[r->phase], r->n,
                                 (unsigned long long)hw_ledger_cycles(l, &f),
                                 hw_fj_format(dyn, d, sizeof d), hw_fj_format(st, s, sizeof s),
                                 hw_fj_format(dyn + st, t, sizeof t));

@@ -179,7 +179,7 @@ static int same_stream(const struct energy_acc *a, const struct energy_acc *b)
     if (a->n != b->n)
         return 0;
     for (int i = 0; i < a->n; i++)
-        if (a->e[i].total != b->e[i].total || !energy_oprec_equal(&a->e[i].r, &b->e[i].r))
+        if (a->e[i].total != b->e[i].total || !oprec_equal(&a->e[i].r, &b->e[i].r))
             return 0;
     return 1;
 }

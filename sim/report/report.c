@@ -18,9 +18,6 @@
 #include "trace.h"
 #include "git_commit.h"     /* E2SIM_GIT_COMMIT, written by the build (sim/report/git_commit.cmake) */
 
-static const char *const phase_names[REPORT_PHASES] = {"forward", "backward_data",
-                                                       "backward_weight", "update"};
-
 /* ---- building the report ---------------------------------------------------------------- */
 
 void report_init(struct run_report *r)
@@ -280,8 +277,6 @@ static int *layers_by_energy(const struct run_report *r)
 
 /* ---- from the hardware ledger ---------------------------------------------------------- */
 
-static const char *const tech_names[OP_TECH_COUNT] = {"base", "slu", "psg", "swa"};
-
 static const struct trace_layer *layer_named(const struct trace_layer *layers, int n, int id)
 {
     for (int i = 0; layers && i < n; i++)
@@ -365,7 +360,7 @@ int report_fill_energy(struct run_report *r, const struct hw_model *model,
         f.phase = p;
         report_fj fj = hw_ledger_fj(run, &f);
         sum += fj;
-        rc = report_add_phase(r, phase_names[p], fj);
+        rc = report_add_phase(r, oprec_phase_name((unsigned)p), fj);
     }
     if (rc == E2_OK && sum != r->total_fj)   /* energy not tied to an op (idle time) */
         rc = report_add_phase(r, "other", r->total_fj - sum);
@@ -375,7 +370,7 @@ int report_fill_energy(struct run_report *r, const struct hw_model *model,
         f.tech = t;
         report_fj fj = hw_ledger_fj(run, &f);
         sum += fj;
-        rc = report_add_technique(r, tech_names[t], fj);
+        rc = report_add_technique(r, oprec_tech_name((unsigned)t), fj);
     }
     if (rc == E2_OK && sum != r->total_fj)
         rc = report_add_technique(r, "other", r->total_fj - sum);
@@ -527,7 +522,7 @@ static void write_layers_json(struct json_writer *w, const struct run_report *r)
         json_key(w, "by_phase");
         json_object_begin(w);
         for (int p = 0; p < REPORT_PHASES; p++)
-            kv_number(w, phase_names[p], joules(l->phase_fj[p]));
+            kv_number(w, oprec_phase_name((unsigned)p), joules(l->phase_fj[p]));
         json_object_end(w);
         kv_uint(w, "cycles", l->cycles);
         kv_uint(w, "macs", l->macs);
@@ -1066,7 +1061,10 @@ static void html_layer_chart(FILE *f, const struct run_report *r)
                 sum += values[i * REPORT_PHASES + p];
             named = fmax(named, sum);
         }
-        struct html_bars c = {title, "J", n, labels, REPORT_PHASES, phase_names, values,
+        const char *phases[REPORT_PHASES];
+        for (int p = 0; p < REPORT_PHASES; p++)
+            phases[p] = oprec_phase_name((unsigned)p);
+        struct html_bars c = {title, "J", n, labels, REPORT_PHASES, phases, values,
                               joules(r->total_fj), named};
         html_bar_chart(f, &c);
     }

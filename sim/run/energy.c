@@ -9,56 +9,6 @@
 #include "net.h"
 #include "trace.h"
 
-struct oprec energy_oprec_normalize(const struct oprec *r)
-{
-    struct oprec k;
-    memset(&k, 0, sizeof k);
-    k.layer = r->layer;
-    k.kind = r->kind;
-    k.phase = r->phase;
-    k.tech = r->tech;
-    k.k = r->k;
-    k.stride = r->stride;
-    k.pad = r->pad;
-    k.n = r->n;
-    k.cin = r->cin;
-    k.cout = r->cout;
-    k.groups = r->groups;
-    k.h_in = r->h_in;
-    k.w_in = r->w_in;
-    k.h_out = r->h_out;
-    k.w_out = r->w_out;
-    k.bits_a = r->bits_a;
-    k.bits_b = r->bits_b;
-    k.bits_out = r->bits_out;
-    k.bits_acc = r->bits_acc;
-    k.msb_a = r->msb_a;
-    k.msb_b = r->msb_b;
-    k.psg_full_q16 = r->psg_full_q16;
-    return k;
-}
-
-int energy_oprec_equal(const struct oprec *x, const struct oprec *y)
-{
-    return x->layer == y->layer && x->kind == y->kind && x->phase == y->phase &&
-           x->tech == y->tech && x->k == y->k && x->stride == y->stride && x->pad == y->pad &&
-           x->n == y->n && x->cin == y->cin && x->cout == y->cout && x->groups == y->groups &&
-           x->h_in == y->h_in && x->w_in == y->w_in && x->h_out == y->h_out &&
-           x->w_out == y->w_out && x->bits_a == y->bits_a && x->bits_b == y->bits_b &&
-           x->bits_out == y->bits_out && x->bits_acc == y->bits_acc && x->msb_a == y->msb_a &&
-           x->msb_b == y->msb_b && x->psg_full_q16 == y->psg_full_q16;
-}
-
-/* FNV-1a over the normalized bytes: padding is zero there, so equal records hash equally. */
-static uint32_t hash_rec(const struct oprec *k)
-{
-    const unsigned char *p = (const unsigned char *)k;
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < sizeof *k; i++)
-        h = (h ^ p[i]) * 16777619u;
-    return h;
-}
-
 static void sink_emit(void *ctx, const struct oprec *r)
 {
     energy_add(ctx, r, 1);
@@ -101,7 +51,7 @@ static int rehash(struct energy_acc *a)
         return -1;
     memset(slot, 0xff, (size_t)nslots * sizeof *slot);
     for (int i = 0; i < a->n; i++) {
-        uint32_t s = hash_rec(&a->e[i].r) & (uint32_t)(nslots - 1);
+        uint32_t s = oprec_hash(&a->e[i].r) & (uint32_t)(nslots - 1);
         while (slot[s] >= 0)
             s = (s + 1) & (uint32_t)(nslots - 1);
         slot[s] = i;
@@ -115,11 +65,10 @@ static int rehash(struct energy_acc *a)
 /* Index of r in the table, inserting it when new; -1 when out of memory. */
 static int lookup(struct energy_acc *a, const struct oprec *r)
 {
-    struct oprec k = energy_oprec_normalize(r);
     uint32_t mask = (uint32_t)(a->nslots - 1);
-    uint32_t s = hash_rec(&k) & mask;
+    uint32_t s = (uint32_t)oprec_hash(r) & mask;
     while (a->slot[s] >= 0) {
-        if (energy_oprec_equal(&a->e[a->slot[s]].r, &k))
+        if (oprec_equal(&a->e[a->slot[s]].r, r))
             return a->slot[s];
         s = (s + 1) & mask;
     }
@@ -132,7 +81,7 @@ static int lookup(struct energy_acc *a, const struct oprec *r)
         a->cap = cap;
     }
     int idx = a->n++;
-    a->e[idx].r = k;
+    a->e[idx].r = *r;
     a->e[idx].total = 0;
     a->e[idx].pending = 0;
     a->slot[s] = idx;
@@ -203,21 +152,20 @@ int energy_distinct(const struct energy_acc *a)
     return a->n;
 }
 
-/* Section layout: u32 sizeof(struct oprec), u32 count, then count x (oprec, u64 total). The
- * record bytes are the normalized struct (same machine family: x86-64 little-endian). */
+/* Section layout: u32 record size (OPREC_PACKED_SIZE), u32 count, then count x (packed record,
+ * u64 total). The totals are native (same machine family: x86-64 little-endian). */
 int energy_save(const struct energy_acc *a, struct ckpt *c)
 {
-    size_t item = sizeof(struct oprec) + sizeof(uint64_t);
+    size_t item = OPREC_PACKED_SIZE + sizeof(uint64_t);
     size_t size = 8 + (size_t)a->n * item;
     unsigned char *buf = malloc(size);
     if (!buf)
         return -1;
-    uint32_t head[2] = {(uint32_t)sizeof(struct oprec), (uint32_t)a->n};
+    uint32_t head[2] = {(uint32_t)OPREC_PACKED_SIZE, (uint32_t)a->n};
     memcpy(buf, head, 8);
     for (int i = 0; i < a->n; i++) {
-        memcpy(buf + 8 + (size_t)i * item, &a->e[i].r, sizeof(struct oprec));
-        memcpy(buf + 8 + (size_t)i * item + sizeof(struct oprec), &a->e[i].total,
-               sizeof(uint64_t));
+        oprec_pack(&a->e[i].r, buf + 8 + (size_t)i * item);
+        memcpy(buf + 8 + (size_t)i * item + OPREC_PACKED_SIZE, &a->e[i].total, sizeof(uint64_t));
     }
     int rc = ckpt_put(c, "energy", buf, size);
     free(buf);
@@ -228,19 +176,19 @@ int energy_load(struct energy_acc *a, const struct ckpt *c, const char *path, st
 {
     size_t size = 0;
     const unsigned char *buf = ckpt_get(c, "energy", &size);
-    size_t item = sizeof(struct oprec) + sizeof(uint64_t);
+    size_t item = OPREC_PACKED_SIZE + sizeof(uint64_t);
     if (!buf || size < 8)
         return e2_fail(err, E2_BAD_INPUT, "%s: checkpoint has no valid 'energy' section", path);
     uint32_t head[2];
     memcpy(head, buf, 8);
-    if (head[0] != sizeof(struct oprec) || size != 8 + (size_t)head[1] * item)
+    if (head[0] != OPREC_PACKED_SIZE || size != 8 + (size_t)head[1] * item)
         return e2_fail(err, E2_BAD_INPUT, "%s: checkpoint 'energy' section does not match this "
                        "op-record layout (%u-byte records, %zu bytes)", path, head[0], size);
     for (uint32_t i = 0; i < head[1]; i++) {
         struct oprec r;
         uint64_t total;
-        memcpy(&r, buf + 8 + (size_t)i * item, sizeof r);
-        memcpy(&total, buf + 8 + (size_t)i * item + sizeof r, sizeof total);
+        oprec_unpack(buf + 8 + (size_t)i * item, &r);
+        memcpy(&total, buf + 8 + (size_t)i * item + OPREC_PACKED_SIZE, sizeof total);
         char why[160];
         if (trace_record_check(&r, why, sizeof why) || total > TRACE_MAX_OPS)
             return e2_fail(err, E2_BAD_INPUT, "%s: checkpoint 'energy' section, record %u: %s",
@@ -298,9 +246,6 @@ int energy_price_baseline(struct net *fp32_net, int batch, uint64_t iterations,
     return rc;
 }
 
-static const char *const KIND_NAMES[OP_KIND_COUNT] = {"conv", "fc",   "bn",   "relu",  "add",
-                                                      "pool", "gate", "loss", "update"};
-
 int energy_describe_layers(const struct net_param *p, int np, const struct energy_acc *acc,
                            struct trace_layer **layers, int *nlayers)
 {
@@ -322,7 +267,7 @@ int energy_describe_layers(const struct net_param *p, int np, const struct energ
     for (int i = 0; i < acc->n; i++) {
         const struct oprec *rec = &acc->e[i].r;
         if (rec->layer < n && rec->kind != OP_UPDATE && rec->kind < OP_KIND_COUNT)
-            snprintf(l[rec->layer].kind, sizeof l[0].kind, "%s", KIND_NAMES[rec->kind]);
+            snprintf(l[rec->layer].kind, sizeof l[0].kind, "%s", oprec_kind_name(rec->kind));
     }
     for (int i = 0; i < np; i++) {
         struct trace_layer *t = &l[p[i].layer];

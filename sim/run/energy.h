@@ -37,7 +37,7 @@ typedef int (*energy_account_fn)(void *ctx, const struct oprec *r, uint64_t repe
                                  size_t errlen);
 
 struct energy_entry {
-    struct oprec r;         /* normalized: padding bytes zero */
+    struct oprec r;
     uint64_t total;         /* emitted over the run (and restored from checkpoints) */
     uint64_t pending;       /* emitted since the last flush */
 };
@@ -85,10 +85,6 @@ int energy_distinct(const struct energy_acc *a);
  * an empty accumulator as pending (the next flush prices them into a fresh ledger). */
 int energy_save(const struct energy_acc *a, struct ckpt *c);
 int energy_load(struct energy_acc *a, const struct ckpt *c, const char *path, struct e2_err *err);
-
-/* The field-wise equality and hash the table uses (padding never matters). */
-int energy_oprec_equal(const struct oprec *x, const struct oprec *y);
-struct oprec energy_oprec_normalize(const struct oprec *r);
 
 /* Hardware glue: an accumulator whose flushes call hw_account(model, ledger, r, repeat). */
 int energy_init_hw(struct energy_acc *a, struct hw_model *model, struct hw_ledger *ledger);

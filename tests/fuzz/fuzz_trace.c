@@ -1,4 +1,4 @@
-/* Fuzz target: the op-trace reader (sim/io/trace.c) and what a replay does with what it reads
+/* Fuzz target: the op-trace reader (sim/io/trace_read.c) and what a replay does with what it reads
  * (sim/run/replay.c: every record priced on the default ZedBoard model, so record fields reach the
  * mapper and the hardware model).
  *
