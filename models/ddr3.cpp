@@ -224,10 +224,10 @@ struct replay {
     }
 };
 
-hw_fj fj_of(uint64_t n, double pj)
+e2_fj fj_of(uint64_t n, double pj)
 {
     long long u = std::llround(pj * 1000.0);
-    return (hw_fj)n * (hw_fj)(u > 0 ? u : 0);
+    return (e2_fj)n * (e2_fj)(u > 0 ? u : 0);
 }
 
 } // namespace

@@ -18,15 +18,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fj.h"
 #include "hw_params.h"
 #include "oprec.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* Energy in femtojoules. 128 bits: a paper-scale float32 training run exceeds 2^64 fJ (18 kJ). */
-__extension__ typedef unsigned __int128 hw_fj;
 
 enum hw_component {
     HW_DDR3 = 0,    /* DRAM core, I/O and termination, background, refresh */
@@ -64,7 +62,7 @@ int hw_account(struct hw_model *m, struct hw_ledger *l, const struct oprec *r, u
                char *err, size_t errlen);
 
 /* Cost of one execution of r without a ledger: PL cycles and total energy incl. static. */
-int hw_op_cost(struct hw_model *m, const struct oprec *r, uint64_t *cycles, hw_fj *fj,
+int hw_op_cost(struct hw_model *m, const struct oprec *r, uint64_t *cycles, e2_fj *fj,
                char *err, size_t errlen);
 
 /* ---- queries ---- */
@@ -83,7 +81,7 @@ static inline struct hw_filter hw_filter_all(void)
 }
 
 /* Energy of the selected entries (f NULL = all). */
-hw_fj hw_ledger_fj(const struct hw_ledger *l, const struct hw_filter *f);
+e2_fj hw_ledger_fj(const struct hw_ledger *l, const struct hw_filter *f);
 /* PL cycles of the selected records (component and dynamic are ignored). */
 uint64_t hw_ledger_cycles(const struct hw_ledger *l, const struct hw_filter *f);
 /* The same in seconds at the model's PL clock. */
@@ -100,7 +98,7 @@ struct hw_row {
     int dynamic;
     uint64_t count;             /* actions (static rows: PL cycles) */
     uint64_t fj_per_action;
-    hw_fj fj;
+    e2_fj fj;
 };
 
 /* Rows of the selected entries summed per action, in component then action order; writes at
@@ -137,9 +135,9 @@ struct hw_roofs {
 void hw_ledger_roofs(const struct hw_ledger *l, struct hw_roofs *out);
 
 const char *hw_component_name(int component);
-double hw_fj_to_joules(hw_fj e);
+double hw_fj_to_joules(e2_fj e);
 /* Exact decimal text of e (needs up to 40 bytes); returns buf. */
-char *hw_fj_format(hw_fj e, char *buf, size_t len);
+char *hw_fj_format(e2_fj e, char *buf, size_t len);
 
 /* ---- diagnostics and checks ---- */
 
@@ -166,7 +164,7 @@ struct hw_ddr_cmd {
 struct hw_ddr_counts {
     uint64_t act, pre, rd, wr, ref;
     uint64_t active_cycles, precharged_cycles;  /* background time by bank state */
-    hw_fj act_fj, pre_fj, rd_fj, wr_fj, rd_io_fj, wr_odt_fj, ref_fj, background_fj, total_fj;
+    e2_fj act_fj, pre_fj, rd_fj, wr_fj, rd_io_fj, wr_odt_fj, ref_fj, background_fj, total_fj;
 };
 /* Counts and energies of the commands up to end_cycle; timing violations (tRCD, tRAS, tRP,
  * tRFC) and illegal commands (READ to a closed bank...) are bad input. */

@@ -195,9 +195,9 @@ void hw_ledger_clear(struct hw_ledger *l)
     }
 }
 
-hw_fj hw_ledger_fj(const struct hw_ledger *l, const struct hw_filter *f)
+e2_fj hw_ledger_fj(const struct hw_ledger *l, const struct hw_filter *f)
 {
-    hw_fj sum = 0;
+    e2_fj sum = 0;
     if (!l || !l->actions)
         return 0;
     for (auto &kv : l->buckets) {
@@ -207,7 +207,7 @@ hw_fj hw_ledger_fj(const struct hw_ledger *l, const struct hw_filter *f)
         for (size_t i = 0; i < counts.size(); i++) {
             const action_desc &a = l->actions->v[i];
             if (counts[i] && action_selected(a, f))
-                sum += (hw_fj)counts[i] * a.fj;
+                sum += (e2_fj)counts[i] * a.fj;
         }
     }
     return sum;
@@ -271,7 +271,7 @@ size_t hw_ledger_rows(const struct hw_ledger *l, const struct hw_filter *f, stru
         rows[i].dynamic = a.dynamic;
         rows[i].count = total[order[i]];
         rows[i].fj_per_action = a.fj;
-        rows[i].fj = (hw_fj)rows[i].count * a.fj;
+        rows[i].fj = (e2_fj)rows[i].count * a.fj;
     }
     return order.size();
 }
@@ -325,12 +325,12 @@ const char *hw_component_name(int component)
     return names[component];
 }
 
-double hw_fj_to_joules(hw_fj e)
+double hw_fj_to_joules(e2_fj e)
 {
     return (double)e * 1e-15;
 }
 
-char *hw_fj_format(hw_fj e, char *buf, size_t len)
+char *hw_fj_format(e2_fj e, char *buf, size_t len)
 {
     char tmp[48];
     int n = 0;

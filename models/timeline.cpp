@@ -36,7 +36,7 @@ struct placed_op {
     uint64_t t0, t1;
     bool hidden;
     std::string label;
-    std::array<hw_fj, HW_COMPONENT_COUNT> fj;
+    std::array<e2_fj, HW_COMPONENT_COUNT> fj;
 };
 
 struct placed {
@@ -63,7 +63,7 @@ int fail(char *err, size_t errlen, int code, const std::string &msg)
 
 /* The energy the ledger books for one execution of r, per component. */
 bool booked_energy(hw_model *m, hw_ledger *l, const oprec &r,
-                   std::array<hw_fj, HW_COMPONENT_COUNT> *fj, std::string *why)
+                   std::array<e2_fj, HW_COMPONENT_COUNT> *fj, std::string *why)
 {
     char msg[256] = "";
     hw_ledger_clear(l);

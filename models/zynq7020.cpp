@@ -437,7 +437,7 @@ extern "C" int hw_account(struct hw_model *m, struct hw_ledger *l, const struct 
     return 0;
 }
 
-extern "C" int hw_op_cost(struct hw_model *m, const struct oprec *r, uint64_t *cycles, hw_fj *fj,
+extern "C" int hw_op_cost(struct hw_model *m, const struct oprec *r, uint64_t *cycles, e2_fj *fj,
                           char *err, size_t errlen)
 {
     if (!m || !r)
@@ -447,11 +447,11 @@ extern "C" int hw_op_cost(struct hw_model *m, const struct oprec *r, uint64_t *c
     if (!price(m, *r, &own, &predictor, &why))
         return fail(err, errlen, 2, "op record: " + why);
     cost c = cost_sum(own, predictor);
-    hw_fj e = 0;
+    e2_fj e = 0;
     for (auto &p : c.counts)
-        e += (hw_fj)p.second * m->actions->v[p.first].fj;
+        e += (e2_fj)p.second * m->actions->v[p.first].fj;
     for (uint32_t id : m->k.static_ids)
-        e += (hw_fj)c.cycles * m->actions->v[id].fj;
+        e += (e2_fj)c.cycles * m->actions->v[id].fj;
     if (cycles)
         *cycles = c.cycles;
     if (fj)

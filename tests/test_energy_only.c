@@ -53,7 +53,7 @@ static int build(const struct e2_config *cfg, struct energy_only_stream *s)
 }
 
 /* Price a counting accumulator's records with their totals. */
-static hw_fj price(struct hw_model *m, const struct energy_acc *a, int dynamic_only)
+static e2_fj price(struct hw_model *m, const struct energy_acc *a, int dynamic_only)
 {
     struct hw_ledger *l = hw_ledger_new();
     char msg[256];
@@ -62,7 +62,7 @@ static hw_fj price(struct hw_model *m, const struct energy_acc *a, int dynamic_o
     struct hw_filter f = hw_filter_all();
     if (dynamic_only)
         f.dynamic = 1;
-    hw_fj e = hw_ledger_fj(l, &f);
+    e2_fj e = hw_ledger_fj(l, &f);
     hw_ledger_free(l);
     return e;
 }
@@ -211,7 +211,7 @@ static void test_smd_halves_energy(void)
         CU_ASSERT_EQUAL(a.run.e[i].total, 2 * b.run.e[i].total);
     }
     struct hw_model *m = model_of(full);
-    hw_fj ea = price(m, &a.run, 1), eb = price(m, &b.run, 1);
+    e2_fj ea = price(m, &a.run, 1), eb = price(m, &b.run, 1);
     CU_ASSERT(eb > 0);
     CU_ASSERT(ea == 2 * eb);   /* exactly: integer femtojoules per record and repeat */
     /* the baselines are the same float32 SMB schedule */

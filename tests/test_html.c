@@ -123,7 +123,7 @@ static void test_one_unit_formatter(void)
     char buf[48], md[48];
     html_format_unit(buf, sizeof buf, 136400, "J");
     CU_ASSERT_STRING_EQUAL(buf, "136.4 kJ");
-    report_format_human(md, sizeof md, (report_fj)136400 * 1000000000000000ull);
+    report_format_human(md, sizeof md, (e2_fj)136400 * 1000000000000000ull);
     CU_ASSERT_STRING_EQUAL(md, buf);     /* report.md prints what the charts print */
     html_format_unit(buf, sizeof buf, 0.0012, "s");
     CU_ASSERT_STRING_EQUAL(buf, "1.2 ms");
@@ -186,10 +186,10 @@ static void test_layer_chart_top_layers_and_other(void)
     report_init(&r);
     snprintf(r.kind, sizeof r.kind, "replay");
     r.top_layers = 7;
-    report_fj rest = 0;
+    e2_fj rest = 0;
     for (int i = 0; i < 30; i++) {
         /* layer i: (i * 7 % 30 + 1) kJ, so the largest are not the first */
-        report_fj fj = (report_fj)(i * 7 % 30 + 1) * 1000 * 1000000000000000ull;
+        e2_fj fj = (e2_fj)(i * 7 % 30 + 1) * 1000 * 1000000000000000ull;
         struct report_layer l = {.id = i, .kind = "conv",
                                  .phase_fj = {fj / 2, fj / 4, fj / 4 - fj / 1000, fj / 1000}};
         snprintf(l.name, sizeof l.name, "l%d", i);

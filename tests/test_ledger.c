@@ -91,7 +91,7 @@ static void test_breakdowns_sum_exactly(void)
     char err[256];
     for (int i = 0; i < n; i++)
         CU_ASSERT_FATAL(hw_account(m, l, &ops[i], (uint64_t)(1 + i % 3), err, sizeof err) == 0);
-    hw_fj total = hw_ledger_fj(l, NULL), sum;
+    e2_fj total = hw_ledger_fj(l, NULL), sum;
     CU_ASSERT(total > 0);
     struct hw_filter f = hw_filter_all();
     /* rows */
@@ -100,7 +100,7 @@ static void test_breakdowns_sum_exactly(void)
     CU_ASSERT(nr == hw_ledger_rows(l, NULL, NULL, 0));
     sum = 0;
     for (size_t i = 0; i < nr; i++) {
-        CU_ASSERT(rows[i].fj == (hw_fj)rows[i].count * rows[i].fj_per_action);
+        CU_ASSERT(rows[i].fj == (e2_fj)rows[i].count * rows[i].fj_per_action);
         sum += rows[i].fj;
     }
     CU_ASSERT(sum == total);
@@ -186,13 +186,13 @@ static void test_static_from_time(void)
      * board 1.5 W -> 10,000,000; DDR background 2 x 45 mA x 1.5 V -> 900,000;
      * refresh 2 x 170 mA x 1.5 V x 160/7800 per 6.667 ns -> 69,744 */
     CU_ASSERT_EQUAL(per_cycle, 753333 + 1000000 + 3333333 + 10000000 + 900000 + 69744);
-    CU_ASSERT(hw_ledger_fj(l, &f) == (hw_fj)cycles * per_cycle);
+    CU_ASSERT(hw_ledger_fj(l, &f) == (e2_fj)cycles * per_cycle);
     CU_ASSERT(hw_ledger_seconds(l, NULL) == (double)cycles / 150e6);
     hw_ledger_free(l);
     hw_free(m);
 }
 
-static hw_fj dynamic_fj(struct hw_ledger *l)
+static e2_fj dynamic_fj(struct hw_ledger *l)
 {
     struct hw_filter f = hw_filter_all();
     f.dynamic = 1;
@@ -241,7 +241,7 @@ static void test_memo_identical(void)
     struct hw_model *m = model_with(0);
     struct oprec r = hwt_conv(OP_PHASE_BWD_WEIGHT, 128, 32, 32, 16, 3, 1, 8, 16, 16);
     uint64_t c1, c2;
-    hw_fj e1, e2;
+    e2_fj e1, e2;
     CU_ASSERT_FATAL(hw_op_cost(m, &r, &c1, &e1, NULL, 0) == 0);
     struct hw_stats s0, s1;
     hw_get_stats(m, &s0);
@@ -314,7 +314,7 @@ static void test_ledger_ownership_and_format(void)
     CU_ASSERT_EQUAL(hw_account(b, l, &r, 1, err, sizeof err), 2);
     CU_ASSERT(strstr(err, "another model") != NULL);
     /* the ledger outlives its model */
-    hw_fj before = hw_ledger_fj(l, NULL);
+    e2_fj before = hw_ledger_fj(l, NULL);
     hw_free(a);
     CU_ASSERT(hw_ledger_fj(l, NULL) == before);
     CU_ASSERT(hw_ledger_rows(l, NULL, NULL, 0) > 0);
@@ -323,10 +323,10 @@ static void test_ledger_ownership_and_format(void)
     hw_ledger_free(l);
     hw_free(b);
     char buf[48];
-    CU_ASSERT_STRING_EQUAL(hw_fj_format((hw_fj)1 << 100, buf, sizeof buf),
+    CU_ASSERT_STRING_EQUAL(hw_fj_format((e2_fj)1 << 100, buf, sizeof buf),
                            "1267650600228229401496703205376");
     CU_ASSERT_STRING_EQUAL(hw_fj_format(0, buf, sizeof buf), "0");
-    CU_ASSERT(hw_fj_to_joules((hw_fj)2500000000000000ull) == 2.5);
+    CU_ASSERT(hw_fj_to_joules((e2_fj)2500000000000000ull) == 2.5);
 }
 
 /* Roofline numbers of a conv -> BN -> FC stream, by hand from the mapper's rules

@@ -286,7 +286,7 @@ static void test_loss_on_ps(void)
 }
 
 /* Energy of one component in a ledger. */
-static hw_fj component_fj(const struct hw_ledger *l, int component)
+static e2_fj component_fj(const struct hw_ledger *l, int component)
 {
     struct hw_filter f = hw_filter_all();
     f.component = component;
@@ -349,17 +349,17 @@ static size_t chain(int act, int grad, int wbits, int fused, struct chain_op *op
 }
 
 /* DDR transfer energy of a ledger: its read and write bursts priced per burst. */
-static hw_fj burst_fj(const struct hw_ledger *l, uint64_t rd, uint64_t wr)
+static e2_fj burst_fj(const struct hw_ledger *l, uint64_t rd, uint64_t wr)
 {
-    return (hw_fj)(rd / 32) * (hwt_unit(l, HW_DDR3, "read burst (core)") +
+    return (e2_fj)(rd / 32) * (hwt_unit(l, HW_DDR3, "read burst (core)") +
                                hwt_unit(l, HW_DDR3, "read burst (I/O)")) +
-           (hw_fj)(wr / 32) * (hwt_unit(l, HW_DDR3, "write burst (core)") +
+           (e2_fj)(wr / 32) * (hwt_unit(l, HW_DDR3, "write burst (core)") +
                                hwt_unit(l, HW_DDR3, "write burst (termination)"));
 }
 
-static hw_fj row_fj(const struct hw_ledger *l, int component, const char *action)
+static e2_fj row_fj(const struct hw_ledger *l, int component, const char *action)
 {
-    return (hw_fj)hwt_count(l, component, action) * hwt_unit(l, component, action);
+    return (e2_fj)hwt_count(l, component, action) * hwt_unit(l, component, action);
 }
 
 static void test_eltwise_dataflow_chain(void)
@@ -395,7 +395,7 @@ static void test_eltwise_dataflow_chain(void)
                 CU_ASSERT_EQUAL(read_bytes(l), ops[i].rd);
                 CU_ASSERT_EQUAL(write_bytes(l), ops[i].wr);
                 /* the bursts' energy is bursts x their fJ */
-                hw_fj xfer = row_fj(l, HW_DDR3, "read burst (core)") + row_fj(l, HW_DDR3, "read burst (I/O)") +
+                e2_fj xfer = row_fj(l, HW_DDR3, "read burst (core)") + row_fj(l, HW_DDR3, "read burst (I/O)") +
                              row_fj(l, HW_DDR3, "write burst (core)") +
                              row_fj(l, HW_DDR3, "write burst (termination)");
                 CU_ASSERT(xfer == burst_fj(l, ops[i].rd, ops[i].wr));
@@ -425,15 +425,15 @@ static void test_eltwise_dataflow_same_arithmetic(void)
         if (strcmp(ops[i].what, "bn fwd") == 0) {
             CU_ASSERT_EQUAL(hwt_count(a, HW_DSP, "mac 8x8"), 2 * CH_E);
             CU_ASSERT_EQUAL(hwt_count(a, HW_DSP, "mac 8x16"), CH_E);
-            CU_ASSERT(component_fj(a, HW_DSP) == 2 * (hw_fj)CH_E * hwt_unit(a, HW_DSP, "mac 8x8") +
-                                                     (hw_fj)CH_E * hwt_unit(a, HW_DSP, "mac 8x16"));
+            CU_ASSERT(component_fj(a, HW_DSP) == 2 * (e2_fj)CH_E * hwt_unit(a, HW_DSP, "mac 8x8") +
+                                                     (e2_fj)CH_E * hwt_unit(a, HW_DSP, "mac 8x16"));
         }
         if (strcmp(ops[i].what, "bn bwd") == 0) {
             CU_ASSERT_EQUAL(hwt_count(a, HW_DSP, "mac 16x8"), 2 * CH_E);
             CU_ASSERT_EQUAL(hwt_count(a, HW_DSP, "mac 16x16"), 2 * CH_E);
         }
         if (strcmp(ops[i].what, "relu fwd") == 0)
-            CU_ASSERT(component_fj(a, HW_LUT) == (hw_fj)CH_E * hwt_unit(a, HW_LUT, "relu 8b"));
+            CU_ASSERT(component_fj(a, HW_LUT) == (e2_fj)CH_E * hwt_unit(a, HW_LUT, "relu 8b"));
         hw_ledger_free(a);
         hw_ledger_free(b);
     }
@@ -500,7 +500,7 @@ static void test_depthwise(void)
     CU_ASSERT_EQUAL(hwt_count(l, HW_DSP, "mac 8x8"), oprec_macs(&r));
     /* femtojoules of the array: the MACs, and its BRAM reads (3 weight + 48 input words per
      * cycle, 8 x 128 x 9 cycles) plus the drains of the outputs (6,144 words a sample) */
-    CU_ASSERT(component_fj(l, HW_DSP) == (hw_fj)1769472 * hwt_unit(l, HW_DSP, "mac 8x8"));
+    CU_ASSERT(component_fj(l, HW_DSP) == (e2_fj)1769472 * hwt_unit(l, HW_DSP, "mac 8x8"));
     CU_ASSERT_EQUAL(hwt_count(l, HW_BRAM, "read (36-bit port)"), 8 * 128 * 9 * 51 + 8 * 6144);
     /* compute-bound: at least 8 x 2,320 cycles, at most one sample's load and store more */
     double got = (double)hw_ledger_cycles(l, NULL);

@@ -78,7 +78,7 @@ static const struct trace_layer layers[5] = {
 
 /* Record a trace while pricing every record one by one, like a live run. */
 static void record(const char *path, struct hw_ledger *live, struct hw_ledger *base,
-                   report_fj *marks, struct hw_model *m)
+                   e2_fj *marks, struct hw_model *m)
 {
     struct trace_header h;
     memset(&h, 0, sizeof h);
@@ -130,7 +130,7 @@ static void test_replay_equals_live_pricing(void)
     char msg[256];
     CU_ASSERT_EQUAL_FATAL(hw_create(&cfg->hw, &m, msg, sizeof msg), 0);
     struct hw_ledger *live = hw_ledger_new(), *base = hw_ledger_new();
-    report_fj marks[ITERS / EVERY];
+    e2_fj marks[ITERS / EVERY];
     record(path, live, base, marks, m);
 
     struct run_report r;
@@ -148,7 +148,7 @@ static void test_replay_equals_live_pricing(void)
         CU_ASSERT_EQUAL(r.curve[i].iteration, (uint64_t)(i + 1) * EVERY);
     }
     CU_ASSERT_EQUAL(r.curve[1].train_loss, 2.0 / 20);
-    report_fj actions = 0, phases = 0, layer_sum = 0;
+    e2_fj actions = 0, phases = 0, layer_sum = 0;
     for (int i = 0; i < r.action_count; i++)
         actions += r.actions[i].fj;
     for (int i = 0; i < r.phase_count; i++)
@@ -230,7 +230,7 @@ static void test_command_line(void)
     char msg[256];
     CU_ASSERT_EQUAL_FATAL(hw_create(&cfg->hw, &m, msg, sizeof msg), 0);
     struct hw_ledger *live = hw_ledger_new(), *base = hw_ledger_new();
-    report_fj marks[ITERS / EVERY];
+    e2_fj marks[ITERS / EVERY];
     record(trace, live, base, marks, m);
     write_text(hw, "name: hw-default\n");
     write_text(sweep, "name: clocks\nsweep:\n  vary:\n"

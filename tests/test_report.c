@@ -28,12 +28,12 @@ static char *slurp(const char *name)
 }
 
 /* 2^70 + 12345 fJ: more than a uint64_t holds. */
-static report_fj big_fj(void)
+static e2_fj big_fj(void)
 {
-    return ((report_fj)1 << 70) + 12345;
+    return ((e2_fj)1 << 70) + 12345;
 }
 
-static void fj_text(char *buf, report_fj v)
+static void fj_text(char *buf, e2_fj v)
 {
     report_format_fj(buf, 48, v);
 }
@@ -190,7 +190,7 @@ static void test_json_parses_back_exactly(void)
 }
 
 /* "123.000000000000456" -> 123000000000000456 fJ, exactly. */
-static report_fj parse_fj(const char *s)
+static e2_fj parse_fj(const char *s)
 {
     const char *dot = strchr(s, '.');
     CU_ASSERT_FATAL(dot != NULL);
@@ -215,7 +215,7 @@ static void test_breakdown_sums_to_total(void)
     CU_ASSERT_FATAL(csv != NULL);
     char *save, *line = strtok_r(csv, "\n", &save);
     CU_ASSERT_STRING_EQUAL(line, "component,action,count,pj_per_action,energy_j");
-    report_fj sum = 0;
+    e2_fj sum = 0;
     int rows = 0;
     while ((line = strtok_r(NULL, "\n", &save))) {
         sum += parse_fj(last_field(line));
@@ -226,7 +226,7 @@ static void test_breakdown_sums_to_total(void)
     }
     CU_ASSERT_EQUAL(rows, 4);
     CU_ASSERT(sum == r.total_fj);
-    CU_ASSERT(sum > ((report_fj)1 << 64));
+    CU_ASSERT(sum > ((e2_fj)1 << 64));
     free(csv);
 
     char *layers = slurp("layers.csv");
@@ -365,9 +365,9 @@ static void test_format_joules(void)
     CU_ASSERT_STRING_EQUAL(buf, "0.000000000000000");
     report_format_joules(buf, sizeof buf, 18446744073709551615ull);
     CU_ASSERT_STRING_EQUAL(buf, "18446.744073709551615");
-    report_format_joules(buf, sizeof buf, ~(report_fj)0);
+    report_format_joules(buf, sizeof buf, ~(e2_fj)0);
     CU_ASSERT_STRING_EQUAL(buf, "340282366920938463463374.607431768211455");
-    CU_ASSERT(report_parse_joules(buf) == ~(report_fj)0);
+    CU_ASSERT(report_parse_joules(buf) == ~(e2_fj)0);
     CU_ASSERT(report_parse_joules("1.5") == 1500000000000000ull);
     report_format_fj(buf, sizeof buf, 0);
     CU_ASSERT_STRING_EQUAL(buf, "0");

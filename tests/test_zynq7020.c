@@ -236,9 +236,9 @@ static char *golden_text(struct hw_model *m, const struct net *net)
         const struct oprec *r = &net->op[i].r;
         struct hw_filter f = {r->layer, r->phase, HW_ANY, HW_ANY, 1};
         char d[48], s[48], t[48];
-        hw_fj dyn = hw_ledger_fj(l, &f);
+        e2_fj dyn = hw_ledger_fj(l, &f);
         f.dynamic = 0;
-        hw_fj st = hw_ledger_fj(l, &f);
+        e2_fj st = hw_ledger_fj(l, &f);
         len += (size_t)snprintf(out + len, cap - len, "%d,%s,%s,%s,%u,%llu,%s,%s,%s\n", r->layer,
                                 net->op[i].name, oprec_kind_name(r->kind), phases[r->phase], r->n,
                                 (unsigned long long)hw_ledger_cycles(l, &f),

@@ -62,7 +62,7 @@ static int room(void **array, int count, size_t size)
 }
 
 int report_add_action(struct run_report *r, const char *component, const char *action,
-                      uint64_t count, uint64_t fj_per_action, report_fj fj)
+                      uint64_t count, uint64_t fj_per_action, e2_fj fj)
 {
     if (room((void **)&r->actions, r->action_count, sizeof *r->actions))
         return E2_FAILURE;
@@ -76,7 +76,7 @@ int report_add_action(struct run_report *r, const char *component, const char *a
     return E2_OK;
 }
 
-static int add_part(struct report_part **parts, int *count, const char *name, report_fj fj)
+static int add_part(struct report_part **parts, int *count, const char *name, e2_fj fj)
 {
     if (room((void **)parts, *count, sizeof **parts))
         return E2_FAILURE;
@@ -87,12 +87,12 @@ static int add_part(struct report_part **parts, int *count, const char *name, re
     return E2_OK;
 }
 
-int report_add_phase(struct run_report *r, const char *name, report_fj fj)
+int report_add_phase(struct run_report *r, const char *name, e2_fj fj)
 {
     return add_part(&r->phases, &r->phase_count, name, fj);
 }
 
-int report_add_technique(struct run_report *r, const char *name, report_fj fj)
+int report_add_technique(struct run_report *r, const char *name, e2_fj fj)
 {
     return add_part(&r->techniques, &r->technique_count, name, fj);
 }
@@ -105,7 +105,7 @@ int report_add_layer(struct run_report *r, const struct report_layer *layer)
     return E2_OK;
 }
 
-int report_add_point(struct run_report *r, uint64_t iteration, report_fj energy_fj,
+int report_add_point(struct run_report *r, uint64_t iteration, e2_fj energy_fj,
                      double train_loss, double test_top1)
 {
     if (room((void **)&r->curve, r->curve_count, sizeof *r->curve))
@@ -169,16 +169,16 @@ const char *report_layer_bound(const struct report_layer *l)
     return d > c ? "ddr" : "compute";
 }
 
-report_fj report_component_fj(const struct run_report *r, const char *component)
+e2_fj report_component_fj(const struct run_report *r, const char *component)
 {
-    report_fj sum = 0;
+    e2_fj sum = 0;
     for (int i = 0; i < r->action_count; i++)
         if (strcmp(r->actions[i].component, component) == 0)
             sum += r->actions[i].fj;
     return sum;
 }
 
-void report_format_fj(char *buf, int size, report_fj fj)
+void report_format_fj(char *buf, int size, e2_fj fj)
 {
     char digits[48];
     int n = 0;
@@ -192,36 +192,36 @@ void report_format_fj(char *buf, int size, report_fj fj)
     buf[k] = '\0';
 }
 
-void report_format_joules(char *buf, int size, report_fj fj)
+void report_format_joules(char *buf, int size, e2_fj fj)
 {
-    const report_fj unit = 1000000000000000ull;   /* fJ per J */
+    const e2_fj unit = 1000000000000000ull;   /* fJ per J */
     char whole[48];
     report_format_fj(whole, sizeof whole, fj / unit);
     snprintf(buf, (size_t)size, "%s.%015" PRIu64, whole, (uint64_t)(fj % unit));
 }
 
-report_fj report_parse_fj(const char *text)
+e2_fj report_parse_fj(const char *text)
 {
-    report_fj v = 0;
+    e2_fj v = 0;
     for (; *text >= '0' && *text <= '9'; text++)
-        v = v * 10 + (report_fj)(*text - '0');
+        v = v * 10 + (e2_fj)(*text - '0');
     return v;
 }
 
-report_fj report_parse_joules(const char *text)
+e2_fj report_parse_joules(const char *text)
 {
-    report_fj v = report_parse_fj(text);
+    e2_fj v = report_parse_fj(text);
     const char *dot = strchr(text, '.');
-    report_fj frac = 0;
+    e2_fj frac = 0;
     int digits = 0;
     for (const char *p = dot ? dot + 1 : ""; *p >= '0' && *p <= '9' && digits < 15; p++, digits++)
-        frac = frac * 10 + (report_fj)(*p - '0');
+        frac = frac * 10 + (e2_fj)(*p - '0');
     for (; digits < 15; digits++)
         frac *= 10;
     return v * 1000000000000000ull + frac;
 }
 
-static double joules(report_fj fj) { return (double)fj * 1e-15; }
+static double joules(e2_fj fj) { return (double)fj * 1e-15; }
 
 /* fJ per action as exact pJ text: "0.700", "410.250". */
 static void format_pj(char *buf, size_t size, uint64_t fj)
@@ -231,9 +231,9 @@ static void format_pj(char *buf, size_t size, uint64_t fj)
 
 static double pj(uint64_t fj) { return (double)fj / 1000; }
 
-static report_fj layer_fj(const struct report_layer *l)
+static e2_fj layer_fj(const struct report_layer *l)
 {
-    report_fj sum = 0;
+    e2_fj sum = 0;
     for (int p = 0; p < REPORT_PHASES; p++)
         sum += l->phase_fj[p];
     return sum;
@@ -264,7 +264,7 @@ static int *layers_by_energy(const struct run_report *r)
     for (int i = 1; i < r->layer_count; i++) {   /* insertion sort: a few hundred layers */
         int v = order[i], j = i;
         while (j > 0) {
-            report_fj a = layer_fj(&r->layers[order[j - 1]]), b = layer_fj(&r->layers[v]);
+            e2_fj a = layer_fj(&r->layers[order[j - 1]]), b = layer_fj(&r->layers[v]);
             if (a > b || (a == b && r->layers[order[j - 1]].id <= r->layers[v].id))
                 break;
             order[j] = order[j - 1];
@@ -354,11 +354,11 @@ int report_fill_energy(struct run_report *r, const struct hw_model *model,
                                rows[i].fj_per_action, rows[i].fj);
     free(rows);
 
-    report_fj sum = 0;
+    e2_fj sum = 0;
     for (int p = 0; p < REPORT_PHASES && rc == E2_OK; p++) {
         struct hw_filter f = hw_filter_all();
         f.phase = p;
-        report_fj fj = hw_ledger_fj(run, &f);
+        e2_fj fj = hw_ledger_fj(run, &f);
         sum += fj;
         rc = report_add_phase(r, oprec_phase_name((unsigned)p), fj);
     }
@@ -368,7 +368,7 @@ int report_fill_energy(struct run_report *r, const struct hw_model *model,
     for (int t = 0; t < OP_TECH_COUNT && rc == E2_OK; t++) {
         struct hw_filter f = hw_filter_all();
         f.tech = t;
-        report_fj fj = hw_ledger_fj(run, &f);
+        e2_fj fj = hw_ledger_fj(run, &f);
         sum += fj;
         rc = report_add_technique(r, oprec_tech_name((unsigned)t), fj);
     }
@@ -393,7 +393,7 @@ static void kv_uint(struct json_writer *w, const char *key, uint64_t v)
     json_uint(w, v);
 }
 
-static void kv_fj(struct json_writer *w, const char *key, report_fj v)
+static void kv_fj(struct json_writer *w, const char *key, e2_fj v)
 {
     char buf[48];
     report_format_fj(buf, sizeof buf, v);
@@ -749,7 +749,7 @@ int report_write_curve_csv(FILE *f, const struct run_report *r)
 
 /* ---- report.md -------------------------------------------------------------------------- */
 
-void report_format_human(char *buf, size_t size, report_fj fj)
+void report_format_human(char *buf, size_t size, e2_fj fj)
 {
     html_format_unit(buf, size, joules(fj), "J");   /* the charts' formatter: one for both */
 }
@@ -763,7 +763,7 @@ static void percent(char *buf, size_t size, double fraction)
 }
 
 static void md_part_table(FILE *f, const char *title, const char *what,
-                          const struct report_part *p, int n, report_fj total)
+                          const struct report_part *p, int n, e2_fj total)
 {
     if (n == 0)
         return;
@@ -828,7 +828,7 @@ static void md_components(FILE *f, const struct run_report *r)
     fputs("\n## Energy by component\n\n| component | energy | share |\n|---|---:|---:|\n", f);
     for (int i = 0; i < n; i++) {
         const char *c = r->actions[first[i]].component;
-        report_fj fj = report_component_fj(r, c);
+        e2_fj fj = report_component_fj(r, c);
         char e[32], s[32];
         report_format_human(e, sizeof e, fj);
         percent(s, sizeof s, r->total_fj ? (double)fj / (double)r->total_fj : NAN);
@@ -992,7 +992,7 @@ static void html_headline(FILE *f, const struct run_report *r)
 }
 
 static void html_parts_chart(FILE *f, const char *title, const struct report_part *p, int n,
-                             report_fj total)
+                             e2_fj total)
 {
     if (n == 0)
         return;

@@ -4,22 +4,20 @@
  *   layers.csv   curve.csv                   report.html  (inline SVG, opens offline)
  * The run (sim/run/run.c) or a replay (sim/run/replay.c) fills a struct run_report from its results and
  * the hardware ledger, then calls report_write. Energies are integer femtojoules (fJ) exactly as
- * the ledger keeps them (128 bits, like models/hw.h's hw_fj: a paper-scale float32 run exceeds
+ * the ledger keeps them (128 bits, like models/hw.h's e2_fj: a paper-scale float32 run exceeds
  * 2^64 fJ), so every breakdown adds up to the total to the last digit. */
 #ifndef E2_REPORT_H
 #define E2_REPORT_H
 
 #include <stdint.h>
 #include <stdio.h>
+#include "fj.h"
 #include "status.h"
 
 #define REPORT_SCHEMA "e2sim.report/1"
 #define REPORT_NAME 64      /* components, actions, layers */
 #define REPORT_TEXT 256     /* run names and descriptions (config strings are up to 256) */
-#define REPORT_PHASES 4     /* forward, backward-data, backward-weight, update (enum op_phase) */
-
-/* Energy in femtojoules; the same type as hw_fj. */
-__extension__ typedef unsigned __int128 report_fj;
+#define REPORT_PHASES 4     /* enum op_phase, named by oprec_phase_name */
 
 /* One ledger row: a component's action, how often it happened and what one costs. Static
  * (leakage) energy is a row too: action "static", count = cycles, energy per cycle. */
@@ -28,20 +26,20 @@ struct report_action {
     char action[REPORT_NAME];       /* "mac8", "read", "activate", "static", ... */
     uint64_t count;
     uint64_t fj_per_action;         /* what priced one action (printed as pJ, exactly) */
-    report_fj fj;                   /* energy the ledger charged for these actions */
+    e2_fj fj;                   /* energy the ledger charged for these actions */
 };
 
 /* A named energy (by phase, by technique). */
 struct report_part {
     char name[REPORT_NAME];
-    report_fj fj;
+    e2_fj fj;
 };
 
 struct report_layer {
     int id;                         /* layer id of the op records */
     char name[REPORT_NAME];         /* "s1.b0.conv1" */
     char kind[16];                  /* "conv", "bn", "fc", ... */
-    report_fj phase_fj[REPORT_PHASES];  /* by enum op_phase */
+    e2_fj phase_fj[REPORT_PHASES];  /* by enum op_phase */
     uint64_t cycles;
     /* the roofline: what the layer's ops did over the run (models/hw.h, struct hw_work) */
     uint64_t macs, ddr_read_bytes, ddr_write_bytes, bram_bytes;
@@ -59,7 +57,7 @@ struct report_roofs {
 /* One evaluation point of the run. */
 struct report_point {
     uint64_t iteration;
-    report_fj energy_fj;            /* energy spent so far */
+    e2_fj energy_fj;            /* energy spent so far */
     double train_loss;              /* NaN when unknown */
     double test_top1;               /* fraction; NaN when not evaluated */
 };
@@ -81,8 +79,8 @@ struct run_report {
     double top1, top5;
 
     /* energy */
-    report_fj total_fj;
-    report_fj baseline_fp32_fj;     /* 0 = no baseline */
+    e2_fj total_fj;
+    e2_fj baseline_fp32_fj;     /* 0 = no baseline */
     struct report_action *actions;  int action_count;   /* sum of fj == total_fj */
     struct report_part *phases;     int phase_count;    /* by phase; may include "idle" */
     struct report_part *techniques; int technique_count;
@@ -117,11 +115,11 @@ struct run_report {
 void report_init(struct run_report *r);
 void report_free(struct run_report *r);
 int report_add_action(struct run_report *r, const char *component, const char *action,
-                      uint64_t count, uint64_t fj_per_action, report_fj fj);
-int report_add_phase(struct run_report *r, const char *name, report_fj fj);
-int report_add_technique(struct run_report *r, const char *name, report_fj fj);
+                      uint64_t count, uint64_t fj_per_action, e2_fj fj);
+int report_add_phase(struct run_report *r, const char *name, e2_fj fj);
+int report_add_technique(struct run_report *r, const char *name, e2_fj fj);
 int report_add_layer(struct run_report *r, const struct report_layer *layer);
-int report_add_point(struct run_report *r, uint64_t iteration, report_fj energy_fj,
+int report_add_point(struct run_report *r, uint64_t iteration, e2_fj energy_fj,
                      double train_loss, double test_top1);
 int report_set_slu_blocks(struct run_report *r, int count, const double *skip);
 /* (all return E2_OK or E2_FAILURE on allocation failure) */
@@ -140,19 +138,19 @@ double report_layer_attained(const struct run_report *r, const struct report_lay
 double report_layer_dsp_utilization(const struct run_report *r, const struct report_layer *l);
 const char *report_layer_bound(const struct report_layer *l);
 /* Sum of the action rows of one component (by_component in report.json). */
-report_fj report_component_fj(const struct run_report *r, const char *component);
+e2_fj report_component_fj(const struct run_report *r, const char *component);
 /* "12.345678901234567": fJ as an exact decimal number of joules (buf >= 48). */
-void report_format_joules(char *buf, int size, report_fj fj);
+void report_format_joules(char *buf, int size, e2_fj fj);
 /* A CSV field: quoted (quotes doubled) when it holds a comma, quote or newline. */
 void report_csv_field(FILE *f, const char *s);
 /* "12.35 J", "845.2 mJ", "2.195 MJ": four significant digits in a readable unit (consoles and
  * report.md; files that other programs read carry the exact forms below). */
-void report_format_human(char *buf, size_t size, report_fj fj);
+void report_format_human(char *buf, size_t size, e2_fj fj);
 /* "12345678901234567": fJ as an exact decimal integer (buf >= 48). */
-void report_format_fj(char *buf, int size, report_fj fj);
+void report_format_fj(char *buf, int size, e2_fj fj);
 /* Parse report_format_fj / report_format_joules text back (tests, sweep); 0 on bad text. */
-report_fj report_parse_fj(const char *text);
-report_fj report_parse_joules(const char *text);
+e2_fj report_parse_fj(const char *text);
+e2_fj report_parse_joules(const char *text);
 
 /* Fill the energy and FPGA-time parts of r from the hardware ledgers of a run (and of its
  * float32 baseline, may be NULL): total, baseline, action rows, by phase ("forward",

@@ -111,7 +111,7 @@ static int price_entries(struct replay *x, struct run_report *r, struct progress
                    err);
         if (rc)
             return rc;
-        report_fj so_far = hw_ledger_fj(x->ledger[TRACE_RUN], NULL);
+        e2_fj so_far = hw_ledger_fj(x->ledger[TRACE_RUN], NULL);
         if (report_add_point(r, e.iteration, so_far, e.train_loss, e.test_top1))
             return e2_fail(err, E2_FAILURE, "out of memory");
         if (progress)

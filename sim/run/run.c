@@ -58,7 +58,7 @@ static void network_text(const struct e2_config *cfg, char *buf, size_t size)
         snprintf(buf, size, "resnet-%d", cfg->network.depth);
 }
 
-static train_fj ledger_total_fj(void *ctx)
+static e2_fj ledger_total_fj(void *ctx)
 {
     return hw_ledger_fj(ctx, NULL);
 }
@@ -145,7 +145,7 @@ static int write_psg_layers(const char *dir, const struct train *t, struct e2_er
 
 static int by_energy_desc(const void *a, const void *b)
 {
-    report_fj x = 0, y = 0;
+    e2_fj x = 0, y = 0;
     for (int p = 0; p < REPORT_PHASES; p++) {
         x += ((const struct report_layer *)a)->phase_fj[p];
         y += ((const struct report_layer *)b)->phase_fj[p];
@@ -189,7 +189,7 @@ static void print_summary(FILE *out, const struct run *r, const char *dir, int p
     }
     fprintf(out, "  by component:");
     for (int c = 0; c < HW_COMPONENT_COUNT; c++) {
-        report_fj fj = report_component_fj(rep, hw_component_name(c));
+        e2_fj fj = report_component_fj(rep, hw_component_name(c));
         if (fj)
             fprintf(out, " %s %.1f %%", hw_component_name(c),
                     100.0 * (double)fj / (double)rep->total_fj);
@@ -209,7 +209,7 @@ static void print_summary(FILE *out, const struct run *r, const char *dir, int p
             top = 5;
         fprintf(out, "  top layers:");
         for (int i = 0; i < top; i++) {
-            report_fj fj = 0;
+            e2_fj fj = 0;
             for (int p = 0; p < REPORT_PHASES; p++)
                 fj += sorted[i].phase_fj[p];
             fprintf(out, " %s %.1f %%%s", sorted[i].name, 100.0 * (double)fj / (double)rep->total_fj,

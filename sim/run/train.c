@@ -451,7 +451,7 @@ int train_evaluate(struct train *t, double *top1, double *top5, struct e2_err *e
     return E2_OK;
 }
 
-static int add_point(struct train *t, train_fj energy_fj, double top1, double top5)
+static int add_point(struct train *t, e2_fj energy_fj, double top1, double top5)
 {
     if (t->curve_n == t->curve_cap) {
         int cap = t->curve_cap ? 2 * t->curve_cap : 32;
@@ -473,7 +473,7 @@ static int add_point(struct train *t, train_fj energy_fj, double top1, double to
 }
 
 /* Flush the energy accumulator (pricing what is pending) and read the energy so far. */
-static int energy_now(const struct train_io *io, train_fj *fj, struct e2_err *err)
+static int energy_now(const struct train_io *io, e2_fj *fj, struct e2_err *err)
 {
     *fj = 0;
     if (io->energy) {
@@ -523,7 +523,7 @@ int train_run(struct train *t, const struct train_io *io, struct e2_err *err)
             return rc;
         ran++;
         t->wall_seconds = wall0 + (progress_now() - t0);
-        train_fj fj;
+        e2_fj fj;
         if ((rc = energy_now(io, &fj, err)) != E2_OK)
             return rc;
         int last = t->next == t->total;
@@ -556,7 +556,7 @@ int train_run(struct train *t, const struct train_io *io, struct e2_err *err)
     t->top1 = top1;
     t->top5 = top5;
     t->evaluated = 1;
-    train_fj fj;
+    e2_fj fj;
     if ((rc = energy_now(io, &fj, err)) != E2_OK)
         return rc;
     if (add_point(t, fj, top1, top5) != 0)

@@ -15,6 +15,7 @@
 #include "checkpoint.h"
 #include "config.h"
 #include "dataset.h"
+#include "fj.h"
 #include "net.h"
 #include "progress.h"
 #include "status.h"
@@ -24,13 +25,10 @@ struct energy_acc;
 
 #define TRAIN_CKPT_FILE "checkpoint.e2ck"
 
-/* Energy in femtojoules (the hardware model's hw_fj). */
-__extension__ typedef unsigned __int128 train_fj;
-
 /* One evaluation point (the curve). */
 struct train_point {
     uint64_t iteration;
-    train_fj energy_fj;      /* energy spent so far (0 without an energy callback) */
+    e2_fj energy_fj;      /* energy spent so far (0 without an energy callback) */
     double train_loss;       /* mean cross-entropy of the minibatches since the last point */
     double top1, top5;       /* test accuracy (fractions) */
 };
@@ -39,7 +37,7 @@ struct train_point {
 struct train_io {
     const struct op_sink *sink;          /* op records of the run */
     struct energy_acc *energy;           /* flushed each iteration, saved in checkpoints */
-    train_fj (*energy_fj)(void *ctx);    /* energy so far, after a flush (progress, curve) */
+    e2_fj (*energy_fj)(void *ctx);    /* energy so far, after a flush (progress, curve) */
     void *energy_ctx;
     void (*on_point)(void *ctx, const struct train_point *p);   /* after each curve point */
     void *point_ctx;
