@@ -32,12 +32,7 @@ int conv_shape_check(const struct conv_shape *s)
 struct oprec conv_oprec(const struct conv_shape *s, enum op_phase phase, struct op_tag tag,
                         int bits_a, int bits_b, int bits_out, int bits_acc)
 {
-    struct oprec r;
-    memset(&r, 0, sizeof r);
-    r.layer = tag.layer;
-    r.kind = OP_CONV;
-    r.phase = (uint8_t)phase;
-    r.tech = tag.tech;
+    struct oprec r = op_mac_record(OP_CONV, phase, tag, bits_a, bits_b, bits_out, bits_acc);
     r.k = (uint8_t)s->k;
     r.stride = (uint8_t)s->stride;
     r.pad = (uint8_t)s->pad;
@@ -49,13 +44,6 @@ struct oprec conv_oprec(const struct conv_shape *s, enum op_phase phase, struct 
     r.w_in = (uint16_t)s->w;
     r.h_out = (uint16_t)conv_out_h(s);
     r.w_out = (uint16_t)conv_out_w(s);
-    r.bits_a = (uint8_t)bits_a;
-    r.bits_b = (uint8_t)bits_b;
-    r.bits_out = (uint8_t)op_stored_out_bits(tag, phase, bits_out);
-    r.bits_acc = (uint8_t)bits_acc;
-    r.msb_a = tag.msb_a;
-    r.msb_b = tag.msb_b;
-    r.psg_full_q16 = tag.psg_full_q16;
     return r;
 }
 

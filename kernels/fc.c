@@ -13,12 +13,7 @@ static int shape_bad(const struct fc_shape *s)
 struct oprec fc_oprec(const struct fc_shape *s, enum op_phase phase, struct op_tag tag,
                       int bits_a, int bits_b, int bits_out, int bits_acc)
 {
-    struct oprec r;
-    memset(&r, 0, sizeof r);
-    r.layer = tag.layer;
-    r.kind = OP_FC;
-    r.phase = (uint8_t)phase;
-    r.tech = tag.tech;
+    struct oprec r = op_mac_record(OP_FC, phase, tag, bits_a, bits_b, bits_out, bits_acc);
     r.k = 1;
     r.stride = 1;
     r.n = (uint32_t)s->n;
@@ -26,13 +21,6 @@ struct oprec fc_oprec(const struct fc_shape *s, enum op_phase phase, struct op_t
     r.cout = (uint16_t)s->cout;
     r.groups = 1;
     r.h_in = r.w_in = r.h_out = r.w_out = 1;
-    r.bits_a = (uint8_t)bits_a;
-    r.bits_b = (uint8_t)bits_b;
-    r.bits_out = (uint8_t)op_stored_out_bits(tag, phase, bits_out);
-    r.bits_acc = (uint8_t)bits_acc;
-    r.msb_a = tag.msb_a;
-    r.msb_b = tag.msb_b;
-    r.psg_full_q16 = tag.psg_full_q16;
     return r;
 }
 

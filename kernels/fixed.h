@@ -100,12 +100,32 @@ static inline int op_stored_out_bits(struct op_tag t, enum op_phase phase, int n
     return b ? b : natural;
 }
 
+/* A conv or fc record as far as its tag and operand widths say (attribution, widths, the result
+ * stored per the tag, PSG facts), zeroed elsewhere: the caller adds the shape. */
+static inline struct oprec op_mac_record(enum op_kind kind, enum op_phase phase, struct op_tag tag,
+                                         int bits_a, int bits_b, int bits_out, int bits_acc)
+{
+    struct oprec r;
+    memset(&r, 0, sizeof r);
+    r.layer = tag.layer;
+    r.kind = (uint8_t)kind;
+    r.phase = (uint8_t)phase;
+    r.tech = tag.tech;
+    r.bits_a = (uint8_t)bits_a;
+    r.bits_b = (uint8_t)bits_b;
+    r.bits_out = (uint8_t)op_stored_out_bits(tag, phase, bits_out);
+    r.bits_acc = (uint8_t)bits_acc;
+    r.msb_a = tag.msb_a;
+    r.msb_b = tag.msb_b;
+    r.psg_full_q16 = tag.psg_full_q16;
+    return r;
+}
+
 /* The record of an element-wise kernel (bn, relu, add, pool, loss) on input shape s, the output
  * as large as the input except pool's (1 x 1 per channel). Stored widths: forward, the
  * activations in and out; backward, the gradients in and out (a, out) and the forward tensor
  * the backward needs (b: x, x_hat or the mask's source; add: the other gradient). The loss runs
- * on the PS in float32. Zeroed first, padding included, so records compare and hash byte for
- * byte. */
+ * on the PS in float32. Zeroed first, so the fields the kind does not use are 0. */
 static inline struct oprec op_elem_record(enum op_kind kind, enum op_phase phase, struct op_tag tag,
                                           const struct nchw *s)
 {
