@@ -100,10 +100,9 @@ static inline int op_stored_out_bits(struct op_tag t, enum op_phase phase, int n
     return b ? b : natural;
 }
 
-/* A conv or fc record as far as its tag and operand widths say (attribution, widths, the result
- * stored per the tag, PSG facts), zeroed elsewhere: the caller adds the shape. */
-static inline struct oprec op_mac_record(enum op_kind kind, enum op_phase phase, struct op_tag tag,
-                                         int bits_a, int bits_b, int bits_out, int bits_acc)
+/* A record of `kind` and `phase` attributed as the tag says (layer, technique), zeroed elsewhere,
+ * so the fields the kind does not use are 0. */
+static inline struct oprec op_tag_record(enum op_kind kind, enum op_phase phase, struct op_tag tag)
 {
     struct oprec r;
     memset(&r, 0, sizeof r);
@@ -111,6 +110,15 @@ static inline struct oprec op_mac_record(enum op_kind kind, enum op_phase phase,
     r.kind = (uint8_t)kind;
     r.phase = (uint8_t)phase;
     r.tech = tag.tech;
+    return r;
+}
+
+/* A conv or fc record as far as its tag and operand widths say (attribution, widths, the result
+ * stored per the tag, PSG facts): the caller adds the shape. */
+static inline struct oprec op_mac_record(enum op_kind kind, enum op_phase phase, struct op_tag tag,
+                                         int bits_a, int bits_b, int bits_out, int bits_acc)
+{
+    struct oprec r = op_tag_record(kind, phase, tag);
     r.bits_a = (uint8_t)bits_a;
     r.bits_b = (uint8_t)bits_b;
     r.bits_out = (uint8_t)op_stored_out_bits(tag, phase, bits_out);
@@ -125,16 +133,11 @@ static inline struct oprec op_mac_record(enum op_kind kind, enum op_phase phase,
  * as large as the input except pool's (1 x 1 per channel). Stored widths: forward, the
  * activations in and out; backward, the gradients in and out (a, out) and the forward tensor
  * the backward needs (b: x, x_hat or the mask's source; add: the other gradient). The loss runs
- * on the PS in float32. Zeroed first, so the fields the kind does not use are 0. */
+ * on the PS in float32. */
 static inline struct oprec op_elem_record(enum op_kind kind, enum op_phase phase, struct op_tag tag,
                                           const struct nchw *s)
 {
-    struct oprec r;
-    memset(&r, 0, sizeof r);
-    r.layer = tag.layer;
-    r.kind = (uint8_t)kind;
-    r.phase = (uint8_t)phase;
-    r.tech = tag.tech;
+    struct oprec r = op_tag_record(kind, phase, tag);
     r.n = (uint32_t)s->n;
     r.cin = r.cout = (uint16_t)s->c;
     r.groups = 1;

@@ -177,11 +177,11 @@ static void test_section_count(void)
 static int load_energy_record(const struct oprec *r, struct e2_err *err)
 {
     uint64_t total = 1;
-    unsigned char section[8 + sizeof *r + 8];
-    uint32_t head[2] = {(uint32_t)sizeof *r, 1};
+    unsigned char section[8 + OPREC_PACKED_SIZE + 8];
+    uint32_t head[2] = {(uint32_t)OPREC_PACKED_SIZE, 1};
     memcpy(section, head, 8);
-    memcpy(section + 8, r, sizeof *r);
-    memcpy(section + 8 + sizeof *r, &total, 8);
+    oprec_pack(r, section + 8);
+    memcpy(section + 8 + OPREC_PACKED_SIZE, &total, 8);
     struct ckpt c;
     ckpt_init(&c);
     CU_ASSERT_EQUAL_FATAL(ckpt_put(&c, "energy", section, sizeof section), 0);

@@ -411,7 +411,7 @@ static int same_records(const struct rec_log *a, const struct rec_log *b, int ig
         struct oprec x = a->r[i], y = b->r[i];
         if (ignore_psg)
             x.psg_full_q16 = y.psg_full_q16 = 0;
-        if (memcmp(&x, &y, sizeof x)) {
+        if (!oprec_equal(&x, &y)) {
             printf("\n    record %d differs: layer %d/%d kind %d/%d phase %d/%d n %u/%u", i, x.layer,
                    y.layer, x.kind, y.kind, x.phase, y.phase, x.n, y.n);
             return 0;
