@@ -88,30 +88,17 @@ static void test_sweep_repeats_tables(void)
 
 /* ---- a hand-checked conv ---- */
 
-struct priced {
-    struct hw_ledger *l;
-    struct hw_model *m;
-};
-
 /* 64 -> 64 channels, 3x3, 32x32, one sample, 8-bit activations, weights and outputs. The DDR
  * clock is set to 1000 MHz (tCK = 1 ns) so that the DRAMPower numbers below are exact. */
-static struct priced price_conv(const char *yaml)
+static struct hwt_priced price_conv(const char *yaml)
 {
     struct hw_params p;
     CU_ASSERT_FATAL(hwt_board(&p, yaml) == E2_OK);
     p.ddr.clock_mhz = 1000;
-    struct priced o = {hw_ledger_new(), hwt_model_from(&p)};
-    CU_ASSERT_FATAL(o.m != NULL);
     struct oprec r = hwt_conv(OP_PHASE_FWD, 1, 64, 64, 32, 3, 1, 8, 8, 8);
-    char err[256];
-    CU_ASSERT_FATAL(hw_account(o.m, o.l, &r, 1, err, sizeof err) == 0);
+    struct hwt_priced o;
+    CU_ASSERT_FATAL(hwt_price(&p, &r, &o) == 0);
     return o;
-}
-
-static void release(struct priced o)
-{
-    hw_ledger_free(o.l);
-    hw_free(o.m);
 }
 
 #define MACS ((uint64_t)64 * 64 * 9 * 32 * 32)   /* 37,748,736 */
@@ -119,7 +106,7 @@ static void release(struct priced o)
 /* The ZCU102: DSP48E2 packing, 128-bit beats, DDR4 with VPP. */
 static void test_conv_zcu102(void)
 {
-    struct priced o = price_conv("configs/hw/zcu102.yaml");
+    struct hwt_priced o = price_conv("configs/hw/zcu102.yaml");
     struct hw_ledger *l = o.l;
     /* 8x8 packs two per DSP48E2 (2 x 8 + 8 + 1 = 25 <= 27): every MAC packed, 0.7 pJ each */
     CU_ASSERT_EQUAL(hwt_count(l, HW_DSP, "mac 8x8 packed (2 per DSP)"), MACS);
@@ -156,13 +143,13 @@ static void test_conv_zcu102(void)
     double ddr_cycles = (36864 + 2 * 65536) / (8.0 * 2000e6 * 0.79 * 0.9) * 300e6;
     CU_ASSERT(cycles >= mac_bound);
     CU_ASSERT(cycles <= mac_bound + ddr_cycles);
-    release(o);
+    hwt_release(o);
 }
 
 /* The KV260: BRAM and UltraRAM buffers priced per 32-bit word in proportion to capacity. */
 static void test_conv_kv260(void)
 {
-    struct priced o = price_conv("configs/hw/kv260.yaml");
+    struct hwt_priced o = price_conv("configs/hw/kv260.yaml");
     struct hw_ledger *l = o.l;
     CU_ASSERT_EQUAL(hwt_count(l, HW_DSP, "mac 8x8 packed (2 per DSP)"), MACS);
     /* UltraRAM 16,128 Kb = 2,064,384 B; BRAM 4,608 Kb with 32 of 36 bits data = 524,288 B: a
@@ -180,7 +167,7 @@ static void test_conv_kv260(void)
     double ddr_cycles = (36864 + 2 * 65536) / (8.0 * 2000e6 * 0.79 * 0.9) * 300e6;
     CU_ASSERT(cycles >= mac_bound);
     CU_ASSERT(cycles <= mac_bound + ddr_cycles);
-    release(o);
+    hwt_release(o);
 }
 
 /* The same conv on the ZedBoard's DSP48E1 at int8_macs_per_dsp 2: 8x8 packs (25 <= 25), 9x8

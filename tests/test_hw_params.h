@@ -34,6 +34,32 @@ static inline struct hw_model *hwt_model_from(const struct hw_params *p)
     return m;
 }
 
+/* A model of p and a ledger holding one execution of r. */
+struct hwt_priced {
+    struct hw_model *m;
+    struct hw_ledger *l;
+};
+
+static inline int hwt_price(const struct hw_params *p, const struct oprec *r, struct hwt_priced *o)
+{
+    char err[256];
+    o->l = hw_ledger_new();
+    o->m = hwt_model_from(p);
+    if (!o->l || !o->m)
+        return -1;
+    if (hw_account(o->m, o->l, r, 1, err, sizeof err) != 0) {
+        fprintf(stderr, "hw_account: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+static inline void hwt_release(struct hwt_priced o)
+{
+    hw_ledger_free(o.l);
+    hw_free(o.m);
+}
+
 /* Sum of one action's count over a ledger's rows (0 when absent). */
 static inline uint64_t hwt_count(const struct hw_ledger *l, int component, const char *action)
 {

@@ -11,24 +11,11 @@
 
 #define A9_CYCLE_FJ 2023988
 
-struct priced {
-    struct hw_model *m;
-    struct hw_ledger *l;
-};
-
-static struct priced price(const struct hw_params *p, struct oprec r)
+static struct hwt_priced price(const struct hw_params *p, struct oprec r)
 {
-    struct priced o = {hwt_model_from(p), hw_ledger_new()};
-    CU_ASSERT_FATAL(o.m != NULL);
-    char err[256];
-    CU_ASSERT_FATAL(hw_account(o.m, o.l, &r, 1, err, sizeof err) == 0);
+    struct hwt_priced o;
+    CU_ASSERT_FATAL(hwt_price(p, &r, &o) == 0);
     return o;
-}
-
-static void release(struct priced o)
-{
-    hw_ledger_free(o.l);
-    hw_free(o.m);
 }
 
 static uint64_t a9_cycles(const struct hw_ledger *l)
@@ -42,7 +29,7 @@ static void test_loss(void)
 {
     struct hw_params p = hw_params_defaults();
     struct oprec r = hwt_elt(OP_LOSS, OP_PHASE_FWD, 2, 10, 1, 16, 0, 32);
-    struct priced o = price(&p, r);
+    struct hwt_priced o = price(&p, r);
     CU_ASSERT_EQUAL(a9_cycles(o.l), 2 * 480);
     CU_ASSERT_EQUAL(hwt_unit(o.l, HW_PS_A9, "compute (per A9 cycle)"), A9_CYCLE_FJ);
     struct hw_filter ps = hw_filter_all();
@@ -51,11 +38,11 @@ static void test_loss(void)
     CU_ASSERT(hw_ledger_fj(o.l, &ps) == (hw_fj)2 * 480 * A9_CYCLE_FJ);
     /* overlapped with the fabric: no run time of its own */
     CU_ASSERT_EQUAL(hw_ledger_cycles(o.l, NULL), 0);
-    release(o);
+    hwt_release(o);
     r.phase = OP_PHASE_BWD_DATA;
     o = price(&p, r);
     CU_ASSERT_EQUAL(a9_cycles(o.l), 2 * 20);
-    release(o);
+    hwt_release(o);
 }
 
 /* Not overlapped, the fabric waits for each sample: 480 A9 cycles = ceil(480 x 150 / 667) =
@@ -66,14 +53,14 @@ static void test_loss_not_overlapped(void)
 {
     struct hw_params p = hw_params_defaults();
     p.ps.overlap_fabric = 0;
-    struct priced o = price(&p, hwt_elt(OP_LOSS, OP_PHASE_FWD, 2, 10, 1, 16, 0, 32));
+    struct hwt_priced o = price(&p, hwt_elt(OP_LOSS, OP_PHASE_FWD, 2, 10, 1, 16, 0, 32));
     CU_ASSERT_EQUAL(hw_ledger_cycles(o.l, NULL), 2 * 112);
-    release(o);
+    hwt_release(o);
     /* a slower A9 clock: 480 x 150 / 333.5 = ceil(215.89) = 216, + 4 */
     p.ps.clock_mhz = 333.5;
     o = price(&p, hwt_elt(OP_LOSS, OP_PHASE_FWD, 1, 10, 1, 16, 0, 32));
     CU_ASSERT_EQUAL(hw_ledger_cycles(o.l, NULL), 220);
-    release(o);
+    hwt_release(o);
 }
 
 /* An SLU gate on a 16 x 8 x 8 block input, 10 units: 1x1 conv 2 x 16 x 10 = 320, LSTM
@@ -90,13 +77,13 @@ static void test_gate(void)
     const uint64_t cycles[3] = {4020, 3960, 3960}, pool[3] = {1024, 1024, 0};
     for (int i = 0; i < 3; i++) {
         r.phase = (uint8_t)phases[i];
-        struct priced o = price(&p, r);
+        struct hwt_priced o = price(&p, r);
         CU_ASSERT_EQUAL(a9_cycles(o.l), 3 * cycles[i]);
         uint64_t adds = hwt_count(o.l, HW_DSP, "gate pool (fused) fp32");
         CU_ASSERT_EQUAL(adds, 3 * pool[i]);
         if (pool[i])   /* float adds, priced as energy.fp32_add_pj (4 pJ) */
             CU_ASSERT_EQUAL(hwt_unit(o.l, HW_DSP, "gate pool (fused) fp32"), 4000);
-        release(o);
+        hwt_release(o);
     }
 }
 
