@@ -52,8 +52,6 @@ void put_default(hw_params &p, const hw_param_def &d)
 } // namespace
 } // namespace e2hw
 
-using e2hw::table;
-
 /* Every text field has the size of dataflow (put_default relies on it). */
 static_assert(sizeof(hw_params::dataflow) == sizeof(hw_params::memspec) &&
               sizeof(hw_params::dataflow) == sizeof(hw_params::ert), "text fields differ in size");
@@ -61,12 +59,12 @@ static_assert(sizeof(hw_params::dataflow) == sizeof(hw_params::memspec) &&
 extern "C" const hw_param_def *hw_param_table(size_t *n)
 {
     *n = e2hw::table_rows;
-    return table;
+    return e2hw::table;
 }
 
 extern "C" const hw_param_def *hw_param_find(const char *key)
 {
-    for (const hw_param_def &d : table)
+    for (const hw_param_def &d : e2hw::table)
         if (std::strcmp(d.key, key) == 0)
             return &d;
     return nullptr;
@@ -76,7 +74,7 @@ extern "C" hw_params hw_params_defaults(void)
 {
     hw_params p;
     std::memset(&p, 0, sizeof p);
-    for (const hw_param_def &d : table)
+    for (const hw_param_def &d : e2hw::table)
         e2hw::put_default(p, d);
     return p;
 }
