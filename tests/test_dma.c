@@ -63,19 +63,15 @@ static void test_transfers_book_beats(void)
 {
     struct hw_params p = hw_params_defaults();
     snprintf(p.dataflow, sizeof p.dataflow, "unfused");
-    struct hw_model *m = hwt_model_from(&p);
-    CU_ASSERT_FATAL(m != NULL);
-    struct hw_ledger *l = hw_ledger_new();
     struct oprec r = hwt_elt(OP_RELU, OP_PHASE_FWD, 1, 16, 32, 8, 0, 8);
-    char err[256];
-    CU_ASSERT_FATAL(hw_account(m, l, &r, 1, err, sizeof err) == 0);
-    CU_ASSERT_EQUAL(hwt_count(l, HW_AXI_HP, "beat (64-bit, incl. DMA)"), 4096);
-    CU_ASSERT_EQUAL(hwt_unit(l, HW_AXI_HP, "beat (64-bit, incl. DMA)"), 16000);   /* 16 pJ */
+    struct hwt_priced o;
+    CU_ASSERT_FATAL(hwt_price(&p, &r, &o) == 0);
+    CU_ASSERT_EQUAL(hwt_count(o.l, HW_AXI_HP, "beat (64-bit, incl. DMA)"), 4096);
+    CU_ASSERT_EQUAL(hwt_unit(o.l, HW_AXI_HP, "beat (64-bit, incl. DMA)"), 16000);   /* 16 pJ */
     struct hw_filter axi = hw_filter_all();
     axi.component = HW_AXI_HP;
-    CU_ASSERT(hw_ledger_fj(l, &axi) == (hw_fj)4096 * 16000);
-    hw_ledger_free(l);
-    hw_free(m);
+    CU_ASSERT(hw_ledger_fj(o.l, &axi) == (hw_fj)4096 * 16000);
+    hwt_release(o);
 }
 
 int main(void)
