@@ -5,6 +5,8 @@
 #include <cmath>
 #include <string>
 
+namespace e2hw {
+
 void axi_hp_intern_actions(hw_consts &k)
 {
     std::string name = "beat (" + std::to_string(k.p.axi.port_bits) + "-bit, incl. DMA)";
@@ -23,3 +25,5 @@ uint64_t axi_hp_cycles(const hw_consts &k, uint64_t bytes, bool write)
     double seconds = (double)bytes / (port_bps * k.p.axi.ports);
     return (uint64_t)std::ceil(seconds * k.pl_hz - 1e-9);
 }
+
+} // namespace e2hw

@@ -5,8 +5,12 @@
 
 #include "mapper.h"
 
+namespace e2hw {
+
 void axi_hp_intern_actions(hw_consts &k);
 /* PL cycles the ports need to carry `bytes` in one direction. */
 uint64_t axi_hp_cycles(const hw_consts &k, uint64_t bytes, bool write);
+
+} // namespace e2hw
 
 #endif

@@ -1,6 +1,8 @@
 /* BRAM buffers (see bram_buffer.h). */
 #include "bram_buffer.h"
 
+namespace e2hw {
+
 /* Kb of 1024 bits, 32 data bits in every 36. */
 static uint64_t bram_only_bytes(const hw_params &p)
 {
@@ -36,3 +38,5 @@ uint64_t bram_data_bytes(const hw_params &p)
 {
     return bram_only_bytes(p) + uram_bytes(p);
 }
+
+} // namespace e2hw

@@ -6,6 +6,8 @@
 
 #include "mapper.h"
 
+namespace e2hw {
+
 void bram_intern_actions(hw_consts &k);
 /* Data bytes in bram_budget_kbit (Kb incl. parity) and uram_budget_kbit. */
 uint64_t bram_data_bytes(const hw_params &p);
@@ -19,5 +21,7 @@ static inline uint64_t bram_words_bits(uint64_t values, int bits)
 {
     return (values * (uint64_t)bits + 31) / 32;
 }
+
+} // namespace e2hw
 
 #endif

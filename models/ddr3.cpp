@@ -11,6 +11,8 @@
 
 using namespace sc_core;
 
+namespace e2hw {
+
 /* mA x V x ns = pJ; mW x ns = pJ. All per bus command: the devices work in lockstep. Two
  * supplies as in DRAMPower: VDD with the IDD currents, and VPP (DDR4's wordline supply) with
  * the IPP ones; a standard without VPP (DDR3) has vpp = 0. */
@@ -268,3 +270,5 @@ extern "C" int hw_ddr_replay(const struct hw_model *m, const struct hw_ddr_cmd *
     *out = c;
     return 0;
 }
+
+} // namespace e2hw

@@ -10,6 +10,8 @@
 
 #include "mapper.h"
 
+namespace e2hw {
+
 struct engine_state;
 
 /* DRAMPower-style energies of one bus command (both devices), in pJ. */
@@ -48,5 +50,7 @@ private:
     bool last_valid_ = false, last_write_ = false;
     void serve_thread();
 };
+
+} // namespace e2hw
 
 #endif

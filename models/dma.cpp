@@ -6,6 +6,8 @@
 
 using namespace sc_core;
 
+namespace e2hw {
+
 dma::dma(sc_module_name name, engine_state &st, pipeline_channels &ch, ddr3 &ddr)
     : sc_module(name), st_(st), ch_(ch), ddr_(ddr)
 {
@@ -67,3 +69,5 @@ void dma::store_thread()
             ch_.all_stored.notify();
     }
 }
+
+} // namespace e2hw

@@ -8,6 +8,8 @@
 
 #include "mapper.h"
 
+namespace e2hw {
+
 struct engine_state;
 struct pipeline_channels;
 class ddr3;
@@ -26,5 +28,7 @@ private:
     void store_thread();
     void move(const xfer &x, const char *track, sc_core::sc_event &done);
 };
+
+} // namespace e2hw
 
 #endif

@@ -10,6 +10,8 @@
 
 using namespace sc_core;
 
+namespace e2hw {
+
 static uint64_t cdiv(uint64_t a, uint64_t b)
 {
     return (a + b - 1) / b;
@@ -246,3 +248,5 @@ extern "C" int hw_conv_tile_i16(struct hw_model *m, const int16_t *x, int cin, i
         *cycles = t.cycles;
     return 0;
 }
+
+} // namespace e2hw

@@ -8,6 +8,8 @@
 
 #include "mapper.h"
 
+namespace e2hw {
+
 /* Where a multiply-accumulate of a x b bits runs, how many run per cycle, and its action. */
 enum mac_resource { MAC_DSP_PACKED = 0, MAC_DSP, MAC_FP32, MAC_LUT };
 struct mac_choice {
@@ -70,5 +72,7 @@ static inline int64_t dsp48_wrap(int64_t v)
         u |= ~((1ull << 48) - 1);
     return (int64_t)u;
 }
+
+} // namespace e2hw
 
 #endif

@@ -2,10 +2,13 @@
  * Plain C so that sim/ (C11) fills it from YAML and models/ (C++17) reads it.
  * Each field is the YAML key of the same dotted name under `hardware:` or `energy:`
  * (e.g. hw.ddr.eff_seq_read <- hardware.ddr.eff_seq_read, hw.energy.ddr.idd0_ma <-
- * energy.ddr.idd0_ma). Keys, defaults and ranges: sim/io/config_hw.c (the one source of defaults);
- * values with their sources and [V]/[D]/[E] tags: configs/hw/zynq7020.yaml; meaning: docs/hardware.md. */
+ * energy.ddr.idd0_ma). Keys, defaults, ranges and docs: the table in models/hw_param_rows.h (the
+ * one source of defaults), read through hw_param_table() below; values with their sources and
+ * [V]/[D]/[E] tags: configs/hw/zynq7020.yaml; meaning: docs/hardware.md. */
 #ifndef E2_HW_PARAMS_H
 #define E2_HW_PARAMS_H
+
+#include <stddef.h>
 
 /* AXI HP ports between the PL DMA and the PS DDR controller. */
 struct hw_axi {
@@ -104,5 +107,41 @@ struct hw_params {
     char ert[256];              /* energy.ert: an Accelergy ERT the energy table was read from
                                    (sim/io/ert.c, at config resolve; the model ignores it) */
 };
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum hw_param_type { HW_PARAM_INT, HW_PARAM_DOUBLE, HW_PARAM_BOOL, HW_PARAM_ENUM, HW_PARAM_STRING };
+
+/* One parameter: a row of models/hw_param_rows.h. */
+struct hw_param_def {
+    const char *key;            /* YAML key: "energy.ddr.idd0_ma" */
+    enum hw_param_type type;    /* BOOL is an int 0/1; ENUM and STRING are char[256] */
+    size_t offset;              /* offsetof(struct hw_params, ...) */
+    const char *def;            /* default, as YAML text */
+    double min, max;            /* accepted range of a number */
+    const char *choices;        /* "a|b" of an ENUM or a restricted INT; NULL = any */
+    const char *tag;            /* source grade of the default: "[V]", "[E]" or "" */
+    const char *doc;            /* one line, without the tag */
+    /* A coefficient the calibration may fit: the range its sources make plausible. */
+    double plausible_min, plausible_max;
+    const char *unit;           /* of the plausible range ("pJ", "W", "" ...) */
+    const char *plausible_source;   /* where the range comes from; NULL: no plausible range */
+};
+
+/* The table, in schema order; *n receives its length. */
+const struct hw_param_def *hw_param_table(size_t *n);
+/* The row of key, or NULL. */
+const struct hw_param_def *hw_param_find(const char *key);
+/* Every parameter at its default. */
+struct hw_params hw_params_defaults(void);
+/* A number parameter (INT, DOUBLE, BOOL) of p as a double; setting an INT rounds to nearest. */
+double hw_param_get(const struct hw_params *p, const struct hw_param_def *d);
+void hw_param_set(struct hw_params *p, const struct hw_param_def *d, double v);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

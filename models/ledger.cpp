@@ -6,6 +6,8 @@
 #include <cstring>
 #include <map>
 
+namespace e2hw {
+
 uint32_t action_table::intern(int component, const std::string &name, bool dynamic, double pj)
 {
     std::string key = std::to_string(component) + "/" + name;
@@ -115,7 +117,7 @@ cost cost_extrapolate(const cost &c_prev, const cost &c_last, uint64_t steps)
     return out;
 }
 
-bool hw_ledger::add(uint16_t layer, uint8_t phase, uint8_t tech, const cost &c, uint64_t repeat,
+bool ledger::add(uint16_t layer, uint8_t phase, uint8_t tech, const cost &c, uint64_t repeat,
                     const std::vector<uint32_t> &static_ids)
 {
     size_t need = actions->v.size();
@@ -348,3 +350,5 @@ char *hw_fj_format(e2_fj e, char *buf, size_t len)
 }
 
 } /* extern "C" */
+
+} // namespace e2hw

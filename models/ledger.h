@@ -14,6 +14,8 @@
 
 #include "hw.h"
 
+namespace e2hw {
+
 /* One priced action: "dsp / mac 8x8 packed" at 1200 fJ each. Static actions are counted in PL
  * cycles (their fJ is the energy of one PL cycle of that power). */
 struct action_desc {
@@ -78,7 +80,7 @@ struct mac_precision {
     double peak_per_cycle = 0;
 };
 
-struct hw_ledger {
+struct ledger {
     std::shared_ptr<const action_table> actions;   /* the model's: the counts use its ids */
     double pl_hz = 0;
     double ddr_bytes_per_cycle = 0;   /* the model's DMA read stream (the DDR roof) */
@@ -93,6 +95,12 @@ struct hw_ledger {
      * added) when a count would pass 2^64 - 1: the run is too long to count exactly. */
     bool add(uint16_t layer, uint8_t phase, uint8_t tech, const cost &c, uint64_t repeat,
              const std::vector<uint32_t> &static_ids);
+};
+
+} // namespace e2hw
+
+/* The C API's ledger (hw.h) is the namespace's. */
+struct hw_ledger : e2hw::ledger {
 };
 
 #endif

@@ -9,6 +9,8 @@
 #include "dsp_array.h"
 #include "ps_a9.h"
 
+namespace e2hw {
+
 namespace {
 
 uint64_t cdiv(uint64_t a, uint64_t b)
@@ -653,3 +655,5 @@ schedule map_stream(const hw_consts &k, uint64_t bytes, bool write)
     }
     return s;
 }
+
+} // namespace e2hw

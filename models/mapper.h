@@ -12,6 +12,8 @@
 #include "ledger.h"
 #include "oprec.h"
 
+namespace e2hw {
+
 /* Parameters plus what follows from them, and the ids of the fixed actions. */
 struct hw_consts {
     hw_params p;
@@ -85,5 +87,7 @@ struct job {
     bool finished = false;
     std::vector<timeline_event> *timeline = nullptr;
 };
+
+} // namespace e2hw
 
 #endif

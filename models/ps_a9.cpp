@@ -8,6 +8,8 @@
 
 using namespace sc_core;
 
+namespace e2hw {
+
 bool ps_runs(const oprec &r)
 {
     return r.kind == OP_GATE || r.kind == OP_LOSS;
@@ -106,3 +108,5 @@ void ps_a9::run_thread()
         done.notify();
     }
 }
+
+} // namespace e2hw

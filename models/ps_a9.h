@@ -8,6 +8,8 @@
 
 #include "mapper.h"
 
+namespace e2hw {
+
 struct engine_state;
 class ddr3;
 
@@ -36,5 +38,7 @@ private:
     sc_core::sc_event xfer_done_;
     void run_thread();
 };
+
+} // namespace e2hw
 
 #endif

@@ -21,6 +21,8 @@
 #include "hw.h"
 #include "zynq7020.h"
 
+namespace e2hw {
+
 namespace {
 
 const char *const overlapped = "overlapped ";
@@ -412,3 +414,5 @@ extern "C" int hw_timeline_write(struct hw_model *m, const struct oprec *r, cons
         return fail(err, errlen, 2, "hw_timeline_write: NULL argument");
     return hw_timeline_write_ops(m, r, 1, NULL, path, NULL, err, errlen);
 }
+
+} // namespace e2hw

@@ -22,6 +22,8 @@ int sc_main(int, char **)
     return 1;
 }
 
+namespace e2hw {
+
 zynq7020::zynq7020(sc_module_name name)
     : sc_module(name), ddr("ddr3", st), dma0("dma", st, ch, ddr), array("dsp_array", st, ch),
       ps("ps_a9", st, ddr), tile("mac_tile")
@@ -473,3 +475,4 @@ extern "C" int hw_dma_stream(struct hw_model *m, uint64_t bytes, int write, uint
     return 0;
 }
 
+} // namespace e2hw

@@ -17,6 +17,8 @@
 #include "mapper.h"
 #include "ps_a9.h"
 
+namespace e2hw {
+
 /* What the threads share: the job being simulated. */
 struct engine_state {
     job *cur = nullptr;
@@ -73,12 +75,18 @@ struct memo_hash {
     }
 };
 
-struct hw_model {
+struct model {
     hw_consts k;
     std::shared_ptr<action_table> actions;
     std::unordered_map<memo_key, cost, memo_hash> memo;
     hw_stats stats{};
     double ddr_bytes_per_cycle = 0;   /* the DDR roof, measured on first use */
+};
+
+} // namespace e2hw
+
+/* The C API's model (hw.h) is the namespace's. */
+struct hw_model : e2hw::model {
 };
 
 #endif

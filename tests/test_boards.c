@@ -5,52 +5,63 @@
 #include "cunit_main.h"
 #include "testutil.h"
 
+#include "measured.h"
+#include "test_hw_board.h"
 #include "test_hw_params.h"
 
 static const char *const boards[] = {"configs/hw/zynq7020.yaml", "configs/hw/zcu102.yaml",
                                      "configs/hw/kv260.yaml"};
 
-/* Field i of the schema equal in a and b (compared through the schema: the struct has padding). */
-static int same_field(const struct hw_params *a, const struct hw_params *b, int i)
+/* Every key of the model's table is written out in the YAML file at path (its own text, not
+ * a default filled in by the loader). */
+static void check_lists_every_key(const char *yaml)
 {
-    const struct cfg_field *f = &cfg_hw_fields[i];
-    size_t off = f->offset - offsetof(struct e2_config, hw);
-    const char *x = (const char *)a + off, *y = (const char *)b + off;
-    int same = f->type == CFG_STRING || f->type == CFG_ENUM ? strcmp(x, y) == 0
-               : memcmp(x, y, f->type == CFG_DOUBLE ? sizeof(double) : sizeof(int)) == 0;
-    if (!same)
-        fprintf(stderr, "\n%s differs\n", f->key);
-    return same;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", E2SIM_SOURCE_DIR, yaml);
+    size_t n;
+    const struct hw_param_def *t = hw_param_table(&n);
+    for (size_t i = 0; i < n; i++) {
+        struct measured_place at;
+        int found = measured_find_place(path, t[i].key, -1, &at) == 0;
+        if (!found)
+            fprintf(stderr, "\n%s lacks %s\n", yaml, t[i].key);
+        CU_ASSERT(found);
+    }
 }
 
-/* Every board table sets every key, and the real loader reads it to the same values. */
+static void check_same_params(const struct hw_params *a, const struct hw_params *b)
+{
+    size_t n;
+    const struct hw_param_def *t = hw_param_table(&n);
+    for (size_t i = 0; i < n; i++)
+        CU_ASSERT(hwt_same_param(a, b, &t[i]));
+}
+
+/* Every board table (and the frozen test table) sets every key, and makes a model. */
 static void test_tables_complete_and_loadable(void)
 {
     for (size_t b = 0; b < sizeof boards / sizeof *boards; b++) {
+        check_lists_every_key(boards[b]);
         struct hw_params p;
-        int seen[256] = {0};
-        char err[512], path[1024];
-        snprintf(path, sizeof path, "%s/%s", E2SIM_SOURCE_DIR, boards[b]);
-        CU_ASSERT_FATAL(hwt_defaults(&p) == 0);
-        CU_ASSERT_FATAL(hwt_overlay(&p, path, seen, err, sizeof err) == 0);
-        for (int i = 0; cfg_hw_fields[i].key; i++) {
-            if (!seen[i])
-                fprintf(stderr, "\n%s lacks %s\n", boards[b], cfg_hw_fields[i].key);
-            CU_ASSERT(seen[i]);
-        }
-        struct e2_config *cfg = calloc(1, sizeof *cfg);
-        struct e2_err e = {""};
-        int rc = cfg_load_scoped(path, NULL, 0, CFG_SCOPE_HW, cfg, &e);
-        if (rc)
-            fprintf(stderr, "\n%s\n", e.msg);
-        CU_ASSERT_FATAL(rc == E2_OK);
-        for (int i = 0; cfg_hw_fields[i].key; i++)
-            CU_ASSERT(same_field(&p, &cfg->hw, i));
-        struct hw_model *m = hwt_model_from(&cfg->hw);
+        CU_ASSERT_FATAL(hwt_board(&p, boards[b]) == E2_OK);
+        struct hw_model *m = hwt_model_from(&p);
         CU_ASSERT(m != NULL);
         hw_free(m);
-        free(cfg);
     }
+    check_lists_every_key("configs/hw/test-energy.yaml");
+}
+
+/* The config loader starts from the model's defaults, and zynq7020.yaml repeats them. */
+static void test_defaults_are_the_models(void)
+{
+    struct e2_config *cfg = calloc(1, sizeof *cfg);
+    CU_ASSERT_FATAL(cfg != NULL);
+    cfg_defaults(cfg);
+    struct hw_params def = hw_params_defaults(), file;
+    check_same_params(&def, &cfg->hw);
+    CU_ASSERT_FATAL(hwt_board(&file, "configs/hw/zynq7020.yaml") == E2_OK);
+    check_same_params(&def, &file);
+    free(cfg);
 }
 
 /* configs/sweeps/boards.yaml: point 0 is the calibrated ZedBoard, points 1 and 2 the ZCU102 and
@@ -62,20 +73,14 @@ static void test_sweep_repeats_tables(void)
     CU_ASSERT_FATAL(cfg_load(E2SIM_SOURCE_DIR "/configs/sweeps/boards.yaml", NULL, 0, cfg, &e) ==
                     E2_OK);
     CU_ASSERT_FATAL(cfg_sweep_points(cfg) == 3);
-    const char *tables[3][2] = {{"configs/hw/zynq7020.yaml", "configs/hw/zynq7020-calibrated.yaml"},
-                                {"configs/hw/zcu102.yaml", NULL},
-                                {"configs/hw/kv260.yaml", NULL}};
+    const char *tables[3] = {"configs/hw/zynq7020-calibrated.yaml", "configs/hw/zcu102.yaml",
+                             "configs/hw/kv260.yaml"};
+    check_lists_every_key(tables[0]);
     for (long i = 0; i < 3; i++) {
         struct hw_params want;
-        char err[512], path[1024];
-        CU_ASSERT_FATAL(hwt_params(&want, tables[i][0]) == 0);
-        if (tables[i][1]) {
-            snprintf(path, sizeof path, "%s/%s", E2SIM_SOURCE_DIR, tables[i][1]);
-            CU_ASSERT_FATAL(hwt_overlay(&want, path, NULL, err, sizeof err) == 0);
-        }
+        CU_ASSERT_FATAL(hwt_board(&want, tables[i]) == E2_OK);
         CU_ASSERT_FATAL(cfg_sweep_point(cfg, i, pt, &e) == E2_OK);
-        for (int f = 0; cfg_hw_fields[f].key; f++)
-            CU_ASSERT(same_field(&want, &pt->hw, f));
+        check_same_params(&want, &pt->hw);
     }
     free(cfg);
     free(pt);
@@ -83,30 +88,17 @@ static void test_sweep_repeats_tables(void)
 
 /* ---- a hand-checked conv ---- */
 
-struct priced {
-    struct hw_ledger *l;
-    struct hw_model *m;
-};
-
 /* 64 -> 64 channels, 3x3, 32x32, one sample, 8-bit activations, weights and outputs. The DDR
  * clock is set to 1000 MHz (tCK = 1 ns) so that the DRAMPower numbers below are exact. */
-static struct priced price_conv(const char *yaml)
+static struct hwt_priced price_conv(const char *yaml)
 {
     struct hw_params p;
-    CU_ASSERT_FATAL(hwt_params(&p, yaml) == 0);
+    CU_ASSERT_FATAL(hwt_board(&p, yaml) == E2_OK);
     p.ddr.clock_mhz = 1000;
-    struct priced o = {hw_ledger_new(), hwt_model_from(&p)};
-    CU_ASSERT_FATAL(o.m != NULL);
     struct oprec r = hwt_conv(OP_PHASE_FWD, 1, 64, 64, 32, 3, 1, 8, 8, 8);
-    char err[256];
-    CU_ASSERT_FATAL(hw_account(o.m, o.l, &r, 1, err, sizeof err) == 0);
+    struct hwt_priced o;
+    CU_ASSERT_FATAL(hwt_price(&p, &r, &o) == 0);
     return o;
-}
-
-static void release(struct priced o)
-{
-    hw_ledger_free(o.l);
-    hw_free(o.m);
 }
 
 #define MACS ((uint64_t)64 * 64 * 9 * 32 * 32)   /* 37,748,736 */
@@ -114,7 +106,7 @@ static void release(struct priced o)
 /* The ZCU102: DSP48E2 packing, 128-bit beats, DDR4 with VPP. */
 static void test_conv_zcu102(void)
 {
-    struct priced o = price_conv("configs/hw/zcu102.yaml");
+    struct hwt_priced o = price_conv("configs/hw/zcu102.yaml");
     struct hw_ledger *l = o.l;
     /* 8x8 packs two per DSP48E2 (2 x 8 + 8 + 1 = 25 <= 27): every MAC packed, 0.7 pJ each */
     CU_ASSERT_EQUAL(hwt_count(l, HW_DSP, "mac 8x8 packed (2 per DSP)"), MACS);
@@ -151,13 +143,13 @@ static void test_conv_zcu102(void)
     double ddr_cycles = (36864 + 2 * 65536) / (8.0 * 2000e6 * 0.79 * 0.9) * 300e6;
     CU_ASSERT(cycles >= mac_bound);
     CU_ASSERT(cycles <= mac_bound + ddr_cycles);
-    release(o);
+    hwt_release(o);
 }
 
 /* The KV260: BRAM and UltraRAM buffers priced per 32-bit word in proportion to capacity. */
 static void test_conv_kv260(void)
 {
-    struct priced o = price_conv("configs/hw/kv260.yaml");
+    struct hwt_priced o = price_conv("configs/hw/kv260.yaml");
     struct hw_ledger *l = o.l;
     CU_ASSERT_EQUAL(hwt_count(l, HW_DSP, "mac 8x8 packed (2 per DSP)"), MACS);
     /* UltraRAM 16,128 Kb = 2,064,384 B; BRAM 4,608 Kb with 32 of 36 bits data = 524,288 B: a
@@ -175,7 +167,7 @@ static void test_conv_kv260(void)
     double ddr_cycles = (36864 + 2 * 65536) / (8.0 * 2000e6 * 0.79 * 0.9) * 300e6;
     CU_ASSERT(cycles >= mac_bound);
     CU_ASSERT(cycles <= mac_bound + ddr_cycles);
-    release(o);
+    hwt_release(o);
 }
 
 /* The same conv on the ZedBoard's DSP48E1 at int8_macs_per_dsp 2: 8x8 packs (25 <= 25), 9x8
@@ -183,7 +175,7 @@ static void test_conv_kv260(void)
 static void test_packing_follows_a_port(void)
 {
     struct hw_params p;
-    CU_ASSERT_FATAL(hwt_params(&p, "configs/hw/zynq7020.yaml") == 0);
+    CU_ASSERT_FATAL(hwt_board(&p, "configs/hw/zynq7020.yaml") == E2_OK);
     p.int8_macs_per_dsp = 2;
     p.pack_max_bits = 9;
     struct oprec r = hwt_conv(OP_PHASE_FWD, 1, 16, 16, 8, 3, 1, 9, 8, 8);
@@ -201,11 +193,48 @@ static void test_packing_follows_a_port(void)
     }
 }
 
+/* DDR4 (the KV260's table, tCK set to 1 ns): the same command replay with the VPP supply.
+ * tRCD = tRP = ceil(14.16) = 15 clocks, tRAS = 32, tRFC = 350. */
+static void test_drampower_ddr4_vpp(void)
+{
+    struct hw_params p;
+    CU_ASSERT_FATAL(hwt_board(&p, "configs/hw/kv260.yaml") == E2_OK);
+    p.ddr.clock_mhz = 1000;
+    struct hw_model *m = hwt_model_from(&p);
+    CU_ASSERT_FATAL(m != NULL);
+    const struct hw_ddr_cmd cmds[] = {
+        {HW_DDR_ACT, 0, 0}, {HW_DDR_RD, 0, 15}, {HW_DDR_WR, 0, 20}, {HW_DDR_PRE, 0, 40},
+        {HW_DDR_REF, 0, 55},
+    };
+    struct hw_ddr_counts c;
+    char err[256];
+    CU_ASSERT_FATAL(hw_ddr_replay(m, cmds, sizeof cmds / sizeof cmds[0], 500, &c, err, sizeof err) == 0);
+    /* active [0,40) and the refresh [55,405); precharged [40,55) and [405,500) */
+    CU_ASSERT_EQUAL(c.active_cycles, 40 + 350);
+    CU_ASSERT_EQUAL(c.precharged_cycles, 15 + 95);
+    /* four x16 devices, VDD 1.2 V, VPP 2.5 V (mA V ns = pJ) */
+    CU_ASSERT(c.act_fj == (hw_fj)5542400);     /* 4 x ((95-61) x 1.2 + (4-3) x 2.5) x 32 ns */
+    CU_ASSERT(c.pre_fj == (hw_fj)3942144);     /* 4 x (95-37) x 1.2 x 14.16 ns */
+    CU_ASSERT(c.rd_fj == (hw_fj)3475200);      /* 4 x (242-61) x 1.2 x 4 ns */
+    CU_ASSERT(c.wr_fj == (hw_fj)3206400);      /* 4 x (228-61) x 1.2 x 4 ns */
+    CU_ASSERT(c.rd_io_fj == (hw_fj)742400);    /* 4 x 16 pins x 2.9 mW x 4 ns */
+    CU_ASSERT(c.wr_odt_fj == (hw_fj)3481600);  /* 4 x 16 pins x 13.6 mW x 4 ns */
+    CU_ASSERT(c.ref_fj == (hw_fj)25480000);    /* 4 x ((72-61) x 1.2 + (5-3) x 2.5) x 350 ns */
+    /* per clock: active 4 x (61 x 1.2 + 3 x 2.5) = 322.8 pJ, precharged 4 x (37 x 1.2 + 3 x 2.5)
+     * = 207.6 pJ */
+    CU_ASSERT(c.background_fj == (hw_fj)390 * 322800 + (hw_fj)110 * 207600);
+    CU_ASSERT(c.total_fj == (hw_fj)5542400 + 3942144 + 3475200 + 3206400 + 742400 + 3481600 +
+                                25480000 + 390 * 322800 + 110 * 207600);
+    hw_free(m);
+}
+
 int main(void)
 {
     CU_TestInfo tests[] = {
         {"board tables list every key and load", test_tables_complete_and_loadable},
+        {"the loader and zynq7020.yaml use the model's defaults", test_defaults_are_the_models},
         {"the boards sweep repeats the board tables", test_sweep_repeats_tables},
+        {"DDR4 command energies with VPP (KV260), by hand", test_drampower_ddr4_vpp},
         {"a conv on the ZCU102, by hand", test_conv_zcu102},
         {"a conv on the KV260 (UltraRAM), by hand", test_conv_kv260},
         {"packing follows the DSP's A port", test_packing_follows_a_port},

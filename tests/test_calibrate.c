@@ -483,21 +483,6 @@ static void test_impossible_setups(void)
     free(cfg);
 }
 
-static void test_plausible_ranges(void)
-{
-    const struct calibrate_range *r = calibrate_plausible("energy.fp32_mac_pj");
-    CU_ASSERT_FATAL(r != NULL);
-    CU_ASSERT(r->low < 12 && r->high > 12);
-    CU_ASSERT_PTR_NULL(calibrate_plausible("energy.no_such_key"));
-    /* every range names a real number key of the table */
-    for (const char *keys[] = {"energy.static.board_w", "energy.bram_lut_scale", NULL}, **k = keys;
-         *k; k++) {
-        const struct cfg_field *f = cfg_find_field(*k);
-        CU_ASSERT(f != NULL && f->type == CFG_DOUBLE);
-        CU_ASSERT(calibrate_plausible(*k) != NULL);
-    }
-}
-
 static int suite_init(void) { return tmpdir_create("calibrate"); }
 
 int main(void)
@@ -509,7 +494,6 @@ int main(void)
         { "the shipped calibration reproduces Tables 2 and 3 within 1.5 pp", test_shipped_calibration },
         { "malformed measurement files: place and reason", test_malformed_measurements },
         { "impossible bounds and setups: place and reason", test_impossible_setups },
-        { "plausible ranges", test_plausible_ranges },
         CU_TEST_INFO_NULL,
     };
     return cunit_run("calibrate", suite_init, tmpdir_remove, tests);

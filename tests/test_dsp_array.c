@@ -12,8 +12,7 @@
  * default engine (one MAC per DSP, 2 DSPs per float32 x fixed lane) has its own tests. */
 static struct hw_model *default_model(void)
 {
-    struct hw_params p;
-    CU_ASSERT_FATAL(hwt_params(&p, NULL) == 0);
+    struct hw_params p = hw_params_defaults();
     p.int8_macs_per_dsp = 2;
     p.fp32_fixed_dsps_per_mac = 3;
     return hwt_model_from(&p);
@@ -50,8 +49,7 @@ static void expect_lanes(const struct oprec *r, double lanes)
  * 2 DSPs on average (hardware.fp32_fixed_dsps_per_mac): 100 lanes, 2.5: 80. */
 static void test_default_engine_lanes(void)
 {
-    struct hw_params p;
-    CU_ASSERT_FATAL(hwt_params(&p, NULL) == 0);
+    struct hw_params p = hw_params_defaults();
     struct oprec r = hwt_conv(OP_PHASE_FWD, 4, 64, 64, 32, 3, 1, 8, 8, 8);
     expect_lanes_on(hwt_model_from(&p), &r, 200);
     r = hwt_conv(OP_PHASE_BWD_DATA, 2, 64, 64, 32, 3, 1, 32, 8, 32);
@@ -148,8 +146,7 @@ static void test_mac_pricing(void)
  * Scale the fabric by 0.1 and the LUTs win (0.238 pJ). */
 static void test_predictor_on_cheaper_resource(void)
 {
-    struct hw_params p;
-    CU_ASSERT_FATAL(hwt_params(&p, NULL) == 0);
+    struct hw_params p = hw_params_defaults();
     p.int8_macs_per_dsp = 2;
     struct oprec r = hwt_conv(OP_PHASE_BWD_WEIGHT, 2, 16, 16, 8, 3, 1, 8, 16, 16);
     r.msb_a = 4;

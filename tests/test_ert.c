@@ -5,6 +5,7 @@
 #include "testutil.h"
 
 #include "ert.h"
+#include "test_hw_board.h"
 #include "test_hw_params.h"
 #include <unistd.h>
 
@@ -45,7 +46,7 @@ static void test_round_trip(void)
     close(fd);
     for (size_t b = 0; b < sizeof boards / sizeof *boards; b++) {
         struct hw_params p, q;
-        CU_ASSERT_FATAL(hwt_params(&p, boards[b]) == 0);
+        CU_ASSERT_FATAL(hwt_board(&p, boards[b]) == E2_OK);
         write_ert(path, &p);
         /* start from a table with every energy wrong: the ERT must set them all */
         q = p;
@@ -85,7 +86,7 @@ static void test_config_key(void)
     CU_ASSERT_FATAL(fd >= 0);
     close(fd);
     struct hw_params p;
-    CU_ASSERT_FATAL(hwt_params(&p, "configs/hw/zcu102.yaml") == 0);
+    CU_ASSERT_FATAL(hwt_board(&p, "configs/hw/zcu102.yaml") == E2_OK);
     write_ert(path, &p);
     snprintf(set, sizeof set, "energy.ert=%s", path);
     const char *sets[] = {set, "energy.bram_read_pj=99"};   /* the ERT replaces it */
@@ -109,8 +110,7 @@ static int read_ert_text(const char *text, struct e2_err *err)
     CU_ASSERT_FATAL(fd >= 0);
     CU_ASSERT_FATAL(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
     close(fd);
-    struct hw_params p;
-    CU_ASSERT_FATAL(hwt_params(&p, NULL) == 0);
+    struct hw_params p = hw_params_defaults();
     int rc = ert_read(path, &p, err);
     unlink(path);
     return rc;

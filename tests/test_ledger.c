@@ -7,8 +7,7 @@
 
 static struct hw_model *model_with(int simulate_every_n)
 {
-    struct hw_params p;
-    CU_ASSERT_FATAL(hwt_params(&p, NULL) == 0);
+    struct hw_params p = hw_params_defaults();
     p.simulate_every_n = simulate_every_n;
     return hwt_model_from(&p);
 }
@@ -339,8 +338,7 @@ static void test_ledger_ownership_and_format(void)
  * sums without and with turnarounds. */
 static void test_roofline_by_hand(void)
 {
-    struct hw_params p;
-    CU_ASSERT_FATAL(hwt_params(&p, NULL) == 0);
+    struct hw_params p = hw_params_defaults();
     snprintf(p.dataflow, sizeof p.dataflow, "unfused");
     p.int8_macs_per_dsp = 2;
     struct hw_model *m = hwt_model_from(&p);

@@ -7,8 +7,7 @@
 
 static struct hw_model *default_model(void)
 {
-    struct hw_params p;
-    CU_ASSERT_FATAL(hwt_params(&p, NULL) == 0);
+    struct hw_params p = hw_params_defaults();
     return hwt_model_from(&p);
 }
 
@@ -35,8 +34,7 @@ static uint64_t write_bytes(struct hw_ledger *l)
 
 static struct hw_model *model_with_dataflow(const char *dataflow)
 {
-    struct hw_params p;
-    CU_ASSERT_FATAL(hwt_params(&p, NULL) == 0);
+    struct hw_params p = hw_params_defaults();
     strcpy(p.dataflow, dataflow);
     return hwt_model_from(&p);
 }
@@ -142,8 +140,7 @@ static void test_weights_tiled_to_budget(void)
 
 static void test_bram_budget_too_small(void)
 {
-    struct hw_params p;
-    CU_ASSERT_FATAL(hwt_params(&p, NULL) == 0);
+    struct hw_params p = hw_params_defaults();
     p.bram_budget_kbit = 36;   /* 4 KiB of data */
     struct hw_model *m = hwt_model_from(&p);
     CU_ASSERT_FATAL(m != NULL);
@@ -253,8 +250,7 @@ static void test_sign_update(void)
  * cycles become run time. */
 static void test_loss_on_ps(void)
 {
-    struct hw_params p;
-    CU_ASSERT_FATAL(hwt_params(&p, NULL) == 0);
+    struct hw_params p = hw_params_defaults();
     CU_ASSERT_EQUAL(p.ps.overlap_fabric, 1);
     struct hw_model *m = hwt_model_from(&p);
     CU_ASSERT_FATAL(m != NULL);
@@ -472,8 +468,7 @@ static void test_bad_records(void)
 
 static struct hw_model *model_with_input_words(int words)
 {
-    struct hw_params p;
-    CU_ASSERT_FATAL(hwt_params(&p, NULL) == 0);
+    struct hw_params p = hw_params_defaults();
     p.array_input_words = words;
     return hwt_model_from(&p);
 }

@@ -1,6 +1,7 @@
-/* The model as a whole through its C API: the hardware tables agree with the schema, models can
- * be created many times in one process with different parameters, ResNet-20's per-layer cycles
- * and energy match the golden file, and a timeline can be written.
+/* The model as a whole through its C API: models can be created many times in one process with
+ * different parameters, bad parameters are refused, and ResNet-20's per-layer cycles and energy
+ * match the golden file (timelines: tests/test_timeline.c). The golden table is read by the real config loader, so this test
+ * links the whole program (tests/CMakeLists.txt).
  *
  * Golden file: tests/golden/resnet20_layers.csv, priced under configs/hw/test-energy.yaml.
  * After an intended change to the model, regenerate it with
@@ -10,66 +11,16 @@
 #include "testutil.h"
 #include <math.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "rng.h"
+#include "test_hw_board.h"
 #include "test_hw_params.h"
-
-/* ---- the YAML tables ---- */
-
-static int rows_in_schema(void)
-{
-    int n = 0;
-    while (cfg_hw_fields[n].key)
-        n++;
-    return n;
-}
-
-/* zynq7020.yaml lists every key, with the schema's default value. */
-static void test_default_table_matches_schema(void)
-{
-    struct hw_params def, file;
-    char err[512], path[1024];
-    int seen[256] = {0};
-    CU_ASSERT_FATAL(rows_in_schema() < 256);
-    CU_ASSERT_FATAL(hwt_defaults(&def) == 0);
-    memset(&file, 0x55, sizeof file);   /* anything the file does not set stays garbage */
-    snprintf(path, sizeof path, "%s/configs/hw/zynq7020.yaml", E2SIM_SOURCE_DIR);
-    int rc = hwt_overlay(&file, path, seen, err, sizeof err);
-    if (rc)
-        fprintf(stderr, "%s\n", err);
-    CU_ASSERT_FATAL(rc == 0);
-    for (int i = 0; cfg_hw_fields[i].key; i++) {
-        if (!seen[i])
-            fprintf(stderr, "\nzynq7020.yaml lacks %s\n", cfg_hw_fields[i].key);
-        CU_ASSERT(seen[i]);
-    }
-    for (int i = 0; cfg_hw_fields[i].key; i++) {
-        /* compare field by field through the schema (the struct has padding) */
-        size_t off = cfg_hw_fields[i].offset - offsetof(struct e2_config, hw);
-        const char *a = (const char *)&def + off, *b = (const char *)&file + off;
-        size_t size = cfg_hw_fields[i].type == CFG_DOUBLE ? sizeof(double) : sizeof(int);
-        int same = cfg_hw_fields[i].type == CFG_STRING ? strcmp(a, b) == 0 : memcmp(a, b, size) == 0;
-        if (!same)
-            fprintf(stderr, "\nzynq7020.yaml: %s differs from the schema default %s\n",
-                    cfg_hw_fields[i].key, cfg_hw_fields[i].def);
-        CU_ASSERT(same);
-    }
-    /* the test table is complete too */
-    int seen2[256] = {0};
-    struct hw_params t = def;
-    snprintf(path, sizeof path, "%s/configs/hw/test-energy.yaml", E2SIM_SOURCE_DIR);
-    CU_ASSERT_FATAL(hwt_overlay(&t, path, seen2, err, sizeof err) == 0);
-    for (int i = 0; cfg_hw_fields[i].key; i++)
-        CU_ASSERT(seen2[i]);
-}
 
 /* ---- models ---- */
 
 static void test_many_models_one_process(void)
 {
-    struct hw_params p;
-    CU_ASSERT_FATAL(hwt_params(&p, NULL) == 0);
+    struct hw_params p = hw_params_defaults();
     strcpy(p.dataflow, "unfused");   /* the relu below is its own memory pass */
     struct hw_model *a = hwt_model_from(&p);
     p.pl_clock_mhz = 100;
@@ -109,16 +60,16 @@ static void test_bad_parameters(void)
     struct hw_params p;
     struct hw_model *m = NULL;
     char err[256] = "";
-    CU_ASSERT_FATAL(hwt_params(&p, NULL) == 0);
+    p = hw_params_defaults();
     p.ddr.bus_bits = 64;
     CU_ASSERT_EQUAL(hw_create(&p, &m, err, sizeof err), 2);
     CU_ASSERT(m == NULL);
     CU_ASSERT(strstr(err, "bus_bits") != NULL);
-    CU_ASSERT_FATAL(hwt_params(&p, NULL) == 0);
+    p = hw_params_defaults();
     p.ddr.eff_seq_read = 1.5;
     CU_ASSERT_EQUAL(hw_create(&p, &m, err, sizeof err), 2);
     CU_ASSERT(strstr(err, "efficienc") != NULL);
-    CU_ASSERT_FATAL(hwt_params(&p, NULL) == 0);
+    p = hw_params_defaults();
     p.dsps = 4;   /* fewer than one float32 lane */
     CU_ASSERT_EQUAL(hw_create(&p, &m, err, sizeof err), 2);
     CU_ASSERT_EQUAL(hw_create(NULL, &m, err, sizeof err), 2);
@@ -253,7 +204,7 @@ static char *golden_text(struct hw_model *m, const struct net *net)
 static void test_resnet20_golden(void)
 {
     struct hw_params p;
-    CU_ASSERT_FATAL(hwt_params(&p, "configs/hw/test-energy.yaml") == 0);
+    CU_ASSERT_FATAL(hwt_board(&p, "configs/hw/test-energy.yaml") == E2_OK);
     struct hw_model *m = hwt_model_from(&p);
     CU_ASSERT_FATAL(m != NULL);
     static struct net net;
@@ -304,8 +255,7 @@ static double now_s(void)
 
 static void test_figures(void)
 {
-    struct hw_params p;
-    CU_ASSERT_FATAL(hwt_params(&p, NULL) == 0);
+    struct hw_params p = hw_params_defaults();
     struct hw_model *m = hwt_model_from(&p);
     static struct net net;
     resnet20(&net, 128);
@@ -354,88 +304,13 @@ static void test_figures(void)
     hw_free(m);
 }
 
-static void test_timeline(void)
-{
-    struct hw_params p;
-    CU_ASSERT_FATAL(hwt_params(&p, NULL) == 0);
-    struct hw_model *m = hwt_model_from(&p);
-    struct oprec r = hwt_conv(OP_PHASE_FWD, 3, 16, 16, 32, 3, 1, 8, 8, 8);
-    char path[] = "/tmp/e2sim_timeline_XXXXXX";
-    int fd = mkstemp(path);
-    CU_ASSERT_FATAL(fd >= 0);
-    close(fd);
-    char err[256];
-    CU_ASSERT_EQUAL(hw_timeline_write(m, &r, path, err, sizeof err), 0);
-    char *s = read_text(path);
-    CU_ASSERT_FATAL(s != NULL);
-    CU_ASSERT(strstr(s, "\"traceEvents\"") != NULL);
-    CU_ASSERT(strstr(s, "\"dsp array\"") != NULL);
-    CU_ASSERT(strstr(s, "\"dma load\"") != NULL);
-    CU_ASSERT(strstr(s, "\"ddr3\"") != NULL);
-    CU_ASSERT(s[strlen(s) - 2] == '}');
-    free(s);
-    remove(path);
-    CU_ASSERT_EQUAL(hw_timeline_write(m, &r, "/nonexistent/dir/t.json", err, sizeof err), 1);
-    hw_free(m);
-}
-
-/* Three records end to end as a VCD: a header with one busy wire per unit and the running
- * record's label as a string signal, time stamps in ps that never go back, and the last one at
- * the three records' cycles (as the ledger counts them) times the 150 MHz period. */
-static void test_timeline_vcd(void)
-{
-    struct hw_params p;
-    CU_ASSERT_FATAL(hwt_params(&p, NULL) == 0);
-    struct hw_model *m = hwt_model_from(&p);
-    struct oprec r[3] = {hwt_conv(OP_PHASE_FWD, 2, 16, 16, 16, 3, 1, 8, 8, 8),
-                         hwt_elt(OP_RELU, OP_PHASE_FWD, 2, 16, 16, 32, 0, 32),
-                         hwt_conv(OP_PHASE_BWD_DATA, 2, 16, 16, 16, 3, 1, 16, 8, 16)};
-    const char *labels[3] = {"conv fwd", "relu fwd", "conv bwd"};
-    const char *vcd = "/tmp/e2sim_timeline_test.vcd", *json = "/tmp/e2sim_timeline_test.json";
-    char err[256];
-    CU_ASSERT_EQUAL_FATAL(hw_timeline_write_ops(m, r, 3, labels, json, vcd, err, sizeof err), 0);
-    uint64_t cycles = 0;
-    for (int i = 0; i < 3; i++) {
-        uint64_t c;
-        CU_ASSERT_FATAL(hw_op_cost(m, &r[i], &c, NULL, err, sizeof err) == 0);
-        cycles += c;
-    }
-    char *s = read_text(vcd);
-    CU_ASSERT_FATAL(s != NULL);
-    CU_ASSERT(strstr(s, "$timescale 1ps $end") != NULL);
-    CU_ASSERT(strstr(s, "$var string 1 ! op $end") != NULL);
-    CU_ASSERT(strstr(s, "dsp_array_busy") && strstr(s, "ddr3_busy") && strstr(s, "dma_load_busy"));
-    CU_ASSERT(strstr(s, "\nsconv_fwd !\n") && strstr(s, "\nsconv_bwd !\n"));
-    long long prev = -1, last = -1;
-    int ordered = 1;
-    for (char *line = strtok(strstr(s, "$enddefinitions"), "\n"); line; line = strtok(NULL, "\n"))
-        if (line[0] == '#') {
-            last = atoll(line + 1);
-            ordered &= last > prev;
-            prev = last;
-        }
-    CU_ASSERT(ordered);
-    CU_ASSERT_EQUAL(last, llround((double)cycles * 1e6 / 150.0));
-    free(s);
-    s = read_text(json);
-    CU_ASSERT_FATAL(s != NULL);
-    CU_ASSERT(strstr(s, "\"conv bwd\"") != NULL);
-    free(s);
-    remove(vcd);
-    remove(json);
-    hw_free(m);
-}
-
 int main(void)
 {
     CU_TestInfo tests[] = {
-        { "zynq7020.yaml repeats the schema defaults", test_default_table_matches_schema },
         { "many models in one process", test_many_models_one_process },
         { "bad parameters", test_bad_parameters },
         { "ResNet-20 per-layer golden file", test_resnet20_golden },
         { "figures (printed)", test_figures },
-        { "timeline JSON", test_timeline },
-        { "timeline of several records: JSON and VCD", test_timeline_vcd },
         CU_TEST_INFO_NULL,
     };
     return cunit_run("zynq7020", NULL, NULL, tests);

@@ -12,64 +12,7 @@
 #include "hw.h"
 #include "outdir.h"
 
-/* ---------------------------------------------------------------- plausible ranges ------ */
-
-/* From docs/energy-sources.md; docs/calibration.md explains each. */
-static const struct calibrate_range ranges[] = {
-    {"energy.fp32_mac_pj", 4.6, 64, "pJ",
-     "45 nm ASIC fp32 mult+add 3.7+0.9 pJ (Horowitz) up to x14 for FPGA (Kuon & Rose)"},
-    {"energy.fp32_add_pj", 0.9, 12.6, "pJ", "45 nm ASIC fp32 add 0.9 pJ (Horowitz), x14 FPGA"},
-    {"energy.static.board_w", 1.0, 2.0, "W", "board regulators and peripherals (unknown, 1-2 W)"},
-    {"energy.bram_lut_scale", 0.53, 3.3, "",
-     "BRAM36 access 8-50 pJ around the 15 pJ start (Virtex-5 70-130 pJ x0.3-0.4 at 28 nm)"},
-    {"energy.bram_read_pj", 8, 50, "pJ", "Virtex-5 70-130 pJ x0.3-0.4 at 28 nm; ASIC floor 4"},
-    {"energy.bram_write_pj", 8, 50, "pJ", "as bram_read_pj"},
-    {"energy.dsp_mac_packed8_pj", 0.23, 3.2, "pJ",
-     "45 nm int8 mult+add 0.23 pJ (Horowitz) up to x14 for FPGA"},
-    {"energy.dsp_mac_base_pj", 0.33, 3.0, "pJ", "[E] estimate 1.0 pJ, /3 to x3"},
-    {"energy.dsp_mac_product_pj", 1.0, 9.0, "pJ", "[E] estimate 3.0 pJ, /3 to x3"},
-    {"energy.static.ddrc_w", 0.3, 0.7, "W", "PS DDR controller + PHY while active"},
-    {"energy.static.pl_w", 0.113, 0.3, "W", "Vivado 0.113 W at Tj 28 C, more when warm"},
-    {"energy.axi_beat_pj", 5, 50, "pJ", "[E] estimate 16 pJ, /3 to x3"},
-    {"energy.lut_mult_pj_per_bit2", 0.011, 0.1, "pJ", "[E] estimate 0.034 pJ, /3 to x3"},
-    {"energy.ps_active_w", 1.0, 1.5, "W", "PS7 active 1.5 W (7z045 Vivado report)"},
-    {"hardware.fp32_dsps_per_mac", 2, 5, "DSPs",
-     "float32 multiplier 1-3 DSP48E1 (HLS fmul meddsp..maxdsp) + adder 2 (fulldsp) or 0 (fabric)"},
-    {"hardware.fp32_fixed_dsps_per_mac", 1, 3, "DSPs",
-     "float32 x fixed lane: one 25x18 DSP48E1 product + the float adder, in fabric (HLS fadd "
-     "impl=fabric, 0 DSPs) .. full-DSP (2); between: a mix, fabric adders as LUTs allow"},
-    {"hardware.dma_efficiency", 0.5, 1.0, "",
-     "UG585's controller efficiency is a 4-master, 16-beat best case; half of it is the floor"},
-    {NULL, 0, 0, NULL, NULL},
-};
-
-const struct calibrate_range *calibrate_plausible(const char *key)
-{
-    for (const struct calibrate_range *r = ranges; r->key; r++)
-        if (strcmp(r->key, key) == 0)
-            return r;
-    return NULL;
-}
-
 /* ---------------------------------------------------------------- setup ----------------- */
-
-static void *field_ptr(const struct hw_params *hw, const struct cfg_field *f)
-{
-    return (char *)hw + (f->offset - offsetof(struct e2_config, hw));
-}
-
-static double get_value(const struct hw_params *hw, const struct cfg_field *f)
-{
-    return f->type == CFG_INT ? *(int *)field_ptr(hw, f) : *(double *)field_ptr(hw, f);
-}
-
-static void set_value(struct hw_params *hw, const struct cfg_field *f, double v)
-{
-    if (f->type == CFG_INT)
-        *(int *)field_ptr(hw, f) = (int)lround(v);
-    else
-        *(double *)field_ptr(hw, f) = v;
-}
 
 /* "dir/of/config.yaml" + "x.yaml" -> "dir/of/x.yaml" (absolute paths stay). */
 static void relative_to(const char *config, const char *path, char *out, size_t size)
@@ -119,9 +62,8 @@ static int check_free(const struct e2_config *cfg, struct calibrate *c, struct e
     c->np = k->free.n > CALIBRATE_MAX_FREE ? CALIBRATE_MAX_FREE : k->free.n;
     c->int_k = -1;
     for (int i = 0; i < c->np; i++) {
-        const struct cfg_field *f = cfg_find_field(k->free.v[i]);
-        if (!f || (f->type != CFG_DOUBLE && f->type != CFG_INT) ||
-            f->offset < offsetof(struct e2_config, hw))
+        const struct hw_param_def *f = hw_param_find(k->free.v[i]);
+        if (!f || (f->type != HW_PARAM_DOUBLE && f->type != HW_PARAM_INT))
             return e2_fail(err, E2_BAD_INPUT, "%s: calibration.free: '%s' is not a number key "
                            "of hardware: or energy:", cfg->source, k->free.v[i]);
         struct fit_param *p = &c->param[i];
@@ -129,9 +71,9 @@ static int check_free(const struct e2_config *cfg, struct calibrate *c, struct e
         snprintf(p->name, sizeof p->name, "%s", f->key);
         p->min = k->lower.v[i];
         p->max = k->upper.v[i];
-        p->start = get_value(&cfg->hw, f);
-        c->field[i] = f;
-        if (f->type == CFG_INT) {
+        p->start = hw_param_get(&cfg->hw, f);
+        c->def[i] = f;
+        if (f->type == HW_PARAM_INT) {
             char where[CFG_STR + 32];
             lower_place(cfg, i, where, sizeof where);
             if (c->int_k >= 0)
@@ -145,7 +87,7 @@ static int check_free(const struct e2_config *cfg, struct calibrate *c, struct e
                                f->key, p->min, p->max, CALIBRATE_MAX_PROFILE - 1);
             c->int_k = i;
         }
-        int inside = f->type == CFG_INT ? p->start >= p->min && p->start <= p->max
+        int inside = f->type == HW_PARAM_INT ? p->start >= p->min && p->start <= p->max
                                         : p->start > p->min && p->start < p->max;
         if (!inside) {
             char where[CFG_STR + 32];
@@ -165,11 +107,11 @@ static int check_sets(const struct calibrate *c, const struct measurement *m,
 {
     for (int s = 0; s < m->nset; s++)
         for (int i = 0; i < c->np; i++) {
-            size_t len = strlen(c->field[i]->key);
-            if (strncmp(m->set[s], c->field[i]->key, len) == 0 && m->set[s][len] == '=')
+            size_t len = strlen(c->def[i]->key);
+            if (strncmp(m->set[s], c->def[i]->key, len) == 0 && m->set[s][len] == '=')
                 return e2_fail(err, E2_BAD_INPUT, "%s:%d:%d: measurement '%s' sets %s, which "
                                "calibration.free fits", m->file, m->set_at[s].line,
-                               m->set_at[s].col, m->name, c->field[i]->key);
+                               m->set_at[s].col, m->name, c->def[i]->key);
         }
     return E2_OK;
 }
@@ -315,7 +257,7 @@ int calibrate_predict(struct calibrate *c, const double *values, const int *idx,
         const struct calibrate_point *p = &c->pt[idx[t]];
         struct hw_params hw = p->cfg->hw;
         for (int k = 0; k < c->np; k++)
-            set_value(&hw, c->field[k], values[k]);
+            hw_param_set(&hw, c->def[k], values[k]);
         int m = 0;
         while (m < nmodels && memcmp(&models[m].hw, &hw, sizeof hw) != 0)
             m++;
@@ -453,100 +395,6 @@ int calibrate_fit(struct calibrate *c, const int *idx, int n, struct fit_param *
     return rc;
 }
 
-/* ---------------------------------------------------------------- the calibrated YAML --- */
-
-/* Number of leading dotted components two keys share. */
-static int common_parts(const char *a, const char *b, int *depth_a)
-{
-    int common = 0, same = 1, depth = 0;
-    while (*a) {
-        const char *da = strchr(a, '.');
-        if (!da)
-            break;
-        size_t la = (size_t)(da - a);
-        const char *db = b ? strchr(b, '.') : NULL;
-        if (same && db && (size_t)(db - b) == la && strncmp(a, b, la) == 0) {
-            common++;
-            b = db + 1;
-        } else {
-            same = 0;
-        }
-        depth++;
-        a = da + 1;
-    }
-    *depth_a = depth;
-    return common;
-}
-
-static void section_name(const char *key, int part, char *buf, size_t size)
-{
-    for (int i = 0; i < part; i++)
-        key = strchr(key, '.') + 1;
-    const char *dot = strchr(key, '.');
-    snprintf(buf, size, "%.*s", (int)(dot ? dot - key : (long)strlen(key)), key);
-}
-
-int calibrate_write_hw(FILE *out, const struct calibrate *c, const double *values,
-                       const double *std_errors, const char *header, struct e2_err *err)
-{
-    struct e2_config *cfg = malloc(sizeof *cfg);
-    if (!cfg)
-        return e2_fail(err, E2_FAILURE, "out of memory");
-    *cfg = *c->base;
-    for (int k = 0; k < c->np; k++)
-        set_value(&cfg->hw, c->field[k], values[k]);
-    for (const char *h = header; h && *h;) {
-        const char *nl = strchr(h, '\n');
-        int len = nl ? (int)(nl - h) : (int)strlen(h);
-        fprintf(out, "#%s%.*s\n", len ? " " : "", len, h);
-        h = nl ? nl + 1 : h + len;
-    }
-    const char *prev = NULL;
-    int rc = E2_OK;
-    for (const struct cfg_field *f = cfg_hw_fields; f->key && rc == E2_OK; f++) {
-        int depth, common = common_parts(f->key, prev, &depth);
-        if (prev && common < depth) {
-            /* a section reopened after another one would be a duplicate YAML key */
-            for (const struct cfg_field *g = cfg_hw_fields; g != f; g++) {
-                int dg, cg = common_parts(f->key, g->key, &dg);
-                if (cg == depth && common < depth)
-                    rc = e2_fail(err, E2_FAILURE, "internal error: schema section of %s is "
-                                 "not contiguous", f->key);
-            }
-        }
-        for (int d = common; d < depth; d++) {
-            char name[CFG_STR];
-            section_name(f->key, d, name, sizeof name);
-            fprintf(out, "%s%*s%s:\n", d == 0 ? "\n" : "", 2 * d, "", name);
-        }
-        char value[CFG_TEXT], leaf[CFG_STR];
-        if (cfg_format_value(cfg, f, value, sizeof value) < 0)
-            rc = e2_fail(err, E2_FAILURE, "internal error: %s does not print", f->key);
-        section_name(f->key, depth, leaf, sizeof leaf);
-        int fitted = -1;
-        for (int k = 0; k < c->np; k++)
-            if (c->field[k] == f)
-                fitted = k;
-        if (fitted >= 0) {
-            char se[64];
-            if (fitted == c->int_k)
-                snprintf(se, sizeof se, "(integer: the best of every value in the bounds)");
-            else if (std_errors && isfinite(std_errors[fitted]))
-                snprintf(se, sizeof se, "+- %.2g", std_errors[fitted]);
-            else
-                snprintf(se, sizeof se, "(at a bound, no standard error)");
-            fprintf(out, "%*s%s: %s   # FITTED by e2sim calibrate: %.4g %s (sourced start %g; "
-                    "bounds [%g, %g]). %s\n", 2 * depth, "", leaf, value, values[fitted], se,
-                    c->param[fitted].start, c->param[fitted].min, c->param[fitted].max, f->doc);
-        }
-        else
-            fprintf(out, "%*s%s: %s   # %s\n", 2 * depth, "", leaf, value, f->doc);
-        prev = f->key;
-    }
-    free(cfg);
-    return rc;
-}
-
 /* ---------------------------------------------------------------- the command ----------- */
 
 /* Round to 4 significant digits: what the calibrated file states and every later run uses. */
@@ -596,7 +444,7 @@ static void print_report(FILE *o, const struct calibrate *c, const struct outcom
             "bounds", "plausible range (source)");
     for (int k = 0; k < c->np; k++) {
         const struct fit_param *p = &r->p[k];
-        const struct calibrate_range *pr = calibrate_plausible(p->name);
+        const struct hw_param_def *pr = hw_param_find(p->name);
         char fitted[64], bounds[64], plaus[320];
         if (k == c->int_k)
             snprintf(fitted, sizeof fitted, "%g (integer%s)", r->values[k],
@@ -606,10 +454,10 @@ static void print_report(FILE *o, const struct calibrate *c, const struct outcom
         else
             snprintf(fitted, sizeof fitted, "%.4g +- %.2g", r->values[k], p->std_error);
         snprintf(bounds, sizeof bounds, "[%g, %g]", p->min, p->max);
-        if (pr)
-            snprintf(plaus, sizeof plaus, "%g-%g %s (%s)%s", pr->low, pr->high, pr->unit,
-                     pr->source,
-                     r->values[k] >= pr->low && r->values[k] <= pr->high ? "" :
+        if (pr && pr->plausible_source)
+            snprintf(plaus, sizeof plaus, "%g-%g %s (%s)%s", pr->plausible_min,
+                     pr->plausible_max, pr->unit, pr->plausible_source,
+                     r->values[k] >= pr->plausible_min && r->values[k] <= pr->plausible_max ? "" :
                      "  <-- OUTSIDE the plausible range");
         else
             snprintf(plaus, sizeof plaus, "no sourced range known");

@@ -19,10 +19,11 @@
  * Model: each measurement's `set` applied to a copy of the base config, its op stream built once
  * by the energy-only mode, then priced on a hardware model made from the coefficient values for
  * every evaluation (models are shared between measurements with equal hardware parameters).
- * The fit is sim/calibrate/fit.h's bounded least squares on the savings (fractions). Reported: each value
- * with its standard error beside the sources' plausible range, each measurement's measured and
- * simulated saving and residual (percentage points), the leave-one-out error of each fitted
- * measurement (refit without it, predict it), and the held-out files' errors. */
+ * The fit is sim/calibrate/fit.h's bounded least squares on the savings (fractions). Reported:
+ * each value with its standard error beside the sources' plausible range (the model's parameter
+ * table, hw_params.h), each measurement's measured and simulated saving and residual
+ * (percentage points), the leave-one-out error of each fitted measurement (refit without it,
+ * predict it), and the held-out files' errors. */
 #ifndef E2_CALIBRATE_H
 #define E2_CALIBRATE_H
 
@@ -45,30 +46,19 @@ struct calibrate_point {
     int fitted;                         /* 1: from calibration.measurements; 0: holdout */
 };
 
-/* Where a coefficient may plausibly lie according to its sources (ENERGY-SOURCES.md). */
-struct calibrate_range {
-    const char *key;
-    double low, high;
-    const char *unit;
-    const char *source;
-};
-
 struct calibrate {
     const struct e2_config *base;
     int n;
     struct calibrate_point *pt;
     int np;
     struct fit_param param[CALIBRATE_MAX_FREE];      /* name, bounds, start */
-    const struct cfg_field *field[CALIBRATE_MAX_FREE];
+    const struct hw_param_def *def[CALIBRATE_MAX_FREE];   /* their rows in the model's table */
     int int_k;                                       /* the integer coefficient, or -1 */
     /* Out of the last calibrate_fit with an integer coefficient: the rms residual (fraction)
      * at each of its values param[int_k].min + i, the others refitted. */
     int nprofile;
     double profile_rms[CALIBRATE_MAX_PROFILE];
 };
-
-/* The sources' plausible range of a coefficient key, or NULL if e2sim knows none. */
-const struct calibrate_range *calibrate_plausible(const char *key);
 
 /* Load the measurement files, apply their settings, check the free coefficients (bounds, start
  * inside them: errors "FILE:LINE:COL: ...") and build every op stream. */
@@ -87,7 +77,7 @@ int calibrate_fit(struct calibrate *c, const int *idx, int n, struct fit_param *
 
 /* A complete hardware config (hardware: and energy:, every key) of cfg with `values` put in for
  * the free keys, under a header comment (`header`, lines without '#'). Loadable with
- * CFG_SCOPE_HW and includable by run configs. */
+ * CFG_SCOPE_HW and includable by run configs. In calibrated_yaml.c. */
 int calibrate_write_hw(FILE *out, const struct calibrate *c, const double *values,
                        const double *std_errors, const char *header, struct e2_err *err);
 

@@ -1,185 +1,20 @@
-/* Schema rows for the hardware: and energy: sections: the ONE place where the keys, their
- * defaults, ranges and one-line docs live. Values with their sources and [V]/[D]/[E] tags:
- * configs/hw/zynq7020.yaml (which must repeat these defaults; tests/test_zynq7020.c checks it).
- * What each parameter means in the model: docs/hardware.md. */
+/* Schema rows for the hardware: and energy: sections, made from the model's own parameter table
+ * (models/hw_param_rows.h: keys, defaults, ranges, tags and docs live there, once). The tag
+ * goes at the end of the doc line, as --print-config and docs/config.md show it. */
 #include "config.h"
-
-#define HW(f) offsetof(struct e2_config, hw.f)
 
 _Static_assert(sizeof(((struct hw_params *)0)->dataflow) == CFG_STR,
                "hardware.dataflow is read as a CFG_ENUM string");
 
+#define DOC_TAG_V(doc) doc " [V]"
+#define DOC_TAG_E(doc) doc " [E]"
+#define DOC_NO_TAG(doc) doc
+#define HW_PARAM(key, type, field, def, min, max, choices, tag, doc) \
+    {key, CFG_##type, offsetof(struct e2_config, hw.field), def, min, max, choices, DOC_##tag(doc)},
+#define HW_PARAM_FIT(key, type, field, def, min, max, choices, tag, doc, low, high, unit, source) \
+    HW_PARAM(key, type, field, def, min, max, choices, tag, doc)
+
 const struct cfg_field cfg_hw_fields[] = {
-    /* ---- the accelerator in the programmable logic ---- */
-    {"hardware.pl_clock_mhz", CFG_DOUBLE, HW(pl_clock_mhz), "150", 1, 1000, NULL,
-     "PL clock of the accelerator (MHz); model time counts its cycles"},
-    {"hardware.dsps", CFG_INT, HW(dsps), "200", 1, 12288, NULL,
-     "DSP slices in the MAC array (the XC7Z020 has 220 DSP48E1, the XCZU9EG 2,520 DSP48E2, the "
-     "largest UltraScale+ part 12,288)"},
-    {"hardware.dsp_a_bits", CFG_INT, HW(dsp_a_bits), "25", 25, 27, NULL,
-     "width of the DSP multiplier's A port: 25 (DSP48E1, 25x18) or 27 (DSP48E2, 27x18); also "
-     "bounds packing, 2n + w + 1 <= this"},
-    {"hardware.int8_macs_per_dsp", CFG_INT, HW(int8_macs_per_dsp), "1", 1, 2, NULL,
-     "2: narrow MACs pack two per DSP sharing one operand (8x8, PSG's 4x10); 1: never"},
-    {"hardware.pack_max_bits", CFG_INT, HW(pack_max_bits), "8", 1, 12, NULL,
-     "widest narrow operand of a packed MAC (also needs 2n + w + 1 <= 25, w <= 18)"},
-    {"hardware.fp32_dsps_per_mac", CFG_INT, HW(fp32_dsps_per_mac), "5", 1, 20, NULL,
-     "DSPs one pipelined float32 multiply-add lane uses (multiplier 3 + adder 2)"},
-    {"hardware.fp32_fixed_dsps_per_mac", CFG_DOUBLE, HW(fp32_fixed_dsps_per_mac), "2", 1, 20, NULL,
-     "DSPs per lane multiplying a float32 by a fixed-point operand of at most 18 bits, on "
-     "average: the significand x operand in one 25x18 DSP48E1 + the float adder (2 DSPs, or "
-     "0 in fabric)"},
-    {"hardware.fp32_mac_ii", CFG_INT, HW(fp32_mac_ii), "1", 1, 64, NULL,
-     "cycles between float32 MACs on one lane (1 = fully pipelined)"},
-    {"hardware.lut_mac_budget", CFG_INT, HW(lut_mac_budget), "20000", 0, 4200000, NULL,
-     "LUTs available for multipliers built in fabric (narrow predictor products)"},
-    {"hardware.luts_per_mult_bit2", CFG_DOUBLE, HW(luts_per_mult_bit2), "1.42", 0.01, 100, NULL,
-     "LUTs per a*b bit product of a LUT multiplier (9x9 = 115 LUT)"},
-    {"hardware.array_step_overhead_cycles", CFG_INT, HW(array_step_overhead_cycles), "16", 0,
-     1000000, NULL, "pipeline fill and drain of the array per compute step (cycles)"},
-    {"hardware.eltwise_lanes", CFG_INT, HW(eltwise_lanes), "32", 1, 4096, NULL,
-     "elements per cycle of the element-wise unit (bn, relu, add, pool, update)"},
-    {"hardware.dataflow", CFG_ENUM, HW(dataflow), "fused", 0, 0, "fused|unfused",
-     "fused: BN statistics gather in the producing conv's output stream, BN affine, ReLU and "
-     "the residual add apply in the consumer's input stream, the BN backward sums in streams "
-     "(docs/hardware.md); unfused: BN, ReLU and add each stream their tensors through DDR"},
-    {"hardware.array_input_words", CFG_INT, HW(array_input_words), "32", 1, 4096, NULL,
-     "32-bit words per cycle the input buffer's BRAM read ports feed the MAC array (limits "
-     "depthwise convs, whose lanes each need their own input)"},
-    {"hardware.bram_budget_kbit", CFG_INT, HW(bram_budget_kbit), "4608", 36, 100000, NULL,
-     "BRAM the buffers may use, Kb incl. parity (XC7Z020: 4.5 Mb of the 4.9 Mb; 32 of 36 bits "
-     "hold data)"},
-    {"hardware.uram_budget_kbit", CFG_INT, HW(uram_budget_kbit), "0", 0, 300000, NULL,
-     "UltraRAM the buffers may use, Kb (288 Kb blocks, 72 data bits per port; 0 = none, as on "
-     "the XC7Z020)"},
-    {"hardware.dma_chunk_bytes", CFG_INT, HW(dma_chunk_bytes), "16384", 64, 16777216, NULL,
-     "chunk size of a streamed element-wise tensor (bytes)"},
-    {"hardware.dma_efficiency", CFG_DOUBLE, HW(dma_efficiency), "0.9", 0.1, 1, NULL,
-     "share of the DDR controller's efficiency (hardware.ddr.eff_*) the accelerator's DMA "
-     "reaches: 1 = UG585's four-master, 16-beat-burst figures"},
-    {"hardware.simulate_every_n", CFG_BOOL, HW(simulate_every_n), "false", 0, 1, NULL,
-     "simulate every active-sample count instead of extrapolating (verification only; slow)"},
-    {"hardware.axi.ports", CFG_INT, HW(axi.ports), "4", 1, 6, NULL,
-     "AXI HP ports the DMA stripes its transfers over (Zynq UltraScale+: 4 HP + 2 HPC)"},
-    {"hardware.axi.port_bits", CFG_INT, HW(axi.port_bits), "64", 32, 128, "32|64|128",
-     "data width of one AXI HP port per direction"},
-    {"hardware.axi.port_read_cap_mbs", CFG_DOUBLE, HW(axi.port_read_cap_mbs), "2840", 1, 100000,
-     NULL, "interconnect cap on one HP port's reads (MB/s)"},
-    /* ---- DDR3 ---- */
-    {"hardware.ddr.clock_mhz", CFG_DOUBLE, HW(ddr.clock_mhz), "533.333", 100, 2200, NULL,
-     "DRAM clock (MHz); data rate is twice this"},
-    {"hardware.ddr.bus_bits", CFG_INT, HW(ddr.bus_bits), "32", 8, 64, NULL,
-     "DDR data bus width (devices * device_bits)"},
-    {"hardware.ddr.devices", CFG_INT, HW(ddr.devices), "2", 1, 16, NULL,
-     "DRAM devices in lockstep on the bus"},
-    {"hardware.ddr.device_bits", CFG_INT, HW(ddr.device_bits), "16", 4, 32, NULL,
-     "DQ pins of one device (x4 to x32)"},
-    {"hardware.ddr.banks", CFG_INT, HW(ddr.banks), "8", 1, 32, NULL, "banks per device (all bank groups)"},
-    {"hardware.ddr.page_bytes", CFG_INT, HW(ddr.page_bytes), "2048", 256, 16384, NULL,
-     "row (page) size of one device (bytes)"},
-    {"hardware.ddr.burst_length", CFG_INT, HW(ddr.burst_length), "8", 4, 16, "4|8|16",
-     "burst length (beats: 8 for DDR3/DDR4, 16 for LPDDR4)"},
-    {"hardware.ddr.trcd_ns", CFG_DOUBLE, HW(ddr.trcd_ns), "13.125", 1, 100, NULL,
-     "ACT to READ/WRITE delay (ns)"},
-    {"hardware.ddr.trp_ns", CFG_DOUBLE, HW(ddr.trp_ns), "13.125", 1, 100, NULL,
-     "PRE to ACT delay (ns)"},
-    {"hardware.ddr.tras_ns", CFG_DOUBLE, HW(ddr.tras_ns), "37.5", 1, 200, NULL,
-     "ACT to PRE minimum (ns)"},
-    {"hardware.ddr.trfc_ns", CFG_DOUBLE, HW(ddr.trfc_ns), "160", 10, 1000, NULL,
-     "refresh cycle time (ns; 160 for a 2 Gb DDR3 part, 350 for an 8 Gb DDR4 part)"},
-    {"hardware.ddr.trefi_ns", CFG_DOUBLE, HW(ddr.trefi_ns), "7800", 100, 100000, NULL,
-     "average refresh interval (ns)"},
-    {"hardware.ddr.seq_run_bytes", CFG_INT, HW(ddr.seq_run_bytes), "1024", 1, 1048576, NULL,
-     "contiguous run from which a DMA transfer gets the sequential efficiency (bytes)"},
-    {"hardware.ddr.eff_seq_read", CFG_DOUBLE, HW(ddr.eff_seq_read), "0.97", 0.01, 1, NULL,
-     "controller efficiency, sequential reads (fraction of peak)"},
-    {"hardware.ddr.eff_rand_read", CFG_DOUBLE, HW(ddr.eff_rand_read), "0.92", 0.01, 1, NULL,
-     "controller efficiency, random reads"},
-    {"hardware.ddr.eff_seq_write", CFG_DOUBLE, HW(ddr.eff_seq_write), "0.90", 0.01, 1, NULL,
-     "controller efficiency, sequential writes"},
-    {"hardware.ddr.eff_rand_write", CFG_DOUBLE, HW(ddr.eff_rand_write), "0.87", 0.01, 1, NULL,
-     "controller efficiency, random writes"},
-    {"hardware.ddr.eff_seq_rw", CFG_DOUBLE, HW(ddr.eff_seq_rw), "0.87", 0.01, 1, NULL,
-     "controller efficiency, sequential reads and writes mixed"},
-    {"hardware.ddr.eff_rand_rw", CFG_DOUBLE, HW(ddr.eff_rand_rw), "0.79", 0.01, 1, NULL,
-     "controller efficiency, random reads and writes mixed"},
-    {"hardware.ddr.memspec", CFG_STRING, HW(memspec), "", 0, 0, NULL,
-     "a DRAMPower memspec (JSON, DDR3 or DDR4) to read the DRAM from: it replaces the "
-     "hardware.ddr geometry and timings and the energy.ddr currents and supplies (empty: none)"},
-    /* ---- the processing system ---- */
-    {"hardware.ps.clock_mhz", CFG_DOUBLE, HW(ps.clock_mhz), "667", 100, 2000, NULL,
-     "application processor clock (MHz; Cortex-A9 on Zynq-7000, Cortex-A53 on UltraScale+)"},
-    {"hardware.ps.cycles_per_flop", CFG_DOUBLE, HW(ps.cycles_per_flop), "1.0", 0.01, 100, NULL,
-     "A9 cycles per float32 add or multiply (loss, SLU gates)"},
-    {"hardware.ps.cycles_per_transcendental", CFG_DOUBLE, HW(ps.cycles_per_transcendental), "40",
-     1, 10000, NULL, "A9 cycles per exp, log, tanh or sigmoid"},
-    {"hardware.ps.overlap_fabric", CFG_BOOL, HW(ps.overlap_fabric), "true", 0, 1, NULL,
-     "true: the A9's work (SLU gates, loss) runs while the fabric streams other samples and adds "
-     "no run time (its energy still counts); false: the fabric waits for it"},
-    /* ---- energy per action ---- */
-    {"energy.dsp_mac_base_pj", CFG_DOUBLE, HW(energy.dsp_mac_base_pj), "1.0", 0, 1000, NULL,
-     "DSP48E1 MAC energy, width-independent part (pJ) [E]"},
-    {"energy.dsp_mac_product_pj", CFG_DOUBLE, HW(energy.dsp_mac_product_pj), "3.0", 0, 1000, NULL,
-     "DSP48E1 MAC energy at a full 25x18 product, scaled by a*b/450 (pJ) [E]"},
-    {"energy.dsp_mac_packed8_pj", CFG_DOUBLE, HW(energy.dsp_mac_packed8_pj), "1.2", 0, 1000, NULL,
-     "each of two 8-bit MACs packed in one DSP48E1 (pJ) [E]"},
-    {"energy.fp32_mac_pj", CFG_DOUBLE, HW(energy.fp32_mac_pj), "12.0", 0, 10000, NULL,
-     "one float32 multiply-add on DSPs + LUTs (pJ) [E]"},
-    {"energy.fp32_add_pj", CFG_DOUBLE, HW(energy.fp32_add_pj), "4.0", 0, 10000, NULL,
-     "one float32 add or compare (pJ) [E]"},
-    {"energy.lut_mult_pj_per_bit2", CFG_DOUBLE, HW(energy.lut_mult_pj_per_bit2), "0.034", 0, 100,
-     NULL, "LUT multiplier energy per a*b bit product (pJ) [E]"},
-    {"energy.lut_acc_pj_per_bit", CFG_DOUBLE, HW(energy.lut_acc_pj_per_bit), "0.034", 0, 100,
-     NULL, "LUT adder, accumulator or compare energy per bit (pJ) [E]"},
-    {"energy.bram_read_pj", CFG_DOUBLE, HW(energy.bram_read_pj), "15", 0, 1000, NULL,
-     "one 36-bit BRAM port read (pJ) [E]"},
-    {"energy.bram_write_pj", CFG_DOUBLE, HW(energy.bram_write_pj), "20", 0, 1000, NULL,
-     "one 36-bit BRAM port write (pJ) [E]"},
-    {"energy.bram_lut_scale", CFG_DOUBLE, HW(energy.bram_lut_scale), "1.0", 0, 100, NULL,
-     "multiplies every BRAM and LUT energy (a calibration knob) [E]"},
-    {"energy.uram_read_pj", CFG_DOUBLE, HW(energy.uram_read_pj), "0", 0, 1000, NULL,
-     "one 72-bit UltraRAM port read (pJ) [E]"},
-    {"energy.uram_write_pj", CFG_DOUBLE, HW(energy.uram_write_pj), "0", 0, 1000, NULL,
-     "one 72-bit UltraRAM port write (pJ) [E]"},
-    {"energy.axi_beat_pj", CFG_DOUBLE, HW(energy.axi_beat_pj), "16", 0, 10000, NULL,
-     "one 64-bit AXI HP beat including the DMA engine (pJ) [E]"},
-    {"energy.ps_active_w", CFG_DOUBLE, HW(energy.ps_active_w), "1.5", 0, 10, NULL,
-     "PS power while the A9 computes (W); its dynamic part is this minus energy.static.ps_w [V]"},
-    {"energy.ddr.vdd", CFG_DOUBLE, HW(energy.ddr.vdd), "1.5", 1, 2, NULL, "DRAM core supply (V) [V]"},
-    {"energy.ddr.idd0_ma", CFG_DOUBLE, HW(energy.ddr.idd0_ma), "110", 0, 1000, NULL,
-     "IDD0 one-bank ACT-PRE current per device (mA) [E]"},
-    {"energy.ddr.idd2n_ma", CFG_DOUBLE, HW(energy.ddr.idd2n_ma), "42", 0, 1000, NULL,
-     "IDD2N precharge standby current per device (mA) [E]"},
-    {"energy.ddr.idd3n_ma", CFG_DOUBLE, HW(energy.ddr.idd3n_ma), "45", 0, 1000, NULL,
-     "IDD3N active standby current per device (mA) [E]"},
-    {"energy.ddr.idd4r_ma", CFG_DOUBLE, HW(energy.ddr.idd4r_ma), "195", 0, 1000, NULL,
-     "IDD4R burst read current per device at 1066 MT/s (mA) [E]"},
-    {"energy.ddr.idd4w_ma", CFG_DOUBLE, HW(energy.ddr.idd4w_ma), "202", 0, 1000, NULL,
-     "IDD4W burst write current per device at 1066 MT/s (mA) [E]"},
-    {"energy.ddr.idd5_ma", CFG_DOUBLE, HW(energy.ddr.idd5_ma), "215", 0, 1000, NULL,
-     "IDD5 burst refresh current per device (mA) [E]"},
-    {"energy.ddr.io_read_mw_per_pin", CFG_DOUBLE, HW(energy.ddr.io_read_mw_per_pin), "4.6", 0,
-     1000, NULL, "read I/O power per DQ pin while bursting (mW) [V]"},
-    {"energy.ddr.odt_write_mw_per_pin", CFG_DOUBLE, HW(energy.ddr.odt_write_mw_per_pin), "21.2",
-     0, 1000, NULL, "write termination power per DQ pin while bursting (mW) [V]"},
-    {"energy.ddr.vpp", CFG_DOUBLE, HW(energy.ddr.vpp), "0", 0, 3, NULL,
-     "DRAM second supply (V): DDR4's 2.5 V VPP; 0 = none (DDR3) [V]"},
-    {"energy.ddr.ipp0_ma", CFG_DOUBLE, HW(energy.ddr.ipp0_ma), "0", 0, 1000, NULL,
-     "IPP0 one-bank ACT-PRE current on VPP per device (mA)"},
-    {"energy.ddr.ipp3n_ma", CFG_DOUBLE, HW(energy.ddr.ipp3n_ma), "0", 0, 1000, NULL,
-     "IPP3N standby current on VPP per device (mA)"},
-    {"energy.ddr.ipp5_ma", CFG_DOUBLE, HW(energy.ddr.ipp5_ma), "0", 0, 1000, NULL,
-     "IPP5 burst refresh current on VPP per device (mA)"},
-    {"energy.static.pl_w", CFG_DOUBLE, HW(energy.stat.pl_w), "0.113", 0, 100, NULL,
-     "PL device static power (W) [V]"},
-    {"energy.static.ps_w", CFG_DOUBLE, HW(energy.stat.ps_w), "0.15", 0, 100, NULL,
-     "PS quiescent power (W) [V]"},
-    {"energy.static.ddrc_w", CFG_DOUBLE, HW(energy.stat.ddrc_w), "0.5", 0, 100, NULL,
-     "PS DDR controller and PHY power while active (W) [E]"},
-    {"energy.static.board_w", CFG_DOUBLE, HW(energy.stat.board_w), "1.5", 0, 100, NULL,
-     "board regulators and peripherals (W) [E]"},
-    {"energy.ert", CFG_STRING, HW(ert), "", 0, 0, NULL,
-     "an Accelergy ERT (e2sim export-ert) to read the energy table from; it replaces the "
-     "energy: coefficients, the hardware: timings and supplies stay (empty: none)"},
+#include "hw_param_rows.h"
     {NULL, 0, 0, NULL, 0, 0, NULL, NULL},
 };
