@@ -1,4 +1,4 @@
-/* Tests of the config engine (sim/io/config.c): every class of malformed config gives E2_BAD_INPUT
+/* Tests of the config engine (sim/io/config*.c; config_internal.h lists the parts): every class of malformed config gives E2_BAD_INPUT
  * with "FILE:LINE:COL:" and the key; defaults, includes, --set, sweeps and the print round
  * trip behave as documented. Each case writes its YAML into a fresh temporary folder. */
 #define _DEFAULT_SOURCE
@@ -367,7 +367,7 @@ static void check_table(const struct cfg_field *table, struct e2_config *scratch
     for (const struct cfg_field *f = table; f->key; f++) {
         CU_ASSERT(f->doc && f->doc[0]);
         CU_ASSERT(f->def != NULL);
-        CU_ASSERT(f->type != CFG_ENUM || f->choices);
+        CU_ASSERT((f->type != CFG_ENUM && f->type != CFG_CHOICE) || f->choices);
         CU_ASSERT(cfg_find_field(f->key) == f);   /* unique across both tables */
         CU_ASSERT(f->offset < sizeof *scratch);
         /* no key is also a section holding other keys (the YAML tree would clash) */
@@ -399,13 +399,13 @@ static void test_defaults(void)
 {
     struct e2_config *cfg = new_config();
     cfg_defaults(cfg);
-    CU_ASSERT_STRING_EQUAL(cfg->network.arch, "resnet");
+    CU_ASSERT_EQUAL(cfg->network.arch, CFG_ARCH_RESNET);
     CU_ASSERT_EQUAL(cfg->network.depth, 8);
     CU_ASSERT_EQUAL(cfg->network.width, 16);
-    CU_ASSERT_STRING_EQUAL(cfg->dataset.name, "fashion-mnist");
+    CU_ASSERT_EQUAL(cfg->dataset.name, CFG_DATASET_FASHION_MNIST);
     CU_ASSERT_STRING_EQUAL(cfg->dataset.path, "");   /* each data set its own default folder */
     CU_ASSERT_EQUAL(cfg->training.method.n, 4);
-    CU_ASSERT_STRING_EQUAL(cfg->training.base, "psg");
+    CU_ASSERT_EQUAL(cfg->training.base, CFG_BASE_PSG);
     CU_ASSERT(cfg->training.smd.enabled && cfg->training.slu.enabled && cfg->training.psg.enabled &&
               cfg->training.swa.enabled && !cfg->training.sd.enabled);
     CU_ASSERT_EQUAL(cfg->training.batch_size, 128);
@@ -415,15 +415,15 @@ static void test_defaults(void)
     CU_ASSERT_EQUAL(cfg->training.precision.activations, 8);
     CU_ASSERT_EQUAL(cfg->training.precision.grad_output, 16);
     CU_ASSERT_EQUAL(cfg->training.precision.accumulator, 48);
-    CU_ASSERT_STRING_EQUAL(cfg->training.precision.rounding, "nearest");
+    CU_ASSERT_EQUAL(cfg->training.precision.rounding, CFG_ROUND_NEAREST);
     CU_ASSERT_DOUBLE_EQUAL(cfg->training.smd.p, 0.5, 0);
     CU_ASSERT_EQUAL(cfg->training.psg.msb_x, 4);
     CU_ASSERT_EQUAL(cfg->training.psg.msb_g, 10);
     CU_ASSERT_DOUBLE_EQUAL(cfg->training.psg.beta, 0.05, 0);
-    CU_ASSERT_STRING_EQUAL(cfg->training.psg.tau_mode, "gw");
+    CU_ASSERT_EQUAL(cfg->training.psg.tau_mode, CFG_TAU_GW);
     CU_ASSERT_EQUAL(cfg->training.lr_step_fractions.n, 2);
     CU_ASSERT_EQUAL(cfg->training.energy_only.slu_skip.n, 1);
-    CU_ASSERT_STRING_EQUAL(cfg->report.progress, "auto");
+    CU_ASSERT_EQUAL(cfg->report.progress, CFG_PROGRESS_AUTO);
     CU_ASSERT_STRING_EQUAL(cfg->report.trace, "");
     CU_ASSERT_EQUAL(cfg->has_sweep, 0);
     CU_ASSERT_EQUAL(cfg_sweep_points(cfg), 1);
@@ -457,7 +457,7 @@ static void test_include_override(void)
     CU_ASSERT_DOUBLE_EQUAL(cfg->training.lr, 0.3, 0);        /* overridden */
     CU_ASSERT_DOUBLE_EQUAL(cfg->training.psg.beta, 0.1, 0);  /* from the include */
     CU_ASSERT_EQUAL(cfg->hw.dsps, 120);                      /* from the include's include */
-    CU_ASSERT_STRING_EQUAL(cfg->training.base, "psg");
+    CU_ASSERT_EQUAL(cfg->training.base, CFG_BASE_PSG);
     CU_ASSERT(cfg->training.smd.enabled && !cfg->training.slu.enabled);
     CU_ASSERT(contains(cfg->source, "top.yaml"));
 
@@ -481,7 +481,7 @@ static void test_sets(void)
     CU_ASSERT_EQUAL_FATAL(load("set.yaml", sets, 9, cfg, &err), E2_OK);
     CU_ASSERT_EQUAL(cfg->training.lr_step_fractions.n, 0);   /* empty value: empty list */
     CU_ASSERT_DOUBLE_EQUAL(cfg->training.psg.beta, 0.2, 0);
-    CU_ASSERT_STRING_EQUAL(cfg->training.base, "fp32");
+    CU_ASSERT_EQUAL(cfg->training.base, CFG_BASE_FP32);
     CU_ASSERT(cfg->training.smd.enabled && !cfg->training.psg.enabled);
     CU_ASSERT_EQUAL(cfg->training.lr_steps.n, 2);
     CU_ASSERT_EQUAL(cfg->training.lr_steps.v[1], 20);
@@ -551,6 +551,60 @@ static char *print_to_string(const struct e2_config *cfg)
     return text;
 }
 
+/* Whether two configs hold the same values: every schema field by its type (decoded enums as
+ * their values), the derived fields and the sweep; not the bytes after a text's end. */
+static int configs_equal(const struct e2_config *a, const struct e2_config *b)
+{
+    const struct cfg_field *const tables[] = {cfg_run_fields, cfg_hw_fields};
+    for (int t = 0; t < 2; t++) {
+        for (const struct cfg_field *f = tables[t]; f->key; f++) {
+            const char *x = (const char *)a + f->offset, *y = (const char *)b + f->offset;
+            int same;
+            switch (f->type) {
+            case CFG_STRING:
+            case CFG_ENUM:
+                same = strcmp(x, y) == 0;
+                break;
+            case CFG_DOUBLE:
+                same = *(const double *)x == *(const double *)y;
+                break;
+            case CFG_INT_LIST:
+                same = memcmp(x, y, sizeof(int) * (size_t)(1 + *(const int *)x)) == 0;
+                break;
+            case CFG_DOUBLE_LIST: {
+                const struct cfg_double_list *l = (const void *)x, *m = (const void *)y;
+                same = l->n == m->n && memcmp(l->v, m->v, sizeof l->v[0] * (size_t)l->n) == 0;
+                break;
+            }
+            case CFG_STRING_LIST: {
+                const struct cfg_string_list *l = (const void *)x, *m = (const void *)y;
+                same = l->n == m->n;
+                for (int i = 0; same && i < l->n; i++)
+                    same = strcmp(l->v[i], m->v[i]) == 0;
+                break;
+            }
+            default:   /* int, bool, choice */
+                same = *(const int *)x == *(const int *)y;
+            }
+            if (!same) {
+                printf("\n  %s differs\n", f->key);
+                return 0;
+            }
+        }
+    }
+    const struct cfg_training *s = &a->training, *t = &b->training;
+    if (s->base != t->base || s->smd.enabled != t->smd.enabled || s->slu.enabled != t->slu.enabled ||
+        s->sd.enabled != t->sd.enabled || s->psg.enabled != t->psg.enabled ||
+        s->swa.enabled != t->swa.enabled || a->scope != b->scope || a->has_sweep != b->has_sweep ||
+        a->sweep.mode != b->sweep.mode || a->sweep.keys.n != b->sweep.keys.n)
+        return 0;
+    for (int k = 0; k < a->sweep.keys.n; k++)
+        if (strcmp(a->sweep.keys.v[k], b->sweep.keys.v[k]) != 0 ||
+            strcmp(a->sweep.values.v[k], b->sweep.values.v[k]) != 0)
+            return 0;
+    return 1;
+}
+
 /* print -> load -> print gives the same bytes; the reload equals the original. */
 static void check_round_trip(const char *path, const char *copy_name)
 {
@@ -568,6 +622,7 @@ static void check_round_trip(const char *path, const char *copy_name)
     CU_ASSERT_EQUAL_FATAL(rc, E2_OK);
     char *second = print_to_string(b);
     CU_ASSERT_STRING_EQUAL(first, second);
+    CU_ASSERT(configs_equal(a, b));
     CU_ASSERT(!contains(first, "include:"));
     CU_ASSERT_EQUAL(cfg_hash(a), cfg_hash(b));
     free(first);
@@ -615,7 +670,7 @@ static void test_sweeps(void)
                                  "    training.psg.msb_x: [2, 4]\n");
     CU_ASSERT_EQUAL_FATAL(load("grid.yaml", NULL, 0, cfg, &err), E2_OK);
     CU_ASSERT(cfg->has_sweep);
-    CU_ASSERT_STRING_EQUAL(cfg->sweep.mode, "grid");
+    CU_ASSERT_EQUAL(cfg->sweep.mode, CFG_SWEEP_GRID);
     CU_ASSERT_EQUAL(cfg->sweep.keys.n, 2);
     CU_ASSERT_STRING_EQUAL(cfg->sweep.keys.v[0], "training.psg.beta");
     CU_ASSERT_STRING_EQUAL(cfg->sweep.values.v[0], "[0.01, 0.05, 0.1]");
@@ -641,11 +696,11 @@ static void test_sweeps(void)
     CU_ASSERT_EQUAL_FATAL(load("zip.yaml", NULL, 0, cfg, &err), E2_OK);
     CU_ASSERT_EQUAL(cfg_sweep_points(cfg), 2);
     CU_ASSERT_EQUAL(cfg_sweep_point(cfg, 0, point, &err), E2_OK);
-    CU_ASSERT_STRING_EQUAL(point->training.base, "fp32");
+    CU_ASSERT_EQUAL(point->training.base, CFG_BASE_FP32);
     CU_ASSERT(!point->training.smd.enabled && !point->training.psg.enabled);
     CU_ASSERT_DOUBLE_EQUAL(point->training.lr, 0.1, 0);
     CU_ASSERT_EQUAL(cfg_sweep_point(cfg, 1, point, &err), E2_OK);
-    CU_ASSERT_STRING_EQUAL(point->training.base, "psg");
+    CU_ASSERT_EQUAL(point->training.base, CFG_BASE_PSG);
     CU_ASSERT(point->training.smd.enabled && point->training.swa.enabled);
     CU_ASSERT_DOUBLE_EQUAL(point->training.lr, 0.03, 0);
     cfg_sweep_label(cfg, 1, label, sizeof label);
@@ -666,6 +721,8 @@ static void test_json_and_reference(void)
     CU_ASSERT(text[0] == '{' && text[len - 1] == '}');
     CU_ASSERT(contains(text, "\"psg\": {\"msb_x\": 4, \"msb_g\": 10, \"beta\": 0.05"));
     CU_ASSERT(contains(text, "\"method\": [\"smd\", \"slu\", \"psg\", \"swa\"]"));
+    CU_ASSERT(contains(text, "\"network\": {\"arch\": \"resnet\", "));   /* enums as names */
+    CU_ASSERT(contains(text, "\"mode\": \"train\""));
     free(text);
 
     mem = open_memstream(&text, &len);
@@ -677,7 +734,85 @@ static void test_json_and_reference(void)
         CU_ASSERT(contains(text, row));
     }
     CU_ASSERT(contains(text, "## hardware") || !cfg_hw_fields[0].key);
+    CU_ASSERT(contains(text, "| `network.arch` | choice | `resnet` | resnet, mobilenetv2 |"));
     free(text);
+    free(cfg);
+}
+
+/* Every enum key is decoded once, at load time, into its C enum: each choice gives its value,
+ * prints back as its name, and a bad value is refused with its place and the choices. */
+static void test_enum_decoding(void)
+{
+    static const struct {
+        const char *key;
+        const char *const *names;
+    } enums[] = {
+        {"training.mode", cfg_mode_names},
+        {"training.precision.rounding", cfg_rounding_names},
+        {"training.slu.decision", cfg_decision_names},
+        {"training.psg.tau_mode", cfg_tau_mode_names},
+        {"network.arch", cfg_arch_names},
+        {"dataset.name", cfg_dataset_names},
+        {"report.progress", cfg_progress_names},
+    };
+    struct e2_config *cfg = new_config();
+    struct e2_err err;
+    int choice_rows = 0;
+    for (const struct cfg_field *f = cfg_run_fields; f->key; f++)
+        choice_rows += f->type == CFG_CHOICE;
+    CU_ASSERT_EQUAL(choice_rows, (int)(sizeof enums / sizeof enums[0]));
+    for (size_t e = 0; e < sizeof enums / sizeof enums[0]; e++) {
+        const struct cfg_field *f = cfg_find_field(enums[e].key);
+        CU_ASSERT_FATAL(f != NULL && f->type == CFG_CHOICE);
+        char joined[300] = "", set[400], printed[100];
+        for (int v = 0; enums[e].names[v]; v++) {
+            snprintf(joined + strlen(joined), sizeof joined - strlen(joined), "%s%s",
+                     v ? "|" : "", enums[e].names[v]);
+            cfg_defaults(cfg);
+            snprintf(set, sizeof set, "%s=%s", f->key, enums[e].names[v]);
+            int rc = cfg_set(cfg, set, &err);
+            if (rc != E2_OK)   /* energy-only with slu needs statistics: the defaults have them */
+                printf("\n  %s: %s\n", set, err.msg);
+            CU_ASSERT_EQUAL(rc, E2_OK);
+            CU_ASSERT_EQUAL(*(const int *)((const char *)cfg + f->offset), v);
+            cfg_format_value(cfg, f, printed, sizeof printed);
+            CU_ASSERT_STRING_EQUAL(printed, enums[e].names[v]);
+        }
+        CU_ASSERT_STRING_EQUAL(joined, f->choices);   /* the names are the row's choices */
+    }
+    cfg_defaults(cfg);
+    CU_ASSERT_EQUAL(cfg_set(cfg, "training.method=[fixed8, smd, swa]", &err), E2_OK);
+    CU_ASSERT_EQUAL(cfg->training.base, CFG_BASE_FIXED8);
+    CU_ASSERT(cfg->training.smd.enabled && cfg->training.swa.enabled && !cfg->training.psg.enabled);
+    CU_ASSERT_STRING_EQUAL(cfg_base_names[CFG_BASE_SIGNSGD], "signsgd");
+
+    /* a bad value: the whole message */
+    CU_ASSERT_EQUAL(cfg_set(cfg, "training.psg.tau_mode=gz", &err), E2_BAD_INPUT);
+    CU_ASSERT_STRING_EQUAL(err.msg, "--set training.psg.tau_mode=gz: training.psg.tau_mode = 'gz' "
+                                    "is not one of gw, gy, fixed (did you mean 'gw'?)");
+    CU_ASSERT_EQUAL(cfg->training.psg.tau_mode, CFG_TAU_GW);   /* unchanged */
+    write_file("bad_mode.yaml", HEAD "  mode: energy_only\n");
+    CU_ASSERT_EQUAL(load("bad_mode.yaml", NULL, 0, cfg, &err), E2_BAD_INPUT);
+    CU_ASSERT(contains(err.msg, "bad_mode.yaml:4:9: training.mode = 'energy_only' is not one of "
+                                "train, energy-only (did you mean 'energy-only'?)"));
+    write_file("bad_sweep_mode.yaml", HEAD "sweep:\n  mode: zipp\n  vary:\n    seed: [1, 2]\n");
+    CU_ASSERT_EQUAL(load("bad_sweep_mode.yaml", NULL, 0, cfg, &err), E2_BAD_INPUT);
+    CU_ASSERT(contains(err.msg, "bad_sweep_mode.yaml:5:9: sweep.mode expects grid or zip"));
+
+    /* a sweep over an enum key decodes each point's value */
+    write_file("enum_sweep.yaml",
+               HEAD "sweep:\n  vary:\n    training.psg.tau_mode: [gy, fixed]\n"
+                    "    network.arch: [resnet, mobilenetv2]\n");
+    struct e2_config *point = new_config();
+    CU_ASSERT_EQUAL_FATAL(load("enum_sweep.yaml", NULL, 0, cfg, &err), E2_OK);
+    CU_ASSERT_EQUAL(cfg_sweep_points(cfg), 4);
+    CU_ASSERT_EQUAL(cfg_sweep_point(cfg, 3, point, &err), E2_OK);
+    CU_ASSERT_EQUAL(point->training.psg.tau_mode, CFG_TAU_FIXED);
+    CU_ASSERT_EQUAL(point->network.arch, CFG_ARCH_MOBILENETV2);
+    CU_ASSERT_EQUAL(cfg_sweep_point(cfg, 0, point, &err), E2_OK);
+    CU_ASSERT_EQUAL(point->training.psg.tau_mode, CFG_TAU_GY);
+    CU_ASSERT_EQUAL(point->network.arch, CFG_ARCH_RESNET);
+    free(point);
     free(cfg);
 }
 
@@ -732,6 +867,7 @@ int main(void)
         { "hash", test_hash },
         { "sweeps", test_sweeps },
         { "json and reference", test_json_and_reference },
+        { "enums decoded at load time", test_enum_decoding },
         { "every shipped config loads", test_shipped_configs },
         CU_TEST_INFO_NULL,
     };

@@ -533,7 +533,7 @@ static void test_idx_round_trip(void)
 
         /* Through the config entry point: a test subset keeps the first images. */
         struct cfg_dataset cfg = {0};
-        snprintf(cfg.name, sizeof cfg.name, "fashion-mnist");
+        cfg.name = CFG_DATASET_FASHION_MNIST;
         snprintf(cfg.path, sizeof cfg.path, "%s", dir);
         cfg.test_subset = 3;
         CU_ASSERT_EQUAL_FATAL(ds_load(&cfg, 0, 1, &ds, &err), E2_OK);
@@ -604,7 +604,7 @@ static void test_cifar100_fine_labels(void)
     struct dataset ds;
     struct e2_err err = {{0}};
     struct cfg_dataset cfg = {0};
-    snprintf(cfg.name, sizeof cfg.name, "cifar100");
+    cfg.name = CFG_DATASET_CIFAR100;
     snprintf(cfg.path, sizeof cfg.path, "%s", dir);
     CU_ASSERT_EQUAL_FATAL(ds_load(&cfg, 0, 0, &ds, &err), E2_OK);
     CU_ASSERT_EQUAL(ds.count, 3);
@@ -624,10 +624,10 @@ static void test_unknown_name_and_bad_synthetic(void)
     struct dataset ds;
     struct e2_err err = {{0}};
     struct cfg_dataset cfg = {0};
-    snprintf(cfg.name, sizeof cfg.name, "imagenet");
+    cfg.name = (enum cfg_dataset_name)99;   /* the loader never decodes one */
     CU_ASSERT_EQUAL(ds_load(&cfg, 1, 0, &ds, &err), E2_BAD_INPUT);
-    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "imagenet"));
-    snprintf(cfg.name, sizeof cfg.name, "synthetic");
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "unknown data set 99"));
+    cfg.name = CFG_DATASET_SYNTHETIC;
     cfg.synthetic_train = 10;
     cfg.synthetic_channels = 3;
     cfg.synthetic_size = 8;
@@ -642,7 +642,7 @@ static void test_unknown_name_and_bad_synthetic(void)
 static struct cfg_dataset synthetic_cfg(int train, int test, int classes, int size, int channels)
 {
     struct cfg_dataset cfg = {0};
-    snprintf(cfg.name, sizeof cfg.name, "synthetic");
+    cfg.name = CFG_DATASET_SYNTHETIC;
     cfg.synthetic_train = train;
     cfg.synthetic_test = test;
     cfg.synthetic_classes = classes;
@@ -923,7 +923,7 @@ static void test_real_fashion_mnist(void)
     static const int train_first[10] = {9, 0, 0, 3, 0, 2, 7, 2, 5, 5};
     static const int test_first[10] = {9, 2, 1, 1, 6, 1, 4, 6, 5, 7};
     struct cfg_dataset cfg = {0};
-    snprintf(cfg.name, sizeof cfg.name, "fashion-mnist"); /* path "" = the default */
+    cfg.name = CFG_DATASET_FASHION_MNIST; /* path "" = the default */
     struct dataset tr, te;
     struct e2_err err = {{0}};
     int rc = ds_load(&cfg, 1, 0, &tr, &err);
@@ -962,7 +962,7 @@ static void test_real_cifar10(void)
     static const int train_first[10] = {6, 9, 9, 4, 1, 1, 2, 7, 8, 3};
     static const int test_first[10] = {3, 8, 8, 0, 6, 6, 1, 6, 3, 1};
     struct cfg_dataset cfg = {0};
-    snprintf(cfg.name, sizeof cfg.name, "cifar10");
+    cfg.name = CFG_DATASET_CIFAR10;
     snprintf(cfg.path, sizeof cfg.path, "%s", dir);
     struct dataset tr, te;
     struct e2_err err = {{0}};

@@ -235,7 +235,7 @@ static void check_real_run(const char *method)
     CU_ASSERT_EQUAL_FATAL(ds_load(&cfg->dataset, 0, (uint64_t)cfg->seed, &te, &err), E2_OK);
     struct e2_config *train_cfg = malloc(sizeof *train_cfg);
     *train_cfg = *cfg;
-    snprintf(train_cfg->training.mode, sizeof train_cfg->training.mode, "train");
+    train_cfg->training.mode = CFG_MODE_TRAIN;
     struct train t;
     struct energy_acc real;
     CU_ASSERT_EQUAL_FATAL(energy_init(&real, NULL, NULL), 0);

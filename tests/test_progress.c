@@ -71,7 +71,7 @@ static void test_quiet_prints_nothing(void)
 {
     FILE *f = tmpfile();
     struct progress p;
-    progress_init(&p, f, progress_mode_from("auto", 1), "iter", 10);
+    progress_init(&p, f, progress_mode_from(CFG_PROGRESS_AUTO, 1), "iter", 10);
     progress_update_at(&p, 100, 5, 0.1, 0.2, 0.3);
     progress_note(&p, "x");
     progress_finish(&p, 10, 0.1, 0.2, 0.3);
@@ -79,9 +79,9 @@ static void test_quiet_prints_nothing(void)
     CU_ASSERT_STRING_EQUAL(s, "");
     free(s);
     fclose(f);
-    CU_ASSERT_EQUAL(progress_mode_from("off", 0), PROGRESS_OFF);
-    CU_ASSERT_EQUAL(progress_mode_from("plain", 0), PROGRESS_PLAIN);
-    CU_ASSERT_EQUAL(progress_mode_from("auto", 0), PROGRESS_AUTO);
+    CU_ASSERT_EQUAL(progress_mode_from(CFG_PROGRESS_OFF, 0), PROGRESS_OFF);
+    CU_ASSERT_EQUAL(progress_mode_from(CFG_PROGRESS_PLAIN, 0), PROGRESS_PLAIN);
+    CU_ASSERT_EQUAL(progress_mode_from(CFG_PROGRESS_AUTO, 0), PROGRESS_AUTO);
 }
 
 static void test_finish_ends_the_line(void)

@@ -58,7 +58,7 @@ static int dispatch(const struct e2_options *opts, const struct e2_config *cfg,
     case E2_CMD_RUN:
         if (cfg->has_sweep)
             return cmd_sweep(opts, cfg, err);
-        if (strcmp(cfg->training.mode, "energy-only") == 0)
+        if (cfg->training.mode == CFG_MODE_ENERGY_ONLY)
             return cmd_energy_only(opts, cfg, err);
         return cmd_run(opts, cfg, err);
     case E2_CMD_REPLAY:

@@ -189,7 +189,7 @@ int calibrate_open(const struct e2_config *cfg, struct calibrate *c, struct e2_e
     if (!base)
         return e2_fail(err, E2_FAILURE, "out of memory");
     *base = *cfg;
-    snprintf(base->training.mode, sizeof base->training.mode, "energy-only");
+    base->training.mode = CFG_MODE_ENERGY_ONLY;
     c->base = base;
     int rc = check_free(cfg, c, err);
     const struct cfg_calibration *k = &cfg->calibration;
@@ -431,8 +431,9 @@ static void print_report(FILE *o, const struct calibrate *c, const struct outcom
     const struct e2_config *b = c->base;
     fprintf(o, "e2sim calibrate: %s\n", b->source);
     fprintf(o, "base run: %s-%d (width %d) on %s, %d iterations of batch %d, energy-only, "
-            "float32 SGD baseline\n", b->network.arch, b->network.depth, b->network.width,
-            b->dataset.name, b->training.iterations, b->training.batch_size);
+            "float32 SGD baseline\n", cfg_arch_names[b->network.arch], b->network.depth,
+            b->network.width, cfg_dataset_names[b->dataset.name], b->training.iterations,
+            b->training.batch_size);
     int nfit = 0;
     for (int i = 0; i < c->n; i++)
         nfit += c->pt[i].fitted;

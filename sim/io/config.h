@@ -26,6 +26,46 @@
 #define CFG_TEXT 1024       /* a sweep's value list as YAML flow text */
 #define CFG_LIST_MAX 64
 
+/* The choices of each enum key, once: the C enum, its names (cfg_..._names[value]) and the
+ * schema row's "a|b|c" text are all made from these lists, so the loader decodes the text once
+ * and no code compares config strings. X(ENUM_VALUE, "name"), in the order of the choices. */
+#define CFG_MODES(X) X(CFG_MODE_TRAIN, "train") X(CFG_MODE_ENERGY_ONLY, "energy-only")
+#define CFG_BASES(X)                                                                               \
+    X(CFG_BASE_FP32, "fp32") X(CFG_BASE_FIXED8, "fixed8") X(CFG_BASE_FIXED, "fixed")              \
+    X(CFG_BASE_SIGNSGD, "signsgd") X(CFG_BASE_PSG, "psg")
+#define CFG_ADDONS(X)                                                                              \
+    X(CFG_ADDON_SMD, "smd") X(CFG_ADDON_SLU, "slu") X(CFG_ADDON_SD, "sd") X(CFG_ADDON_SWA, "swa")
+#define CFG_ROUNDINGS(X) X(CFG_ROUND_NEAREST, "nearest") X(CFG_ROUND_STOCHASTIC, "stochastic")
+#define CFG_DECISIONS(X) X(CFG_SLU_BERNOULLI, "bernoulli") X(CFG_SLU_THRESHOLD, "threshold")
+#define CFG_TAU_MODES(X) X(CFG_TAU_GW, "gw") X(CFG_TAU_GY, "gy") X(CFG_TAU_FIXED, "fixed")
+#define CFG_ARCHS(X) X(CFG_ARCH_RESNET, "resnet") X(CFG_ARCH_MOBILENETV2, "mobilenetv2")
+#define CFG_DATASETS(X)                                                                            \
+    X(CFG_DATASET_FASHION_MNIST, "fashion-mnist") X(CFG_DATASET_MNIST, "mnist")                   \
+    X(CFG_DATASET_CIFAR10, "cifar10") X(CFG_DATASET_CIFAR100, "cifar100")                         \
+    X(CFG_DATASET_SYNTHETIC, "synthetic")
+#define CFG_PROGRESSES(X)                                                                          \
+    X(CFG_PROGRESS_AUTO, "auto") X(CFG_PROGRESS_PLAIN, "plain") X(CFG_PROGRESS_OFF, "off")
+#define CFG_SWEEP_MODES(X) X(CFG_SWEEP_GRID, "grid") X(CFG_SWEEP_ZIP, "zip")
+
+#define CFG_ENUM_VALUE(value, name) value,
+enum cfg_mode { CFG_MODES(CFG_ENUM_VALUE) };
+enum cfg_base { CFG_BASES(CFG_ENUM_VALUE) };
+enum cfg_addon { CFG_ADDONS(CFG_ENUM_VALUE) };
+enum cfg_rounding { CFG_ROUNDINGS(CFG_ENUM_VALUE) };
+enum cfg_slu_decision { CFG_DECISIONS(CFG_ENUM_VALUE) };
+enum cfg_tau_mode { CFG_TAU_MODES(CFG_ENUM_VALUE) };
+enum cfg_arch { CFG_ARCHS(CFG_ENUM_VALUE) };
+enum cfg_dataset_name { CFG_DATASETS(CFG_ENUM_VALUE) };
+enum cfg_progress { CFG_PROGRESSES(CFG_ENUM_VALUE) };
+enum cfg_sweep_mode { CFG_SWEEP_MODES(CFG_ENUM_VALUE) };
+#undef CFG_ENUM_VALUE
+
+/* Names by value (config_fields.c), e.g. cfg_dataset_names[cfg->dataset.name]. */
+extern const char *const cfg_mode_names[], *const cfg_base_names[], *const cfg_addon_names[],
+    *const cfg_rounding_names[], *const cfg_decision_names[], *const cfg_tau_mode_names[],
+    *const cfg_arch_names[], *const cfg_dataset_names[], *const cfg_progress_names[],
+    *const cfg_sweep_mode_names[];
+
 struct cfg_int_list { int n; int v[CFG_LIST_MAX]; };
 struct cfg_double_list { int n; double v[CFG_LIST_MAX]; };
 struct cfg_string_list { int n; char v[CFG_LIST_MAX][CFG_STR]; };
@@ -33,16 +73,16 @@ struct cfg_text_list { int n; char v[CFG_LIST_MAX][CFG_TEXT]; };
 
 struct cfg_precision {
     int activations, weights, grad_output, grad_weight, accumulator; /* bits; 32 = float */
-    char rounding[CFG_STR];                    /* nearest | stochastic */
+    enum cfg_rounding rounding;
 };
 
 struct cfg_smd { int enabled; double p; int momentum_on_skip; };
 struct cfg_slu {
-    int enabled; double alpha; double target_skip; char decision[CFG_STR]; /* bernoulli | threshold */
+    int enabled; double alpha; double target_skip; enum cfg_slu_decision decision;
 };
 struct cfg_sd { int enabled; double skip_ratio; };
 struct cfg_psg {
-    int enabled; int msb_x, msb_g; double beta; char tau_mode[CFG_STR]; /* gw | gy | fixed */
+    int enabled; int msb_x, msb_g; double beta; enum cfg_tau_mode tau_mode;
     double tau;
 };
 struct cfg_swa { int enabled; double start; int every; double lr; };
@@ -54,9 +94,9 @@ struct cfg_energy_only {
 };
 
 struct cfg_training {
-    char mode[CFG_STR];                 /* train | energy-only */
+    enum cfg_mode mode;
     struct cfg_string_list method;      /* e.g. [smd, slu, psg, swa]; exactly one base */
-    char base[CFG_STR];                 /* resolved: fp32 | fixed8 | fixed | signsgd | psg */
+    enum cfg_base base;                 /* resolved from method */
     int iterations, batch_size;
     double epochs;                      /* > 0: run length in epochs instead of iterations */
     double lr, lr_decay, momentum, weight_decay;
@@ -76,13 +116,13 @@ struct cfg_training {
 };
 
 struct cfg_network {
-    char arch[CFG_STR];                 /* resnet | mobilenetv2 */
+    enum cfg_arch arch;
     int depth;                          /* ResNet 6n+2 */
     int width;                          /* channels of the first stage */
 };
 
 struct cfg_dataset {
-    char name[CFG_STR];                 /* fashion-mnist | mnist | cifar10 | cifar100 | synthetic */
+    enum cfg_dataset_name name;
     char path[CFG_STR];
     int train_subset, test_subset;      /* 0 = all */
     int augment, normalize;
@@ -91,13 +131,13 @@ struct cfg_dataset {
 
 struct cfg_report {
     int top_layers;
-    char progress[CFG_STR];             /* auto | plain | off */
+    enum cfg_progress progress;
     char trace[CFG_STR];                /* op trace file to record ("" = none) */
     int timeline;                       /* write timeline.json.gz and timeline.vcd */
 };
 
 struct cfg_sweep {
-    char mode[CFG_STR];                 /* grid | zip */
+    enum cfg_sweep_mode mode;
     struct cfg_string_list keys;        /* dotted config keys, in the file's order */
     struct cfg_text_list values;        /* per key: a canonical YAML flow list, e.g. "[0.05, 0.1]" */
 };
@@ -135,7 +175,9 @@ struct e2_config {
 };
 
 enum cfg_type {
-    CFG_INT, CFG_DOUBLE, CFG_BOOL, CFG_STRING, CFG_ENUM,
+    CFG_INT, CFG_DOUBLE, CFG_BOOL, CFG_STRING,
+    CFG_CHOICE,   /* one of the choices, decoded: an enum above (the choice's index) */
+    CFG_ENUM,     /* one of the choices, kept as text (hardware.dataflow: models/ reads it) */
     CFG_INT_LIST, CFG_DOUBLE_LIST, CFG_STRING_LIST
 };
 
@@ -146,7 +188,8 @@ struct cfg_field {
     size_t offset;        /* offsetof(struct e2_config, ...) */
     const char *def;      /* default, as YAML text */
     double min, max;      /* inclusive range for numbers and list elements */
-    const char *choices;  /* "a|b|c" for CFG_ENUM and CFG_STRING_LIST elements; NULL = any */
+    const char *choices;  /* "a|b|c" for CFG_CHOICE, CFG_ENUM and CFG_STRING_LIST elements (and
+                             restricted CFG_INTs); NULL = any */
     const char *doc;      /* one line, printed as a comment by --print-config */
 };
 

@@ -9,21 +9,41 @@
 #define F(f) offsetof(struct e2_config, f)
 #define ANY 1e300
 
+/* The enums' names and choices, made from their lists in config.h. CHOICES(CFG_ARCHS) is
+ * "resnet|mobilenetv2": "|resnet" "|mobilenetv2" without its first bar. */
+#define NAME(value, name) [value] = name,
+#define BAR_NAME(value, name) "|" name
+#define CHOICES(list) (list(BAR_NAME) + 1)
+
+const char *const cfg_mode_names[] = {CFG_MODES(NAME) NULL};
+const char *const cfg_base_names[] = {CFG_BASES(NAME) NULL};
+const char *const cfg_addon_names[] = {CFG_ADDONS(NAME) NULL};
+const char *const cfg_rounding_names[] = {CFG_ROUNDINGS(NAME) NULL};
+const char *const cfg_decision_names[] = {CFG_DECISIONS(NAME) NULL};
+const char *const cfg_tau_mode_names[] = {CFG_TAU_MODES(NAME) NULL};
+const char *const cfg_arch_names[] = {CFG_ARCHS(NAME) NULL};
+const char *const cfg_dataset_names[] = {CFG_DATASETS(NAME) NULL};
+const char *const cfg_progress_names[] = {CFG_PROGRESSES(NAME) NULL};
+const char *const cfg_sweep_mode_names[] = {CFG_SWEEP_MODES(NAME) NULL};
+
+/* A CFG_CHOICE field is read and written as an int. */
+_Static_assert(sizeof(enum cfg_mode) == sizeof(int) && sizeof(enum cfg_dataset_name) == sizeof(int),
+               "config enums are stored as int");
+
 const struct cfg_field cfg_run_fields[] = {
     {"name", CFG_STRING, F(name), "e2sim", 0, 0, NULL,
      "name of the run (required); the default output folder is out/<name>-<timestamp>"},
     {"seed", CFG_INT, F(seed), "1", 0, INT_MAX, NULL,
      "seed of every random stream: initialization, data order, rounding, SMD, SLU, SD"},
 
-    {"network.arch", CFG_ENUM, F(network.arch), "resnet", 0, 0, "resnet|mobilenetv2",
+    {"network.arch", CFG_CHOICE, F(network.arch), "resnet", 0, 0, CHOICES(CFG_ARCHS),
      "network: CIFAR-style ResNet with basic blocks, or MobileNetV2 for 32x32 inputs"},
     {"network.depth", CFG_INT, F(network.depth), "8", 8, 1202, NULL,
      "ResNet depth 6n+2 (8, 14, 20, 38, 74, 110); ignored by mobilenetv2"},
     {"network.width", CFG_INT, F(network.width), "16", 1, 1024, NULL,
      "channels of the first stage (ResNet 16; MobileNetV2's first conv 32)"},
 
-    {"dataset.name", CFG_ENUM, F(dataset.name), "fashion-mnist", 0, 0,
-     "fashion-mnist|mnist|cifar10|cifar100|synthetic",
+    {"dataset.name", CFG_CHOICE, F(dataset.name), "fashion-mnist", 0, 0, CHOICES(CFG_DATASETS),
      "data set; synthetic is a seeded random set for tests and quick runs"},
     {"dataset.path", CFG_STRING, F(dataset.path), "", 0, 0, NULL,
      "folder with the data set's files (idx or idx.gz; CIFAR binary batches); empty: the data "
@@ -47,10 +67,10 @@ const struct cfg_field cfg_run_fields[] = {
     {"dataset.synthetic_channels", CFG_INT, F(dataset.synthetic_channels), "1", 1, 16, NULL,
      "synthetic: image channels"},
 
-    {"training.mode", CFG_ENUM, F(training.mode), "train", 0, 0, "train|energy-only",
+    {"training.mode", CFG_CHOICE, F(training.mode), "train", 0, 0, CHOICES(CFG_MODES),
      "train for real, or generate the op stream from training.energy_only statistics"},
     {"training.method", CFG_STRING_LIST, F(training.method), "[smd, slu, psg, swa]", 0, 0,
-     "fp32|fixed8|fixed|signsgd|psg|smd|slu|sd|swa",
+     (CFG_BASES(BAR_NAME) CFG_ADDONS(BAR_NAME) + 1),
      "required: one base (fp32, fixed8, fixed, signsgd, psg) plus any of smd, slu or sd, swa"},
     {"training.iterations", CFG_INT, F(training.iterations), "1000", 1, INT_MAX, NULL,
      "length of the run in iterations (SMD-skipped minibatches count)"},
@@ -92,8 +112,8 @@ const struct cfg_field cfg_run_fields[] = {
      NULL, "bits of weight gradients g_w (32 = float)"},
     {"training.precision.accumulator", CFG_INT, F(training.precision.accumulator), "48", 16, 64,
      NULL, "accumulator bits (the DSP48E1 post-adder has 48); overflow is counted"},
-    {"training.precision.rounding", CFG_ENUM, F(training.precision.rounding), "nearest", 0, 0,
-     "nearest|stochastic", "rounding when quantizing (stochastic draws are keyed by the seed)"},
+    {"training.precision.rounding", CFG_CHOICE, F(training.precision.rounding), "nearest", 0, 0,
+     CHOICES(CFG_ROUNDINGS), "rounding when quantizing (stochastic draws are keyed by the seed)"},
 
     {"training.smd.p", CFG_DOUBLE, F(training.smd.p), "0.5", 0, 1, NULL,
      "SMD: probability of skipping each minibatch (below 1)"},
@@ -104,8 +124,8 @@ const struct cfg_field cfg_run_fields[] = {
      "SLU: weight of the computation-cost term alpha*C(W,G) in the loss"},
     {"training.slu.target_skip", CFG_DOUBLE, F(training.slu.target_skip), "0.4", 0, 1, NULL,
      "SLU: target skip ratio; alpha's sign pushes the achieved ratio towards it (below 1)"},
-    {"training.slu.decision", CFG_ENUM, F(training.slu.decision), "bernoulli", 0, 0,
-     "bernoulli|threshold",
+    {"training.slu.decision", CFG_CHOICE, F(training.slu.decision), "bernoulli", 0, 0,
+     CHOICES(CFG_DECISIONS),
      "SLU: execute a block by Bernoulli(p) with a straight-through gradient, or if p > 0.5"},
 
     {"training.sd.skip_ratio", CFG_DOUBLE, F(training.sd.skip_ratio), "0.4", 0, 1, NULL,
@@ -117,7 +137,8 @@ const struct cfg_field cfg_run_fields[] = {
      "PSG: predictor bits of output gradients"},
     {"training.psg.beta", CFG_DOUBLE, F(training.psg.beta), "0.05", 0, 1, NULL,
      "PSG: adaptive threshold ratio, tau = beta * max (see tau_mode)"},
-    {"training.psg.tau_mode", CFG_ENUM, F(training.psg.tau_mode), "gw", 0, 0, "gw|gy|fixed",
+    {"training.psg.tau_mode", CFG_CHOICE, F(training.psg.tau_mode), "gw", 0, 0,
+     CHOICES(CFG_TAU_MODES),
      "PSG: tau from max|g_w^msb| per layer (authors' code), max g_y^msb (paper text), or fixed"},
     {"training.psg.tau", CFG_DOUBLE, F(training.psg.tau), "0", 0, ANY, NULL,
      "PSG: the threshold when tau_mode is fixed"},
@@ -137,7 +158,7 @@ const struct cfg_field cfg_run_fields[] = {
 
     {"report.top_layers", CFG_INT, F(report.top_layers), "10", 0, 100000, NULL,
      "layers listed by energy in report.md (0 = all)"},
-    {"report.progress", CFG_ENUM, F(report.progress), "auto", 0, 0, "auto|plain|off",
+    {"report.progress", CFG_CHOICE, F(report.progress), "auto", 0, 0, CHOICES(CFG_PROGRESSES),
      "progress display: a live line on a terminal (auto), plain lines, or none"},
     {"report.trace", CFG_STRING, F(report.trace), "", 0, 0, NULL,
      "record the op trace to this file (\"\" = none); same as --trace"},

@@ -458,17 +458,20 @@ int ds_make_synthetic(int count, int channels, int size, int classes, uint64_t s
 
 /* ---------------------------------------------------------------- top level */
 
-const char *ds_default_path(const char *name)
+const char *ds_default_path(enum cfg_dataset_name name)
 {
-    if (strcmp(name, "fashion-mnist") == 0)
+    switch (name) {
+    case CFG_DATASET_FASHION_MNIST:
         return "/usr/share/datasets/fashion-mnist";
-    if (strcmp(name, "mnist") == 0)
+    case CFG_DATASET_MNIST:
         return "/usr/share/datasets/mnist";
-    if (strcmp(name, "cifar10") == 0)
+    case CFG_DATASET_CIFAR10:
         return "data/cifar10";
-    if (strcmp(name, "cifar100") == 0)
+    case CFG_DATASET_CIFAR100:
         return "data/cifar100";
-    return NULL;
+    default:
+        return NULL;
+    }
 }
 
 void ds_truncate(struct dataset *ds, int n)
@@ -481,20 +484,19 @@ int ds_load(const struct cfg_dataset *cfg, int train, uint64_t seed, struct data
             struct e2_err *err)
 {
     memset(out, 0, sizeof *out);
-    const char *name = cfg->name;
     int subset = train ? cfg->train_subset : cfg->test_subset;
     if (subset < 0)
         return e2_fail(err, E2_BAD_INPUT, "dataset.%s_subset: %d is negative",
                        train ? "train" : "test", subset);
-    const char *dir = cfg->path[0] ? cfg->path : ds_default_path(name);
+    const char *dir = cfg->path[0] ? cfg->path : ds_default_path(cfg->name);
     int rc;
-    if (strcmp(name, "fashion-mnist") == 0 || strcmp(name, "mnist") == 0) {
-        rc = ds_load_idx(dir, train, name, out, err);
-    } else if (strcmp(name, "cifar10") == 0) {
+    if (cfg->name == CFG_DATASET_FASHION_MNIST || cfg->name == CFG_DATASET_MNIST) {
+        rc = ds_load_idx(dir, train, cfg_dataset_names[cfg->name], out, err);
+    } else if (cfg->name == CFG_DATASET_CIFAR10) {
         rc = ds_load_cifar10(dir, train, out, err);
-    } else if (strcmp(name, "cifar100") == 0) {
+    } else if (cfg->name == CFG_DATASET_CIFAR100) {
         rc = ds_load_cifar100(dir, train, out, err);
-    } else if (strcmp(name, "synthetic") == 0) {
+    } else if (cfg->name == CFG_DATASET_SYNTHETIC) {
         int count = train ? cfg->synthetic_train : cfg->synthetic_test;
         if (subset > 0 && subset < count)
             count = subset; /* same images as the first `subset` of the full set */
@@ -502,8 +504,8 @@ int ds_load(const struct cfg_dataset *cfg, int train, uint64_t seed, struct data
                                cfg->synthetic_classes, seed, !train, out, err);
     } else {
         return e2_fail(err, E2_BAD_INPUT,
-                       "dataset.name: unknown data set '%s' "
-                       "(fashion-mnist | mnist | cifar10 | cifar100 | synthetic)", name);
+                       "dataset.name: unknown data set %d (the config loader decodes "
+                       "fashion-mnist | mnist | cifar10 | cifar100 | synthetic)", (int)cfg->name);
     }
     if (rc == E2_OK)
         ds_truncate(out, subset);

@@ -37,7 +37,7 @@ struct ds_aug {
 };
 
 /* Default folder for a data set name when cfg->path is empty (NULL for synthetic/unknown). */
-const char *ds_default_path(const char *name);
+const char *ds_default_path(enum cfg_dataset_name name);
 
 /* Loads the training (train != 0) or test split named by cfg->name from cfg->path (or the
  * default path), keeping the first train_subset / test_subset images (0 = all; a subset larger

@@ -29,13 +29,11 @@ void progress_format_duration(char *buf, size_t size, double s)
         snprintf(buf, size, "%lds", t);
 }
 
-enum progress_mode progress_mode_from(const char *name, int quiet)
+enum progress_mode progress_mode_from(enum cfg_progress setting, int quiet)
 {
-    if (quiet || (name && strcmp(name, "off") == 0))
+    if (quiet || setting == CFG_PROGRESS_OFF)
         return PROGRESS_OFF;
-    if (name && strcmp(name, "plain") == 0)
-        return PROGRESS_PLAIN;
-    return PROGRESS_AUTO;
+    return setting == CFG_PROGRESS_PLAIN ? PROGRESS_PLAIN : PROGRESS_AUTO;
 }
 
 static void init_at(struct progress *p, FILE *f, enum progress_mode mode, const char *what,

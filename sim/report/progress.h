@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include "config.h"
 
 #define PROGRESS_PLAIN_EVERY_S 5.0
 #define PROGRESS_TTY_EVERY_S 0.1
@@ -28,8 +29,8 @@ struct progress {
  * ("iter"), total is the number of units (0 = unknown). Starts the clock. */
 void progress_init(struct progress *p, FILE *f, enum progress_mode mode, const char *what,
                    uint64_t total);
-/* "auto" | "plain" | "off" (the report.progress config key) to a mode; quiet forces off. */
-enum progress_mode progress_mode_from(const char *name, int quiet);
+/* The report.progress config key (auto, plain, off) to a mode; quiet forces off. */
+enum progress_mode progress_mode_from(enum cfg_progress setting, int quiet);
 
 /* Report `done` units; loss / top1 / joules may be NaN when unknown. Prints when due. */
 void progress_update(struct progress *p, uint64_t done, double loss, double top1, double joules);

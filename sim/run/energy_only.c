@@ -127,12 +127,12 @@ void energy_only_plan_free(struct energy_only_plan *plan)
 static int dataset_shape(const struct cfg_dataset *d, int *c, int *h, int *w, int *classes,
                          int *train_count)
 {
-    if (strcmp(d->name, "cifar10") == 0 || strcmp(d->name, "cifar100") == 0) {
+    if (d->name == CFG_DATASET_CIFAR10 || d->name == CFG_DATASET_CIFAR100) {
         *c = 3, *h = *w = 32, *train_count = 50000;
-        *classes = strcmp(d->name, "cifar10") == 0 ? 10 : 100;
-    } else if (strcmp(d->name, "mnist") == 0 || strcmp(d->name, "fashion-mnist") == 0) {
+        *classes = d->name == CFG_DATASET_CIFAR10 ? 10 : 100;
+    } else if (d->name == CFG_DATASET_MNIST || d->name == CFG_DATASET_FASHION_MNIST) {
         *c = 1, *h = *w = 28, *classes = 10, *train_count = 60000;
-    } else if (strcmp(d->name, "synthetic") == 0) {
+    } else if (d->name == CFG_DATASET_SYNTHETIC) {
         *c = d->synthetic_channels, *h = *w = d->synthetic_size;
         *classes = d->synthetic_classes, *train_count = d->synthetic_train;
     } else {
@@ -149,7 +149,7 @@ int energy_only_net(const struct e2_config *cfg, int fp32, struct net **out, str
     *out = NULL;
     if (dataset_shape(&cfg->dataset, &c, &h, &w, &classes, &count) != 0)
         return e2_fail(err, E2_BAD_INPUT, "%s: energy-only: unknown data set '%s'", cfg->source,
-                       cfg->dataset.name);
+                       cfg_dataset_names[cfg->dataset.name]);
     return train_net_create(cfg, c, h, w, classes, fp32, out, err);
 }
 
@@ -192,7 +192,8 @@ int energy_only_plan_make(const struct e2_config *cfg, const struct net *net,
     if (tr->slu.enabled && s->n != 1 && s->n != blocks - 1)
         rc = e2_fail(err, E2_BAD_INPUT, "%s: training.energy_only.slu_skip has %d values; "
                      "%s-%d has %d gated blocks: give one ratio, or one per gated block",
-                     cfg->source, s->n, cfg->network.arch, cfg->network.depth, blocks - 1);
+                     cfg->source, s->n, cfg_arch_names[cfg->network.arch], cfg->network.depth,
+                     blocks - 1);
     if (tr->sd.enabled)
         sd_survival(blocks, tr->sd.skip_ratio, survival);
     for (int b = 1; rc == E2_OK && b < blocks; b++) {
@@ -329,11 +330,11 @@ int energy_only_build(const struct e2_config *cfg, struct energy_only_stream *s,
         energy_only_stream_free(s);
         return e2_fail(err, E2_FAILURE, "out of memory");
     }
-    if (strcmp(cfg->network.arch, "mobilenetv2") == 0)
+    if (cfg->network.arch == CFG_ARCH_MOBILENETV2)
         snprintf(s->network, sizeof s->network, "mobilenetv2-w%d", cfg->network.width);
     else
         snprintf(s->network, sizeof s->network, "resnet-%d", cfg->network.depth);
-    snprintf(s->dataset, sizeof s->dataset, "%.63s", cfg->dataset.name);
+    snprintf(s->dataset, sizeof s->dataset, "%.63s", cfg_dataset_names[cfg->dataset.name]);
     method_text(cfg, s->method, sizeof s->method);
 
     struct net *net = NULL;

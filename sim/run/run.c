@@ -52,7 +52,7 @@ static void method_text(const struct e2_config *cfg, char *buf, size_t size)
 
 static void network_text(const struct e2_config *cfg, char *buf, size_t size)
 {
-    if (strcmp(cfg->network.arch, "mobilenetv2") == 0)
+    if (cfg->network.arch == CFG_ARCH_MOBILENETV2)
         snprintf(buf, size, "mobilenetv2-w%d", cfg->network.width);
     else
         snprintf(buf, size, "resnet-%d", cfg->network.depth);
@@ -92,7 +92,7 @@ static int fill_report(struct run *r, const struct e2_config *cfg, int priced)
     strcpy(rep->kind, "train");
     snprintf(rep->name, sizeof rep->name, "%s", cfg->name);
     network_text(cfg, rep->network, sizeof rep->network);
-    snprintf(rep->dataset, sizeof rep->dataset, "%s", cfg->dataset.name);
+    snprintf(rep->dataset, sizeof rep->dataset, "%s", cfg_dataset_names[cfg->dataset.name]);
     method_text(cfg, rep->method, sizeof rep->method);
     rep->config_text = r->config_text;
     rep->wall_seconds = t->wall_seconds;
@@ -305,7 +305,7 @@ static int run_training(struct run *r, const struct e2_options *opts,
         struct trace_header h;
         memset(&h, 0, sizeof h);
         network_text(cfg, h.network, sizeof h.network);
-        snprintf(h.dataset, sizeof h.dataset, "%s", cfg->dataset.name);
+        snprintf(h.dataset, sizeof h.dataset, "%s", cfg_dataset_names[cfg->dataset.name]);
         h.config_text = r->config_text;
         h.config_hash = trace_config_hash(r->config_text);
         h.layer_count = r->nlayers;

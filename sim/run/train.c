@@ -125,9 +125,9 @@ static const uint32_t *train_perm_for(void *ctx, uint64_t epoch)
 struct net_precision train_precision(const struct cfg_training *tr)
 {
     struct net_precision prec;
-    if (strcmp(tr->base, "fp32") == 0) {
+    if (tr->base == CFG_BASE_FP32) {
         prec = net_precision_float();
-    } else if (strcmp(tr->base, "fixed8") == 0) {
+    } else if (tr->base == CFG_BASE_FIXED8) {
         /* Banner et al. [15]: 8-bit activations and weights, 32-bit gradients. */
         prec = net_precision_fixed(8, 8, 32);
         prec.grad_weight = 32;
@@ -138,15 +138,15 @@ struct net_precision train_precision(const struct cfg_training *tr)
         prec.grad_weight = tr->precision.grad_weight;
         prec.accumulator = tr->precision.accumulator;
     }
-    prec.stochastic = strcmp(tr->precision.rounding, "stochastic") == 0;
+    prec.stochastic = tr->precision.rounding == CFG_ROUND_STOCHASTIC;
     return prec;
 }
 
 enum optim_rule train_rule(const struct cfg_training *tr)
 {
-    if (strcmp(tr->base, "signsgd") == 0)
+    if (tr->base == CFG_BASE_SIGNSGD)
         return OPTIM_SIGNSGD;
-    if (strcmp(tr->base, "psg") == 0)
+    if (tr->base == CFG_BASE_PSG)
         return OPTIM_PSG;
     return OPTIM_SGD;
 }
@@ -164,22 +164,22 @@ int train_net_create(const struct e2_config *cfg, int c, int h, int w, int class
 {
     const struct cfg_training *tr = &cfg->training;
     struct net_precision prec = fp32 ? net_precision_float() : train_precision(tr);
-    enum net_arch arch = strcmp(cfg->network.arch, "mobilenetv2") == 0 ? NET_MOBILENETV2
-                                                                        : NET_RESNET;
+    enum net_arch arch = cfg->network.arch == CFG_ARCH_MOBILENETV2 ? NET_MOBILENETV2 : NET_RESNET;
     struct net *net = NULL;
     *out = NULL;
     if (net_create(arch, cfg->network.depth, cfg->network.width, c, h, w, classes, &prec,
                    (uint64_t)cfg->seed, &net) != 0)
         return e2_fail(err, E2_BAD_INPUT, "%s: cannot build %s-%d (width %d) for %dx%dx%d "
-                       "inputs (bad depth, or out of memory)", cfg->source, cfg->network.arch,
+                       "inputs (bad depth, or out of memory)", cfg->source,
+                       cfg_arch_names[cfg->network.arch],
                        cfg->network.depth, cfg->network.width, c, h, w);
     int rc = E2_OK;
     if (!fp32 && tr->psg.enabled) {
         struct psg_config pc = {
             .msb_x = tr->psg.msb_x, .msb_g = tr->psg.msb_g,
-            .tau_mode = strcmp(tr->psg.tau_mode, "gy") == 0      ? PSG_TAU_GY
-                        : strcmp(tr->psg.tau_mode, "fixed") == 0 ? PSG_TAU_FIXED
-                                                                  : PSG_TAU_GW,
+            .tau_mode = tr->psg.tau_mode == CFG_TAU_GY      ? PSG_TAU_GY
+                        : tr->psg.tau_mode == CFG_TAU_FIXED ? PSG_TAU_FIXED
+                                                            : PSG_TAU_GW,
             .beta = (float)tr->psg.beta, .tau = (float)tr->psg.tau,
         };
         if (net_set_psg(net, &pc) != 0)
@@ -187,8 +187,8 @@ int train_net_create(const struct e2_config *cfg, int c, int h, int w, int class
                          "gradients (training.precision)", cfg->source);
     }
     if (rc == E2_OK && !fp32 && tr->slu.enabled &&
-        net_set_slu(net, 1, strcmp(tr->slu.decision, "threshold") == 0 ? GATE_THRESHOLD
-                                                                         : GATE_BERNOULLI) != 0)
+        net_set_slu(net, 1, tr->slu.decision == CFG_SLU_THRESHOLD ? GATE_THRESHOLD
+                                                                   : GATE_BERNOULLI) != 0)
         rc = e2_fail(err, E2_FAILURE, "out of memory building the SLU gates");
     if (rc != E2_OK) {
         net_free(net);
