@@ -213,17 +213,17 @@ static void test_drampower_ddr4_vpp(void)
     CU_ASSERT_EQUAL(c.active_cycles, 40 + 350);
     CU_ASSERT_EQUAL(c.precharged_cycles, 15 + 95);
     /* four x16 devices, VDD 1.2 V, VPP 2.5 V (mA V ns = pJ) */
-    CU_ASSERT(c.act_fj == (hw_fj)5542400);     /* 4 x ((95-61) x 1.2 + (4-3) x 2.5) x 32 ns */
-    CU_ASSERT(c.pre_fj == (hw_fj)3942144);     /* 4 x (95-37) x 1.2 x 14.16 ns */
-    CU_ASSERT(c.rd_fj == (hw_fj)3475200);      /* 4 x (242-61) x 1.2 x 4 ns */
-    CU_ASSERT(c.wr_fj == (hw_fj)3206400);      /* 4 x (228-61) x 1.2 x 4 ns */
-    CU_ASSERT(c.rd_io_fj == (hw_fj)742400);    /* 4 x 16 pins x 2.9 mW x 4 ns */
-    CU_ASSERT(c.wr_odt_fj == (hw_fj)3481600);  /* 4 x 16 pins x 13.6 mW x 4 ns */
-    CU_ASSERT(c.ref_fj == (hw_fj)25480000);    /* 4 x ((72-61) x 1.2 + (5-3) x 2.5) x 350 ns */
+    CU_ASSERT(c.act_fj == (e2_fj)5542400);     /* 4 x ((95-61) x 1.2 + (4-3) x 2.5) x 32 ns */
+    CU_ASSERT(c.pre_fj == (e2_fj)3942144);     /* 4 x (95-37) x 1.2 x 14.16 ns */
+    CU_ASSERT(c.rd_fj == (e2_fj)3475200);      /* 4 x (242-61) x 1.2 x 4 ns */
+    CU_ASSERT(c.wr_fj == (e2_fj)3206400);      /* 4 x (228-61) x 1.2 x 4 ns */
+    CU_ASSERT(c.rd_io_fj == (e2_fj)742400);    /* 4 x 16 pins x 2.9 mW x 4 ns */
+    CU_ASSERT(c.wr_odt_fj == (e2_fj)3481600);  /* 4 x 16 pins x 13.6 mW x 4 ns */
+    CU_ASSERT(c.ref_fj == (e2_fj)25480000);    /* 4 x ((72-61) x 1.2 + (5-3) x 2.5) x 350 ns */
     /* per clock: active 4 x (61 x 1.2 + 3 x 2.5) = 322.8 pJ, precharged 4 x (37 x 1.2 + 3 x 2.5)
      * = 207.6 pJ */
-    CU_ASSERT(c.background_fj == (hw_fj)390 * 322800 + (hw_fj)110 * 207600);
-    CU_ASSERT(c.total_fj == (hw_fj)5542400 + 3942144 + 3475200 + 3206400 + 742400 + 3481600 +
+    CU_ASSERT(c.background_fj == (e2_fj)390 * 322800 + (e2_fj)110 * 207600);
+    CU_ASSERT(c.total_fj == (e2_fj)5542400 + 3942144 + 3475200 + 3206400 + 742400 + 3481600 +
                                 25480000 + 390 * 322800 + 110 * 207600);
     hw_free(m);
 }

@@ -34,15 +34,15 @@ static void test_drampower_commands(void)
     CU_ASSERT_EQUAL(c.active_cycles, 30 + 20 + 86);
     CU_ASSERT_EQUAL(c.precharged_cycles, 10 + 7 + 47);
     /* Two x16 devices: E = 2 x current x V x time (mA V ns = pJ), in fJ. */
-    CU_ASSERT(c.act_fj == (hw_fj)2 * 7312500);        /* 2 x (110-45) mA x 37.5 ns x 1.5 V */
-    CU_ASSERT(c.pre_fj == (hw_fj)2 * 2677500);        /* 2 x (110-42) mA x 13.125 ns x 1.5 V */
-    CU_ASSERT(c.rd_fj == (hw_fj)3 * 3375000);         /* 2 x (195-45) mA x 1.5 V x 4 x 1.875 ns */
-    CU_ASSERT(c.rd_io_fj == (hw_fj)3 * 1104000);      /* 2 x 16 pins x 4.6 mW x 7.5 ns */
-    CU_ASSERT(c.wr_fj == (hw_fj)3532500);             /* 2 x (202-45) mA x 1.5 V x 7.5 ns */
-    CU_ASSERT(c.wr_odt_fj == (hw_fj)5088000);         /* 2 x 16 pins x 21.2 mW x 7.5 ns */
-    CU_ASSERT(c.ref_fj == (hw_fj)81600000);           /* 2 x (215-45) mA x 1.5 V x 160 ns */
-    CU_ASSERT(c.background_fj == (hw_fj)136 * 253125 + (hw_fj)64 * 236250);
-    CU_ASSERT(c.total_fj == (hw_fj)173182500);
+    CU_ASSERT(c.act_fj == (e2_fj)2 * 7312500);        /* 2 x (110-45) mA x 37.5 ns x 1.5 V */
+    CU_ASSERT(c.pre_fj == (e2_fj)2 * 2677500);        /* 2 x (110-42) mA x 13.125 ns x 1.5 V */
+    CU_ASSERT(c.rd_fj == (e2_fj)3 * 3375000);         /* 2 x (195-45) mA x 1.5 V x 4 x 1.875 ns */
+    CU_ASSERT(c.rd_io_fj == (e2_fj)3 * 1104000);      /* 2 x 16 pins x 4.6 mW x 7.5 ns */
+    CU_ASSERT(c.wr_fj == (e2_fj)3532500);             /* 2 x (202-45) mA x 1.5 V x 7.5 ns */
+    CU_ASSERT(c.wr_odt_fj == (e2_fj)5088000);         /* 2 x 16 pins x 21.2 mW x 7.5 ns */
+    CU_ASSERT(c.ref_fj == (e2_fj)81600000);           /* 2 x (215-45) mA x 1.5 V x 160 ns */
+    CU_ASSERT(c.background_fj == (e2_fj)136 * 253125 + (e2_fj)64 * 236250);
+    CU_ASSERT(c.total_fj == (e2_fj)173182500);
     hw_free(m);
 }
 

@@ -70,7 +70,7 @@ static void test_transfers_book_beats(void)
     CU_ASSERT_EQUAL(hwt_unit(o.l, HW_AXI_HP, "beat (64-bit, incl. DMA)"), 16000);   /* 16 pJ */
     struct hw_filter axi = hw_filter_all();
     axi.component = HW_AXI_HP;
-    CU_ASSERT(hw_ledger_fj(o.l, &axi) == (hw_fj)4096 * 16000);
+    CU_ASSERT(hw_ledger_fj(o.l, &axi) == (e2_fj)4096 * 16000);
     hwt_release(o);
 }
 

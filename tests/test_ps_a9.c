@@ -35,7 +35,7 @@ static void test_loss(void)
     struct hw_filter ps = hw_filter_all();
     ps.component = HW_PS_A9;
     ps.dynamic = 1;
-    CU_ASSERT(hw_ledger_fj(o.l, &ps) == (hw_fj)2 * 480 * A9_CYCLE_FJ);
+    CU_ASSERT(hw_ledger_fj(o.l, &ps) == (e2_fj)2 * 480 * A9_CYCLE_FJ);
     /* overlapped with the fabric: no run time of its own */
     CU_ASSERT_EQUAL(hw_ledger_cycles(o.l, NULL), 0);
     hwt_release(o);
