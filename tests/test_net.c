@@ -447,7 +447,7 @@ static void one_case(struct net *net, const uint8_t *mask, const struct optim_co
         for (int i = 0; i < n; i++)
             active[b] += m[b * n + i];
     }
-    struct psg_stats tot = optim_psg_total(p, np);
+    struct psg_stats tot = psg_total(p, np);
     float frac = tot.count ? (float)(tot.count - tot.predictor) / (float)tot.count : 0.0f;
     CU_ASSERT_EQUAL(net_emit_iteration(net, n, active, frac, oc, &ds), 0);
     CU_ASSERT(same_records(&real, &dry, psg));
@@ -588,10 +588,10 @@ static void test_psg_limits(void)
     struct psg_config big = { 4, 10, PSG_TAU_FIXED, 0.05f, 1e30f };
     CU_ASSERT_EQUAL(net_set_psg(b, &big), 0);
     conv_grads(b, x, N, g1, cnt, &nc);
-    struct psg_stats t = optim_psg_total(NULL, 0);
+    struct psg_stats t = psg_total(NULL, 0);
     struct net_param *p;
     int np = net_params(b, &p);
-    t = optim_psg_total(p, np);
+    t = psg_total(p, np);
     CU_ASSERT_EQUAL(t.predictor, 0);
     CU_ASSERT_EQUAL(t.flips, 0);
     long mism = 0, total = 0;
@@ -609,7 +609,7 @@ static void test_psg_limits(void)
     net_set_psg(c, &zero);
     conv_grads(c, x, N, g2, cnt, &nc);
     np = net_params(c, &p);
-    t = optim_psg_total(p, np);
+    t = psg_total(p, np);
     CU_ASSERT_EQUAL(t.predictor, t.count);
     CU_ASSERT_EQUAL(t.count, total);
     long disagree = 0;
@@ -630,7 +630,7 @@ static void test_psg_limits(void)
     float *g3[32];
     conv_grads(d, x, N, g3, cnt, &nc);
     np = net_params(d, &p);
-    t = optim_psg_total(p, np);
+    t = psg_total(p, np);
     CU_ASSERT(t.predictor > 0 && t.predictor < t.count);
     for (int k = 0; k < nc; k++) {
         free(g0[k]);
@@ -680,32 +680,6 @@ static void test_fixed_tracks_float(void)
 }
 
 /* ---- BN re-estimation for SWA ---- */
-
-static void test_bn_recompute(void)
-{
-    enum { N = 4, C = 3, HW = 8 };
-    float x[2 * N * C * HW * HW];
-    fill(x, 2 * N * C * HW * HW, 19, -1.0f, 2.0f);
-    struct net *net = make(NET_RESNET, 8, 4, C, HW, HW, 4, net_precision_float(), 81);
-    struct net_param *rm = find_param(net, "b0.u0.bn.running_mean");
-    float one[4], two[4];
-    net_bn_reset(net);
-    net_forward(net, x, 2 * N, NULL, NULL, NET_BN_RECOMPUTE);
-    memcpy(one, rm->w, sizeof one);
-    net_bn_reset(net);
-    struct rec_log log = { 0 };
-    struct op_sink sink = { rec_emit, &log };
-    net_forward(net, x, N, NULL, &sink, NET_BN_RECOMPUTE);
-    net_forward(net, x + N * C * HW * HW, N, NULL, NULL, NET_BN_RECOMPUTE);
-    memcpy(two, rm->w, sizeof two);
-    for (int c = 0; c < 4; c++)
-        CU_ASSERT(fabsf(one[c] - two[c]) <= 1e-6f * (1 + fabsf(one[c])));
-    CU_ASSERT(log.n > 0);
-    for (int i = 0; i < log.n; i++)
-        CU_ASSERT_EQUAL(log.r[i].tech, OP_TECH_SWA);
-    free(log.r);
-    net_free(net);
-}
 
 /* ---- fixed point: the same bits for any thread count ---- */
 
@@ -768,7 +742,6 @@ int main(void)
         { "net_emit_iteration: fresh net == trained net", test_emit_iteration_fresh_net },
         { "PSG with tau = 0 and tau = inf", test_psg_limits },
         { "fixed point tracks float", test_fixed_tracks_float },
-        { "BN re-estimation", test_bn_recompute },
         { "fixed point: same bits for 1 and 2 threads", test_fixed_thread_independent },
         CU_TEST_INFO_NULL,
     };
