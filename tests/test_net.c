@@ -1,6 +1,7 @@
-/* Networks: MAC and parameter counts, backward against central differences (float, with
- * skipping, with soft SLU gates), straight-through gate gradients, real skipping in the op
- * records, net_emit_iteration == a real iteration, PSG's limits, fixed point vs float. */
+/* Networks: emitted MACs, backward against central differences (float, with skipping, with soft
+ * SLU gates), straight-through gate gradients, real skipping in the op records,
+ * net_emit_iteration == a real iteration, PSG's limits, fixed point vs float. (The builders:
+ * test_resnet.c, test_mobilenetv2.c; BN re-estimation: test_swa.c.) */
 #include "cunit_main.h"
 #include <math.h>
 #include <omp.h>
@@ -43,17 +44,6 @@ static struct net *make(enum net_arch arch, int depth, int width, int c, int h, 
     return net;
 }
 
-static long trainable_params(struct net *net)
-{
-    struct net_param *p;
-    int np = net_params(net, &p);
-    long total = 0;
-    for (int i = 0; i < np; i++)
-        if (p[i].grad && p[i].kind != NET_PARAM_GATE)
-            total += p[i].count;
-    return total;
-}
-
 static struct net_param *find_param(struct net *net, const char *name)
 {
     struct net_param *p;
@@ -66,18 +56,9 @@ static struct net_param *find_param(struct net *net, const char *name)
 
 /* ---- counts ---- */
 
-static void test_macs_and_params(void)
+static void test_emit_macs(void)
 {
     struct net_precision f = net_precision_float();
-    struct { int depth; uint64_t macs; } want[3] = {
-        { 20, 40813184u }, { 74, 168215168u }, { 110, 253149824u },
-    };
-    for (int i = 0; i < 3; i++) {
-        struct net *net = make(NET_RESNET, want[i].depth, 16, 3, 32, 32, 10, f, 1);
-        CU_ASSERT_EQUAL(net_forward_macs(net), want[i].macs);
-        CU_ASSERT_EQUAL(net_blocks(net), (want[i].depth - 2) / 2);
-        net_free(net);
-    }
     /* energy-only emission on a fresh ResNet-110 (nothing allocated for activations): the forward
      * records add up to the MAC count, skipped work subtracted */
     struct net *big = make(NET_RESNET, 110, 16, 3, 32, 32, 10, f, 1);
@@ -103,31 +84,7 @@ static void test_macs_and_params(void)
     free(log.r);
     net_free(big);
 
-    /* 40.81 M, 168.22 M, 253.15 M as quoted */
-    CU_ASSERT_EQUAL(lround(40813184 / 1e4), 4081);
-    CU_ASSERT_EQUAL(lround(168215168 / 1e4), 16822);
-    CU_ASSERT_EQUAL(lround(253149824 / 1e4), 25315);
-
-    struct net *net = make(NET_RESNET, 20, 16, 3, 32, 32, 10, f, 1);
-    CU_ASSERT_EQUAL(trainable_params(net), 272474);   /* ResNet-20 with projection shortcuts */
-    /* per-block MACs: a stage-1 block is two 16x16x3x3 convs at 32x32 */
-    CU_ASSERT_EQUAL(net_block_macs(net, 0), 2u * 16 * 16 * 9 * 1024);
-    CU_ASSERT_EQUAL(net_block_macs(net, 3), 16u * 32 * 9 * 256 + 32u * 32 * 9 * 256);
-    net_free(net);
-
-    net = make(NET_RESNET, 20, 16, 1, 28, 28, 10, f, 1);
-    CU_ASSERT_EQUAL(net_forward_macs(net), 31021952u);   /* stem 1x16x3x3 at 28x28 */
-    net_free(net);
-
-    /* MobileNetV2: the standard architecture's parameter count with a 10-class head
-     * (3,504,872 for 1000 classes - 1280*990 - 990), 10 blocks with identity shortcuts */
-    net = make(NET_MOBILENETV2, 0, 32, 3, 32, 32, 10, f, 1);
-    CU_ASSERT_EQUAL(trainable_params(net), 2236682);
-    CU_ASSERT_EQUAL(net_blocks(net), 10);
-    CU_ASSERT(net_forward_macs(net) > 80000000u && net_forward_macs(net) < 120000000u);
-    net_free(net);
-
-    struct net *bad = NULL;
+    struct net *bad = NULL;   /* the builders' own checks: test_resnet.c, test_mobilenetv2.c */
     CU_ASSERT_EQUAL(net_create(NET_RESNET, 21, 16, 3, 32, 32, 10, &f, 1, &bad), -1);
     CU_ASSERT_PTR_NULL(bad);
 }
@@ -733,7 +690,7 @@ int main(void)
      * not depend on the thread count (kernels' contract). */
     omp_set_num_threads(1);
     CU_TestInfo tests[] = {
-        { "MACs and parameter counts", test_macs_and_params },
+        { "emitted records add up to the MAC count", test_emit_macs },
         { "float backward vs central differences (with skipping)", test_float_backward_fd },
         { "soft SLU gates vs central differences", test_slu_soft_fd },
         { "straight-through gate gradient", test_slu_straight_through },
