@@ -95,7 +95,8 @@ int psg_conv_signs(const struct psg_config *cfg, const struct conv_shape *cs,
 
 /* ---- what the records and the run report carry ---- */
 
-/* The op record's psg_full_q16 for st: round(65536 * (count - predictor) / count), at most 65535. */
+/* The op record's psg_full_q16 for st: round(65536 * (count - predictor) / count), at most
+ * 65535. */
 uint16_t psg_full_q16(const struct psg_stats *st);
 
 /* The same from a full-path fraction (clamped to 0..1), for records emitted without computing. */

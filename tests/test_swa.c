@@ -15,7 +15,8 @@ static void test_average_and_swap(void)
 {
     float w[2] = { 1.0f, 2.0f }, g[2] = { 0, 0 };
     float r[1] = { 5.0f };
-    struct net_param p[2] = { param(w, g, 2, NET_PARAM_CONV), param(r, NULL, 1, NET_PARAM_BN_RUNNING) };
+    struct net_param p[2] = { param(w, g, 2, NET_PARAM_CONV),
+                              param(r, NULL, 1, NET_PARAM_BN_RUNNING) };
     struct swa *s = swa_create(p, 2);
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
     CU_ASSERT_EQUAL(swa_swap(s, p, 2), -1);   /* nothing averaged yet */
