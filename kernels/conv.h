@@ -83,7 +83,7 @@ int conv_backward_data_fx(const struct conv_shape *s, const struct fx_tensor *gy
 
 /* gw = acc * x->scale[0] * gy->scale[0] (both per tensor). gw_acc (cout*cin/groups*k*k int64,
  * may be NULL) receives the exact sums; gw (float, may be NULL) the dequantized values. PSG calls
- * this twice: on fx_msb codes (the predictor g_w^msb) and on the full codes (g_w). */
+ * this twice: on psg_msb codes (the predictor g_w^msb) and on the full codes (g_w). */
 int conv_backward_weight_fx(const struct conv_shape *s, const struct fx_tensor *x, const struct fx_tensor *gy,
                             int64_t *gw_acc, float *gw, int acc_bits, struct fx_stats *st,
                             struct fx_workspace *ws, const struct op_sink *sink, struct op_tag tag);

@@ -1,4 +1,5 @@
-/* Fixed-point quantization, dequantization and MSB predictors; rules in docs/numbers.md. */
+/* Fixed-point quantization and dequantization; rules in docs/numbers.md (PSG's MSB predictors:
+ * psg.c). */
 #include "fixed.h"
 
 #include <math.h>
@@ -302,35 +303,4 @@ void fx_dequantize(const int16_t *code, long outer, int channels, long inner,
         for (long i = 0; i < inner; i++)
             v[r * inner + i] = (float)code[r * inner + i] * s;
     }
-}
-
-void fx_msb(const int16_t *code, long count, int bits, int msb_bits, int is_signed,
-            int16_t *out, struct fx_stats *st)
-{
-    if (msb_bits >= bits) {
-        if (out != code)
-            memmove(out, code, (size_t)count * sizeof *out);
-        return;
-    }
-    int32_t step = 1 << (bits - msb_bits);
-    int32_t hi = fx_qmax(msb_bits, is_signed), lo = fx_qmin(msb_bits, is_signed);
-    uint64_t clipped = 0;
-#pragma omp parallel for reduction(+ : clipped) schedule(dynamic, 16384) if (count > 65536)
-    for (long i = 0; i < count; i++) {
-        int32_t q = code[i];
-        int32_t a = q < 0 ? -q : q;
-        int32_t m = (a + step / 2) / step;   /* nearest, ties away from zero */
-        if (q < 0)
-            m = -m;
-        if (m > hi) {
-            m = hi;
-            clipped++;
-        } else if (m < lo) {
-            m = lo;
-            clipped++;
-        }
-        out[i] = (int16_t)(m * step);
-    }
-    if (st)
-        st->msb_clipped += clipped;
 }

@@ -1,6 +1,6 @@
 /* Fixed-point numbers: formats, quantization (nearest or stochastic), dequantization, the
- * MSB predictors of PSG, saturation/overflow counters, and the small types every kernel shares
- * (tensor shape, quantized tensor view, op tag, workspace). The rules are written down in
+ * saturation/overflow counters, and the small types every kernel shares (tensor shape,
+ * quantized tensor view, op tag, workspace); PSG's MSB predictors are in psg.h. The rules are written down in
  * docs/numbers.md; this file implements them.
  *
  * Codes live in int16 whatever the word length (8-bit codes fit too). A tensor quantized
@@ -248,26 +248,6 @@ float fx_max_abs(const float *v, long count);
  * ignored (as fx_max_abs): a quantizer's scale and signedness (minv < 0) in one pass. Serial
  * (callers split the work); start from 0 and INFINITY. */
 void fx_range_update(const float *v, long count, float *maxabs, float *minv);
-
-/* ---- PSG predictors ---- */
-
-/* The msb_bits most significant bits of a bits-wide code, returned on the SAME scale as the
- * input (so the tensor's scale still applies): with step = 2^(bits - msb_bits),
- *   out = clamp(round(code / step), mq_min, mq_max) * step
- * round = nearest, ties away from zero; mq_max = 2^(msb_bits-1) - 1 signed (2^msb_bits - 1
- * unsigned), mq_min = -mq_max signed (0 unsigned). E.g. 8 -> 4 bits signed: step 16, codes
- * -112..112; 127 -> 112 (clipped), 8 -> 16, -8 -> -16, 7 -> 0. Clamps count in msb_clipped.
- * msb_bits >= bits copies. */
-void fx_msb(const int16_t *code, long count, int bits, int msb_bits, int is_signed,
-            int16_t *out, struct fx_stats *st);
-
-/* The view of an msb tensor made by fx_msb from t: same scale(s) and width. */
-static inline struct fx_tensor fx_msb_view(const struct fx_tensor *t, const int16_t *msb_code)
-{
-    struct fx_tensor m = *t;
-    m.code = msb_code;
-    return m;
-}
 
 /* ---- accumulators ---- */
 

@@ -29,6 +29,7 @@
 #include "fixed.h"
 #include "gate.h"
 #include "optim.h"
+#include "psg.h"
 
 enum net_arch { NET_RESNET = 0, NET_MOBILENETV2 };
 

@@ -1,4 +1,4 @@
-/* SGD with momentum, SignSGD, PSG's Eq. 2, and the stochastic-depth schedule. See optim.h. */
+/* SGD with momentum, SignSGD (PSG's signs as well), and the stochastic-depth schedule. See optim.h. */
 #include "optim.h"
 
 #include <math.h>
@@ -8,55 +8,7 @@
 #include "net.h"
 #include "rng.h"
 
-/* ---- PSG ---- */
-
 static float signf(float v) { return (float)((v > 0.0f) - (v < 0.0f)); }
-
-float psg_tau(const struct psg_config *cfg, float max_abs_gw_msb, float max_abs_gy_msb)
-{
-    switch (cfg->tau_mode) {
-    case PSG_TAU_GY:
-        return cfg->beta * max_abs_gy_msb;
-    case PSG_TAU_FIXED:
-        return cfg->tau;
-    case PSG_TAU_GW:
-    default:
-        return cfg->beta * max_abs_gw_msb;
-    }
-}
-
-void psg_select(const float *g, const float *g_msb, long count, float tau, float *sign_out,
-                struct psg_stats *st)
-{
-    long predictor = 0, flips = 0;
-    for (long i = 0; i < count; i++) {
-        float full = signf(g[i]);
-        float s;
-        if (fabsf(g_msb[i]) >= tau) {
-            s = signf(g_msb[i]);
-            predictor++;
-        } else {
-            s = full;
-        }
-        flips += s != full;
-        sign_out[i] = s;
-    }
-    if (st) {
-        st->count = count;
-        st->predictor = predictor;
-        st->flips = flips;
-        st->tau = tau;
-    }
-}
-
-uint16_t psg_full_q16(const struct psg_stats *st)
-{
-    if (!st || st->count <= 0)
-        return 0;
-    double q = 65536.0 * (double)(st->count - st->predictor) / (double)st->count;
-    long v = lround(q);
-    return (uint16_t)(v > 65535 ? 65535 : (v < 0 ? 0 : v));
-}
 
 /* ---- optimizer ---- */
 
@@ -189,19 +141,6 @@ int optim_step(struct optim *o, struct net_param *p, int np, float lr, const str
 float *optim_momentum(struct optim *o, int i)
 {
     return (o && i >= 0 && i < o->np) ? o->v[i] : NULL;
-}
-
-struct psg_stats optim_psg_total(const struct net_param *p, int np)
-{
-    struct psg_stats t = { 0, 0, 0, 0.0f };
-    for (int i = 0; i < np; i++) {
-        if (p[i].kind != NET_PARAM_CONV || !p[i].grad_is_sign || !p[i].active)
-            continue;
-        t.count += p[i].psg.count;
-        t.predictor += p[i].psg.predictor;
-        t.flips += p[i].psg.flips;
-    }
-    return t;
 }
 
 /* ---- stochastic depth ---- */

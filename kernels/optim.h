@@ -8,7 +8,7 @@
  * norm always take the plain gradient. sign(0) = 0.
  *
  * PSG's choice needs both gradients of a conv layer, which exist only inside the network's
- * backward pass; net_backward calls psg_select there (so that the backward-weight op record
+ * backward pass; net_backward calls psg_conv_signs (kernels/psg.h) there (so that the backward-weight op record
  * already carries the right full-path fraction) and leaves the chosen signs in the parameter's
  * grad (net_param.grad_is_sign = 1). optim_step then applies them like SignSGD.
  *
@@ -18,43 +18,9 @@
 
 #include <stdint.h>
 #include "oprec.h"
+#include "psg.h"
 
 struct net_param;   /* kernels/net.h */
-
-/* ---- PSG: Eq. 2 ---- */
-
-enum psg_tau_mode {
-    PSG_TAU_GW = 0,   /* tau = beta * max|g_w^msb| over the layer (authors' code; the default) */
-    PSG_TAU_GY,       /* tau = beta * max|g_y^msb| over the layer's output gradient (paper text) */
-    PSG_TAU_FIXED     /* tau given */
-};
-
-struct psg_config {
-    int msb_x, msb_g;            /* predictor widths taken from the activation / gradient codes */
-    enum psg_tau_mode tau_mode;
-    float beta;                  /* ratio for the adaptive modes (paper: 0.05) */
-    float tau;                   /* PSG_TAU_FIXED */
-};
-
-/* What one layer's choice did in one iteration. */
-struct psg_stats {
-    long count;        /* weights */
-    long predictor;    /* ... whose sign came from g_w^msb (|g_w^msb| >= tau) */
-    long flips;        /* ... whose chosen sign differs from sign(g_w), the full-path gradient */
-    float tau;
-};
-
-/* The threshold for one layer: max_abs_gw_msb = max|g_w^msb| over its weights,
- * max_abs_gy_msb = max|g_y^msb| over its output gradient. */
-float psg_tau(const struct psg_config *cfg, float max_abs_gw_msb, float max_abs_gy_msb);
-
-/* Eq. 2 over count weights: sign_out[i] = sign(g_msb[i]) if |g_msb[i]| >= tau else sign(g[i]),
- * as -1, 0 or +1. sign_out may alias g. Fills st (may be NULL). */
-void psg_select(const float *g, const float *g_msb, long count, float tau, float *sign_out,
-                struct psg_stats *st);
-
-/* The op record's psg_full_q16 for st: round(65536 * (count - predictor) / count), at most 65535. */
-uint16_t psg_full_q16(const struct psg_stats *st);
 
 /* ---- optimizer ---- */
 
@@ -99,9 +65,6 @@ int optim_uses_sign(const struct optim_config *cfg, const struct net_param *p);
 /* Momentum buffer of parameter i (count = p[i].count; NULL for untrained ones), for
  * checkpoints. */
 float *optim_momentum(struct optim *o, int i);
-
-/* Per-iteration PSG figures over all conv weights of p (sums of their psg_stats). */
-struct psg_stats optim_psg_total(const struct net_param *p, int np);
 
 /* ---- stochastic depth (Huang et al., 2016) ---- */
 

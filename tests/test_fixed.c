@@ -1,5 +1,6 @@
 /* Fixed-point formats: exact codes for hand-picked values, ties, saturation counted, stochastic
- * rounding unbiased and thread-count independent, MSB predictors, accumulator overflow. */
+ * rounding unbiased and thread-count independent, accumulator overflow (PSG's MSB predictors:
+ * test_psg.c). */
 #include "cunit_main.h"
 #include <math.h>
 #include <omp.h>
@@ -216,42 +217,6 @@ static void test_tensor_path_equals_scalar(void)
     CU_ASSERT_EQUAL(tc[3], -2);
 }
 
-/* The examples of docs/numbers.md. */
-static void test_msb(void)
-{
-    const int16_t in8[] = { 127, 24, 8, 7, -8, -127, 0, -24, 40, -9 };
-    const int16_t want8[] = { 112, 32, 16, 0, -16, -112, 0, -32, 48, -16 };
-    int16_t out[10];
-    struct fx_stats st = { 0 };
-    fx_msb(in8, 10, 8, 4, 1, out, &st);
-    for (int i = 0; i < 10; i++)
-        CU_ASSERT_EQUAL(out[i], want8[i]);
-    CU_ASSERT_EQUAL(st.msb_clipped, 2);
-
-    const int16_t inu[] = { 255, 248, 247, 8, 7, 0 };
-    const int16_t wantu[] = { 240, 240, 240, 16, 0, 0 };
-    struct fx_stats su = { 0 };
-    fx_msb(inu, 6, 8, 4, 0, out, &su);
-    for (int i = 0; i < 6; i++)
-        CU_ASSERT_EQUAL(out[i], wantu[i]);
-    CU_ASSERT_EQUAL(su.msb_clipped, 2);   /* 255 and 248 round to 16 > 15 */
-
-    const int16_t in16[] = { 32767, 32, 31, -32, -32767, 1000 };
-    const int16_t want16[] = { 32704, 64, 0, -64, -32704, 1024 };
-    fx_msb(in16, 6, 16, 10, 1, out, NULL);
-    for (int i = 0; i < 6; i++)
-        CU_ASSERT_EQUAL(out[i], want16[i]);
-
-    /* msb_bits >= bits copies; in place works. */
-    int16_t same[3] = { 5, -6, 7 };
-    fx_msb(same, 3, 8, 8, 1, same, NULL);
-    CU_ASSERT_EQUAL(same[1], -6);
-    fx_msb(same, 3, 8, 6, 1, same, NULL);   /* step 4: 5 -> 4, -6 -> -8, 7 -> 8 */
-    CU_ASSERT_EQUAL(same[0], 4);
-    CU_ASSERT_EQUAL(same[1], -8);
-    CU_ASSERT_EQUAL(same[2], 8);
-}
-
 static void test_accumulator(void)
 {
     int64_t lim = (int64_t)1 << 47;
@@ -333,7 +298,6 @@ int main(void)
         { "zero tensor", test_zero_tensor },
         { "tensor path equals scalar definition", test_tensor_path_equals_scalar },
         { "stochastic rounding", test_stochastic },
-        { "msb predictors", test_msb },
         { "accumulator", test_accumulator },
         { "stats and workspace", test_stats_and_workspace },
         { "range update", test_range_update },

@@ -1,44 +1,13 @@
-/* Optimizers on hand numbers, PSG's Eq. 2, update records, stochastic depth, SWA. */
+/* Optimizers on hand numbers, update records, stochastic depth (PSG's Eq. 2: test_psg.c;
+ * SWA: test_swa.c). */
 #include "cunit_main.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "net.h"
 #include "optim.h"
+#include "param_fixture.h"
 #include "rng.h"
-#include "swa.h"
-
-struct rec_log {
-    struct oprec r[64];
-    int n;
-};
-
-static void rec_emit(void *ctx, const struct oprec *r)
-{
-    struct rec_log *l = ctx;
-    if (l->n < 64)
-        l->r[l->n] = *r;
-    l->n++;
-}
-
-static struct net_param param(float *w, float *g, long count, int kind)
-{
-    struct net_param p;
-    memset(&p, 0, sizeof p);
-    p.w = w;
-    p.grad = g;
-    p.count = count;
-    p.kind = kind;
-    p.layer = 7;
-    p.cout = (uint16_t)count;
-    p.cin = 1;
-    p.groups = 1;
-    p.k = 1;
-    p.bits_w = 8;
-    p.bits_grad = 16;
-    p.active = 1;
-    return p;
-}
 
 /* Values exactly representable: every intermediate is exact in float. */
 static void test_sgd_hand_numbers(void)
@@ -152,42 +121,6 @@ static void test_inactive_and_psg_guard(void)
     optim_free(o);
 }
 
-static void test_psg_select(void)
-{
-    const float g[6] = { 0.5f, -0.5f, 0.1f, -0.1f, 0.0f, 0.3f };
-    const float gm[6] = { 0.4f, 0.3f, -0.05f, 0.0f, 0.2f, -0.01f };
-    float s[6];
-    struct psg_stats st;
-    /* tau = 0.2: predictor where |gm| >= 0.2 (i = 0, 1, 4) */
-    psg_select(g, gm, 6, 0.2f, s, &st);
-    const float want[6] = { 1, 1, 1, -1, 1, 1 };
-    CU_ASSERT_EQUAL(memcmp(s, want, sizeof want), 0);
-    CU_ASSERT_EQUAL(st.count, 6);
-    CU_ASSERT_EQUAL(st.predictor, 3);
-    CU_ASSERT_EQUAL(st.flips, 2);      /* i = 1 (-1 -> +1), i = 4 (0 -> +1) */
-    CU_ASSERT_EQUAL(psg_full_q16(&st), 32768);
-    /* tau = 0: every sign from the predictor */
-    psg_select(g, gm, 6, 0.0f, s, &st);
-    for (int i = 0; i < 6; i++)
-        CU_ASSERT_EQUAL(s[i], (float)((gm[i] > 0) - (gm[i] < 0)));
-    CU_ASSERT_EQUAL(st.predictor, 6);
-    CU_ASSERT_EQUAL(psg_full_q16(&st), 0);
-    /* tau above every |gm|: SignSGD */
-    psg_select(g, gm, 6, 1.0f, s, &st);
-    for (int i = 0; i < 6; i++)
-        CU_ASSERT_EQUAL(s[i], (float)((g[i] > 0) - (g[i] < 0)));
-    CU_ASSERT_EQUAL(st.predictor, 0);
-    CU_ASSERT_EQUAL(st.flips, 0);
-    CU_ASSERT_EQUAL(psg_full_q16(&st), 65535);
-    /* thresholds */
-    struct psg_config c = { 4, 10, PSG_TAU_GW, 0.05f, 7.0f };
-    CU_ASSERT_EQUAL(psg_tau(&c, 2.0f, 8.0f), 0.05f * 2.0f);
-    c.tau_mode = PSG_TAU_GY;
-    CU_ASSERT_EQUAL(psg_tau(&c, 2.0f, 8.0f), 0.05f * 8.0f);
-    c.tau_mode = PSG_TAU_FIXED;
-    CU_ASSERT_EQUAL(psg_tau(&c, 2.0f, 8.0f), 7.0f);
-}
-
 static void test_sd_schedule(void)
 {
     float s[11];
@@ -245,36 +178,6 @@ static void test_sd_schedule(void)
     CU_ASSERT(differ);
 }
 
-static void test_swa(void)
-{
-    float w[2] = { 1.0f, 2.0f }, g[2] = { 0, 0 };
-    float r[1] = { 5.0f };
-    struct net_param p[2] = { param(w, g, 2, NET_PARAM_CONV), param(r, NULL, 1, NET_PARAM_BN_RUNNING) };
-    struct swa *s = swa_create(p, 2);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
-    CU_ASSERT_EQUAL(swa_swap(s, p, 2), -1);   /* nothing averaged yet */
-    struct rec_log log = { .n = 0 };
-    struct op_sink sink = { rec_emit, &log };
-    swa_update(s, p, 2, &sink);
-    w[0] = 3.0f;
-    w[1] = 4.0f;
-    swa_update(s, p, 2, &sink);
-    w[0] = 8.0f;
-    w[1] = -3.0f;
-    swa_update(s, p, 2, &sink);
-    CU_ASSERT_EQUAL(swa_models(s), 3);
-    CU_ASSERT_EQUAL(log.n, 3);                /* state is not averaged */
-    CU_ASSERT_EQUAL(log.r[0].tech, OP_TECH_SWA);
-    CU_ASSERT_EQUAL(swa_swap(s, p, 2), 0);
-    CU_ASSERT_EQUAL(w[0], 4.0f);
-    CU_ASSERT_EQUAL(w[1], 1.0f);
-    CU_ASSERT_EQUAL(r[0], 5.0f);
-    swa_swap(s, p, 2);
-    CU_ASSERT_EQUAL(w[0], 8.0f);
-    CU_ASSERT_EQUAL(w[1], -3.0f);
-    swa_free(s);
-}
-
 int main(void)
 {
     CU_TestInfo tests[] = {
@@ -282,9 +185,7 @@ int main(void)
         { "SignSGD and update records", test_signsgd },
         { "sign steps take their own learning rate", test_sign_lr_scale },
         { "inactive parameters, PSG guard", test_inactive_and_psg_guard },
-        { "PSG Eq. 2 and thresholds", test_psg_select },
         { "stochastic depth schedule and masks", test_sd_schedule },
-        { "SWA average and swap", test_swa },
         CU_TEST_INFO_NULL,
     };
     return cunit_run("optim", NULL, NULL, tests);
