@@ -10,6 +10,7 @@
 #include "energy.h"
 #include "hw.h"
 #include "net.h"
+#include "pricing.h"
 #include "train.h"
 
 /* An account function that records what it was given. */
@@ -163,35 +164,31 @@ static void test_hw_run_equals_baseline(void)
     struct dataset tr, te;
     CU_ASSERT_EQUAL_FATAL(ds_load(&cfg.dataset, 1, 1, &tr, &err), E2_OK);
     CU_ASSERT_EQUAL_FATAL(ds_load(&cfg.dataset, 0, 1, &te, &err), E2_OK);
-    char msg[256];
-    struct hw_model *m;
-    CU_ASSERT_EQUAL_FATAL(hw_create(&cfg.hw, &m, msg, sizeof msg), 0);
-    struct hw_ledger *run = hw_ledger_new(), *base = hw_ledger_new();
-    struct energy_acc acc;
-    CU_ASSERT_EQUAL_FATAL(energy_init_hw(&acc, m, run), 0);
+    struct pricing pr;
+    CU_ASSERT_EQUAL_FATAL(pricing_open(&pr, &cfg.hw, 1, NULL, &err), E2_OK);
+    struct hw_ledger *run = pr.run, *base = pr.baseline;
+    struct energy_acc *acc = &pr.acc;
     struct train t;
     CU_ASSERT_EQUAL_FATAL(train_open(&t, &cfg, &tr, &te, &err), E2_OK);
-    struct train_io io = {.sink = &acc.sink, .energy = &acc};
+    struct train_observer obs = pricing_observer(&pr);
+    struct train_io io = {.sink = pricing_sink(&pr), .observer = &obs};
     CU_ASSERT_EQUAL_FATAL(train_run(&t, &io, &err), E2_OK);
-    CU_ASSERT_EQUAL(energy_flush(&acc, &err), E2_OK);
+    CU_ASSERT_EQUAL(pricing_flush(&pr, &err), E2_OK);
 
     struct net *fp32;
     struct net_precision fp = net_precision_float();
     CU_ASSERT_EQUAL_FATAL(net_create(NET_RESNET, 8, 4, 1, 12, 12, 10, &fp, 1, &fp32), 0);
-    CU_ASSERT_EQUAL(energy_price_baseline(fp32, 16, 6, m, base, NULL, &err), E2_OK);
+    CU_ASSERT_EQUAL(pricing_price_baseline(&pr, fp32, 16, 6, 0, &err), E2_OK);
     net_free(fp32);
 
-    CU_ASSERT_EQUAL(hw_ledger_records(run, NULL), acc.emitted);
-    CU_ASSERT_EQUAL(acc.accounted, acc.emitted);
-    CU_ASSERT_EQUAL(hw_ledger_records(base, NULL), acc.emitted);
+    CU_ASSERT_EQUAL(hw_ledger_records(run, NULL), acc->emitted);
+    CU_ASSERT_EQUAL(acc->accounted, acc->emitted);
+    CU_ASSERT_EQUAL(hw_ledger_records(base, NULL), acc->emitted);
     CU_ASSERT(hw_ledger_fj(run, NULL) > 0);
     CU_ASSERT(hw_ledger_fj(run, NULL) == hw_ledger_fj(base, NULL));
     CU_ASSERT_EQUAL(hw_ledger_cycles(run, NULL), hw_ledger_cycles(base, NULL));
     train_close(&t);
-    energy_free(&acc);
-    hw_ledger_free(run);
-    hw_ledger_free(base);
-    hw_free(m);
+    pricing_close(&pr);
     ds_free(&tr);
     ds_free(&te);
 }

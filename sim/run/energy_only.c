@@ -8,6 +8,7 @@
 
 #include "commands.h"
 #include "hw.h"
+#include "pricing.h"
 #include "net.h"
 #include "optim.h"
 #include "outdir.h"
@@ -321,8 +322,8 @@ static int emit_extras(const struct e2_config *cfg, struct net *net,
     return 0;
 }
 
-int energy_only_build(const struct e2_config *cfg, struct energy_only_stream *s,
-                      struct e2_err *err)
+int energy_only_build_on(const struct e2_config *cfg, struct net *net,
+                         struct energy_only_stream *s, struct e2_err *err)
 {
     memset(s, 0, sizeof *s);
     if (energy_init(&s->run, NULL, NULL) != 0 || energy_init(&s->baseline, NULL, NULL) != 0) {
@@ -336,10 +337,7 @@ int energy_only_build(const struct e2_config *cfg, struct energy_only_stream *s,
     snprintf(s->dataset, sizeof s->dataset, "%.63s", cfg->dataset.name);
     method_text(cfg, s->method, sizeof s->method);
 
-    struct net *net = NULL;
-    int rc = energy_only_net(cfg, 0, &net, err);
-    if (rc == E2_OK)
-        rc = energy_only_plan_make(cfg, net, &s->plan, err);
+    int rc = energy_only_plan_make(cfg, net, &s->plan, err);
     if (rc == E2_OK) {
         const struct cfg_training *tr = &cfg->training;
         struct optim_config oc = {train_rule(tr), (float)tr->momentum, (float)tr->weight_decay};
@@ -355,22 +353,33 @@ int energy_only_build(const struct e2_config *cfg, struct energy_only_stream *s,
         if (rc == E2_OK && describe_layers(net, s) != 0)
             rc = e2_fail(err, E2_FAILURE, "out of memory");
     }
-    net_free(net);
-    net = NULL;
-    /* The float32 SMB baseline, as energy_price_baseline builds it. */
+    /* The float32 SMB baseline, as pricing_price_baseline builds it. */
+    struct net *fp32 = NULL;
     if (rc == E2_OK)
-        rc = energy_only_net(cfg, 1, &net, err);
+        rc = energy_only_net(cfg, 1, &fp32, err);
     if (rc == E2_OK) {
         struct optim_config sgd = {.rule = OPTIM_SGD, .momentum = 0.9f, .weight_decay = 1e-4f};
-        if (emit_repeated(net, s->plan.batch, NULL, 0.0f, &sgd, &s->baseline,
+        if (emit_repeated(fp32, s->plan.batch, NULL, 0.0f, &sgd, &s->baseline,
                           s->plan.iterations, 0, -1) != 0)
             rc = e2_fail(err, E2_FAILURE, "float32 baseline: cannot emit one iteration's records");
     }
-    net_free(net);
+    net_free(fp32);
     if (rc == E2_OK && (s->run.oom || s->baseline.oom))
         rc = e2_fail(err, E2_FAILURE, "out of memory counting op records");
     if (rc != E2_OK)
         energy_only_stream_free(s);
+    return rc;
+}
+
+int energy_only_build(const struct e2_config *cfg, struct energy_only_stream *s,
+                      struct e2_err *err)
+{
+    struct net *net = NULL;
+    memset(s, 0, sizeof *s);
+    int rc = energy_only_net(cfg, 0, &net, err);
+    if (rc == E2_OK)
+        rc = energy_only_build_on(cfg, net, s, err);
+    net_free(net);
     return rc;
 }
 
@@ -383,32 +392,13 @@ void energy_only_stream_free(struct energy_only_stream *s)
     energy_only_plan_free(&s->plan);
 }
 
-static int price_acc(const struct energy_acc *a, struct hw_model *model, struct hw_ledger *l,
-                     struct trace_writer *trace, int stream, struct e2_err *err)
-{
-    char msg[512] = "";
-    for (int i = 0; i < a->n; i++) {
-        const struct energy_entry *e = &a->e[i];
-        if (e->total == 0)
-            continue;
-        int code = l ? hw_account(model, l, &e->r, e->total, msg, sizeof msg) : 0;
-        if (code != 0)   /* 2: this hardware config cannot run the op (bad input) */
-            return e2_fail(err, code == E2_BAD_INPUT ? E2_BAD_INPUT : E2_FAILURE,
-                           "%shardware model: %s",
-                           stream == TRACE_BASELINE ? "float32 baseline: " : "", msg);
-        if (trace)
-            trace_add(trace, stream, &e->r, e->total);
-    }
-    return E2_OK;
-}
-
 int energy_only_price(const struct energy_only_stream *s, struct hw_model *model,
                       struct hw_ledger *run, struct hw_ledger *baseline,
                       struct trace_writer *trace, struct e2_err *err)
 {
-    int rc = price_acc(&s->run, model, run, trace, TRACE_RUN, err);
+    int rc = pricing_price_totals(model, run, &s->run, 1, trace, TRACE_RUN, err);
     if (rc == E2_OK)
-        rc = price_acc(&s->baseline, model, baseline, trace, TRACE_BASELINE, err);
+        rc = pricing_price_totals(model, baseline, &s->baseline, 1, trace, TRACE_BASELINE, err);
     return rc;
 }
 
@@ -418,21 +408,14 @@ int energy_only_savings(const struct e2_config *cfg, double *saving, struct e2_e
     int rc = energy_only_build(cfg, &s, err);
     if (rc != E2_OK)
         return rc;
-    struct hw_model *model = NULL;
-    struct hw_ledger *run = hw_ledger_new(), *base = hw_ledger_new();
-    char msg[512] = "";
-    if (!run || !base)
-        rc = e2_fail(err, E2_FAILURE, "out of memory");
-    else if (hw_create(&cfg->hw, &model, msg, sizeof msg) != 0)
-        rc = e2_fail(err, E2_BAD_INPUT, "%s: hardware: %s", cfg->source, msg);
+    struct pricing p;
+    rc = pricing_open(&p, &cfg->hw, 1, cfg->source, err);
     if (rc == E2_OK)
-        rc = energy_only_price(&s, model, run, base, NULL, err);
+        rc = energy_only_price(&s, p.model, p.run, p.baseline, NULL, err);
     if (rc == E2_OK)
-        *saving = 1.0 - hw_fj_to_joules(hw_ledger_fj(run, NULL)) /
-                            hw_fj_to_joules(hw_ledger_fj(base, NULL));
-    hw_ledger_free(run);
-    hw_ledger_free(base);
-    hw_free(model);
+        *saving = 1.0 - hw_fj_to_joules(hw_ledger_fj(p.run, NULL)) /
+                            hw_fj_to_joules(hw_ledger_fj(p.baseline, NULL));
+    pricing_close(&p);
     energy_only_stream_free(&s);
     return rc;
 }
@@ -498,23 +481,21 @@ int cmd_energy_only(const struct e2_options *opts, const struct e2_config *cfg,
         return e2_fail(err, E2_FAILURE, "out of memory");
 
     struct energy_only_stream s;
-    struct hw_model *model = NULL;
-    struct hw_ledger *run = NULL, *base = NULL;
-    struct trace_writer *trace = NULL;
+    struct net *net = NULL;
+    struct pricing pricing;
     struct run_report rep;
     report_init(&rep);
-    char msg[512] = "";
-    rc = energy_only_build(cfg, &s, err);
+    memset(&s, 0, sizeof s);
+    memset(&pricing, 0, sizeof pricing);
+    rc = energy_only_net(cfg, 0, &net, err);
+    if (rc == E2_OK)
+        rc = energy_only_build_on(cfg, net, &s, err);
     if (rc != E2_OK) {
+        net_free(net);
         free(text);
         return rc;
     }
-    run = hw_ledger_new();
-    base = hw_ledger_new();
-    if (!run || !base)
-        rc = e2_fail(err, E2_FAILURE, "out of memory");
-    else if (hw_create(&cfg->hw, &model, msg, sizeof msg) != 0)
-        rc = e2_fail(err, E2_BAD_INPUT, "%s: hardware: %s", cfg->source, msg);
+    rc = pricing_open(&pricing, &cfg->hw, 1, cfg->source, err);
     if (rc == E2_OK && cfg->report.trace[0]) {
         struct trace_header h = {0};
         snprintf(h.network, sizeof h.network, "%s", s.network);
@@ -523,18 +504,21 @@ int cmd_energy_only(const struct e2_options *opts, const struct e2_config *cfg,
         h.layer_count = s.nlayers;
         h.layers = s.layers;
         h.config_hash = trace_config_hash(text);
-        rc = trace_create(cfg->report.trace, &h, &trace, err);
+        rc = pricing_trace_create(&pricing, cfg->report.trace, &h, err);
     }
     if (rc == E2_OK)
-        rc = energy_only_price(&s, model, run, base, trace, err);
+        rc = energy_only_price(&s, pricing.model, pricing.run, pricing.baseline, pricing.trace,
+                               err);
     if (rc == E2_OK)
         rc = energy_only_fill_report(cfg, &s, &rep);
     if (rc == E2_OK)
-        rc = report_fill_energy(&rep, model, run, base, s.layers, s.nlayers);
+        rc = report_fill_energy(&rep, pricing.model, pricing.run, pricing.baseline, s.layers,
+                                s.nlayers);
     if (rc == E2_OK)
         rc = report_add_point(&rep, rep.iterations, rep.total_fj, NAN, NAN);
     rep.config_text = text;
     rep.wall_seconds = progress_now() - t0;
+    struct trace_writer *trace = pricing_trace_take(&pricing);
     if (rc == E2_OK && trace) {
         struct trace_result tr;
         fill_trace_result(&rep, &tr);
@@ -547,7 +531,7 @@ int cmd_energy_only(const struct e2_options *opts, const struct e2_config *cfg,
     if (rc == E2_OK)
         rc = report_write(dir, &rep, err);
     if (rc == E2_OK && cfg->report.timeline)
-        rc = timeline_write_iteration(cfg, model, dir, err);
+        rc = timeline_write_iteration(net, &cfg->training, pricing.model, dir, err);
     if (rc == E2_OK && !opts->quiet) {
         char joules[64], basej[64];
         report_format_human(joules, sizeof joules, rep.total_fj);
@@ -563,10 +547,9 @@ int cmd_energy_only(const struct e2_options *opts, const struct e2_config *cfg,
     if (trace)
         trace_abort(trace);
     report_free(&rep);
-    hw_ledger_free(run);
-    hw_ledger_free(base);
-    hw_free(model);
+    pricing_close(&pricing);
     energy_only_stream_free(&s);
+    net_free(net);
     free(text);
     return rc;
 }

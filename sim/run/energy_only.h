@@ -95,6 +95,9 @@ struct energy_only_stream {
 
 int energy_only_build(const struct e2_config *cfg, struct energy_only_stream *s,
                       struct e2_err *err);
+/* The same on the run's net (from energy_only_net, borrowed: the caller frees it). */
+int energy_only_build_on(const struct e2_config *cfg, struct net *net,
+                         struct energy_only_stream *s, struct e2_err *err);
 void energy_only_stream_free(struct energy_only_stream *s);
 
 /* Price both streams on `model` into the ledgers (either may be NULL to skip it), each record

@@ -14,8 +14,7 @@
 #include <unistd.h>
 
 #include "commands.h"
-#include "energy.h"
-#include "hw.h"
+#include "pricing.h"
 #include "outdir.h"
 #include "progress.h"
 #include "report.h"
@@ -30,11 +29,7 @@ struct run {
     struct dataset train_ds, test_ds;
     struct train t;
     int t_open;
-    struct hw_model *model;
-    struct hw_ledger *ledger, *baseline;
-    struct energy_acc acc;
-    int acc_open;
-    struct trace_writer *trace;
+    struct pricing pricing;
     struct trace_layer *layers;
     int nlayers;
     char *config_text;
@@ -58,30 +53,12 @@ static void network_text(const struct e2_config *cfg, char *buf, size_t size)
         snprintf(buf, size, "resnet-%d", cfg->network.depth);
 }
 
-static train_fj ledger_total_fj(void *ctx)
-{
-    return hw_ledger_fj(ctx, NULL);
-}
-
-/* Each curve point becomes a trace mark, so a replay rebuilds the same curve. */
-static void mark_point(void *ctx, const struct train_point *p)
-{
-    trace_mark(ctx, p->iteration, p->train_loss, p->top1);
-}
-
 /* Layer ids, names and kinds: names from the parameters a layer owns ("b3.u1.conv.w" ->
  * "b3.u1.conv"), kinds from the records the run emitted; layers without parameters are named
  * by kind and id. */
 static int describe_layers(struct run *r)
 {
-    return energy_describe_layers(r->t.p, r->t.np, &r->acc, &r->layers, &r->nlayers);
-}
-
-/* The hardware model's error codes are e2_status values. */
-static int hw_status(int code, const char *msg, struct e2_err *err)
-{
-    return e2_fail(err, code == E2_BAD_INPUT ? E2_BAD_INPUT : E2_FAILURE, "hardware model: %s",
-                   msg);
+    return energy_describe_layers(r->t.p, r->t.np, &r->pricing.acc, &r->layers, &r->nlayers);
 }
 
 static int fill_report(struct run *r, const struct e2_config *cfg, int priced)
@@ -120,7 +97,8 @@ static int fill_report(struct run *r, const struct e2_config *cfg, int priced)
         rc = report_add_point(rep, t->curve[i].iteration, t->curve[i].energy_fj,
                               t->curve[i].train_loss, t->curve[i].top1);
     if (rc == E2_OK && priced)
-        rc = report_fill_energy(rep, r->model, r->ledger, r->baseline, r->layers, r->nlayers);
+        rc = report_fill_energy(rep, r->pricing.model, r->pricing.run, r->pricing.baseline,
+                                r->layers, r->nlayers);
     return rc;
 }
 
@@ -223,16 +201,10 @@ static void print_summary(FILE *out, const struct run *r, const char *dir, int p
 
 static void run_free(struct run *r)
 {
-    if (r->trace)
-        trace_abort(r->trace);
     report_free(&r->rep);
-    if (r->acc_open)
-        energy_free(&r->acc);
+    pricing_close(&r->pricing);
     if (r->t_open)
         train_close(&r->t);
-    hw_ledger_free(r->ledger);
-    hw_ledger_free(r->baseline);
-    hw_free(r->model);
     ds_free(&r->train_ds);
     ds_free(&r->test_ds);
     free(r->layers);
@@ -249,7 +221,7 @@ static int run_training(struct run *r, const struct e2_options *opts,
                         const struct e2_config *cfg, const char *dir, struct e2_err *err)
 {
     int rc, priced = pricing_on();
-    char path[OUT_PATH_MAX], msg[512] = "";
+    char path[OUT_PATH_MAX];
     uint64_t seed = (uint64_t)cfg->seed;
 
     if ((rc = ds_load(&cfg->dataset, 1, seed, &r->train_ds, err)) != E2_OK ||
@@ -259,26 +231,15 @@ static int run_training(struct run *r, const struct e2_options *opts,
     if ((rc = train_open(&r->t, cfg, &r->train_ds, &r->test_ds, err)) != E2_OK)
         return rc;
     r->t_open = 1;
-
-    if (priced) {
-        if ((rc = hw_create(&cfg->hw, &r->model, msg, sizeof msg)) != 0)
-            return hw_status(rc, msg, err);
-        r->ledger = hw_ledger_new();
-        r->baseline = hw_ledger_new();
-        if (!r->ledger || !r->baseline || energy_init_hw(&r->acc, r->model, r->ledger) != 0)
-            return e2_fail(err, E2_FAILURE, "out of memory");
-    } else if (energy_init(&r->acc, NULL, NULL) != 0) {
-        return e2_fail(err, E2_FAILURE, "out of memory");
-    }
-    r->acc_open = 1;
+    if ((rc = pricing_open(&r->pricing, &cfg->hw, priced, NULL, err)) != E2_OK)
+        return rc;
+    struct train_observer observer = pricing_observer(&r->pricing);
 
     if (out_join(path, sizeof path, dir, TRAIN_CKPT_FILE, err))
         return E2_FAILURE;
+    /* The restored records are priced at once (the trace, resumed below, already holds them). */
     int resumed = opts->resume && access(path, F_OK) == 0;
-    if (resumed && (rc = train_resume(&r->t, path, priced ? &r->acc : NULL, err)) != E2_OK)
-        return rc;
-    /* The restored records are priced now; the trace already holds them. */
-    if (resumed && priced && (rc = energy_flush(&r->acc, err)) != E2_OK)
+    if (resumed && (rc = train_resume(&r->t, path, &observer, err)) != E2_OK)
         return rc;
 
     r->config_text = cfg_print_text(cfg);
@@ -291,14 +252,8 @@ static int run_training(struct run *r, const struct e2_options *opts,
             return e2_fail(err, E2_BAD_INPUT, "--trace %s: the run in %s finished without "
                            "recording that trace; resume without --trace", cfg->report.trace, dir);
     } else if (cfg->report.trace[0] && priced && resumed) {
-        struct ckpt c;
-        if ((rc = ckpt_read(path, &c, err)) != E2_OK)
+        if ((rc = pricing_trace_resume(&r->pricing, cfg->report.trace, path, err)) != E2_OK)
             return rc;
-        rc = trace_resume(cfg->report.trace, &c, path, &r->trace, err);
-        ckpt_free(&c);
-        if (rc != E2_OK)
-            return rc;
-        energy_set_trace(&r->acc, r->trace, TRACE_RUN);
     } else if (cfg->report.trace[0] && priced) {
         if (describe_layers(r) != 0)
             return e2_fail(err, E2_FAILURE, "out of memory");
@@ -310,9 +265,8 @@ static int run_training(struct run *r, const struct e2_options *opts,
         h.config_hash = trace_config_hash(r->config_text);
         h.layer_count = r->nlayers;
         h.layers = r->layers;
-        if ((rc = trace_create(cfg->report.trace, &h, &r->trace, err)) != E2_OK)
+        if ((rc = pricing_trace_create(&r->pricing, cfg->report.trace, &h, err)) != E2_OK)
             return rc;
-        energy_set_trace(&r->acc, r->trace, TRACE_RUN);
     }
     /* Only a resume the checkpoint (and trace) accepted may replace the folder's config.yaml. */
     if (opts->resume && (rc = cfg_write_resolved(dir, cfg, err)) != E2_OK)
@@ -326,8 +280,7 @@ static int run_training(struct run *r, const struct e2_options *opts,
                                    r->train_ds.width, r->train_ds.classes, 1, &fp32, err)) != E2_OK)
             return rc;
         /* (a resumed trace has its baseline stream from the start) */
-        rc = energy_price_baseline(fp32, r->t.batch, r->t.total, r->model, r->baseline,
-                                   resumed ? NULL : r->trace, err);
+        rc = pricing_price_baseline(&r->pricing, fp32, r->t.batch, r->t.total, !resumed, err);
         net_free(fp32);
         if (rc != E2_OK)
             return rc;
@@ -337,12 +290,8 @@ static int run_training(struct run *r, const struct e2_options *opts,
     progress_init(&pg, stderr, progress_mode_from(cfg->report.progress, opts->quiet), "iter",
                   r->t.total);
     struct train_io io = {
-        .sink = priced ? &r->acc.sink : NULL,
-        .energy = &r->acc,
-        .energy_fj = priced ? ledger_total_fj : NULL,
-        .energy_ctx = r->ledger,
-        .on_point = r->trace ? mark_point : NULL,
-        .point_ctx = r->trace,
+        .sink = priced ? pricing_sink(&r->pricing) : NULL,
+        .observer = &observer,
         .progress = &pg,
         .checkpoint_path = path,
     };
@@ -359,9 +308,10 @@ static int run_training(struct run *r, const struct e2_options *opts,
     if (cfg->training.psg.enabled && (rc = write_psg_layers(dir, &r->t, err)) != E2_OK)
         return rc;
     if (cfg->report.timeline && priced &&
-        (rc = timeline_write_iteration(cfg, r->model, dir, err)) != E2_OK)
+        (rc = timeline_write_iteration(r->t.net, &cfg->training, r->pricing.model, dir, err)) != E2_OK)
         return rc;
-    if (r->trace) {
+    struct trace_writer *trace = pricing_trace_take(&r->pricing);
+    if (trace) {
         struct trace_result res;
         memset(&res, 0, sizeof res);
         res.has_accuracy = r->rep.has_accuracy;
@@ -376,8 +326,7 @@ static int run_training(struct run *r, const struct e2_options *opts,
         for (int i = 0; i < res.slu_blocks; i++)
             res.slu_block_skip[i] = r->rep.slu_block_skip[i];
         res.wall_seconds = r->rep.wall_seconds;
-        rc = trace_finish(r->trace, &res, err);
-        r->trace = NULL;
+        rc = trace_finish(trace, &res, err);
         if (rc != E2_OK)
             return rc;
     }

@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "energy.h"
-#include "energy_only.h"
 #include "net.h"
 #include "optim.h"
 #include "outdir.h"
@@ -71,14 +70,10 @@ static char **label_records(struct net *net, const struct record_list *l)
     return labels;
 }
 
-int timeline_write_iteration(const struct e2_config *cfg, struct hw_model *m, const char *dir,
-                             struct e2_err *err)
+int timeline_write_iteration(struct net *net, const struct cfg_training *tr, struct hw_model *m,
+                             const char *dir, struct e2_err *err)
 {
-    struct net *net = NULL;
-    int rc = energy_only_net(cfg, 0, &net, err);
-    if (rc != E2_OK)
-        return rc;
-    const struct cfg_training *tr = &cfg->training;
+    int rc = E2_OK;
     struct optim_config oc = {train_rule(tr), (float)tr->momentum, (float)tr->weight_decay};
     struct record_list l = {0};
     struct op_sink sink = {record, &l};
@@ -101,6 +96,5 @@ int timeline_write_iteration(const struct e2_config *cfg, struct hw_model *m, co
         free(labels[i]);
     free(labels);
     free(l.v);
-    net_free(net);
     return rc;
 }

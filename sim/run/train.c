@@ -6,12 +6,10 @@
 #include <string.h>
 #include <xmmintrin.h>
 
-#include "energy.h"
 #include "loss.h"
 #include "optim.h"
 #include "rng.h"
 #include "swa.h"
-#include "trace.h"
 
 #define BN_RECOMPUTE_BATCHES 20   /* SWA's BN re-estimation: minibatches of training data */
 
@@ -472,18 +470,23 @@ static int add_point(struct train *t, train_fj energy_fj, double top1, double to
     return 0;
 }
 
-/* Flush the energy accumulator (pricing what is pending) and read the energy so far. */
+/* The energy spent so far, from the observer (0 when the run is not priced). */
 static int energy_now(const struct train_io *io, train_fj *fj, struct e2_err *err)
 {
     *fj = 0;
-    if (io->energy) {
-        int rc = energy_flush(io->energy, err);
-        if (rc != E2_OK)
-            return rc;
-    }
-    if (io->energy_fj)
-        *fj = io->energy_fj(io->energy_ctx);
-    return E2_OK;
+    const struct train_observer *o = io->observer;
+    return o && o->energy ? o->energy(o->ctx, fj, err) : E2_OK;
+}
+
+static int priced(const struct train_io *io)
+{
+    return io->observer && io->observer->energy;
+}
+
+static void point_added(const struct train *t, const struct train_io *io)
+{
+    if (io->observer && io->observer->on_point)
+        io->observer->on_point(io->observer->ctx, &t->curve[t->curve_n - 1]);
 }
 
 /* SWA's end: the averaged weights with batch-norm statistics recomputed on training data
@@ -533,17 +536,16 @@ int train_run(struct train *t, const struct train_io *io, struct e2_err *err)
                 return rc;
             if (add_point(t, fj, top1, top5) != 0)
                 return e2_fail(err, E2_FAILURE, "out of memory");
-            if (io->on_point)
-                io->on_point(io->point_ctx, &t->curve[t->curve_n - 1]);
+            point_added(t, io);
             t->top1 = top1;
             t->top5 = top5;
         }
         if (io->progress)
             progress_update(io->progress, t->next, t->last_loss, t->top1,
-                            io->energy_fj ? (double)fj * 1e-15 : NAN);
+                            priced(io) ? (double)fj * 1e-15 : NAN);
         int due = tr->checkpoint_every > 0 && t->next % (uint64_t)tr->checkpoint_every == 0;
         if (io->checkpoint_path && (due || last) &&
-            (rc = train_save(t, io->checkpoint_path, io->energy, err)) != E2_OK)
+            (rc = train_save(t, io->checkpoint_path, io->observer, err)) != E2_OK)
             return rc;
     }
 
@@ -561,11 +563,10 @@ int train_run(struct train *t, const struct train_io *io, struct e2_err *err)
         return rc;
     if (add_point(t, fj, top1, top5) != 0)
         return e2_fail(err, E2_FAILURE, "out of memory");
-    if (io->on_point)
-        io->on_point(io->point_ctx, &t->curve[t->curve_n - 1]);
+    point_added(t, io);
     if (io->progress)
         progress_finish(io->progress, t->next, t->last_loss, t->top1,
-                        io->energy_fj ? (double)fj * 1e-15 : NAN);
+                        priced(io) ? (double)fj * 1e-15 : NAN);
     t->wall_seconds = wall0 + (progress_now() - t0);
     return E2_OK;
 }
@@ -691,7 +692,8 @@ static uint64_t resume_hash(const struct e2_config *cfg)
     return h;
 }
 
-int train_save(struct train *t, const char *path, struct energy_acc *energy, struct e2_err *err)
+int train_save(struct train *t, const char *path, const struct train_observer *obs,
+               struct e2_err *err)
 {
     struct ckpt c;
     ckpt_init(&c);
@@ -722,14 +724,9 @@ int train_save(struct train *t, const char *path, struct energy_acc *energy, str
              ckpt_put(&c, "curve", t->curve, (size_t)t->curve_n * sizeof *t->curve);
     struct fx_stats st = net_fx_stats(t->net);
     rc = rc || ckpt_put(&c, "fx_stats", &st, sizeof st);
-    if (rc == 0 && energy) {
-        /* the flush also hands the records since the last one to the trace, if any */
-        if ((rc = energy_flush(energy, err)) != E2_OK ||
-            (energy->trace && (rc = trace_save(energy->trace, &c, err)) != E2_OK)) {
-            ckpt_free(&c);
-            return rc;
-        }
-        rc = energy_save(energy, &c);
+    if (rc == 0 && obs && obs->save && (rc = obs->save(obs->ctx, &c, err)) != E2_OK) {
+        ckpt_free(&c);
+        return rc;
     }
     if (rc != 0) {
         ckpt_free(&c);
@@ -807,7 +804,7 @@ static float *param_swa(struct train *t, int i)
     return swa_average(t->swa, i);
 }
 
-int train_resume(struct train *t, const char *path, struct energy_acc *energy,
+int train_resume(struct train *t, const char *path, const struct train_observer *obs,
                  struct e2_err *err)
 {
     struct ckpt c;
@@ -872,8 +869,8 @@ int train_resume(struct train *t, const char *path, struct energy_acc *energy,
     t->top1 = m.top1;
     t->top5 = m.top5;
     t->wall_seconds = m.wall_seconds;
-    if (energy)
-        rc = energy_load(energy, &c, path, err);
+    if (obs && obs->restore)
+        rc = obs->restore(obs->ctx, &c, path, err);
 done:
     ckpt_free(&c);
     return rc;
