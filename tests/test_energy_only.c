@@ -356,8 +356,8 @@ static void test_swa_and_report(void)
         }
     }
     CU_ASSERT(swa_updates > 0 && swa_forward > 0);
-    struct run_report r;
-    report_init(&r);
+    struct run_result r;
+    run_result_init(&r);
     CU_ASSERT_EQUAL(energy_only_fill_report(cfg, &s, &r), E2_OK);
     CU_ASSERT_STRING_EQUAL(r.kind, "energy-only");
     CU_ASSERT_FALSE(r.has_accuracy);
@@ -368,7 +368,7 @@ static void test_swa_and_report(void)
     CU_ASSERT_EQUAL(r.slu_block_count, 2);   /* ResNet-8: 3 blocks, 2 gated */
     CU_ASSERT_STRING_EQUAL(r.method, "smd+slu+psg+swa");
     CU_ASSERT_STRING_EQUAL(r.network, "resnet-8");
-    report_free(&r);
+    run_result_free(&r);
     energy_only_stream_free(&s);
     free(cfg);
 }

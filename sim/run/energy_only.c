@@ -6,12 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "commands.h"
 #include "hw.h"
 #include "pricing.h"
 #include "net.h"
 #include "optim.h"
-#include "outdir.h"
+#include "run.h"
 #include "run_timeline.h"
 #include "train.h"
 #include "progress.h"
@@ -423,7 +422,7 @@ int energy_only_savings(const struct e2_config *cfg, double *saving, struct e2_e
 /* ---------------------------------------------------------------- reports --------------- */
 
 int energy_only_fill_report(const struct e2_config *cfg, const struct energy_only_stream *s,
-                            struct run_report *r)
+                            struct run_result *r)
 {
     snprintf(r->kind, sizeof r->kind, "energy-only");
     snprintf(r->name, sizeof r->name, "%.63s", cfg->name);
@@ -439,43 +438,16 @@ int energy_only_fill_report(const struct e2_config *cfg, const struct energy_onl
     r->psg_predictor_ratio = cfg->training.psg.enabled
                                  ? 1.0 - s->plan.psg_full_fraction : NAN;
     if (s->plan.blocks > 1 && (cfg->training.slu.enabled || cfg->training.sd.enabled))
-        return report_set_slu_blocks(r, s->plan.blocks - 1, s->plan.block_skip);
+        return run_result_set_slu_blocks(r, s->plan.blocks - 1, s->plan.block_skip);
     return E2_OK;
 }
 
-static int open_out_dir(const struct e2_options *opts, const struct e2_config *cfg, char *dir,
-                        size_t size, struct e2_err *err)
-{
-    if (opts->out_dir) {
-        snprintf(dir, size, "%s", opts->out_dir);
-        return out_prepare_dir(opts->out_dir, opts->resume, err);
-    }
-    return out_create_default_dir(cfg->name, dir, size, err);
-}
-
-static void fill_trace_result(const struct run_report *r, struct trace_result *t)
-{
-    memset(t, 0, sizeof *t);
-    t->has_accuracy = 0;
-    t->top1 = t->top5 = NAN;
-    t->iterations = r->iterations;
-    t->minibatches_processed = r->minibatches_processed;
-    t->slu_skip_ratio = r->slu_skip_ratio;
-    t->psg_predictor_ratio = r->psg_predictor_ratio;
-    t->slu_blocks = r->slu_block_count < TRACE_MAX_BLOCKS ? r->slu_block_count : TRACE_MAX_BLOCKS;
-    for (int b = 0; b < t->slu_blocks; b++)
-        t->slu_block_skip[b] = r->slu_block_skip[b];
-    t->wall_seconds = r->wall_seconds;
-}
-
-int cmd_energy_only(const struct e2_options *opts, const struct e2_config *cfg,
+int run_energy_only(const struct run_options *opts, const struct e2_config *cfg,
                     struct e2_err *err)
 {
     double t0 = progress_now();
-    char dir[OUT_PATH_MAX];
-    int rc = open_out_dir(opts, cfg, dir, sizeof dir, err);
-    if (rc != E2_OK)
-        return rc;
+    const char *dir = opts->dir;
+    int rc = E2_OK;
     char *text = cfg_print_text(cfg);
     if (!text)
         return e2_fail(err, E2_FAILURE, "out of memory");
@@ -483,8 +455,8 @@ int cmd_energy_only(const struct e2_options *opts, const struct e2_config *cfg,
     struct energy_only_stream s;
     struct net *net = NULL;
     struct pricing pricing;
-    struct run_report rep;
-    report_init(&rep);
+    struct run_result rep;
+    run_result_init(&rep);
     memset(&s, 0, sizeof s);
     memset(&pricing, 0, sizeof pricing);
     rc = energy_only_net(cfg, 0, &net, err);
@@ -512,22 +484,21 @@ int cmd_energy_only(const struct e2_options *opts, const struct e2_config *cfg,
     if (rc == E2_OK)
         rc = energy_only_fill_report(cfg, &s, &rep);
     if (rc == E2_OK)
-        rc = report_fill_energy(&rep, pricing.model, pricing.run, pricing.baseline, s.layers,
+        rc = run_result_fill_energy(&rep, pricing.model, pricing.run, pricing.baseline, s.layers,
                                 s.nlayers);
     if (rc == E2_OK)
-        rc = report_add_point(&rep, rep.iterations, rep.total_fj, NAN, NAN);
+        rc = run_result_add_point(&rep, rep.iterations, rep.total_fj, NAN, NAN);
     rep.config_text = text;
     rep.wall_seconds = progress_now() - t0;
     struct trace_writer *trace = pricing_trace_take(&pricing);
     if (rc == E2_OK && trace) {
         struct trace_result tr;
-        fill_trace_result(&rep, &tr);
+        run_result_trace_result(&rep, &tr);
         rc = trace_finish(trace, &tr, err);
         trace = NULL;
     }
-    char path[OUT_PATH_MAX];
-    if (rc == E2_OK && out_join(path, sizeof path, dir, "config.yaml", err) == E2_OK)
-        rc = out_write_atomic(path, text, strlen(text), err);
+    if (rc == E2_OK)
+        rc = cfg_write_resolved(dir, cfg, err);
     if (rc == E2_OK)
         rc = report_write(dir, &rep, err);
     if (rc == E2_OK && cfg->report.timeline)
@@ -546,7 +517,7 @@ int cmd_energy_only(const struct e2_options *opts, const struct e2_config *cfg,
     }
     if (trace)
         trace_abort(trace);
-    report_free(&rep);
+    run_result_free(&rep);
     pricing_close(&pricing);
     energy_only_stream_free(&s);
     net_free(net);

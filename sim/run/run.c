@@ -1,6 +1,6 @@
-/* cmd_run: one training run, priced on the hardware model, with its reports.
+/* run_train: one training run, priced on the hardware model, with its reports.
  *
- *   output folder -> data sets -> training state (or resume from DIR/checkpoint.e2ck)
+ *   data sets -> training state (or resume from DIR/checkpoint.e2ck)
  *   -> hardware model + two ledgers (the run, the float32 SMB baseline) -> optional trace
  *   -> train (op records -> energy accumulator -> hw_account) -> report files -> summary.
  *
@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "commands.h"
+#include "run.h"
 #include "pricing.h"
 #include "outdir.h"
 #include "progress.h"
@@ -33,7 +33,7 @@ struct run {
     struct trace_layer *layers;
     int nlayers;
     char *config_text;
-    struct run_report rep;
+    struct run_result rep;
 };
 
 static void method_text(const struct e2_config *cfg, char *buf, size_t size)
@@ -63,7 +63,7 @@ static int describe_layers(struct run *r)
 
 static int fill_report(struct run *r, const struct e2_config *cfg, int priced)
 {
-    struct run_report *rep = &r->rep;
+    struct run_result *rep = &r->rep;
     struct train *t = &r->t;
     int rc = E2_OK;
     strcpy(rep->kind, "train");
@@ -85,7 +85,7 @@ static int fill_report(struct run *r, const struct e2_config *cfg, int priced)
         if (!skip)
             return E2_FAILURE;
         int nb = train_block_skip(t, skip, t->blocks);
-        rc = report_set_slu_blocks(rep, nb, skip);
+        rc = run_result_set_slu_blocks(rep, nb, skip);
         free(skip);
     }
     rep->psg_predictor_ratio = train_psg_predictor_ratio(t);
@@ -93,32 +93,19 @@ static int fill_report(struct run *r, const struct e2_config *cfg, int priced)
     rep->has_fixed_point = st.quantized > 0;
     rep->fixed_point = (struct report_fixed_point){st.quantized, st.saturated, st.msb_clipped,
                                                   st.acc_sums, st.acc_overflows};
+    rep->has_psg_layers = cfg->training.psg.enabled;   /* psg_layers.csv, rows or not */
+    for (int i = 0; rep->has_psg_layers && i < t->np && rc == E2_OK; i++) {
+        if (t->psg_count[i])
+            rc = run_result_add_psg_layer(rep, t->p[i].name, t->p[i].layer, t->psg_count[i],
+                                          t->psg_predictor[i], t->psg_flips[i]);
+    }
     for (int i = 0; i < t->curve_n && rc == E2_OK; i++)
-        rc = report_add_point(rep, t->curve[i].iteration, t->curve[i].energy_fj,
+        rc = run_result_add_point(rep, t->curve[i].iteration, t->curve[i].energy_fj,
                               t->curve[i].train_loss, t->curve[i].top1);
     if (rc == E2_OK && priced)
-        rc = report_fill_energy(rep, r->pricing.model, r->pricing.run, r->pricing.baseline,
+        rc = run_result_fill_energy(rep, r->pricing.model, r->pricing.run, r->pricing.baseline,
                                 r->layers, r->nlayers);
     return rc;
-}
-
-/* PSG per layer: updates, predictor ratio and sign-flip rate (psg_layers.csv). */
-static int write_psg_layers(const char *dir, const struct train *t, struct e2_err *err)
-{
-    char path[OUT_PATH_MAX];
-    struct out_file f;
-    if (out_join(path, sizeof path, dir, "psg_layers.csv", err) || out_open_tmp(path, &f, err))
-        return E2_FAILURE;
-    fprintf(f.fp, "param,layer,weight_updates,predictor_ratio,sign_flip_rate\n");
-    for (int i = 0; i < t->np; i++) {
-        if (!t->psg_count[i])
-            continue;
-        double c = (double)t->psg_count[i];
-        fprintf(f.fp, "%s,%d,%llu,%.6f,%.6f\n", t->p[i].name, t->p[i].layer,
-                (unsigned long long)t->psg_count[i], (double)t->psg_predictor[i] / c,
-                (double)t->psg_flips[i] / c);
-    }
-    return out_commit(&f, err);
 }
 
 static int by_energy_desc(const void *a, const void *b)
@@ -133,7 +120,7 @@ static int by_energy_desc(const void *a, const void *b)
 
 static void print_summary(FILE *out, const struct run *r, const char *dir, int priced)
 {
-    const struct run_report *rep = &r->rep;
+    const struct run_result *rep = &r->rep;
     const struct train *t = &r->t;
     fprintf(out, "\n%s: %s on %s, method %s: %llu iterations, %llu minibatches processed, "
             "%.1f s\n", rep->name, rep->network, rep->dataset, rep->method,
@@ -201,7 +188,7 @@ static void print_summary(FILE *out, const struct run *r, const char *dir, int p
 
 static void run_free(struct run *r)
 {
-    report_free(&r->rep);
+    run_result_free(&r->rep);
     pricing_close(&r->pricing);
     if (r->t_open)
         train_close(&r->t);
@@ -217,9 +204,10 @@ static int pricing_on(void)
     return !(v && strcmp(v, "off") == 0);
 }
 
-static int run_training(struct run *r, const struct e2_options *opts,
-                        const struct e2_config *cfg, const char *dir, struct e2_err *err)
+static int run_training(struct run *r, const struct run_options *opts,
+                        const struct e2_config *cfg, struct e2_err *err)
 {
+    const char *dir = opts->dir;
     int rc, priced = pricing_on();
     char path[OUT_PATH_MAX];
     uint64_t seed = (uint64_t)cfg->seed;
@@ -300,12 +288,10 @@ static int run_training(struct run *r, const struct e2_options *opts,
 
     if (!r->layers && describe_layers(r) != 0)
         return e2_fail(err, E2_FAILURE, "out of memory");
-    report_init(&r->rep);
+    run_result_init(&r->rep);
     if (fill_report(r, cfg, priced) != E2_OK)
         return e2_fail(err, E2_FAILURE, "out of memory filling the report");
     if ((rc = report_write(dir, &r->rep, err)) != E2_OK)
-        return rc;
-    if (cfg->training.psg.enabled && (rc = write_psg_layers(dir, &r->t, err)) != E2_OK)
         return rc;
     if (cfg->report.timeline && priced &&
         (rc = timeline_write_iteration(r->t.net, &cfg->training, r->pricing.model, dir, err)) != E2_OK)
@@ -313,19 +299,7 @@ static int run_training(struct run *r, const struct e2_options *opts,
     struct trace_writer *trace = pricing_trace_take(&r->pricing);
     if (trace) {
         struct trace_result res;
-        memset(&res, 0, sizeof res);
-        res.has_accuracy = r->rep.has_accuracy;
-        res.top1 = r->rep.top1;
-        res.top5 = r->rep.top5;
-        res.iterations = r->rep.iterations;
-        res.minibatches_processed = r->rep.minibatches_processed;
-        res.slu_skip_ratio = r->rep.slu_skip_ratio;
-        res.psg_predictor_ratio = r->rep.psg_predictor_ratio;
-        res.slu_blocks = r->rep.slu_block_count < TRACE_MAX_BLOCKS ? r->rep.slu_block_count
-                                                                  : TRACE_MAX_BLOCKS;
-        for (int i = 0; i < res.slu_blocks; i++)
-            res.slu_block_skip[i] = r->rep.slu_block_skip[i];
-        res.wall_seconds = r->rep.wall_seconds;
+        run_result_trace_result(&r->rep, &res);
         rc = trace_finish(trace, &res, err);
         if (rc != E2_OK)
             return rc;
@@ -335,25 +309,12 @@ static int run_training(struct run *r, const struct e2_options *opts,
     return E2_OK;
 }
 
-int cmd_run(const struct e2_options *opts, const struct e2_config *cfg, struct e2_err *err)
+int run_train(const struct run_options *o, const struct e2_config *cfg, struct e2_err *err)
 {
-    char dir[OUT_PATH_MAX];
-    int rc;
-    if (opts->out_dir) {
-        rc = out_prepare_dir(opts->out_dir, opts->resume, err);
-        snprintf(dir, sizeof dir, "%s", opts->out_dir);
-    } else if (opts->resume) {
-        return e2_fail(err, E2_BAD_INPUT, "--resume needs --out DIR (the run to continue)");
-    } else {
-        rc = out_create_default_dir(cfg->name, dir, sizeof dir, err);
-    }
-    if (rc != E2_OK || (!opts->resume && (rc = cfg_write_resolved(dir, cfg, err)) != E2_OK))
-        return rc;
-
     struct run *r = calloc(1, sizeof *r);
     if (!r)
         return e2_fail(err, E2_FAILURE, "out of memory");
-    rc = run_training(r, opts, cfg, dir, err);
+    int rc = run_training(r, o, cfg, err);
     run_free(r);
     free(r);
     return rc;

@@ -134,6 +134,10 @@ void train_close(struct train *t);
 int train_resume(struct train *t, const char *path, const struct train_observer *obs,
                  struct e2_err *err);
 
+/* training.finetune_from: copy the parameters of the checkpoint at path whose names and sizes
+ * match (all of them but a final FC of another shape). train_open calls it. */
+int train_load_finetune(struct train *t, const char *path, struct e2_err *err);
+
 /* Write the current state to path atomically (with the observer's save hook's sections). */
 int train_save(struct train *t, const char *path, const struct train_observer *obs,
                struct e2_err *err);
