@@ -1,8 +1,9 @@
 /* run_train: one training run, priced on the hardware model, with its reports.
  *
- *   data sets -> training state (or resume from DIR/checkpoint.e2ck)
- *   -> hardware model + two ledgers (the run, the float32 SMB baseline) -> optional trace
- *   -> train (op records -> energy accumulator -> hw_account) -> report files -> summary.
+ *   data sets -> training state -> pricing object (hardware model, the run's and the float32
+ *   SMB baseline's ledgers, accumulator, optional trace) -> resume from DIR/checkpoint.e2ck
+ *   -> train (op records -> pricing sink; the pricing object observes the loop)
+ *   -> run_result -> report files (sim/report/) -> trace trailer -> summary.
  *
  * The environment variable E2SIM_PRICING=off (hidden, for measuring the model's overhead)
  * trains without emitting or pricing op records. */

@@ -1,6 +1,6 @@
 /* Fuzz target: the checkpoint reader (sim/io/checkpoint.c) and what --resume does with what it
- * reads (sim/run/train.c's train_resume with a priced energy accumulator, the flush that re-prices
- * the restored records, then one more training iteration).
+ * reads (sim/run/train_ckpt.c's train_resume, whose restore hook loads a priced energy
+ * accumulator and flushes to re-price the restored records, then one more training iteration).
  *
  * The training state is a tiny network on synthetic data (CONFIG below), made once. Input:
  * byte 0 = flags, then a checkpoint file. With flag bit 0 every checksum is recomputed first
