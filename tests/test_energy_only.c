@@ -12,6 +12,7 @@
 #include "dataset.h"
 #include "energy.h"
 #include "energy_only.h"
+#include "pricing.h"
 #include "hw.h"
 #include "net.h"
 #include "report.h"
@@ -313,17 +314,16 @@ static void test_baseline_and_records(void)
     CU_ASSERT(conv_fwd >= 13);
     CU_ASSERT_EQUAL(conv_bwd_data, conv_fwd - 1);
     CU_ASSERT_EQUAL(conv_bwd_weight, conv_fwd);
-    /* the baseline stream is what energy_price_baseline prices */
+    /* the baseline stream is what pricing_price_baseline prices */
     struct e2_err err = {""};
     struct net *fp32 = NULL;
     CU_ASSERT_EQUAL_FATAL(energy_only_net(cfg, 1, &fp32, &err), E2_OK);
-    struct hw_model *m = model_of(cfg);
-    struct hw_ledger *l = hw_ledger_new();
-    CU_ASSERT_EQUAL(energy_price_baseline(fp32, 16, 50, m, l, NULL, &err), E2_OK);
-    CU_ASSERT(hw_ledger_fj(l, NULL) == price(m, &s.baseline, 0));
-    CU_ASSERT(hw_ledger_fj(l, NULL) > price(m, &s.run, 0));
-    hw_ledger_free(l);
-    hw_free(m);
+    struct pricing p;
+    CU_ASSERT_EQUAL_FATAL(pricing_open(&p, &cfg->hw, 1, NULL, &err), E2_OK);
+    CU_ASSERT_EQUAL(pricing_price_baseline(&p, fp32, 16, 50, 0, &err), E2_OK);
+    CU_ASSERT(hw_ledger_fj(p.baseline, NULL) == price(p.model, &s.baseline, 0));
+    CU_ASSERT(hw_ledger_fj(p.baseline, NULL) > price(p.model, &s.run, 0));
+    pricing_close(&p);
     net_free(fp32);
     energy_only_stream_free(&s);
     free(cfg);
@@ -356,8 +356,8 @@ static void test_swa_and_report(void)
         }
     }
     CU_ASSERT(swa_updates > 0 && swa_forward > 0);
-    struct run_report r;
-    report_init(&r);
+    struct run_result r;
+    run_result_init(&r);
     CU_ASSERT_EQUAL(energy_only_fill_report(cfg, &s, &r), E2_OK);
     CU_ASSERT_STRING_EQUAL(r.kind, "energy-only");
     CU_ASSERT_FALSE(r.has_accuracy);
@@ -368,7 +368,7 @@ static void test_swa_and_report(void)
     CU_ASSERT_EQUAL(r.slu_block_count, 2);   /* ResNet-8: 3 blocks, 2 gated */
     CU_ASSERT_STRING_EQUAL(r.method, "smd+slu+psg+swa");
     CU_ASSERT_STRING_EQUAL(r.network, "resnet-8");
-    report_free(&r);
+    run_result_free(&r);
     energy_only_stream_free(&s);
     free(cfg);
 }

@@ -182,8 +182,8 @@ static void test_bars_have_axis_units_and_shares(void)
  * in the page in readable units. */
 static void test_layer_chart_top_layers_and_other(void)
 {
-    struct run_report r;
-    report_init(&r);
+    struct run_result r;
+    run_result_init(&r);
     snprintf(r.kind, sizeof r.kind, "replay");
     r.top_layers = 7;
     e2_fj rest = 0;
@@ -193,12 +193,12 @@ static void test_layer_chart_top_layers_and_other(void)
         struct report_layer l = {.id = i, .kind = "conv",
                                  .phase_fj = {fj / 2, fj / 4, fj / 4 - fj / 1000, fj / 1000}};
         snprintf(l.name, sizeof l.name, "l%d", i);
-        report_add_layer(&r, &l);
+        run_result_add_layer(&r, &l);
         r.total_fj += fj;
         if (i * 7 % 30 + 1 <= 23)
             rest += fj;
     }
-    report_add_action(&r, "dsp", "mac8", 1, 1, r.total_fj);
+    run_result_add_action(&r, "dsp", "mac8", 1, 1, r.total_fj);
     char *html = render(draw_report, &r);
     char *svg = chart_titled(html, "Energy per layer, by phase: the top 7 of 30 layers");
     CU_ASSERT_PTR_NOT_NULL_FATAL(svg);
@@ -231,7 +231,7 @@ static void test_layer_chart_top_layers_and_other(void)
     CU_ASSERT_PTR_NULL(strstr(html, "e+"));    /* no "1.36e+05 J" anywhere */
     free(svg);
     free(html);
-    report_free(&r);
+    run_result_free(&r);
 }
 
 /* The placer on crowded points: placed boxes never overlap each other or any marker, stay in

@@ -133,8 +133,8 @@ static void test_replay_equals_live_pricing(void)
     e2_fj marks[ITERS / EVERY];
     record(path, live, base, marks, m);
 
-    struct run_report r;
-    report_init(&r);
+    struct run_result r;
+    run_result_init(&r);
     struct e2_err err = {{0}};
     CU_ASSERT_EQUAL_FATAL(replay_price(path, &cfg->hw, &r, NULL, &err), E2_OK);
     CU_ASSERT(r.total_fj > 0);
@@ -167,17 +167,17 @@ static void test_replay_equals_live_pricing(void)
     CU_ASSERT_EQUAL(r.slu_block_count, 1);
     CU_ASSERT_STRING_EQUAL(r.network, "tiny");
     CU_ASSERT_EQUAL(report_write(dir, &r, &err), E2_OK);
-    report_free(&r);
+    run_result_free(&r);
 
     /* other hardware, same trace: a different price */
     struct e2_config *slow = malloc(sizeof *slow);
     *slow = *cfg;
     slow->hw.pl_clock_mhz = cfg->hw.pl_clock_mhz / 2;
-    report_init(&r);
+    run_result_init(&r);
     CU_ASSERT_EQUAL_FATAL(replay_price(path, &slow->hw, &r, NULL, &err), E2_OK);
     CU_ASSERT(r.total_fj != hw_ledger_fj(live, NULL));
     CU_ASSERT(r.fpga_seconds > 0);
-    report_free(&r);
+    run_result_free(&r);
     free(slow);
     hw_ledger_free(live);
     hw_ledger_free(base);
@@ -191,12 +191,12 @@ static void test_bad_trace_is_bad_input(void)
     FILE *f = fopen(path, "w");
     fputs("not a trace, though long enough for a header", f);
     fclose(f);
-    struct run_report r;
-    report_init(&r);
+    struct run_result r;
+    run_result_init(&r);
     struct e2_err err = {{0}};
     CU_ASSERT_EQUAL(replay_price(path, &cfg->hw, &r, NULL, &err), E2_BAD_INPUT);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "bad.e2t: byte offset 0"));
-    report_free(&r);
+    run_result_free(&r);
 }
 
 /* Run a shell command; its exit status. */

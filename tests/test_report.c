@@ -17,6 +17,7 @@
 #include "json.h"
 #include "oprec.h"
 #include "report.h"
+#include "trace.h"
 
 static char dir[64];
 
@@ -39,9 +40,9 @@ static void fj_text(char *buf, e2_fj v)
 }
 
 /* A report with awkward numbers: energies above 2^53 fJ, fractions that do not print short. */
-static void sample(struct run_report *r)
+static void sample(struct run_result *r)
 {
-    report_init(r);
+    run_result_init(r);
     snprintf(r->kind, sizeof r->kind, "train");
     snprintf(r->name, sizeof r->name, "unit");
     snprintf(r->network, sizeof r->network, "resnet-8");
@@ -52,35 +53,35 @@ static void sample(struct run_report *r)
     r->has_accuracy = 1;
     r->top1 = 0.8713;
     r->top5 = 0.1 + 0.2;
-    report_add_action(r, "dsp", "mac8", 123456789012ull, 700, 86419752308400ull);
-    report_add_action(r, "ddr", "read_burst", 5000000ull, 410250, 2051250000000ull);
-    report_add_action(r, "dsp", "static", 999, 333, 333000ull);
-    report_add_action(r, "bram, port A", "read", 7, 2500, big_fj()); /* beyond 2^64 */
+    run_result_add_action(r, "dsp", "mac8", 123456789012ull, 700, 86419752308400ull);
+    run_result_add_action(r, "ddr", "read_burst", 5000000ull, 410250, 2051250000000ull);
+    run_result_add_action(r, "dsp", "static", 999, 333, 333000ull);
+    run_result_add_action(r, "bram, port A", "read", 7, 2500, big_fj()); /* beyond 2^64 */
     r->total_fj = 0;
     for (int i = 0; i < r->action_count; i++)
         r->total_fj += r->actions[i].fj;
     r->baseline_fp32_fj = r->total_fj * 5 + 17;
-    report_add_phase(r, "forward", r->total_fj / 2);
-    report_add_phase(r, "backward_data", r->total_fj - r->total_fj / 2);
-    report_add_technique(r, "base", r->total_fj);
+    run_result_add_phase(r, "forward", r->total_fj / 2);
+    run_result_add_phase(r, "backward_data", r->total_fj - r->total_fj / 2);
+    run_result_add_technique(r, "base", r->total_fj);
     /* conv1: 600 MACs over 200 + 100 DDR bytes (2 MAC/B) in 150 cycles (1 us at 150 MHz):
      * 600 MMAC/s, 1 % of a 60 GMAC/s roof; the array busier than the DDR */
     struct report_layer l = {.id = 0, .name = "conv1", .kind = "conv",
                              .phase_fj = {1000, 2000, 3000, 4000}, .cycles = 150, .macs = 600,
                              .ddr_read_bytes = 200, .ddr_write_bytes = 100, .bram_bytes = 4096,
                              .compute_cycles = 140, .ddr_cycles = 90};
-    report_add_layer(r, &l);
+    run_result_add_layer(r, &l);
     /* fc: no DDR bytes, no time of its own: intensity, attained and utilization unknown */
     struct report_layer l2 = {.id = 1, .name = "fc", .kind = "fc", .phase_fj = {5, 0, 0, 9},
                               .macs = 10, .ps_cycles = 3};
-    report_add_layer(r, &l2);
+    run_result_add_layer(r, &l2);
     r->roofs = (struct report_roofs){.peak_macs_per_s = 60e9, .bits_a = 8, .bits_b = 8,
                                      .ddr_bytes_per_s = 2.5e9};
     for (int i = 0; i < 20; i++)   /* more than the arrays' first capacity */
-        report_add_point(r, (uint64_t)i * 10, (uint64_t)i * 1000000000000ull, 2.0 / (i + 1),
+        run_result_add_point(r, (uint64_t)i * 10, (uint64_t)i * 1000000000000ull, 2.0 / (i + 1),
                          i % 3 ? 0.5 + i * 0.01 : NAN);
     double blocks[3] = {0.1, 0.25, 0.4};
-    report_set_slu_blocks(r, 3, blocks);
+    run_result_set_slu_blocks(r, 3, blocks);
     r->slu_skip_ratio = 0.25;
     r->psg_predictor_ratio = 0.625;
     r->iterations = 200;
@@ -92,7 +93,7 @@ static void sample(struct run_report *r)
 
 static void test_files_have_fixed_names(void)
 {
-    struct run_report r;
+    struct run_result r;
     sample(&r);
     struct e2_err err = {{0}};
     CU_ASSERT_EQUAL_FATAL(report_write(dir, &r, &err), E2_OK);
@@ -105,11 +106,61 @@ static void test_files_have_fixed_names(void)
         CU_ASSERT_EQUAL(stat(path, &st), 0);
         CU_ASSERT(st.st_size > 0);
     }
-    report_free(&r);
+    run_result_free(&r);
+}
+
+/* psg_layers.csv: written for a PSG run only (even without rows), one row per weight tensor
+ * with its ratios; the other files do not change. */
+static void test_psg_layers_csv(void)
+{
+    struct run_result r;
+    sample(&r);
+    struct e2_err err = {{0}};
+    char path[256];
+    snprintf(path, sizeof path, "%s/psg_layers.csv", dir);
+    unlink(path);
+    CU_ASSERT_EQUAL_FATAL(report_write(dir, &r, &err), E2_OK);
+    CU_ASSERT_NOT_EQUAL(access(path, F_OK), 0);   /* not a PSG run: no file */
+    r.has_psg_layers = 1;
+    CU_ASSERT_EQUAL_FATAL(report_write(dir, &r, &err), E2_OK);
+    char *text = slurp("psg_layers.csv");
+    CU_ASSERT_STRING_EQUAL(text, "param,layer,weight_updates,predictor_ratio,sign_flip_rate\n");
+    free(text);
+    CU_ASSERT_EQUAL(run_result_add_psg_layer(&r, "b1.u0.conv.w", 3, 400, 300, 6), E2_OK);
+    CU_ASSERT_EQUAL(run_result_add_psg_layer(&r, "fc.w", 9, 8, 0, 0), E2_OK);
+    CU_ASSERT_EQUAL_FATAL(report_write(dir, &r, &err), E2_OK);
+    text = slurp("psg_layers.csv");
+    CU_ASSERT_STRING_EQUAL(text, "param,layer,weight_updates,predictor_ratio,sign_flip_rate\n"
+                                 "b1.u0.conv.w,3,400,0.750000,0.015000\n"
+                                 "fc.w,9,8,0.000000,0.000000\n");
+    free(text);
+    run_result_free(&r);
+    CU_ASSERT_EQUAL(r.psg_layer_count, 0);
+}
+
+/* A trace's trailer keeps what a replay reports back, from the same result. */
+static void test_trace_result(void)
+{
+    struct run_result r;
+    sample(&r);
+    double skip[3] = {0.25, 0.5, 0.75};
+    CU_ASSERT_EQUAL_FATAL(run_result_set_slu_blocks(&r, 3, skip), E2_OK);
+    struct trace_result t;
+    run_result_trace_result(&r, &t);
+    CU_ASSERT_EQUAL(t.has_accuracy, r.has_accuracy);
+    CU_ASSERT_EQUAL(t.top1, r.top1);
+    CU_ASSERT_EQUAL(t.top5, r.top5);
+    CU_ASSERT_EQUAL(t.iterations, r.iterations);
+    CU_ASSERT_EQUAL(t.minibatches_processed, r.minibatches_processed);
+    CU_ASSERT_EQUAL(t.slu_skip_ratio, r.slu_skip_ratio);
+    CU_ASSERT_EQUAL(t.wall_seconds, r.wall_seconds);
+    CU_ASSERT_EQUAL(t.slu_blocks, 3);
+    CU_ASSERT_EQUAL(t.slu_block_skip[2], 0.75);
+    run_result_free(&r);
 }
 
 /* Write r's reports into dir and parse report.json back (NULL on failure, asserted). */
-static struct json_value *written_json(const struct run_report *r)
+static struct json_value *written_json(const struct run_result *r)
 {
     struct e2_err err = {{0}};
     CU_ASSERT_EQUAL(report_write(dir, r, &err), E2_OK);
@@ -122,7 +173,7 @@ static struct json_value *written_json(const struct run_report *r)
 
 static void test_json_parses_back_exactly(void)
 {
-    struct run_report r;
+    struct run_result r;
     sample(&r);
     struct json_value *v = written_json(&r);
     CU_ASSERT_PTR_NOT_NULL_FATAL(v);
@@ -186,7 +237,7 @@ static void test_json_parses_back_exactly(void)
     CU_ASSERT_EQUAL(json_get_number(v, "fpga.roofline.ddr_bytes_per_s", -1), 2.5e9);
     CU_ASSERT_EQUAL(json_get_number(v, "fpga.roofline.ridge_macs_per_ddr_byte", -1), 24.0);
     json_free(v);
-    report_free(&r);
+    run_result_free(&r);
 }
 
 /* "123.000000000000456" -> 123000000000000456 fJ, exactly. */
@@ -207,7 +258,7 @@ static const char *last_field(char *line)
 
 static void test_breakdown_sums_to_total(void)
 {
-    struct run_report r;
+    struct run_result r;
     sample(&r);
     struct e2_err err = {{0}};
     CU_ASSERT_EQUAL_FATAL(report_write(dir, &r, &err), E2_OK);
@@ -246,12 +297,12 @@ static void test_breakdown_sums_to_total(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(curve, "iteration,energy_j,train_loss,test_top1\n0,0."));
     CU_ASSERT_PTR_NOT_NULL(strstr(curve, "\n30,0.003000000000000,0.5,\n"));   /* NaN: empty */
     free(curve);
-    report_free(&r);
+    run_result_free(&r);
 }
 
 static void test_markdown_and_html(void)
 {
-    struct run_report r;
+    struct run_result r;
     sample(&r);
     r.top_layers = 1;
     struct e2_err err = {{0}};
@@ -291,13 +342,13 @@ static void test_markdown_and_html(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(html, "bram, port A"));
     CU_ASSERT_PTR_NOT_NULL(strstr(html, "</html>\n"));
     free(html);
-    report_free(&r);
+    run_result_free(&r);
 }
 
 static void test_no_baseline_no_accuracy(void)
 {
-    struct run_report r;
-    report_init(&r);
+    struct run_result r;
+    run_result_init(&r);
     snprintf(r.kind, sizeof r.kind, "energy-only");
     struct json_value *v = written_json(&r);
     CU_ASSERT_PTR_NOT_NULL_FATAL(v);
@@ -305,13 +356,13 @@ static void test_no_baseline_no_accuracy(void)
     CU_ASSERT_EQUAL(json_get(v, "energy.baseline_fp32_j")->type, JSON_NULL);
     CU_ASSERT_EQUAL(json_get(v, "energy.savings_vs_fp32")->type, JSON_NULL);
     json_free(v);
-    report_free(&r);
+    run_result_free(&r);
 }
 
 static void test_missing_folder_is_an_error(void)
 {
-    struct run_report r;
-    report_init(&r);
+    struct run_result r;
+    run_result_init(&r);
     struct e2_err err = {{0}};
     CU_ASSERT_EQUAL(report_write("/nonexistent/e2sim", &r, &err), E2_FAILURE);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "/nonexistent/e2sim"));
@@ -338,7 +389,7 @@ static int valid_utf8(const unsigned char *s, size_t n)
  * JSON (bytes that are not UTF-8 are escaped as \u00XX, good UTF-8 is kept). */
 static void test_json_escapes_bad_utf8(void)
 {
-    struct run_report r;
+    struct run_result r;
     sample(&r);
     snprintf(r.network, sizeof r.network, "res\xffnet-\xc3\xa9\xc3");
     snprintf(r.dataset, sizeof r.dataset, "\xed\xa0\x80x\xe2\x82");
@@ -355,7 +406,7 @@ static void test_json_escapes_bad_utf8(void)
     CU_ASSERT_EQUAL(json_parse(text, strlen(text), path, &v, &err), E2_OK);
     json_free(v);
     free(text);
-    report_free(&r);
+    run_result_free(&r);
 }
 
 static void test_format_joules(void)
@@ -416,9 +467,9 @@ static void test_roofline_from_the_model(void)
                            op(2, OP_FC, 2, 256, 10, 1, 0, 16)};
     for (int i = 0; i < 3; i++)
         CU_ASSERT_EQUAL_FATAL(hw_account(m, l, &ops[i], 1, msg, sizeof msg), 0);
-    struct run_report r;
-    report_init(&r);
-    CU_ASSERT_EQUAL_FATAL(report_fill_energy(&r, m, l, NULL, NULL, 0), E2_OK);
+    struct run_result r;
+    run_result_init(&r);
+    CU_ASSERT_EQUAL_FATAL(run_result_fill_energy(&r, m, l, NULL, NULL, 0), E2_OK);
     CU_ASSERT_FATAL(r.layer_count == 3);
     const struct report_layer *conv = &r.layers[0], *bn = &r.layers[1], *fc = &r.layers[2];
     CU_ASSERT_EQUAL(conv->macs, 147456);
@@ -443,7 +494,7 @@ static void test_roofline_from_the_model(void)
     }
     /* the FC keeps 10 of 400 lanes busy: under 2.5 % */
     CU_ASSERT(report_layer_dsp_utilization(&r, fc) < 0.025);
-    report_free(&r);
+    run_result_free(&r);
     hw_ledger_free(l);
     hw_free(m);
     free(cfg);
@@ -498,13 +549,13 @@ static void check_provenance(const struct json_value *v, const char *prefix)
 
 static void test_provenance_in_report_json(void)
 {
-    struct run_report r;
+    struct run_result r;
     sample(&r);
     struct json_value *v = written_json(&r);
     CU_ASSERT_PTR_NOT_NULL_FATAL(v);
     check_provenance(v, "run");
     json_free(v);
-    report_free(&r);
+    run_result_free(&r);
 }
 
 /* A two-point hardware sweep over the shipped ResNet-8 trace, run by the program: every
@@ -552,6 +603,8 @@ int main(void)
         return 1;
     CU_TestInfo tests[] = {
         { "files have fixed names", test_files_have_fixed_names },
+        { "psg_layers.csv for PSG runs only", test_psg_layers_csv },
+        { "a trace's trailer from the result", test_trace_result },
         { "report.json parses back exactly", test_json_parses_back_exactly },
         { "breakdown.csv sums to the total", test_breakdown_sums_to_total },
         { "report.md and report.html", test_markdown_and_html },

@@ -199,11 +199,11 @@ static void check_method(const char *method)
     struct hw_model *m = NULL;
     char msg[256];
     CU_ASSERT_FATAL(hw_create(&cfg->hw, &m, msg, sizeof msg) == 0);
-    CU_ASSERT_EQUAL_FATAL(timeline_write_iteration(cfg, m, tmpdir, &err), E2_OK);
-
-    /* the same iteration's records, and their cycles as the pricing counts them */
     struct net *net = NULL;
     CU_ASSERT_EQUAL_FATAL(energy_only_net(cfg, 0, &net, &err), E2_OK);
+    CU_ASSERT_EQUAL_FATAL(timeline_write_iteration(net, &cfg->training, m, tmpdir, &err), E2_OK);
+
+    /* the same iteration's records, and their cycles as the pricing counts them */
     struct optim_config oc = {train_rule(&cfg->training), 0.9f, 1e-4f};
     struct records *l = calloc(1, sizeof *l);
     struct op_sink sink = {keep, l};

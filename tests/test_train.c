@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "energy.h"
+#include "pricing.h"
 #include "train.h"
 
 static char dir[64];
@@ -78,15 +78,17 @@ static void free_data(struct data *d)
     ds_free(&d->test);
 }
 
-/* Train to the end with a counting energy accumulator; keeps t open for inspection. */
+/* Train to the end with a counting pricing object (its records in acc->acc); keeps t open for
+ * inspection. */
 static int train_all(struct train *t, const struct e2_config *cfg, struct data *d,
-                     struct energy_acc *acc, const char *ckpt)
+                     struct pricing *acc, const char *ckpt)
 {
     struct e2_err err = {{0}};
     int rc = train_open(t, cfg, &d->train, &d->test, &err);
     if (rc == E2_OK) {
-        struct train_io io = {.sink = acc ? &acc->sink : NULL, .energy = acc,
-                              .checkpoint_path = ckpt};
+        struct train_observer obs = acc ? pricing_observer(acc) : (struct train_observer){0};
+        struct train_io io = {.sink = acc ? pricing_sink(acc) : NULL,
+                              .observer = acc ? &obs : NULL, .checkpoint_path = ckpt};
         rc = train_run(t, &io, &err);
     }
     if (rc != E2_OK)
@@ -178,18 +180,18 @@ static void test_learns(void)
         struct data d;
         CU_ASSERT_EQUAL_FATAL(load_data(&cfg, &d), E2_OK);
         struct train t;
-        struct energy_acc acc;
-        energy_init(&acc, NULL, NULL);
+        struct pricing acc;
+        pricing_open(&acc, NULL, 0, NULL, NULL);
         CU_ASSERT_EQUAL(train_all(&t, &cfg, &d, &acc, NULL), E2_OK);
         fprintf(stderr, "[%s: top-1 %.3f top-5 %.3f, %llu records] ", bases[k], t.top1, t.top5,
-                (unsigned long long)acc.emitted);
+                (unsigned long long)acc.acc.emitted);
         CU_ASSERT(t.top1 > 0.6);
         CU_ASSERT(t.top5 == 1.0);           /* 4 classes */
         CU_ASSERT_EQUAL(t.minibatches, 64);
-        CU_ASSERT(acc.emitted > 0);
+        CU_ASSERT(acc.acc.emitted > 0);
         CU_ASSERT_EQUAL(t.curve_n, 1);
         train_close(&t);
-        energy_free(&acc);
+        pricing_close(&acc);
         free_data(&d);
     }
 }
@@ -207,16 +209,16 @@ static void test_smd_runs(void)
     struct data d;
     CU_ASSERT_EQUAL_FATAL(load_data(&c0, &d), E2_OK);
     struct train a, b, c;
-    struct energy_acc ea, eb, ec;
-    energy_init(&ea, NULL, NULL);
-    energy_init(&eb, NULL, NULL);
-    energy_init(&ec, NULL, NULL);
+    struct pricing ea, eb, ec;
+    pricing_open(&ea, NULL, 0, NULL, NULL);
+    pricing_open(&eb, NULL, 0, NULL, NULL);
+    pricing_open(&ec, NULL, 0, NULL, NULL);
     CU_ASSERT_EQUAL_FATAL(train_all(&a, &c0, &d, &ea, NULL), E2_OK);
     CU_ASSERT_EQUAL_FATAL(train_all(&b, &c1, &d, &eb, NULL), E2_OK);
     CU_ASSERT_EQUAL_FATAL(train_all(&c, &c2, &d, &ec, NULL), E2_OK);
     CU_ASSERT(same_params(&a, &b));
-    CU_ASSERT_EQUAL(ea.emitted, eb.emitted);
-    CU_ASSERT_EQUAL(energy_distinct(&ea), energy_distinct(&eb));
+    CU_ASSERT_EQUAL(ea.acc.emitted, eb.acc.emitted);
+    CU_ASSERT_EQUAL(energy_distinct(&ea.acc), energy_distinct(&eb.acc));
     CU_ASSERT_EQUAL(b.smd_dropped, 0);
     int expect = 0;
     for (int it = 0; it < 24; it++)
@@ -225,14 +227,14 @@ static void test_smd_runs(void)
     CU_ASSERT_EQUAL(c.smd_dropped, (uint64_t)expect);
     CU_ASSERT_EQUAL(c.minibatches, 24 - (uint64_t)expect);
     /* each processed minibatch emits as many records as an SMB one */
-    CU_ASSERT_EQUAL(ec.emitted * 24, ea.emitted * (24 - (uint64_t)expect));
+    CU_ASSERT_EQUAL(ec.acc.emitted * 24, ea.acc.emitted * (24 - (uint64_t)expect));
     CU_ASSERT(!same_params(&a, &c));
     train_close(&a);
     train_close(&b);
     train_close(&c);
-    energy_free(&ea);
-    energy_free(&eb);
-    energy_free(&ec);
+    pricing_close(&ea);
+    pricing_close(&eb);
+    pricing_close(&ec);
     free_data(&d);
 }
 
@@ -255,8 +257,8 @@ static void test_kill_resume(void)
     snprintf(pa, sizeof pa, "%s/a.e2ck", dir);
     snprintf(pb, sizeof pb, "%s/b.e2ck", dir);
     struct train a;
-    struct energy_acc ea;
-    energy_init(&ea, NULL, NULL);
+    struct pricing ea;
+    pricing_open(&ea, NULL, 0, NULL, NULL);
     CU_ASSERT_EQUAL_FATAL(train_all(&a, &cfg, &d, &ea, pa), E2_OK);
 
     /* B: a child process trains and is killed with SIGKILL once a mid-run checkpoint exists.
@@ -288,13 +290,14 @@ static void test_kill_resume(void)
 
     /* resume B to the end */
     struct train b;
-    struct energy_acc eb;
-    energy_init(&eb, NULL, NULL);
+    struct pricing eb;
+    pricing_open(&eb, NULL, 0, NULL, NULL);
     struct e2_err err = {{0}};
     CU_ASSERT_EQUAL_FATAL(train_open(&b, &cfg, &d.train, &d.test, &err), E2_OK);
-    CU_ASSERT_EQUAL_FATAL(train_resume(&b, pb, &eb, &err), E2_OK);
+    struct train_observer obs = pricing_observer(&eb);
+    CU_ASSERT_EQUAL_FATAL(train_resume(&b, pb, &obs, &err), E2_OK);
     CU_ASSERT_EQUAL(b.next, (uint64_t)at);
-    struct train_io io = {.sink = &eb.sink, .energy = &eb, .checkpoint_path = pb};
+    struct train_io io = {.sink = pricing_sink(&eb), .observer = &obs, .checkpoint_path = pb};
     CU_ASSERT_EQUAL_FATAL(train_run(&b, &io, &err), E2_OK);
 
     CU_ASSERT(same_params(&a, &b));
@@ -306,8 +309,8 @@ static void test_kill_resume(void)
     CU_ASSERT_EQUAL(train_skip_ratio(&a), train_skip_ratio(&b));
     CU_ASSERT_EQUAL(train_psg_predictor_ratio(&a), train_psg_predictor_ratio(&b));
     CU_ASSERT_EQUAL(a.curve_n, b.curve_n);
-    CU_ASSERT_EQUAL(energy_total_records(&ea), energy_total_records(&eb));
-    CU_ASSERT_EQUAL(energy_distinct(&ea), energy_distinct(&eb));
+    CU_ASSERT_EQUAL(energy_total_records(&ea.acc), energy_total_records(&eb.acc));
+    CU_ASSERT_EQUAL(energy_distinct(&ea.acc), energy_distinct(&eb.acc));
     /* the final checkpoint files hold the same parameters, momentum and SWA state */
     struct ckpt ca, cb;
     CU_ASSERT_EQUAL_FATAL(ckpt_read(pa, &ca, &err), E2_OK);
@@ -325,8 +328,8 @@ static void test_kill_resume(void)
     ckpt_free(&cb);
     train_close(&a);
     train_close(&b);
-    energy_free(&ea);
-    energy_free(&eb);
+    pricing_close(&ea);
+    pricing_close(&eb);
     free_data(&d);
 }
 
@@ -421,13 +424,13 @@ static void test_finetune_fc(void)
     struct data d;
     CU_ASSERT_EQUAL_FATAL(load_data(&cfg, &d), E2_OK);
     struct train a, b;
-    struct energy_acc acc;
-    energy_init(&acc, NULL, NULL);
+    struct pricing acc;
+    pricing_open(&acc, NULL, 0, NULL, NULL);
     CU_ASSERT_EQUAL_FATAL(train_all(&a, &cfg, &d, NULL, p), E2_OK);
     CU_ASSERT_EQUAL_FATAL(train_all(&b, &ft, &d, &acc, NULL), E2_OK);
     int bwd_fc = 0, bwd_other = 0;
-    for (int i = 0; i < acc.n; i++) {
-        const struct oprec *r = &acc.e[i].r;
+    for (int i = 0; i < acc.acc.n; i++) {
+        const struct oprec *r = &acc.acc.e[i].r;
         if (r->phase == OP_PHASE_BWD_DATA || r->phase == OP_PHASE_BWD_WEIGHT) {
             if (r->kind == OP_FC && r->phase == OP_PHASE_BWD_WEIGHT)
                 bwd_fc++;
@@ -437,7 +440,7 @@ static void test_finetune_fc(void)
     }
     CU_ASSERT(bwd_fc > 0);
     CU_ASSERT_EQUAL(bwd_other, 0);
-    energy_free(&acc);
+    pricing_close(&acc);
     int fc_changed = 0, others_same = 1, nfc = 0;
     for (int i = 0; i < a.np; i++) {
         int same = memcmp(a.p[i].w, b.p[i].w, (size_t)a.p[i].count * sizeof(float)) == 0;
@@ -516,8 +519,8 @@ static int child_main(const char *ckpt)
     if (load_data(&cfg, &d) != E2_OK)
         return 1;
     struct train t;
-    struct energy_acc e;
-    energy_init(&e, NULL, NULL);
+    struct pricing e;
+    pricing_open(&e, NULL, 0, NULL, NULL);
     return train_all(&t, &cfg, &d, &e, ckpt) == E2_OK ? 0 : 1;
 }
 

@@ -200,51 +200,6 @@ int energy_load(struct energy_acc *a, const struct ckpt *c, const char *path, st
     return E2_OK;
 }
 
-/* ---------------------------------------------------------------- hardware ------------- */
-
-static int hw_account_cb(void *ctx, const struct oprec *r, uint64_t repeat, char *err,
-                         size_t errlen)
-{
-    struct energy_acc *a = ctx;
-    return hw_account(a->hw, a->ledger, r, repeat, err, errlen);
-}
-
-int energy_init_hw(struct energy_acc *a, struct hw_model *model, struct hw_ledger *ledger)
-{
-    if (energy_init(a, hw_account_cb, NULL) != 0)
-        return -1;
-    a->account_ctx = a;
-    a->hw = model;
-    a->ledger = ledger;
-    return 0;
-}
-
-int energy_price_baseline(struct net *fp32_net, int batch, uint64_t iterations,
-                          struct hw_model *model, struct hw_ledger *ledger,
-                          struct trace_writer *trace, struct e2_err *err)
-{
-    struct energy_acc a;
-    if (energy_init(&a, NULL, NULL) != 0)
-        return e2_fail(err, E2_FAILURE, "out of memory pricing the float32 baseline");
-    struct optim_config sgd = {.rule = OPTIM_SGD, .momentum = 0.9f, .weight_decay = 1e-4f};
-    int rc = E2_OK;
-    if (net_emit_iteration(fp32_net, batch, NULL, 0.0f, &sgd, &a.sink) != 0 || a.oom) {
-        rc = e2_fail(err, E2_FAILURE, "float32 baseline: cannot emit one iteration's records");
-    } else {
-        char msg[512] = "";
-        for (int i = 0; i < a.n && rc == E2_OK; i++) {
-            uint64_t repeat = a.e[i].total * iterations;
-            int code = hw_account(model, ledger, &a.e[i].r, repeat, msg, sizeof msg);
-            if (code != 0)
-                rc = e2_fail(err, code == E2_BAD_INPUT ? E2_BAD_INPUT : E2_FAILURE,
-                             "float32 baseline: hardware model: %s", msg);
-            else if (trace)
-                trace_add(trace, TRACE_BASELINE, &a.e[i].r, repeat);
-        }
-    }
-    energy_free(&a);
-    return rc;
-}
 
 int energy_describe_layers(const struct net_param *p, int np, const struct energy_acc *acc,
                            struct trace_layer **layers, int *nlayers)

@@ -13,8 +13,8 @@
  * count (integer femtojoules and cycles per record), so the resumed ledger equals the
  * uninterrupted one exactly.
  *
- * The float32 SMB baseline: one full fp32 iteration's records (net_emit_iteration with all
- * samples, all blocks, float precision, plain SGD) priced with repeat = iterations. */
+ * The hardware model, the ledgers and the trace writer belong to the run's pricing object
+ * (sim/run/pricing.h), which prices through this accumulator. */
 #ifndef E2_ENERGY_H
 #define E2_ENERGY_H
 
@@ -24,12 +24,9 @@
 #include "oprec.h"
 #include "status.h"
 
-struct hw_model;
 struct net_param;
 struct trace_layer;
-struct hw_ledger;
 struct trace_writer;
-struct net;
 
 /* Where flushed records go: a pricing function (normally hw_account on a ledger). Returns 0,
  * or nonzero with a message in err (at most errlen bytes). */
@@ -59,8 +56,6 @@ struct energy_acc {
     int oom;                /* an allocation failed: counts are incomplete */
     int failed;             /* a pricing call failed (the first message is in error) */
     char error[512];
-    struct hw_model *hw;    /* energy_init_hw: the model and ledger flushes price into */
-    struct hw_ledger *ledger;
 };
 
 /* A counting accumulator; account (may be NULL) prices flushed records. Returns 0 or -1. */
@@ -86,16 +81,6 @@ int energy_distinct(const struct energy_acc *a);
 int energy_save(const struct energy_acc *a, struct ckpt *c);
 int energy_load(struct energy_acc *a, const struct ckpt *c, const char *path, struct e2_err *err);
 
-/* Hardware glue: an accumulator whose flushes call hw_account(model, ledger, r, repeat). */
-int energy_init_hw(struct energy_acc *a, struct hw_model *model, struct hw_ledger *ledger);
-
-/* The float32 SMB baseline: net_emit_iteration(fp32_net, batch, all blocks, SGD) priced with
- * repeat = iterations into `ledger` (and into the trace's TRACE_BASELINE stream if trace !=
- * NULL). fp32_net must be a float-precision net without SLU or PSG; it need never have run.
- * Returns E2_OK or E2_FAILURE. */
-int energy_price_baseline(struct net *fp32_net, int batch, uint64_t iterations,
-                          struct hw_model *model, struct hw_ledger *ledger,
-                          struct trace_writer *trace, struct e2_err *err);
 
 /* Layer names and kinds by layer id for reports and traces: names from the parameters
  * ("b3.u1.conv.w" -> "b3.u1.conv"), kinds from the records counted in acc; layers without

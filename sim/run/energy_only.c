@@ -6,11 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "commands.h"
 #include "hw.h"
+#include "pricing.h"
 #include "net.h"
 #include "optim.h"
-#include "outdir.h"
+#include "run.h"
 #include "run_timeline.h"
 #include "train.h"
 #include "progress.h"
@@ -322,8 +322,8 @@ static int emit_extras(const struct e2_config *cfg, struct net *net,
     return 0;
 }
 
-int energy_only_build(const struct e2_config *cfg, struct energy_only_stream *s,
-                      struct e2_err *err)
+int energy_only_build_on(const struct e2_config *cfg, struct net *net,
+                         struct energy_only_stream *s, struct e2_err *err)
 {
     memset(s, 0, sizeof *s);
     if (energy_init(&s->run, NULL, NULL) != 0 || energy_init(&s->baseline, NULL, NULL) != 0) {
@@ -337,10 +337,7 @@ int energy_only_build(const struct e2_config *cfg, struct energy_only_stream *s,
     snprintf(s->dataset, sizeof s->dataset, "%.63s", cfg_dataset_names[cfg->dataset.name]);
     method_text(cfg, s->method, sizeof s->method);
 
-    struct net *net = NULL;
-    int rc = energy_only_net(cfg, 0, &net, err);
-    if (rc == E2_OK)
-        rc = energy_only_plan_make(cfg, net, &s->plan, err);
+    int rc = energy_only_plan_make(cfg, net, &s->plan, err);
     if (rc == E2_OK) {
         const struct cfg_training *tr = &cfg->training;
         struct optim_config oc = {train_rule(tr), (float)tr->momentum, (float)tr->weight_decay};
@@ -356,22 +353,33 @@ int energy_only_build(const struct e2_config *cfg, struct energy_only_stream *s,
         if (rc == E2_OK && describe_layers(net, s) != 0)
             rc = e2_fail(err, E2_FAILURE, "out of memory");
     }
-    net_free(net);
-    net = NULL;
-    /* The float32 SMB baseline, as energy_price_baseline builds it. */
+    /* The float32 SMB baseline, as pricing_price_baseline builds it. */
+    struct net *fp32 = NULL;
     if (rc == E2_OK)
-        rc = energy_only_net(cfg, 1, &net, err);
+        rc = energy_only_net(cfg, 1, &fp32, err);
     if (rc == E2_OK) {
         struct optim_config sgd = {.rule = OPTIM_SGD, .momentum = 0.9f, .weight_decay = 1e-4f};
-        if (emit_repeated(net, s->plan.batch, NULL, 0.0f, &sgd, &s->baseline,
+        if (emit_repeated(fp32, s->plan.batch, NULL, 0.0f, &sgd, &s->baseline,
                           s->plan.iterations, 0, -1) != 0)
             rc = e2_fail(err, E2_FAILURE, "float32 baseline: cannot emit one iteration's records");
     }
-    net_free(net);
+    net_free(fp32);
     if (rc == E2_OK && (s->run.oom || s->baseline.oom))
         rc = e2_fail(err, E2_FAILURE, "out of memory counting op records");
     if (rc != E2_OK)
         energy_only_stream_free(s);
+    return rc;
+}
+
+int energy_only_build(const struct e2_config *cfg, struct energy_only_stream *s,
+                      struct e2_err *err)
+{
+    struct net *net = NULL;
+    memset(s, 0, sizeof *s);
+    int rc = energy_only_net(cfg, 0, &net, err);
+    if (rc == E2_OK)
+        rc = energy_only_build_on(cfg, net, s, err);
+    net_free(net);
     return rc;
 }
 
@@ -384,32 +392,13 @@ void energy_only_stream_free(struct energy_only_stream *s)
     energy_only_plan_free(&s->plan);
 }
 
-static int price_acc(const struct energy_acc *a, struct hw_model *model, struct hw_ledger *l,
-                     struct trace_writer *trace, int stream, struct e2_err *err)
-{
-    char msg[512] = "";
-    for (int i = 0; i < a->n; i++) {
-        const struct energy_entry *e = &a->e[i];
-        if (e->total == 0)
-            continue;
-        int code = l ? hw_account(model, l, &e->r, e->total, msg, sizeof msg) : 0;
-        if (code != 0)   /* 2: this hardware config cannot run the op (bad input) */
-            return e2_fail(err, code == E2_BAD_INPUT ? E2_BAD_INPUT : E2_FAILURE,
-                           "%shardware model: %s",
-                           stream == TRACE_BASELINE ? "float32 baseline: " : "", msg);
-        if (trace)
-            trace_add(trace, stream, &e->r, e->total);
-    }
-    return E2_OK;
-}
-
 int energy_only_price(const struct energy_only_stream *s, struct hw_model *model,
                       struct hw_ledger *run, struct hw_ledger *baseline,
                       struct trace_writer *trace, struct e2_err *err)
 {
-    int rc = price_acc(&s->run, model, run, trace, TRACE_RUN, err);
+    int rc = pricing_price_totals(model, run, &s->run, 1, trace, TRACE_RUN, err);
     if (rc == E2_OK)
-        rc = price_acc(&s->baseline, model, baseline, trace, TRACE_BASELINE, err);
+        rc = pricing_price_totals(model, baseline, &s->baseline, 1, trace, TRACE_BASELINE, err);
     return rc;
 }
 
@@ -419,21 +408,14 @@ int energy_only_savings(const struct e2_config *cfg, double *saving, struct e2_e
     int rc = energy_only_build(cfg, &s, err);
     if (rc != E2_OK)
         return rc;
-    struct hw_model *model = NULL;
-    struct hw_ledger *run = hw_ledger_new(), *base = hw_ledger_new();
-    char msg[512] = "";
-    if (!run || !base)
-        rc = e2_fail(err, E2_FAILURE, "out of memory");
-    else if (hw_create(&cfg->hw, &model, msg, sizeof msg) != 0)
-        rc = e2_fail(err, E2_BAD_INPUT, "%s: hardware: %s", cfg->source, msg);
+    struct pricing p;
+    rc = pricing_open(&p, &cfg->hw, 1, cfg->source, err);
     if (rc == E2_OK)
-        rc = energy_only_price(&s, model, run, base, NULL, err);
+        rc = energy_only_price(&s, p.model, p.run, p.baseline, NULL, err);
     if (rc == E2_OK)
-        *saving = 1.0 - hw_fj_to_joules(hw_ledger_fj(run, NULL)) /
-                            hw_fj_to_joules(hw_ledger_fj(base, NULL));
-    hw_ledger_free(run);
-    hw_ledger_free(base);
-    hw_free(model);
+        *saving = 1.0 - hw_fj_to_joules(hw_ledger_fj(p.run, NULL)) /
+                            hw_fj_to_joules(hw_ledger_fj(p.baseline, NULL));
+    pricing_close(&p);
     energy_only_stream_free(&s);
     return rc;
 }
@@ -441,7 +423,7 @@ int energy_only_savings(const struct e2_config *cfg, double *saving, struct e2_e
 /* ---------------------------------------------------------------- reports --------------- */
 
 int energy_only_fill_report(const struct e2_config *cfg, const struct energy_only_stream *s,
-                            struct run_report *r)
+                            struct run_result *r)
 {
     snprintf(r->kind, sizeof r->kind, "energy-only");
     snprintf(r->name, sizeof r->name, "%.63s", cfg->name);
@@ -457,65 +439,36 @@ int energy_only_fill_report(const struct e2_config *cfg, const struct energy_onl
     r->psg_predictor_ratio = cfg->training.psg.enabled
                                  ? 1.0 - s->plan.psg_full_fraction : NAN;
     if (s->plan.blocks > 1 && (cfg->training.slu.enabled || cfg->training.sd.enabled))
-        return report_set_slu_blocks(r, s->plan.blocks - 1, s->plan.block_skip);
+        return run_result_set_slu_blocks(r, s->plan.blocks - 1, s->plan.block_skip);
     return E2_OK;
 }
 
-static int open_out_dir(const struct e2_options *opts, const struct e2_config *cfg, char *dir,
-                        size_t size, struct e2_err *err)
-{
-    if (opts->out_dir) {
-        snprintf(dir, size, "%s", opts->out_dir);
-        return out_prepare_dir(opts->out_dir, opts->resume, err);
-    }
-    return out_create_default_dir(cfg->name, dir, size, err);
-}
-
-static void fill_trace_result(const struct run_report *r, struct trace_result *t)
-{
-    memset(t, 0, sizeof *t);
-    t->has_accuracy = 0;
-    t->top1 = t->top5 = NAN;
-    t->iterations = r->iterations;
-    t->minibatches_processed = r->minibatches_processed;
-    t->slu_skip_ratio = r->slu_skip_ratio;
-    t->psg_predictor_ratio = r->psg_predictor_ratio;
-    t->slu_blocks = r->slu_block_count < TRACE_MAX_BLOCKS ? r->slu_block_count : TRACE_MAX_BLOCKS;
-    for (int b = 0; b < t->slu_blocks; b++)
-        t->slu_block_skip[b] = r->slu_block_skip[b];
-    t->wall_seconds = r->wall_seconds;
-}
-
-int cmd_energy_only(const struct e2_options *opts, const struct e2_config *cfg,
+int run_energy_only(const struct run_options *opts, const struct e2_config *cfg,
                     struct e2_err *err)
 {
     double t0 = progress_now();
-    char dir[OUT_PATH_MAX];
-    int rc = open_out_dir(opts, cfg, dir, sizeof dir, err);
-    if (rc != E2_OK)
-        return rc;
+    const char *dir = opts->dir;
+    int rc = E2_OK;
     char *text = cfg_print_text(cfg);
     if (!text)
         return e2_fail(err, E2_FAILURE, "out of memory");
 
     struct energy_only_stream s;
-    struct hw_model *model = NULL;
-    struct hw_ledger *run = NULL, *base = NULL;
-    struct trace_writer *trace = NULL;
-    struct run_report rep;
-    report_init(&rep);
-    char msg[512] = "";
-    rc = energy_only_build(cfg, &s, err);
+    struct net *net = NULL;
+    struct pricing pricing;
+    struct run_result rep;
+    run_result_init(&rep);
+    memset(&s, 0, sizeof s);
+    memset(&pricing, 0, sizeof pricing);
+    rc = energy_only_net(cfg, 0, &net, err);
+    if (rc == E2_OK)
+        rc = energy_only_build_on(cfg, net, &s, err);
     if (rc != E2_OK) {
+        net_free(net);
         free(text);
         return rc;
     }
-    run = hw_ledger_new();
-    base = hw_ledger_new();
-    if (!run || !base)
-        rc = e2_fail(err, E2_FAILURE, "out of memory");
-    else if (hw_create(&cfg->hw, &model, msg, sizeof msg) != 0)
-        rc = e2_fail(err, E2_BAD_INPUT, "%s: hardware: %s", cfg->source, msg);
+    rc = pricing_open(&pricing, &cfg->hw, 1, cfg->source, err);
     if (rc == E2_OK && cfg->report.trace[0]) {
         struct trace_header h = {0};
         snprintf(h.network, sizeof h.network, "%s", s.network);
@@ -524,31 +477,33 @@ int cmd_energy_only(const struct e2_options *opts, const struct e2_config *cfg,
         h.layer_count = s.nlayers;
         h.layers = s.layers;
         h.config_hash = trace_config_hash(text);
-        rc = trace_create(cfg->report.trace, &h, &trace, err);
+        rc = pricing_trace_create(&pricing, cfg->report.trace, &h, err);
     }
     if (rc == E2_OK)
-        rc = energy_only_price(&s, model, run, base, trace, err);
+        rc = energy_only_price(&s, pricing.model, pricing.run, pricing.baseline, pricing.trace,
+                               err);
     if (rc == E2_OK)
         rc = energy_only_fill_report(cfg, &s, &rep);
     if (rc == E2_OK)
-        rc = report_fill_energy(&rep, model, run, base, s.layers, s.nlayers);
+        rc = run_result_fill_energy(&rep, pricing.model, pricing.run, pricing.baseline, s.layers,
+                                s.nlayers);
     if (rc == E2_OK)
-        rc = report_add_point(&rep, rep.iterations, rep.total_fj, NAN, NAN);
+        rc = run_result_add_point(&rep, rep.iterations, rep.total_fj, NAN, NAN);
     rep.config_text = text;
     rep.wall_seconds = progress_now() - t0;
+    struct trace_writer *trace = pricing_trace_take(&pricing);
     if (rc == E2_OK && trace) {
         struct trace_result tr;
-        fill_trace_result(&rep, &tr);
+        run_result_trace_result(&rep, &tr);
         rc = trace_finish(trace, &tr, err);
         trace = NULL;
     }
-    char path[OUT_PATH_MAX];
-    if (rc == E2_OK && out_join(path, sizeof path, dir, "config.yaml", err) == E2_OK)
-        rc = out_write_atomic(path, text, strlen(text), err);
+    if (rc == E2_OK)
+        rc = cfg_write_resolved(dir, cfg, err);
     if (rc == E2_OK)
         rc = report_write(dir, &rep, err);
     if (rc == E2_OK && cfg->report.timeline)
-        rc = timeline_write_iteration(cfg, model, dir, err);
+        rc = timeline_write_iteration(net, &cfg->training, pricing.model, dir, err);
     if (rc == E2_OK && !opts->quiet) {
         char joules[64], basej[64];
         report_format_human(joules, sizeof joules, rep.total_fj);
@@ -563,11 +518,10 @@ int cmd_energy_only(const struct e2_options *opts, const struct e2_config *cfg,
     }
     if (trace)
         trace_abort(trace);
-    report_free(&rep);
-    hw_ledger_free(run);
-    hw_ledger_free(base);
-    hw_free(model);
+    run_result_free(&rep);
+    pricing_close(&pricing);
     energy_only_stream_free(&s);
+    net_free(net);
     free(text);
     return rc;
 }

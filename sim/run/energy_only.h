@@ -26,7 +26,6 @@
 #define E2_ENERGY_ONLY_H
 
 #include <stdint.h>
-#include "cli.h"
 #include "config.h"
 #include "energy.h"
 #include "report.h"
@@ -81,7 +80,7 @@ void energy_only_plan_free(struct energy_only_plan *plan);
 
 /* A run's op stream as distinct records with their totals (counting accumulators: nothing is
  * priced), and the float32 SMB baseline's stream (one fp32 iteration, repeat = iterations:
- * what energy_price_baseline prices). Built once, priced on any number of hardware models. */
+ * what pricing_price_baseline prices). Built once, priced on any number of hardware models. */
 struct energy_only_stream {
     struct energy_acc run;
     struct energy_acc baseline;
@@ -95,6 +94,9 @@ struct energy_only_stream {
 
 int energy_only_build(const struct e2_config *cfg, struct energy_only_stream *s,
                       struct e2_err *err);
+/* The same on the run's net (from energy_only_net, borrowed: the caller frees it). */
+int energy_only_build_on(const struct e2_config *cfg, struct net *net,
+                         struct energy_only_stream *s, struct e2_err *err);
 void energy_only_stream_free(struct energy_only_stream *s);
 
 /* Price both streams on `model` into the ledgers (either may be NULL to skip it), each record
@@ -109,6 +111,6 @@ int energy_only_savings(const struct e2_config *cfg, double *saving, struct e2_e
 
 /* The run's statistics into a report (kind "energy-only", no accuracy). */
 int energy_only_fill_report(const struct e2_config *cfg, const struct energy_only_stream *s,
-                            struct run_report *r);
+                            struct run_result *r);
 
 #endif

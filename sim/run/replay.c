@@ -7,11 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "commands.h"
 #include "hw.h"
-#include "outdir.h"
 #include "progress.h"
-#include "sweep.h"
 #include "trace.h"
 
 /* Repeat counts of one stream's records since the last flush. */
@@ -80,7 +77,7 @@ static void replay_free(struct replay *x)
     trace_close(x->trace);
 }
 
-static void copy_results(struct run_report *r, const struct trace_reader *t)
+static void copy_results(struct run_result *r, const struct trace_reader *t)
 {
     const struct trace_header *h = trace_reader_header(t);
     const struct trace_result *res = trace_reader_result(t);
@@ -96,7 +93,7 @@ static void copy_results(struct run_report *r, const struct trace_reader *t)
 }
 
 /* Stream the entries; price at each mark (for the curve) and at the end. */
-static int price_entries(struct replay *x, struct run_report *r, struct progress *progress,
+static int price_entries(struct replay *x, struct run_result *r, struct progress *progress,
                          struct e2_err *err)
 {
     struct trace_entry e;
@@ -112,7 +109,7 @@ static int price_entries(struct replay *x, struct run_report *r, struct progress
         if (rc)
             return rc;
         e2_fj so_far = hw_ledger_fj(x->ledger[TRACE_RUN], NULL);
-        if (report_add_point(r, e.iteration, so_far, e.train_loss, e.test_top1))
+        if (run_result_add_point(r, e.iteration, so_far, e.train_loss, e.test_top1))
             return e2_fail(err, E2_FAILURE, "out of memory");
         if (progress)
             progress_update(progress, e.iteration, e.train_loss, e.test_top1,
@@ -123,7 +120,7 @@ static int price_entries(struct replay *x, struct run_report *r, struct progress
     return rc;
 }
 
-int replay_price(const char *path, const struct hw_params *hw, struct run_report *r,
+int replay_price(const char *path, const struct hw_params *hw, struct run_result *r,
                  struct progress *progress, struct e2_err *err)
 {
     struct replay x;
@@ -146,68 +143,13 @@ int replay_price(const char *path, const struct hw_params *hw, struct run_report
         const struct trace_header *h = trace_reader_header(x.trace);
         int has_baseline = trace_reader_totals(x.trace).ops[TRACE_BASELINE] > 0;
         copy_results(r, x.trace);
-        if (report_fill_energy(r, x.model, x.ledger[TRACE_RUN],
+        if (run_result_fill_energy(r, x.model, x.ledger[TRACE_RUN],
                                has_baseline ? x.ledger[TRACE_BASELINE] : NULL, h->layers,
                                h->layer_count) ||
-            report_set_slu_blocks(r, trace_reader_result(x.trace)->slu_blocks,
+            run_result_set_slu_blocks(r, trace_reader_result(x.trace)->slu_blocks,
                                   trace_reader_result(x.trace)->slu_block_skip))
             rc = e2_fail(err, E2_FAILURE, "out of memory");
     }
     replay_free(&x);
-    return rc;
-}
-
-/* ---- the command ------------------------------------------------------------------------ */
-
-/* A sweep over hardware:/energy: keys: each point is `e2sim replay TRACE --config ... --point I`. */
-static int replay_sweep(const struct e2_options *opts, const struct e2_config *hw,
-                        struct e2_err *err)
-{
-    const char *lead[2] = {"replay", opts->args[0]};
-    return sweep_command(opts, hw, lead, 2, err);
-}
-
-int cmd_replay(const struct e2_options *opts, const struct e2_config *hw, struct e2_err *err)
-{
-    if (opts->nargs != 1)
-        return e2_fail(err, E2_BAD_INPUT, "replay: give one trace file (e2sim replay TRACE "
-                       "--config HW.yaml)");
-    if (hw->has_sweep)
-        return replay_sweep(opts, hw, err);
-    const char *trace = opts->args[0];
-    double t0 = progress_now();
-    char dir[OUT_PATH_MAX];
-    int rc = opts->out_dir ? out_prepare_dir(opts->out_dir, opts->resume, err)
-                           : out_create_default_dir(hw->name, dir, sizeof dir, err);
-    if (rc)
-        return rc;
-    if (opts->out_dir)
-        snprintf(dir, sizeof dir, "%s", opts->out_dir);
-    struct progress progress;
-    progress_init(&progress, stderr, progress_mode_from(hw->report.progress, opts->quiet),
-                  "iter", 0);
-    struct run_report r;
-    report_init(&r);
-    snprintf(r.kind, sizeof r.kind, "replay");
-    snprintf(r.name, sizeof r.name, "%s", hw->name);
-    snprintf(r.trace, sizeof r.trace, "%s", trace);
-    char *text = cfg_print_text(hw);
-    r.config_text = text;
-    if (hw->report.top_layers > 0)
-        r.top_layers = hw->report.top_layers;
-    rc = replay_price(trace, &hw->hw, &r, &progress, err);
-    r.wall_seconds = progress_now() - t0;
-    if (rc == E2_OK)
-        rc = report_write(dir, &r, err);
-    progress_clear(&progress);
-    if (rc == E2_OK && !opts->quiet) {
-        printf("replayed %s on '%s': %.9g J", trace, hw->name, (double)r.total_fj * 1e-15);
-        if (r.baseline_fp32_fj)
-            printf(" (float32 baseline %.9g J, saving %.2f %%)",
-                   (double)r.baseline_fp32_fj * 1e-15, 100 * report_savings(&r));
-        printf("; report in %s/report.md\n", dir);
-    }
-    report_free(&r);
-    free(text);
     return rc;
 }

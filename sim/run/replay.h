@@ -1,5 +1,5 @@
 /* Replay: price a recorded op trace (traces/FORMAT.md) on a hardware model, without training.
- * `e2sim replay TRACE --config HW.yaml [--out DIR]` (cmd_replay in commands.h) writes the same
+ * `e2sim replay TRACE --config HW.yaml [--out DIR]` (sim/app/cmd_replay.c) writes the same
  * report files as the run that recorded the trace; a HW config with a sweep: section over
  * hardware:/energy: keys runs that sweep, each point a replay. */
 #ifndef E2_REPLAY_H
@@ -20,7 +20,7 @@ struct progress;
  * repeat (the ledger is linear in the repeat count: integer femtojoules and cycles per
  * record), in the order each record first appeared, so the result equals pricing the entries
  * one by one, as the live run did, to the femtojoule. `progress` may be NULL. */
-int replay_price(const char *path, const struct hw_params *hw, struct run_report *r,
+int replay_price(const char *path, const struct hw_params *hw, struct run_result *r,
                  struct progress *progress, struct e2_err *err);
 
 #endif

@@ -1,8 +1,9 @@
-/* cmd_run: one training run, priced on the hardware model, with its reports.
+/* run_train: one training run, priced on the hardware model, with its reports.
  *
- *   output folder -> data sets -> training state (or resume from DIR/checkpoint.e2ck)
- *   -> hardware model + two ledgers (the run, the float32 SMB baseline) -> optional trace
- *   -> train (op records -> energy accumulator -> hw_account) -> report files -> summary.
+ *   data sets -> training state -> pricing object (hardware model, the run's and the float32
+ *   SMB baseline's ledgers, accumulator, optional trace) -> resume from DIR/checkpoint.e2ck
+ *   -> train (op records -> pricing sink; the pricing object observes the loop)
+ *   -> run_result -> report files (sim/report/) -> trace trailer -> summary.
  *
  * The environment variable E2SIM_PRICING=off (hidden, for measuring the model's overhead)
  * trains without emitting or pricing op records. */
@@ -13,9 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "commands.h"
-#include "energy.h"
-#include "hw.h"
+#include "run.h"
+#include "pricing.h"
 #include "outdir.h"
 #include "progress.h"
 #include "report.h"
@@ -30,15 +30,11 @@ struct run {
     struct dataset train_ds, test_ds;
     struct train t;
     int t_open;
-    struct hw_model *model;
-    struct hw_ledger *ledger, *baseline;
-    struct energy_acc acc;
-    int acc_open;
-    struct trace_writer *trace;
+    struct pricing pricing;
     struct trace_layer *layers;
     int nlayers;
     char *config_text;
-    struct run_report rep;
+    struct run_result rep;
 };
 
 static void method_text(const struct e2_config *cfg, char *buf, size_t size)
@@ -58,35 +54,17 @@ static void network_text(const struct e2_config *cfg, char *buf, size_t size)
         snprintf(buf, size, "resnet-%d", cfg->network.depth);
 }
 
-static e2_fj ledger_total_fj(void *ctx)
-{
-    return hw_ledger_fj(ctx, NULL);
-}
-
-/* Each curve point becomes a trace mark, so a replay rebuilds the same curve. */
-static void mark_point(void *ctx, const struct train_point *p)
-{
-    trace_mark(ctx, p->iteration, p->train_loss, p->top1);
-}
-
 /* Layer ids, names and kinds: names from the parameters a layer owns ("b3.u1.conv.w" ->
  * "b3.u1.conv"), kinds from the records the run emitted; layers without parameters are named
  * by kind and id. */
 static int describe_layers(struct run *r)
 {
-    return energy_describe_layers(r->t.p, r->t.np, &r->acc, &r->layers, &r->nlayers);
-}
-
-/* The hardware model's error codes are e2_status values. */
-static int hw_status(int code, const char *msg, struct e2_err *err)
-{
-    return e2_fail(err, code == E2_BAD_INPUT ? E2_BAD_INPUT : E2_FAILURE, "hardware model: %s",
-                   msg);
+    return energy_describe_layers(r->t.p, r->t.np, &r->pricing.acc, &r->layers, &r->nlayers);
 }
 
 static int fill_report(struct run *r, const struct e2_config *cfg, int priced)
 {
-    struct run_report *rep = &r->rep;
+    struct run_result *rep = &r->rep;
     struct train *t = &r->t;
     int rc = E2_OK;
     strcpy(rep->kind, "train");
@@ -108,7 +86,7 @@ static int fill_report(struct run *r, const struct e2_config *cfg, int priced)
         if (!skip)
             return E2_FAILURE;
         int nb = train_block_skip(t, skip, t->blocks);
-        rc = report_set_slu_blocks(rep, nb, skip);
+        rc = run_result_set_slu_blocks(rep, nb, skip);
         free(skip);
     }
     rep->psg_predictor_ratio = train_psg_predictor_ratio(t);
@@ -116,31 +94,19 @@ static int fill_report(struct run *r, const struct e2_config *cfg, int priced)
     rep->has_fixed_point = st.quantized > 0;
     rep->fixed_point = (struct report_fixed_point){st.quantized, st.saturated, st.msb_clipped,
                                                   st.acc_sums, st.acc_overflows};
+    rep->has_psg_layers = cfg->training.psg.enabled;   /* psg_layers.csv, rows or not */
+    for (int i = 0; rep->has_psg_layers && i < t->np && rc == E2_OK; i++) {
+        if (t->psg_count[i])
+            rc = run_result_add_psg_layer(rep, t->p[i].name, t->p[i].layer, t->psg_count[i],
+                                          t->psg_predictor[i], t->psg_flips[i]);
+    }
     for (int i = 0; i < t->curve_n && rc == E2_OK; i++)
-        rc = report_add_point(rep, t->curve[i].iteration, t->curve[i].energy_fj,
+        rc = run_result_add_point(rep, t->curve[i].iteration, t->curve[i].energy_fj,
                               t->curve[i].train_loss, t->curve[i].top1);
     if (rc == E2_OK && priced)
-        rc = report_fill_energy(rep, r->model, r->ledger, r->baseline, r->layers, r->nlayers);
+        rc = run_result_fill_energy(rep, r->pricing.model, r->pricing.run, r->pricing.baseline,
+                                r->layers, r->nlayers);
     return rc;
-}
-
-/* PSG per layer: updates, predictor ratio and sign-flip rate (psg_layers.csv). */
-static int write_psg_layers(const char *dir, const struct train *t, struct e2_err *err)
-{
-    char path[OUT_PATH_MAX];
-    struct out_file f;
-    if (out_join(path, sizeof path, dir, "psg_layers.csv", err) || out_open_tmp(path, &f, err))
-        return E2_FAILURE;
-    fprintf(f.fp, "param,layer,weight_updates,predictor_ratio,sign_flip_rate\n");
-    for (int i = 0; i < t->np; i++) {
-        if (!t->psg_count[i])
-            continue;
-        double c = (double)t->psg_count[i];
-        fprintf(f.fp, "%s,%d,%llu,%.6f,%.6f\n", t->p[i].name, t->p[i].layer,
-                (unsigned long long)t->psg_count[i], (double)t->psg_predictor[i] / c,
-                (double)t->psg_flips[i] / c);
-    }
-    return out_commit(&f, err);
 }
 
 static int by_energy_desc(const void *a, const void *b)
@@ -155,7 +121,7 @@ static int by_energy_desc(const void *a, const void *b)
 
 static void print_summary(FILE *out, const struct run *r, const char *dir, int priced)
 {
-    const struct run_report *rep = &r->rep;
+    const struct run_result *rep = &r->rep;
     const struct train *t = &r->t;
     fprintf(out, "\n%s: %s on %s, method %s: %llu iterations, %llu minibatches processed, "
             "%.1f s\n", rep->name, rep->network, rep->dataset, rep->method,
@@ -223,16 +189,10 @@ static void print_summary(FILE *out, const struct run *r, const char *dir, int p
 
 static void run_free(struct run *r)
 {
-    if (r->trace)
-        trace_abort(r->trace);
-    report_free(&r->rep);
-    if (r->acc_open)
-        energy_free(&r->acc);
+    run_result_free(&r->rep);
+    pricing_close(&r->pricing);
     if (r->t_open)
         train_close(&r->t);
-    hw_ledger_free(r->ledger);
-    hw_ledger_free(r->baseline);
-    hw_free(r->model);
     ds_free(&r->train_ds);
     ds_free(&r->test_ds);
     free(r->layers);
@@ -245,11 +205,12 @@ static int pricing_on(void)
     return !(v && strcmp(v, "off") == 0);
 }
 
-static int run_training(struct run *r, const struct e2_options *opts,
-                        const struct e2_config *cfg, const char *dir, struct e2_err *err)
+static int run_training(struct run *r, const struct run_options *opts,
+                        const struct e2_config *cfg, struct e2_err *err)
 {
+    const char *dir = opts->dir;
     int rc, priced = pricing_on();
-    char path[OUT_PATH_MAX], msg[512] = "";
+    char path[OUT_PATH_MAX];
     uint64_t seed = (uint64_t)cfg->seed;
 
     if ((rc = ds_load(&cfg->dataset, 1, seed, &r->train_ds, err)) != E2_OK ||
@@ -259,26 +220,15 @@ static int run_training(struct run *r, const struct e2_options *opts,
     if ((rc = train_open(&r->t, cfg, &r->train_ds, &r->test_ds, err)) != E2_OK)
         return rc;
     r->t_open = 1;
-
-    if (priced) {
-        if ((rc = hw_create(&cfg->hw, &r->model, msg, sizeof msg)) != 0)
-            return hw_status(rc, msg, err);
-        r->ledger = hw_ledger_new();
-        r->baseline = hw_ledger_new();
-        if (!r->ledger || !r->baseline || energy_init_hw(&r->acc, r->model, r->ledger) != 0)
-            return e2_fail(err, E2_FAILURE, "out of memory");
-    } else if (energy_init(&r->acc, NULL, NULL) != 0) {
-        return e2_fail(err, E2_FAILURE, "out of memory");
-    }
-    r->acc_open = 1;
+    if ((rc = pricing_open(&r->pricing, &cfg->hw, priced, NULL, err)) != E2_OK)
+        return rc;
+    struct train_observer observer = pricing_observer(&r->pricing);
 
     if (out_join(path, sizeof path, dir, TRAIN_CKPT_FILE, err))
         return E2_FAILURE;
+    /* The restored records are priced at once (the trace, resumed below, already holds them). */
     int resumed = opts->resume && access(path, F_OK) == 0;
-    if (resumed && (rc = train_resume(&r->t, path, priced ? &r->acc : NULL, err)) != E2_OK)
-        return rc;
-    /* The restored records are priced now; the trace already holds them. */
-    if (resumed && priced && (rc = energy_flush(&r->acc, err)) != E2_OK)
+    if (resumed && (rc = train_resume(&r->t, path, &observer, err)) != E2_OK)
         return rc;
 
     r->config_text = cfg_print_text(cfg);
@@ -291,14 +241,8 @@ static int run_training(struct run *r, const struct e2_options *opts,
             return e2_fail(err, E2_BAD_INPUT, "--trace %s: the run in %s finished without "
                            "recording that trace; resume without --trace", cfg->report.trace, dir);
     } else if (cfg->report.trace[0] && priced && resumed) {
-        struct ckpt c;
-        if ((rc = ckpt_read(path, &c, err)) != E2_OK)
+        if ((rc = pricing_trace_resume(&r->pricing, cfg->report.trace, path, err)) != E2_OK)
             return rc;
-        rc = trace_resume(cfg->report.trace, &c, path, &r->trace, err);
-        ckpt_free(&c);
-        if (rc != E2_OK)
-            return rc;
-        energy_set_trace(&r->acc, r->trace, TRACE_RUN);
     } else if (cfg->report.trace[0] && priced) {
         if (describe_layers(r) != 0)
             return e2_fail(err, E2_FAILURE, "out of memory");
@@ -310,9 +254,8 @@ static int run_training(struct run *r, const struct e2_options *opts,
         h.config_hash = trace_config_hash(r->config_text);
         h.layer_count = r->nlayers;
         h.layers = r->layers;
-        if ((rc = trace_create(cfg->report.trace, &h, &r->trace, err)) != E2_OK)
+        if ((rc = pricing_trace_create(&r->pricing, cfg->report.trace, &h, err)) != E2_OK)
             return rc;
-        energy_set_trace(&r->acc, r->trace, TRACE_RUN);
     }
     /* Only a resume the checkpoint (and trace) accepted may replace the folder's config.yaml. */
     if (opts->resume && (rc = cfg_write_resolved(dir, cfg, err)) != E2_OK)
@@ -326,8 +269,7 @@ static int run_training(struct run *r, const struct e2_options *opts,
                                    r->train_ds.width, r->train_ds.classes, 1, &fp32, err)) != E2_OK)
             return rc;
         /* (a resumed trace has its baseline stream from the start) */
-        rc = energy_price_baseline(fp32, r->t.batch, r->t.total, r->model, r->baseline,
-                                   resumed ? NULL : r->trace, err);
+        rc = pricing_price_baseline(&r->pricing, fp32, r->t.batch, r->t.total, !resumed, err);
         net_free(fp32);
         if (rc != E2_OK)
             return rc;
@@ -337,12 +279,8 @@ static int run_training(struct run *r, const struct e2_options *opts,
     progress_init(&pg, stderr, progress_mode_from(cfg->report.progress, opts->quiet), "iter",
                   r->t.total);
     struct train_io io = {
-        .sink = priced ? &r->acc.sink : NULL,
-        .energy = &r->acc,
-        .energy_fj = priced ? ledger_total_fj : NULL,
-        .energy_ctx = r->ledger,
-        .on_point = r->trace ? mark_point : NULL,
-        .point_ctx = r->trace,
+        .sink = priced ? pricing_sink(&r->pricing) : NULL,
+        .observer = &observer,
         .progress = &pg,
         .checkpoint_path = path,
     };
@@ -351,33 +289,19 @@ static int run_training(struct run *r, const struct e2_options *opts,
 
     if (!r->layers && describe_layers(r) != 0)
         return e2_fail(err, E2_FAILURE, "out of memory");
-    report_init(&r->rep);
+    run_result_init(&r->rep);
     if (fill_report(r, cfg, priced) != E2_OK)
         return e2_fail(err, E2_FAILURE, "out of memory filling the report");
     if ((rc = report_write(dir, &r->rep, err)) != E2_OK)
         return rc;
-    if (cfg->training.psg.enabled && (rc = write_psg_layers(dir, &r->t, err)) != E2_OK)
-        return rc;
     if (cfg->report.timeline && priced &&
-        (rc = timeline_write_iteration(cfg, r->model, dir, err)) != E2_OK)
+        (rc = timeline_write_iteration(r->t.net, &cfg->training, r->pricing.model, dir, err)) != E2_OK)
         return rc;
-    if (r->trace) {
+    struct trace_writer *trace = pricing_trace_take(&r->pricing);
+    if (trace) {
         struct trace_result res;
-        memset(&res, 0, sizeof res);
-        res.has_accuracy = r->rep.has_accuracy;
-        res.top1 = r->rep.top1;
-        res.top5 = r->rep.top5;
-        res.iterations = r->rep.iterations;
-        res.minibatches_processed = r->rep.minibatches_processed;
-        res.slu_skip_ratio = r->rep.slu_skip_ratio;
-        res.psg_predictor_ratio = r->rep.psg_predictor_ratio;
-        res.slu_blocks = r->rep.slu_block_count < TRACE_MAX_BLOCKS ? r->rep.slu_block_count
-                                                                  : TRACE_MAX_BLOCKS;
-        for (int i = 0; i < res.slu_blocks; i++)
-            res.slu_block_skip[i] = r->rep.slu_block_skip[i];
-        res.wall_seconds = r->rep.wall_seconds;
-        rc = trace_finish(r->trace, &res, err);
-        r->trace = NULL;
+        run_result_trace_result(&r->rep, &res);
+        rc = trace_finish(trace, &res, err);
         if (rc != E2_OK)
             return rc;
     }
@@ -386,25 +310,12 @@ static int run_training(struct run *r, const struct e2_options *opts,
     return E2_OK;
 }
 
-int cmd_run(const struct e2_options *opts, const struct e2_config *cfg, struct e2_err *err)
+int run_train(const struct run_options *o, const struct e2_config *cfg, struct e2_err *err)
 {
-    char dir[OUT_PATH_MAX];
-    int rc;
-    if (opts->out_dir) {
-        rc = out_prepare_dir(opts->out_dir, opts->resume, err);
-        snprintf(dir, sizeof dir, "%s", opts->out_dir);
-    } else if (opts->resume) {
-        return e2_fail(err, E2_BAD_INPUT, "--resume needs --out DIR (the run to continue)");
-    } else {
-        rc = out_create_default_dir(cfg->name, dir, sizeof dir, err);
-    }
-    if (rc != E2_OK || (!opts->resume && (rc = cfg_write_resolved(dir, cfg, err)) != E2_OK))
-        return rc;
-
     struct run *r = calloc(1, sizeof *r);
     if (!r)
         return e2_fail(err, E2_FAILURE, "out of memory");
-    rc = run_training(r, opts, cfg, dir, err);
+    int rc = run_training(r, o, cfg, err);
     run_free(r);
     free(r);
     return rc;

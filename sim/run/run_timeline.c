@@ -1,4 +1,5 @@
-/* report.timeline (see run_timeline.h). */
+/* report.timeline (see run_timeline.h): the records and their labels; sim/report/timeline.c
+ * writes the files. */
 #include "run_timeline.h"
 
 #include <stdio.h>
@@ -6,10 +7,9 @@
 #include <string.h>
 
 #include "energy.h"
-#include "energy_only.h"
 #include "net.h"
 #include "optim.h"
-#include "outdir.h"
+#include "report.h"
 #include "trace.h"
 #include "train.h"
 
@@ -71,14 +71,10 @@ static char **label_records(struct net *net, const struct record_list *l)
     return labels;
 }
 
-int timeline_write_iteration(const struct e2_config *cfg, struct hw_model *m, const char *dir,
-                             struct e2_err *err)
+int timeline_write_iteration(struct net *net, const struct cfg_training *tr, struct hw_model *m,
+                             const char *dir, struct e2_err *err)
 {
-    struct net *net = NULL;
-    int rc = energy_only_net(cfg, 0, &net, err);
-    if (rc != E2_OK)
-        return rc;
-    const struct cfg_training *tr = &cfg->training;
+    int rc = E2_OK;
     struct optim_config oc = {train_rule(tr), (float)tr->momentum, (float)tr->weight_decay};
     struct record_list l = {0};
     struct op_sink sink = {record, &l};
@@ -86,21 +82,11 @@ int timeline_write_iteration(const struct e2_config *cfg, struct hw_model *m, co
     if (net_emit_iteration(net, tr->batch_size, NULL, 0.0f, &oc, &sink) != 0 || l.oom ||
         !(labels = label_records(net, &l)))
         rc = e2_fail(err, E2_FAILURE, "timeline: out of memory");
-    char json[OUT_PATH_MAX], vcd[OUT_PATH_MAX], msg[512] = "";
     if (rc == E2_OK)
-        rc = out_join(json, sizeof json, dir, "timeline.json.gz", err);
-    if (rc == E2_OK)
-        rc = out_join(vcd, sizeof vcd, dir, "timeline.vcd", err);
-    if (rc == E2_OK) {
-        int hr = hw_timeline_write_ops(m, l.v, l.n, (const char *const *)labels, json, vcd, msg,
-                                       sizeof msg);
-        if (hr)
-            rc = e2_fail(err, hr == 2 ? E2_BAD_INPUT : E2_FAILURE, "%s", msg);
-    }
+        rc = report_write_timeline(dir, m, l.v, l.n, (const char *const *)labels, err);
     for (size_t i = 0; labels && i < l.n; i++)
         free(labels[i]);
     free(labels);
     free(l.v);
-    net_free(net);
     return rc;
 }

@@ -13,7 +13,11 @@
 #include "hw.h"
 #include "status.h"
 
-int timeline_write_iteration(const struct e2_config *cfg, struct hw_model *m, const char *dir,
-                             struct e2_err *err);
+struct net;
+
+/* The records of one iteration of `net` (the run's own net: its shapes, precision, PSG and
+ * SLU) at training.batch_size with training's optimizer, simulated on m into dir. */
+int timeline_write_iteration(struct net *net, const struct cfg_training *tr, struct hw_model *m,
+                             const char *dir, struct e2_err *err);
 
 #endif

@@ -6,12 +6,10 @@
 #include <string.h>
 #include <xmmintrin.h>
 
-#include "energy.h"
 #include "loss.h"
 #include "optim.h"
 #include "rng.h"
 #include "swa.h"
-#include "trace.h"
 
 #define BN_RECOMPUTE_BATCHES 20   /* SWA's BN re-estimation: minibatches of training data */
 
@@ -156,9 +154,6 @@ static void *zalloc(size_t n, size_t size)
     return calloc(n ? n : 1, size);
 }
 
-/* Copy matching parameters from a checkpoint's "params" (fine-tuning). */
-static int load_finetune(struct train *t, const char *path, struct e2_err *err);
-
 int train_net_create(const struct e2_config *cfg, int c, int h, int w, int classes, int fp32,
                      struct net **out, struct e2_err *err)
 {
@@ -265,7 +260,7 @@ static int open_state(struct train *t, const struct e2_config *cfg, const struct
         return e2_fail(err, E2_FAILURE, "out of memory setting up training");
 
     if (tr->finetune_from[0])
-        return load_finetune(t, tr->finetune_from, err);
+        return train_load_finetune(t, tr->finetune_from, err);
     return E2_OK;
 }
 
@@ -472,18 +467,23 @@ static int add_point(struct train *t, e2_fj energy_fj, double top1, double top5)
     return 0;
 }
 
-/* Flush the energy accumulator (pricing what is pending) and read the energy so far. */
+/* The energy spent so far, from the observer (0 when the run is not priced). */
 static int energy_now(const struct train_io *io, e2_fj *fj, struct e2_err *err)
 {
     *fj = 0;
-    if (io->energy) {
-        int rc = energy_flush(io->energy, err);
-        if (rc != E2_OK)
-            return rc;
-    }
-    if (io->energy_fj)
-        *fj = io->energy_fj(io->energy_ctx);
-    return E2_OK;
+    const struct train_observer *o = io->observer;
+    return o && o->energy ? o->energy(o->ctx, fj, err) : E2_OK;
+}
+
+static int priced(const struct train_io *io)
+{
+    return io->observer && io->observer->energy;
+}
+
+static void point_added(const struct train *t, const struct train_io *io)
+{
+    if (io->observer && io->observer->on_point)
+        io->observer->on_point(io->observer->ctx, &t->curve[t->curve_n - 1]);
 }
 
 /* SWA's end: the averaged weights with batch-norm statistics recomputed on training data
@@ -533,17 +533,16 @@ int train_run(struct train *t, const struct train_io *io, struct e2_err *err)
                 return rc;
             if (add_point(t, fj, top1, top5) != 0)
                 return e2_fail(err, E2_FAILURE, "out of memory");
-            if (io->on_point)
-                io->on_point(io->point_ctx, &t->curve[t->curve_n - 1]);
+            point_added(t, io);
             t->top1 = top1;
             t->top5 = top5;
         }
         if (io->progress)
             progress_update(io->progress, t->next, t->last_loss, t->top1,
-                            io->energy_fj ? (double)fj * 1e-15 : NAN);
+                            priced(io) ? (double)fj * 1e-15 : NAN);
         int due = tr->checkpoint_every > 0 && t->next % (uint64_t)tr->checkpoint_every == 0;
         if (io->checkpoint_path && (due || last) &&
-            (rc = train_save(t, io->checkpoint_path, io->energy, err)) != E2_OK)
+            (rc = train_save(t, io->checkpoint_path, io->observer, err)) != E2_OK)
             return rc;
     }
 
@@ -561,11 +560,10 @@ int train_run(struct train *t, const struct train_io *io, struct e2_err *err)
         return rc;
     if (add_point(t, fj, top1, top5) != 0)
         return e2_fail(err, E2_FAILURE, "out of memory");
-    if (io->on_point)
-        io->on_point(io->point_ctx, &t->curve[t->curve_n - 1]);
+    point_added(t, io);
     if (io->progress)
         progress_finish(io->progress, t->next, t->last_loss, t->top1,
-                        io->energy_fj ? (double)fj * 1e-15 : NAN);
+                        priced(io) ? (double)fj * 1e-15 : NAN);
     t->wall_seconds = wall0 + (progress_now() - t0);
     return E2_OK;
 }
@@ -608,316 +606,4 @@ double train_psg_flip_rate(const struct train *t)
         f += t->psg_flips[i];
     }
     return c ? (double)f / (double)c : NAN;
-}
-
-/* ---------------------------------------------------------------- checkpoints ----------- */
-
-/* Fixed-width scalars of the run's position and statistics. */
-struct train_meta {
-    uint64_t config_hash;
-    uint64_t next, total, minibatches, smd_dropped, loss_n;
-    double loss_sum, last_loss, top1, top5, wall_seconds;
-    int32_t np, blocks, curve_n, swa_models;
-};
-
-/* Parameter names and sizes, so a checkpoint is never loaded into another network. */
-struct param_id {
-    char name[40];
-    int64_t count;
-};
-
-static int put_params(struct train *t, struct ckpt *c)
-{
-    size_t total = 0;
-    for (int i = 0; i < t->np; i++)
-        total += (size_t)t->p[i].count;
-    float *all = malloc((total ? total : 1) * sizeof *all);
-    struct param_id *ids = zalloc((size_t)t->np, sizeof *ids);
-    int rc = (all && ids) ? 0 : -1;
-    if (rc == 0) {
-        size_t off = 0;
-        for (int i = 0; i < t->np; i++) {
-            memcpy(all + off, t->p[i].w, (size_t)t->p[i].count * sizeof *all);
-            off += (size_t)t->p[i].count;
-            memcpy(ids[i].name, t->p[i].name, sizeof ids[i].name);
-            ids[i].count = t->p[i].count;
-        }
-        rc = ckpt_put(c, "params", all, total * sizeof *all) ||
-             ckpt_put(c, "param_ids", ids, (size_t)t->np * sizeof *ids);
-    }
-    /* momentum and SWA averages, for the parameters that have them, in order */
-    size_t off = 0;
-    if (rc == 0) {
-        for (int i = 0; i < t->np; i++) {
-            const float *m = optim_momentum(t->opt, i);
-            if (m) {
-                memcpy(all + off, m, (size_t)t->p[i].count * sizeof *all);
-                off += (size_t)t->p[i].count;
-            }
-        }
-        rc = ckpt_put(c, "momentum", all, off * sizeof *all);
-    }
-    if (rc == 0 && t->swa) {
-        off = 0;
-        for (int i = 0; i < t->np; i++) {
-            const float *a = swa_average(t->swa, i);
-            if (a) {
-                memcpy(all + off, a, (size_t)t->p[i].count * sizeof *all);
-                off += (size_t)t->p[i].count;
-            }
-        }
-        rc = ckpt_put(c, "swa", all, off * sizeof *all);
-    }
-    free(all);
-    free(ids);
-    return rc;
-}
-
-/* What a checkpoint must match to be resumed: the config without its report: section (progress,
- * trace, timeline and report sizes do not change the run; a trace's own continuity is checked
- * by trace_resume). 0 when out of memory, which no checkpoint matches by chance. */
-static uint64_t resume_hash(const struct e2_config *cfg)
-{
-    struct e2_config *c = malloc(sizeof *c), *d = malloc(sizeof *d);
-    uint64_t h = 0;
-    if (c && d) {
-        *c = *cfg;
-        cfg_defaults(d);
-        c->report = d->report;
-        h = cfg_hash(c);
-    }
-    free(c);
-    free(d);
-    return h;
-}
-
-int train_save(struct train *t, const char *path, struct energy_acc *energy, struct e2_err *err)
-{
-    struct ckpt c;
-    ckpt_init(&c);
-    struct train_meta m;
-    memset(&m, 0, sizeof m);
-    m.config_hash = resume_hash(t->cfg);
-    m.next = t->next;
-    m.total = t->total;
-    m.minibatches = t->minibatches;
-    m.smd_dropped = t->smd_dropped;
-    m.loss_n = t->loss_n;
-    m.loss_sum = t->loss_sum;
-    m.last_loss = t->last_loss;
-    m.top1 = t->top1;
-    m.top5 = t->top5;
-    m.wall_seconds = t->wall_seconds;
-    m.np = t->np;
-    m.blocks = t->blocks;
-    m.curve_n = t->curve_n;
-    m.swa_models = t->swa ? swa_models(t->swa) : 0;
-    size_t nb = (size_t)t->blocks * sizeof(uint64_t), npb = (size_t)t->np * sizeof(uint64_t);
-    int rc = ckpt_put(&c, "meta", &m, sizeof m) || put_params(t, &c) ||
-             ckpt_put(&c, "block_exec", t->block_exec, nb) ||
-             ckpt_put(&c, "block_seen", t->block_seen, nb) ||
-             ckpt_put(&c, "psg_count", t->psg_count, npb) ||
-             ckpt_put(&c, "psg_predictor", t->psg_predictor, npb) ||
-             ckpt_put(&c, "psg_flips", t->psg_flips, npb) ||
-             ckpt_put(&c, "curve", t->curve, (size_t)t->curve_n * sizeof *t->curve);
-    struct fx_stats st = net_fx_stats(t->net);
-    rc = rc || ckpt_put(&c, "fx_stats", &st, sizeof st);
-    if (rc == 0 && energy) {
-        /* the flush also hands the records since the last one to the trace, if any */
-        if ((rc = energy_flush(energy, err)) != E2_OK ||
-            (energy->trace && (rc = trace_save(energy->trace, &c, err)) != E2_OK)) {
-            ckpt_free(&c);
-            return rc;
-        }
-        rc = energy_save(energy, &c);
-    }
-    if (rc != 0) {
-        ckpt_free(&c);
-        return e2_fail(err, E2_FAILURE, "%s: out of memory building the checkpoint", path);
-    }
-    rc = ckpt_write(&c, path, err);
-    ckpt_free(&c);
-    return rc;
-}
-
-int64_t train_checkpoint_next(const char *path)
-{
-    struct ckpt c;
-    struct e2_err err;
-    if (ckpt_read(path, &c, &err) != E2_OK)
-        return -1;
-    struct train_meta m;
-    int64_t next = ckpt_take(&c, path, "meta", &m, sizeof m, &err) == E2_OK ? (int64_t)m.next : -1;
-    ckpt_free(&c);
-    return next;
-}
-
-static int check_ids(struct train *t, const struct ckpt *c, const char *path,
-                     struct e2_err *err)
-{
-    size_t size = 0;
-    const struct param_id *ids = ckpt_get(c, "param_ids", &size);
-    if (!ids || size != (size_t)t->np * sizeof *ids)
-        return e2_fail(err, E2_BAD_INPUT, "%s: the checkpoint's parameters do not match this "
-                       "network (%zu bytes of ids for %d tensors)", path, size, t->np);
-    for (int i = 0; i < t->np; i++)
-        if (strncmp(ids[i].name, t->p[i].name, sizeof ids[i].name) != 0 ||
-            ids[i].count != t->p[i].count)
-            return e2_fail(err, E2_BAD_INPUT, "%s: parameter %d is '%.40s' (%lld values) in "
-                           "the checkpoint, '%s' (%ld) in this network", path, i, ids[i].name,
-                           (long long)ids[i].count, t->p[i].name, t->p[i].count);
-    return E2_OK;
-}
-
-/* Scatter a concatenation over the parameters for which dst(i) is not NULL. */
-static int take_concat(struct train *t, const struct ckpt *c, const char *path, const char *name,
-                       float *(*dst)(struct train *t, int i), struct e2_err *err)
-{
-    size_t need = 0;
-    for (int i = 0; i < t->np; i++)
-        if (dst(t, i))
-            need += (size_t)t->p[i].count;
-    size_t have = 0;
-    const float *src = ckpt_get(c, name, &have);
-    if (!src || have != need * sizeof(float))
-        return e2_fail(err, E2_BAD_INPUT, "%s: checkpoint section '%s' holds %zu bytes, this "
-                       "run needs %zu", path, name, have, need * sizeof(float));
-    for (int i = 0; i < t->np; i++) {
-        float *d = dst(t, i);
-        if (d) {
-            memcpy(d, src, (size_t)t->p[i].count * sizeof *d);
-            src += t->p[i].count;
-        }
-    }
-    return E2_OK;
-}
-
-static float *param_values(struct train *t, int i)
-{
-    return t->p[i].w;
-}
-
-static float *param_momentum(struct train *t, int i)
-{
-    return optim_momentum(t->opt, i);
-}
-
-static float *param_swa(struct train *t, int i)
-{
-    return swa_average(t->swa, i);
-}
-
-int train_resume(struct train *t, const char *path, struct energy_acc *energy,
-                 struct e2_err *err)
-{
-    struct ckpt c;
-    int rc = ckpt_read(path, &c, err);
-    if (rc != E2_OK)
-        return rc;
-    struct train_meta m;
-    if ((rc = ckpt_take(&c, path, "meta", &m, sizeof m, err)) != E2_OK)
-        goto done;
-    if (m.config_hash != resume_hash(t->cfg) || m.total != t->total || m.np != t->np ||
-        m.blocks != t->blocks) {
-        rc = e2_fail(err, E2_BAD_INPUT, "%s: the checkpoint was written by a different "
-                     "config; resume with the config of the run in that folder", path);
-        goto done;
-    }
-    /* counts read from the file, checked before they size anything (issue 12, finding 2) */
-    size_t curve_bytes = 0;
-    ckpt_get(&c, "curve", &curve_bytes);
-    if (m.next > m.total || m.swa_models < 0 || (uint64_t)m.swa_models > m.next ||
-        m.curve_n < 0 || (size_t)m.curve_n != curve_bytes / sizeof *t->curve) {
-        rc = e2_fail(err, E2_BAD_INPUT, "%s: checkpoint section 'meta' is damaged (iteration "
-                     "%llu of %llu, %d SWA models, %d curve points)", path,
-                     (unsigned long long)m.next, (unsigned long long)m.total, m.swa_models,
-                     m.curve_n);
-        goto done;
-    }
-    if ((rc = check_ids(t, &c, path, err)) != E2_OK ||
-        (rc = take_concat(t, &c, path, "params", param_values, err)) != E2_OK ||
-        (rc = take_concat(t, &c, path, "momentum", param_momentum, err)) != E2_OK ||
-        (t->swa && (rc = take_concat(t, &c, path, "swa", param_swa, err)) != E2_OK))
-        goto done;
-    size_t nb = (size_t)t->blocks * sizeof(uint64_t), npb = (size_t)t->np * sizeof(uint64_t);
-    if ((rc = ckpt_take(&c, path, "block_exec", t->block_exec, nb, err)) != E2_OK ||
-        (rc = ckpt_take(&c, path, "block_seen", t->block_seen, nb, err)) != E2_OK ||
-        (rc = ckpt_take(&c, path, "psg_count", t->psg_count, npb, err)) != E2_OK ||
-        (rc = ckpt_take(&c, path, "psg_predictor", t->psg_predictor, npb, err)) != E2_OK ||
-        (rc = ckpt_take(&c, path, "psg_flips", t->psg_flips, npb, err)) != E2_OK)
-        goto done;
-    free(t->curve);
-    t->curve = zalloc((size_t)m.curve_n, sizeof *t->curve);
-    t->curve_cap = m.curve_n;
-    t->curve_n = m.curve_n;
-    if (!t->curve) {
-        rc = e2_fail(err, E2_FAILURE, "out of memory");
-        goto done;
-    }
-    if ((rc = ckpt_take(&c, path, "curve", t->curve, (size_t)m.curve_n * sizeof *t->curve,
-                        err)) != E2_OK)
-        goto done;
-    struct fx_stats st;
-    if ((rc = ckpt_take(&c, path, "fx_stats", &st, sizeof st, err)) != E2_OK)
-        goto done;
-    net_fx_stats_set(t->net, &st);
-    if (t->swa)
-        swa_set_models(t->swa, m.swa_models);
-    t->next = m.next;
-    t->minibatches = m.minibatches;
-    t->smd_dropped = m.smd_dropped;
-    t->loss_n = m.loss_n;
-    t->loss_sum = m.loss_sum;
-    t->last_loss = m.last_loss;
-    t->top1 = m.top1;
-    t->top5 = m.top5;
-    t->wall_seconds = m.wall_seconds;
-    if (energy)
-        rc = energy_load(energy, &c, path, err);
-done:
-    ckpt_free(&c);
-    return rc;
-}
-
-static int load_finetune(struct train *t, const char *path, struct e2_err *err)
-{
-    struct ckpt c;
-    int rc = ckpt_read(path, &c, err);
-    if (rc != E2_OK)
-        return rc;
-    size_t ids_size = 0, values_size = 0;
-    const struct param_id *ids = ckpt_get(&c, "param_ids", &ids_size);
-    const float *values = ckpt_get(&c, "params", &values_size);
-    if (!ids || !values || ids_size % sizeof *ids) {
-        ckpt_free(&c);
-        return e2_fail(err, E2_BAD_INPUT, "%s: not a training checkpoint (no parameters)",
-                       path);
-    }
-    int nids = (int)(ids_size / sizeof *ids);
-    /* offsets of each stored tensor in the concatenation */
-    size_t off = 0;
-    int loaded = 0;
-    for (int j = 0; j < nids; j++) {
-        for (int i = 0; i < t->np; i++) {
-            if (strncmp(ids[j].name, t->p[i].name, sizeof ids[j].name) != 0)
-                continue;
-            if (ids[j].count == t->p[i].count &&
-                (off + (size_t)ids[j].count) * sizeof(float) <= values_size) {
-                memcpy(t->p[i].w, values + off, (size_t)ids[j].count * sizeof(float));
-                loaded++;
-            } else if (!is_fc(&t->p[i])) {
-                rc = e2_fail(err, E2_BAD_INPUT, "%s: parameter '%s' has %lld values in the "
-                             "checkpoint, %ld in this network (only the final FC may differ)",
-                             path, t->p[i].name, (long long)ids[j].count, t->p[i].count);
-                ckpt_free(&c);
-                return rc;
-            }
-        }
-        off += (size_t)ids[j].count;
-    }
-    ckpt_free(&c);
-    if (loaded == 0)
-        return e2_fail(err, E2_BAD_INPUT, "%s: no parameter of the checkpoint matches this "
-                       "network", path);
-    return E2_OK;
 }

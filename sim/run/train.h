@@ -6,8 +6,9 @@
  * drops, SLU's Bernoulli decisions, stochastic depth and stochastic rounding. So the iteration
  * number is the whole RNG position and a resumed run repeats an uninterrupted one bit for bit.
  *
- * Op records go to the sink given in train_io (normally the run's energy accumulator); the loop
- * never prints: it drives the progress object it is given and returns a status. */
+ * Op records go to the sink given in train_io (normally the run's pricing object); the loop
+ * never prints: it drives the progress object it is given, tells its observer about energy,
+ * curve points and checkpoints, and returns a status. */
 #ifndef E2_TRAIN_H
 #define E2_TRAIN_H
 
@@ -21,7 +22,6 @@
 #include "status.h"
 
 struct swa;
-struct energy_acc;
 
 #define TRAIN_CKPT_FILE "checkpoint.e2ck"
 
@@ -33,14 +33,23 @@ struct train_point {
     double top1, top5;       /* test accuracy (fractions) */
 };
 
+/* Who watches the loop (every member may be NULL): the run wires its pricing object here, so
+ * the loop never touches the energy accounting itself. */
+struct train_observer {
+    void *ctx;
+    /* After each iteration and at the end: the energy spent so far (pricing what is pending).
+     * NULL: the run is not priced (curve points carry 0, the progress line no joules). */
+    int (*energy)(void *ctx, e2_fj *fj, struct e2_err *err);
+    void (*on_point)(void *ctx, const struct train_point *p);   /* after each curve point */
+    /* A checkpoint being written (add the observer's sections) or resumed (take them). */
+    int (*save)(void *ctx, struct ckpt *c, struct e2_err *err);
+    int (*restore)(void *ctx, const struct ckpt *c, const char *path, struct e2_err *err);
+};
+
 /* What the loop talks to; every member may be NULL / 0. */
 struct train_io {
     const struct op_sink *sink;          /* op records of the run */
-    struct energy_acc *energy;           /* flushed each iteration, saved in checkpoints */
-    e2_fj (*energy_fj)(void *ctx);    /* energy so far, after a flush (progress, curve) */
-    void *energy_ctx;
-    void (*on_point)(void *ctx, const struct train_point *p);   /* after each curve point */
-    void *point_ctx;
+    const struct train_observer *observer;
     struct progress *progress;
     const char *checkpoint_path;         /* where checkpoints go (NULL: none) */
     uint64_t stop_after;                 /* tests: return E2_OK after this many iterations of
@@ -118,13 +127,18 @@ int train_open(struct train *t, const struct e2_config *cfg, const struct datase
 void train_close(struct train *t);
 
 /* Continue from a checkpoint written by train_save for the same config: weights, momentum,
- * BN statistics, SWA, gates, iteration and statistics (and, with energy != NULL, the ledger's
- * record counts, re-priced at the next flush). */
-int train_resume(struct train *t, const char *path, struct energy_acc *energy,
+ * BN statistics, SWA, gates, iteration and statistics (and what the observer's restore hook,
+ * when there is one, takes back: the ledger's record counts). */
+int train_resume(struct train *t, const char *path, const struct train_observer *obs,
                  struct e2_err *err);
 
-/* Write the current state to path atomically. */
-int train_save(struct train *t, const char *path, struct energy_acc *energy, struct e2_err *err);
+/* training.finetune_from: copy the parameters of the checkpoint at path whose names and sizes
+ * match (all of them but a final FC of another shape). train_open calls it. */
+int train_load_finetune(struct train *t, const char *path, struct e2_err *err);
+
+/* Write the current state to path atomically (with the observer's save hook's sections). */
+int train_save(struct train *t, const char *path, const struct train_observer *obs,
+               struct e2_err *err);
 
 /* Run the remaining iterations, checkpointing every training.checkpoint_every and at the end,
  * evaluating every training.eval_every and at the end; then SWA's averaged weights with

@@ -1,6 +1,6 @@
 /* Fuzz target: the checkpoint reader (sim/io/checkpoint.c) and what --resume does with what it
- * reads (sim/run/train.c's train_resume with a priced energy accumulator, the flush that re-prices
- * the restored records, then one more training iteration).
+ * reads (sim/run/train_ckpt.c's train_resume, whose restore hook loads a priced energy
+ * accumulator and flushes to re-price the restored records, then one more training iteration).
  *
  * The training state is a tiny network on synthetic data (CONFIG below), made once. Input:
  * byte 0 = flags, then a checkpoint file. With flag bit 0 every checksum is recomputed first
@@ -31,6 +31,26 @@ static struct train t;
 static struct hw_model *model;
 static struct hw_ledger *ledger;
 
+/* The run's checkpoint hooks (sim/run/pricing.h) over an accumulator pricing into the one
+ * model this process keeps: saved as a run saves it, restored and re-priced as it resumes. */
+static int account(void *ctx, const struct oprec *r, uint64_t repeat, char *err, size_t errlen)
+{
+    (void)ctx;
+    return hw_account(model, ledger, r, repeat, err, errlen);
+}
+
+static int save_energy(void *ctx, struct ckpt *c, struct e2_err *err)
+{
+    int rc = energy_flush(ctx, err);
+    return rc == E2_OK && energy_save(ctx, c) != 0 ? E2_FAILURE : rc;
+}
+
+static int restore_energy(void *ctx, const struct ckpt *c, const char *path, struct e2_err *err)
+{
+    int rc = energy_load(ctx, c, path, err);
+    return rc == E2_OK ? energy_flush(ctx, err) : rc;
+}
+
 static void fail(const char *what, const struct e2_err *err)
 {
     fprintf(stderr, "fuzz_checkpoint: %s: %s\n", what, err->msg);
@@ -60,10 +80,11 @@ static void write_seed(const char *path)
 {
     struct energy_acc acc;
     struct e2_err err = {{0}};
-    if (energy_init_hw(&acc, model, ledger) != 0)
+    if (energy_init(&acc, account, NULL) != 0)
         abort();
-    struct train_io io = {.sink = &acc.sink, .energy = &acc, .stop_after = 6};
-    if (train_run(&t, &io, &err) != E2_OK || train_save(&t, path, &acc, &err) != E2_OK)
+    struct train_observer obs = {.ctx = &acc, .save = save_energy};
+    struct train_io io = {.sink = &acc.sink, .observer = &obs, .stop_after = 6};
+    if (train_run(&t, &io, &err) != E2_OK || train_save(&t, path, &obs, &err) != E2_OK)
         fail("seed", &err);
     energy_free(&acc);
     _exit(0);   /* not exit: LeakSanitizer would report libFuzzer's own start-up allocations */
@@ -123,11 +144,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct energy_acc acc;
     struct e2_err err = {{0}};
     hw_ledger_clear(ledger);
-    if (energy_init_hw(&acc, model, ledger) != 0)
+    if (energy_init(&acc, account, NULL) != 0)
         abort();
-    int rc = train_resume(&t, path, &acc, &err);
-    if (rc == E2_OK)
-        rc = energy_flush(&acc, &err);
+    struct train_observer obs = {.ctx = &acc, .restore = restore_energy};
+    int rc = train_resume(&t, path, &obs, &err);
     if (rc == E2_OK && t.next < t.total) {
         rc = train_step(&t, &acc.sink, &err);
         if (rc == E2_OK)

@@ -112,13 +112,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else {
         fuzz_write(path, sizeof path, "trace.e2t", data + 1, size - 1);
     }
-    struct run_report r;
-    report_init(&r);
+    struct run_result r;
+    run_result_init(&r);
     struct e2_err err = {{0}};
     int rc = replay_price(path, &cfg->hw, &r, NULL, &err);
     fuzz_outcome(rc, err.msg);
     if (rc != E2_OK)
         FUZZ_CHECK(err.msg[0] != 0, "rc %d without a message", rc);
-    report_free(&r);
+    run_result_free(&r);
     return 0;
 }
