@@ -24,6 +24,8 @@
 #include "json.h"
 #include "outdir.h"
 #include "sweep.h"
+#include "sweep_report.h"
+#include "sweep_rows.h"
 
 static char dir[64];
 static char script[128];
