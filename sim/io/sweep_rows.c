@@ -179,9 +179,15 @@ int sweep_dedup_rows(struct sweep_row *rows, int *count, const char *what, struc
     int out = 0;
     for (int i = 0; i < *count; i++) {
         if (out > 0 && rows[out - 1].point == rows[i].point) {
-            if (!same_point(&rows[out - 1], &rows[i]))
+            if (!same_point(&rows[out - 1], &rows[i])) {
+                /* the rows not yet looked at move down, so rows[0..*count) stay the caller's
+                   to free, each once */
+                long point = rows[i].point;
+                memmove(&rows[out], &rows[i], (size_t)(*count - i) * sizeof *rows);
+                *count = out + (*count - i);
                 return e2_fail(err, E2_BAD_INPUT, "%s: point %ld appears twice with different "
-                               "values or results", what, rows[i].point);
+                               "values or results", what, point);
+            }
             json_free(rows[i].json);
             free(rows[i].text);
             continue;
