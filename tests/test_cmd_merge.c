@@ -19,13 +19,6 @@ static int cleanup(void) { return tmpdir_remove(); }
     "{\"schema\":\"e2sim.sweep/1\",\"point\":" #point ",\"points\":3,\"sweep\":\"abc\","     \
     "\"values\":{\"k\":\"v" #point "\"},\"results\":{\"energy_j\":" #energy "}}\n"
 
-static void make_dir(const char *name)
-{
-    char path[512];
-    path_of(path, sizeof path, name);
-    CU_ASSERT_FATAL(mkdir(path, 0755) == 0);
-}
-
 static int exists(const char *name)
 {
     char path[512];
@@ -47,7 +40,9 @@ static void test_not_a_sweep_folder(void)
 {
     char words[1024];
     struct e2_err err = {""};
-    make_dir("empty");
+    char dir[512];
+    path_of(dir, sizeof dir, "empty");
+    CU_ASSERT_FATAL(mkdir(dir, 0755) == 0);
     snprintf(words, sizeof words, "%s/empty --out %s/new1", tmpdir, tmpdir);
     CU_ASSERT_EQUAL(merge(words, &err), E2_BAD_INPUT);
     char want[600];
@@ -60,8 +55,8 @@ static void test_not_a_sweep_line(void)
 {
     char words[1024];
     struct e2_err err = {""};
-    make_dir("other");
-    write_file("other/sweep.jsonl", ROW(0, 1.5) "{\"a\": 1}\n");
+    char dir[512];
+    folder_with_file("other", "sweep.jsonl", ROW(0, 1.5) "{\"a\": 1}\n", dir, sizeof dir);
     snprintf(words, sizeof words, "%s/other --out %s/new2", tmpdir, tmpdir);
     CU_ASSERT_EQUAL(merge(words, &err), E2_BAD_INPUT);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "other/sweep.jsonl:2: not a sweep point line"));
@@ -81,12 +76,10 @@ static void test_no_folders(void)
 /* Two shards (one point in both) become one sweep.jsonl in point order, with its summary. */
 static void test_shards_joined(void)
 {
-    char words[1024], path[512];
+    char words[1024], path[512], dir[512];
     struct e2_err err = {""};
-    make_dir("s1");
-    make_dir("s2");
-    write_file("s1/sweep.jsonl", ROW(2, 0.5) ROW(0, 1.5));
-    write_file("s2/sweep.jsonl", ROW(1, 2.5) ROW(2, 0.5));
+    folder_with_file("s1", "sweep.jsonl", ROW(2, 0.5) ROW(0, 1.5), dir, sizeof dir);
+    folder_with_file("s2", "sweep.jsonl", ROW(1, 2.5) ROW(2, 0.5), dir, sizeof dir);
     snprintf(words, sizeof words, "%s/s1 %s/s2 --out %s/joined", tmpdir, tmpdir, tmpdir);
     CU_ASSERT_EQUAL_FATAL(merge(words, &err), E2_OK);
     path_of(path, sizeof path, "joined/sweep.jsonl");

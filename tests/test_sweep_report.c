@@ -21,16 +21,6 @@ static int cleanup(void) { return tmpdir_remove(); }
     "\"results\":{\"top1\":" #t ",\"energy_j\":" #e ",\"fpga_seconds\":2},"                   \
     "\"by_component\":{\"dsp\":" #e "}}\n"
 
-/* A sweep folder `name` in tmpdir with sweep.jsonl holding `text`; its path into dir. */
-static void sweep_dir(const char *name, const char *text, char *dir, size_t size)
-{
-    char file[128];
-    path_of(dir, size, name);
-    CU_ASSERT_FATAL(mkdir(dir, 0755) == 0);
-    snprintf(file, sizeof file, "%s/sweep.jsonl", name);
-    write_file(file, text);
-}
-
 /* The summary of the rows in dir/sweep.jsonl; the text of dir/file (free it). */
 static char *summary_file(const char *dir, const char *file)
 {
@@ -51,8 +41,9 @@ static char *summary_file(const char *dir, const char *file)
 static void test_csv_and_md(void)
 {
     char dir[512];
-    sweep_dir("acc", LINE(2, "x,y", 3, 0.75) LINE(0, "plain", 1, 0.5) LINE(1, "q", 2, 0.5),
-              dir, sizeof dir);
+    folder_with_file("acc", "sweep.jsonl",
+                     LINE(2, "x,y", 3, 0.75) LINE(0, "plain", 1, 0.5) LINE(1, "q", 2, 0.5), dir,
+                     sizeof dir);
     char *csv = summary_file(dir, "sweep.csv");
     CU_ASSERT_STRING_EQUAL(csv,
         "point,k,top1,top5,energy_j,energy_fj,baseline_fp32_j,savings_vs_fp32,fpga_seconds,"
@@ -78,7 +69,8 @@ static void test_csv_and_md(void)
 static void test_no_accuracy_and_unfinished(void)
 {
     char dir[512];
-    sweep_dir("energy", LINE(1, "b", 2, null) LINE(2, "c", 1, null), dir, sizeof dir);
+    folder_with_file("energy", "sweep.jsonl", LINE(1, "b", 2, null) LINE(2, "c", 1, null), dir,
+                     sizeof dir);
     char *csv = summary_file(dir, "sweep.csv");
     CU_ASSERT_PTR_NOT_NULL(strstr(csv, "\n1,b,,,2,,,,2,,,0\n2,c,,,1,,,,2,,,1\n"));
     free(csv);
@@ -95,12 +87,15 @@ static void test_no_accuracy_and_unfinished(void)
 static void test_merge_conflicts(void)
 {
     char a[512], b[512], c[512], out[512];
-    sweep_dir("conflict-a", "{\"point\": 1, \"sweep\": \"abc\", \"results\": {\"top1\": 0.5}}\n",
-              a, sizeof a);
-    sweep_dir("conflict-b", "{\"point\": 1, \"sweep\": \"abc\", \"results\": {\"top1\": 0.6}}\n",
-              b, sizeof b);
-    sweep_dir("conflict-c", "{\"point\": 2, \"sweep\": \"xyz\", \"results\": {\"top1\": 0.6}}\n",
-              c, sizeof c);
+    folder_with_file("conflict-a", "sweep.jsonl",
+                     "{\"point\": 1, \"sweep\": \"abc\", \"results\": {\"top1\": 0.5}}\n", a,
+                     sizeof a);
+    folder_with_file("conflict-b", "sweep.jsonl",
+                     "{\"point\": 1, \"sweep\": \"abc\", \"results\": {\"top1\": 0.6}}\n", b,
+                     sizeof b);
+    folder_with_file("conflict-c", "sweep.jsonl",
+                     "{\"point\": 2, \"sweep\": \"xyz\", \"results\": {\"top1\": 0.6}}\n", c,
+                     sizeof c);
     struct e2_err err = {""};
     const char *ab[2] = {a, b}, *ac[2] = {a, c};
     path_of(out, sizeof out, "conflict-out");

@@ -18,16 +18,6 @@ static int cleanup(void) { return tmpdir_remove(); }
     "{\"point\":" #point ",\"sweep\":\"" sweep "\",\"results\":{\"top1\":" #top1 "},"       \
     "\"provenance\":{\"host\":\"" host "\"}}"
 
-/* A folder `name` in tmpdir holding sweep.jsonl with `text`; its path into dir. */
-static void sweep_dir(const char *name, const char *text, char *dir, size_t size)
-{
-    char file[128];
-    path_of(dir, size, name);
-    CU_ASSERT_FATAL(mkdir(dir, 0755) == 0);
-    snprintf(file, sizeof file, "%s/sweep.jsonl", name);
-    write_file(file, text);
-}
-
 static void test_missing_file_is_no_rows(void)
 {
     struct sweep_row *rows;
@@ -44,8 +34,9 @@ static void test_torn_last_line(void)
     struct sweep_row *rows;
     int n;
     struct e2_err err = {""};
-    sweep_dir("torn", LINE(3, "h", 0.5, "a") "\n\n" LINE(1, "h", 0.25, "a") "\n{\"point\":", dir,
-              sizeof dir);
+    folder_with_file("torn", "sweep.jsonl",
+                     LINE(3, "h", 0.5, "a") "\n\n" LINE(1, "h", 0.25, "a") "\n{\"point\":", dir,
+                     sizeof dir);
     CU_ASSERT_EQUAL_FATAL(sweep_read_rows(dir, &rows, &n, &err), E2_OK);
     CU_ASSERT_EQUAL_FATAL(n, 2);   /* the empty line is skipped, the torn one ignored */
     CU_ASSERT_EQUAL(rows[0].point, 3);
@@ -68,14 +59,15 @@ static void test_bad_lines_named(void)
     struct sweep_row *rows;
     int n;
     struct e2_err err = {""};
-    sweep_dir("bad", LINE(0, "h", 0.5, "a") "\n{\"point\": [1,\n", dir, sizeof dir);
+    folder_with_file("bad", "sweep.jsonl", LINE(0, "h", 0.5, "a") "\n{\"point\": [1,\n", dir,
+                     sizeof dir);
     CU_ASSERT_EQUAL(sweep_read_rows(dir, &rows, &n, &err), E2_BAD_INPUT);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "bad/sweep.jsonl:2:"));
     CU_ASSERT_EQUAL(n, 0);
-    sweep_dir("negative", "{\"point\": -1}\n", dir, sizeof dir);
+    folder_with_file("negative", "sweep.jsonl", "{\"point\": -1}\n", dir, sizeof dir);
     CU_ASSERT_EQUAL(sweep_read_rows(dir, &rows, &n, &err), E2_BAD_INPUT);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "negative/sweep.jsonl:1: not a sweep point line"));
-    sweep_dir("array", "[1]\n", dir, sizeof dir);
+    folder_with_file("array", "sweep.jsonl", "[1]\n", dir, sizeof dir);
     CU_ASSERT_EQUAL(sweep_read_rows(dir, &rows, &n, &err), E2_BAD_INPUT);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "array/sweep.jsonl:1: not a sweep point line"));
 }
@@ -85,7 +77,7 @@ static int dedup(const char *name, const char *text, struct sweep_row **rows, in
                  struct e2_err *err)
 {
     char dir[512];
-    sweep_dir(name, text, dir, sizeof dir);
+    folder_with_file(name, "sweep.jsonl", text, dir, sizeof dir);
     CU_ASSERT_EQUAL_FATAL(sweep_read_rows(dir, rows, n, err), E2_OK);
     return sweep_dedup_rows(*rows, n, name, err);
 }
