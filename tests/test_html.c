@@ -1,7 +1,8 @@
 /* The charts of report.html and sweep.html, read back from their SVG: tick labels and values in
  * readable units (the formatter report.md uses), shares in percent, the per-layer chart's top
  * layers and "other", point labels that never overlap (the boxes the label placer reserved),
- * and a Pareto front's legend only where the front is drawn. */
+ * a Pareto front's legend only where the front is drawn; escaping, the unit formatter's range
+ * and the axis ticks. */
 #define _DEFAULT_SOURCE
 #include "cunit_main.h"
 #include "testutil.h"
@@ -13,7 +14,8 @@
 #include "html.h"
 #include "report.h"
 #include "status.h"
-#include "sweep.h"
+#include "sweep_report.h"
+#include "sweep_rows.h"
 
 /* ---- reading SVG back ------------------------------------------------------------------- */
 
@@ -137,6 +139,80 @@ static void test_one_unit_formatter(void)
     CU_ASSERT_STRING_EQUAL(buf, "0.228");
     html_format_si(buf, sizeof buf, 12.3e9, "MAC/s");
     CU_ASSERT_STRING_EQUAL(buf, "12.3 GMAC/s");
+}
+
+static void draw_escaped(FILE *f, const void *s) { html_escape(f, s); }
+static void draw_page(FILE *f, const void *title)
+{
+    html_begin(f, title);
+    html_end(f);
+}
+
+/* The four characters that end text or an attribute are escaped; everything else (a quote
+ * mark, UTF-8) passes as it is. */
+static void test_escape(void)
+{
+    char *out = render(draw_escaped, "a<b>&\"c\"' \xc3\xa9");
+    CU_ASSERT_STRING_EQUAL(out, "a&lt;b&gt;&amp;&quot;c&quot;' \xc3\xa9");
+    free(out);
+    out = render(draw_escaped, "&amp;");   /* escaped again: shown as typed */
+    CU_ASSERT_STRING_EQUAL(out, "&amp;amp;");
+    free(out);
+    out = render(draw_escaped, NULL);
+    CU_ASSERT_STRING_EQUAL(out, "");
+    free(out);
+    out = render(draw_page, "sweep <1> & \"2\"");
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "<title>sweep &lt;1&gt; &amp; &quot;2&quot;</title>"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "<!DOCTYPE html>"));
+    const char *end = "</body>\n</html>\n";
+    CU_ASSERT(strlen(out) > strlen(end) && strcmp(out + strlen(out) - strlen(end), end) == 0);
+    free(out);
+}
+
+/* Prefixes from p to T, negatives keep theirs, values beyond the range stay in the last one. */
+static void test_unit_prefix_range(void)
+{
+    char buf[48];
+    html_format_unit(buf, sizeof buf, -2.5e-3, "J");
+    CU_ASSERT_STRING_EQUAL(buf, "-2.5 mJ");
+    html_format_unit(buf, sizeof buf, 3e-12, "J");
+    CU_ASSERT_STRING_EQUAL(buf, "3 pJ");
+    html_format_unit(buf, sizeof buf, 4e-15, "J");     /* below p: still p */
+    CU_ASSERT_STRING_EQUAL(buf, "0.004 pJ");
+    html_format_unit(buf, sizeof buf, 5e15, "J");      /* above T: still T */
+    CU_ASSERT_STRING_EQUAL(buf, "5000 TJ");
+    html_format_unit(buf, sizeof buf, 1.5, "");
+    CU_ASSERT_STRING_EQUAL(buf, "1.5");
+    html_format_unit(buf, sizeof buf, 1500, NULL);
+    CU_ASSERT_STRING_EQUAL(buf, "1.5 k");
+    html_format_si(buf, sizeof buf, 0.00123, "s");     /* no prefix below 1 */
+    CU_ASSERT_STRING_EQUAL(buf, "0.00123 s");
+    html_format_si(buf, sizeof buf, 999.9, "");        /* 3 digits: rounds into k */
+    CU_ASSERT_STRING_EQUAL(buf, "1 k");
+}
+
+/* The step is 1, 2 or 5 times a power of ten; the ticks start at or below lo on a multiple of
+ * the step and reach hi; a range of zero width still gets an axis. */
+static void test_ticks(void)
+{
+    const double ranges[][2] = {{0, 1}, {0, 7.3}, {3, 1000}, {-42, 17}, {1e-6, 3e-6},
+                                {136400, 136900}, {0.5, 0.5}, {0, 0}, {-3, -3}};
+    for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
+        double lo = ranges[i][0], hi = ranges[i][1], start, step;
+        int n = html_ticks(lo, hi, &start, &step);
+        CU_ASSERT(n >= 2 && n <= 12);
+        CU_ASSERT(step > 0);
+        double mantissa = step / pow(10, floor(log10(step)));
+        CU_ASSERT(fabs(mantissa - 1) < 1e-9 || fabs(mantissa - 2) < 1e-9 ||
+                  fabs(mantissa - 5) < 1e-9 || fabs(mantissa - 10) < 1e-9);
+        CU_ASSERT(start <= lo);
+        CU_ASSERT(fabs(start / step - round(start / step)) < 1e-9);
+        CU_ASSERT(start + (n - 1) * step >= (hi > lo ? hi : lo) - 1e-9 * step);
+    }
+    double start, step;
+    CU_ASSERT_EQUAL(html_ticks(0, 10, &start, &step), 6);
+    CU_ASSERT_EQUAL(start, 0);
+    CU_ASSERT_EQUAL(step, 2);
 }
 
 /* Ticks in the chart's unit, each bar's energy and share, shares adding up to 100 %, and a
@@ -419,6 +495,9 @@ int main(void)
 {
     CU_TestInfo tests[] = {
         { "one unit formatter for report.md and the charts", test_one_unit_formatter },
+        { "escaping of text and the page title", test_escape },
+        { "unit prefixes from p to T", test_unit_prefix_range },
+        { "axis ticks: round steps covering the range", test_ticks },
         { "bars: axis in units, shares in percent", test_bars_have_axis_units_and_shares },
         { "per-layer chart: top_layers and other", test_layer_chart_top_layers_and_other },
         { "label placer: no overlaps", test_label_placer },

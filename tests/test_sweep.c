@@ -24,6 +24,8 @@
 #include "json.h"
 #include "outdir.h"
 #include "sweep.h"
+#include "sweep_report.h"
+#include "sweep_rows.h"
 
 static char dir[64];
 static char script[128];
@@ -511,51 +513,6 @@ static void test_shards_merge_to_the_whole(void)
     free(cfg);
 }
 
-static void test_merge_conflicts(void)
-{
-    char a[256], b[256], c[256], out[256], path[300];
-    sweep_path(a, sizeof a, "conflict-a");
-    sweep_path(b, sizeof b, "conflict-b");
-    sweep_path(c, sizeof c, "conflict-c");
-    mkdir(a, 0755);
-    mkdir(b, 0755);
-    mkdir(c, 0755);
-    snprintf(path, sizeof path, "%s/sweep.jsonl", a);
-    write_path(path, "{\"point\": 1, \"sweep\": \"abc\", \"results\": {\"top1\": 0.5}}\n");
-    snprintf(path, sizeof path, "%s/sweep.jsonl", b);
-    write_path(path, "{\"point\": 1, \"sweep\": \"abc\", \"results\": {\"top1\": 0.6}}\n");
-    snprintf(path, sizeof path, "%s/sweep.jsonl", c);
-    write_path(path, "{\"point\": 2, \"sweep\": \"xyz\", \"results\": {\"top1\": 0.6}}\n");
-    struct e2_err err = {{0}};
-    const char *ab[2] = {a, b}, *ac[2] = {a, c};
-    sweep_path(out, sizeof out, "conflict-out");
-    CU_ASSERT_EQUAL(sweep_merge(ab, 2, out, 1, &err), E2_BAD_INPUT);
-    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "point 1 appears twice with different"));
-    CU_ASSERT_EQUAL(sweep_merge(ac, 2, out, 1, &err), E2_BAD_INPUT);
-    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "different sweeps"));
-    const char *missing[1] = {"/nonexistent/sweep"};
-    CU_ASSERT_EQUAL(sweep_merge(missing, 1, out, 1, &err), E2_BAD_INPUT);
-    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "/nonexistent/sweep/sweep.jsonl"));
-    snprintf(path, sizeof path, "%s/sweep.jsonl", c);
-    write_path(path, "{\"point\": 2, \"sweep\": \"xyz\"}\nnot json\n");
-    CU_ASSERT_EQUAL(sweep_merge(ac + 1, 1, out, 1, &err), E2_BAD_INPUT);
-    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "sweep.jsonl:2:1: "));
-}
-
-static void test_pareto(void)
-{
-    /* energy, accuracy: (1, .5) (2, .7) (2, .6) (3, .7) (4, .9) (NaN) (0.5, NaN) */
-    double e[7] = {1, 2, 2, 3, 4, NAN, 0.5}, a[7] = {.5, .7, .6, .7, .9, .99, NAN};
-    int front[7];
-    sweep_pareto(7, e, a, front);
-    int want[7] = {1, 1, 0, 0, 1, 0, 0};
-    for (int i = 0; i < 7; i++)
-        CU_ASSERT_EQUAL(front[i], want[i]);
-    double e2[2] = {1, 1}, a2[2] = {.5, .5};   /* equal points are both on the front */
-    sweep_pareto(2, e2, a2, front);
-    CU_ASSERT(front[0] && front[1]);
-}
-
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/e2sim-test-sweep-XXXXXX");
@@ -575,8 +532,6 @@ int main(void)
         { "a folder another process holds is refused (exit 2)", test_folder_in_use_is_refused },
         { "workers share the CPUs the process may use", test_usable_cpus },
         { "shard 1/2 + 2/2 + merge = unsharded", test_shards_merge_to_the_whole },
-        { "merge conflicts are errors", test_merge_conflicts },
-        { "Pareto front", test_pareto },
         CU_TEST_INFO_NULL,
     };
     int failed = cunit_run("sweep", NULL, NULL, tests);

@@ -7,6 +7,7 @@
 #include <CUnit/CUnit.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 static char tmpdir[256];   /* the suite's scratch folder, made by tmpdir_create */
 
@@ -40,6 +41,18 @@ static inline void write_file(const char *name, const char *text)
     CU_ASSERT_FATAL(fp != NULL);
     fputs(text, fp);
     fclose(fp);
+}
+
+/* Makes the new folder tmpdir/folder with the file `file` holding text in it; the folder's path
+ * into dir. */
+static inline void folder_with_file(const char *folder, const char *file, const char *text,
+                                    char *dir, size_t size)
+{
+    char name[256];
+    path_of(dir, size, folder);
+    CU_ASSERT_FATAL(mkdir(dir, 0755) == 0);
+    snprintf(name, sizeof name, "%s/%s", folder, file);
+    write_file(name, text);
 }
 
 /* The whole file as a NUL-terminated string (free it), or NULL when it cannot be read. */

@@ -21,7 +21,7 @@ enum e2_command {
     E2_CMD_MERGE,
     E2_CMD_CALIBRATE,
     E2_CMD_BENCH,
-    E2_CMD_EXPORT_ERT,        /* export-ert --config HW.yaml [--out FILE] (sim/io/ert.c) */
+    E2_CMD_EXPORT_ERT,        /* export-ert --config HW.yaml [--out FILE] (cmd_export_ert.c) */
     E2_CMD_HELP,              /* --help: print cli_usage() */
     E2_CMD_VERSION,           /* --version */
     E2_CMD_CONFIG_REFERENCE,  /* hidden --config-reference: print docs/config.md */

@@ -8,7 +8,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "commands.h"
 #include "hw.h"
 #include "outdir.h"
 
@@ -507,16 +506,16 @@ static void print_report(FILE *o, const struct calibrate *c, const struct outcom
 }
 
 /* The output folder, made before the fit so that a taken --out fails at once. */
-static int prepare_dir(const struct e2_options *opts, const struct calibrate *c, char *dir,
+static int prepare_dir(const struct calibrate_options *o, const struct calibrate *c, char *dir,
                        size_t size, struct e2_err *err)
 {
-    if (!opts->out_dir)
+    if (!o->out_dir)
         return out_create_default_dir(c->base->name, dir, size, err);
-    snprintf(dir, size, "%s", opts->out_dir);
-    return out_prepare_dir(opts->out_dir, opts->resume, err);
+    snprintf(dir, size, "%s", o->out_dir);
+    return out_prepare_dir(o->out_dir, o->resume, err);
 }
 
-static int write_outputs(const struct e2_options *opts, struct calibrate *c,
+static int write_outputs(const struct calibrate_options *o, struct calibrate *c,
                          const struct outcome *r, const char *dir, struct e2_err *err)
 {
     const struct e2_config *b = c->base;
@@ -585,14 +584,14 @@ static int write_outputs(const struct e2_options *opts, struct calibrate *c,
     print_report(f.fp, c, r, out_yaml);
     if ((rc = out_commit(&f, err)) != E2_OK)
         return rc;
-    if (!opts->quiet) {
+    if (!o->quiet) {
         print_report(stdout, c, r, out_yaml);
         printf("report: %s\n", path);
     }
     return E2_OK;
 }
 
-int cmd_calibrate(const struct e2_options *opts, const struct e2_config *cfg,
+int calibrate_run(const struct calibrate_options *o, const struct e2_config *cfg,
                   struct e2_err *err)
 {
     struct calibrate c;
@@ -600,7 +599,7 @@ int cmd_calibrate(const struct e2_options *opts, const struct e2_config *cfg,
     if (rc != E2_OK)
         return rc;
     char dir[OUT_PATH_MAX];
-    if ((rc = prepare_dir(opts, &c, dir, sizeof dir, err)) != E2_OK) {
+    if ((rc = prepare_dir(o, &c, dir, sizeof dir, err)) != E2_OK) {
         calibrate_close(&c);
         return rc;
     }
@@ -674,7 +673,7 @@ int cmd_calibrate(const struct e2_options *opts, const struct e2_config *cfg,
         free(rest);
     }
     if (rc == E2_OK)
-        rc = write_outputs(opts, &c, &r, dir, err);
+        rc = write_outputs(o, &c, &r, dir, err);
     free(fit_idx), free(all), free(res), free(r.sim), free(r.loo), free(r.loo_ok);
     calibrate_close(&c);
     return rc;

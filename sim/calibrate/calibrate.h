@@ -75,6 +75,19 @@ int calibrate_predict(struct calibrate *c, const double *values, const int *idx,
 int calibrate_fit(struct calibrate *c, const int *idx, int n, struct fit_param *params,
                   double *residuals, struct fit_result *res, struct e2_err *err);
 
+/* Where calibrate_run writes and whether it prints. */
+struct calibrate_options {
+    const char *out_dir;    /* the output folder (NULL = out/<name>-<timestamp>) */
+    int resume;             /* reuse out_dir (out_prepare_dir) */
+    int quiet;              /* no report on standard output */
+};
+
+/* The whole calibration of cfg (cfg->calibration): open, fit, leave-one-out, sensitivities;
+ * writes calibration.output and calibration.txt into the folder, made before the fit so that
+ * a taken folder fails at once. */
+int calibrate_run(const struct calibrate_options *o, const struct e2_config *cfg,
+                  struct e2_err *err);
+
 /* A complete hardware config (hardware: and energy:, every key) of cfg with `values` put in for
  * the free keys, under a header comment (`header`, lines without '#'). Loadable with
  * CFG_SCOPE_HW and includable by run configs. In calibrated_yaml.c. */

@@ -4,7 +4,6 @@
  * hardware's timings and supplies: energy = (value - base) x scale, where base is another
  * coefficient (DRAMPower's "current above standby") or 0. Writing evaluates that; reading
  * inverts it, so export then import gives back the same table. */
-#define _DEFAULT_SOURCE     /* open_memstream */
 #include "ert.h"
 
 #include <errno.h>
@@ -13,9 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
-
-#include "commands.h"
-#include "outdir.h"
 
 #define E(f) offsetof(struct hw_params, energy.f)
 #define NONE ((size_t)-1)
@@ -232,25 +228,5 @@ int ert_read(const char *path, struct hw_params *hw, struct e2_err *err)
                  ? set_rows(path, &doc, tables, hw, err)
                  : e2_fail(err, E2_BAD_INPUT, "%s: not an Accelergy ERT (no ERT: tables: list)", path);
     yaml_document_delete(&doc);
-    return rc;
-}
-
-/* ---- the command ---- */
-
-int cmd_export_ert(const struct e2_options *opts, const struct e2_config *cfg, struct e2_err *err)
-{
-    char *text = NULL;
-    size_t len = 0;
-    FILE *mem = open_memstream(&text, &len);
-    if (!mem)
-        return e2_fail(err, E2_FAILURE, "out of memory");
-    ert_write(mem, &cfg->hw, cfg->name[0] ? cfg->name : "e2sim");
-    fclose(mem);
-    int rc = E2_OK;
-    if (opts->out_dir)
-        rc = out_write_atomic(opts->out_dir, text, len, err);
-    else if (fwrite(text, 1, len, stdout) != len || fflush(stdout) != 0)
-        rc = e2_fail(err, E2_FAILURE, "cannot write the ERT to standard output");
-    free(text);
     return rc;
 }
