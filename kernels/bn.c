@@ -39,23 +39,103 @@ static void add_plane_sqdev(const float *p, long n, double mean, double *l)
     }
 }
 
-/* y = act(p * a + b) over one plane; act < 0: none. The same expressions as act_forward. */
-static void affine_act(const float *p, long n, float a, float b, int act, float *q)
+/* GCC vector extensions: the plain loops with running extremes or double lanes fed from floats
+ * do not vectorize. */
+typedef float v8f __attribute__((vector_size(32)));
+typedef int32_t v8i __attribute__((vector_size(32)));
+typedef float v4f __attribute__((vector_size(16)));
+typedef double v4d __attribute__((vector_size(32)));
+
+static v8f load8(const float *p)
 {
-    if (act < 0) {
-        for (long i = 0; i < n; i++)
-            q[i] = p[i] * a + b;
-    } else if (act == ACT_RELU) {
-        for (long i = 0; i < n; i++) {
-            float v = p[i] * a + b;
-            q[i] = v > 0.0f ? v : 0.0f;
+    v8f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static v8f select8(v8i m, v8f a, v8f b) { return (v8f)(((v8i)a & m) | ((v8i)b & ~m)); }
+
+/* act(z) as act_forward computes it (act < 0: none); NaN gives 0 under an activation. */
+static v8f act8(v8f z, int act)
+{
+    if (act < 0)
+        return z;
+    const v8f zero = {0}, six = {6, 6, 6, 6, 6, 6, 6, 6};
+    z = select8(z > zero, z, zero);
+    return act == ACT_RELU ? z : select8(z > six, six, z);
+}
+
+/* Running max |v| and min v of 4 x 8 lanes (4 independent chains: one chain is bound by the
+ * latency of its compare and blend). m = a > m ? a : m keeps m where a is NaN, as
+ * fx_range_update; max and min are exact, so the lanes' order does not change them (min's sign
+ * of a zero aside, which no caller tells apart: they test min < 0). */
+struct range8 {
+    v8f mx[4], mn[4];
+};
+
+static void range8_start(struct range8 *r, float mx, float mn)
+{
+    for (int k = 0; k < 4; k++)
+        for (int j = 0; j < 8; j++) {
+            r->mx[k][j] = mx;
+            r->mn[k][j] = mn;
         }
-    } else {
-        for (long i = 0; i < n; i++) {
-            float v = p[i] * a + b;
+}
+
+static void range8_add(struct range8 *r, int k, v8f v)
+{
+    const v8i absmask = {0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff,
+                         0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff};
+    v8f a = (v8f)((v8i)v & absmask);
+    r->mx[k] = select8(a > r->mx[k], a, r->mx[k]);
+    r->mn[k] = select8(v < r->mn[k], v, r->mn[k]);
+}
+
+static void range8_end(const struct range8 *r, float *mx, float *mn)
+{
+    for (int k = 0; k < 4; k++)
+        for (int j = 0; j < 8; j++) {
+            *mx = r->mx[k][j] > *mx ? r->mx[k][j] : *mx;
+            *mn = r->mn[k][j] < *mn ? r->mn[k][j] : *mn;
+        }
+}
+
+/* q = act(p * a + b) over one plane (act < 0: none; the same expressions as act_forward), and
+ * q's range folded into *mx and *mn (NULL: not wanted) while q is in registers. */
+static void affine_act(const float *p, long n, float a, float b, int act, float *q, float *mx, float *mn)
+{
+    struct range8 r;
+    range8_start(&r, mx ? *mx : 0.0f, mn ? *mn : 0.0f);
+    long i = 0;
+    for (; i + 32 <= n; i += 32)
+        for (int k = 0; k < 4; k++) {
+            v8f v = act8(load8(p + i + 8 * k) * a + b, act);
+            memcpy(q + i + 8 * k, &v, sizeof v);
+            if (mx)
+                range8_add(&r, k, v);
+        }
+    for (; i + 8 <= n; i += 8) {
+        v8f v = act8(load8(p + i) * a + b, act);
+        memcpy(q + i, &v, sizeof v);
+        if (mx)
+            range8_add(&r, 0, v);
+    }
+    for (; i < n; i++) {
+        float v = p[i] * a + b;
+        if (act >= 0) {
             v = v > 0.0f ? v : 0.0f;
-            q[i] = v > 6.0f ? 6.0f : v;
+            v = act == ACT_RELU6 && v > 6.0f ? 6.0f : v;
         }
+        q[i] = v;
+        float av = fabsf(v);
+        r.mx[0][0] = av > r.mx[0][0] ? av : r.mx[0][0];
+        r.mn[0][0] = v < r.mn[0][0] ? v : r.mn[0][0];
+    }
+    if (mx) {
+        float m0 = *mx, n0 = *mn;
+        range8_end(&r, &m0, &n0);
+        *mx = m0;
+        *mn = n0;
     }
 }
 
@@ -89,10 +169,8 @@ void bn_forward_train_act(const struct nchw *s, const float *x, const float *gam
         float a = gamma[c] * (float)invstd, b = beta[c] - (float)mean * a;
         float mx = 0.0f, mn = INFINITY;
         for (int n = 0; n < s->n; n++) {
-            float *q = y + ((long)n * s->c + c) * hw;
-            affine_act(x + ((long)n * s->c + c) * hw, hw, a, b, act, q);
-            if (out_maxabs)
-                fx_range_update(q, hw, &mx, &mn);
+            long o = ((long)n * s->c + c) * hw;
+            affine_act(x + o, hw, a, b, act, y + o, out_maxabs ? &mx : NULL, &mn);
         }
         if (out_maxabs) {
             out_maxabs[c] = mx;
@@ -141,11 +219,6 @@ void bn_forward_eval(const struct nchw *s, const float *x, const float *gamma, c
  * masked where the activation does not pass it (act input z = p * a + b; ReLU: z > 0, ReLU6:
  * 0 < z < 6) and the masked gradient is written to gm. GCC vector extensions: the plain loop
  * does not vectorize (lanes of doubles fed from floats, a mask). */
-typedef float v8f __attribute__((vector_size(32)));
-typedef int32_t v8i __attribute__((vector_size(32)));
-typedef float v4f __attribute__((vector_size(16)));
-typedef double v4d __attribute__((vector_size(32)));
-
 static void bwd_sums(const float *p, const float *g, long n, float mean, float invstd, int act,
                      float a, float b, float *gm, double *lg, double *lgx)
 {
@@ -191,6 +264,33 @@ static void bwd_sums(const float *p, const float *g, long n, float mean, float i
     }
 }
 
+/* q = k * (g - mg - xhat * mgx), xhat = (p - mean) * invstd, over one plane (q may be g), and
+ * max |q| folded into *mx (NULL: not wanted) as in affine_act. */
+static void bwd_apply(const float *p, const float *g, long n, float mean, float invstd, float k, float mg,
+                      float mgx, float *q, float *mx, float *mn)
+{
+    struct range8 r;
+    range8_start(&r, mx ? *mx : 0.0f, 0.0f);
+    long i = 0;
+    for (; i + 32 <= n; i += 32)
+        for (int j = 0; j < 4; j++) {
+            v8f xhat = (load8(p + i + 8 * j) - mean) * invstd;
+            v8f v = k * (load8(g + i + 8 * j) - mg - xhat * mgx);
+            memcpy(q + i + 8 * j, &v, sizeof v);
+            if (mx)
+                range8_add(&r, j, v);
+        }
+    for (; i < n; i++) {
+        float xhat = (p[i] - mean) * invstd;
+        float v = k * (g[i] - mg - xhat * mgx);
+        q[i] = v;
+        float av = fabsf(v);
+        r.mx[0][0] = av > r.mx[0][0] ? av : r.mx[0][0];
+    }
+    if (mx)
+        range8_end(&r, mx, mn);
+}
+
 void bn_backward_act(const struct nchw *s, const float *x, const float *gy, const float *gamma,
                      const float *beta, const float *save_mean, const float *save_invstd, int act,
                      float *gx, float *ggamma, float *gbeta, float *out_maxabs,
@@ -216,17 +316,10 @@ void bn_backward_act(const struct nchw *s, const float *x, const float *gy, cons
         float k = gamma[c] * invstd;
         float mg = (float)(sg / (double)m), mgx = (float)(sgx / (double)m);
         const float *gsrc = act >= 0 ? gx : gy;   /* the masked gradient */
-        float mx = 0.0f, mn = INFINITY;
+        float mx = 0.0f, mn = 0.0f;
         for (int n = 0; n < s->n; n++) {
             long o = ((long)n * s->c + c) * hw;
-            const float *p = x + o, *g = gsrc + o;
-            float *q = gx + o;
-            for (long i = 0; i < hw; i++) {
-                float xhat = (p[i] - mean) * invstd;
-                q[i] = k * (g[i] - mg - xhat * mgx);
-            }
-            if (out_maxabs)
-                fx_range_update(q, hw, &mx, &mn);
+            bwd_apply(x + o, gsrc + o, hw, mean, invstd, k, mg, mgx, gx + o, out_maxabs ? &mx : NULL, &mn);
         }
         if (out_maxabs)
             out_maxabs[c] = mx;
