@@ -75,11 +75,10 @@ struct range8 {
 
 static void range8_start(struct range8 *r, float mx, float mn)
 {
-    for (int k = 0; k < 4; k++)
-        for (int j = 0; j < 8; j++) {
-            r->mx[k][j] = mx;
-            r->mn[k][j] = mn;
-        }
+    for (int k = 0; k < 4; k++) {
+        r->mx[k] = (v8f){mx, mx, mx, mx, mx, mx, mx, mx};
+        r->mn[k] = (v8f){mn, mn, mn, mn, mn, mn, mn, mn};
+    }
 }
 
 static void range8_add(struct range8 *r, int k, v8f v)
@@ -101,25 +100,22 @@ static void range8_end(const struct range8 *r, float *mx, float *mn)
 }
 
 /* q = act(p * a + b) over one plane (act < 0: none; the same expressions as act_forward), and
- * q's range folded into *mx and *mn (NULL: not wanted) while q is in registers. */
-static void affine_act(const float *p, long n, float a, float b, int act, float *q, float *mx, float *mn)
+ * q's range folded into *mx and *mn when `want` (a constant where it is inlined) while q is in
+ * registers. */
+static inline __attribute__((always_inline)) void affine_act_body(const float *p, long n, float a, float b,
+                                                                  int act, float *q, int want, float *mx,
+                                                                  float *mn)
 {
     struct range8 r;
-    range8_start(&r, mx ? *mx : 0.0f, mn ? *mn : 0.0f);
+    range8_start(&r, want ? *mx : 0.0f, want ? *mn : 0.0f);
     long i = 0;
     for (; i + 32 <= n; i += 32)
         for (int k = 0; k < 4; k++) {
             v8f v = act8(load8(p + i + 8 * k) * a + b, act);
             memcpy(q + i + 8 * k, &v, sizeof v);
-            if (mx)
+            if (want)
                 range8_add(&r, k, v);
         }
-    for (; i + 8 <= n; i += 8) {
-        v8f v = act8(load8(p + i) * a + b, act);
-        memcpy(q + i, &v, sizeof v);
-        if (mx)
-            range8_add(&r, 0, v);
-    }
     for (; i < n; i++) {
         float v = p[i] * a + b;
         if (act >= 0) {
@@ -131,12 +127,18 @@ static void affine_act(const float *p, long n, float a, float b, int act, float 
         r.mx[0][0] = av > r.mx[0][0] ? av : r.mx[0][0];
         r.mn[0][0] = v < r.mn[0][0] ? v : r.mn[0][0];
     }
-    if (mx) {
-        float m0 = *mx, n0 = *mn;
-        range8_end(&r, &m0, &n0);
-        *mx = m0;
-        *mn = n0;
-    }
+    if (want)
+        range8_end(&r, mx, mn);
+}
+
+static void affine_act(const float *p, long n, float a, float b, int act, float *q)
+{
+    affine_act_body(p, n, a, b, act, q, 0, NULL, NULL);
+}
+
+static void affine_act_range(const float *p, long n, float a, float b, int act, float *q, float *mx, float *mn)
+{
+    affine_act_body(p, n, a, b, act, q, 1, mx, mn);
 }
 
 void bn_forward_train_act(const struct nchw *s, const float *x, const float *gamma, const float *beta,
@@ -170,7 +172,10 @@ void bn_forward_train_act(const struct nchw *s, const float *x, const float *gam
         float mx = 0.0f, mn = INFINITY;
         for (int n = 0; n < s->n; n++) {
             long o = ((long)n * s->c + c) * hw;
-            affine_act(x + o, hw, a, b, act, y + o, out_maxabs ? &mx : NULL, &mn);
+            if (out_maxabs)
+                affine_act_range(x + o, hw, a, b, act, y + o, &mx, &mn);
+            else
+                affine_act(x + o, hw, a, b, act, y + o);
         }
         if (out_maxabs) {
             out_maxabs[c] = mx;
@@ -265,19 +270,20 @@ static void bwd_sums(const float *p, const float *g, long n, float mean, float i
 }
 
 /* q = k * (g - mg - xhat * mgx), xhat = (p - mean) * invstd, over one plane (q may be g), and
- * max |q| folded into *mx (NULL: not wanted) as in affine_act. */
-static void bwd_apply(const float *p, const float *g, long n, float mean, float invstd, float k, float mg,
-                      float mgx, float *q, float *mx, float *mn)
+ * max |q| folded into *mx when `want`, as in affine_act_body. */
+static inline __attribute__((always_inline)) void bwd_apply_body(const float *p, const float *g, long n,
+                                                                 float mean, float invstd, float k, float mg,
+                                                                 float mgx, float *q, int want, float *mx)
 {
     struct range8 r;
-    range8_start(&r, mx ? *mx : 0.0f, 0.0f);
+    range8_start(&r, want ? *mx : 0.0f, 0.0f);
     long i = 0;
     for (; i + 32 <= n; i += 32)
         for (int j = 0; j < 4; j++) {
             v8f xhat = (load8(p + i + 8 * j) - mean) * invstd;
             v8f v = k * (load8(g + i + 8 * j) - mg - xhat * mgx);
             memcpy(q + i + 8 * j, &v, sizeof v);
-            if (mx)
+            if (want)
                 range8_add(&r, j, v);
         }
     for (; i < n; i++) {
@@ -287,8 +293,21 @@ static void bwd_apply(const float *p, const float *g, long n, float mean, float 
         float av = fabsf(v);
         r.mx[0][0] = av > r.mx[0][0] ? av : r.mx[0][0];
     }
-    if (mx)
-        range8_end(&r, mx, mn);
+    float mn = 0.0f;
+    if (want)
+        range8_end(&r, mx, &mn);
+}
+
+static void bwd_apply(const float *p, const float *g, long n, float mean, float invstd, float k, float mg,
+                      float mgx, float *q)
+{
+    bwd_apply_body(p, g, n, mean, invstd, k, mg, mgx, q, 0, NULL);
+}
+
+static void bwd_apply_range(const float *p, const float *g, long n, float mean, float invstd, float k,
+                            float mg, float mgx, float *q, float *mx)
+{
+    bwd_apply_body(p, g, n, mean, invstd, k, mg, mgx, q, 1, mx);
 }
 
 void bn_backward_act(const struct nchw *s, const float *x, const float *gy, const float *gamma,
@@ -316,10 +335,13 @@ void bn_backward_act(const struct nchw *s, const float *x, const float *gy, cons
         float k = gamma[c] * invstd;
         float mg = (float)(sg / (double)m), mgx = (float)(sgx / (double)m);
         const float *gsrc = act >= 0 ? gx : gy;   /* the masked gradient */
-        float mx = 0.0f, mn = 0.0f;
+        float mx = 0.0f;
         for (int n = 0; n < s->n; n++) {
             long o = ((long)n * s->c + c) * hw;
-            bwd_apply(x + o, gsrc + o, hw, mean, invstd, k, mg, mgx, gx + o, out_maxabs ? &mx : NULL, &mn);
+            if (out_maxabs)
+                bwd_apply_range(x + o, gsrc + o, hw, mean, invstd, k, mg, mgx, gx + o, &mx);
+            else
+                bwd_apply(x + o, gsrc + o, hw, mean, invstd, k, mg, mgx, gx + o);
         }
         if (out_maxabs)
             out_maxabs[c] = mx;
