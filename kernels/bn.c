@@ -43,8 +43,7 @@ static void add_plane_sqdev(const float *p, long n, double mean, double *l)
  * do not vectorize. */
 typedef float v8f __attribute__((vector_size(32)));
 typedef int32_t v8i __attribute__((vector_size(32)));
-typedef float v4f __attribute__((vector_size(16)));
-typedef double v4d __attribute__((vector_size(32)));
+typedef double v8d __attribute__((vector_size(64)));
 
 static v8f load8(const float *p)
 {
@@ -227,12 +226,10 @@ void bn_forward_eval(const struct nchw *s, const float *x, const float *gamma, c
 static void bwd_sums(const float *p, const float *g, long n, float mean, float invstd, int act,
                      float a, float b, float *gm, double *lg, double *lgx)
 {
-    v4d g0 = {0}, g1 = {0}, x0 = {0}, x1 = {0};
+    v8d gs = {0}, xs = {0};   /* lane j: the plane's elements i with i % 8 == j */
     long i = 0;
     for (; i + LANES <= n; i += LANES) {
-        v8f pv, gv;
-        memcpy(&pv, p + i, sizeof pv);
-        memcpy(&gv, g + i, sizeof gv);
+        v8f pv = load8(p + i), gv = load8(g + i);
         if (act >= 0) {
             v8f z = pv * a + b;
             v8i pass = z > 0.0f;
@@ -241,20 +238,13 @@ static void bwd_sums(const float *p, const float *g, long n, float mean, float i
             gv = (v8f)((v8i)gv & pass);
             memcpy(gm + i, &gv, sizeof gv);
         }
-        v8f xh = (pv - mean) * invstd;
-        v4f glo = {gv[0], gv[1], gv[2], gv[3]}, ghi = {gv[4], gv[5], gv[6], gv[7]};
-        v4f xlo = {xh[0], xh[1], xh[2], xh[3]}, xhi = {xh[4], xh[5], xh[6], xh[7]};
-        v4d gdl = __builtin_convertvector(glo, v4d), gdh = __builtin_convertvector(ghi, v4d);
-        g0 += gdl;
-        g1 += gdh;
-        x0 += gdl * __builtin_convertvector(xlo, v4d);
-        x1 += gdh * __builtin_convertvector(xhi, v4d);
+        v8d gd = __builtin_convertvector(gv, v8d);
+        gs += gd;
+        xs += gd * __builtin_convertvector((pv - mean) * invstd, v8d);
     }
-    for (int j = 0; j < 4; j++) {
-        lg[j] += g0[j];
-        lg[j + 4] += g1[j];
-        lgx[j] += x0[j];
-        lgx[j + 4] += x1[j];
+    for (int j = 0; j < LANES; j++) {
+        lg[j] += gs[j];
+        lgx[j] += xs[j];
     }
     for (; i < n; i++) {
         float gv = g[i];
