@@ -184,29 +184,20 @@ static int format_ok(const struct fx_format *f)
     return f && f->bits >= 2 && f->bits <= 16;
 }
 
-/* One row of nearest rounding: fx_quantize_one's arithmetic, branch-free so that it vectorizes,
- * and in integers once the value is clamped: the nearest code m = floor|t| + (frac >= 0.5) with
- * t's sign is the integer round_nearest_code returns as a float (same ties, same clamps, same
- * codes), in about half the vector instructions. Returns the number of clamped values. */
+/* One row of nearest rounding: the same arithmetic as fx_quantize_one, written branch-free so
+ * that it vectorizes. Returns the number of clamped values. */
 static uint64_t nearest_row(const float *v, long n, float mul, float s, float lo, float hi, int16_t *out)
 {
     unsigned sat = 0;   /* 32-bit: a 64-bit counter stops the loop from vectorizing */
-    int32_t loi = (int32_t)lo, hii = (int32_t)hi;
     for (long i = 0; i < n; i++) {
         float t = (v[i] * mul) / s;
         int nan = t != t;
-        float tc = nan ? 0.0f : t;
-        tc = tc > hi + 1.0f ? hi + 1.0f : tc;   /* keeps every out-of-range t out of range */
-        tc = tc < lo - 1.0f ? lo - 1.0f : tc;
-        float a = fabsf(tc);
-        int32_t fl = (int32_t)a;
-        int32_t m = fl + ((a - (float)fl) >= 0.5f ? 1 : 0);
-        int32_t r = tc < 0.0f ? -m : m;
-        int over = r > hii, under = r < loi;
+        float r = round_nearest_code(nan ? 0.0f : t, lo, hi);
+        int over = r > hi, under = r < lo;
         sat += (unsigned)(nan | over | under);
-        r = over ? hii : r;
-        r = under ? loi : r;
-        out[i] = (int16_t)r;
+        r = over ? hi : r;
+        r = under ? lo : r;
+        out[i] = (int16_t)(int32_t)r;
     }
     return sat;
 }
