@@ -25,18 +25,18 @@ static long planes_ahead(long hw)
     return d > 1 ? d : 1;
 }
 
-static void prefetch_line(const float *ahead, long i)
+/* The plane `ahead` floats after p (0: none), one line per 16 floats of i. */
+static void prefetch_line(const float *p, long ahead, long i)
 {
     if (ahead && i % 16 == 0)
-        __builtin_prefetch(ahead + i);
+        __builtin_prefetch(p + ahead + i);
 }
 
-/* ahead: the plane to prefetch (NULL: none). */
-static void add_plane(const float *p, long n, const float *ahead, double *l)
+static void add_plane(const float *p, long n, long ahead, double *l)
 {
     long i = 0;
     for (; i + LANES <= n; i += LANES) {
-        prefetch_line(ahead, i);
+        prefetch_line(p, ahead, i);
         for (int j = 0; j < LANES; j++)
             l[j] += (double)p[i + j];
     }
@@ -171,8 +171,7 @@ void bn_forward_train_act(const struct nchw *s, const float *x, const float *gam
         double ls[LANES] = {0}, lq[LANES] = {0};
         long d = planes_ahead(hw);
         for (int n = 0; n < s->n; n++)
-            add_plane(x + ((long)n * s->c + c) * hw, hw, n + d < s->n ? x + ((long)(n + d) * s->c + c) * hw : NULL,
-                      ls);
+            add_plane(x + ((long)n * s->c + c) * hw, hw, n + d < s->n ? d * s->c * hw : 0, ls);
         double sum = lanes_total(ls);
         double mean = m ? sum / (double)m : 0.0;
         for (int n = 0; n < s->n; n++)
@@ -250,10 +249,8 @@ static void bwd_sums(const float *p, const float *g, long n, long ahead, float m
     v8d gs = {0}, xs = {0};   /* lane j: the plane's elements i with i % 8 == j */
     long i = 0;
     for (; i + LANES <= n; i += LANES) {
-        if (ahead) {   /* ahead: the offset of the planes to prefetch (0: none), as add_plane */
-            prefetch_line(p + ahead, i);
-            prefetch_line(g + ahead, i);
-        }
+        prefetch_line(p, ahead, i);
+        prefetch_line(g, ahead, i);
         v8f pv = load8(p + i), gv = load8(g + i);
         if (act >= 0) {
             v8f z = pv * a + b;
