@@ -77,6 +77,21 @@ struct config {
 
 enum { PH_FWD = 0, PH_LOSS, PH_BWD, PH_STEP, NPH };
 
+/* FNV-1a over the bytes of every parameter and state value (weights, BN running stats) and of
+ * the last gradients: equal hashes across builds = the same trained values, bit for bit. */
+static uint64_t params_hash(const struct net_param *params, int np)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (int i = 0; i < np; i++)
+        for (int pass = 0; pass < 2; pass++) {
+            const float *v = pass ? params[i].grad : params[i].w;
+            const unsigned char *b = (const unsigned char *)v;
+            for (long j = 0; v && j < params[i].count * (long)sizeof(float); j++)
+                h = (h ^ b[j]) * 1099511628211ULL;
+        }
+    return h;
+}
+
 static int run(const struct config *c, int batch, int iters, int warmup)
 {
     struct net_precision p = c->fixed ? net_precision_fixed(8, 8, 16) : net_precision_float();
@@ -163,8 +178,8 @@ static int run(const struct config *c, int batch, int iters, int warmup)
     printf("  best iteration %.3f s (%.1f img/s); phases (median s): forward %.3f  loss %.4f  "
            "backward %.3f  step %.4f\n",
            wmin, batch / wmin, phm[PH_FWD], phm[PH_LOSS], phm[PH_BWD], phm[PH_STEP]);
-    printf("  net memory %.1f MB, peak RSS so far %.1f MB\n", net_memory_bytes(net) / 1e6,
-           ru.ru_maxrss / 1e3);
+    printf("  net memory %.1f MB, peak RSS so far %.1f MB; trained values hash %016llx\n",
+           net_memory_bytes(net) / 1e6, ru.ru_maxrss / 1e3, (unsigned long long)params_hash(params, np));
     double sum = 0.0;
     for (int k = 0; k < OP_KIND_COUNT; k++)
         for (int f = 0; f < OP_PHASE_COUNT; f++)

@@ -15,12 +15,31 @@ static double lanes_total(const double *l)
     return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
 }
 
-static void add_plane(const float *p, long n, double *l)
+/* A channel's planes lie a sample apart, each at most a few pages: the hardware prefetchers,
+ * which stop at page boundaries, start cold on every plane. The first pass over a channel (its
+ * data comes from memory) therefore fetches a later plane, about 4 KiB ahead, while it reads
+ * this one. */
+static long planes_ahead(long hw)
+{
+    long d = 1024 / (hw > 0 ? hw : 1);
+    return d > 1 ? d : 1;
+}
+
+/* The plane `ahead` floats after p (0: none), one line per 16 floats of i. */
+static void prefetch_line(const float *p, long ahead, long i)
+{
+    if (ahead && i % 16 == 0)
+        __builtin_prefetch(p + ahead + i);
+}
+
+static void add_plane(const float *p, long n, long ahead, double *l)
 {
     long i = 0;
-    for (; i + LANES <= n; i += LANES)
+    for (; i + LANES <= n; i += LANES) {
+        prefetch_line(p, ahead, i);
         for (int j = 0; j < LANES; j++)
             l[j] += (double)p[i + j];
+    }
     for (; i < n; i++)
         l[i % LANES] += (double)p[i];
 }
@@ -39,24 +58,105 @@ static void add_plane_sqdev(const float *p, long n, double mean, double *l)
     }
 }
 
-/* y = act(p * a + b) over one plane; act < 0: none. The same expressions as act_forward. */
+/* GCC vector extensions: the plain loops with running extremes or double lanes fed from floats
+ * do not vectorize. */
+typedef float v8f __attribute__((vector_size(32)));
+typedef int32_t v8i __attribute__((vector_size(32)));
+typedef double v8d __attribute__((vector_size(64)));
+
+static v8f load8(const float *p)
+{
+    v8f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static v8f select8(v8i m, v8f a, v8f b) { return (v8f)(((v8i)a & m) | ((v8i)b & ~m)); }
+
+/* act(z) as act_forward computes it (act < 0: none); NaN gives 0 under an activation. */
+static v8f act8(v8f z, int act)
+{
+    if (act < 0)
+        return z;
+    const v8f zero = {0}, six = {6, 6, 6, 6, 6, 6, 6, 6};
+    z = select8(z > zero, z, zero);
+    return act == ACT_RELU ? z : select8(z > six, six, z);
+}
+
+/* Running max |v| and min v of 4 x 8 lanes (4 independent chains: one chain is bound by the
+ * latency of its compare and blend). m = a > m ? a : m keeps m where a is NaN, as
+ * fx_range_update; max and min are exact, so the lanes' order does not change them (min's sign
+ * of a zero aside, which no caller tells apart: they test min < 0). */
+struct range8 {
+    v8f mx[4], mn[4];
+};
+
+static void range8_start(struct range8 *r, float mx, float mn)
+{
+    for (int k = 0; k < 4; k++) {
+        r->mx[k] = (v8f){mx, mx, mx, mx, mx, mx, mx, mx};
+        r->mn[k] = (v8f){mn, mn, mn, mn, mn, mn, mn, mn};
+    }
+}
+
+static void range8_add(struct range8 *r, int k, v8f v)
+{
+    const v8i absmask = {0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff,
+                         0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff};
+    v8f a = (v8f)((v8i)v & absmask);
+    r->mx[k] = select8(a > r->mx[k], a, r->mx[k]);
+    r->mn[k] = select8(v < r->mn[k], v, r->mn[k]);
+}
+
+static void range8_end(const struct range8 *r, float *mx, float *mn)
+{
+    for (int k = 0; k < 4; k++)
+        for (int j = 0; j < 8; j++) {
+            *mx = r->mx[k][j] > *mx ? r->mx[k][j] : *mx;
+            *mn = r->mn[k][j] < *mn ? r->mn[k][j] : *mn;
+        }
+}
+
+/* q = act(p * a + b) over one plane (act < 0: none; the same expressions as act_forward), and
+ * q's range folded into *mx and *mn when `want` (a constant where it is inlined) while q is in
+ * registers. */
+static inline __attribute__((always_inline)) void affine_act_body(const float *p, long n, float a, float b,
+                                                                  int act, float *q, int want, float *mx,
+                                                                  float *mn)
+{
+    struct range8 r;
+    range8_start(&r, want ? *mx : 0.0f, want ? *mn : 0.0f);
+    long i = 0;
+    for (; i + 32 <= n; i += 32)
+        for (int k = 0; k < 4; k++) {
+            v8f v = act8(load8(p + i + 8 * k) * a + b, act);
+            memcpy(q + i + 8 * k, &v, sizeof v);
+            if (want)
+                range8_add(&r, k, v);
+        }
+    for (; i < n; i++) {
+        float v = p[i] * a + b;
+        if (act >= 0) {
+            v = v > 0.0f ? v : 0.0f;
+            v = act == ACT_RELU6 && v > 6.0f ? 6.0f : v;
+        }
+        q[i] = v;
+        float av = fabsf(v);
+        r.mx[0][0] = av > r.mx[0][0] ? av : r.mx[0][0];
+        r.mn[0][0] = v < r.mn[0][0] ? v : r.mn[0][0];
+    }
+    if (want)
+        range8_end(&r, mx, mn);
+}
+
 static void affine_act(const float *p, long n, float a, float b, int act, float *q)
 {
-    if (act < 0) {
-        for (long i = 0; i < n; i++)
-            q[i] = p[i] * a + b;
-    } else if (act == ACT_RELU) {
-        for (long i = 0; i < n; i++) {
-            float v = p[i] * a + b;
-            q[i] = v > 0.0f ? v : 0.0f;
-        }
-    } else {
-        for (long i = 0; i < n; i++) {
-            float v = p[i] * a + b;
-            v = v > 0.0f ? v : 0.0f;
-            q[i] = v > 6.0f ? 6.0f : v;
-        }
-    }
+    affine_act_body(p, n, a, b, act, q, 0, NULL, NULL);
+}
+
+static void affine_act_range(const float *p, long n, float a, float b, int act, float *q, float *mx, float *mn)
+{
+    affine_act_body(p, n, a, b, act, q, 1, mx, mn);
 }
 
 void bn_forward_train_act(const struct nchw *s, const float *x, const float *gamma, const float *beta,
@@ -69,8 +169,9 @@ void bn_forward_train_act(const struct nchw *s, const float *x, const float *gam
 #pragma omp parallel for schedule(dynamic, 1)
     for (int c = 0; c < s->c; c++) {
         double ls[LANES] = {0}, lq[LANES] = {0};
+        long d = planes_ahead(hw);
         for (int n = 0; n < s->n; n++)
-            add_plane(x + ((long)n * s->c + c) * hw, hw, ls);
+            add_plane(x + ((long)n * s->c + c) * hw, hw, n + d < s->n ? d * s->c * hw : 0, ls);
         double sum = lanes_total(ls);
         double mean = m ? sum / (double)m : 0.0;
         for (int n = 0; n < s->n; n++)
@@ -89,10 +190,11 @@ void bn_forward_train_act(const struct nchw *s, const float *x, const float *gam
         float a = gamma[c] * (float)invstd, b = beta[c] - (float)mean * a;
         float mx = 0.0f, mn = INFINITY;
         for (int n = 0; n < s->n; n++) {
-            float *q = y + ((long)n * s->c + c) * hw;
-            affine_act(x + ((long)n * s->c + c) * hw, hw, a, b, act, q);
+            long o = ((long)n * s->c + c) * hw;
             if (out_maxabs)
-                fx_range_update(q, hw, &mx, &mn);
+                affine_act_range(x + o, hw, a, b, act, y + o, &mx, &mn);
+            else
+                affine_act(x + o, hw, a, b, act, y + o);
         }
         if (out_maxabs) {
             out_maxabs[c] = mx;
@@ -141,20 +243,15 @@ void bn_forward_eval(const struct nchw *s, const float *x, const float *gamma, c
  * masked where the activation does not pass it (act input z = p * a + b; ReLU: z > 0, ReLU6:
  * 0 < z < 6) and the masked gradient is written to gm. GCC vector extensions: the plain loop
  * does not vectorize (lanes of doubles fed from floats, a mask). */
-typedef float v8f __attribute__((vector_size(32)));
-typedef int32_t v8i __attribute__((vector_size(32)));
-typedef float v4f __attribute__((vector_size(16)));
-typedef double v4d __attribute__((vector_size(32)));
-
-static void bwd_sums(const float *p, const float *g, long n, float mean, float invstd, int act,
-                     float a, float b, float *gm, double *lg, double *lgx)
+static void bwd_sums(const float *p, const float *g, long n, long ahead, float mean, float invstd,
+                     int act, float a, float b, float *gm, double *lg, double *lgx)
 {
-    v4d g0 = {0}, g1 = {0}, x0 = {0}, x1 = {0};
+    v8d gs = {0}, xs = {0};   /* lane j: the plane's elements i with i % 8 == j */
     long i = 0;
     for (; i + LANES <= n; i += LANES) {
-        v8f pv, gv;
-        memcpy(&pv, p + i, sizeof pv);
-        memcpy(&gv, g + i, sizeof gv);
+        prefetch_line(p, ahead, i);
+        prefetch_line(g, ahead, i);
+        v8f pv = load8(p + i), gv = load8(g + i);
         if (act >= 0) {
             v8f z = pv * a + b;
             v8i pass = z > 0.0f;
@@ -163,20 +260,13 @@ static void bwd_sums(const float *p, const float *g, long n, float mean, float i
             gv = (v8f)((v8i)gv & pass);
             memcpy(gm + i, &gv, sizeof gv);
         }
-        v8f xh = (pv - mean) * invstd;
-        v4f glo = {gv[0], gv[1], gv[2], gv[3]}, ghi = {gv[4], gv[5], gv[6], gv[7]};
-        v4f xlo = {xh[0], xh[1], xh[2], xh[3]}, xhi = {xh[4], xh[5], xh[6], xh[7]};
-        v4d gdl = __builtin_convertvector(glo, v4d), gdh = __builtin_convertvector(ghi, v4d);
-        g0 += gdl;
-        g1 += gdh;
-        x0 += gdl * __builtin_convertvector(xlo, v4d);
-        x1 += gdh * __builtin_convertvector(xhi, v4d);
+        v8d gd = __builtin_convertvector(gv, v8d);
+        gs += gd;
+        xs += gd * __builtin_convertvector((pv - mean) * invstd, v8d);
     }
-    for (int j = 0; j < 4; j++) {
-        lg[j] += g0[j];
-        lg[j + 4] += g1[j];
-        lgx[j] += x0[j];
-        lgx[j + 4] += x1[j];
+    for (int j = 0; j < LANES; j++) {
+        lg[j] += gs[j];
+        lgx[j] += xs[j];
     }
     for (; i < n; i++) {
         float gv = g[i];
@@ -191,6 +281,47 @@ static void bwd_sums(const float *p, const float *g, long n, float mean, float i
     }
 }
 
+/* q = k * (g - mg - xhat * mgx), xhat = (p - mean) * invstd, over one plane (q may be g), and
+ * max |q| folded into *mx when `want`, as in affine_act_body. */
+static inline __attribute__((always_inline)) void bwd_apply_body(const float *p, const float *g, long n,
+                                                                 float mean, float invstd, float k, float mg,
+                                                                 float mgx, float *q, int want, float *mx)
+{
+    struct range8 r;
+    range8_start(&r, want ? *mx : 0.0f, 0.0f);
+    long i = 0;
+    for (; i + 32 <= n; i += 32)
+        for (int j = 0; j < 4; j++) {
+            v8f xhat = (load8(p + i + 8 * j) - mean) * invstd;
+            v8f v = k * (load8(g + i + 8 * j) - mg - xhat * mgx);
+            memcpy(q + i + 8 * j, &v, sizeof v);
+            if (want)
+                range8_add(&r, j, v);
+        }
+    for (; i < n; i++) {
+        float xhat = (p[i] - mean) * invstd;
+        float v = k * (g[i] - mg - xhat * mgx);
+        q[i] = v;
+        float av = fabsf(v);
+        r.mx[0][0] = av > r.mx[0][0] ? av : r.mx[0][0];
+    }
+    float mn = 0.0f;
+    if (want)
+        range8_end(&r, mx, &mn);
+}
+
+static void bwd_apply(const float *p, const float *g, long n, float mean, float invstd, float k, float mg,
+                      float mgx, float *q)
+{
+    bwd_apply_body(p, g, n, mean, invstd, k, mg, mgx, q, 0, NULL);
+}
+
+static void bwd_apply_range(const float *p, const float *g, long n, float mean, float invstd, float k,
+                            float mg, float mgx, float *q, float *mx)
+{
+    bwd_apply_body(p, g, n, mean, invstd, k, mg, mgx, q, 1, mx);
+}
+
 void bn_backward_act(const struct nchw *s, const float *x, const float *gy, const float *gamma,
                      const float *beta, const float *save_mean, const float *save_invstd, int act,
                      float *gx, float *ggamma, float *gbeta, float *out_maxabs,
@@ -202,9 +333,11 @@ void bn_backward_act(const struct nchw *s, const float *x, const float *gy, cons
         double lg[LANES] = {0}, lgx[LANES] = {0};
         float mean = save_mean[c], invstd = save_invstd[c];
         float a = act >= 0 ? gamma[c] * invstd : 0.0f, b = act >= 0 ? beta[c] - mean * a : 0.0f;
+        long d = planes_ahead(hw);
         for (int n = 0; n < s->n; n++) {
             long o = ((long)n * s->c + c) * hw;
-            bwd_sums(x + o, gy + o, hw, mean, invstd, act, a, b, gx + o, lg, lgx);
+            bwd_sums(x + o, gy + o, hw, n + d < s->n ? d * s->c * hw : 0, mean, invstd, act, a, b, gx + o,
+                     lg, lgx);
         }
         double sg = lanes_total(lg), sgx = lanes_total(lgx);
         if (gbeta)
@@ -216,17 +349,13 @@ void bn_backward_act(const struct nchw *s, const float *x, const float *gy, cons
         float k = gamma[c] * invstd;
         float mg = (float)(sg / (double)m), mgx = (float)(sgx / (double)m);
         const float *gsrc = act >= 0 ? gx : gy;   /* the masked gradient */
-        float mx = 0.0f, mn = INFINITY;
+        float mx = 0.0f;
         for (int n = 0; n < s->n; n++) {
             long o = ((long)n * s->c + c) * hw;
-            const float *p = x + o, *g = gsrc + o;
-            float *q = gx + o;
-            for (long i = 0; i < hw; i++) {
-                float xhat = (p[i] - mean) * invstd;
-                q[i] = k * (g[i] - mg - xhat * mgx);
-            }
             if (out_maxabs)
-                fx_range_update(q, hw, &mx, &mn);
+                bwd_apply_range(x + o, gsrc + o, hw, mean, invstd, k, mg, mgx, gx + o, &mx);
+            else
+                bwd_apply(x + o, gsrc + o, hw, mean, invstd, k, mg, mgx, gx + o);
         }
         if (out_maxabs)
             out_maxabs[c] = mx;

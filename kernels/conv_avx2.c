@@ -1269,29 +1269,40 @@ static void bww_i16_avx2(int mr, int no, const int16_t *gf, long Lr, const int16
 /* Backward-weight runs over several samples at once: their padded planes (stride P = hp*wp)
  * follow each other on one flat axis, with g_y placed at the same offsets (zero between), so a
  * tile's loop is long enough to pay for the reduction of its lanes even on 8x8 planes. An
- * output position of sample b only ever reads inputs of sample b's plane. */
+ * output position of sample b only ever reads inputs of sample b's plane.
+ * Compact stacks (integer sums only: the positions a tile runs over change, which changes the
+ * order of float sums but not an exact sum) of a stride-1 conv with "same" padding p share the
+ * zeros: a row is w + p wide, its right padding being the next row's left padding, and a sample
+ * is h + p rows, its bottom padding being the next sample's top padding. Every tap still reads
+ * the value (or a zero) it read in the full layout, and the tiles run over (h+p)(w+p) positions
+ * per sample instead of (h+2p)(w+2p): 8x8 planes 81 instead of 100. */
 struct stack {
     int B;          /* samples per stack */
     long P;         /* per-sample stride on the flat axis */
     long gs, xs;    /* channel strides of the stacked g_y and x planes */
     long xps;       /* stride 2: stride of x's phase stacks within a channel (xs = 4 * xps) */
+    int wx, wg;     /* row strides of x (stride 1; stride 2 keeps its phase planes) and of g_y */
     int off[KMAX * KMAX];   /* tap offsets in the stacked x */
 };
 
-static struct stack stack_of(const struct geom *g, long target)
+static struct stack stack_of(const struct geom *g, long target, int compact)
 {
     struct stack st;
     int hq = (g->hp + g->st - 1) / g->st, reach = (g->k - 1) / g->st;
-    st.P = (long)hq * g->wrow;   /* stride 1: the padded plane; stride 2: one phase plane */
+    compact = compact && g->st == 1 && 2 * g->pad == g->k - 1 && g->ho == g->h && g->wo == g->w;
+    st.wx = compact ? g->w + g->pad : g->wp;
+    st.wg = compact ? st.wx : g->wrow;
+    st.P = compact ? (long)(g->h + g->pad) * st.wx : (long)hq * g->wrow;   /* stride 2: a phase plane */
     st.B = (int)((target + st.P - 1) / st.P);
     if (st.B < 1)
         st.B = 1;
     st.gs = (st.B * st.P + NT - 1) / NT * NT;
-    st.xps = (st.gs + (long)reach * (g->wrow + 1) + 16 + 15) / 16 * 16;   /* + the window's look-ahead */
+    /* + the window's look-ahead, and a compact stack's last bottom padding */
+    st.xps = (st.gs + (long)reach * (st.wg + 1) + (compact ? (long)g->pad * st.wx : 0) + 16 + 15) / 16 * 16;
     st.xs = g->st == 1 ? st.xps : 4 * st.xps;
     for (int kh = 0; kh < g->k; kh++)
         for (int kw = 0; kw < g->k; kw++)
-            st.off[kh * g->k + kw] = g->st == 1 ? kh * g->wp + kw
+            st.off[kh * g->k + kw] = g->st == 1 ? kh * st.wx + kw
                                                 : ((kh % 2) * 2 + kw % 2) * st.xps +
                                                       (kh / 2) * g->wrow + kw / 2;
     return st;
@@ -1308,12 +1319,12 @@ static struct stack stack_of(const struct geom *g, long target)
                 if (g->st == 2)                                                                  \
                     PHASE_ROW(g, st->xps, ih + g->pad, in, xp + c * st->xs + b * st->P);         \
                 else                                                                             \
-                    COPY(xp + c * st->xs + b * st->P + (long)(ih + g->pad) * g->wp + g->pad,     \
+                    COPY(xp + c * st->xs + b * st->P + (long)(ih + g->pad) * st->wx + g->pad,    \
                          in, g->w);                                                              \
             }                                                                                    \
         for (int co = 0; co < g->cout; co++)                                                     \
             for (int oh = 0; oh < g->ho; oh++)                                                   \
-                COPY(gf + co * st->gs + b * st->P + (long)oh * g->wrow,                          \
+                COPY(gf + co * st->gs + b * st->P + (long)oh * st->wg,                           \
                      gy + ((long)co * g->ho + oh) * g->wo, g->wo);                               \
     }                                                                                            \
     /* The flat length a stack of nb samples runs over; what lies past nb*P in it is zeroed. */  \
@@ -1336,7 +1347,7 @@ int conv_direct_backward_weight_f32(const struct conv_shape *s, const float *x, 
 {
     struct geom g;
     geom_of(s, &g);
-    struct stack st = stack_of(&g, STACK_F32);
+    struct stack st = stack_of(&g, STACK_F32, 0);
     int threads = omp_get_max_threads();
     long wc = (long)g.cout * g.cin * g.kk;
     int nstacks = (s->n + st.B - 1) / st.B;
@@ -1402,7 +1413,7 @@ int conv_direct_backward_weight_i16(const struct conv_shape *s, const int16_t *x
 {
     struct geom g;
     geom_of(s, &g);
-    struct stack st = stack_of(&g, STACK_I16);
+    struct stack st = stack_of(&g, STACK_I16, 1);
     int threads = omp_get_max_threads();
     const struct conv_tiles *tiles = path_tiles();
     long wc = (long)g.cout * g.cin * g.kk;
@@ -1438,7 +1449,7 @@ int conv_direct_backward_weight_i16(const struct conv_shape *s, const int16_t *x
                 if (tiles->bww9 && g.kk == 9 && g.st == 1) {
                     for (int ci = 0; ci < g.cin; ci++) {
                         int64_t out[MRW * 9] = {0};
-                        tiles->bww9(mr, gf + (long)co0 * st.gs, st.gs, xp + (long)ci * st.xs, g.wp, len, steps, out);
+                        tiles->bww9(mr, gf + (long)co0 * st.gs, st.gs, xp + (long)ci * st.xs, st.wx, len, steps, out);
                         for (int r = 0; r < mr; r++)
                             for (int t = 0; t < 9; t++)
                                 part[((long)(co0 + r) * g.cin + ci) * 9 + t] += out[r * 9 + t];

@@ -375,6 +375,7 @@ static int block_backward(struct net *net, struct block *B, int n, float *gout, 
                 if (hard_all && !fused) {
                     copy_f(scg, g, (long)n * el);
                 } else {   /* active samples: g + (1 - m) * gout */
+#pragma omp parallel for schedule(dynamic, 1) if ((long)k * el > 65536)
                     for (int i = 0; i < k; i++) {
                         int si = B->idx[i];
                         float m = mv ? mv[si] : 1.0f;

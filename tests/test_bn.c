@@ -1,10 +1,12 @@
 /* Batch norm: central-difference gradients for x, gamma, beta; hand-computed statistics and
- * running-stat update; eval mode; identical results for 1 and 2 threads; op records. */
+ * running-stat update; eval mode; identical results for 1 and 2 threads; the fused activation
+ * and ranges; op records. */
 #include "cunit_main.h"
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include "act.h"
 #include "bn.h"
 #include "gradcheck.h"
 
@@ -139,6 +141,69 @@ static void test_threads_identical(void)
     free(x); free(g); free(y1); free(y2); free(gx1); free(gx2);
 }
 
+/* The fused activation and the per-channel ranges: y and gx equal the unfused passes bit for bit
+ * (bn_forward_train + act_forward; act_backward on the recomputed output + bn_backward), and
+ * each channel's range equals a scan of its values, on planes whose size is no multiple of the
+ * 32-value vector steps (tails) and on whole ones. */
+static float chan_maxabs(const struct nchw *s, const float *v, int c, float *minv)
+{
+    long hw = (long)s->h * s->w;
+    float m = 0.0f, n = INFINITY;
+    for (int k = 0; k < s->n; k++)
+        for (long i = 0; i < hw; i++) {
+            float x = v[((long)k * s->c + c) * hw + i];
+            m = fabsf(x) > m ? fabsf(x) : m;
+            n = x < n ? x : n;
+        }
+    *minv = n;
+    return m;
+}
+
+static void test_fused_act_and_ranges(void)
+{
+    const struct nchw shapes[] = { { 3, 4, 5, 7 }, { 5, 3, 8, 8 } };
+    const int acts[] = { -1, ACT_RELU, ACT_RELU6 };
+    for (int t = 0; t < 2; t++)
+        for (int a = 0; a < 3; a++) {
+            struct nchw s = shapes[t];
+            long cnt = nchw_count(&s);
+            float *x = malloc(sizeof(float) * cnt), *g = malloc(sizeof(float) * cnt);
+            float *y = malloc(sizeof(float) * cnt), *yr = malloc(sizeof(float) * cnt);
+            float *gx = malloc(sizeof(float) * cnt), *gr = malloc(sizeof(float) * cnt);
+            float gamma[5], beta[5], m[5], is[5], mr[5], ir[5], mx[5], mn[5], gmx[5], gg[5], gb[5];
+            gc_fill(x, cnt, 50 + t, -3, 3);
+            gc_fill(g, cnt, 60 + t, -1, 1);
+            gc_fill(gamma, s.c, 70 + t, 0.5f, 4);
+            gc_fill(beta, s.c, 80 + t, -1, 2);
+            x[3] = NAN;   /* ignored by the ranges; an activation maps it to 0 */
+            bn_forward_train_act(&s, x, gamma, beta, 1e-5f, 0.1f, NULL, NULL, acts[a], y, m, is, mx, mn,
+                                 NULL, op_tag_make(0, 0));
+            bn_forward_train(&s, x, gamma, beta, 1e-5f, 0.1f, NULL, NULL, yr, mr, ir, NULL, op_tag_make(0, 0));
+            if (acts[a] >= 0)
+                act_forward((enum act_kind)acts[a], &s, yr, yr, NULL, op_tag_make(0, 0));
+            CU_ASSERT_EQUAL(memcmp(y, yr, sizeof(float) * cnt), 0);
+            x[3] = 0.5f;   /* finite statistics for the backward pass */
+            bn_forward_train_act(&s, x, gamma, beta, 1e-5f, 0.1f, NULL, NULL, acts[a], y, m, is, mx, mn,
+                                 NULL, op_tag_make(0, 0));
+            for (int c = 0; c < s.c; c++) {
+                float lo, hi = chan_maxabs(&s, y, c, &lo);
+                CU_ASSERT_EQUAL(mx[c], hi);
+                CU_ASSERT_EQUAL(mn[c], lo);
+            }
+            bn_backward_act(&s, x, g, gamma, beta, m, is, acts[a], gx, gg, gb, gmx, NULL, op_tag_make(0, 0));
+            memcpy(gr, g, sizeof(float) * cnt);
+            if (acts[a] >= 0)
+                act_backward((enum act_kind)acts[a], &s, y, gr, gr, NULL, op_tag_make(0, 0));
+            bn_backward(&s, x, gr, gamma, m, is, gr, NULL, NULL, NULL, op_tag_make(0, 0));
+            CU_ASSERT_EQUAL(memcmp(gx, gr, sizeof(float) * cnt), 0);
+            for (int c = 0; c < s.c; c++) {
+                float lo;
+                CU_ASSERT_EQUAL(gmx[c], chan_maxabs(&s, gx, c, &lo));
+            }
+            free(x); free(g); free(y); free(yr); free(gx); free(gr);
+        }
+}
+
 static void test_op_records(void)
 {
     struct nchw s = { 2, 3, 4, 5 };
@@ -169,6 +234,7 @@ int main(void)
         { "hand-computed statistics", test_hand_values },
         { "backward properties", test_backward_properties },
         { "1 and 2 threads identical", test_threads_identical },
+        { "fused activation and ranges", test_fused_act_and_ranges },
         { "op records", test_op_records },
         CU_TEST_INFO_NULL,
     };

@@ -236,7 +236,8 @@ static void test_float_matches_reference(void)
  * The random shapes above are small; these reach the direct kernels' other paths: many output
  * tiles, channel pairs with an odd count, 5x5 taps, sums that need int64 spills (16-bit g_y
  * against 8-bit weights over 64 channels x 9 taps, 16-bit activations), several samples stacked
- * per backward-weight pass with a partial last stack, overflow counting, and stride 2 (forward
+ * per backward-weight pass with a partial last stack (whose unused sample slots hold the
+ * previous stack's values), overflow counting, and stride 2 (forward
  * and backward-weight on phase planes; backward-data takes the im2col path). */
 
 struct direct_case {
@@ -260,6 +261,7 @@ static void test_direct_shapes(void)
         { { 5, 16, 32, 32, 16, 3, 1, 1, 1 }, 8, 0, 48, 0 },   /* stage 1, partial stacks */
         { { 5, 16, 32, 32, 16, 3, 1, 1, 1 }, 8, 0, 48, 1 },   /* ... at the largest codes */
         { { 20, 3, 6, 6, 4, 3, 1, 0, 1 }, 8, 0, 48, 0 },      /* stem-like, pad 0, many per stack */
+        { { 30, 6, 8, 8, 5, 3, 1, 1, 1 }, 8, 1, 48, 0 },      /* compact stacks of 26, then 4 */
         { { 2, 64, 9, 7, 9, 3, 1, 1, 1 }, 16, 1, 48, 1 },     /* 16-bit x: forward sums spill */
         { { 2, 24, 9, 9, 6, 3, 1, 1, 1 }, 16, 1, 30, 0 },     /* narrow accumulator: overflows */
         { { 4, 8, 16, 16, 8, 3, 1, 1, 1 }, 12, 1, 48, 1 },    /* 12-bit x: bwd-weight lanes spill */
