@@ -69,7 +69,6 @@ static void timing_emit(void *ctx, const struct oprec *r)
     tm->last = t;
 }
 
-static const char *PHASE[OP_PHASE_COUNT] = {"fwd", "bwd-data", "bwd-weight", "update"};
 
 struct config {
     int depth, fixed;
@@ -188,9 +187,9 @@ static int run(const struct config *c, int batch, int iters, int warmup)
     for (int k = 0; k < OP_KIND_COUNT; k++)
         for (int f = 0; f < OP_PHASE_COUNT; f++)
             if (tm.count[k][f])
-                printf("    %-7s %-10s %8.4f s  %5.1f %%  (%d records/iter)\n",
-                       oprec_kind_name((unsigned)k), PHASE[f], tm.t[k][f] / iters,
-                       100.0 * tm.t[k][f] / sum, tm.count[k][f] / iters);
+                printf("    %-7s %-15s %8.4f s  %5.1f %%  (%d records/iter)\n",
+                       oprec_kind_name((unsigned)k), oprec_phase_name((unsigned)f),
+                       tm.t[k][f] / iters, 100.0 * tm.t[k][f] / sum, tm.count[k][f] / iters);
     fflush(stdout);
     free(ph);
     free(wall);

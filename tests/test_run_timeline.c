@@ -177,7 +177,7 @@ static void check_power(const struct json_value *ev, const double *booked)
 static void check_vcd(char *s, uint64_t cycles, double mhz)
 {
     CU_ASSERT(strstr(s, "$var string 1 ! op $end") != NULL);
-    CU_ASSERT(strstr(s, "\nsb0.u0.conv_fwd !\n") != NULL);
+    CU_ASSERT(strstr(s, "\nsb0.u0.conv_forward !\n") != NULL);
     CU_ASSERT(strstr(s, "$var integer") == NULL);
     long long now = 0, idle_at = -1;
     int ordered = 1;

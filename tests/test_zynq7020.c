@@ -182,7 +182,6 @@ static char *golden_text(struct hw_model *m, const struct net *net)
     char *out = malloc(cap);
     len += (size_t)snprintf(out + len, cap - len,
                             "layer,name,kind,phase,n,cycles,dynamic_fj,static_fj,total_fj\n");
-    static const char *phases[] = {"forward", "backward-data", "backward-weight", "update"};
     for (int i = 0; i < net->n; i++) {
         const struct oprec *r = &net->op[i].r;
         struct hw_filter f = {r->layer, r->phase, HW_ANY, HW_ANY, 1};
@@ -191,7 +190,7 @@ static char *golden_text(struct hw_model *m, const struct net *net)
         f.dynamic = 0;
         e2_fj st = hw_ledger_fj(l, &f);
         len += (size_t)snprintf(out + len, cap - len, "%d,%s,%s,%s,%u,%llu,%s,%s,%s\n", r->layer,
-                                net->op[i].name, oprec_kind_name(r->kind), phases[r->phase], r->n,
+                                net->op[i].name, oprec_kind_name(r->kind), oprec_phase_name(r->phase), r->n,
                                 (unsigned long long)hw_ledger_cycles(l, &f),
                                 hw_fj_format(dyn, d, sizeof d), hw_fj_format(st, s, sizeof s),
                                 hw_fj_format(dyn + st, t, sizeof t));

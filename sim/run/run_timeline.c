@@ -36,9 +36,7 @@ static void record(void *ctx, const struct oprec *r)
     l->v[l->n++] = *r;
 }
 
-static const char *const phase_text[OP_PHASE_COUNT] = {"fwd", "bwd-data", "bwd-weight", "update"};
-
-/* "b1.u0.conv fwd" for each record: layer names as the reports give them. */
+/* "b1.u0.conv forward" for each record: layer and phase names as the reports give them. */
 static char **label_records(struct net *net, const struct record_list *l)
 {
     struct energy_acc acc;
@@ -54,11 +52,11 @@ static char **label_records(struct net *net, const struct record_list *l)
     for (size_t i = 0; ok && i < l->n; i++) {
         const struct oprec *r = &l->v[i];
         const char *name = r->layer < nlayers ? layers[r->layer].name : "";
-        size_t size = strlen(name) + 16;
+        const char *phase = oprec_phase_name(r->phase);
+        size_t size = strlen(name) + strlen(phase) + 2;
         ok = (labels[i] = malloc(size)) != NULL;
         if (ok)
-            snprintf(labels[i], size, "%s %s", name,
-                     r->phase < OP_PHASE_COUNT ? phase_text[r->phase] : "?");
+            snprintf(labels[i], size, "%s %s", name, phase);
     }
     free(layers);
     energy_free(&acc);
