@@ -259,7 +259,10 @@ static int open_state(struct train *t, const struct e2_config *cfg, const struct
     }
     if (ok && tr->slu.enabled) {
         t->gate_dm = zalloc((size_t)t->blocks * t->batch, sizeof(float));
-        ok = t->gate_dm != NULL;
+        t->block_macs = zalloc((size_t)t->blocks, sizeof(uint64_t));
+        ok = t->gate_dm && t->block_macs;
+        for (int b = 0; ok && b < t->blocks; b++)
+            t->block_macs[b] = net_block_macs(t->net, b);
     }
     if (!ok)
         return e2_fail(err, E2_FAILURE, "out of memory setting up training");
@@ -286,6 +289,7 @@ void train_close(struct train *t)
     free(t->sd_survival);
     free(t->sd_mask);
     free(t->gate_dm);
+    free(t->block_macs);
     free(t->x);
     free(t->labels);
     free(t->idx);
@@ -322,28 +326,32 @@ static int momentum_step_on_drop(struct train *t, float lr, const struct op_sink
     return optim_step(t->opt, t->p, t->np, lr, sink);
 }
 
-/* The SLU cost term's gradient dL/dm[b][i] = sign * alpha * macs_b / (n * gated macs):
- * C(W,G) is the executed fraction of the gated blocks' computation, averaged over the batch. */
-static void slu_cost_gradient(struct train *t, int n)
+/* The SLU cost term's gradient dL/dm[b][i] = sign * alpha * macs_b / (n * sum_b macs_b):
+ * C(W,G) is the executed fraction of the gated blocks' computation, averaged over the batch,
+ * so each sample's share carries 1/n, as the cross-entropy's (the mean over the batch). */
+void train_slu_cost_gradient(const uint64_t *macs, int blocks, const uint8_t *mask, int n,
+                             double alpha, double target_skip, float *dm)
 {
-    const uint8_t *m = net_block_mask(t->net);
     double gated = 0, executed = 0;
-    for (int b = 1; b < t->blocks; b++) {
-        double macs = (double)net_block_macs(t->net, b);
-        gated += macs * n;
+    for (int b = 1; b < blocks; b++) {
+        gated += (double)macs[b] * n;
         for (int i = 0; i < n; i++)
-            executed += m[(size_t)b * n + i] ? macs : 0;
+            executed += mask[(size_t)b * n + i] ? (double)macs[b] : 0;
     }
-    memset(t->gate_dm, 0, (size_t)t->blocks * n * sizeof *t->gate_dm);
+    memset(dm, 0, (size_t)blocks * n * sizeof *dm);
     if (gated <= 0)
         return;
-    int sign = train_slu_sign(executed / gated, t->cfg->training.slu.target_skip);
-    for (int b = 1; b < t->blocks; b++) {
-        float g = (float)(sign * t->cfg->training.slu.alpha *
-                          (double)net_block_macs(t->net, b) * n / gated);
+    int sign = train_slu_sign(executed / gated, target_skip);
+    for (int b = 1; b < blocks; b++)
         for (int i = 0; i < n; i++)
-            t->gate_dm[(size_t)b * n + i] = g;
-    }
+            dm[(size_t)b * n + i] = (float)(sign * alpha * (double)macs[b] / gated);
+}
+
+static void slu_cost_gradient(struct train *t, int n)
+{
+    const struct cfg_slu *slu = &t->cfg->training.slu;
+    train_slu_cost_gradient(t->block_macs, t->blocks, net_block_mask(t->net), n, slu->alpha,
+                            slu->target_skip, t->gate_dm);
 }
 
 static void count_blocks(struct train *t, int n)
