@@ -67,6 +67,17 @@ int train_smd_drop(uint64_t seed, uint64_t it, double p)
     return rng_uniform(rng_key(seed, RNG_STREAM_SMD), it) < p;
 }
 
+/* The configured rule of SLU's gates (after any warm-up). */
+static enum gate_decision slu_decision(const struct cfg_training *tr)
+{
+    return strcmp(tr->slu.decision, "threshold") == 0 ? GATE_THRESHOLD : GATE_BERNOULLI;
+}
+
+uint64_t train_slu_warmup_end(const struct e2_config *cfg, uint64_t total)
+{
+    return (uint64_t)floor(cfg->training.slu.warmup * (double)total);
+}
+
 int train_slu_sign(double executed_fraction, double target_skip)
 {
     return executed_fraction <= 1.0 - target_skip ? -1 : +1;
@@ -186,9 +197,7 @@ int train_net_create(const struct e2_config *cfg, int c, int h, int w, int class
             rc = e2_fail(err, E2_BAD_INPUT, "%s: PSG needs fixed-point activations and output "
                          "gradients (training.precision)", cfg->source);
     }
-    if (rc == E2_OK && !fp32 && tr->slu.enabled &&
-        net_set_slu(net, 1, strcmp(tr->slu.decision, "threshold") == 0 ? GATE_THRESHOLD
-                                                                         : GATE_BERNOULLI) != 0)
+    if (rc == E2_OK && !fp32 && tr->slu.enabled && net_set_slu(net, 1, slu_decision(tr)) != 0)
         rc = e2_fail(err, E2_FAILURE, "out of memory building the SLU gates");
     if (rc != E2_OK) {
         net_free(net);
@@ -390,6 +399,10 @@ int train_step(struct train *t, const struct op_sink *sink, struct e2_err *err)
     int n = t->batch;
 
     net_set_iteration(t->net, it);
+    /* SLU's warm-up: every block runs (and is priced) while the gates learn which to skip */
+    if (tr->slu.enabled)
+        net_set_gate_decision(t->net, it < train_slu_warmup_end(cfg, t->total) ? GATE_ALL
+                                                                                : slu_decision(tr));
     if (tr->smd.enabled && train_smd_drop(seed, it, tr->smd.p)) {
         /* A dropped minibatch costs nothing: no load, no compute, no update, no records. */
         t->smd_dropped++;
