@@ -105,8 +105,9 @@ const struct cfg_field cfg_run_fields[] = {
     {"training.slu.target_skip", CFG_DOUBLE, F(training.slu.target_skip), "0.4", 0, 1, NULL,
      "SLU: target skip ratio; alpha's sign pushes the achieved ratio towards it (below 1)"},
     {"training.slu.decision", CFG_ENUM, F(training.slu.decision), "bernoulli", 0, 0,
-     "bernoulli|threshold",
-     "SLU: execute a block by Bernoulli(p) with a straight-through gradient, or if p > 0.5"},
+     "bernoulli|threshold|mixed",
+     "SLU: execute a block by Bernoulli(p) with a straight-through gradient, or if p > 0.5; "
+     "mixed: Bernoulli, but every sample is computed and mixed (the authors' code; saves nothing)"},
     {"training.slu.warmup", CFG_DOUBLE, F(training.slu.warmup), "0", 0, 1, NULL,
      "SLU: fraction of the run in which every block runs (priced) while the gates learn"},
 

@@ -70,6 +70,8 @@ int train_smd_drop(uint64_t seed, uint64_t it, double p)
 /* The configured rule of SLU's gates (after any warm-up). */
 static enum gate_decision slu_decision(const struct cfg_training *tr)
 {
+    if (strcmp(tr->slu.decision, "mixed") == 0)
+        return GATE_MIXED;
     return strcmp(tr->slu.decision, "threshold") == 0 ? GATE_THRESHOLD : GATE_BERNOULLI;
 }
 
