@@ -271,7 +271,8 @@ static int open_state(struct train *t, const struct e2_config *cfg, const struct
     if (ok && tr->slu.enabled) {
         t->gate_dm = zalloc((size_t)t->blocks * t->batch, sizeof(float));
         t->block_macs = zalloc((size_t)t->blocks, sizeof(uint64_t));
-        ok = t->gate_dm && t->block_macs;
+        t->would_run = zalloc((size_t)t->blocks * t->batch, 1);
+        ok = t->gate_dm && t->block_macs && t->would_run;
         for (int b = 0; ok && b < t->blocks; b++)
             t->block_macs[b] = net_block_macs(t->net, b);
     }
@@ -301,6 +302,7 @@ void train_close(struct train *t)
     free(t->sd_mask);
     free(t->gate_dm);
     free(t->block_macs);
+    free(t->would_run);
     free(t->x);
     free(t->labels);
     free(t->idx);
@@ -358,11 +360,20 @@ void train_slu_cost_gradient(const uint64_t *macs, int blocks, const uint8_t *ma
             dm[(size_t)b * n + i] = (float)(sign * alpha * (double)macs[b] / gated);
 }
 
-static void slu_cost_gradient(struct train *t, int n)
+/* During the warm-up every block runs, so the sign follows the decisions the gates would take
+ * (p > 0.5): otherwise it would see no skipping and push every gate below 0.5 by its end. */
+static void slu_cost_gradient(struct train *t, int n, int warming_up)
 {
     const struct cfg_slu *slu = &t->cfg->training.slu;
-    train_slu_cost_gradient(t->block_macs, t->blocks, net_block_mask(t->net), n, slu->alpha,
-                            slu->target_skip, t->gate_dm);
+    const uint8_t *mask = net_block_mask(t->net);
+    if (warming_up) {
+        const float *p = net_gate_prob(t->net);
+        for (size_t i = 0; i < (size_t)t->blocks * n; i++)
+            t->would_run[i] = p[i] > 0.5f;
+        mask = t->would_run;
+    }
+    train_slu_cost_gradient(t->block_macs, t->blocks, mask, n, slu->alpha, slu->target_skip,
+                            t->gate_dm);
 }
 
 static void count_blocks(struct train *t, int n)
@@ -428,7 +439,7 @@ int train_step(struct train *t, const struct op_sink *sink, struct e2_err *err)
         const float *dlogits;
         double loss = net_loss(t->net, t->labels, &dlogits, sink);
         if (tr->slu.enabled)
-            slu_cost_gradient(t, n);
+            slu_cost_gradient(t, n, it < train_slu_warmup_end(cfg, t->total));
         if (net_backward(t->net, dlogits, tr->slu.enabled ? t->gate_dm : NULL, sink) != 0)
             return e2_fail(err, E2_FAILURE, "iteration %llu: backward pass failed",
                            (unsigned long long)it);

@@ -66,6 +66,7 @@ struct train {
     uint8_t *sd_mask;            /* [blocks][batch] */
     float *gate_dm;              /* [blocks][batch] with SLU */
     uint64_t *block_macs;        /* [blocks] with SLU: net_block_macs */
+    uint8_t *would_run;          /* [blocks][batch] with SLU: p > 0.5 during the warm-up */
 
     int batch;
     uint64_t total;              /* iterations of the run */
