@@ -28,8 +28,6 @@ enum gate_decision {
     GATE_BERNOULLI = 0,   /* m ~ Bernoulli(p), straight-through (authors) */
     GATE_THRESHOLD,       /* m = p > 0.5, straight-through (SkipNet) */
     GATE_SOFT,            /* m = p (continuous; every sample computed) */
-    GATE_ALL,             /* m = 1: every sample computed, the gate still learns through the
-                           * straight-through dL/dp = dL/dm (SLU's warm-up) */
     GATE_MIXED            /* m ~ Bernoulli(p) as GATE_BERNOULLI, but in training the net computes
                            * every sample and mixes m F(x) + (1 - m) x (the authors' code): the
                            * task loss reaches every gate, nothing is saved (analysis) */
@@ -52,8 +50,7 @@ int gate_forward(struct gate_net *g, int t, const float *x, int h, int w, float 
                  const struct op_sink *sink);
 
 /* Decisions from p: m [n] in {0, 1}. Bernoulli draws u = rng_uniform(key, i), m = u < p;
- * threshold m = p > 0.5; GATE_SOFT m = 1 (every sample runs, the caller mixes with weight p);
- * GATE_ALL m = 1. */
+ * threshold m = p > 0.5; GATE_SOFT m = 1 (every sample runs, the caller mixes with weight p). */
 void gate_decide(enum gate_decision d, const float *p, int n, uint64_t key, uint8_t *m);
 
 /* Backward of step t given dL/dp [n]; adds dL/dx into dx [n][C_t][h][w] (may be NULL: not

@@ -1598,12 +1598,6 @@ int net_set_slu(struct net *net, int enabled, enum gate_decision decision)
     return build_params(net);
 }
 
-void net_set_gate_decision(struct net *net, enum gate_decision decision)
-{
-    if (net)
-        net->decision = decision;
-}
-
 void net_set_iteration(struct net *net, uint64_t iteration)
 {
     if (net)

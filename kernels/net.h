@@ -98,9 +98,6 @@ int net_set_psg(struct net *net, const struct psg_config *cfg);
 /* SLU gates on every skippable block but block 0 (enabled = 0: off, gates dropped from the
  * parameter list). Gate weights come from rng_key(seed, RNG_STREAM_INIT) too. */
 int net_set_slu(struct net *net, int enabled, enum gate_decision decision);
-/* Change the gates' decision rule of an SLU net (e.g. GATE_ALL during warm-up); the parameter
- * list is untouched. */
-void net_set_gate_decision(struct net *net, enum gate_decision decision);
 
 /* The iteration number keys stochastic rounding and SLU sampling; set it before each forward. */
 void net_set_iteration(struct net *net, uint64_t iteration);

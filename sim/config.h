@@ -39,7 +39,6 @@ struct cfg_precision {
 struct cfg_smd { int enabled; double p; int momentum_on_skip; };
 struct cfg_slu {
     int enabled; double alpha; double target_skip; char decision[CFG_STR]; /* bernoulli | threshold | mixed */
-    double warmup;   /* fraction of the run with every block computed while the gates learn */
 };
 struct cfg_sd { int enabled; double skip_ratio; };
 struct cfg_psg {

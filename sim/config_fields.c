@@ -108,8 +108,6 @@ const struct cfg_field cfg_run_fields[] = {
      "bernoulli|threshold|mixed",
      "SLU: execute a block by Bernoulli(p) with a straight-through gradient, or if p > 0.5; "
      "mixed: Bernoulli, but every sample is computed and mixed (the authors' code; saves nothing)"},
-    {"training.slu.warmup", CFG_DOUBLE, F(training.slu.warmup), "0", 0, 1, NULL,
-     "SLU: fraction of the run in which every block runs (priced) while the gates learn"},
 
     {"training.sd.skip_ratio", CFG_DOUBLE, F(training.sd.skip_ratio), "0.4", 0, 1, NULL,
      "stochastic depth: average fraction of blocks dropped (linearly decaying survival)"},

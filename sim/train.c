@@ -67,17 +67,12 @@ int train_smd_drop(uint64_t seed, uint64_t it, double p)
     return rng_uniform(rng_key(seed, RNG_STREAM_SMD), it) < p;
 }
 
-/* The configured rule of SLU's gates (after any warm-up). */
+/* The gates' decision rule, from training.slu.decision. */
 static enum gate_decision slu_decision(const struct cfg_training *tr)
 {
     if (strcmp(tr->slu.decision, "mixed") == 0)
         return GATE_MIXED;
     return strcmp(tr->slu.decision, "threshold") == 0 ? GATE_THRESHOLD : GATE_BERNOULLI;
-}
-
-uint64_t train_slu_warmup_end(const struct e2_config *cfg, uint64_t total)
-{
-    return (uint64_t)floor(cfg->training.slu.warmup * (double)total);
 }
 
 int train_slu_sign(double executed_fraction, double target_skip)
@@ -271,8 +266,7 @@ static int open_state(struct train *t, const struct e2_config *cfg, const struct
     if (ok && tr->slu.enabled) {
         t->gate_dm = zalloc((size_t)t->blocks * t->batch, sizeof(float));
         t->block_macs = zalloc((size_t)t->blocks, sizeof(uint64_t));
-        t->would_run = zalloc((size_t)t->blocks * t->batch, 1);
-        ok = t->gate_dm && t->block_macs && t->would_run;
+        ok = t->gate_dm && t->block_macs;
         for (int b = 0; ok && b < t->blocks; b++)
             t->block_macs[b] = net_block_macs(t->net, b);
     }
@@ -302,7 +296,6 @@ void train_close(struct train *t)
     free(t->sd_mask);
     free(t->gate_dm);
     free(t->block_macs);
-    free(t->would_run);
     free(t->x);
     free(t->labels);
     free(t->idx);
@@ -360,20 +353,11 @@ void train_slu_cost_gradient(const uint64_t *macs, int blocks, const uint8_t *ma
             dm[(size_t)b * n + i] = (float)(sign * alpha * (double)macs[b] / gated);
 }
 
-/* During the warm-up every block runs, so the sign follows the decisions the gates would take
- * (p > 0.5): otherwise it would see no skipping and push every gate below 0.5 by its end. */
-static void slu_cost_gradient(struct train *t, int n, int warming_up)
+static void slu_cost_gradient(struct train *t, int n)
 {
     const struct cfg_slu *slu = &t->cfg->training.slu;
-    const uint8_t *mask = net_block_mask(t->net);
-    if (warming_up) {
-        const float *p = net_gate_prob(t->net);
-        for (size_t i = 0; i < (size_t)t->blocks * n; i++)
-            t->would_run[i] = p[i] > 0.5f;
-        mask = t->would_run;
-    }
-    train_slu_cost_gradient(t->block_macs, t->blocks, mask, n, slu->alpha, slu->target_skip,
-                            t->gate_dm);
+    train_slu_cost_gradient(t->block_macs, t->blocks, net_block_mask(t->net), n, slu->alpha,
+                            slu->target_skip, t->gate_dm);
 }
 
 static void count_blocks(struct train *t, int n)
@@ -412,10 +396,6 @@ int train_step(struct train *t, const struct op_sink *sink, struct e2_err *err)
     int n = t->batch;
 
     net_set_iteration(t->net, it);
-    /* SLU's warm-up: every block runs (and is priced) while the gates learn which to skip */
-    if (tr->slu.enabled)
-        net_set_gate_decision(t->net, it < train_slu_warmup_end(cfg, t->total) ? GATE_ALL
-                                                                                : slu_decision(tr));
     if (tr->smd.enabled && train_smd_drop(seed, it, tr->smd.p)) {
         /* A dropped minibatch costs nothing: no load, no compute, no update, no records. */
         t->smd_dropped++;
@@ -439,7 +419,7 @@ int train_step(struct train *t, const struct op_sink *sink, struct e2_err *err)
         const float *dlogits;
         double loss = net_loss(t->net, t->labels, &dlogits, sink);
         if (tr->slu.enabled)
-            slu_cost_gradient(t, n, it < train_slu_warmup_end(cfg, t->total));
+            slu_cost_gradient(t, n);
         if (net_backward(t->net, dlogits, tr->slu.enabled ? t->gate_dm : NULL, sink) != 0)
             return e2_fail(err, E2_FAILURE, "iteration %llu: backward pass failed",
                            (unsigned long long)it);

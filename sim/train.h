@@ -66,7 +66,6 @@ struct train {
     uint8_t *sd_mask;            /* [blocks][batch] */
     float *gate_dm;              /* [blocks][batch] with SLU */
     uint64_t *block_macs;        /* [blocks] with SLU: net_block_macs */
-    uint8_t *would_run;          /* [blocks][batch] with SLU: p > 0.5 during the warm-up */
 
     int batch;
     uint64_t total;              /* iterations of the run */
@@ -164,9 +163,6 @@ int train_smd_drop(uint64_t seed, uint64_t it, double p);
 /* The authors' control of the SLU cost term: -1 (favour computing) while the executed fraction
  * of gated computation is at or below 1 - target_skip, +1 (favour skipping) above it. */
 int train_slu_sign(double executed_fraction, double target_skip);
-/* The first iteration after SLU's warm-up (floor(slu.warmup * total)): before it every gated
- * block runs on every sample and the gates learn from all of them. */
-uint64_t train_slu_warmup_end(const struct e2_config *cfg, uint64_t total);
 /* The SLU cost term's gradient dL/dm [blocks][n] for the decisions mask [blocks][n] (block 0 is
  * not gated: 0): sign * alpha * macs[b] / (n * sum over gated blocks of macs), the derivative of
  * sign * alpha * C with C the executed fraction of the gated MACs averaged over the batch. */

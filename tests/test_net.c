@@ -281,7 +281,7 @@ static void test_slu_mixed_computes_all(void)
     for (int i = N; i < nb * N; i++)
         skipped += !mask[i];
     CU_ASSERT(skipped > 0);   /* p near 0.5 at init: some draws skip */
-    net_set_gate_decision(net, GATE_MIXED);
+    CU_ASSERT_EQUAL_FATAL(net_set_slu(net, 1, GATE_MIXED), 0);   /* the same gates */
     CU_ASSERT_PTR_NOT_NULL_FATAL(net_forward(net, x, N, NULL, &sm, NET_TRAIN));
     CU_ASSERT_EQUAL(memcmp(mask, net_block_mask(net), sizeof mask), 0);   /* same draws */
     int partial_b = 0, partial_m = 0;
