@@ -314,7 +314,7 @@ int gate_forward(struct gate_net *g, int t, const float *x, int h, int w, float 
 void gate_decide(enum gate_decision d, const float *p, int n, uint64_t key, uint8_t *m)
 {
     for (int i = 0; i < n; i++) {
-        if (d == GATE_BERNOULLI)
+        if (d == GATE_BERNOULLI || d == GATE_MIXED)
             m[i] = rng_uniform(key, (uint64_t)i) < p[i];
         else if (d == GATE_THRESHOLD)
             m[i] = p[i] > 0.5f;

@@ -27,7 +27,10 @@
 enum gate_decision {
     GATE_BERNOULLI = 0,   /* m ~ Bernoulli(p), straight-through (authors) */
     GATE_THRESHOLD,       /* m = p > 0.5, straight-through (SkipNet) */
-    GATE_SOFT             /* m = p (continuous; every sample computed) */
+    GATE_SOFT,            /* m = p (continuous; every sample computed) */
+    GATE_MIXED            /* m ~ Bernoulli(p) as GATE_BERNOULLI, but in training the net computes
+                           * every sample and mixes m F(x) + (1 - m) x (the authors' code): the
+                           * task loss reaches every gate, nothing is saved (analysis) */
 };
 
 struct net_param;   /* kernels/net.h */

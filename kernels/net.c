@@ -93,6 +93,7 @@ static int choose_samples(struct net *net, struct block *B, const float *x, int 
     }
     uint8_t *m = net->mask + (long)s * n;
     float *mv = net->mval + (long)s * n, *pr = net->gprob + (long)s * n;
+    int mix_all = 0;   /* GATE_MIXED: the gate's skipped samples are computed too, weight 0 */
     for (int i = 0; i < n; i++) {
         m[i] = 1;
         mv[i] = 1.0f;
@@ -102,14 +103,15 @@ static int choose_samples(struct net *net, struct block *B, const float *x, int 
         if (gate_forward(net->gates, s - 1, x, B->h, B->w, pr, sink))
             return -1;
         enum gate_decision d = net->decision;
-        if (mode != NET_TRAIN && d == GATE_BERNOULLI)
+        if (mode != NET_TRAIN && (d == GATE_BERNOULLI || d == GATE_MIXED))
             d = GATE_THRESHOLD;
         uint64_t key = rng_key(rng_key(rng_key(net->seed, RNG_STREAM_SLU), net->iteration),
                                (uint64_t)s);
         gate_decide(d, pr, n, key, m);
-        if (d == GATE_SOFT)
+        if (d == GATE_SOFT || d == GATE_MIXED)
             for (int i = 0; i < n; i++)
-                mv[i] = pr[i];
+                mv[i] = d == GATE_SOFT ? pr[i] : m[i];
+        mix_all = d == GATE_MIXED;
     }
     if (s > 0 && block_mask)
         for (int i = 0; i < n; i++)
@@ -118,9 +120,11 @@ static int choose_samples(struct net *net, struct block *B, const float *x, int 
                 mv[i] = 0.0f;
             }
     int k = 0;
-    for (int i = 0; i < n; i++)
-        if (m[i])
+    for (int i = 0; i < n; i++) {
+        int masked = block_mask && s > 0 && !block_mask[(long)s * n + i];
+        if (m[i] || (mix_all && !masked))
             B->idx[k++] = i;
+    }
     B->k = k;
     return 0;
 }

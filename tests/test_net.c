@@ -216,6 +216,43 @@ static void test_slu_soft_fd(void)
     net_free(net);
 }
 
+/* GATE_MIXED (the authors' code, for analysis) draws the same decisions as GATE_BERNOULLI, but
+ * computes every sample of every gated block, and its records say so (e2sim prices what runs);
+ * GATE_BERNOULLI's records count only the samples that ran. */
+static void test_slu_mixed_computes_all(void)
+{
+    enum { N = 8, C = 3, HW = 8, K = 3 };
+    struct net *net = make(NET_RESNET, 14, 2, C, HW, HW, K, net_precision_float(), 41);
+    CU_ASSERT_EQUAL_FATAL(net_set_slu(net, 1, GATE_BERNOULLI), 0);
+    int nb = net_blocks(net);
+    float x[N * C * HW * HW];
+    fill(x, N * C * HW * HW, 7, -1.0f, 1.0f);
+    struct rec_log rb = { 0 }, rm = { 0 };
+    struct op_sink sb = { rec_emit, &rb }, sm = { rec_emit, &rm };
+    net_set_iteration(net, 5);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(net_forward(net, x, N, NULL, &sb, NET_TRAIN));
+    uint8_t mask[6 * N];
+    CU_ASSERT_EQUAL_FATAL(nb, 6);
+    memcpy(mask, net_block_mask(net), sizeof mask);
+    int skipped = 0;
+    for (int i = N; i < nb * N; i++)
+        skipped += !mask[i];
+    CU_ASSERT(skipped > 0);   /* p near 0.5 at init: some draws skip */
+    CU_ASSERT_EQUAL_FATAL(net_set_slu(net, 1, GATE_MIXED), 0);   /* the same gates */
+    CU_ASSERT_PTR_NOT_NULL_FATAL(net_forward(net, x, N, NULL, &sm, NET_TRAIN));
+    CU_ASSERT_EQUAL(memcmp(mask, net_block_mask(net), sizeof mask), 0);   /* same draws */
+    int partial_b = 0, partial_m = 0;
+    for (int i = 0; i < rb.n; i++)
+        partial_b += rb.r[i].kind == OP_CONV && rb.r[i].n < N;
+    for (int i = 0; i < rm.n; i++)
+        partial_m += rm.r[i].kind == OP_CONV && rm.r[i].n < N;
+    CU_ASSERT(partial_b > 0);
+    CU_ASSERT_EQUAL(partial_m, 0);
+    free(rb.r);
+    free(rm.r);
+    net_free(net);
+}
+
 /* Hard gates (p > 0.5) with the straight-through rule dL/dp = dL/dm. With no task gradient and
  * a cost gradient c on the first gate's decisions only, the gate parameters' gradient must be
  * d/dtheta sum_i c_i p_i (no later gate sees an effect of these decisions through the blocks
@@ -694,6 +731,7 @@ int main(void)
         { "float backward vs central differences (with skipping)", test_float_backward_fd },
         { "soft SLU gates vs central differences", test_slu_soft_fd },
         { "straight-through gate gradient", test_slu_straight_through },
+        { "mixed gates compute every sample", test_slu_mixed_computes_all },
         { "skipped samples are not computed", test_skip_records_and_samples },
         { "net_emit_iteration equals a real iteration", test_emit_iteration_equals_real },
         { "net_emit_iteration: fresh net == trained net", test_emit_iteration_fresh_net },

@@ -137,6 +137,23 @@ static void test_helpers(void)
     CU_ASSERT_EQUAL(train_slu_sign(0.55, 0.4), -1);
     CU_ASSERT_EQUAL(train_slu_sign(0.6, 0.4), -1);
     CU_ASSERT_EQUAL(train_slu_sign(0.61, 0.4), 1);
+    /* SLU's cost gradient is dC/dm of C = executed gated MACs / (n * gated MACs): a share of
+     * 1/n per sample, like the mean cross-entropy's (it was n times that, so the cost term
+     * drowned the task loss's gradient at the gates) */
+    {
+        enum { B = 3, N = 4 };
+        const uint64_t macs[B] = { 50, 100, 300 };
+        uint8_t mask[B * N];
+        memset(mask, 1, sizeof mask);
+        float dm[B * N];
+        train_slu_cost_gradient(macs, B, mask, N, 0.1, 0.4, dm);   /* all run: favour skipping */
+        CU_ASSERT_EQUAL(dm[0], 0.0f);   /* block 0 is not gated */
+        CU_ASSERT_DOUBLE_EQUAL(dm[1 * N + 2], 0.1 * 100 / (N * 400.0), 1e-9);
+        CU_ASSERT_DOUBLE_EQUAL(dm[2 * N + 3], 0.1 * 300 / (N * 400.0), 1e-9);
+        memset(mask + N, 0, 2 * N);     /* nothing gated runs: favour computing */
+        train_slu_cost_gradient(macs, B, mask, N, 0.1, 0.4, dm);
+        CU_ASSERT_DOUBLE_EQUAL(dm[2 * N], -0.1 * 300 / (N * 400.0), 1e-9);
+    }
     /* data order: every sample once per epoch, even across a batch that straddles epochs */
     uint32_t perm[100], idx[30], seen[100] = {0};
     for (uint64_t it = 0; it < 10; it++) {      /* 300 positions = 3 epochs of 100 */
@@ -407,6 +424,7 @@ static void test_skipping(void)
     CU_ASSERT(r2 >= 0 && r2 <= 1);
     CU_ASSERT_DOUBLE_EQUAL(r2, (skip[0] + skip[1]) / 2, 1e-12);
     train_close(&b);
+
     free_data(&d);
 }
 

@@ -36,7 +36,8 @@
 #define CFG_ADDONS(X)                                                                              \
     X(CFG_ADDON_SMD, "smd") X(CFG_ADDON_SLU, "slu") X(CFG_ADDON_SD, "sd") X(CFG_ADDON_SWA, "swa")
 #define CFG_ROUNDINGS(X) X(CFG_ROUND_NEAREST, "nearest") X(CFG_ROUND_STOCHASTIC, "stochastic")
-#define CFG_DECISIONS(X) X(CFG_SLU_BERNOULLI, "bernoulli") X(CFG_SLU_THRESHOLD, "threshold")
+#define CFG_DECISIONS(X)                                                                           \
+    X(CFG_SLU_BERNOULLI, "bernoulli") X(CFG_SLU_THRESHOLD, "threshold") X(CFG_SLU_MIXED, "mixed")
 #define CFG_TAU_MODES(X) X(CFG_TAU_GW, "gw") X(CFG_TAU_GY, "gy") X(CFG_TAU_FIXED, "fixed")
 #define CFG_ARCHS(X) X(CFG_ARCH_RESNET, "resnet") X(CFG_ARCH_MOBILENETV2, "mobilenetv2")
 #define CFG_DATASETS(X)                                                                            \

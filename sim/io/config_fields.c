@@ -120,13 +120,14 @@ const struct cfg_field cfg_run_fields[] = {
     {"training.smd.momentum_on_skip", CFG_BOOL, F(training.smd.momentum_on_skip), "false", 0, 0,
      NULL, "SMD: a skipped minibatch still applies a momentum step (as the authors' code did)"},
 
-    {"training.slu.alpha", CFG_DOUBLE, F(training.slu.alpha), "0.1", 0, 100, NULL,
+    {"training.slu.alpha", CFG_DOUBLE, F(training.slu.alpha), "1", 0, 100, NULL,
      "SLU: weight of the computation-cost term alpha*C(W,G) in the loss"},
     {"training.slu.target_skip", CFG_DOUBLE, F(training.slu.target_skip), "0.4", 0, 1, NULL,
      "SLU: target skip ratio; alpha's sign pushes the achieved ratio towards it (below 1)"},
     {"training.slu.decision", CFG_CHOICE, F(training.slu.decision), "bernoulli", 0, 0,
      CHOICES(CFG_DECISIONS),
-     "SLU: execute a block by Bernoulli(p) with a straight-through gradient, or if p > 0.5"},
+     "SLU: execute a block by Bernoulli(p) with a straight-through gradient, or if p > 0.5; "
+     "mixed: Bernoulli, but every sample is computed and mixed (the authors' code; saves nothing)"},
 
     {"training.sd.skip_ratio", CFG_DOUBLE, F(training.sd.skip_ratio), "0.4", 0, 1, NULL,
      "stochastic depth: average fraction of blocks dropped (linearly decaying survival)"},

@@ -65,6 +65,16 @@ int train_smd_drop(uint64_t seed, uint64_t it, double p)
     return rng_uniform(rng_key(seed, RNG_STREAM_SMD), it) < p;
 }
 
+/* The gates' decision rule, from training.slu.decision. */
+static enum gate_decision slu_decision(const struct cfg_training *tr)
+{
+    switch (tr->slu.decision) {
+    case CFG_SLU_MIXED: return GATE_MIXED;
+    case CFG_SLU_THRESHOLD: return GATE_THRESHOLD;
+    default: return GATE_BERNOULLI;
+    }
+}
+
 int train_slu_sign(double executed_fraction, double target_skip)
 {
     return executed_fraction <= 1.0 - target_skip ? -1 : +1;
@@ -181,9 +191,7 @@ int train_net_create(const struct e2_config *cfg, int c, int h, int w, int class
             rc = e2_fail(err, E2_BAD_INPUT, "%s: PSG needs fixed-point activations and output "
                          "gradients (training.precision)", cfg->source);
     }
-    if (rc == E2_OK && !fp32 && tr->slu.enabled &&
-        net_set_slu(net, 1, tr->slu.decision == CFG_SLU_THRESHOLD ? GATE_THRESHOLD
-                                                                   : GATE_BERNOULLI) != 0)
+    if (rc == E2_OK && !fp32 && tr->slu.enabled && net_set_slu(net, 1, slu_decision(tr)) != 0)
         rc = e2_fail(err, E2_FAILURE, "out of memory building the SLU gates");
     if (rc != E2_OK) {
         net_free(net);
@@ -254,7 +262,10 @@ static int open_state(struct train *t, const struct e2_config *cfg, const struct
     }
     if (ok && tr->slu.enabled) {
         t->gate_dm = zalloc((size_t)t->blocks * t->batch, sizeof(float));
-        ok = t->gate_dm != NULL;
+        t->block_macs = zalloc((size_t)t->blocks, sizeof(uint64_t));
+        ok = t->gate_dm && t->block_macs;
+        for (int b = 0; ok && b < t->blocks; b++)
+            t->block_macs[b] = net_block_macs(t->net, b);
     }
     if (!ok)
         return e2_fail(err, E2_FAILURE, "out of memory setting up training");
@@ -281,6 +292,7 @@ void train_close(struct train *t)
     free(t->sd_survival);
     free(t->sd_mask);
     free(t->gate_dm);
+    free(t->block_macs);
     free(t->x);
     free(t->labels);
     free(t->idx);
@@ -317,28 +329,32 @@ static int momentum_step_on_drop(struct train *t, float lr, const struct op_sink
     return optim_step(t->opt, t->p, t->np, lr, sink);
 }
 
-/* The SLU cost term's gradient dL/dm[b][i] = sign * alpha * macs_b / (n * gated macs):
- * C(W,G) is the executed fraction of the gated blocks' computation, averaged over the batch. */
-static void slu_cost_gradient(struct train *t, int n)
+/* The SLU cost term's gradient dL/dm[b][i] = sign * alpha * macs_b / (n * sum_b macs_b):
+ * C(W,G) is the executed fraction of the gated blocks' computation, averaged over the batch,
+ * so each sample's share carries 1/n, as the cross-entropy's (the mean over the batch). */
+void train_slu_cost_gradient(const uint64_t *macs, int blocks, const uint8_t *mask, int n,
+                             double alpha, double target_skip, float *dm)
 {
-    const uint8_t *m = net_block_mask(t->net);
     double gated = 0, executed = 0;
-    for (int b = 1; b < t->blocks; b++) {
-        double macs = (double)net_block_macs(t->net, b);
-        gated += macs * n;
+    for (int b = 1; b < blocks; b++) {
+        gated += (double)macs[b] * n;
         for (int i = 0; i < n; i++)
-            executed += m[(size_t)b * n + i] ? macs : 0;
+            executed += mask[(size_t)b * n + i] ? (double)macs[b] : 0;
     }
-    memset(t->gate_dm, 0, (size_t)t->blocks * n * sizeof *t->gate_dm);
+    memset(dm, 0, (size_t)blocks * n * sizeof *dm);
     if (gated <= 0)
         return;
-    int sign = train_slu_sign(executed / gated, t->cfg->training.slu.target_skip);
-    for (int b = 1; b < t->blocks; b++) {
-        float g = (float)(sign * t->cfg->training.slu.alpha *
-                          (double)net_block_macs(t->net, b) * n / gated);
+    int sign = train_slu_sign(executed / gated, target_skip);
+    for (int b = 1; b < blocks; b++)
         for (int i = 0; i < n; i++)
-            t->gate_dm[(size_t)b * n + i] = g;
-    }
+            dm[(size_t)b * n + i] = (float)(sign * alpha * (double)macs[b] / gated);
+}
+
+static void slu_cost_gradient(struct train *t, int n)
+{
+    const struct cfg_slu *slu = &t->cfg->training.slu;
+    train_slu_cost_gradient(t->block_macs, t->blocks, net_block_mask(t->net), n, slu->alpha,
+                            slu->target_skip, t->gate_dm);
 }
 
 static void count_blocks(struct train *t, int n)

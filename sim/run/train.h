@@ -72,6 +72,7 @@ struct train {
     float *sd_survival;          /* [blocks] with stochastic depth */
     uint8_t *sd_mask;            /* [blocks][batch] */
     float *gate_dm;              /* [blocks][batch] with SLU */
+    uint64_t *block_macs;        /* [blocks] with SLU: net_block_macs */
 
     int batch;
     uint64_t total;              /* iterations of the run */
@@ -174,6 +175,11 @@ int train_smd_drop(uint64_t seed, uint64_t it, double p);
 /* The authors' control of the SLU cost term: -1 (favour computing) while the executed fraction
  * of gated computation is at or below 1 - target_skip, +1 (favour skipping) above it. */
 int train_slu_sign(double executed_fraction, double target_skip);
+/* The SLU cost term's gradient dL/dm [blocks][n] for the decisions mask [blocks][n] (block 0 is
+ * not gated: 0): sign * alpha * macs[b] / (n * sum over gated blocks of macs), the derivative of
+ * sign * alpha * C with C the executed fraction of the gated MACs averaged over the batch. */
+void train_slu_cost_gradient(const uint64_t *macs, int blocks, const uint8_t *mask, int n,
+                             double alpha, double target_skip, float *dm);
 /* Sample indices of minibatch `it`: positions it*batch + j walk the per-epoch permutations. */
 void train_batch_indices(uint32_t count, uint64_t seed, int batch, uint64_t it,
                          uint32_t *perm_scratch, uint32_t *idx);
