@@ -55,11 +55,20 @@ static void network_text(const struct e2_config *cfg, char *buf, size_t size)
 }
 
 /* Layer ids, names and kinds: names from the parameters a layer owns ("b3.u1.conv.w" ->
- * "b3.u1.conv"), kinds from the records the run emitted; layers without parameters are named
- * by kind and id. */
+ * "b3.u1.conv"), kinds from the records of one dry iteration with every block run (a trace's
+ * header is written before the run has emitted any record); layers without parameters are
+ * named by kind and id. */
 static int describe_layers(struct run *r)
 {
-    return energy_describe_layers(r->t.p, r->t.np, &r->pricing.acc, &r->layers, &r->nlayers);
+    struct energy_acc dry;
+    if (energy_init(&dry, NULL, NULL) != 0)
+        return -1;
+    int rc = net_emit_iteration(r->t.net, r->t.batch, NULL, 0.0f, NULL, &dry.sink) == 0 &&
+                     !dry.oom
+                 ? energy_describe_layers(r->t.p, r->t.np, &dry, &r->layers, &r->nlayers)
+                 : -1;
+    energy_free(&dry);
+    return rc;
 }
 
 static int fill_report(struct run *r, const struct e2_config *cfg, int priced)
