@@ -264,6 +264,11 @@ char *cfg_print_text(const struct e2_config *cfg);
 /* The same values as one nested JSON object (for report.json); no trailing newline. */
 void cfg_print_json(FILE *out, const struct e2_config *cfg);
 
+/* The run's names in reports and trace headers: the network ("resnet-20", "mobilenetv2-w32")
+ * and the method as written ("smd+slu+psg+swa"). */
+void cfg_network_text(const struct e2_config *cfg, char *buf, size_t size);
+void cfg_method_text(const struct e2_config *cfg, char *buf, size_t size);
+
 /* FNV-1a 64 of the printed config without its comments (stable across doc edits). */
 uint64_t cfg_hash(const struct e2_config *cfg);
 

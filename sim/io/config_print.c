@@ -233,3 +233,20 @@ void cfg_print_json(FILE *out, const struct e2_config *cfg)
 {
     json_section(out, cfg, "");
 }
+
+void cfg_network_text(const struct e2_config *cfg, char *buf, size_t size)
+{
+    if (cfg->network.arch == CFG_ARCH_MOBILENETV2)
+        snprintf(buf, size, "mobilenetv2-w%d", cfg->network.width);
+    else
+        snprintf(buf, size, "resnet-%d", cfg->network.depth);
+}
+
+void cfg_method_text(const struct e2_config *cfg, char *buf, size_t size)
+{
+    size_t len = 0;
+    buf[0] = 0;
+    for (int i = 0; i < cfg->training.method.n && len < size; i++)
+        len += (size_t)snprintf(buf + len, size - len, "%s%s", i ? "+" : "",
+                                cfg->training.method.v[i]);
+}

@@ -274,15 +274,6 @@ static int describe_layers(struct net *net, struct energy_only_stream *s)
     return energy_describe_layers(p, np, &s->run, &s->layers, &s->nlayers);
 }
 
-static void method_text(const struct e2_config *cfg, char *buf, size_t size)
-{
-    size_t len = 0;
-    buf[0] = 0;
-    for (int i = 0; i < cfg->training.method.n && len < size; i++)
-        len += (size_t)snprintf(buf + len, size - len, "%s%s", i ? "+" : "",
-                                cfg->training.method.v[i]);
-}
-
 /* SWA's averaging updates and SMD's momentum steps on dropped minibatches. */
 static int emit_extras(const struct e2_config *cfg, struct net *net,
                        const struct optim_config *oc, struct energy_only_stream *s)
@@ -330,12 +321,9 @@ int energy_only_build_on(const struct e2_config *cfg, struct net *net,
         energy_only_stream_free(s);
         return e2_fail(err, E2_FAILURE, "out of memory");
     }
-    if (cfg->network.arch == CFG_ARCH_MOBILENETV2)
-        snprintf(s->network, sizeof s->network, "mobilenetv2-w%d", cfg->network.width);
-    else
-        snprintf(s->network, sizeof s->network, "resnet-%d", cfg->network.depth);
+    cfg_network_text(cfg, s->network, sizeof s->network);
     snprintf(s->dataset, sizeof s->dataset, "%.63s", cfg_dataset_names[cfg->dataset.name]);
-    method_text(cfg, s->method, sizeof s->method);
+    cfg_method_text(cfg, s->method, sizeof s->method);
 
     int rc = energy_only_plan_make(cfg, net, &s->plan, err);
     if (rc == E2_OK) {

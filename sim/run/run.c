@@ -37,23 +37,6 @@ struct run {
     struct run_result rep;
 };
 
-static void method_text(const struct e2_config *cfg, char *buf, size_t size)
-{
-    size_t len = 0;
-    buf[0] = 0;
-    for (int i = 0; i < cfg->training.method.n && len < size; i++)
-        len += (size_t)snprintf(buf + len, size - len, "%s%s", i ? "+" : "",
-                                cfg->training.method.v[i]);
-}
-
-static void network_text(const struct e2_config *cfg, char *buf, size_t size)
-{
-    if (cfg->network.arch == CFG_ARCH_MOBILENETV2)
-        snprintf(buf, size, "mobilenetv2-w%d", cfg->network.width);
-    else
-        snprintf(buf, size, "resnet-%d", cfg->network.depth);
-}
-
 /* Layer ids, names and kinds: names from the parameters a layer owns ("b3.u1.conv.w" ->
  * "b3.u1.conv"), kinds from the records of one dry iteration with every block run (a trace's
  * header is written before the run has emitted any record); layers without parameters are
@@ -78,9 +61,9 @@ static int fill_report(struct run *r, const struct e2_config *cfg, int priced)
     int rc = E2_OK;
     strcpy(rep->kind, "train");
     snprintf(rep->name, sizeof rep->name, "%s", cfg->name);
-    network_text(cfg, rep->network, sizeof rep->network);
+    cfg_network_text(cfg, rep->network, sizeof rep->network);
     snprintf(rep->dataset, sizeof rep->dataset, "%s", cfg_dataset_names[cfg->dataset.name]);
-    method_text(cfg, rep->method, sizeof rep->method);
+    cfg_method_text(cfg, rep->method, sizeof rep->method);
     rep->config_text = r->config_text;
     rep->wall_seconds = t->wall_seconds;
     rep->has_accuracy = t->evaluated;
@@ -257,7 +240,7 @@ static int run_training(struct run *r, const struct run_options *opts,
             return e2_fail(err, E2_FAILURE, "out of memory");
         struct trace_header h;
         memset(&h, 0, sizeof h);
-        network_text(cfg, h.network, sizeof h.network);
+        cfg_network_text(cfg, h.network, sizeof h.network);
         snprintf(h.dataset, sizeof h.dataset, "%s", cfg_dataset_names[cfg->dataset.name]);
         h.config_text = r->config_text;
         h.config_hash = trace_config_hash(r->config_text);
