@@ -101,7 +101,7 @@ static int run_sweep(const struct e2_config *cfg, const char *out, int jobs, int
 
 static int remove_tree(const char *path)
 {
-    char cmd[300];
+    char cmd[4200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
     return system(cmd);
 }
