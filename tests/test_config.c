@@ -497,6 +497,11 @@ static void test_sets(void)
     CU_ASSERT_EQUAL(cfg_set(cfg, "training.method=[psg, slu, sd]", &err), E2_BAD_INPUT);
     CU_ASSERT(contains(err.msg, "--set training.method=[psg, slu, sd]: "));
     CU_ASSERT_EQUAL(cfg_set(cfg, "training.psg.beta=2", &err), E2_BAD_INPUT);
+    /* SLU's mixed decision computes every block: the energy-only mode cannot price it */
+    cfg_defaults(cfg);
+    CU_ASSERT_EQUAL(cfg_set(cfg, "training.slu.decision=mixed", &err), E2_OK);
+    CU_ASSERT_EQUAL(cfg_set(cfg, "training.mode=energy-only", &err), E2_BAD_INPUT);
+    CU_ASSERT(contains(err.msg, "mixed computes every block"));
     free(cfg);
 }
 

@@ -152,6 +152,11 @@ static int check_schedule(const struct e2_config *cfg, const struct cfg_field **
     if (t->mode == CFG_MODE_ENERGY_ONLY && t->slu.enabled && t->energy_only.slu_skip.n == 0)
         return FAULT("training.energy_only.slu_skip", "training.method",
                      "energy-only with slu needs training.energy_only.slu_skip");
+    /* mixed computes every block for every sample: skip statistics cannot describe its cost */
+    if (t->mode == CFG_MODE_ENERGY_ONLY && t->slu.enabled && t->slu.decision == CFG_SLU_MIXED)
+        return FAULT("training.slu.decision", "training.mode",
+                     "training.slu.decision mixed computes every block, which the energy-only "
+                     "mode cannot price from skip ratios: use bernoulli or threshold");
     return 0;
 }
 
