@@ -159,6 +159,18 @@ void run_result_trace_result(const struct run_result *r, struct trace_result *t)
     t->wall_seconds = r->wall_seconds;
 }
 
+int run_result_from_trace_result(struct run_result *r, const struct trace_result *t)
+{
+    r->has_accuracy = t->has_accuracy;
+    r->top1 = t->top1;
+    r->top5 = t->top5;
+    r->iterations = t->iterations;
+    r->minibatches_processed = t->minibatches_processed;
+    r->slu_skip_ratio = t->slu_skip_ratio;
+    r->psg_predictor_ratio = t->psg_predictor_ratio;
+    return run_result_set_slu_blocks(r, t->slu_blocks, t->slu_block_skip);
+}
+
 double report_savings(const struct run_result *r)
 {
     if (r->baseline_fp32_fj == 0)

@@ -167,4 +167,8 @@ int run_result_add_psg_layer(struct run_result *r, const char *param, int layer,
 struct trace_result;
 void run_result_trace_result(const struct run_result *r, struct trace_result *t);
 
+/* The reverse, for a replay: the trailer's results (per-block skip ratios included) into r.
+ * E2_OK or E2_FAILURE (out of memory). */
+int run_result_from_trace_result(struct run_result *r, const struct trace_result *t);
+
 #endif

@@ -77,21 +77,6 @@ static void replay_free(struct replay *x)
     trace_close(x->trace);
 }
 
-static void copy_results(struct run_result *r, const struct trace_reader *t)
-{
-    const struct trace_header *h = trace_reader_header(t);
-    const struct trace_result *res = trace_reader_result(t);
-    snprintf(r->network, sizeof r->network, "%s", h->network);
-    snprintf(r->dataset, sizeof r->dataset, "%s", h->dataset);
-    r->has_accuracy = res->has_accuracy;
-    r->top1 = res->top1;
-    r->top5 = res->top5;
-    r->iterations = res->iterations;
-    r->minibatches_processed = res->minibatches_processed;
-    r->slu_skip_ratio = res->slu_skip_ratio;
-    r->psg_predictor_ratio = res->psg_predictor_ratio;
-}
-
 /* Stream the entries; price at each mark (for the curve) and at the end. */
 static int price_entries(struct replay *x, struct run_result *r, struct progress *progress,
                          struct e2_err *err)
@@ -142,12 +127,12 @@ int replay_price(const char *path, const struct hw_params *hw, struct run_result
     if (rc == E2_OK) {
         const struct trace_header *h = trace_reader_header(x.trace);
         int has_baseline = trace_reader_totals(x.trace).ops[TRACE_BASELINE] > 0;
-        copy_results(r, x.trace);
+        snprintf(r->network, sizeof r->network, "%s", h->network);
+        snprintf(r->dataset, sizeof r->dataset, "%s", h->dataset);
         if (run_result_fill_energy(r, x.model, x.ledger[TRACE_RUN],
-                               has_baseline ? x.ledger[TRACE_BASELINE] : NULL, h->layers,
-                               h->layer_count) ||
-            run_result_set_slu_blocks(r, trace_reader_result(x.trace)->slu_blocks,
-                                  trace_reader_result(x.trace)->slu_block_skip))
+                                   has_baseline ? x.ledger[TRACE_BASELINE] : NULL, h->layers,
+                                   h->layer_count) ||
+            run_result_from_trace_result(r, trace_reader_result(x.trace)))
             rc = e2_fail(err, E2_FAILURE, "out of memory");
     }
     replay_free(&x);
