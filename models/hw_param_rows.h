@@ -11,7 +11,7 @@
  *   HW_PARAM_FIT(key, type, field, default, min, max, choices, tag, doc,
  *                plausible_min, plausible_max, unit, plausible_source)
  *
- * type: INT DOUBLE BOOL ENUM STRING; field: the member of struct hw_params; default: YAML text;
+ * type: INT DOUBLE BOOL CHOICE STRING; field: the member of struct hw_params; default: YAML text;
  * [min, max]: the accepted range; choices: "a|b" or NULL; tag: the source grade of the default
  * (TAG_V read in a source, TAG_E an estimate, NO_TAG for a design choice or no energy value;
  * docs/energy-sources.md). HW_PARAM_FIT rows are coefficients e2sim calibrate may fit, with
@@ -53,7 +53,7 @@ HW_PARAM("hardware.array_step_overhead_cycles", INT, array_step_overhead_cycles,
     "pipeline fill and drain of the array per compute step (cycles)")
 HW_PARAM("hardware.eltwise_lanes", INT, eltwise_lanes, "32", 1, 4096, NULL, NO_TAG,
     "elements per cycle of the element-wise unit (bn, relu, add, pool, update)")
-HW_PARAM("hardware.dataflow", ENUM, dataflow, "fused", 0, 0, "fused|unfused", NO_TAG,
+HW_PARAM("hardware.dataflow", CHOICE, dataflow, "fused", 0, 0, "fused|unfused", NO_TAG,
     "fused: BN statistics gather in the producing conv's output stream, BN affine, ReLU and "
     "the residual add apply in the consumer's input stream, the BN backward sums in streams "
     "(docs/hardware.md); unfused: BN, ReLU and add each stream their tensors through DDR")

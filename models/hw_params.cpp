@@ -27,6 +27,20 @@ const hw_param_def table[] = {
 
 const size_t table_rows = sizeof table / sizeof table[0];
 
+/* The position of `text` among "a|b|c" (0 for a), -1 when it is not one of them. */
+int choice_index(const char *choices, const char *text)
+{
+    size_t n = std::strlen(text);
+    const char *c = choices;
+    for (int index = 0;; index++) {
+        if (std::strncmp(c, text, n) == 0 && (c[n] == '|' || c[n] == '\0'))
+            return index;
+        if (!(c = std::strchr(c, '|')))
+            return -1;
+        c++;
+    }
+}
+
 /* Store a default's text into its field: the config loader reads these same texts with
  * strtol / strtod, so a model built from the defaults equals one loaded from an empty config. */
 void put_default(hw_params &p, const hw_param_def &d)
@@ -42,9 +56,11 @@ void put_default(hw_params &p, const hw_param_def &d)
     case HW_PARAM_BOOL:
         *reinterpret_cast<int *>(at) = std::strcmp(d.def, "true") == 0;
         break;
-    case HW_PARAM_ENUM:
+    case HW_PARAM_CHOICE:
+        *reinterpret_cast<int *>(at) = choice_index(d.choices, d.def);
+        break;
     case HW_PARAM_STRING:
-        std::snprintf(at, sizeof p.dataflow, "%s", d.def);
+        std::snprintf(at, sizeof p.memspec, "%s", d.def);
         break;
     }
 }
@@ -52,9 +68,8 @@ void put_default(hw_params &p, const hw_param_def &d)
 } // namespace
 } // namespace e2hw
 
-/* Every text field has the size of dataflow (put_default relies on it). */
-static_assert(sizeof(hw_params::dataflow) == sizeof(hw_params::memspec) &&
-              sizeof(hw_params::dataflow) == sizeof(hw_params::ert), "text fields differ in size");
+/* Every text field has the size of memspec (put_default relies on it). */
+static_assert(sizeof(hw_params::memspec) == sizeof(hw_params::ert), "text fields differ in size");
 
 extern "C" const hw_param_def *hw_param_table(size_t *n)
 {

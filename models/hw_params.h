@@ -101,7 +101,7 @@ struct hw_params {
     struct hw_ddr ddr;
     struct hw_ps ps;
     struct hw_energy energy;
-    char dataflow[256];         /* "fused" | "unfused": element-wise ops (mapper.cpp); 256 = CFG_STR */
+    int dataflow;               /* enum hw_dataflow: how element-wise ops stream (mapper.cpp) */
     char memspec[256];          /* hardware.ddr.memspec: a DRAMPower memspec (JSON) the DRAM was
                                    read from (sim/io/memspec.c, at config resolve) */
     char ert[256];              /* energy.ert: an Accelergy ERT the energy table was read from
@@ -112,16 +112,20 @@ struct hw_params {
 extern "C" {
 #endif
 
-enum hw_param_type { HW_PARAM_INT, HW_PARAM_DOUBLE, HW_PARAM_BOOL, HW_PARAM_ENUM, HW_PARAM_STRING };
+/* hardware.dataflow, in the order of its row's choices */
+enum hw_dataflow { HW_DATAFLOW_FUSED, HW_DATAFLOW_UNFUSED };
+
+enum hw_param_type { HW_PARAM_INT, HW_PARAM_DOUBLE, HW_PARAM_BOOL, HW_PARAM_CHOICE, HW_PARAM_STRING };
 
 /* One parameter: a row of models/hw_param_rows.h. */
 struct hw_param_def {
     const char *key;            /* YAML key: "energy.ddr.idd0_ma" */
-    enum hw_param_type type;    /* BOOL is an int 0/1; ENUM and STRING are char[256] */
+    enum hw_param_type type;    /* BOOL is an int 0/1, CHOICE an int (the choice's index);
+                                   STRING is char[256] */
     size_t offset;              /* offsetof(struct hw_params, ...) */
     const char *def;            /* default, as YAML text */
     double min, max;            /* accepted range of a number */
-    const char *choices;        /* "a|b" of an ENUM or a restricted INT; NULL = any */
+    const char *choices;        /* "a|b" of a CHOICE; NULL = any */
     const char *tag;            /* source grade of the default: "[V]", "[E]" or "" */
     const char *doc;            /* one line, without the tag */
     /* A coefficient the calibration may fit: the range its sources make plausible. */

@@ -137,7 +137,7 @@ static std::string check_params(const hw_params &p)
         return "hardware.dsps must be at least hardware.fp32_dsps_per_mac and fp32_fixed_dsps_per_mac (>= 1)";
     if (p.int8_macs_per_dsp < 1 || p.pack_max_bits < 1 || p.fp32_mac_ii < 1 || p.eltwise_lanes < 1)
         return "hardware packing, fp32_mac_ii and eltwise_lanes must be at least 1";
-    if (std::strcmp(p.dataflow, "fused") != 0 && std::strcmp(p.dataflow, "unfused") != 0)
+    if (p.dataflow != HW_DATAFLOW_FUSED && p.dataflow != HW_DATAFLOW_UNFUSED)
         return "hardware.dataflow must be fused or unfused";
     if (p.array_input_words < 1)
         return "hardware.array_input_words must be at least 1";
@@ -211,7 +211,7 @@ extern "C" int hw_create(const struct hw_params *p, struct hw_model **out, char 
     k.ddr_hz = p->ddr.clock_mhz * 1e6;
     k.ps_hz = p->ps.clock_mhz * 1e6;
     k.bram_bytes = bram_data_bytes(*p);
-    k.fused = std::strcmp(p->dataflow, "fused") == 0;
+    k.fused = p->dataflow == HW_DATAFLOW_FUSED;
     k.burst_bytes = (uint64_t)p->ddr.bus_bits / 8 * (uint64_t)p->ddr.burst_length;
     k.bus_page_bytes = (uint64_t)p->ddr.page_bytes * (uint64_t)p->ddr.devices;
     k.axi_beat_bytes = (uint64_t)p->axi.port_bits / 8;

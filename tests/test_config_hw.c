@@ -13,7 +13,7 @@ static enum cfg_type loader_type(enum hw_param_type t)
     case HW_PARAM_INT: return CFG_INT;
     case HW_PARAM_DOUBLE: return CFG_DOUBLE;
     case HW_PARAM_BOOL: return CFG_BOOL;
-    case HW_PARAM_ENUM: return CFG_ENUM;
+    case HW_PARAM_CHOICE: return CFG_CHOICE;
     default: return CFG_STRING;
     }
 }

@@ -122,7 +122,7 @@ static void test_energy_per_byte(void)
 {
     struct hw_params p = hw_params_defaults();
     p.ddr.clock_mhz = 1000.0 / 1.875;
-    strcpy(p.dataflow, "unfused");
+    p.dataflow = HW_DATAFLOW_UNFUSED;
     struct hw_model *m = hwt_model_from(&p);
     CU_ASSERT_FATAL(m != NULL);
     struct hw_ledger *l = hw_ledger_new();

@@ -62,7 +62,7 @@ static void test_ports_bind(void)
 static void test_transfers_book_beats(void)
 {
     struct hw_params p = hw_params_defaults();
-    snprintf(p.dataflow, sizeof p.dataflow, "unfused");
+    p.dataflow = HW_DATAFLOW_UNFUSED;
     struct oprec r = hwt_elt(OP_RELU, OP_PHASE_FWD, 1, 16, 32, 8, 0, 8);
     struct hwt_priced o;
     CU_ASSERT_FATAL(hwt_price(&p, &r, &o) == 0);

@@ -15,7 +15,7 @@ static inline int hwt_same_param(const struct hw_params *a, const struct hw_para
                                  const struct hw_param_def *d)
 {
     const char *x = (const char *)a + d->offset, *y = (const char *)b + d->offset;
-    int same = d->type == HW_PARAM_STRING || d->type == HW_PARAM_ENUM
+    int same = d->type == HW_PARAM_STRING
                    ? strcmp(x, y) == 0
                    : memcmp(x, y, d->type == HW_PARAM_DOUBLE ? sizeof(double) : sizeof(int)) == 0;
     if (!same)

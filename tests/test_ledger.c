@@ -339,7 +339,7 @@ static void test_ledger_ownership_and_format(void)
 static void test_roofline_by_hand(void)
 {
     struct hw_params p = hw_params_defaults();
-    snprintf(p.dataflow, sizeof p.dataflow, "unfused");
+    p.dataflow = HW_DATAFLOW_UNFUSED;
     p.int8_macs_per_dsp = 2;
     struct hw_model *m = hwt_model_from(&p);
     CU_ASSERT_FATAL(m != NULL);

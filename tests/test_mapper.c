@@ -32,10 +32,10 @@ static uint64_t write_bytes(struct hw_ledger *l)
     return 32 * hwt_count(l, HW_DDR3, "write burst (core)");
 }
 
-static struct hw_model *model_with_dataflow(const char *dataflow)
+static struct hw_model *model_with_dataflow(enum hw_dataflow dataflow)
 {
     struct hw_params p = hw_params_defaults();
-    strcpy(p.dataflow, dataflow);
+    p.dataflow = dataflow;
     return hwt_model_from(&p);
 }
 
@@ -44,7 +44,7 @@ static struct hw_model *model_with_dataflow(const char *dataflow)
  * reaches 90 % (hardware.dma_efficiency): 4 MiB / 3,341 MB/s = 188,317 cycles. */
 static void test_memory_bound_relu(void)
 {
-    struct hw_model *m = model_with_dataflow("unfused");
+    struct hw_model *m = model_with_dataflow(HW_DATAFLOW_UNFUSED);
     CU_ASSERT_FATAL(m != NULL);
     struct oprec r = hwt_elt(OP_RELU, OP_PHASE_FWD, 32, 64, 32, 8, 0, 8);
     struct hw_ledger *l = priced(m, &r);
@@ -377,7 +377,7 @@ static void test_eltwise_dataflow_chain(void)
     struct chain_op ops[16];
     for (size_t pi = 0; pi < 2; pi++)
         for (int fused = 0; fused <= 1; fused++) {
-            struct hw_model *m = model_with_dataflow(fused ? "fused" : "unfused");
+            struct hw_model *m = model_with_dataflow(fused ? HW_DATAFLOW_FUSED : HW_DATAFLOW_UNFUSED);
             CU_ASSERT_FATAL(m != NULL);
             size_t n = chain(precisions[pi].act, precisions[pi].grad, precisions[pi].wbits, fused, ops);
             uint64_t total = 0;
@@ -410,7 +410,7 @@ static void test_eltwise_dataflow_chain(void)
  * (1 MAC 8x16); ReLU one 8-bit compare per element; backward BN 2 MACs 16x8 and 2 MACs 16x16. */
 static void test_eltwise_dataflow_same_arithmetic(void)
 {
-    struct hw_model *f = model_with_dataflow("fused"), *u = model_with_dataflow("unfused");
+    struct hw_model *f = model_with_dataflow(HW_DATAFLOW_FUSED), *u = model_with_dataflow(HW_DATAFLOW_UNFUSED);
     CU_ASSERT_FATAL(f && u);
     struct chain_op ops[16];
     size_t n = chain(8, 16, 8, 1, ops);

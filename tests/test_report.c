@@ -457,7 +457,7 @@ static void test_roofline_from_the_model(void)
     struct e2_config *cfg = calloc(1, sizeof *cfg);
     CU_ASSERT_FATAL(cfg != NULL);
     cfg_defaults(cfg);
-    snprintf(cfg->hw.dataflow, sizeof cfg->hw.dataflow, "unfused");
+    cfg->hw.dataflow = HW_DATAFLOW_UNFUSED;
     cfg->hw.int8_macs_per_dsp = 2;
     struct hw_model *m = NULL;
     char msg[256];

@@ -21,7 +21,7 @@
 static void test_many_models_one_process(void)
 {
     struct hw_params p = hw_params_defaults();
-    strcpy(p.dataflow, "unfused");   /* the relu below is its own memory pass */
+    p.dataflow = HW_DATAFLOW_UNFUSED;   /* the relu below is its own memory pass */
     struct hw_model *a = hwt_model_from(&p);
     p.pl_clock_mhz = 100;
     struct hw_model *b = hwt_model_from(&p);

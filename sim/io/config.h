@@ -178,7 +178,6 @@ struct e2_config {
 enum cfg_type {
     CFG_INT, CFG_DOUBLE, CFG_BOOL, CFG_STRING,
     CFG_CHOICE,   /* one of the choices, decoded: an enum above (the choice's index) */
-    CFG_ENUM,     /* one of the choices, kept as text (hardware.dataflow: models/ reads it) */
     CFG_INT_LIST, CFG_DOUBLE_LIST, CFG_STRING_LIST
 };
 
@@ -189,7 +188,7 @@ struct cfg_field {
     size_t offset;        /* offsetof(struct e2_config, ...) */
     const char *def;      /* default, as YAML text */
     double min, max;      /* inclusive range for numbers and list elements */
-    const char *choices;  /* "a|b|c" for CFG_CHOICE, CFG_ENUM and CFG_STRING_LIST elements (and
+    const char *choices;  /* "a|b|c" for CFG_CHOICE and CFG_STRING_LIST elements (and
                              restricted CFG_INTs); NULL = any */
     const char *doc;      /* one line, printed as a comment by --print-config */
 };

@@ -16,7 +16,6 @@ static const char *type_name(enum cfg_type t)
     case CFG_STRING:
         return "text";
     case CFG_CHOICE:
-    case CFG_ENUM:
         return "choice";
     case CFG_INT_LIST:
         return "list of integers";

@@ -3,9 +3,6 @@
  * goes at the end of the doc line, as --print-config and docs/config.md show it. */
 #include "config.h"
 
-_Static_assert(sizeof(((struct hw_params *)0)->dataflow) == CFG_STR,
-               "hardware.dataflow is read as a CFG_ENUM string");
-
 #define DOC_TAG_V(doc) doc " [V]"
 #define DOC_TAG_E(doc) doc " [E]"
 #define DOC_NO_TAG(doc) doc

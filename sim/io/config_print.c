@@ -148,7 +148,6 @@ static void json_value(FILE *out, const struct e2_config *cfg, const struct cfg_
     char num[64];
     switch (f->type) {
     case CFG_STRING:
-    case CFG_ENUM:
         json_write_escaped(out, v);
         return;
     case CFG_CHOICE: {

@@ -230,7 +230,6 @@ static void format_value(struct sbuf *b, const struct e2_config *cfg, const stru
         cfg_sb_printf(b, "%s", *(const int *)v ? "true" : "false");
         break;
     case CFG_STRING:
-    case CFG_ENUM:
         format_text(b, (const char *)v);
         break;
     case CFG_CHOICE: {
@@ -504,7 +503,7 @@ int cfg_apply_node(const struct origin *o, const struct cfg_field *f, yaml_docum
             return cfg_fail_node(err, o, node, "%s expects %s, got %s", f->key, expected,
                              cfg_node_kind(node));
         const char *s = cfg_scalar_of(node);
-        if ((f->type == CFG_STRING || f->type == CFG_ENUM || f->type == CFG_CHOICE) &&
+        if ((f->type == CFG_STRING || f->type == CFG_CHOICE) &&
             cfg_is_null_node(node))
             s = "";
         if (parse_element(f, f->key, s, cfg_slot(cfg, f), why, sizeof why))
