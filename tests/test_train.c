@@ -146,13 +146,22 @@ static void test_helpers(void)
         uint8_t mask[B * N];
         memset(mask, 1, sizeof mask);
         float dm[B * N];
-        train_slu_cost_gradient(macs, B, mask, N, 0.1, 0.4, dm);   /* all run: favour skipping */
+        train_slu_cost_gradient(macs, B, mask, N, 0.1, 0.4, 0, dm);   /* all run: favour skipping */
         CU_ASSERT_EQUAL(dm[0], 0.0f);   /* block 0 is not gated */
         CU_ASSERT_DOUBLE_EQUAL(dm[1 * N + 2], 0.1 * 100 / (N * 400.0), 1e-9);
         CU_ASSERT_DOUBLE_EQUAL(dm[2 * N + 3], 0.1 * 300 / (N * 400.0), 1e-9);
         memset(mask + N, 0, 2 * N);     /* nothing gated runs: favour computing */
-        train_slu_cost_gradient(macs, B, mask, N, 0.1, 0.4, dm);
+        train_slu_cost_gradient(macs, B, mask, N, 0.1, 0.4, 0, dm);
         CU_ASSERT_DOUBLE_EQUAL(dm[2 * N], -0.1 * 300 / (N * 400.0), 1e-9);
+        /* per block: block 1 runs every sample, block 2 none. Together that is 100 of 400
+         * MACs executed (favour computing everywhere); per block, block 1 is above its
+         * target (favour skipping) and block 2 below it (favour computing). */
+        memset(mask + N, 1, N);
+        train_slu_cost_gradient(macs, B, mask, N, 0.1, 0.4, 0, dm);
+        CU_ASSERT(dm[1 * N] < 0 && dm[2 * N] < 0);
+        train_slu_cost_gradient(macs, B, mask, N, 0.1, 0.4, 1, dm);
+        CU_ASSERT_DOUBLE_EQUAL(dm[1 * N + 1], 0.1 * 100 / (N * 400.0), 1e-9);
+        CU_ASSERT_DOUBLE_EQUAL(dm[2 * N + 1], -0.1 * 300 / (N * 400.0), 1e-9);
     }
     /* data order: every sample once per epoch, even across a batch that straddles epochs */
     uint32_t perm[100], idx[30], seen[100] = {0};

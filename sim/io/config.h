@@ -38,6 +38,7 @@
 #define CFG_ROUNDINGS(X) X(CFG_ROUND_NEAREST, "nearest") X(CFG_ROUND_STOCHASTIC, "stochastic")
 #define CFG_DECISIONS(X)                                                                           \
     X(CFG_SLU_BERNOULLI, "bernoulli") X(CFG_SLU_THRESHOLD, "threshold") X(CFG_SLU_MIXED, "mixed")
+#define CFG_TARGET_SCOPES(X) X(CFG_SLU_SCOPE_NETWORK, "network") X(CFG_SLU_SCOPE_BLOCK, "block")
 #define CFG_TAU_MODES(X) X(CFG_TAU_GW, "gw") X(CFG_TAU_GY, "gy") X(CFG_TAU_FIXED, "fixed")
 #define CFG_ARCHS(X) X(CFG_ARCH_RESNET, "resnet") X(CFG_ARCH_MOBILENETV2, "mobilenetv2")
 #define CFG_DATASETS(X)                                                                            \
@@ -54,6 +55,7 @@ enum cfg_base { CFG_BASES(CFG_ENUM_VALUE) };
 enum cfg_addon { CFG_ADDONS(CFG_ENUM_VALUE) };
 enum cfg_rounding { CFG_ROUNDINGS(CFG_ENUM_VALUE) };
 enum cfg_slu_decision { CFG_DECISIONS(CFG_ENUM_VALUE) };
+enum cfg_slu_target_scope { CFG_TARGET_SCOPES(CFG_ENUM_VALUE) };
 enum cfg_tau_mode { CFG_TAU_MODES(CFG_ENUM_VALUE) };
 enum cfg_arch { CFG_ARCHS(CFG_ENUM_VALUE) };
 enum cfg_dataset_name { CFG_DATASETS(CFG_ENUM_VALUE) };
@@ -63,7 +65,8 @@ enum cfg_sweep_mode { CFG_SWEEP_MODES(CFG_ENUM_VALUE) };
 
 /* Names by value (config_fields.c), e.g. cfg_dataset_names[cfg->dataset.name]. */
 extern const char *const cfg_mode_names[], *const cfg_base_names[], *const cfg_addon_names[],
-    *const cfg_rounding_names[], *const cfg_decision_names[], *const cfg_tau_mode_names[],
+    *const cfg_rounding_names[], *const cfg_decision_names[], *const cfg_target_scope_names[],
+    *const cfg_tau_mode_names[],
     *const cfg_arch_names[], *const cfg_dataset_names[], *const cfg_progress_names[],
     *const cfg_sweep_mode_names[];
 
@@ -80,6 +83,7 @@ struct cfg_precision {
 struct cfg_smd { int enabled; double p; int momentum_on_skip; };
 struct cfg_slu {
     int enabled; double alpha; double target_skip; enum cfg_slu_decision decision;
+    enum cfg_slu_target_scope target_scope;
 };
 struct cfg_sd { int enabled; double skip_ratio; };
 struct cfg_psg {

@@ -20,6 +20,7 @@ const char *const cfg_base_names[] = {CFG_BASES(NAME) NULL};
 const char *const cfg_addon_names[] = {CFG_ADDONS(NAME) NULL};
 const char *const cfg_rounding_names[] = {CFG_ROUNDINGS(NAME) NULL};
 const char *const cfg_decision_names[] = {CFG_DECISIONS(NAME) NULL};
+const char *const cfg_target_scope_names[] = {CFG_TARGET_SCOPES(NAME) NULL};
 const char *const cfg_tau_mode_names[] = {CFG_TAU_MODES(NAME) NULL};
 const char *const cfg_arch_names[] = {CFG_ARCHS(NAME) NULL};
 const char *const cfg_dataset_names[] = {CFG_DATASETS(NAME) NULL};
@@ -128,6 +129,10 @@ const struct cfg_field cfg_run_fields[] = {
      CHOICES(CFG_DECISIONS),
      "SLU: execute a block by Bernoulli(p) with a straight-through gradient, or if p > 0.5; "
      "mixed: Bernoulli, but every sample is computed and mixed (the authors' code; saves nothing)"},
+    {"training.slu.target_scope", CFG_CHOICE, F(training.slu.target_scope), "network", 0, 0,
+     CHOICES(CFG_TARGET_SCOPES),
+     "SLU: hold target_skip over the gated blocks together (network, the paper's C(W,G)), "
+     "or in each gated block (block: no block can be dropped for every input)"},
 
     {"training.sd.skip_ratio", CFG_DOUBLE, F(training.sd.skip_ratio), "0.4", 0, 1, NULL,
      "stochastic depth: average fraction of blocks dropped (linearly decaying survival)"},

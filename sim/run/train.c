@@ -329,32 +329,47 @@ static int momentum_step_on_drop(struct train *t, float lr, const struct op_sink
     return optim_step(t->opt, t->p, t->np, lr, sink);
 }
 
+/* Samples of the batch that execute gated block b. */
+static int block_executed(const uint8_t *mask, int b, int n)
+{
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        k += mask[(size_t)b * n + i] != 0;
+    return k;
+}
+
 /* The SLU cost term's gradient dL/dm[b][i] = sign * alpha * macs_b / (n * sum_b macs_b):
  * C(W,G) is the executed fraction of the gated blocks' computation, averaged over the batch,
- * so each sample's share carries 1/n, as the cross-entropy's (the mean over the batch). */
+ * so each sample's share carries 1/n, as the cross-entropy's (the mean over the batch).
+ * The sign holds target_skip over the gated blocks together, or with per_block in each block
+ * on its own: then no block can be dropped for every input (issue 13: at 1954 minibatches the
+ * network-wide target let the gates drop all of ResNet-20's last stage). */
 void train_slu_cost_gradient(const uint64_t *macs, int blocks, const uint8_t *mask, int n,
-                             double alpha, double target_skip, float *dm)
+                             double alpha, double target_skip, int per_block, float *dm)
 {
     double gated = 0, executed = 0;
     for (int b = 1; b < blocks; b++) {
         gated += (double)macs[b] * n;
-        for (int i = 0; i < n; i++)
-            executed += mask[(size_t)b * n + i] ? (double)macs[b] : 0;
+        executed += (double)macs[b] * block_executed(mask, b, n);
     }
     memset(dm, 0, (size_t)blocks * n * sizeof *dm);
     if (gated <= 0)
         return;
     int sign = train_slu_sign(executed / gated, target_skip);
-    for (int b = 1; b < blocks; b++)
+    for (int b = 1; b < blocks; b++) {
+        if (per_block)
+            sign = train_slu_sign((double)block_executed(mask, b, n) / n, target_skip);
         for (int i = 0; i < n; i++)
             dm[(size_t)b * n + i] = (float)(sign * alpha * (double)macs[b] / gated);
+    }
 }
 
 static void slu_cost_gradient(struct train *t, int n)
 {
     const struct cfg_slu *slu = &t->cfg->training.slu;
     train_slu_cost_gradient(t->block_macs, t->blocks, net_block_mask(t->net), n, slu->alpha,
-                            slu->target_skip, t->gate_dm);
+                            slu->target_skip, slu->target_scope == CFG_SLU_SCOPE_BLOCK,
+                            t->gate_dm);
 }
 
 static void count_blocks(struct train *t, int n)

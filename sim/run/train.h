@@ -177,9 +177,11 @@ int train_smd_drop(uint64_t seed, uint64_t it, double p);
 int train_slu_sign(double executed_fraction, double target_skip);
 /* The SLU cost term's gradient dL/dm [blocks][n] for the decisions mask [blocks][n] (block 0 is
  * not gated: 0): sign * alpha * macs[b] / (n * sum over gated blocks of macs), the derivative of
- * sign * alpha * C with C the executed fraction of the gated MACs averaged over the batch. */
+ * sign * alpha * C with C the executed fraction of the gated MACs averaged over the batch.
+ * The sign is train_slu_sign of the gated blocks' executed fraction together, or with
+ * per_block of each block's own (training.slu.target_scope). */
 void train_slu_cost_gradient(const uint64_t *macs, int blocks, const uint8_t *mask, int n,
-                             double alpha, double target_skip, float *dm);
+                             double alpha, double target_skip, int per_block, float *dm);
 /* Sample indices of minibatch `it`: positions it*batch + j walk the per-epoch permutations. */
 void train_batch_indices(uint32_t count, uint64_t seed, int batch, uint64_t it,
                          uint32_t *perm_scratch, uint32_t *idx);
