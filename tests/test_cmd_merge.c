@@ -63,6 +63,22 @@ static void test_not_a_sweep_line(void)
     CU_ASSERT_FALSE(exists("new2"));
 }
 
+/* Without --out, a merge that fails makes no default folder out/merge-* (it used to make an
+ * empty one before reading the inputs); one that works makes it. */
+static void test_default_folder_only_on_success(void)
+{
+    char cwd[1024], dir[512];
+    struct e2_err err = {""};
+    CU_ASSERT_PTR_NOT_NULL_FATAL(getcwd(cwd, sizeof cwd));
+    folder_with_file("d1", "sweep.jsonl", ROW(0, 1.5), dir, sizeof dir);
+    CU_ASSERT_FATAL(chdir(tmpdir) == 0);
+    CU_ASSERT_EQUAL(merge("no-such-folder", &err), E2_BAD_INPUT);
+    CU_ASSERT_FALSE(exists("out"));
+    CU_ASSERT_EQUAL(merge("d1", &err), E2_OK);
+    CU_ASSERT(exists("out"));
+    CU_ASSERT_FATAL(chdir(cwd) == 0);
+}
+
 static void test_no_folders(void)
 {
     struct e2_options opts;
@@ -98,6 +114,7 @@ int main(void)
     CU_TestInfo tests[] = {
         {"a folder that is not a sweep", test_not_a_sweep_folder},
         {"a line that is not a sweep point", test_not_a_sweep_line},
+        {"the default folder is made only when the merge works", test_default_folder_only_on_success},
         {"no folders", test_no_folders},
         {"shards joined", test_shards_joined},
         CU_TEST_INFO_NULL,

@@ -365,6 +365,10 @@ int sweep_merge(const char *const *dirs, int ndirs, const char *out_dir, int cre
     }
     if (rc == E2_OK)
         rc = sweep_dedup_rows(all, &count, "merge", err);
+    if (!out_dir) {   /* only check the inputs */
+        sweep_free_rows(all, count);
+        return rc;
+    }
     if (rc == E2_OK && create)
         rc = out_prepare_dir(out_dir, 0, err);
     char *text = NULL;

@@ -16,7 +16,8 @@ void sweep_pareto(int n, const double *energy, const double *accuracy, int *fron
 
 /* Join the sweep.jsonl of shards (dedup by point, error on a conflict or on rows of different
  * sweeps) into out_dir with the same summary files. With `create`, out_dir is made here and
- * must not exist (checked after the inputs are read). */
+ * must not exist (checked after the inputs are read). out_dir NULL: read and check the inputs,
+ * write nothing. */
 int sweep_merge(const char *const *dirs, int ndirs, const char *out_dir, int create,
                 struct e2_err *err);
 
