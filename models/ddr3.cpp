@@ -112,7 +112,7 @@ void ddr3::serve_thread()
         wait(sc_time((double)c, SC_NS));
         j.ddr_busy += c;
         if (j.timeline)
-            j.timeline->push_back({"ddr3", std::string(x.write ? "write " : "read ") +
+            j.timeline->push_back({"ddr", std::string(x.write ? "write " : "read ") +
                                                std::to_string(x.bytes) + " B" +
                                                (mixed ? " (mixed)" : ""),
                                    t0, t0 + c});

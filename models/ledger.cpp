@@ -320,7 +320,7 @@ size_t hw_ledger_layers(const struct hw_ledger *l, int *layers, size_t max)
 
 const char *hw_component_name(int component)
 {
-    static const char *const names[HW_COMPONENT_COUNT] = {"ddr3", "axi_hp", "bram", "dsp",
+    static const char *const names[HW_COMPONENT_COUNT] = {"ddr", "axi_hp", "bram", "dsp",
                                                           "lut",  "ps_a9",  "pl",   "board"};
     if (component < 0 || component >= HW_COMPONENT_COUNT)
         return "?";

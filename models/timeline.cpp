@@ -2,7 +2,7 @@
  * end to end, written as Chrome trace events (Perfetto, chrome://tracing; gzip-compressed when
  * the path ends in ".gz") and as a VCD waveform (GTKWave, Surfer).
  *
- * Tracks: one per unit and bus master (op, dma load, dsp array, dma store, ddr3, ps a9). Each
+ * Tracks: one per unit and bus master (op, dma load, dsp array, dma store, ddr, ps a9). Each
  * is busy with one thing at a time within a record, and records follow each other, so its
  * events never overlap. A hidden record (PS work overlapping the fabric, a fused elementwise
  * op) runs beside the records that follow it: it gets a second set of tracks, "overlapped
@@ -86,7 +86,7 @@ bool booked_energy(hw_model *m, hw_ledger *l, const oprec &r,
 bool simulate_all(hw_model *m, hw_ledger *l, const oprec *recs, size_t n,
                   const char *const *labels, placed *out, std::string *why)
 {
-    for (const char *unit : {"op", "dma load", "dsp array", "dma store", "ddr3", "ps a9"})
+    for (const char *unit : {"op", "dma load", "dsp array", "dma store", "ddr", "ps a9"})
         out->track(unit);
     uint64_t now = 0, hidden_now = 0;
     for (size_t i = 0; i < n; i++) {

@@ -25,7 +25,7 @@ int sc_main(int, char **)
 namespace e2hw {
 
 zynq7020::zynq7020(sc_module_name name)
-    : sc_module(name), ddr("ddr3", st), dma0("dma", st, ch, ddr), array("dsp_array", st, ch),
+    : sc_module(name), ddr("ddr", st), dma0("dma", st, ch, ddr), array("dsp_array", st, ch),
       ps("ps_a9", st, ddr), tile("mac_tile")
 {
     SC_HAS_PROCESS(zynq7020);

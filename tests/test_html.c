@@ -413,13 +413,13 @@ static void test_scatter_labels_and_front_legend(void)
 static const char *const hardware_rows =
     "{\"schema\":\"e2sim.sweep/1\",\"point\":0,\"points\":3,\"sweep\":\"h\",\"values\":{\"dsps\":"
     "\"100\"},\"results\":{\"top1\":null,\"energy_j\":300000,\"fpga_seconds\":90000},"
-    "\"by_component\":{\"ddr3\":100000,\"dsp\":200000}}\n"
+    "\"by_component\":{\"ddr\":100000,\"dsp\":200000}}\n"
     "{\"schema\":\"e2sim.sweep/1\",\"point\":1,\"points\":3,\"sweep\":\"h\",\"values\":{\"dsps\":"
     "\"200\"},\"results\":{\"top1\":null,\"energy_j\":250000,\"fpga_seconds\":60000},"
-    "\"by_component\":{\"ddr3\":100000,\"dsp\":150000}}\n"
+    "\"by_component\":{\"ddr\":100000,\"dsp\":150000}}\n"
     "{\"schema\":\"e2sim.sweep/1\",\"point\":2,\"points\":3,\"sweep\":\"h\",\"values\":{\"dsps\":"
     "\"50\"},\"results\":{\"top1\":null,\"energy_j\":200000,\"fpga_seconds\":120000},"
-    "\"by_component\":{\"ddr3\":120000,\"bram\":80000}}\n";
+    "\"by_component\":{\"ddr\":120000,\"bram\":80000}}\n";
 
 static char *sweep_html(const char *jsonl)
 {
@@ -457,7 +457,7 @@ static void test_hardware_sweep_page(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(svg);
     int n = texts_of(svg, "legend", t, 16);
     CU_ASSERT_EQUAL_FATAL(n, 3);    /* the union of the points' components, in first-seen order */
-    CU_ASSERT_STRING_EQUAL(t[0].content, "ddr3 (42.7 %)");
+    CU_ASSERT_STRING_EQUAL(t[0].content, "ddr (42.7 %)");
     CU_ASSERT_STRING_EQUAL(t[1].content, "dsp (46.7 %)");
     CU_ASSERT_STRING_EQUAL(t[2].content, "bram (10.7 %)");
     n = texts_of(svg, "value", t, 16);

@@ -125,7 +125,7 @@ static void check_tracks(const struct json_value *ev, int records)
     }
     CU_ASSERT_EQUAL(overlaps, 0);
     CU_ASSERT_EQUAL(on_op_tracks, records);
-    const char *units[] = {"op", "dma load", "dsp array", "dma store", "ddr3"};
+    const char *units[] = {"op", "dma load", "dsp array", "dma store", "ddr"};
     for (size_t u = 0; u < sizeof units / sizeof units[0]; u++) {
         int found = 0;
         for (int t = 0; t < 64; t++)

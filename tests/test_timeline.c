@@ -24,7 +24,7 @@ static void test_timeline(void)
     CU_ASSERT(strstr(s, "\"traceEvents\"") != NULL);
     CU_ASSERT(strstr(s, "\"dsp array\"") != NULL);
     CU_ASSERT(strstr(s, "\"dma load\"") != NULL);
-    CU_ASSERT(strstr(s, "\"ddr3\"") != NULL);
+    CU_ASSERT(strstr(s, "\"ddr\"") != NULL);
     CU_ASSERT(s[strlen(s) - 2] == '}');
     free(s);
     remove(path);
@@ -56,7 +56,7 @@ static void test_timeline_vcd(void)
     CU_ASSERT_FATAL(s != NULL);
     CU_ASSERT(strstr(s, "$timescale 1ps $end") != NULL);
     CU_ASSERT(strstr(s, "$var string 1 ! op $end") != NULL);
-    CU_ASSERT(strstr(s, "dsp_array_busy") && strstr(s, "ddr3_busy") && strstr(s, "dma_load_busy"));
+    CU_ASSERT(strstr(s, "dsp_array_busy") && strstr(s, "ddr_busy") && strstr(s, "dma_load_busy"));
     CU_ASSERT(strstr(s, "\nsconv_fwd !\n") && strstr(s, "\nsconv_bwd !\n"));
     long long prev = -1, last = -1;
     int ordered = 1;
