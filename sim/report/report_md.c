@@ -54,7 +54,7 @@ static void md_headline(FILE *f, const struct run_result *r)
         fprintf(f, "| saving vs float32 | **%s** (%.2fx less energy) |\n", c,
                 r->total_fj ? (double)r->baseline_fp32_fj / (double)r->total_fj : 0.0);
     }
-    fprintf(f, "| FPGA time | %.4g s (%" PRIu64 " cycles at %.4g MHz) |\n", r->fpga_seconds,
+    fprintf(f, "| FPGA time | %.3f s (%" PRIu64 " cycles at %.4g MHz) |\n", r->fpga_seconds,
             r->fpga_cycles, r->clock_mhz);
     fprintf(f, "| iterations | %" PRIu64 " (%" PRIu64 " minibatches processed) |\n",
             r->iterations, r->minibatches_processed);
