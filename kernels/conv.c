@@ -1020,23 +1020,25 @@ int conv_backward_weight_f32(const struct conv_shape *s, const float *x, const f
         if (conv_direct_backward_weight_f32(s, x, gy, gw, ws))
             return -1;
     } else {
+        /* The samples are summed in BWW_CHUNKS fixed chunks, each with its own partial sums,
+         * added up in chunk order: the float result does not depend on the thread count (it
+         * did when each thread summed its own share of the batch). Slab i holds thread i's
+         * im2col buffer and chunk i's partial sums. */
+        enum { BWW_CHUNKS = 8 };
         int threads = omp_get_max_threads();
+        int per = (s->n + BWW_CHUNKS - 1) / BWW_CHUNKS, chunks = per > 0 ? (s->n + per - 1) / per : 0;
         struct scratch sc;
         size_t col_bytes = d.pointwise ? 0 : align64(sizeof(float) * (size_t)s->cin * d.kk * d.hw_out);
         size_t part_bytes = sizeof(float) * (size_t)wc;
-        if (scratch_get(&sc, ws, col_bytes + part_bytes, threads))
+        if (scratch_get(&sc, ws, col_bytes + part_bytes, threads > chunks ? threads : chunks))
             return -1;
-        int used = 1;
-#pragma omp parallel num_threads(threads)
-        {
-            int t = omp_get_thread_num(), nt = omp_get_num_threads(), lo, hi;
-#pragma omp single
-            used = nt;
-            char *mine = scratch_of(&sc, t);
-            float *part = (float *)(mine + col_bytes);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+        for (int c = 0; c < chunks; c++) {
+            char *mine = scratch_of(&sc, omp_get_thread_num());
+            float *part = (float *)((char *)scratch_of(&sc, c) + col_bytes);
             memset(part, 0, part_bytes);
-            block_of(s->n, t, nt, &lo, &hi);
-            for (int n = lo; n < hi; n++) {
+            int hi = (c + 1) * per < s->n ? (c + 1) * per : s->n;
+            for (int n = c * per; n < hi; n++) {
                 const float *xn = x + (long)n * s->cin * d.hw_in;
                 const float *col = xn;
                 if (!d.pointwise) {
@@ -1050,12 +1052,11 @@ int conv_backward_weight_f32(const struct conv_shape *s, const float *x, const f
                              part + (long)g * d.cout_g * d.kg, d.kg, 1);
             }
         }
-        /* Reduce the partials in thread order: a fixed order for a given thread count. */
 #pragma omp parallel for schedule(static)
         for (long i = 0; i < wc; i++) {
             float acc = 0.0f;
-            for (int t = 0; t < used; t++)
-                acc += ((const float *)((const char *)scratch_of(&sc, t) + col_bytes))[i];
+            for (int c = 0; c < chunks; c++)
+                acc += ((const float *)((const char *)scratch_of(&sc, c) + col_bytes))[i];
             gw[i] = acc;
         }
         scratch_done(&sc);

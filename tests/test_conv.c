@@ -344,6 +344,54 @@ static void test_direct_shapes(void)
 
 /* Float results of the direct kernels do not depend on the kernel path: every path's tiles add
  * the same terms in the same order with fused multiply-adds (kernels/conv_tiles.h). */
+/* Float training must not depend on the thread count (docs/numbers.md): every float pass, and
+ * backward-weight's sum over the batch in particular, gives the same bits at 1, 2 and 3
+ * threads. The shapes cover the direct kernels, the im2col path of a stride-2 3x3 and a 1x1
+ * projection, and a depthwise conv. (Before issue 13's session the im2col backward-weight summed
+ * one partial per thread, so ResNet-20 trained differently at 1 and 2 threads.) */
+static void test_float_thread_independent(void)
+{
+    static const struct conv_shape shapes[] = {
+        { 9, 16, 16, 16, 16, 3, 1, 1, 1 }, { 9, 16, 16, 16, 32, 3, 2, 1, 1 },
+        { 9, 16, 16, 16, 32, 1, 2, 0, 1 }, { 9, 12, 8, 8, 12, 3, 1, 1, 12 },
+    };
+    for (int i = 0; i < (int)(sizeof shapes / sizeof shapes[0]); i++) {
+        const struct conv_shape *s = &shapes[i];
+        long nx = conv_x_count(s), nw = conv_w_count(s), ny = conv_y_count(s);
+        float *x = malloc(sizeof(float) * nx), *w = malloc(sizeof(float) * nw);
+        float *g = malloc(sizeof(float) * ny), *out[3][3];
+        gc_fill(x, nx, 8300 + i, -1, 1);
+        gc_fill(w, nw, 8400 + i, -1, 1);
+        gc_fill(g, ny, 8500 + i, -1, 1);
+        struct op_tag tag = op_tag_make(0, 0);
+        int keep = omp_get_max_threads();
+        for (int t = 0; t < 3; t++) {
+            out[t][0] = malloc(sizeof(float) * ny);
+            out[t][1] = malloc(sizeof(float) * nx);
+            out[t][2] = malloc(sizeof(float) * nw);
+            omp_set_num_threads(t + 1);
+            CU_ASSERT_EQUAL(conv_forward_f32(s, x, w, out[t][0], NULL, NULL, tag), 0);
+            CU_ASSERT_EQUAL(conv_backward_data_f32(s, g, w, out[t][1], NULL, NULL, tag), 0);
+            CU_ASSERT_EQUAL(conv_backward_weight_f32(s, x, g, out[t][2], NULL, NULL, tag), 0);
+        }
+        omp_set_num_threads(keep);
+        for (int t = 1; t < 3; t++) {
+            int same = !memcmp(out[0][0], out[t][0], sizeof(float) * ny) &&
+                       !memcmp(out[0][1], out[t][1], sizeof(float) * nx) &&
+                       !memcmp(out[0][2], out[t][2], sizeof(float) * nw);
+            if (!same)
+                printf("\nfloat results differ between 1 and %d threads, shape %d\n", t + 1, i);
+            CU_ASSERT_TRUE(same);
+        }
+        for (int t = 0; t < 3; t++)
+            for (int k = 0; k < 3; k++)
+                free(out[t][k]);
+        free(x);
+        free(w);
+        free(g);
+    }
+}
+
 static void test_float_same_on_every_path(void)
 {
     static const struct conv_shape shapes[] = {
@@ -585,6 +633,7 @@ int main(int argc, char **argv)
         { "float optimized ~ reference", test_float_matches_reference },
         { "direct kernels on network-sized shapes", test_direct_shapes },
         { "float results the same on every path", test_float_same_on_every_path },
+        { "float results the same at 1, 2 and 3 threads", test_float_thread_independent },
         { "hand-computed values", test_hand_values },
         { "per-channel fold in backward-data", test_fold_per_channel },
         { "accumulator overflow counted", test_overflow_counted },
