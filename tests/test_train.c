@@ -130,6 +130,9 @@ static void test_helpers(void)
     CU_ASSERT_EQUAL(cfg_set(&cfg, "training.swa.lr=0.02", &err), E2_OK);
     CU_ASSERT_DOUBLE_EQUAL(train_lr_at(&cfg, 1000, 799), 0.001, 1e-12);
     CU_ASSERT_DOUBLE_EQUAL(train_lr_at(&cfg, 1000, 800), 0.02, 1e-12);
+    /* swa.lr 0: the schedule goes on through the averaging phase */
+    CU_ASSERT_EQUAL(cfg_set(&cfg, "training.swa.lr=0", &err), E2_OK);
+    CU_ASSERT_DOUBLE_EQUAL(train_lr_at(&cfg, 1000, 800), 0.001, 1e-12);
     /* epochs */
     CU_ASSERT_EQUAL(cfg_set(&cfg, "training.epochs=3", &err), E2_OK);
     CU_ASSERT_EQUAL(train_total_iterations(&cfg, 60000), 5625);   /* ceil(180000 / 32) */

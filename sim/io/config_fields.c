@@ -157,7 +157,7 @@ const struct cfg_field cfg_run_fields[] = {
     {"training.swa.every", CFG_INT, F(training.swa.every), "50", 1, INT_MAX, NULL,
      "SWA: iterations between two averaged snapshots"},
     {"training.swa.lr", CFG_DOUBLE, F(training.swa.lr), "0.01", 0, 100, NULL,
-     "SWA: constant learning rate during the averaging phase"},
+     "SWA: constant learning rate during the averaging phase (0 = the schedule's goes on)"},
 
     {"training.energy_only.slu_skip", CFG_DOUBLE_LIST, F(training.energy_only.slu_skip), "[0.4]",
      0, 1, NULL, "energy-only: SLU skip ratio, one for all gated blocks or one per block"},

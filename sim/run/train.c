@@ -43,7 +43,7 @@ static uint64_t swa_start_iteration(const struct e2_config *cfg, uint64_t total)
 double train_lr_at(const struct e2_config *cfg, uint64_t total, uint64_t it)
 {
     const struct cfg_training *tr = &cfg->training;
-    if (tr->swa.enabled && it >= swa_start_iteration(cfg, total))
+    if (tr->swa.enabled && tr->swa.lr > 0 && it >= swa_start_iteration(cfg, total))
         return tr->swa.lr;
     double lr = tr->lr;
     if (tr->lr_steps.n > 0) {
