@@ -101,7 +101,7 @@ static int run(const struct config *c, int batch, int iters, int warmup)
     }
     struct net_param *params;
     int np = net_params(net, &params);
-    struct optim_config oc = {OPTIM_SGD, 0.9f, 1e-4f, 0 };
+    struct optim_config oc = {OPTIM_SGD, 0.9f, 1e-4f};
     struct optim *opt = optim_create(params, np, &oc);
     long in_el = 3L * 32 * 32;
     float *x = malloc(sizeof(float) * (size_t)batch * in_el);

@@ -69,7 +69,6 @@ struct net_param {
     uint8_t k;
     uint8_t bits_w, bits_grad;    /* widths of the stored weight and its gradient (records) */
     int active;            /* 1 if the last backward gave it a gradient (its block ran) */
-    float batch_share;     /* fraction of the last batch its block ran on (1 without skipping) */
     int grad_is_sign;      /* 1 if grad holds PSG's Eq. 2 signs (-1/0/+1) from the last backward */
     struct psg_stats psg;  /* PSG figures of the last backward (conv weights with PSG on) */
 };

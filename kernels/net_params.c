@@ -25,7 +25,6 @@ static void param_set(struct net_param *q, const char *name, float *w, float *gr
     q->bits_w = (uint8_t)bits_w;
     q->bits_grad = (uint8_t)bits_grad;
     q->active = grad != NULL;
-    q->batch_share = 1.0f;
 }
 
 /* The unit's parameters: conv w, BN gamma, beta (trained), running mean, var (state). */
@@ -89,19 +88,15 @@ void mark_params(struct net *net, struct net_param *p, int np)
     for (int b = 0; b < net->nb; b++) {
         struct block *B = &net->b[b];
         if (B->sc == SC_PROJ) {
-            for (int j = 0; j < 5; j++) {
+            for (int j = 0; j < 5; j++)
                 p[k + j].active = p[k + j].grad != NULL;
-                p[k + j].batch_share = 1.0f;   /* the projection runs on every sample */
-            }
             p[k].grad_is_sign = net->psg_on;
             p[k].psg = B->proj.psg;
             k += 5;
         }
         for (int u = 0; u < B->nu; u++) {
-            for (int j = 0; j < 5; j++) {
+            for (int j = 0; j < 5; j++)
                 p[k + j].active = p[k + j].grad != NULL && B->k > 0;
-                p[k + j].batch_share = net->last_n > 0 ? (float)B->k / (float)net->last_n : 1.0f;
-            }
             p[k].grad_is_sign = net->psg_on && B->k > 0;
             p[k].psg = B->u[u].psg;
             k += 5;

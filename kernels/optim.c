@@ -118,10 +118,9 @@ int optim_step(struct optim *o, struct net_param *p, int np, float lr, const str
         long count = p[i].count;
         if (optim_uses_sign(cfg, &p[i])) {
             float slr = lr * o->sign_lr_scale;
-            float share = cfg->sign_step_by_share ? p[i].batch_share : 1.0f;
             #pragma omp parallel for schedule(dynamic, 16384) if (count > 65536)
             for (long j = 0; j < count; j++) {
-                float d = share * signf(g[j]) + wd * w[j];
+                float d = signf(g[j]) + wd * w[j];
                 v[j] = mu * v[j] + d;
                 w[j] -= slr * v[j];
             }

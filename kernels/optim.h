@@ -34,9 +34,6 @@ struct optim_config {
     enum optim_rule rule;
     float momentum;        /* 0.9 */
     float weight_decay;    /* 1e-4, on every trained parameter */
-    /* Sign updates step by the parameter's batch_share (the fraction of the batch its block
-     * ran on, SLU or SD), as SGD's batch-mean gradient shrinks with it; 0: a full step. */
-    int sign_step_by_share;
 };
 
 struct optim;

@@ -67,7 +67,7 @@ static void test_emit_macs(void)
         active[b] = b % 2 ? 64 : 128;
     struct rec_log log = { 0 };
     struct op_sink sink = { rec_emit, &log };
-    struct optim_config sgd = { OPTIM_SGD, 0.9f, 1e-4f, 0 };
+    struct optim_config sgd = { OPTIM_SGD, 0.9f, 1e-4f };
     CU_ASSERT_EQUAL(net_emit_iteration(big, 128, active, 0.0f, &sgd, &sink), 0);
     uint64_t fwd = 0, want_fwd = net_forward_macs(big) * 128;
     for (int b = 1; b < 54; b += 2)
@@ -375,13 +375,6 @@ static void test_skip_records_and_samples(void)
             for (long j = 0; j < p[i].count; j++)
                 CU_ASSERT_EQUAL(p[i].grad[j], 0.0f);
         }
-    /* Each parameter knows the share of the batch its block ran on (sign_step_by_share):
-     * block 2's units 2 of 4, its projection every sample, block 4 3 of 4, the stem all. */
-    CU_ASSERT_EQUAL(find_param(net, "b3.u0.conv.w")->batch_share, 0.5f);
-    CU_ASSERT_EQUAL(find_param(net, "b3.u1.bn.gamma")->batch_share, 0.5f);
-    CU_ASSERT_EQUAL(find_param(net, "b3.proj.conv.w")->batch_share, 1.0f);
-    CU_ASSERT_EQUAL(find_param(net, "b5.u0.conv.w")->batch_share, 0.75f);
-    CU_ASSERT_EQUAL(find_param(net, "b1.u0.conv.w")->batch_share, 1.0f);
     free(log.r);
 
     /* Evaluation: a sample's logits do not depend on the rest of the minibatch or on how the
@@ -474,7 +467,7 @@ static void test_emit_iteration_equals_real(void)
     memset(mask + 2 * N, 0, N);
     mask[3 * N + 2] = 0;
     mask[5 * N + 0] = mask[5 * N + 5] = 0;
-    struct optim_config sgd = { OPTIM_SGD, 0.9f, 1e-4f, 0 };
+    struct optim_config sgd = { OPTIM_SGD, 0.9f, 1e-4f };
     one_case(net, mask, &sgd, 0, N);
     net_free(net);
 
@@ -483,7 +476,7 @@ static void test_emit_iteration_equals_real(void)
     struct psg_config pc = { 4, 10, PSG_TAU_GW, 0.05f, 0.0f };
     CU_ASSERT_EQUAL(net_set_psg(net, &pc), 0);
     CU_ASSERT_EQUAL(net_set_slu(net, 1, GATE_BERNOULLI), 0);
-    struct optim_config psg = { OPTIM_PSG, 0.9f, 1e-4f, 0 };
+    struct optim_config psg = { OPTIM_PSG, 0.9f, 1e-4f };
     one_case(net, NULL, &psg, 1, N);
     net_free(net);
 
@@ -506,7 +499,7 @@ static void fresh_vs_trained(struct net_precision prec, int psg_slu, uint64_t se
     struct net *fresh = make(NET_RESNET, 8, 4, 3, 8, 8, 10, prec, seed);
     struct net *trained = make(NET_RESNET, 8, 4, 3, 8, 8, 10, prec, seed);
     struct psg_config pc = { 4, 10, PSG_TAU_GW, 0.05f, 0.0f };
-    struct optim_config oc = { psg_slu ? OPTIM_PSG : OPTIM_SGD, 0.9f, 1e-4f, 0 };
+    struct optim_config oc = { psg_slu ? OPTIM_PSG : OPTIM_SGD, 0.9f, 1e-4f };
     if (psg_slu)
         for (int i = 0; i < 2; i++) {
             struct net *net = i ? trained : fresh;
@@ -704,7 +697,7 @@ static uint64_t train_hash(int threads, int fixed)
         labels[i] = i % 10;
     struct net_param *p;
     int np = net_params(net, &p);
-    struct optim_config oc = { fixed ? OPTIM_PSG : OPTIM_SGD, 0.9f, 1e-4f, 0 };
+    struct optim_config oc = { fixed ? OPTIM_PSG : OPTIM_SGD, 0.9f, 1e-4f };
     struct optim *o = optim_create(p, np, &oc);
     for (int it = 0; it < 2; it++) {
         net_set_iteration(net, (uint64_t)it);

@@ -14,7 +14,7 @@ static void test_sgd_hand_numbers(void)
 {
     float w[3] = { 1.0f, -2.0f, 0.5f }, g[3] = { 0.5f, 0.25f, -1.0f };
     struct net_param p = param(w, g, 3, NET_PARAM_FC);
-    struct optim_config cfg = { OPTIM_SGD, 0.5f, 0.25f, 0 };
+    struct optim_config cfg = { OPTIM_SGD, 0.5f, 0.25f };
     struct optim *o = optim_create(&p, 1, &cfg);
     CU_ASSERT_PTR_NOT_NULL_FATAL(o);
     /* step 1: d = g + 0.25 w = {0.75, -0.25, -0.875}; v = d; w -= 0.5 v */
@@ -35,7 +35,7 @@ static void test_sgd_hand_numbers(void)
     /* Defaults (0.9, 1e-4) against the formula evaluated in double, to float rounding. */
     float w2[1] = { 0.3f }, g2[1] = { -0.7f };
     struct net_param p2 = param(w2, g2, 1, NET_PARAM_CONV);
-    struct optim_config c2 = { OPTIM_SGD, 0.9f, 1e-4f, 0 };
+    struct optim_config c2 = { OPTIM_SGD, 0.9f, 1e-4f };
     o = optim_create(&p2, 1, &c2);
     double wd = 0.3, vd = 0;
     for (int it = 0; it < 5; it++) {
@@ -53,7 +53,7 @@ static void test_signsgd(void)
     float wc[3] = { 1.0f, -1.0f, 2.0f }, gc[3] = { 0.001f, -300.0f, 0.0f };
     float wf[1] = { 1.0f }, gf[1] = { 0.5f };
     struct net_param p[2] = { param(wc, gc, 3, NET_PARAM_CONV), param(wf, gf, 1, NET_PARAM_FC) };
-    struct optim_config cfg = { OPTIM_SIGNSGD, 0.0f, 0.5f, 0 };
+    struct optim_config cfg = { OPTIM_SIGNSGD, 0.0f, 0.5f };
     struct optim *o = optim_create(p, 2, &cfg);
     struct rec_log log = { .n = 0 };
     struct op_sink sink = { rec_emit, &log };
@@ -80,7 +80,7 @@ static void test_sign_lr_scale(void)
     float wc[2] = { 1.0f, -1.0f }, gc[2] = { 0.001f, -300.0f };
     float wf[1] = { 1.0f }, gf[1] = { 0.5f };
     struct net_param p[2] = { param(wc, gc, 2, NET_PARAM_CONV), param(wf, gf, 1, NET_PARAM_FC) };
-    struct optim_config cfg = { OPTIM_PSG, 0.0f, 0.0f, 0 };
+    struct optim_config cfg = { OPTIM_PSG, 0.0f, 0.0f };
     p[0].grad_is_sign = 1;
     struct optim *o = optim_create(p, 2, &cfg);
     CU_ASSERT_PTR_NOT_NULL_FATAL(o);
@@ -93,35 +93,13 @@ static void test_sign_lr_scale(void)
     optim_free(o);
 }
 
-/* training.sign_step_by_share: a block that ran on a quarter of the batch takes a quarter of the
- * sign step (weight decay is not scaled); off, the share is ignored; gradient steps never use it. */
-static void test_sign_step_by_share(void)
-{
-    for (int on = 0; on <= 1; on++) {
-        float wc[2] = { 1.0f, -1.0f }, gc[2] = { 0.001f, -300.0f };
-        float wf[1] = { 1.0f }, gf[1] = { 0.5f };
-        struct net_param p[2] = { param(wc, gc, 2, NET_PARAM_CONV), param(wf, gf, 1, NET_PARAM_FC) };
-        struct optim_config cfg = { OPTIM_SIGNSGD, 0.0f, 0.5f, on };
-        p[0].batch_share = 0.25f;
-        p[1].batch_share = 0.25f;
-        struct optim *o = optim_create(p, 2, &cfg);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(o);
-        CU_ASSERT_EQUAL(optim_step(o, p, 2, 0.5f, NULL), 0);
-        float step = on ? 0.25f : 1.0f;
-        CU_ASSERT_EQUAL(wc[0], 1.0f - 0.5f * (step + 0.5f));      /* d = share sign(g) + wd w */
-        CU_ASSERT_EQUAL(wc[1], -1.0f - 0.5f * (-step - 0.5f));
-        CU_ASSERT_EQUAL(wf[0], 1.0f - 0.5f * (0.5f + 0.5f));      /* the FC: g + wd w */
-        optim_free(o);
-    }
-}
-
 /* Inactive parameters (block skipped by every sample): untouched, no momentum step, no record.
  * PSG refuses conv gradients that are not Eq. 2 signs. */
 static void test_inactive_and_psg_guard(void)
 {
     float w[2] = { 1.0f, 2.0f }, g[2] = { 1.0f, 1.0f };
     struct net_param p = param(w, g, 2, NET_PARAM_CONV);
-    struct optim_config cfg = { OPTIM_SGD, 0.9f, 0.1f, 0 };
+    struct optim_config cfg = { OPTIM_SGD, 0.9f, 0.1f };
     struct optim *o = optim_create(&p, 1, &cfg);
     p.active = 0;
     struct rec_log log = { .n = 0 };
@@ -132,7 +110,7 @@ static void test_inactive_and_psg_guard(void)
     CU_ASSERT_EQUAL(log.n, 0);
     optim_free(o);
 
-    struct optim_config pc = { OPTIM_PSG, 0.9f, 0.0f, 0 };
+    struct optim_config pc = { OPTIM_PSG, 0.9f, 0.0f };
     p.active = 1;
     o = optim_create(&p, 1, &pc);
     CU_ASSERT_EQUAL(optim_step(o, &p, 1, 0.1f, NULL), -1);
@@ -206,7 +184,6 @@ int main(void)
         { "SGD with momentum and weight decay, hand numbers", test_sgd_hand_numbers },
         { "SignSGD and update records", test_signsgd },
         { "sign steps take their own learning rate", test_sign_lr_scale },
-        { "sign steps scaled by the block's batch share", test_sign_step_by_share },
         { "inactive parameters, PSG guard", test_inactive_and_psg_guard },
         { "stochastic depth schedule and masks", test_sd_schedule },
         CU_TEST_INFO_NULL,

@@ -204,7 +204,7 @@ static void check_method(const char *method)
     CU_ASSERT_EQUAL_FATAL(timeline_write_iteration(net, &cfg->training, m, tmpdir, &err), E2_OK);
 
     /* the same iteration's records, and their cycles as the pricing counts them */
-    struct optim_config oc = {train_rule(&cfg->training), 0.9f, 1e-4f, 0};
+    struct optim_config oc = {train_rule(&cfg->training), 0.9f, 1e-4f};
     struct records *l = calloc(1, sizeof *l);
     struct op_sink sink = {keep, l};
     CU_ASSERT_EQUAL_FATAL(net_emit_iteration(net, 8, NULL, 0.0f, &oc, &sink), 0);

@@ -63,7 +63,7 @@ static int bench_engine(const struct bench_case *c, double *img_s, size_t *mem, 
     int labels[BENCH_BATCH];
     struct net_param *p;
     int np = net_params(net, &p);
-    struct optim_config oc = {OPTIM_SGD, 0.9f, 1e-4f, 0 };
+    struct optim_config oc = {OPTIM_SGD, 0.9f, 1e-4f};
     struct optim *opt = optim_create(p, np, &oc);
     if (!x || !opt) {
         free(x);

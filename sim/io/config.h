@@ -106,7 +106,6 @@ struct cfg_training {
     double epochs;                      /* > 0: run length in epochs instead of iterations */
     double lr, lr_decay, momentum, weight_decay;
     double sign_lr;                     /* lr of sign-updated conv weights (0 = lr); scheduled as lr */
-    int sign_step_by_share;             /* sign steps scaled by the fraction of the batch a block ran on */
     struct cfg_int_list lr_steps;       /* iterations at which lr *= lr_decay */
     struct cfg_double_list lr_step_fractions; /* same, as fractions of the run (if no lr_steps) */
     int eval_every, checkpoint_every;

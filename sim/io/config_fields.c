@@ -84,9 +84,6 @@ const struct cfg_field cfg_run_fields[] = {
     {"training.sign_lr", CFG_DOUBLE, F(training.sign_lr), "0", 0, 100, NULL,
      "initial learning rate of the conv weights signsgd and psg update by sign (0 = training.lr); "
      "it follows lr's schedule (steps, SWA) in proportion"},
-    {"training.sign_step_by_share", CFG_BOOL, F(training.sign_step_by_share), "false", 0, 0, NULL,
-     "a sign update of a block that SLU or SD ran on k of the batch's n samples steps by k/n "
-     "(SGD's batch-mean gradient shrinks so; a full sign step from a few samples is mostly noise)"},
     {"training.lr_decay", CFG_DOUBLE, F(training.lr_decay), "0.1", 0, 1, NULL,
      "factor applied to the learning rate at each step"},
     {"training.lr_steps", CFG_INT_LIST, F(training.lr_steps), "[]", 1, INT_MAX, NULL,

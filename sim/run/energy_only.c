@@ -328,8 +328,7 @@ int energy_only_build_on(const struct e2_config *cfg, struct net *net,
     int rc = energy_only_plan_make(cfg, net, &s->plan, err);
     if (rc == E2_OK) {
         const struct cfg_training *tr = &cfg->training;
-        struct optim_config oc = {train_rule(tr), (float)tr->momentum, (float)tr->weight_decay,
-                                 tr->sign_step_by_share};
+        struct optim_config oc = {train_rule(tr), (float)tr->momentum, (float)tr->weight_decay};
         for (int k = 0; k < s->plan.nkinds && rc == E2_OK; k++)
             if (emit_repeated(net, s->plan.batch, s->plan.kinds[k].active,
                               (float)s->plan.psg_full_fraction, &oc, &s->run,

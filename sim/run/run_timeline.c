@@ -73,8 +73,7 @@ int timeline_write_iteration(struct net *net, const struct cfg_training *tr, str
                              const char *dir, struct e2_err *err)
 {
     int rc = E2_OK;
-    struct optim_config oc = {train_rule(tr), (float)tr->momentum, (float)tr->weight_decay,
-                                 tr->sign_step_by_share};
+    struct optim_config oc = {train_rule(tr), (float)tr->momentum, (float)tr->weight_decay};
     struct record_list l = {0};
     struct op_sink sink = {record, &l};
     char **labels = NULL;

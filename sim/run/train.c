@@ -231,7 +231,6 @@ static int open_state(struct train *t, const struct e2_config *cfg, const struct
     t->ocfg.rule = train_rule(&cfg->training);
     t->ocfg.momentum = (float)tr->momentum;
     t->ocfg.weight_decay = (float)tr->weight_decay;
-    t->ocfg.sign_step_by_share = tr->sign_step_by_share;
     t->opt = optim_create(t->p, t->np, &t->ocfg);
     if (tr->sign_lr > 0 && tr->lr > 0)
         optim_set_sign_lr_scale(t->opt, (float)(tr->sign_lr / tr->lr));
