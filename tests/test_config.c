@@ -754,6 +754,7 @@ static void test_enum_decoding(void)
         {"training.mode", cfg_mode_names},
         {"training.precision.rounding", cfg_rounding_names},
         {"training.slu.decision", cfg_decision_names},
+        {"training.slu.target_scope", cfg_target_scope_names},
         {"training.psg.tau_mode", cfg_tau_mode_names},
         {"network.arch", cfg_arch_names},
         {"dataset.name", cfg_dataset_names},
