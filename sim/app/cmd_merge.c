@@ -13,14 +13,8 @@ int cmd_merge(const struct e2_options *opts, struct e2_err *err)
                        "(e2sim merge DIR... --out NEW)");
     if (opts->out_dir)
         return sweep_merge(opts->args, opts->nargs, opts->out_dir, 1, err);
-    /* The default folder is made only once the inputs are known to merge: a failed merge
-     * leaves no empty out/merge-* behind. */
     char dir[OUT_PATH_MAX];
-    int rc = sweep_merge(opts->args, opts->nargs, NULL, 0, err);
-    if (rc == E2_OK)
-        rc = out_create_default_dir("merge", dir, sizeof dir, err);
-    if (rc == E2_OK)
-        rc = sweep_merge(opts->args, opts->nargs, dir, 0, err);
+    int rc = sweep_merge_default(opts->args, opts->nargs, dir, sizeof dir, err);
     if (rc == E2_OK && !opts->quiet)
         printf("merged %d sweep folder%s into %s/sweep.md\n", opts->nargs,
                opts->nargs > 1 ? "s" : "", dir);

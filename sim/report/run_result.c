@@ -142,33 +142,27 @@ int run_result_add_psg_layer(struct run_result *r, const char *param, int layer,
     return E2_OK;
 }
 
-void run_result_trace_result(const struct run_result *r, struct trace_result *t)
+/* The fields a trace's trailer and a run result share, copied the same in both directions. */
+#define TRAILER_FIELDS(X)                                                                          \
+    X(has_accuracy) X(top1) X(top5) X(iterations) X(minibatches_processed) X(slu_skip_ratio)      \
+    X(psg_predictor_ratio)
+#define COPY_FIELD(f) dst->f = src->f;
+
+void run_result_trace_result(const struct run_result *src, struct trace_result *dst)
 {
-    memset(t, 0, sizeof *t);
-    t->has_accuracy = r->has_accuracy;
-    t->top1 = r->top1;
-    t->top5 = r->top5;
-    t->iterations = r->iterations;
-    t->minibatches_processed = r->minibatches_processed;
-    t->slu_skip_ratio = r->slu_skip_ratio;
-    t->psg_predictor_ratio = r->psg_predictor_ratio;
-    t->slu_blocks = r->slu_block_count < TRACE_MAX_BLOCKS ? r->slu_block_count
-                                                           : TRACE_MAX_BLOCKS;
-    for (int i = 0; i < t->slu_blocks; i++)
-        t->slu_block_skip[i] = r->slu_block_skip[i];
-    t->wall_seconds = r->wall_seconds;
+    memset(dst, 0, sizeof *dst);
+    TRAILER_FIELDS(COPY_FIELD)
+    dst->slu_blocks = src->slu_block_count < TRACE_MAX_BLOCKS ? src->slu_block_count
+                                                               : TRACE_MAX_BLOCKS;
+    for (int i = 0; i < dst->slu_blocks; i++)
+        dst->slu_block_skip[i] = src->slu_block_skip[i];
+    dst->wall_seconds = src->wall_seconds;
 }
 
-int run_result_from_trace_result(struct run_result *r, const struct trace_result *t)
+int run_result_from_trace_result(struct run_result *dst, const struct trace_result *src)
 {
-    r->has_accuracy = t->has_accuracy;
-    r->top1 = t->top1;
-    r->top5 = t->top5;
-    r->iterations = t->iterations;
-    r->minibatches_processed = t->minibatches_processed;
-    r->slu_skip_ratio = t->slu_skip_ratio;
-    r->psg_predictor_ratio = t->psg_predictor_ratio;
-    return run_result_set_slu_blocks(r, t->slu_blocks, t->slu_block_skip);
+    TRAILER_FIELDS(COPY_FIELD)
+    return run_result_set_slu_blocks(dst, src->slu_blocks, src->slu_block_skip);
 }
 
 double report_savings(const struct run_result *r)

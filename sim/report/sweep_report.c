@@ -334,8 +334,10 @@ int sweep_write_summary(const char *dir, const struct sweep_row *rows, int count
     return rc;
 }
 
-int sweep_merge(const char *const *dirs, int ndirs, const char *out_dir, int create,
-                struct e2_err *err)
+/* The merge proper. out_dir NULL: the default folder out/merge-<stamp> is made once the inputs
+ * are read and checked (a failed merge leaves none behind), its path written to made. */
+static int merge_into(const char *const *dirs, int ndirs, const char *out_dir, int create,
+                      char *made, size_t made_size, struct e2_err *err)
 {
     struct sweep_row *all = NULL;
     int count = 0, rc = E2_OK;
@@ -365,12 +367,12 @@ int sweep_merge(const char *const *dirs, int ndirs, const char *out_dir, int cre
     }
     if (rc == E2_OK)
         rc = sweep_dedup_rows(all, &count, "merge", err);
-    if (!out_dir) {   /* only check the inputs */
-        sweep_free_rows(all, count);
-        return rc;
-    }
-    if (rc == E2_OK && create)
+    if (rc == E2_OK && !out_dir) {
+        rc = out_create_default_dir("merge", made, made_size, err);
+        out_dir = made;
+    } else if (rc == E2_OK && create) {
         rc = out_prepare_dir(out_dir, 0, err);
+    }
     char *text = NULL;
     size_t len = 0;
     if (rc == E2_OK) {
@@ -392,4 +394,16 @@ int sweep_merge(const char *const *dirs, int ndirs, const char *out_dir, int cre
     free(text);
     sweep_free_rows(all, count);
     return rc;
+}
+
+int sweep_merge(const char *const *dirs, int ndirs, const char *out_dir, int create,
+                struct e2_err *err)
+{
+    return merge_into(dirs, ndirs, out_dir, create, NULL, 0, err);
+}
+
+int sweep_merge_default(const char *const *dirs, int ndirs, char *made, size_t made_size,
+                        struct e2_err *err)
+{
+    return merge_into(dirs, ndirs, NULL, 0, made, made_size, err);
 }

@@ -16,9 +16,12 @@ void sweep_pareto(int n, const double *energy, const double *accuracy, int *fron
 
 /* Join the sweep.jsonl of shards (dedup by point, error on a conflict or on rows of different
  * sweeps) into out_dir with the same summary files. With `create`, out_dir is made here and
- * must not exist (checked after the inputs are read). out_dir NULL: read and check the inputs,
- * write nothing. */
+ * must not exist (checked after the inputs are read). */
 int sweep_merge(const char *const *dirs, int ndirs, const char *out_dir, int create,
                 struct e2_err *err);
+/* The same into a new default folder out/merge-<stamp>, made only once the inputs are read and
+ * checked; its path goes to made. */
+int sweep_merge_default(const char *const *dirs, int ndirs, char *made, size_t made_size,
+                        struct e2_err *err);
 
 #endif
