@@ -376,10 +376,7 @@ static void count_blocks(struct train *t, int n)
 {
     const uint8_t *m = net_block_mask(t->net);
     for (int b = 0; b < t->blocks; b++) {
-        uint64_t ex = 0;
-        for (int i = 0; i < n; i++)
-            ex += m[(size_t)b * n + i] != 0;
-        t->block_exec[b] += ex;
+        t->block_exec[b] += (uint64_t)block_executed(m, b, n);
         t->block_seen[b] += (uint64_t)n;
     }
 }
