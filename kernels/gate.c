@@ -415,23 +415,11 @@ int gate_backward(struct gate_net *g, int t, const float *dp, float *dx, int h, 
     return 0;
 }
 
+/* A gate tensor's table entry: float, 1x1, trained (gates' records are OP_TECH_SLU). */
 static void set_param(struct net_param *q, const char *name, float *w, float *grad, long count,
                       uint16_t layer, int cout, int cin)
 {
-    memset(q, 0, sizeof *q);
-    snprintf(q->name, sizeof q->name, "%s", name);
-    q->w = w;
-    q->grad = grad;
-    q->count = count;
-    q->kind = NET_PARAM_GATE;
-    q->layer = layer;
-    q->tech = OP_TECH_SLU;
-    q->cout = (uint16_t)cout;
-    q->cin = (uint16_t)cin;
-    q->groups = 1;
-    q->k = 1;
-    q->bits_w = q->bits_grad = 32;
-    q->active = 1;
+    net_param_init(q, name, w, grad, count, NET_PARAM_GATE, layer, cout, cin, 1, 1, 32, 32);
 }
 
 int gate_params(struct gate_net *g, struct net_param *out, int max)

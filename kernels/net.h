@@ -73,6 +73,12 @@ struct net_param {
     struct psg_stats psg;  /* PSG figures of the last backward (conv weights with PSG on) */
 };
 
+/* Fills one table entry (zeroing the rest); tech follows kind (gates are OP_TECH_SLU) and a
+ * parameter is active when it has a gradient. */
+void net_param_init(struct net_param *q, const char *name, float *w, float *grad, long count,
+                    int kind, uint16_t layer, int cout, int cin, int groups, int k, int bits_w,
+                    int bits_grad);
+
 enum net_mode {
     NET_EVAL = 0,          /* running BN statistics, gates decide by p > 0.5, nothing saved */
     NET_TRAIN = 1,         /* batch statistics, running stats updated, saved for backward */

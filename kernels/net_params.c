@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void param_set(struct net_param *q, const char *name, float *w, float *grad, long count,
-                      int kind, uint16_t layer, int cout, int cin, int groups, int k, int bits_w,
-                      int bits_grad)
+void net_param_init(struct net_param *q, const char *name, float *w, float *grad, long count,
+                    int kind, uint16_t layer, int cout, int cin, int groups, int k, int bits_w,
+                    int bits_grad)
 {
     memset(q, 0, sizeof *q);
     snprintf(q->name, sizeof q->name, "%s", name);
@@ -17,7 +17,7 @@ static void param_set(struct net_param *q, const char *name, float *w, float *gr
     q->count = count;
     q->kind = kind;
     q->layer = layer;
-    q->tech = OP_TECH_BASE;
+    q->tech = kind == NET_PARAM_GATE ? OP_TECH_SLU : OP_TECH_BASE;
     q->cout = (uint16_t)cout;
     q->cin = (uint16_t)cin;
     q->groups = (uint16_t)groups;
@@ -34,16 +34,16 @@ static int unit_params(const struct net *net, struct unit *u, const char *prefix
     char name[48];
     int c = u->cs.cout;
     snprintf(name, sizeof name, "%s.conv.w", prefix);
-    param_set(&out[0], name, u->w, u->gw, conv_w_count(&u->cs), NET_PARAM_CONV, u->id_conv, c,
-              u->cs.cin, u->cs.groups, u->cs.k, net->prec.weights, net->prec.grad_weight);
+    net_param_init(&out[0], name, u->w, u->gw, conv_w_count(&u->cs), NET_PARAM_CONV, u->id_conv, c,
+                   u->cs.cin, u->cs.groups, u->cs.k, net->prec.weights, net->prec.grad_weight);
     snprintf(name, sizeof name, "%s.bn.gamma", prefix);
-    param_set(&out[1], name, u->gamma, u->ggamma, c, NET_PARAM_BN, u->id_bn, c, 1, 1, 1, 32, 32);
+    net_param_init(&out[1], name, u->gamma, u->ggamma, c, NET_PARAM_BN, u->id_bn, c, 1, 1, 1, 32, 32);
     snprintf(name, sizeof name, "%s.bn.beta", prefix);
-    param_set(&out[2], name, u->beta, u->gbeta, c, NET_PARAM_BN, u->id_bn, c, 1, 1, 1, 32, 32);
+    net_param_init(&out[2], name, u->beta, u->gbeta, c, NET_PARAM_BN, u->id_bn, c, 1, 1, 1, 32, 32);
     snprintf(name, sizeof name, "%s.bn.running_mean", prefix);
-    param_set(&out[3], name, u->rmean, NULL, c, NET_PARAM_BN_RUNNING, u->id_bn, c, 1, 1, 1, 32, 32);
+    net_param_init(&out[3], name, u->rmean, NULL, c, NET_PARAM_BN_RUNNING, u->id_bn, c, 1, 1, 1, 32, 32);
     snprintf(name, sizeof name, "%s.bn.running_var", prefix);
-    param_set(&out[4], name, u->rvar, NULL, c, NET_PARAM_BN_RUNNING, u->id_bn, c, 1, 1, 1, 32, 32);
+    net_param_init(&out[4], name, u->rvar, NULL, c, NET_PARAM_BN_RUNNING, u->id_bn, c, 1, 1, 1, 32, 32);
     return 5;
 }
 
@@ -69,10 +69,10 @@ int build_params(struct net *net)
             k += unit_params(net, &B->u[j], prefix, p + k);
         }
     }
-    param_set(&p[k++], "fc.w", net->fc_w, net->fc_gw, (long)net->classes * net->fc_in,
-              NET_PARAM_FC, net->id_fc, net->classes, net->fc_in, 1, 1, 32, 32);
-    param_set(&p[k++], "fc.b", net->fc_b, net->fc_gb, net->classes, NET_PARAM_FC, net->id_fc,
-              net->classes, 1, 1, 1, 32, 32);
+    net_param_init(&p[k++], "fc.w", net->fc_w, net->fc_gw, (long)net->classes * net->fc_in,
+                   NET_PARAM_FC, net->id_fc, net->classes, net->fc_in, 1, 1, 32, 32);
+    net_param_init(&p[k++], "fc.b", net->fc_b, net->fc_gb, net->classes, NET_PARAM_FC, net->id_fc,
+                   net->classes, 1, 1, 1, 32, 32);
     if (ngate)
         k += gate_params(net->gates, p + k, ngate);
     free(net->params);

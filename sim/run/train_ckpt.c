@@ -24,6 +24,37 @@ struct param_id {
     int64_t count;
 };
 
+static float *param_values(struct train *t, int i)
+{
+    return t->p[i].w;
+}
+
+static float *param_momentum(struct train *t, int i)
+{
+    return optim_momentum(t->opt, i);
+}
+
+static float *param_swa(struct train *t, int i)
+{
+    return swa_average(t->swa, i);
+}
+
+/* Concatenate src(i) over the parameters for which it is not NULL into section name; buf holds
+ * every parameter's values. take_concat reads it back. */
+static int put_concat(struct train *t, struct ckpt *c, const char *name,
+                      float *(*src)(struct train *t, int i), float *buf)
+{
+    size_t off = 0;
+    for (int i = 0; i < t->np; i++) {
+        const float *s = src(t, i);
+        if (s) {
+            memcpy(buf + off, s, (size_t)t->p[i].count * sizeof *buf);
+            off += (size_t)t->p[i].count;
+        }
+    }
+    return ckpt_put(c, name, buf, off * sizeof *buf);
+}
+
 static int put_params(struct train *t, struct ckpt *c)
 {
     size_t total = 0;
@@ -32,40 +63,14 @@ static int put_params(struct train *t, struct ckpt *c)
     float *all = malloc((total ? total : 1) * sizeof *all);
     struct param_id *ids = calloc(t->np > 0 ? (size_t)t->np : 1, sizeof *ids);
     int rc = (all && ids) ? 0 : -1;
-    if (rc == 0) {
-        size_t off = 0;
-        for (int i = 0; i < t->np; i++) {
-            memcpy(all + off, t->p[i].w, (size_t)t->p[i].count * sizeof *all);
-            off += (size_t)t->p[i].count;
-            memcpy(ids[i].name, t->p[i].name, sizeof ids[i].name);
-            ids[i].count = t->p[i].count;
-        }
-        rc = ckpt_put(c, "params", all, total * sizeof *all) ||
-             ckpt_put(c, "param_ids", ids, (size_t)t->np * sizeof *ids);
+    for (int i = 0; rc == 0 && i < t->np; i++) {
+        memcpy(ids[i].name, t->p[i].name, sizeof ids[i].name);
+        ids[i].count = t->p[i].count;
     }
-    /* momentum and SWA averages, for the parameters that have them, in order */
-    size_t off = 0;
-    if (rc == 0) {
-        for (int i = 0; i < t->np; i++) {
-            const float *m = optim_momentum(t->opt, i);
-            if (m) {
-                memcpy(all + off, m, (size_t)t->p[i].count * sizeof *all);
-                off += (size_t)t->p[i].count;
-            }
-        }
-        rc = ckpt_put(c, "momentum", all, off * sizeof *all);
-    }
-    if (rc == 0 && t->swa) {
-        off = 0;
-        for (int i = 0; i < t->np; i++) {
-            const float *a = swa_average(t->swa, i);
-            if (a) {
-                memcpy(all + off, a, (size_t)t->p[i].count * sizeof *all);
-                off += (size_t)t->p[i].count;
-            }
-        }
-        rc = ckpt_put(c, "swa", all, off * sizeof *all);
-    }
+    rc = rc || put_concat(t, c, "params", param_values, all) ||
+         ckpt_put(c, "param_ids", ids, (size_t)t->np * sizeof *ids) ||
+         put_concat(t, c, "momentum", param_momentum, all) ||
+         (t->swa && put_concat(t, c, "swa", param_swa, all));
     free(all);
     free(ids);
     return rc;
@@ -184,21 +189,6 @@ static int take_concat(struct train *t, const struct ckpt *c, const char *path, 
         }
     }
     return E2_OK;
-}
-
-static float *param_values(struct train *t, int i)
-{
-    return t->p[i].w;
-}
-
-static float *param_momentum(struct train *t, int i)
-{
-    return optim_momentum(t->opt, i);
-}
-
-static float *param_swa(struct train *t, int i)
-{
-    return swa_average(t->swa, i);
 }
 
 int train_resume(struct train *t, const char *path, const struct train_observer *obs,
