@@ -155,6 +155,21 @@ static void test_out_folder(void)
     CU_ASSERT(contains(err_text, "'existing' exists"));
     CU_ASSERT(contains(err_text, "--resume"));
     CU_ASSERT_EQUAL(e2sim("--config tiny.yaml --out=existing --quiet"), 2);
+    /* a run that refuses its data leaves no folder behind, so the same command runs once the
+     * data is there; a folder it was resumed in stays */
+    const char *no_data = "--config tiny.yaml --set dataset.name=cifar10 --set dataset.path=nodata "
+                          "--out fresh/run --quiet";
+    CU_ASSERT_EQUAL(e2sim(no_data), 2);
+    CU_ASSERT(contains(err_text, "nodata/data_batch_1.bin"));
+    struct stat st;
+    path_of(dir, sizeof dir, "fresh/run");
+    CU_ASSERT_NOT_EQUAL(stat(dir, &st), 0);
+    CU_ASSERT_EQUAL(e2sim(no_data), 2);
+    CU_ASSERT(!contains(err_text, "exists"));
+    CU_ASSERT_EQUAL(e2sim("--config tiny.yaml --set dataset.name=cifar10 --set dataset.path=nodata "
+                          "--out existing --resume --quiet"), 2);
+    path_of(dir, sizeof dir, "existing");
+    CU_ASSERT_EQUAL(stat(dir, &st), 0);
 }
 
 /* An idx pair (images, labels) of `count` h x w images in tmpdir/dir, named after the split. */

@@ -21,7 +21,10 @@ int cmd_run(const struct e2_options *opts, const struct e2_config *cfg, struct e
     if (rc != E2_OK || (!opts->resume && (rc = cfg_write_resolved(dir, cfg, err)) != E2_OK))
         return rc;
     struct run_options o = {dir, opts->resume, opts->quiet};
-    return run_train(&o, cfg, err);
+    rc = run_train(&o, cfg, err);
+    if (rc == E2_BAD_INPUT && !opts->resume)
+        out_discard_unstarted(dir);
+    return rc;
 }
 
 int cmd_energy_only(const struct e2_options *opts, const struct e2_config *cfg,
@@ -38,5 +41,8 @@ int cmd_energy_only(const struct e2_options *opts, const struct e2_config *cfg,
     if (rc != E2_OK)
         return rc;
     struct run_options o = {dir, opts->resume, opts->quiet};
-    return run_energy_only(&o, cfg, err);
+    rc = run_energy_only(&o, cfg, err);
+    if (rc == E2_BAD_INPUT && !opts->resume)
+        out_discard_unstarted(dir);
+    return rc;
 }

@@ -104,6 +104,24 @@ int out_prepare_dir(const char *dir, int resume, struct e2_err *err)
     return rc == E2_OK ? lock_dir(dir, err) : rc;
 }
 
+void out_discard_unstarted(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    int others = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        others += strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+                  strcmp(e->d_name, "config.yaml");
+    closedir(d);
+    char path[OUT_PATH_MAX];
+    if (others || snprintf(path, sizeof path, "%s/config.yaml", dir) >= (int)sizeof path)
+        return;
+    unlink(path);
+    rmdir(dir);
+}
+
 int out_create_default_dir(const char *name, char *buf, size_t size, struct e2_err *err)
 {
     char safe[128], stamp[32];

@@ -30,6 +30,11 @@ int out_prepare_dir(const char *dir, int resume, struct e2_err *err);
  * locked like out_prepare_dir's, and write its path into buf. Characters of name other than letters, digits and "._-" become '_'. */
 int out_create_default_dir(const char *name, char *buf, size_t size, struct e2_err *err);
 
+/* A fresh run refused its input (a missing data set, say) before writing any result: remove
+ * dir when it holds nothing but config.yaml, so the same command can run again once the input
+ * is fixed. Anything else in dir keeps it (and config.yaml) as it is. */
+void out_discard_unstarted(const char *dir);
+
 /* buf = dir + "/" + name; E2_FAILURE if it does not fit. */
 int out_join(char *buf, size_t size, const char *dir, const char *name, struct e2_err *err);
 
