@@ -73,6 +73,8 @@ static void test_bad_usage(void)
     CU_ASSERT(contains(err_text, "K/N"));
     CU_ASSERT_EQUAL(e2sim("--config tiny.yaml --resume"), 2);
     CU_ASSERT(contains(err_text, "--resume needs --out"));
+    CU_ASSERT_EQUAL(e2sim("--config tiny.yaml --set training.mode=energy-only --resume"), 2);
+    CU_ASSERT(contains(err_text, "--resume needs --out"));
     CU_ASSERT_EQUAL(e2sim("replay --config tiny.yaml"), 2);
     CU_ASSERT(contains(err_text, "TRACE"));
     CU_ASSERT_EQUAL(e2sim("merge"), 2);
