@@ -27,6 +27,26 @@ grep -q '^| E2-Train (SMD + SLU + PSG + SWA) | [0-9.]* | 4 | [0-9] |' "$out/accu
 [ "$(grep -c '<circle' "$out/accuracy.svg")" = 2 ] || fail "accuracy.svg does not hold two points"
 ls "$out" | grep -q '\.tmp$\|\.raw$' && fail "temporary files left behind: $(ls "$out")"
 
+# an interrupted method continues from its checkpoint when the table is rerun, and ends as an
+# uninterrupted run does (same energy and accuracy)
+export MINIBATCHES=60
+export E2SIM_ARGS="$E2SIM_ARGS --set training.checkpoint_every=1"
+METHODS=smb "$source_dir/scripts/accuracy-table" "$e2sim" "$out/whole" >/dev/null 2>&1 || fail "uninterrupted call"
+set -m   # the background table gets its own process group: one kill stops it and its e2sim
+METHODS=smb "$source_dir/scripts/accuracy-table" "$e2sim" "$out/cut" >/dev/null 2>&1 &
+table=$!
+set +m
+for _ in $(seq 600); do [ -f "$out/cut/smb/checkpoint.e2ck" ] && break; sleep 0.05; done
+kill -KILL -- "-$table" || fail "no run to interrupt (it finished first?)"
+wait $table 2>/dev/null
+[ -f "$out/cut/smb/report.json" ] && fail "the interrupted run wrote a report"
+METHODS=smb "$source_dir/scripts/accuracy-table" "$e2sim" "$out/cut" >/dev/null 2>"$out/3.err" || fail "rerun: $(cat "$out/3.err")"
+grep -q 'resuming' "$out/3.err" || fail "the rerun did not resume: $(cat "$out/3.err")"
+for key in total_j top1 iterations; do
+    a=$(grep -m1 "\"$key\": " "$out/whole/smb/report.json"); b=$(grep -m1 "\"$key\": " "$out/cut/smb/report.json")
+    [ -n "$a" ] && [ "$a" = "$b" ] || fail "resumed $key '$b' differs from the uninterrupted run's '$a'"
+done
+
 # a bad MINIBATCHES is refused with status 2 before anything runs
 MINIBATCHES=x "$source_dir/scripts/accuracy-table" "$e2sim" "$out/bad" >/dev/null 2>&1
 [ $? = 2 ] || fail "MINIBATCHES=x did not exit 2"
