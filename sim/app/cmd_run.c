@@ -9,11 +9,10 @@
 typedef int (*run_fn)(const struct run_options *o, const struct e2_config *cfg,
                       struct e2_err *err);
 
-/* Prepare the output folder, write config.yaml first when config_first (a long training run
- * says what it is running from the start), run, and when a fresh run refuses its input remove
- * the folder it made, so the same command runs again once the input is fixed. */
+/* Prepare the output folder, run, and when a fresh run refuses its input remove the folder it
+ * made, so the same command runs again once the input is fixed. */
 static int run_in_folder(const struct e2_options *opts, const struct e2_config *cfg, run_fn run,
-                         int config_first, struct e2_err *err)
+                         struct e2_err *err)
 {
     char dir[OUT_PATH_MAX];
     int rc;
@@ -25,8 +24,7 @@ static int run_in_folder(const struct e2_options *opts, const struct e2_config *
     } else {
         rc = out_create_default_dir(cfg->name, dir, sizeof dir, err);
     }
-    if (rc != E2_OK ||
-        (config_first && !opts->resume && (rc = cfg_write_resolved(dir, cfg, err)) != E2_OK))
+    if (rc != E2_OK)
         return rc;
     struct run_options o = {dir, opts->resume, opts->quiet};
     rc = run(&o, cfg, err);
@@ -37,11 +35,11 @@ static int run_in_folder(const struct e2_options *opts, const struct e2_config *
 
 int cmd_run(const struct e2_options *opts, const struct e2_config *cfg, struct e2_err *err)
 {
-    return run_in_folder(opts, cfg, run_train, 1, err);
+    return run_in_folder(opts, cfg, run_train, err);
 }
 
 int cmd_energy_only(const struct e2_options *opts, const struct e2_config *cfg,
                     struct e2_err *err)
 {
-    return run_in_folder(opts, cfg, run_energy_only, 0, err);
+    return run_in_folder(opts, cfg, run_energy_only, err);
 }

@@ -304,10 +304,15 @@ static int run_training(struct run *r, const struct run_options *opts,
 
 int run_train(const struct run_options *o, const struct e2_config *cfg, struct e2_err *err)
 {
+    /* A fresh run writes config.yaml first, so a long run's folder says what it runs from the
+     * start; a resume replaces it only once the checkpoint has accepted the config. */
+    int rc = o->resume ? E2_OK : cfg_write_resolved(o->dir, cfg, err);
+    if (rc != E2_OK)
+        return rc;
     struct run *r = calloc(1, sizeof *r);
     if (!r)
         return e2_fail(err, E2_FAILURE, "out of memory");
-    int rc = run_training(r, o, cfg, err);
+    rc = run_training(r, o, cfg, err);
     run_free(r);
     free(r);
     return rc;
