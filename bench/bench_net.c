@@ -95,7 +95,7 @@ static int run(const struct config *c, int batch, int iters, int warmup)
 {
     struct net_precision p = c->fixed ? net_precision_fixed(8, 8, 16) : net_precision_float();
     struct net *net;
-    if (net_create(NET_RESNET, c->depth, 16, 3, 32, 32, 10, &p, 1, &net)) {
+    if (net_create(NET_RESNET, c->depth, 16, 3, 32, 32, 10, NET_DEFAULT, &p, 1, &net)) {
         fprintf(stderr, "net_create failed\n");
         return -1;
     }

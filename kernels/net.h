@@ -93,10 +93,14 @@ struct net;
  * the first stage (16), stages w, 2w, 4w. arch NET_MOBILENETV2: depth ignored, width = channels
  * of the first conv (32 = the standard net; others scale every layer by width / 32).
  * in_c x in_h x in_w: 3x32x32 (CIFAR) or 1x28x28 ((Fashion-)MNIST), any size >= 8 works.
+ * flags: NET_DEFAULT, or NET_FIXED_STAGE_ENTRY (ResNet: the first block of stages 2 and 3, the
+ * one with stride 2 and a projection shortcut, always runs; neither SLU nor stochastic depth
+ * may skip it). MobileNetV2's stage entries are never skippable (no identity shortcut).
  * He initialization (normal, std sqrt(2 / (k*k*cout)), as the authors' ResNet code) from
  * rng_key(seed, RNG_STREAM_INIT); BN gamma 1, beta 0; FC uniform +-1/sqrt(cin) (PyTorch). */
+enum { NET_DEFAULT = 0, NET_FIXED_STAGE_ENTRY = 1 };
 int net_create(enum net_arch arch, int depth, int width, int in_c, int in_h, int in_w, int classes,
-               const struct net_precision *prec, uint64_t seed, struct net **out);
+               unsigned flags, const struct net_precision *prec, uint64_t seed, struct net **out);
 void net_free(struct net *net);
 
 /* PSG on conv weights (NULL = off). Needs fixed-point activations and output gradients. */

@@ -176,13 +176,13 @@ static int precision_ok(const struct net_precision *p)
 }
 
 int net_create(enum net_arch arch, int depth, int width, int in_c, int in_h, int in_w, int classes,
-               const struct net_precision *prec, uint64_t seed, struct net **out)
+               unsigned flags, const struct net_precision *prec, uint64_t seed, struct net **out)
 {
     if (!out)
         return -1;
     *out = NULL;
     if (in_c <= 0 || in_h < 4 || in_w < 4 || classes < 2 || classes > 65535 || !prec ||
-        !precision_ok(prec))
+        !precision_ok(prec) || (flags & ~(unsigned)NET_FIXED_STAGE_ENTRY))
         return -1;
     struct net *net = calloc(1, sizeof *net);
     if (!net)
@@ -195,7 +195,7 @@ int net_create(enum net_arch arch, int depth, int width, int in_c, int in_h, int
     net->prec = *prec;
     net->seed = seed;
     net->maxel = (long)in_c * in_h * in_w;
-    int rc = arch == NET_RESNET ? build_resnet(net, depth, width)
+    int rc = arch == NET_RESNET ? build_resnet(net, depth, width, !(flags & NET_FIXED_STAGE_ENTRY))
            : arch == NET_MOBILENETV2 ? build_mobilenetv2(net, width) : -1;
     if (rc) {
         net_free(net);

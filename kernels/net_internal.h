@@ -189,7 +189,7 @@ int reserve_saved(struct net *net, int n);
 
 /* ---- resnet.c, mobilenetv2.c: the blocks of each architecture, stem first, head excluded */
 
-int build_resnet(struct net *net, int depth, int width);
+int build_resnet(struct net *net, int depth, int width, int skip_stage_entry);
 int build_mobilenetv2(struct net *net, int width);
 
 /* ---- net_params.c: the parameter table */

@@ -1,17 +1,20 @@
 /* The CIFAR ResNet of He et al. (2016), depth 6n + 2: a 3x3 stem, three stages of n basic
  * blocks (3x3 conv, BN, ReLU, 3x3 conv, BN, add, ReLU) at width w, 2w, 4w, the first block of
  * stages 2 and 3 with stride 2 and a projection shortcut (1x1 conv + BN). Every basic block is
- * skippable. See net.h and docs/networks.md. */
+ * skippable unless net_create's NET_FIXED_STAGE_ENTRY keeps the stride-2 ones. See net.h and
+ * docs/networks.md. */
 #include "net_internal.h"
 
 #include "act.h"
 
-static int resnet_block(struct net *net, int cin, int h, int w, int cout, int stride)
+static int resnet_block(struct net *net, int cin, int h, int w, int cout, int stride,
+                        int skippable)
 {
     struct block *B = add_block(net);
     if (!B)
         return -1;
-    make_skippable(net, B);
+    if (skippable)
+        make_skippable(net, B);
     if (stride != 1 || cin != cout) {
         B->sc = SC_PROJ;
         if (unit_init(net, &B->proj, cin, h, w, cout, 1, stride, 1, NO_ACT))
@@ -31,7 +34,7 @@ static int resnet_block(struct net *net, int cin, int h, int w, int cout, int st
     return 0;
 }
 
-int build_resnet(struct net *net, int depth, int width)
+int build_resnet(struct net *net, int depth, int width, int skip_stage_entry)
 {
     if (depth < 8 || (depth - 2) % 6 || width <= 0)
         return -1;
@@ -43,8 +46,8 @@ int build_resnet(struct net *net, int depth, int width)
     for (int stage = 0; stage < 3; stage++) {
         int cout = width << stage;
         for (int i = 0; i < nper; i++) {
-            int stride = (stage > 0 && i == 0) ? 2 : 1;
-            if (resnet_block(net, cin, h, w, cout, stride))
+            int entry = stage > 0 && i == 0, stride = entry ? 2 : 1;
+            if (resnet_block(net, cin, h, w, cout, stride, !entry || skip_stage_entry))
                 return -1;
             struct block *B = &net->b[net->nb - 1];
             h = B->ho;

@@ -137,6 +137,8 @@ static const struct bad_case bad_cases[] = {
      "training.lr_steps", "increase"},
     {"depth.yaml", "name: t\nnetwork:\n  depth: 10\ntraining:\n  method: [psg]\n",
      "depth.yaml:3:10", "network.depth", "6n+2"},
+    {"entry.yaml", "name: t\nnetwork:\n  skip_stage_entry: false\ntraining:\n  method: [psg, slu]\n",
+     "entry.yaml:3:21", "network.skip_stage_entry", "depth 14 or more"},
     {"msb.yaml", HEAD "  psg:\n    msb_x: 6\n  precision:\n    activations: 4\n", "msb.yaml:5:12",
      "training.psg.msb_x", "training.precision.activations = 4"},
     {"bits.yaml", HEAD "  precision:\n    weights: 20\n", "bits.yaml:5:14",

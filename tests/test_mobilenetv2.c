@@ -7,7 +7,7 @@ static struct net *mbv2(int width)
 {
     struct net_precision f = net_precision_float();
     struct net *net = NULL;
-    if (net_create(NET_MOBILENETV2, 0, width, 3, 32, 32, 10, &f, 1, &net))
+    if (net_create(NET_MOBILENETV2, 0, width, 3, 32, 32, 10, NET_DEFAULT, &f, 1, &net))
         return NULL;
     return net;
 }

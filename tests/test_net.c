@@ -40,7 +40,7 @@ static struct net *make(enum net_arch arch, int depth, int width, int c, int h, 
                         struct net_precision prec, uint64_t seed)
 {
     struct net *net = NULL;
-    CU_ASSERT_EQUAL(net_create(arch, depth, width, c, h, w, classes, &prec, seed, &net), 0);
+    CU_ASSERT_EQUAL(net_create(arch, depth, width, c, h, w, classes, NET_DEFAULT, &prec, seed, &net), 0);
     return net;
 }
 
@@ -85,7 +85,7 @@ static void test_emit_macs(void)
     net_free(big);
 
     struct net *bad = NULL;   /* the builders' own checks: test_resnet.c, test_mobilenetv2.c */
-    CU_ASSERT_EQUAL(net_create(NET_RESNET, 21, 16, 3, 32, 32, 10, &f, 1, &bad), -1);
+    CU_ASSERT_EQUAL(net_create(NET_RESNET, 21, 16, 3, 32, 32, 10, NET_DEFAULT, &f, 1, &bad), -1);
     CU_ASSERT_PTR_NULL(bad);
 }
 

@@ -9,7 +9,7 @@
 static int create(int c, int hw, int classes, struct net_precision prec, uint64_t seed,
                   struct net **out)
 {
-    return net_create(NET_RESNET, 8, 4, c, hw, hw, classes, &prec, seed, out);
+    return net_create(NET_RESNET, 8, 4, c, hw, hw, classes, NET_DEFAULT, &prec, seed, out);
 }
 
 static void test_refused(void)
@@ -28,7 +28,7 @@ static void test_refused(void)
     q = net_precision_fixed(8, 8, 16);
     q.accumulator = 7;
     CU_ASSERT_EQUAL(create(3, 8, 10, q, 1, &net), -1);
-    CU_ASSERT_EQUAL(net_create(NET_MOBILENETV2 + 1, 8, 4, 3, 8, 8, 10, &f, 1, &net), -1);
+    CU_ASSERT_EQUAL(net_create(NET_MOBILENETV2 + 1, 8, 4, 3, 8, 8, 10, NET_DEFAULT, &f, 1, &net), -1);
     CU_ASSERT_EQUAL(create(3, 8, 10, f, 1, NULL), -1);
     net_free(NULL);
 }

@@ -12,7 +12,7 @@ enum { N = 2, C = 3, HW = 8 };
 static struct net *resnet8(struct net_precision prec)
 {
     struct net *net = NULL;
-    CU_ASSERT_EQUAL(net_create(NET_RESNET, 8, 4, C, HW, HW, 10, &prec, 5, &net), 0);
+    CU_ASSERT_EQUAL(net_create(NET_RESNET, 8, 4, C, HW, HW, 10, NET_DEFAULT, &prec, 5, &net), 0);
     return net;
 }
 

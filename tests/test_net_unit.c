@@ -27,7 +27,7 @@ static struct net *iteration(struct net_precision prec, const struct psg_config 
                              struct log *log)
 {
     struct net *net = NULL;
-    CU_ASSERT_EQUAL(net_create(NET_RESNET, 8, 4, C, HW, HW, 10, &prec, 9, &net), 0);
+    CU_ASSERT_EQUAL(net_create(NET_RESNET, 8, 4, C, HW, HW, 10, NET_DEFAULT, &prec, 9, &net), 0);
     if (!net)
         return NULL;
     CU_ASSERT_EQUAL(net_set_psg(net, psg), 0);

@@ -37,7 +37,7 @@ static int setup(void)
     struct net_precision fp = net_precision_float();
     struct optim_config sgd = {.rule = OPTIM_SGD, .momentum = 0.9f, .weight_decay = 1e-4f};
     struct op_sink sink = {keep, NULL};
-    int ok = net_create(NET_RESNET, 8, 4, 1, 12, 12, 10, &fp, 1, &net) == 0 &&
+    int ok = net_create(NET_RESNET, 8, 4, 1, 12, 12, 10, NET_DEFAULT, &fp, 1, &net) == 0 &&
              net_emit_iteration(net, 4, NULL, 0.0f, &sgd, &sink) == 0 && nrecs > 20 &&
              nrecs < (int)(sizeof recs / sizeof recs[0]);
     net_free(net);
@@ -201,7 +201,7 @@ static void test_hw_run_equals_baseline(void)
 
     struct net *fp32;
     struct net_precision fp = net_precision_float();
-    CU_ASSERT_EQUAL_FATAL(net_create(NET_RESNET, 8, 4, 1, 12, 12, 10, &fp, 1, &fp32), 0);
+    CU_ASSERT_EQUAL_FATAL(net_create(NET_RESNET, 8, 4, 1, 12, 12, 10, NET_DEFAULT, &fp, 1, &fp32), 0);
     CU_ASSERT_EQUAL(pricing_price_baseline(&pr, fp32, 16, 6, 0, &err), E2_OK);
     net_free(fp32);
 

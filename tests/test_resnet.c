@@ -5,13 +5,18 @@
 #include <string.h>
 #include "net.h"
 
-static struct net *resnet(int depth, int width, int c, int hw)
+static struct net *resnet_flags(int depth, int width, int c, int hw, unsigned flags)
 {
     struct net_precision f = net_precision_float();
     struct net *net = NULL;
-    if (net_create(NET_RESNET, depth, width, c, hw, hw, 10, &f, 1, &net))
+    if (net_create(NET_RESNET, depth, width, c, hw, hw, 10, flags, &f, 1, &net))
         return NULL;
     return net;
+}
+
+static struct net *resnet(int depth, int width, int c, int hw)
+{
+    return resnet_flags(depth, width, c, hw, NET_DEFAULT);
 }
 
 /* Trainable weights (conv, BN, FC), and whether a parameter of that name exists. */
@@ -66,11 +71,33 @@ static void test_resnet20(void)
     net_free(net);
 }
 
+/* NET_FIXED_STAGE_ENTRY: the stride-2 blocks (3 and 6 of ResNet-20) leave the skippable list,
+ * which then holds blocks 0-2, 4-5, 7-8; the network and its MACs are unchanged. */
+static void test_fixed_stage_entry(void)
+{
+    struct net *net = resnet_flags(20, 16, 3, 32, NET_FIXED_STAGE_ENTRY);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(net);
+    CU_ASSERT_EQUAL(net_blocks(net), 7);
+    CU_ASSERT_EQUAL(net_forward_macs(net), 40813184u);
+    CU_ASSERT_EQUAL(net_block_macs(net, 2), 2u * 16 * 16 * 9 * 1024);   /* block 2: stage 1 */
+    CU_ASSERT_EQUAL(net_block_macs(net, 3), 2u * 32 * 32 * 9 * 256);    /* block 4: identity */
+    CU_ASSERT_EQUAL(net_block_macs(net, 5), 2u * 64 * 64 * 9 * 64);     /* block 7 */
+    CU_ASSERT_EQUAL(net_set_slu(net, 1, GATE_THRESHOLD), 0);
+    net_free(net);
+    net = resnet_flags(8, 16, 3, 32, NET_FIXED_STAGE_ENTRY);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(net);
+    CU_ASSERT_EQUAL(net_blocks(net), 1);
+    CU_ASSERT_EQUAL(net_set_slu(net, 1, GATE_THRESHOLD), -1);   /* nothing to gate */
+    net_free(net);
+    CU_ASSERT_PTR_NULL(resnet_flags(20, 16, 3, 32, 2));          /* unknown flag */
+}
+
 int main(void)
 {
     CU_TestInfo tests[] = {
         { "depths and MAC counts", test_depths },
         { "ResNet-20 blocks and parameters", test_resnet20 },
+        { "stage-entry blocks kept out of skipping", test_fixed_stage_entry },
         CU_TEST_INFO_NULL,
     };
     return cunit_run("resnet", NULL, NULL, tests);

@@ -81,7 +81,7 @@ static struct net *tiny_net(void)
 {
     struct net_precision f = net_precision_float();
     struct net *net = NULL;
-    CU_ASSERT_EQUAL(net_create(NET_RESNET, 8, 4, C, H, W, 10, &f, 3, &net), 0);
+    CU_ASSERT_EQUAL(net_create(NET_RESNET, 8, 4, C, H, W, 10, NET_DEFAULT, &f, 3, &net), 0);
     return net;
 }
 

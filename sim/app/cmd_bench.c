@@ -55,7 +55,7 @@ static int bench_engine(const struct bench_case *c, double *img_s, size_t *mem, 
 {
     struct net_precision prec = c->fixed ? net_precision_fixed(8, 8, 16) : net_precision_float();
     struct net *net;
-    if (net_create(NET_RESNET, c->depth, 16, 3, BENCH_SIZE, BENCH_SIZE, BENCH_CLASSES, &prec, 1,
+    if (net_create(NET_RESNET, c->depth, 16, 3, BENCH_SIZE, BENCH_SIZE, BENCH_CLASSES, NET_DEFAULT, &prec, 1,
                    &net) != 0)
         return e2_fail(err, E2_FAILURE, "bench: cannot build %s", c->name);
     long el = 3L * BENCH_SIZE * BENCH_SIZE;

@@ -124,6 +124,7 @@ struct cfg_network {
     enum cfg_arch arch;
     int depth;                          /* ResNet 6n+2 */
     int width;                          /* channels of the first stage */
+    int skip_stage_entry;               /* SLU / SD may skip ResNet's stride-2 blocks */
 };
 
 struct cfg_dataset {

@@ -43,6 +43,9 @@ const struct cfg_field cfg_run_fields[] = {
      "ResNet depth 6n+2 (8, 14, 20, 38, 74, 110); ignored by mobilenetv2"},
     {"network.width", CFG_INT, F(network.width), "16", 1, 1024, NULL,
      "channels of the first stage (ResNet 16; MobileNetV2's first conv 32)"},
+    {"network.skip_stage_entry", CFG_BOOL, F(network.skip_stage_entry), "true", 0, 0, NULL,
+     "ResNet: SLU gates and stochastic depth may skip the first block of stages 2 and 3 (stride "
+     "2, projection shortcut); false keeps it always on (see docs/training.md)"},
 
     {"dataset.name", CFG_CHOICE, F(dataset.name), "fashion-mnist", 0, 0, CHOICES(CFG_DATASETS),
      "data set; synthetic is a seeded random set for tests and quick runs"},

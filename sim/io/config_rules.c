@@ -169,6 +169,13 @@ static int check_network(const struct e2_config *cfg, const struct cfg_field **b
                      "network.depth = %d: a ResNet has 6n+2 layers (8, 14, 20, 26, 32, 38, 44, "
                      "56, 74, 110...)",
                      n->depth);
+    /* the blocks SLU gates or SD drops: every skippable block but the first */
+    int skip_on = cfg->training.slu.enabled || cfg->training.sd.enabled;
+    if (n->arch == CFG_ARCH_RESNET && skip_on && !n->skip_stage_entry && n->depth < 14)
+        return FAULT("network.skip_stage_entry", "training.method",
+                     "ResNet-%d with network.skip_stage_entry false has one skippable block, "
+                     "the first, which always runs: slu and sd need depth 14 or more (or "
+                     "skip_stage_entry true)", n->depth);
     return 0;
 }
 

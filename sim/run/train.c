@@ -172,7 +172,8 @@ int train_net_create(const struct e2_config *cfg, int c, int h, int w, int class
     enum net_arch arch = cfg->network.arch == CFG_ARCH_MOBILENETV2 ? NET_MOBILENETV2 : NET_RESNET;
     struct net *net = NULL;
     *out = NULL;
-    if (net_create(arch, cfg->network.depth, cfg->network.width, c, h, w, classes, &prec,
+    if (net_create(arch, cfg->network.depth, cfg->network.width, c, h, w, classes,
+                   cfg->network.skip_stage_entry ? NET_DEFAULT : NET_FIXED_STAGE_ENTRY, &prec,
                    (uint64_t)cfg->seed, &net) != 0)
         return e2_fail(err, E2_BAD_INPUT, "%s: cannot build %s-%d (width %d) for %dx%dx%d "
                        "inputs (bad depth, or out of memory)", cfg->source,
