@@ -192,6 +192,9 @@ int train_net_create(const struct e2_config *cfg, int c, int h, int w, int class
             rc = e2_fail(err, E2_BAD_INPUT, "%s: PSG needs fixed-point activations and output "
                          "gradients (training.precision)", cfg->source);
     }
+    if (rc == E2_OK && !fp32 && tr->slu.enabled && net_blocks(net) < 2)
+        rc = e2_fail(err, E2_BAD_INPUT, "%s: SLU needs a gated block (a skippable block after "
+                     "the first); this network has none", cfg->source);
     if (rc == E2_OK && !fp32 && tr->slu.enabled && net_set_slu(net, 1, slu_decision(tr)) != 0)
         rc = e2_fail(err, E2_FAILURE, "out of memory building the SLU gates");
     if (rc != E2_OK) {
