@@ -23,8 +23,9 @@
  *
  * Threads take whole samples (forward) or contiguous blocks of samples (backward-weight, with
  * per-thread partial sums reduced in thread order): one parallel region per call.
- * The register tiles come from the dispatch path (cpu.h, conv_tiles.h): the AVX2 ones below, or
- * the AVX-512 ones of conv_avx512*.c; this file keeps the geometry, padding, spills and
+ * The register tiles come from the dispatch path (cpu.h, conv_tiles.h): the AVX2 ones (float
+ * below, integer in conv_avx2_tiles.h), the AVX-VNNI integer ones of conv_avx_vnni.c, or the
+ * AVX-512 ones of conv_avx512*.c; this file keeps the geometry, padding, spills and
  * dequantization for all of them. Compiled with target attributes; conv.c calls these only when
  * gemm_cpu_has_avx2() (path avx2 or above). */
 #include "conv.h"
@@ -44,13 +45,21 @@
 #define AVX2_FN __attribute__((target("avx2,fma")))
 #define AVX2_INLINE static inline __attribute__((always_inline, target("avx2,fma")))
 
+/* The AVX2 integer tiles (conv_avx2_tiles.h): vpmaddwd + vpaddd. */
+#define TILE_FN AVX2_FN
+#define TILE_INLINE AVX2_INLINE
+#define DOT256(acc, a, b) _mm256_add_epi32((acc), _mm256_madd_epi16((a), (b)))
+#define ASM_MUL(X, G, T, A) "vpmaddwd %%ymm" X ", %%ymm" G ", %%ymm" T "\n\t"
+#define ASM_ADD(T, A) "vpaddd %%ymm" T ", %%ymm" A ", %%ymm" A "\n\t"
+#define TILE_ENTRY AVX2_FN static
+#define FWD_I16_TILE fwd_i16_avx2
+#define BWW_I16_TILE bww_i16_avx2
+#include "conv_avx2_tiles.h"
+
 enum {
     NT = 16,        /* flat outputs per tile: two 8-lane vectors */
     MRF = 6,        /* f32 forward tile rows */
-    MRI = 4,        /* i16 forward tile rows (AVX2) */
     MRI_MAX = 16,   /* ... of any path's tiles (conv_tiles.h) */
-    MRW = 3,        /* backward-weight tile: output channels ... */
-    TW = 3,         /* ... x taps */
     KMAX = 7,       /* largest kernel handled here */
     MAXW2 = 2048,   /* widest input of a stride-2 conv handled here */
     STACK_F32 = 1280, /* backward-weight: flat positions per stack of samples (f32, i16) */
@@ -492,9 +501,6 @@ static void pack_w_f32(const struct geom *g, const float *w, int transposed, int
     F32_TAP(ROWS, "p0", "0", "0") F32_TAP(ROWS, "p0", "4", "1") F32_TAP(ROWS, "p0", "8", "2")   \
     F32_TAP(ROWS, "p1", "0", "3") F32_TAP(ROWS, "p1", "4", "4") F32_TAP(ROWS, "p1", "8", "5")   \
     F32_TAP(ROWS, "p2", "0", "6") F32_TAP(ROWS, "p2", "4", "7") F32_TAP(ROWS, "p2", "8", "8")
-#define ACC_LOAD(I) "vmovups " #I "*32(%[acc]), %%ymm" #I "\n\t"
-#define ACC_STORE(I) "vmovups %%ymm" #I ", " #I "*32(%[acc])\n\t"
-#define ACC8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
 #define ACC10(X) ACC8(X) X(8) X(9)
 #define ACC12(X) ACC10(X) X(10) X(11)
 #define FWD_F32_ASM(MR, ROWS, ACCS)                                                              \
@@ -521,9 +527,7 @@ FWD_F32_ASM(4, F32_ROWS4, ACC8)
 FWD_F32_ASM(5, F32_ROWS5, ACC10)
 FWD_F32_ASM(6, F32_ROWS6, ACC12)
 
-/* Named accumulators, not arrays: GCC kept arrays of vectors in memory (a store per FMA). */
 #define ROWS6(X) X(0) X(1) X(2) X(3) X(4) X(5)
-#define ROWS4(X) X(0) X(1) X(2) X(3)
 
 /* The tile's two vectors are the 8 outputs at flat position 0 and the 8 at position v1 (8 for
  * 16 consecutive outputs). */
@@ -658,97 +662,6 @@ static void pack_w_i16(const struct geom *g, const int16_t *w, int transposed, i
     }
 }
 
-/* The full 4-row i16 tile of a 3x3 conv in assembly, as the f32 ones (positions are channel
- * pairs, 4 bytes). Per channel pair: 18 loads of x, 36 broadcasts, 72 madds, 72 adds. acc[0..7]
- * in and out. */
-#define I16_ROW(W, R, A, B, T0, T1)                                                              \
-    "vpbroadcastd 0+(" W "+4*" #R ")(%[w]), %%ymm14\n\t"                                         \
-    "vpmaddwd %%ymm12, %%ymm14, %%ymm" T0 "\n\t"                                                 \
-    "vpmaddwd %%ymm13, %%ymm14, %%ymm" T1 "\n\t"                                                 \
-    "vpaddd %%ymm" T0 ", %%ymm" A ", %%ymm" A "\n\t"                                             \
-    "vpaddd %%ymm" T1 ", %%ymm" B ", %%ymm" B "\n\t"
-#define I16_ROWS4(W)                                                                             \
-    I16_ROW(W, 0, "0", "1", "8", "9") I16_ROW(W, 1, "2", "3", "10", "11")                        \
-    I16_ROW(W, 2, "4", "5", "8", "9") I16_ROW(W, 3, "6", "7", "10", "11")
-#define I16_TAP(P, D, T)                                                                         \
-    "vmovdqu " D "(%[" P "]), %%ymm12\n\t"                                                       \
-    "vmovdqu " D "(%[" P "],%[v1]), %%ymm13\n\t" I16_ROWS4("(" T "*16)")
-#define I16_TAPS                                                                                 \
-    I16_TAP("p0", "0", "0") I16_TAP("p0", "4", "1") I16_TAP("p0", "8", "2")                     \
-    I16_TAP("p1", "0", "3") I16_TAP("p1", "4", "4") I16_TAP("p1", "8", "5")                     \
-    I16_TAP("p2", "0", "6") I16_TAP("p2", "4", "7") I16_TAP("p2", "8", "8")
-
-AVX2_FN static void fwd_i16_4x3x3(const int16_t *xb, long ps2, long v1, int ncp, long row2,
-                                  const int32_t *wb, __m256i *acc)
-{
-    const int16_t *p0 = xb, *p1 = xb + row2, *p2 = xb + 2 * row2;
-    long step = ps2 * 2, n = ncp, v1b = v1 * 4;
-    if (n <= 0)
-        return;
-    __asm__ volatile(ACC8(ACC_LOAD) "1:\n\t" I16_TAPS
-                     "add %[step], %[p0]\n\t"
-                     "add %[step], %[p1]\n\t"
-                     "add %[step], %[p2]\n\t"
-                     "add $144, %[w]\n\t"
-                     "dec %[n]\n\t"
-                     "jnz 1b\n\t" ACC8(ACC_STORE)
-                     : [p0] "+r"(p0), [p1] "+r"(p1), [p2] "+r"(p2), [w] "+r"(wb), [n] "+r"(n)
-                     : [step] "r"(step), [v1] "r"(v1b), [acc] "r"(acc)
-                     : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",
-                       "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14");
-}
-
-/* int32 sums over channel pairs [0, ncp) of the tile: acc[2r], acc[2r+1] for row r. */
-AVX2_INLINE void fwd_tile_i16(const int mr, const int16_t *xb, long v1, long ps2, int ncp,
-                              const int *off2, int kk, const int32_t *wb, __m256i *acc)
-{
-#define DECL(i) __m256i a##i##_0 = _mm256_setzero_si256(), a##i##_1 = _mm256_setzero_si256();
-#define STEP(i)                                                                                  \
-    if (i < mr) {                                                                                \
-        __m256i wv = _mm256_set1_epi32(wb[i]);                                                   \
-        a##i##_0 = _mm256_add_epi32(a##i##_0, _mm256_madd_epi16(wv, x0));                        \
-        a##i##_1 = _mm256_add_epi32(a##i##_1, _mm256_madd_epi16(wv, x1));                        \
-    }
-#define STORE(i)                                                                                 \
-    if (i < mr) {                                                                                \
-        acc[2 * i] = a##i##_0;                                                                   \
-        acc[2 * i + 1] = a##i##_1;                                                               \
-    }
-    if (mr == 4 && kk == 9 && off2[1] == 2 && off2[2] == 4 && off2[6] == 2 * off2[3] &&
-        off2[4] == off2[3] + 2) {
-        for (int i = 0; i < 8; i++)
-            acc[i] = _mm256_setzero_si256();
-        fwd_i16_4x3x3(xb, ps2, v1, ncp, off2[3], wb, acc);
-        return;
-    }
-    ROWS4(DECL)
-    for (int cp = 0; cp < ncp; cp++, xb += ps2)
-        for (int t = 0; t < kk; t++, wb += mr) {
-            const int16_t *p = xb + off2[t];
-            __m256i x0 = _mm256_loadu_si256((const __m256i *)p);
-            __m256i x1 = _mm256_loadu_si256((const __m256i *)(p + 2 * v1));
-            ROWS4(STEP)
-        }
-    ROWS4(STORE)
-#undef DECL
-#undef STEP
-#undef STORE
-}
-
-#define FWD_I16(R)                                                                               \
-    AVX2_FN static void fwd_tile_i16_##R(const int16_t *xb, long v1, long ps2, int ncp,          \
-                                         const int *off2, int kk, const int32_t *wb, __m256i *acc) \
-    {                                                                                            \
-        fwd_tile_i16(R, xb, v1, ps2, ncp, off2, kk, wb, acc);                                    \
-    }
-FWD_I16(1)
-FWD_I16(2)
-FWD_I16(3)
-FWD_I16(4)
-typedef void (*fwd_i16_fn)(const int16_t *, long, long, int, const int *, int, const int32_t *, __m256i *);
-static const fwd_i16_fn FWD_I16_ROWS[MRI + 1] = {NULL, fwd_tile_i16_1, fwd_tile_i16_2, fwd_tile_i16_3,
-                                                 fwd_tile_i16_4};
-
 /* Weight quads of panel rows co0.. as int32 [cq][tap][r]: byte h = w[co][4cq+h][tap] (0 past cin),
  * for the unsigned 8-bit x signed 8-bit tiles. */
 static void pack_w_u8(const struct geom *g, const int16_t *w, int mr_max, int32_t *out)
@@ -769,19 +682,9 @@ static void pack_w_u8(const struct geom *g, const int16_t *w, int mr_max, int32_
     }
 }
 
-/* The AVX2 forward tile in the form of conv_tiles.h. */
-AVX2_FN static void fwd_i16_avx2(int mr, const int16_t *xb, long v1, long ps2, int ncp, const int *off2,
-                                 int kk, const int32_t *wb, int32_t *acc)
-{
-    __m256i a[2 * MRI];
-    FWD_I16_ROWS[mr](xb, v1, ps2, ncp, off2, kk, wb, a);
-    for (int i = 0; i < 2 * mr; i++)
-        _mm256_store_si256((__m256i *)(acc + 8 * i), a[i]);
-}
-
-static void bww_i16_avx2(int mr, int no, const int16_t *gf, long Lr, const int16_t *xc, const int *off,
-                         long len, long steps, int64_t *out);
 static const struct conv_tiles TILES_AVX2 = {MRF, fwd_f32_avx2, MRI, fwd_i16_avx2, NULL, bww_i16_avx2, NULL};
+static const struct conv_tiles TILES_AVX_VNNI = {MRF, fwd_f32_avx2, MRI, conv_fwd_i16_avx_vnni, NULL,
+                                                 conv_bww_i16_avx_vnni, NULL};
 
 /* The tiles of the dispatch path (cpu.h). */
 static const struct conv_tiles *path_tiles(void)
@@ -789,6 +692,7 @@ static const struct conv_tiles *path_tiles(void)
     switch (cpu_path()) {
     case CPU_AVX512_VNNI: return &conv_tiles_avx512_vnni;
     case CPU_AVX512: return &conv_tiles_avx512;
+    case CPU_AVX_VNNI: return &TILES_AVX_VNNI;
     default: return &TILES_AVX2;
     }
 }
@@ -951,8 +855,6 @@ AVX2_FN int conv_direct_forward_i16(const struct conv_shape *s, const int16_t *x
 
 /* ------------------------------------------------------------------ backward-weight */
 
-/* The 3 x 3 accumulators of a backward-weight tile, named (see fwd_tile_f32). */
-#define TILE9(X) X(0, 0) X(0, 1) X(0, 2) X(1, 0) X(1, 1) X(1, 2) X(2, 0) X(2, 1) X(2, 2)
 
 /* The full 3 x 3 f32 tile's loop over nv vectors of 8, in assembly (GCC reloaded operands
  * instead of keeping them in registers: 18 loads per 9 FMAs). acc[3*r + o] in and out. */
@@ -1122,148 +1024,21 @@ AVX2_INLINE void bww_tile_f32(const int mr, const int no, const float *gf, long 
 #undef STORE
 }
 
-/* The full 3 x 3 tile's loop over nv vectors of 16 in assembly: compiled from intrinsics, GCC
- * spilled accumulators (each madd needs a temporary). Per vector: 6 loads, 9 madds, 9 adds.
- * acc[3*r + o] (int32 lanes) are loaded, accumulated and stored back. */
-AVX2_FN static void bww_i16_loop_3x3(const int16_t *g0, const int16_t *g1, const int16_t *g2,
-                                     const int16_t *x0, const int16_t *x1, const int16_t *x2, long nv,
-                                     __m256i *acc)
-{
-    if (nv <= 0)
-        return;
-    long q = 0, end = nv * 32;
-    __asm__ volatile("vmovdqu 0(%[acc]), %%ymm0\n\t"
-            "vmovdqu 32(%[acc]), %%ymm1\n\t"
-            "vmovdqu 64(%[acc]), %%ymm2\n\t"
-            "vmovdqu 96(%[acc]), %%ymm3\n\t"
-            "vmovdqu 128(%[acc]), %%ymm4\n\t"
-            "vmovdqu 160(%[acc]), %%ymm5\n\t"
-            "vmovdqu 192(%[acc]), %%ymm6\n\t"
-            "vmovdqu 224(%[acc]), %%ymm7\n\t"
-            "vmovdqu 256(%[acc]), %%ymm8\n\t"
-            "1:\n\t"
-            "vmovdqu (%[g0],%[q]), %%ymm9\n\t"
-            "vmovdqu (%[g1],%[q]), %%ymm10\n\t"
-            "vmovdqu (%[g2],%[q]), %%ymm11\n\t"
-            "vmovdqu (%[x0],%[q]), %%ymm12\n\t"
-            "vpmaddwd %%ymm12, %%ymm9, %%ymm13\n\t"
-            "vpmaddwd %%ymm12, %%ymm10, %%ymm14\n\t"
-            "vpmaddwd %%ymm12, %%ymm11, %%ymm15\n\t"
-            "vmovdqu (%[x1],%[q]), %%ymm12\n\t"
-            "vpaddd %%ymm13, %%ymm0, %%ymm0\n\t"
-            "vpaddd %%ymm14, %%ymm3, %%ymm3\n\t"
-            "vpaddd %%ymm15, %%ymm6, %%ymm6\n\t"
-            "vpmaddwd %%ymm12, %%ymm9, %%ymm13\n\t"
-            "vpmaddwd %%ymm12, %%ymm10, %%ymm14\n\t"
-            "vpmaddwd %%ymm12, %%ymm11, %%ymm15\n\t"
-            "vmovdqu (%[x2],%[q]), %%ymm12\n\t"
-            "vpaddd %%ymm13, %%ymm1, %%ymm1\n\t"
-            "vpaddd %%ymm14, %%ymm4, %%ymm4\n\t"
-            "vpaddd %%ymm15, %%ymm7, %%ymm7\n\t"
-            "vpmaddwd %%ymm12, %%ymm9, %%ymm13\n\t"
-            "vpmaddwd %%ymm12, %%ymm10, %%ymm14\n\t"
-            "vpmaddwd %%ymm12, %%ymm11, %%ymm15\n\t"
-            "vpaddd %%ymm13, %%ymm2, %%ymm2\n\t"
-            "vpaddd %%ymm14, %%ymm5, %%ymm5\n\t"
-            "vpaddd %%ymm15, %%ymm8, %%ymm8\n\t"
-            "add $32, %[q]\n\t"
-            "cmp %[end], %[q]\n\t"
-            "jl 1b\n\t"
-            "vmovdqu %%ymm0, 0(%[acc])\n\t"
-            "vmovdqu %%ymm1, 32(%[acc])\n\t"
-            "vmovdqu %%ymm2, 64(%[acc])\n\t"
-            "vmovdqu %%ymm3, 96(%[acc])\n\t"
-            "vmovdqu %%ymm4, 128(%[acc])\n\t"
-            "vmovdqu %%ymm5, 160(%[acc])\n\t"
-            "vmovdqu %%ymm6, 192(%[acc])\n\t"
-            "vmovdqu %%ymm7, 224(%[acc])\n\t"
-            "vmovdqu %%ymm8, 256(%[acc])"
-            : [q] "+r"(q)
-            : [g0] "r"(g0), [g1] "r"(g1), [g2] "r"(g2), [x0] "r"(x0), [x1] "r"(x1), [x2] "r"(x2),
-              [end] "r"(end), [acc] "r"(acc)
-            : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8",
-              "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
-}
-
-/* i16: int32 lanes over q, widened every `steps` vectors of 16 (exact); out += the sums. */
-AVX2_INLINE void bww_tile_i16(const int mr, const int no, const int16_t *gf, long Lr, const int16_t *xc,
-                              const int *off, long len, long steps, int64_t *out)
-{
-#define DECL(r, o) __m256i a##r##o = _mm256_setzero_si256();
-#define STEP(r, o)                                                                               \
-    if (r < mr && o < no)                                                                        \
-        a##r##o = _mm256_add_epi32(a##r##o, _mm256_madd_epi16(g##r, x##o));
-#define STORE(r, o)                                                                              \
-    if (r < mr && o < no) {                                                                      \
-        __m256i v = _mm256_add_epi64(_mm256_cvtepi32_epi64(_mm256_castsi256_si128(a##r##o)),     \
-                                     _mm256_cvtepi32_epi64(_mm256_extracti128_si256(a##r##o, 1))); \
-        __m128i h = _mm_add_epi64(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));    \
-        out[r * TW + o] += _mm_cvtsi128_si64(h) + _mm_extract_epi64(h, 1);                      \
-    }
-    const int16_t *g0p = gf, *g1p = gf + (mr > 1 ? Lr : 0), *g2p = gf + (mr > 2 ? 2 * Lr : 0);
-    const int16_t *x0p = xc + off[0], *x1p = xc + off[no > 1 ? 1 : 0], *x2p = xc + off[no > 2 ? 2 : 0];
-    for (long q0 = 0; q0 < len; q0 += steps * 16) {
-        long q1 = q0 + steps * 16 < len ? q0 + steps * 16 : len;
-        TILE9(DECL)
-        if (mr >= 2 && no == 3) {   /* 2 rows: the third repeats the second, its sums are dropped */
-            __m256i acc[9] = {a00, a01, a02, a10, a11, a12, a20, a21, a22};
-            bww_i16_loop_3x3(g0p + q0, g1p + q0, (mr == 3 ? g2p : g1p) + q0, x0p + q0, x1p + q0, x2p + q0,
-                             (q1 - q0) / 16, acc);
-            a00 = acc[0]; a01 = acc[1]; a02 = acc[2];
-            a10 = acc[3]; a11 = acc[4]; a12 = acc[5];
-            a20 = acc[6]; a21 = acc[7]; a22 = acc[8];
-            q1 = q0;   /* done */
-        }
-        for (long q = q0; q < q1; q += 16) {
-            __m256i g0 = _mm256_loadu_si256((const __m256i *)(g0p + q));
-            __m256i g1 = _mm256_loadu_si256((const __m256i *)(g1p + q));
-            __m256i g2 = _mm256_loadu_si256((const __m256i *)(g2p + q));
-            __m256i x0 = _mm256_loadu_si256((const __m256i *)(x0p + q));
-            STEP(0, 0) STEP(1, 0) STEP(2, 0)
-            __m256i x1 = _mm256_loadu_si256((const __m256i *)(x1p + q));
-            STEP(0, 1) STEP(1, 1) STEP(2, 1)
-            __m256i x2 = _mm256_loadu_si256((const __m256i *)(x2p + q));
-            STEP(0, 2) STEP(1, 2) STEP(2, 2)
-        }
-        TILE9(STORE)
-    }
-#undef DECL
-#undef STEP
-#undef STORE
-}
-
 #define BWW(R, O)                                                                                \
     AVX2_FN static void bww_f32_##R##_##O(const float *gf, long Lr, const float *xc, const int *off, \
                                           long len, float *out)                                  \
     {                                                                                            \
         bww_tile_f32(R, O, gf, Lr, xc, off, len, out);                                           \
-    }                                                                                            \
-    AVX2_FN static void bww_i16_##R##_##O(const int16_t *gf, long Lr, const int16_t *xc,         \
-                                          const int *off, long len, long steps, int64_t *out)    \
-    {                                                                                            \
-        bww_tile_i16(R, O, gf, Lr, xc, off, len, steps, out);                                    \
     }
 BWW(1, 1) BWW(1, 2) BWW(1, 3)
 BWW(2, 1) BWW(2, 2) BWW(2, 3)
 BWW(3, 1) BWW(3, 2) BWW(3, 3)
 typedef void (*bww_f32_fn)(const float *, long, const float *, const int *, long, float *);
-typedef void (*bww_i16_fn)(const int16_t *, long, const int16_t *, const int *, long, long, int64_t *);
 static const bww_f32_fn BWW_F32[MRW + 1][TW + 1] = {
     {NULL, NULL, NULL, NULL},
     {NULL, bww_f32_1_1, bww_f32_1_2, bww_f32_1_3},
     {NULL, bww_f32_2_1, bww_f32_2_2, bww_f32_2_3},
     {NULL, bww_f32_3_1, bww_f32_3_2, bww_f32_3_3}};
-static const bww_i16_fn BWW_I16[MRW + 1][TW + 1] = {
-    {NULL, NULL, NULL, NULL},
-    {NULL, bww_i16_1_1, bww_i16_1_2, bww_i16_1_3},
-    {NULL, bww_i16_2_1, bww_i16_2_2, bww_i16_2_3},
-    {NULL, bww_i16_3_1, bww_i16_3_2, bww_i16_3_3}};
-
-static void bww_i16_avx2(int mr, int no, const int16_t *gf, long Lr, const int16_t *xc, const int *off,
-                         long len, long steps, int64_t *out)
-{
-    BWW_I16[mr][no](gf, Lr, xc, off, len, steps, out);
-}
 
 
 /* Backward-weight runs over several samples at once: their padded planes (stride P = hp*wp)
@@ -1532,3 +1307,4 @@ int conv_direct_backward_weight_i16(const struct conv_shape *s, const int16_t *x
 }
 
 #endif
+

@@ -1,7 +1,7 @@
 /* The register tiles of the direct convolution (conv_avx2.c runs the geometry, padding,
  * spills and dequantization; a tile only sums exact products). One set per dispatch path
- * (cpu.h): conv_avx2.c has the AVX2 tiles, conv_avx512.c and conv_avx512_vnni.c the AVX-512
- * ones. Every tile adds the same products in int32 lanes, so every set gives the same sums as
+ * (cpu.h): conv_avx2.c has the AVX2 tiles, conv_avx_vnni.c the AVX-VNNI integer ones (both from
+ * conv_avx2_tiles.h), conv_avx512.c and conv_avx512_vnni.c the AVX-512 ones. Every tile adds the same products in int32 lanes, so every set gives the same sums as
  * long as the caller's spill bounds hold (their wrap-around is the same too). */
 #ifndef E2_CONV_TILES_H
 #define E2_CONV_TILES_H
@@ -47,5 +47,11 @@ struct conv_tiles {
 };
 
 extern const struct conv_tiles conv_tiles_avx512, conv_tiles_avx512_vnni;
+
+/* The AVX-VNNI integer tiles (conv_avx_vnni.c); the path's float tile is AVX2's. */
+void conv_fwd_i16_avx_vnni(int mr, const int16_t *xb, long v1, long ps2, int ncp, const int *off2,
+                           int kk, const int32_t *wb, int32_t *acc);
+void conv_bww_i16_avx_vnni(int mr, int no, const int16_t *gf, long Lr, const int16_t *xc,
+                           const int *off, long len, long steps, int64_t *out);
 
 #endif

@@ -3,7 +3,10 @@
 
 #include <string.h>
 
-static const char *const NAMES[CPU_PATH_COUNT] = {"portable", "avx2", "avx512", "avx512-vnni"};
+static const char *const NAMES[CPU_PATH_COUNT] = {"portable", "avx2", "avx-vnni", "avx512",
+                                                  "avx512-vnni"};
+static const enum cpu_path BASES[CPU_PATH_COUNT] = {CPU_PORTABLE, CPU_PORTABLE, CPU_AVX2, CPU_AVX2,
+                                                    CPU_AVX512};
 
 static int chosen = -1;   /* -1: not yet chosen (the best supported path) */
 
@@ -18,6 +21,7 @@ int cpu_path_supported(enum cpu_path p)
     switch (p) {
     case CPU_PORTABLE: return 1;
     case CPU_AVX2: return avx2;
+    case CPU_AVX_VNNI: return avx2 && __builtin_cpu_supports("avxvnni");
     case CPU_AVX512: return avx512;
     case CPU_AVX512_VNNI: return avx512 && __builtin_cpu_supports("avx512vnni");
     default: return 0;
@@ -25,6 +29,11 @@ int cpu_path_supported(enum cpu_path p)
 #else
     return p == CPU_PORTABLE;
 #endif
+}
+
+enum cpu_path cpu_path_base(enum cpu_path p)
+{
+    return p >= CPU_PORTABLE && p < CPU_PATH_COUNT ? BASES[p] : CPU_PORTABLE;
 }
 
 enum cpu_path cpu_path(void)

@@ -13,8 +13,8 @@ static void test_unknown_name(void)
     CU_ASSERT_EQUAL_FATAL(options_of("bench resnet20 resnet999", &opts, &err), E2_OK);
     CU_ASSERT_EQUAL(cmd_bench(&opts, NULL, &err), E2_BAD_INPUT);
     CU_ASSERT_STRING_EQUAL(err.msg, "bench: unknown benchmark 'resnet999' (resnet20, resnet74, "
-                                    "resnet110, or a kernel path: portable, avx2, avx512, "
-                                    "avx512-vnni)");
+                                    "resnet110, or a kernel path: portable, avx2, avx-vnni, "
+                                    "avx512, avx512-vnni)");
 }
 
 int main(void)

@@ -2,8 +2,8 @@
  *
  *   e2sim bench [resnet20] [resnet74] [resnet110] [KERNELS] [--threads N]
  *
- * KERNELS (portable, avx2, avx512, avx512-vnni; cpu.h) lowers the kernel path from the best
- * one this CPU has, to compare paths on one machine. The first lines say which path ran.
+ * KERNELS (portable, avx2, avx-vnni, avx512, avx512-vnni; cpu.h) lowers the kernel path from the
+ * best one this CPU has, to compare paths on one machine. The first lines say which path ran.
  *
  * For each network: SMB training steps (forward, loss, backward, SGD with momentum) at batch
  * 128 on synthetic 32x32x3 input, in float32 and in fixed point 8/8/16 (8-bit activations and
@@ -164,7 +164,8 @@ static int bench_args(const struct e2_options *opts, struct e2_err *err)
             return e2_fail(err, E2_BAD_INPUT, "bench: this CPU cannot run the %s kernels", a);
         if (path < 0 && !known)
             return e2_fail(err, E2_BAD_INPUT, "bench: unknown benchmark '%s' (resnet20, resnet74, "
-                           "resnet110, or a kernel path: portable, avx2, avx512, avx512-vnni)", a);
+                           "resnet110, or a kernel path: portable, avx2, avx-vnni, avx512, "
+                           "avx512-vnni)", a);
     }
     return E2_OK;
 }

@@ -1,0 +1,30 @@
+/* AVX-VNNI integer conv tiles (path "avx-vnni", cpu.h): the AVX2 tiles of conv_avx2_tiles.h with
+ * the VEX form of vpdpwssd, for CPUs with AVX-VNNI but no AVX-512 (Alder Lake and later client
+ * parts; Zen 5 has both and takes the AVX-512 path). Compiled with -mavx2 -mfma -mavxvnni
+ * (kernels/CMakeLists.txt); called only when cpu_path() says the CPU has them. */
+#include "conv_tiles.h"
+
+#if defined(__x86_64__) && defined(__AVXVNNI__)
+#define TILE_FN
+#define TILE_INLINE static inline __attribute__((always_inline))
+#define DOT256(acc, a, b) _mm256_dpwssd_avx_epi32((acc), (a), (b))
+#define ASM_MUL(X, G, T, A) "%{vex%} vpdpwssd %%ymm" X ", %%ymm" G ", %%ymm" A "\n\t"
+#define ASM_ADD(T, A) ""
+#define TILE_ENTRY
+#define FWD_I16_TILE conv_fwd_i16_avx_vnni
+#define BWW_I16_TILE conv_bww_i16_avx_vnni
+#include "conv_avx2_tiles.h"
+#else
+/* never chosen off x86-64 (cpu.c) */
+void conv_fwd_i16_avx_vnni(int mr, const int16_t *xb, long v1, long ps2, int ncp, const int *off2,
+                           int kk, const int32_t *wb, int32_t *acc)
+{
+    (void)mr, (void)xb, (void)v1, (void)ps2, (void)ncp, (void)off2, (void)kk, (void)wb, (void)acc;
+}
+
+void conv_bww_i16_avx_vnni(int mr, int no, const int16_t *gf, long Lr, const int16_t *xc,
+                           const int *off, long len, long steps, int64_t *out)
+{
+    (void)mr, (void)no, (void)gf, (void)Lr, (void)xc, (void)off, (void)len, (void)steps, (void)out;
+}
+#endif
