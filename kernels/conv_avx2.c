@@ -683,8 +683,8 @@ static void pack_w_u8(const struct geom *g, const int16_t *w, int mr_max, int32_
 }
 
 static const struct conv_tiles TILES_AVX2 = {MRF, fwd_f32_avx2, MRI, fwd_i16_avx2, NULL, bww_i16_avx2, NULL};
-static const struct conv_tiles TILES_AVX_VNNI = {MRF, fwd_f32_avx2, MRI, conv_fwd_i16_avx_vnni, NULL,
-                                                 conv_bww_i16_avx_vnni, NULL};
+static const struct conv_tiles TILES_AVX_VNNI = {MRF, fwd_f32_avx2, MRI, conv_fwd_i16_avx_vnni,
+                                                 conv_fwd_u8_avx_vnni, conv_bww_i16_avx_vnni, NULL};
 
 /* The tiles of the dispatch path (cpu.h). */
 static const struct conv_tiles *path_tiles(void)

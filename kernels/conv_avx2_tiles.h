@@ -9,7 +9,10 @@
  *                          ymmA += madd(ymmG, ymmX) whole (VNNI),
  *   ASM_ADD(T, A)          second half: ymmA += ymmT (AVX2), or nothing (VNNI),
  *   TILE_ENTRY, FWD_I16_TILE, BWW_I16_TILE   the linkage and names of the two tiles it defines
- *                          (conv_fwd_i16_tile and conv_bww_i16_tile of conv_tiles.h).
+ *                          (conv_fwd_i16_tile and conv_bww_i16_tile of conv_tiles.h),
+ * and with VNNI also FWD_U8_TILE, the forward tile on quads of unsigned 8-bit codes, with
+ *   DOT256_U8(acc, a, b)   acc + the 4 products of unsigned bytes of a and signed bytes of b per
+ *                          lane (vpdpbusd), and ASM_DOT_U8(X, G, A) (ymmA += ymmX . ymmG).
  * Splitting the assembly step in two keeps the AVX2 instructions in the order they were tuned in
  * (three madds, then their three adds). */
 #include <immintrin.h>
@@ -29,103 +32,115 @@ enum {
 /* The 3 x 3 accumulators of a backward-weight tile, named. */
 #define TILE9(X) X(0, 0) X(0, 1) X(0, 2) X(1, 0) X(1, 1) X(1, 2) X(2, 0) X(2, 1) X(2, 2)
 
-/* The full 4-row i16 tile of a 3x3 conv in assembly, as the f32 ones (positions are channel
- * pairs, 4 bytes). Per channel pair: 18 loads of x, 36 broadcasts, 72 madds and 72 adds (AVX2) or 72 dot products (AVX-VNNI). acc[0..7]
- * in and out. */
-#define I16_ROW(W, R, A, B, T0, T1)                                                              \
+/* The full 4-row forward tile of a 3x3 conv in assembly, as the f32 ones (positions are channel
+ * pairs or byte quads, 4 bytes). Per position group: 18 loads of x, 36 broadcasts, and 72 madds
+ * and 72 adds (AVX2) or 72 dot products (VNNI). acc[0..7] in and out. ROW spells one tile row:
+ * broadcast its weight pair (quad) to ymm14, then add its products with the two x vectors
+ * (ymm12, ymm13) to accumulators A and B (T0, T1: free temporaries). */
+#define FWD_ROW_I16(W, R, A, B, T0, T1)                                                          \
     "vpbroadcastd 0+(" W "+4*" #R ")(%[w]), %%ymm14\n\t"                                         \
     ASM_MUL("12", "14", T0, A) ASM_MUL("13", "14", T1, B) ASM_ADD(T0, A) ASM_ADD(T1, B)
-#define I16_ROWS4(W)                                                                             \
-    I16_ROW(W, 0, "0", "1", "8", "9") I16_ROW(W, 1, "2", "3", "10", "11")                        \
-    I16_ROW(W, 2, "4", "5", "8", "9") I16_ROW(W, 3, "6", "7", "10", "11")
-#define I16_TAP(P, D, T)                                                                         \
+#define FWD_ROWS4(ROW, W)                                                                        \
+    ROW(W, 0, "0", "1", "8", "9") ROW(W, 1, "2", "3", "10", "11")                                \
+    ROW(W, 2, "4", "5", "8", "9") ROW(W, 3, "6", "7", "10", "11")
+#define FWD_TAP(ROW, P, D, T)                                                                    \
     "vmovdqu " D "(%[" P "]), %%ymm12\n\t"                                                       \
-    "vmovdqu " D "(%[" P "],%[v1]), %%ymm13\n\t" I16_ROWS4("(" T "*16)")
-#define I16_TAPS                                                                                 \
-    I16_TAP("p0", "0", "0") I16_TAP("p0", "4", "1") I16_TAP("p0", "8", "2")                     \
-    I16_TAP("p1", "0", "3") I16_TAP("p1", "4", "4") I16_TAP("p1", "8", "5")                     \
-    I16_TAP("p2", "0", "6") I16_TAP("p2", "4", "7") I16_TAP("p2", "8", "8")
+    "vmovdqu " D "(%[" P "],%[v1]), %%ymm13\n\t" FWD_ROWS4(ROW, "(" T "*16)")
+#define FWD_TAPS(ROW)                                                                            \
+    FWD_TAP(ROW, "p0", "0", "0") FWD_TAP(ROW, "p0", "4", "1") FWD_TAP(ROW, "p0", "8", "2")      \
+    FWD_TAP(ROW, "p1", "0", "3") FWD_TAP(ROW, "p1", "4", "4") FWD_TAP(ROW, "p1", "8", "5")      \
+    FWD_TAP(ROW, "p2", "0", "6") FWD_TAP(ROW, "p2", "4", "7") FWD_TAP(ROW, "p2", "8", "8")
+#define DEFINE_FWD_4X3X3(NAME, ROW)                                                              \
+    TILE_FN static void NAME(const int16_t *xb, long ps2, long v1, int ncp, long row2,           \
+                             const int32_t *wb, __m256i *acc)                                    \
+    {                                                                                            \
+        const int16_t *p0 = xb, *p1 = xb + row2, *p2 = xb + 2 * row2;                            \
+        long step = ps2 * 2, n = ncp, v1b = v1 * 4;                                              \
+        if (n <= 0)                                                                              \
+            return;                                                                              \
+        __asm__ volatile(ACC8(ACC_LOAD) "1:\n\t" FWD_TAPS(ROW)                                   \
+                         "add %[step], %[p0]\n\t"                                                \
+                         "add %[step], %[p1]\n\t"                                                \
+                         "add %[step], %[p2]\n\t"                                                \
+                         "add $144, %[w]\n\t"                                                    \
+                         "dec %[n]\n\t"                                                          \
+                         "jnz 1b\n\t" ACC8(ACC_STORE)                                            \
+                         : [p0] "+r"(p0), [p1] "+r"(p1), [p2] "+r"(p2), [w] "+r"(wb), [n] "+r"(n) \
+                         : [step] "r"(step), [v1] "r"(v1b), [acc] "r"(acc)                        \
+                         : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", \
+                           "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14");  \
+    }
 
-TILE_FN static void fwd_i16_4x3x3(const int16_t *xb, long ps2, long v1, int ncp, long row2,
-                                  const int32_t *wb, __m256i *acc)
-{
-    const int16_t *p0 = xb, *p1 = xb + row2, *p2 = xb + 2 * row2;
-    long step = ps2 * 2, n = ncp, v1b = v1 * 4;
-    if (n <= 0)
-        return;
-    __asm__ volatile(ACC8(ACC_LOAD) "1:\n\t" I16_TAPS
-                     "add %[step], %[p0]\n\t"
-                     "add %[step], %[p1]\n\t"
-                     "add %[step], %[p2]\n\t"
-                     "add $144, %[w]\n\t"
-                     "dec %[n]\n\t"
-                     "jnz 1b\n\t" ACC8(ACC_STORE)
-                     : [p0] "+r"(p0), [p1] "+r"(p1), [p2] "+r"(p2), [w] "+r"(wb), [n] "+r"(n)
-                     : [step] "r"(step), [v1] "r"(v1b), [acc] "r"(acc)
-                     : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",
-                       "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14");
-}
-
-/* int32 sums over channel pairs [0, ncp) of the tile: acc[2r], acc[2r+1] for row r. */
-TILE_INLINE void fwd_tile_i16(const int mr, const int16_t *xb, long v1, long ps2, int ncp,
-                              const int *off2, int kk, const int32_t *wb, __m256i *acc)
-{
-#define DECL(i) __m256i a##i##_0 = _mm256_setzero_si256(), a##i##_1 = _mm256_setzero_si256();
-#define STEP(i)                                                                                  \
+/* Forward tiles: PREFIX_tile sums over position groups [0, ncp) of the tile into acc[2r],
+ * acc[2r+1] for row r, with DOTOP(acc, x, w) (the full 4-row 3x3 case in FAST, assembly);
+ * ENTRY is the tile in the form of conv_tiles.h. */
+#define DEFINE_FWD(PREFIX, DOTOP, FAST, ENTRY)                                                   \
+    TILE_INLINE void PREFIX##_tile(const int mr, const int16_t *xb, long v1, long ps2, int ncp,  \
+                                   const int *off2, int kk, const int32_t *wb, __m256i *acc)     \
+    {                                                                                            \
+        if (mr == 4 && kk == 9 && off2[1] == 2 && off2[2] == 4 && off2[6] == 2 * off2[3] &&      \
+            off2[4] == off2[3] + 2) {                                                            \
+            for (int i = 0; i < 8; i++)                                                          \
+                acc[i] = _mm256_setzero_si256();                                                 \
+            FAST(xb, ps2, v1, ncp, off2[3], wb, acc);                                            \
+            return;                                                                              \
+        }                                                                                        \
+        ROWS4(FWD_DECL)                                                                          \
+        for (int cp = 0; cp < ncp; cp++, xb += ps2)                                              \
+            for (int t = 0; t < kk; t++, wb += mr) {                                             \
+                const int16_t *p = xb + off2[t];                                                 \
+                __m256i x0 = _mm256_loadu_si256((const __m256i *)p);                             \
+                __m256i x1 = _mm256_loadu_si256((const __m256i *)(p + 2 * v1));                  \
+                FWD_STEP(DOTOP, 0) FWD_STEP(DOTOP, 1) FWD_STEP(DOTOP, 2) FWD_STEP(DOTOP, 3)      \
+            }                                                                                    \
+        ROWS4(FWD_STORE)                                                                         \
+    }                                                                                            \
+    FWD_ROWS_FN(PREFIX, 1) FWD_ROWS_FN(PREFIX, 2) FWD_ROWS_FN(PREFIX, 3) FWD_ROWS_FN(PREFIX, 4)  \
+    TILE_ENTRY void ENTRY(int mr, const int16_t *xb, long v1, long ps2, int ncp, const int *off2, \
+                          int kk, const int32_t *wb, int32_t *acc)                               \
+    {                                                                                            \
+        typedef void (*rows_fn)(const int16_t *, long, long, int, const int *, int,              \
+                                const int32_t *, __m256i *);                                     \
+        static const rows_fn ROWS[MRI + 1] = {NULL, PREFIX##_1, PREFIX##_2, PREFIX##_3,          \
+                                              PREFIX##_4};                                       \
+        __m256i a[2 * MRI];                                                                      \
+        ROWS[mr](xb, v1, ps2, ncp, off2, kk, wb, a);                                             \
+        for (int i = 0; i < 2 * mr; i++)                                                         \
+            _mm256_store_si256((__m256i *)(acc + 8 * i), a[i]);                                  \
+    }
+/* Named accumulators, 2 per row, for rows below mr. */
+#define FWD_DECL(i) __m256i a##i##_0 = _mm256_setzero_si256(), a##i##_1 = _mm256_setzero_si256();
+#define FWD_STEP(DOTOP, i)                                                                       \
     if (i < mr) {                                                                                \
         __m256i wv = _mm256_set1_epi32(wb[i]);                                                   \
-        a##i##_0 = DOT256(a##i##_0, wv, x0);                                                     \
-        a##i##_1 = DOT256(a##i##_1, wv, x1);                                                     \
+        a##i##_0 = DOTOP(a##i##_0, x0, wv);                                                      \
+        a##i##_1 = DOTOP(a##i##_1, x1, wv);                                                      \
     }
-#define STORE(i)                                                                                 \
+#define FWD_STORE(i)                                                                             \
     if (i < mr) {                                                                                \
         acc[2 * i] = a##i##_0;                                                                   \
         acc[2 * i + 1] = a##i##_1;                                                               \
     }
-    if (mr == 4 && kk == 9 && off2[1] == 2 && off2[2] == 4 && off2[6] == 2 * off2[3] &&
-        off2[4] == off2[3] + 2) {
-        for (int i = 0; i < 8; i++)
-            acc[i] = _mm256_setzero_si256();
-        fwd_i16_4x3x3(xb, ps2, v1, ncp, off2[3], wb, acc);
-        return;
-    }
-    ROWS4(DECL)
-    for (int cp = 0; cp < ncp; cp++, xb += ps2)
-        for (int t = 0; t < kk; t++, wb += mr) {
-            const int16_t *p = xb + off2[t];
-            __m256i x0 = _mm256_loadu_si256((const __m256i *)p);
-            __m256i x1 = _mm256_loadu_si256((const __m256i *)(p + 2 * v1));
-            ROWS4(STEP)
-        }
-    ROWS4(STORE)
-#undef DECL
-#undef STEP
-#undef STORE
-}
-
-#define FWD_I16(R)                                                                               \
-    TILE_FN static void fwd_tile_i16_##R(const int16_t *xb, long v1, long ps2, int ncp,          \
-                                         const int *off2, int kk, const int32_t *wb, __m256i *acc) \
+#define FWD_ROWS_FN(PREFIX, R)                                                                   \
+    TILE_FN static void PREFIX##_##R(const int16_t *xb, long v1, long ps2, int ncp,              \
+                                     const int *off2, int kk, const int32_t *wb, __m256i *acc)   \
     {                                                                                            \
-        fwd_tile_i16(R, xb, v1, ps2, ncp, off2, kk, wb, acc);                                    \
+        PREFIX##_tile(R, xb, v1, ps2, ncp, off2, kk, wb, acc);                                   \
     }
-FWD_I16(1)
-FWD_I16(2)
-FWD_I16(3)
-FWD_I16(4)
-typedef void (*fwd_i16_fn)(const int16_t *, long, long, int, const int *, int, const int32_t *, __m256i *);
-static const fwd_i16_fn FWD_I16_ROWS[MRI + 1] = {NULL, fwd_tile_i16_1, fwd_tile_i16_2, fwd_tile_i16_3,
-                                                 fwd_tile_i16_4};
 
-/* The AVX2 forward tile in the form of conv_tiles.h. */
-TILE_ENTRY void FWD_I16_TILE(int mr, const int16_t *xb, long v1, long ps2, int ncp, const int *off2,
-                                 int kk, const int32_t *wb, int32_t *acc)
-{
-    __m256i a[2 * MRI];
-    FWD_I16_ROWS[mr](xb, v1, ps2, ncp, off2, kk, wb, a);
-    for (int i = 0; i < 2 * mr; i++)
-        _mm256_store_si256((__m256i *)(acc + 8 * i), a[i]);
-}
+/* Channel pairs of 16-bit codes: madd (or vpdpwssd) of the pair with the weight pair. */
+DEFINE_FWD_4X3X3(fwd_i16_4x3x3, FWD_ROW_I16)
+DEFINE_FWD(fwd_i16, DOT256, fwd_i16_4x3x3, FWD_I16_TILE)
+
+#ifdef FWD_U8_TILE
+/* Quads of unsigned 8-bit codes against quads of signed 8-bit weights (vpdpbusd: 4 byte products
+ * per lane; the caller takes this tile only where whole sums fit int32, as on avx512-vnni). */
+#define FWD_ROW_U8(W, R, A, B, T0, T1)                                                           \
+    "vpbroadcastd 0+(" W "+4*" #R ")(%[w]), %%ymm14\n\t"                                         \
+    ASM_DOT_U8("12", "14", A) ASM_DOT_U8("13", "14", B)
+DEFINE_FWD_4X3X3(fwd_u8_4x3x3, FWD_ROW_U8)
+DEFINE_FWD(fwd_u8, DOT256_U8, fwd_u8_4x3x3, FWD_U8_TILE)
+#endif
 
 /* The full 3 x 3 tile's loop over nv vectors of 16 in assembly: compiled from intrinsics, GCC
  * spilled accumulators (each madd needs a temporary). Per vector: 6 loads, 9 madds and 9 adds (AVX2) or 9 dot products (AVX-VNNI).

@@ -51,6 +51,8 @@ extern const struct conv_tiles conv_tiles_avx512, conv_tiles_avx512_vnni;
 /* The AVX-VNNI integer tiles (conv_avx_vnni.c); the path's float tile is AVX2's. */
 void conv_fwd_i16_avx_vnni(int mr, const int16_t *xb, long v1, long ps2, int ncp, const int *off2,
                            int kk, const int32_t *wb, int32_t *acc);
+void conv_fwd_u8_avx_vnni(int mr, const int16_t *xb, long v1, long ps2, int ncp, const int *off2,
+                          int kk, const int32_t *wb, int32_t *acc);
 void conv_bww_i16_avx_vnni(int mr, int no, const int16_t *gf, long Lr, const int16_t *xc,
                            const int *off, long len, long steps, int64_t *out);
 
