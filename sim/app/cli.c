@@ -18,7 +18,7 @@
 
 enum option_id {
     OPT_CONFIG, OPT_OUT, OPT_RESUME, OPT_SET, OPT_PRINT_CONFIG, OPT_THREADS, OPT_JOBS, OPT_SEED,
-    OPT_QUIET, OPT_HELP, OPT_VERSION, OPT_SHARD, OPT_POINT, OPT_TRACE, OPT_CONFIG_REFERENCE,
+    OPT_QUIET, OPT_HELP, OPT_VERSION, OPT_SHARD, OPT_POINT, OPT_TRACE, OPT_CONFIG_REFERENCE, OPT_ROUNDS,
 };
 
 struct option_row {
@@ -45,6 +45,7 @@ static const struct option_row option_rows[] = {
     {"point", 0, 1, RUN | REPLAY, OPT_POINT},
     {"trace", 0, 1, RUN, OPT_TRACE},
     {"config-reference", 0, 0, RUN, OPT_CONFIG_REFERENCE},
+    {"rounds", 0, 1, BENCH, OPT_ROUNDS},
 };
 
 static const char *const command_names[] = {
@@ -87,6 +88,8 @@ const char *cli_usage(void)
            "      --shard K/N       run only sweep points K-1, K-1+N, K-1+2N... (1 <= K <= N)\n"
            "      --point I         run only sweep point I (0-based)\n"
            "      --trace FILE      record the op trace of the run to FILE\n"
+           "      --rounds N        bench: measure each column N times, alternating, and give\n"
+           "                        medians (default 1)\n"
            "  -q, --quiet           no progress display and no summary\n"
            "  -h, --help            this help\n"
            "  -V, --version         print the version\n"
@@ -226,6 +229,12 @@ static int apply_option(const struct option_row *row, const char *arg, const cha
     case OPT_QUIET:
         opts->quiet = 1;
         return E2_OK;
+    case OPT_ROUNDS:
+        if (parse_count(value, 1, 100, &n))
+            return e2_fail(err, E2_BAD_INPUT, "%s %s: expected a round count from 1 to 100", arg,
+                           value);
+        opts->rounds = (int)n;
+        return E2_OK;
     case OPT_HELP:
         opts->command = E2_CMD_HELP;
         return E2_OK;
@@ -294,6 +303,7 @@ int cli_parse(int argc, char **argv, struct e2_options *opts, struct e2_err *err
     opts->jobs = 1;
     opts->shard_index = opts->shard_count = 1;
     opts->point = -1;
+    opts->rounds = 1;
     int i = 1;
     if (argc > 1 && argv[1][0] != '-') {
         for (int c = E2_CMD_REPLAY; c <= E2_CMD_EXPORT_ERT; c++)

@@ -41,6 +41,7 @@ struct e2_options {
     int shard_index, shard_count;       /* --shard K/N: 1 <= K <= N; default 1/1 */
     long point;                         /* --point I: run only sweep point I (-1 = all) */
     const char *trace;                  /* --trace FILE: record the op trace (NULL = none) */
+    int rounds;                         /* --rounds N: bench measurements per column (default 1) */
     const char *args[CLI_MAX_ARGS];     /* positional: replay's TRACE, merge's DIRs, bench's names */
     int nargs;
     char seed_set[40];                  /* storage for "seed=N" made from --seed N */

@@ -1,6 +1,6 @@
 /* e2sim bench: training throughput of the engine, next to PyTorch on the same machine.
  *
- *   e2sim bench [resnet20] [resnet74] [resnet110] [KERNELS] [--threads N]
+ *   e2sim bench [resnet20] [resnet74] [resnet110] [KERNELS] [--threads N] [--rounds N]
  *
  * KERNELS (portable, avx2, avx-vnni, avx512, avx512-vnni; cpu.h) lowers the kernel path from the
  * best one this CPU has, to compare paths on one machine. The first lines say which path ran.
@@ -10,7 +10,9 @@
  * weights, 16-bit gradients); one warm-up step, then BENCH_STEPS timed steps; images/s of the
  * median step. No op records are emitted (the engine alone). PyTorch's figure comes from
  * bench/torch_resnet.py (in the source tree) run by /usr/bin/python3 with
- * the same step count, when torch is importable; otherwise "not measured". */
+ * the same step count, when torch is importable; otherwise "not measured". On a shared machine
+ * the speed moves from minute to minute: --rounds N measures every column N times, alternating
+ * between the engines, and prints medians (the ratios as medians of each round's ratio). */
 #define _GNU_SOURCE   /* popen */
 #include <math.h>
 #include <omp.h>
@@ -32,6 +34,7 @@
 #define BENCH_STEPS 5
 #define BENCH_SIZE 32
 #define BENCH_CLASSES 10
+#define BENCH_MAX_ROUNDS 100   /* --rounds (cli.c allows 1..100) */
 
 struct bench_case {
     const char *name;
@@ -48,6 +51,14 @@ static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
+}
+
+static int cmp_nan_last(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    if (isnan(x) || isnan(y))
+        return isnan(x) - isnan(y);
+    return cmp_double(a, b);
 }
 
 /* Images/s of the median of BENCH_STEPS training steps (after one warm-up). */
@@ -178,18 +189,74 @@ static void format_rate(char *buf, size_t size, double v)
         snprintf(buf, size, "%.1f", v);
 }
 
+/* The median of n values (n <= BENCH_MAX_ROUNDS; NaN values count as the largest). */
+static double median_of(const double *v, int n)
+{
+    double s[BENCH_MAX_ROUNDS];
+    memcpy(s, v, sizeof(double) * (size_t)n);
+    qsort(s, (size_t)n, sizeof s[0], cmp_nan_last);
+    return n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
+}
+
+/* One network's row: `rounds` rounds, each e2sim float, PyTorch float, e2sim fixed, PyTorch fake
+ * quantization in turn, so that each ratio compares measurements a few seconds apart. Prints the
+ * medians over rounds; the ratios are medians of the per-round ratios. */
+static int bench_network(size_t k, int rounds, int torch, struct e2_err *err)
+{
+    const struct bench_case *c = &CASES[k];   /* float; CASES[k + 1]: fixed */
+    double ours[2][BENCH_MAX_ROUNDS], theirs[2][BENCH_MAX_ROUNDS], ratio[2][BENCH_MAX_ROUNDS];
+    size_t mem[2] = {0, 0};
+    for (int r = 0; r < rounds; r++)
+        for (int f = 0; f < 2; f++) {
+            size_t m = 0;
+            int rc = bench_engine(&CASES[k + f], &ours[f][r], &m, err);
+            if (rc != E2_OK)
+                return rc;
+            mem[f] = m > mem[f] ? m : mem[f];
+            theirs[f][r] = torch ? bench_torch(&CASES[k + f]) : NAN;
+        }
+    for (int r = 0; r < rounds; r++)
+        for (int f = 0; f < 2; f++)
+            ratio[f][r] = ours[f][r] / theirs[0][r];   /* both over PyTorch float32 */
+    double e0 = median_of(ours[0], rounds), e1 = median_of(ours[1], rounds);
+    double t0v = median_of(theirs[0], rounds), t1v = median_of(theirs[1], rounds);
+    char t0[32], t1[32], r0[32] = "-", r1[32] = "-";
+    format_rate(t0, sizeof t0, t0v);
+    format_rate(t1, sizeof t1, t1v);
+    if (!isnan(t0v)) {
+        snprintf(r1, sizeof r1, "%.2fx", median_of(ratio[1], rounds));
+        snprintf(r0, sizeof r0, "%.2fx", median_of(ratio[0], rounds));
+    }
+    printf("%-10s %10.1f %10.1f %12s %12s %9s %9s %8.0f MB\n", c->name, e0, e1, t0, t1, r1, r0,
+           (double)(mem[0] > mem[1] ? mem[0] : mem[1]) / 1048576.0);
+    if (rounds > 1 && !isnan(t0v)) {
+        printf("%-10s fixed/f32 by round:", "");
+        for (int r = 0; r < rounds; r++)
+            printf(" %.2fx", ratio[1][r]);
+        printf("\n");
+    }
+    fflush(stdout);
+    return E2_OK;
+}
+
 int cmd_bench(const struct e2_options *opts, const struct e2_config *cfg, struct e2_err *err)
 {
     (void)cfg;
     int rc = bench_args(opts, err);
     if (rc != E2_OK)
         return rc;
+    int rounds = opts && opts->rounds > 0 ? opts->rounds : 1;
+    if (rounds > BENCH_MAX_ROUNDS)
+        return e2_fail(err, E2_BAD_INPUT, "bench: --rounds %d: at most %d", rounds,
+                       BENCH_MAX_ROUNDS);
     train_flush_denormals();
     int torch = torch_available();
     printf("e2sim bench: SMB training images/s, batch %d, synthetic %dx%dx3 input, %d threads, "
-           "median of %d steps after 1 warm-up\n", BENCH_BATCH, BENCH_SIZE, BENCH_SIZE,
+           "median of %d steps after 1 warm-up", BENCH_BATCH, BENCH_SIZE, BENCH_SIZE,
            omp_get_max_threads(), BENCH_STEPS);
-    printf("kernels: %s (conv), %s (gemm); the CPU has:", cpu_path_name(cpu_path()),
+    if (rounds > 1)
+        printf("; medians of %d alternating rounds", rounds);
+    printf("\nkernels: %s (conv), %s (gemm); the CPU has:", cpu_path_name(cpu_path()),
            gemm_impl_name());
     for (int p = 0; p < CPU_PATH_COUNT; p++)
         if (cpu_path_supported((enum cpu_path)p))
@@ -198,28 +265,11 @@ int cmd_bench(const struct e2_options *opts, const struct e2_config *cfg, struct
            "torch f32", "torch fq", "fixed/f32", "f32/f32", "net memory");
     fflush(stdout);
     for (size_t k = 0; k < sizeof CASES / sizeof CASES[0]; k += 2) {
-        const struct bench_case *c = &CASES[k];   /* float; CASES[k + 1]: fixed */
-        if (!selected(opts, c->name, c->depth != 110))
+        if (!selected(opts, CASES[k].name, CASES[k].depth != 110))
             continue;
-        double ours[2], theirs[2] = {NAN, NAN};
-        size_t mem[2];
-        for (int f = 0; f < 2; f++) {
-            rc = bench_engine(&CASES[k + f], &ours[f], &mem[f], err);
-            if (rc != E2_OK)
-                return rc;
-            if (torch)
-                theirs[f] = bench_torch(&CASES[k + f]);
-        }
-        char t0[32], t1[32], r0[32] = "-", r1[32] = "-";
-        format_rate(t0, sizeof t0, theirs[0]);
-        format_rate(t1, sizeof t1, theirs[1]);
-        if (!isnan(theirs[0])) {
-            snprintf(r1, sizeof r1, "%.2fx", ours[1] / theirs[0]);
-            snprintf(r0, sizeof r0, "%.2fx", ours[0] / theirs[0]);
-        }
-        printf("%-10s %10.1f %10.1f %12s %12s %9s %9s %8.0f MB\n", c->name, ours[0], ours[1], t0, t1,
-               r1, r0, (double)(mem[0] > mem[1] ? mem[0] : mem[1]) / 1048576.0);
-        fflush(stdout);
+        rc = bench_network(k, rounds, torch, err);
+        if (rc != E2_OK)
+            return rc;
     }
     if (!torch)
         printf("PyTorch: not measured (needs /usr/bin/python3 with torch and "
