@@ -50,6 +50,9 @@ int cmd_replay(const struct e2_options *opts, const struct e2_config *hw, struct
     if (rc == E2_OK)
         rc = report_write(dir, &r, err);
     progress_clear(&progress);
+    /* a refused trace leaves no empty folder behind: the same command runs once it is fixed */
+    if (rc == E2_BAD_INPUT && !opts->resume)
+        out_discard_unstarted(dir);
     if (rc == E2_OK && !opts->quiet) {
         printf("replayed %s on '%s': %.9g J", trace, hw->name, (double)r.total_fj * 1e-15);
         if (r.baseline_fp32_fj)
