@@ -29,6 +29,8 @@ int cmd_replay(const struct e2_options *opts, const struct e2_config *hw, struct
     char dir[OUT_PATH_MAX];
     int rc = opts->out_dir ? out_prepare_dir(opts->out_dir, opts->resume, err)
                            : out_create_default_dir(hw->name, dir, sizeof dir, err);
+    if (rc == E2_OK && opts->resume)
+        rc = out_check_resume(opts->out_dir, OUT_KIND_RERUN, err);
     if (rc)
         return rc;
     if (opts->out_dir)
