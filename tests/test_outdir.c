@@ -66,6 +66,9 @@ static void test_prepare_dir(void)
     CU_ASSERT_EQUAL(out_write_atomic(file, "x", 1, &err), E2_OK);
     CU_ASSERT_EQUAL(out_prepare_dir(file, 1, &err), E2_BAD_INPUT);
     CU_ASSERT(strstr(err.msg, "not a folder") != NULL);
+    path_of(dir, sizeof dir, "plain-file/sub");   /* under a file: the user's path, exit 2 */
+    CU_ASSERT_EQUAL(out_prepare_dir(dir, 0, &err), E2_BAD_INPUT);
+    CU_ASSERT(strstr(err.msg, "plain-file/sub': Not a directory") != NULL);
     CU_ASSERT_EQUAL(out_prepare_dir("", 0, &err), E2_BAD_INPUT);
 }
 

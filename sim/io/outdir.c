@@ -78,14 +78,14 @@ static int make_dirs(const char *dir, int may_exist, struct e2_err *err)
             continue;
         *p = 0;
         if (mkdir(path, 0777) != 0 && errno != EEXIST)
-            return e2_fail(err, E2_FAILURE, "cannot create folder '%s': %s", path,
+            return e2_fail(err, e2_path_status(errno), "cannot create folder '%s': %s", path,
                            strerror(errno));
         *p = '/';
     }
     if (mkdir(path, 0777) == 0)
         return E2_OK;
     if (errno != EEXIST)
-        return e2_fail(err, E2_FAILURE, "cannot create output folder '%s': %s", path,
+        return e2_fail(err, e2_path_status(errno), "cannot create output folder '%s': %s", path,
                        strerror(errno));
     struct stat st;
     if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
