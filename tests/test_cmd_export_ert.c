@@ -5,6 +5,7 @@
 #include "testutil.h"
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli_args.h"
@@ -40,11 +41,19 @@ static void test_out_file_is_the_table(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(want, "ERT"));
     free(got);
     free(want);
-    /* a folder that does not exist: a failure, and nothing written */
+    /* a folder that does not exist: bad input, and nothing written */
     path_of(path, sizeof path, "missing/table.yaml");
     opts.out_dir = path;
-    CU_ASSERT_EQUAL(cmd_export_ert(&opts, cfg, &err), E2_FAILURE);
+    CU_ASSERT_EQUAL(cmd_export_ert(&opts, cfg, &err), E2_BAD_INPUT);
+    CU_ASSERT(strstr(err.msg, "missing/table.yaml: cannot write in folder") != NULL);
     CU_ASSERT_NOT_EQUAL(access(path, F_OK), 0);
+    /* a FIFO (as /dev/null or /dev/stdout would be) stays one: the rename replaced it */
+    path_of(path, sizeof path, "fifo");
+    CU_ASSERT_FATAL(mkfifo(path, 0644) == 0);
+    CU_ASSERT_EQUAL(cmd_export_ert(&opts, cfg, &err), E2_BAD_INPUT);
+    CU_ASSERT(strstr(err.msg, "fifo: exists and is not a regular file") != NULL);
+    struct stat st;
+    CU_ASSERT(stat(path, &st) == 0 && S_ISFIFO(st.st_mode));
     free(cfg);
 }
 

@@ -1,9 +1,12 @@
 /* Tests of sim/app/cmd_sweep.c: the command line translated into the workers' argv (lead
  * words, --config, every --set in order, --quiet, the cores shared between --jobs workers or
  * --threads), and the errors it gives before anything runs. */
+#define _DEFAULT_SOURCE   /* mkdtemp */
 #include "cunit_main.h"
+#include "testutil.h"
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli_args.h"
 #include "commands.h"
@@ -74,6 +77,33 @@ static void test_command_errors(void)
     free(cfg);
 }
 
+/* A sweep resumed in a training run's folder is refused before its config.yaml is replaced or
+ * points/ made there. */
+static void test_resume_in_run_folder(void)
+{
+    char dir[512], words[1024], path[600];
+    struct e2_options opts;
+    struct e2_err err = {""};
+    struct e2_config *cfg = calloc(1, sizeof *cfg);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+    CU_ASSERT_EQUAL_FATAL(tmpdir_create("cmd_sweep"), 0);
+    folder_with_file("run", "config.yaml", "name: kept\n", dir, sizeof dir);
+    write_file("run/checkpoint.e2ck", "x");
+    snprintf(words, sizeof words, "--config s.yaml --out %s --resume -q", dir);
+    CU_ASSERT_EQUAL_FATAL(options_of(words, &opts, &err), E2_OK);
+    CU_ASSERT_EQUAL(cmd_sweep(&opts, cfg, &err), E2_BAD_INPUT);
+    CU_ASSERT(strstr(err.msg, "run/checkpoint.e2ck: --resume of a sweep in a folder that holds "
+                              "a training run's checkpoint") != NULL);
+    snprintf(path, sizeof path, "%s/config.yaml", dir);
+    char *kept = read_text(path);
+    CU_ASSERT(kept && strcmp(kept, "name: kept\n") == 0);
+    free(kept);
+    snprintf(path, sizeof path, "%s/points", dir);
+    CU_ASSERT_NOT_EQUAL(access(path, F_OK), 0);
+    tmpdir_remove();
+    free(cfg);
+}
+
 int main(void)
 {
     CU_TestInfo tests[] = {
@@ -81,6 +111,7 @@ int main(void)
         {"worker argv of a replay sweep", test_worker_argv_replay_lead},
         {"worker threads", test_worker_threads},
         {"errors before anything runs", test_command_errors},
+        {"a sweep resumed in a run's folder", test_resume_in_run_folder},
         CU_TEST_INFO_NULL,
     };
     return cunit_run("cmd_sweep", NULL, NULL, tests);

@@ -66,6 +66,9 @@ static void test_prepare_dir(void)
     CU_ASSERT_EQUAL(out_write_atomic(file, "x", 1, &err), E2_OK);
     CU_ASSERT_EQUAL(out_prepare_dir(file, 1, &err), E2_BAD_INPUT);
     CU_ASSERT(strstr(err.msg, "not a folder") != NULL);
+    path_of(dir, sizeof dir, "plain-file/sub");   /* under a file: the user's path, exit 2 */
+    CU_ASSERT_EQUAL(out_prepare_dir(dir, 0, &err), E2_BAD_INPUT);
+    CU_ASSERT(strstr(err.msg, "plain-file/sub': Not a directory") != NULL);
     CU_ASSERT_EQUAL(out_prepare_dir("", 0, &err), E2_BAD_INPUT);
 }
 
@@ -272,6 +275,38 @@ static void test_append_lines(void)
                     E2_FAILURE);
 }
 
+/* Which resumes each kind of folder refuses; the error names the file that shows its kind. */
+static void test_resume_kind(void)
+{
+    char train[512], rerun[512], sweep[512], empty[512], points[600];
+    struct e2_err err = {""};
+    folder_with_file("k-train", "checkpoint.e2ck", "x", train, sizeof train);
+    write_file("k-train/report.json", "{}");
+    folder_with_file("k-rerun", "report.json", "{}", rerun, sizeof rerun);
+    folder_with_file("k-sweep", "config.yaml", "name: s\n", sweep, sizeof sweep);
+    snprintf(points, sizeof points, "%s/points", sweep);
+    CU_ASSERT_FATAL(mkdir(points, 0755) == 0);
+    folder_with_file("k-empty", "config.yaml", "name: e\n", empty, sizeof empty);
+    for (int k = OUT_KIND_TRAIN; k <= OUT_KIND_SWEEP; k++)
+        CU_ASSERT_EQUAL(out_check_resume(empty, k, &err), E2_OK);   /* killed before results */
+    CU_ASSERT_EQUAL(out_check_resume(train, OUT_KIND_TRAIN, &err), E2_OK);
+    CU_ASSERT_EQUAL(out_check_resume(rerun, OUT_KIND_RERUN, &err), E2_OK);
+    CU_ASSERT_EQUAL(out_check_resume(sweep, OUT_KIND_SWEEP, &err), E2_OK);
+
+    CU_ASSERT_EQUAL(out_check_resume(train, OUT_KIND_RERUN, &err), E2_BAD_INPUT);
+    CU_ASSERT(strstr(err.msg, "k-train/checkpoint.e2ck: --resume of an energy-only run") != NULL);
+    CU_ASSERT_EQUAL(out_check_resume(train, OUT_KIND_SWEEP, &err), E2_BAD_INPUT);
+    CU_ASSERT(strstr(err.msg, "k-train/checkpoint.e2ck: --resume of a sweep") != NULL);
+    CU_ASSERT_EQUAL(out_check_resume(rerun, OUT_KIND_TRAIN, &err), E2_BAD_INPUT);
+    CU_ASSERT(strstr(err.msg, "k-rerun/report.json: --resume of a training run") != NULL);
+    CU_ASSERT_EQUAL(out_check_resume(rerun, OUT_KIND_SWEEP, &err), E2_BAD_INPUT);
+    CU_ASSERT_EQUAL(out_check_resume(sweep, OUT_KIND_TRAIN, &err), E2_BAD_INPUT);
+    CU_ASSERT(strstr(err.msg, "k-sweep/points: --resume of a training run") != NULL);
+    write_file("k-sweep/sweep.jsonl", "");
+    CU_ASSERT_EQUAL(out_check_resume(sweep, OUT_KIND_RERUN, &err), E2_BAD_INPUT);
+    CU_ASSERT(strstr(err.msg, "k-sweep/sweep.jsonl: --resume of an energy-only run") != NULL);
+}
+
 static int suite_init(void) { return tmpdir_create("outdir"); }
 
 int main(void)
@@ -284,6 +319,7 @@ int main(void)
         { "atomic whole-file writes", test_atomic_write },
         { "a killed writer's temporaries are removed", test_stale_temporaries },
         { "atomic line appends", test_append_lines },
+        { "a resume refuses another kind's folder", test_resume_kind },
         CU_TEST_INFO_NULL,
     };
     return cunit_run("outdir", suite_init, tmpdir_remove, tests);

@@ -262,6 +262,8 @@ static void test_command_line(void)
     char *text = read_text(errfile);
     CU_ASSERT_PTR_NOT_NULL(text && strstr(text, "bad.e2t: byte offset 0: not an e2sim trace"));
     free(text);
+    snprintf(path, sizeof path, "%s/bad", dir);
+    CU_ASSERT_NOT_EQUAL(access(path, F_OK), 0);   /* no empty folder left to block a rerun */
     CU_ASSERT_EQUAL(sh("'" E2SIM_BINARY "' replay --config '%s' --out '%s/none' 2>/dev/null%s",
                        hw, dir, ""), 2);
 

@@ -108,6 +108,9 @@ static void test_dedup(void)
                   "differ: point 2 appears twice with different values or results");
     dedup_refused("two", LINE(0, "h", 0.5, "a") "\n" LINE(1, "g", 0.5, "a") "\n",
                   "two: points 0 and 1 come from different sweeps (config hash h vs g)");
+    /* one point of two sweeps (e2sim merge of two sweeps' folders) */
+    dedup_refused("both", LINE(0, "h", 0.5, "a") "\n" LINE(0, "g", 0.6, "a") "\n",
+                  "both: points 0 and 0 come from different sweeps (config hash h vs g)");
     /* a conflict after an identical pair: every row left is freed once */
     CU_ASSERT_EQUAL(dedup("later", LINE(0, "h", 0.5, "a") "\n" LINE(0, "h", 0.5, "b") "\n"
                           LINE(1, "h", 0.5, "a") "\n" LINE(1, "h", 0.7, "a") "\n"

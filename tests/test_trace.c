@@ -475,8 +475,13 @@ static void test_written_atomically(void)
     trace_abort(t);
     CU_ASSERT_EQUAL(access(tmp, F_OK), -1);
     CU_ASSERT_EQUAL(access(path, F_OK), -1);
-    CU_ASSERT_EQUAL(trace_create("/nonexistent/x.e2t", &h, &t, &err), E2_FAILURE);
-    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "/nonexistent/x.e2t"));
+    /* a path that cannot hold the trace is the user's to fix (exit status 2), said at once */
+    CU_ASSERT_EQUAL(trace_create("/nonexistent/x.e2t", &h, &t, &err), E2_BAD_INPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "/nonexistent/x.e2t: cannot create"));
+    CU_ASSERT_EQUAL(trace_create(dir, &h, &t, &err), E2_BAD_INPUT);   /* a folder */
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "exists and is not a regular file"));
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", dir, (long)getpid());
+    CU_ASSERT_EQUAL(access(tmp, F_OK), -1);
 }
 
 /* Every sample trace shipped in traces/ reads back intact (checksums, totals, trailer). */

@@ -29,6 +29,8 @@ int cmd_replay(const struct e2_options *opts, const struct e2_config *hw, struct
     char dir[OUT_PATH_MAX];
     int rc = opts->out_dir ? out_prepare_dir(opts->out_dir, opts->resume, err)
                            : out_create_default_dir(hw->name, dir, sizeof dir, err);
+    if (rc == E2_OK && opts->resume)
+        rc = out_check_resume(opts->out_dir, OUT_KIND_RERUN, err);
     if (rc)
         return rc;
     if (opts->out_dir)
@@ -50,6 +52,9 @@ int cmd_replay(const struct e2_options *opts, const struct e2_config *hw, struct
     if (rc == E2_OK)
         rc = report_write(dir, &r, err);
     progress_clear(&progress);
+    /* a refused trace leaves no empty folder behind: the same command runs once it is fixed */
+    if (rc == E2_BAD_INPUT && !opts->resume)
+        out_discard_unstarted(dir);
     if (rc == E2_OK && !opts->quiet) {
         printf("replayed %s on '%s': %.9g J", trace, hw->name, (double)r.total_fj * 1e-15);
         if (r.baseline_fp32_fj)

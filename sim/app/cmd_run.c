@@ -12,12 +12,14 @@ typedef int (*run_fn)(const struct run_options *o, const struct e2_config *cfg,
 /* Prepare the output folder, run, and when a fresh run refuses its input remove the folder it
  * made, so the same command runs again once the input is fixed. */
 static int run_in_folder(const struct e2_options *opts, const struct e2_config *cfg, run_fn run,
-                         struct e2_err *err)
+                         enum out_kind kind, struct e2_err *err)
 {
     char dir[OUT_PATH_MAX];
     int rc;
     if (opts->out_dir) {
         rc = out_prepare_dir(opts->out_dir, opts->resume, err);
+        if (rc == E2_OK && opts->resume)
+            rc = out_check_resume(opts->out_dir, kind, err);
         snprintf(dir, sizeof dir, "%s", opts->out_dir);
     } else if (opts->resume) {
         return e2_fail(err, E2_BAD_INPUT, "--resume needs --out DIR (the run to continue)");
@@ -35,11 +37,11 @@ static int run_in_folder(const struct e2_options *opts, const struct e2_config *
 
 int cmd_run(const struct e2_options *opts, const struct e2_config *cfg, struct e2_err *err)
 {
-    return run_in_folder(opts, cfg, run_train, err);
+    return run_in_folder(opts, cfg, run_train, OUT_KIND_TRAIN, err);
 }
 
 int cmd_energy_only(const struct e2_options *opts, const struct e2_config *cfg,
                     struct e2_err *err)
 {
-    return run_in_folder(opts, cfg, run_energy_only, err);
+    return run_in_folder(opts, cfg, run_energy_only, OUT_KIND_RERUN, err);
 }

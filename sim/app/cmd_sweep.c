@@ -53,6 +53,8 @@ int sweep_command(const struct e2_options *opts, const struct e2_config *cfg,
         return e2_fail(err, E2_FAILURE, "out of memory");
     if (opts->out_dir) {
         rc = out_prepare_dir(opts->out_dir, opts->resume, err);
+        if (rc == E2_OK && opts->resume)
+            rc = out_check_resume(opts->out_dir, OUT_KIND_SWEEP, err);
         snprintf(dir, sizeof dir, "%s", opts->out_dir);
     } else {
         rc = out_create_default_dir(cfg->name, dir, sizeof dir, err);

@@ -181,6 +181,24 @@ static int add_file(const struct e2_config *cfg, struct calibrate *c, const char
     return rc;
 }
 
+/* The fit needs at least as many fitted measurements as free coefficients: said here, at
+ * calibration.measurements, before any output folder is made. */
+static int check_enough(const struct e2_config *cfg, const struct calibrate *c,
+                        struct e2_err *err)
+{
+    int fitted = 0;
+    for (int i = 0; i < c->n; i++)
+        fitted += c->pt[i].fitted;
+    if (fitted >= c->np)
+        return E2_OK;
+    struct measured_place at;
+    int found = measured_find_place(cfg->source, "calibration.measurements", -1, &at) == 0;
+    return e2_fail(err, E2_BAD_INPUT, "%s:%d:%d: calibration.measurements hold %d "
+                   "measurement(s), which cannot determine %d free coefficient(s) "
+                   "(calibration.free)", cfg->source, found ? at.line : 1, found ? at.col : 1,
+                   fitted, c->np);
+}
+
 int calibrate_open(const struct e2_config *cfg, struct calibrate *c, struct e2_err *err)
 {
     memset(c, 0, sizeof *c);
@@ -202,6 +220,8 @@ int calibrate_open(const struct e2_config *cfg, struct calibrate *c, struct e2_e
         rc = add_file(base, c, k->measurements.v[i], 1, err);
     for (int i = 0; rc == E2_OK && i < k->holdout.n; i++)
         rc = add_file(base, c, k->holdout.v[i], 0, err);
+    if (rc == E2_OK)
+        rc = check_enough(cfg, c, err);
     if (rc != E2_OK)
         calibrate_close(c);
     return rc;
@@ -674,6 +694,9 @@ int calibrate_run(const struct calibrate_options *o, const struct e2_config *cfg
     }
     if (rc == E2_OK)
         rc = write_outputs(o, &c, &r, dir, err);
+    /* input refused during the fit: no empty folder left to block the same command */
+    if (rc == E2_BAD_INPUT && !o->resume)
+        out_discard_unstarted(dir);
     free(fit_idx), free(all), free(res), free(r.sim), free(r.loo), free(r.loo_ok);
     calibrate_close(&c);
     return rc;

@@ -78,14 +78,14 @@ static int make_dirs(const char *dir, int may_exist, struct e2_err *err)
             continue;
         *p = 0;
         if (mkdir(path, 0777) != 0 && errno != EEXIST)
-            return e2_fail(err, E2_FAILURE, "cannot create folder '%s': %s", path,
+            return e2_fail(err, e2_path_status(errno), "cannot create folder '%s': %s", path,
                            strerror(errno));
         *p = '/';
     }
     if (mkdir(path, 0777) == 0)
         return E2_OK;
     if (errno != EEXIST)
-        return e2_fail(err, E2_FAILURE, "cannot create output folder '%s': %s", path,
+        return e2_fail(err, e2_path_status(errno), "cannot create output folder '%s': %s", path,
                        strerror(errno));
     struct stat st;
     if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
@@ -102,6 +102,40 @@ int out_prepare_dir(const char *dir, int resume, struct e2_err *err)
 {
     int rc = make_dirs(dir, resume, err);
     return rc == E2_OK ? lock_dir(dir, err) : rc;
+}
+
+static int holds(const char *dir, const char *name)
+{
+    char path[OUT_PATH_MAX];
+    return snprintf(path, sizeof path, "%s/%s", dir, name) < (int)sizeof path &&
+           access(path, F_OK) == 0;
+}
+
+int out_check_resume(const char *dir, enum out_kind kind, struct e2_err *err)
+{
+    static const char *const resumed[] = {
+        [OUT_KIND_TRAIN] = "a training run",
+        [OUT_KIND_RERUN] = "an energy-only run or a replay",
+        [OUT_KIND_SWEEP] = "a sweep",
+    };
+    const char *file = NULL, *what = NULL;
+    int ckpt = holds(dir, "checkpoint.e2ck");
+    if (kind != OUT_KIND_SWEEP && holds(dir, "sweep.jsonl"))
+        file = "sweep.jsonl", what = "a sweep's results";
+    else if (kind != OUT_KIND_SWEEP && holds(dir, "points"))
+        file = "points", what = "a sweep's points";
+    else if (kind != OUT_KIND_TRAIN && ckpt)
+        file = "checkpoint.e2ck", what = "a training run's checkpoint";
+    else if (kind == OUT_KIND_SWEEP && holds(dir, "report.json"))
+        file = "report.json", what = "a run's report";
+    else if (kind == OUT_KIND_TRAIN && !ckpt && holds(dir, "report.json"))
+        file = "report.json", what = "the report of a run without a checkpoint to continue "
+                                     "(energy-only, a replay)";
+    if (!file)
+        return E2_OK;
+    return e2_fail(err, E2_BAD_INPUT, "%s/%s: --resume of %s in a folder that holds %s; resume "
+                   "it with the config that made it, or choose another --out", dir, file,
+                   resumed[kind], what);
 }
 
 void out_discard_unstarted(const char *dir)

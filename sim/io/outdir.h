@@ -26,6 +26,16 @@
  * runs, sweeps or resumes never write into one folder at once. */
 int out_prepare_dir(const char *dir, int resume, struct e2_err *err);
 
+/* What a command continues with --resume: a training run (its checkpoint), a run that is
+ * simply done again (energy-only, replay), or a sweep. */
+enum out_kind { OUT_KIND_TRAIN, OUT_KIND_RERUN, OUT_KIND_SWEEP };
+
+/* Before a resume writes anything into dir: E2_BAD_INPUT, naming the file, when dir holds the
+ * results of another kind (sweep.jsonl or points/ of a sweep, a training run's checkpoint.e2ck,
+ * a report.json that no checkpoint of this run continues). Resuming there would replace its
+ * config.yaml and reports with those of another run. */
+int out_check_resume(const char *dir, enum out_kind kind, struct e2_err *err);
+
 /* Create a fresh folder "out/<name>-YYYYMMDD-HHMMSS" (adding "-2", "-3"... if that exists),
  * locked like out_prepare_dir's, and write its path into buf. Characters of name other than letters, digits and "._-" become '_'. */
 int out_create_default_dir(const char *name, char *buf, size_t size, struct e2_err *err);

@@ -5,6 +5,7 @@
 #ifndef E2_STATUS_H
 #define E2_STATUS_H
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -31,6 +32,17 @@ static inline int e2_fail(struct e2_err *err, int code, const char *fmt, ...)
         va_end(ap);
     }
     return code;
+}
+
+/* The status of a failed mkdir or create of a path the user named (--out, --trace): a path
+ * that cannot be made there (no such folder, not a folder, no permission, read-only) is bad
+ * input; anything else (a full disk, an I/O error) is a failure of the run. */
+static inline int e2_path_status(int error)
+{
+    return error == ENOENT || error == ENOTDIR || error == EACCES || error == EPERM ||
+                   error == EROFS || error == EISDIR || error == ENAMETOOLONG || error == ELOOP
+               ? E2_BAD_INPUT
+               : E2_FAILURE;
 }
 
 #endif

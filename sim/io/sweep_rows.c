@@ -176,6 +176,16 @@ static int same_point(const struct sweep_row *a, const struct sweep_row *b)
 int sweep_dedup_rows(struct sweep_row *rows, int *count, const char *what, struct e2_err *err)
 {
     qsort(rows, (size_t)*count, sizeof *rows, compare_rows);
+    /* rows of one sweep only; checked first, so that one point of two sweeps is said to be
+       that, not a point with two results */
+    for (int i = 1; i < *count; i++) {
+        const char *a = json_get_string(rows[0].json, "sweep");
+        const char *b = json_get_string(rows[i].json, "sweep");
+        if (!a || !b || strcmp(a, b) != 0)
+            return e2_fail(err, E2_BAD_INPUT, "%s: points %ld and %ld come from different sweeps "
+                           "(config hash %s vs %s)", what, rows[0].point, rows[i].point,
+                           a ? a : "?", b ? b : "?");
+    }
     int out = 0;
     for (int i = 0; i < *count; i++) {
         if (out > 0 && rows[out - 1].point == rows[i].point) {
@@ -195,14 +205,5 @@ int sweep_dedup_rows(struct sweep_row *rows, int *count, const char *what, struc
         rows[out++] = rows[i];
     }
     *count = out;
-    /* rows of one sweep only */
-    for (int i = 1; i < out; i++) {
-        const char *a = json_get_string(rows[0].json, "sweep");
-        const char *b = json_get_string(rows[i].json, "sweep");
-        if (!a || !b || strcmp(a, b) != 0)
-            return e2_fail(err, E2_BAD_INPUT, "%s: points %ld and %ld come from different sweeps "
-                           "(config hash %s vs %s)", what, rows[0].point, rows[i].point,
-                           a ? a : "?", b ? b : "?");
-    }
     return E2_OK;
 }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -249,6 +250,11 @@ int trace_create(const char *path, const struct trace_header *h, struct trace_wr
                  struct e2_err *err)
 {
     *out = NULL;
+    /* the trace is renamed over path when the run ends: a folder there would fail only then */
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return e2_fail(err, E2_BAD_INPUT, "%s: exists and is not a regular file; name a file "
+                       "for the trace", path);
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     struct trace_writer *t = new_writer(path, tmp);
@@ -258,7 +264,7 @@ int trace_create(const char *path, const struct trace_header *h, struct trace_wr
     if (!t->f) {
         int e = errno;
         trace_abort(t);
-        return e2_fail(err, E2_FAILURE, "%s: cannot create: %s", path, strerror(e));
+        return e2_fail(err, e2_path_status(e), "%s: cannot create: %s", path, strerror(e));
     }
     struct bytes payload = {0}, head = {0};
     put_str(&payload, h->network);
