@@ -47,18 +47,22 @@ static const struct bench_case CASES[] = {
     {"resnet110", 110, 0}, {"resnet110", 110, 1},
 };
 
+/* Ascending, NaN (a figure not measured) last. */
 static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static int cmp_nan_last(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     if (isnan(x) || isnan(y))
         return isnan(x) - isnan(y);
-    return cmp_double(a, b);
+    return x < y ? -1 : x > y;
+}
+
+/* The median of n values (n <= BENCH_MAX_ROUNDS, BENCH_STEPS). */
+static double median_of(const double *v, int n)
+{
+    double s[BENCH_MAX_ROUNDS > BENCH_STEPS ? BENCH_MAX_ROUNDS : BENCH_STEPS];
+    memcpy(s, v, sizeof(double) * (size_t)n);
+    qsort(s, (size_t)n, sizeof s[0], cmp_double);
+    return n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
 }
 
 /* Images/s of the median of BENCH_STEPS training steps (after one warm-up). */
@@ -101,8 +105,7 @@ static int bench_engine(const struct bench_case *c, double *img_s, size_t *mem, 
             times[s - 1] = progress_now() - t0;
     }
     if (rc == E2_OK) {
-        qsort(times, BENCH_STEPS, sizeof times[0], cmp_double);
-        *img_s = BENCH_BATCH / times[BENCH_STEPS / 2];
+        *img_s = BENCH_BATCH / median_of(times, BENCH_STEPS);
         *mem = net_memory_bytes(net);
     }
     free(x);
@@ -187,15 +190,6 @@ static void format_rate(char *buf, size_t size, double v)
         snprintf(buf, size, "-");
     else
         snprintf(buf, size, "%.1f", v);
-}
-
-/* The median of n values (n <= BENCH_MAX_ROUNDS; NaN values count as the largest). */
-static double median_of(const double *v, int n)
-{
-    double s[BENCH_MAX_ROUNDS];
-    memcpy(s, v, sizeof(double) * (size_t)n);
-    qsort(s, (size_t)n, sizeof s[0], cmp_nan_last);
-    return n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
 }
 
 /* One network's row: `rounds` rounds, each e2sim float, PyTorch float, e2sim fixed, PyTorch fake

@@ -11,16 +11,14 @@
 #include "ert.h"
 #include "outdir.h"
 
-/* --out FILE is the user's path, and the table is renamed over it: refuse at once what
- * cannot be a file there (a folder; a device such as /dev/null or /dev/stdout, or a FIFO,
- * which the rename would replace with a plain file) and a folder that is not there to
- * write in. */
+/* --out FILE is the user's path: what cannot be a file there, and a folder that is not there
+ * to write in, are bad input. */
 static int check_out_file(const char *path, struct e2_err *err)
 {
+    int rc = out_check_target(path, err);
+    if (rc != E2_OK)
+        return rc;
     struct stat st;
-    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
-        return e2_fail(err, E2_BAD_INPUT, "--out %s: exists and is not a regular file "
-                       "(without --out the table goes to standard output)", path);
     char dir[OUT_PATH_MAX];
     const char *slash = strrchr(path, '/');
     snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) + (slash == path) : 1,
@@ -40,9 +38,11 @@ int cmd_export_ert(const struct e2_options *opts, const struct e2_config *cfg, s
     ert_write(mem, &cfg->hw, cfg->name[0] ? cfg->name : "e2sim");
     fclose(mem);
     int rc = E2_OK;
-    if (opts->out_dir && (rc = check_out_file(opts->out_dir, err)) == E2_OK)
-        rc = out_write_atomic(opts->out_dir, text, len, err);
-    else if (fwrite(text, 1, len, stdout) != len || fflush(stdout) != 0)
+    if (opts->out_dir) {   /* a refused --out writes nothing, not even to standard output */
+        rc = check_out_file(opts->out_dir, err);
+        if (rc == E2_OK)
+            rc = out_write_atomic(opts->out_dir, text, len, err);
+    } else if (fwrite(text, 1, len, stdout) != len || fflush(stdout) != 0)
         rc = e2_fail(err, E2_FAILURE, "cannot write the ERT to standard output");
     free(text);
     return rc;

@@ -242,6 +242,15 @@ static void remove_stale_temps(const char *path)
         closedir(d);
 }
 
+int out_check_target(const char *path, struct e2_err *err)
+{
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return e2_fail(err, E2_BAD_INPUT, "%s: exists and is not a regular file; name a file",
+                       path);
+    return E2_OK;
+}
+
 int out_open_tmp(const char *path, struct out_file *f, struct e2_err *err)
 {
     memset(f, 0, sizeof *f);
@@ -292,8 +301,9 @@ int out_commit(struct out_file *f, struct e2_err *err)
 int out_write_atomic(const char *path, const void *data, size_t len, struct e2_err *err)
 {
     struct out_file f;
-    if (out_open_tmp(path, &f, err))
-        return E2_FAILURE;
+    int rc = out_open_tmp(path, &f, err);
+    if (rc != E2_OK)
+        return rc;
     if (len && fwrite(data, 1, len, f.fp) != len) {
         int saved = errno;
         out_abort(&f);

@@ -58,6 +58,11 @@ struct out_file {
     char tmp[OUT_PATH_MAX];    /* PATH.tmp.PID */
 };
 
+/* For a file path the user names (--out FILE, --trace FILE): E2_BAD_INPUT when it exists and is
+ * not a regular file (a folder, a device such as /dev/null, a FIFO), which the rename that
+ * commits the file would replace, or fail on only at the end. */
+int out_check_target(const char *path, struct e2_err *err);
+
 /* Also removes the "PATH.tmp.PID" files of processes that no longer run (a killed writer's). */
 int out_open_tmp(const char *path, struct out_file *f, struct e2_err *err);
 /* Flush, fsync, close and rename over the final name. On failure the temp is removed. The

@@ -4,12 +4,12 @@
 #include "trace.h"
 #include "checkpoint.h"
 #include "trace_format.h"
+#include "outdir.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -250,11 +250,9 @@ int trace_create(const char *path, const struct trace_header *h, struct trace_wr
                  struct e2_err *err)
 {
     *out = NULL;
-    /* the trace is renamed over path when the run ends: a folder there would fail only then */
-    struct stat st;
-    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
-        return e2_fail(err, E2_BAD_INPUT, "%s: exists and is not a regular file; name a file "
-                       "for the trace", path);
+    int rc = out_check_target(path, err);   /* the trace is renamed over path at the end */
+    if (rc != E2_OK)
+        return rc;
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     struct trace_writer *t = new_writer(path, tmp);
