@@ -3,6 +3,7 @@
 #include "bn.h"
 
 #include <math.h>
+#include <omp.h>
 #include <string.h>
 #include "act.h"
 
@@ -159,46 +160,73 @@ static void affine_act_range(const float *p, long n, float a, float b, int act, 
     affine_act_body(p, n, a, b, act, q, 1, mx, mn);
 }
 
+/* Channels of one parallel block: as many as fill about BLOCK_BYTES of a tensor, so that a
+ * block's second and third passes read from L2, while small planes (8x8 floats are 256 bytes)
+ * are read in runs of several channels of one sample rather than one plane per page; at most
+ * BLOCK_MAX, and few enough that every thread gets two blocks. Each channel's sums keep their
+ * order (samples in turn, lanes as in add_plane), so the blocking changes no bit. */
+enum { BLOCK_BYTES = 256 * 1024, BLOCK_MAX = 16 };
+
+static int block_channels(const struct nchw *s)
+{
+    long plane_bytes = (long)s->n * s->h * s->w * (long)sizeof(float);
+    long k = BLOCK_BYTES / (plane_bytes > 0 ? plane_bytes : 1);
+    long fair = s->c / (2L * omp_get_max_threads());
+    k = k < fair ? k : fair;
+    k = k < BLOCK_MAX ? k : BLOCK_MAX;
+    return k > 1 ? (int)k : 1;
+}
+
 void bn_forward_train_act(const struct nchw *s, const float *x, const float *gamma, const float *beta,
                           float eps, float momentum, float *running_mean, float *running_var,
                           int act, float *y, float *save_mean, float *save_invstd,
                           float *out_maxabs, float *out_min,
                           const struct op_sink *sink, struct op_tag tag)
 {
-    long hw = (long)s->h * s->w, m = (long)s->n * hw;
+    long hw = (long)s->h * s->w, m = (long)s->n * hw, d = planes_ahead(hw);
+    int kb = block_channels(s), blocks = (s->c + kb - 1) / kb;
 #pragma omp parallel for schedule(dynamic, 1)
-    for (int c = 0; c < s->c; c++) {
-        double ls[LANES] = {0}, lq[LANES] = {0};
-        long d = planes_ahead(hw);
+    for (int blk = 0; blk < blocks; blk++) {
+        int c0 = blk * kb, nc = s->c - c0 < kb ? s->c - c0 : kb;
+        double ls[BLOCK_MAX][LANES] = {{0}}, lq[BLOCK_MAX][LANES] = {{0}}, mean[BLOCK_MAX];
+        float a[BLOCK_MAX], b[BLOCK_MAX], mx[BLOCK_MAX], mn[BLOCK_MAX];
         for (int n = 0; n < s->n; n++)
-            add_plane(x + ((long)n * s->c + c) * hw, hw, n + d < s->n ? d * s->c * hw : 0, ls);
-        double sum = lanes_total(ls);
-        double mean = m ? sum / (double)m : 0.0;
+            for (int j = 0; j < nc; j++)
+                add_plane(x + ((long)n * s->c + c0 + j) * hw, hw, n + d < s->n ? d * s->c * hw : 0, ls[j]);
+        for (int j = 0; j < nc; j++)
+            mean[j] = m ? lanes_total(ls[j]) / (double)m : 0.0;
         for (int n = 0; n < s->n; n++)
-            add_plane_sqdev(x + ((long)n * s->c + c) * hw, hw, mean, lq);
-        double sq = lanes_total(lq);
-        double var = m ? sq / (double)m : 0.0;
-        double invstd = 1.0 / sqrt(var + (double)eps);
-        save_mean[c] = (float)mean;
-        save_invstd[c] = (float)invstd;
-        if (running_mean && m)
-            running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * (float)mean;
-        if (running_var && m) {
-            double unbiased = m > 1 ? sq / (double)(m - 1) : var;
-            running_var[c] = (1.0f - momentum) * running_var[c] + momentum * (float)unbiased;
+            for (int j = 0; j < nc; j++)
+                add_plane_sqdev(x + ((long)n * s->c + c0 + j) * hw, hw, mean[j], lq[j]);
+        for (int j = 0; j < nc; j++) {
+            int c = c0 + j;
+            double sq = lanes_total(lq[j]);
+            double var = m ? sq / (double)m : 0.0;
+            double invstd = 1.0 / sqrt(var + (double)eps);
+            save_mean[c] = (float)mean[j];
+            save_invstd[c] = (float)invstd;
+            if (running_mean && m)
+                running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * (float)mean[j];
+            if (running_var && m) {
+                double unbiased = m > 1 ? sq / (double)(m - 1) : var;
+                running_var[c] = (1.0f - momentum) * running_var[c] + momentum * (float)unbiased;
+            }
+            a[j] = gamma[c] * (float)invstd;
+            b[j] = beta[c] - (float)mean[j] * a[j];
+            mx[j] = 0.0f;
+            mn[j] = INFINITY;
         }
-        float a = gamma[c] * (float)invstd, b = beta[c] - (float)mean * a;
-        float mx = 0.0f, mn = INFINITY;
-        for (int n = 0; n < s->n; n++) {
-            long o = ((long)n * s->c + c) * hw;
-            if (out_maxabs)
-                affine_act_range(x + o, hw, a, b, act, y + o, &mx, &mn);
-            else
-                affine_act(x + o, hw, a, b, act, y + o);
-        }
-        if (out_maxabs) {
-            out_maxabs[c] = mx;
-            out_min[c] = mn;
+        for (int n = 0; n < s->n; n++)
+            for (int j = 0; j < nc; j++) {
+                long o = ((long)n * s->c + c0 + j) * hw;
+                if (out_maxabs)
+                    affine_act_range(x + o, hw, a[j], b[j], act, y + o, &mx[j], &mn[j]);
+                else
+                    affine_act(x + o, hw, a[j], b[j], act, y + o);
+            }
+        for (int j = 0; out_maxabs && j < nc; j++) {
+            out_maxabs[c0 + j] = mx[j];
+            out_min[c0 + j] = mn[j];
         }
     }
     op_emit_elem(sink, OP_BN, OP_PHASE_FWD, tag, s);
@@ -236,30 +264,52 @@ void bn_forward_eval(const struct nchw *s, const float *x, const float *gamma, c
  *   gbeta = sum gy, ggamma = sum gy * xhat,
  *   gx = gamma * invstd * (gy - gbeta / m - xhat * ggamma / m).
  * With an activation, gy is first masked where the recomputed act input p * a + b is outside
- * the active range (as act_backward on the recomputed output) and the masked gradient is kept
- * in gx for the second pass. */
+ * the active range (as act_backward on the recomputed output), in both passes: recomputing the
+ * mask is cheaper than writing the masked gradient out and reading it back. */
 
-/* The sums of one plane's gradient into lanes (as in add_plane). act >= 0: the gradient is first
- * masked where the activation does not pass it (act input z = p * a + b; ReLU: z > 0, ReLU6:
- * 0 < z < 6) and the masked gradient is written to gm. GCC vector extensions: the plain loop
- * does not vectorize (lanes of doubles fed from floats, a mask). */
-static void bwd_sums(const float *p, const float *g, long n, long ahead, float mean, float invstd,
-                     int act, float a, float b, float *gm, double *lg, double *lgx)
+/* gv where the activation passes the gradient, else 0 (act input z = p * a + b; ReLU: z > 0,
+ * ReLU6: 0 < z < 6); act < 0: gv. Both passes of the backward mask with these very expressions:
+ * the second recomputes the mask rather than reading a masked copy back from memory. */
+static v8f mask8(v8f pv, v8f gv, float a, float b, int act)
 {
+    if (act < 0)
+        return gv;
+    v8f z = pv * a + b;
+    v8i pass = z > 0.0f;
+    if (act == ACT_RELU6)
+        pass &= z < 6.0f;
+    return (v8f)((v8i)gv & pass);
+}
+
+static float mask1(float p, float g, float a, float b, int act)
+{
+    if (act < 0)
+        return g;
+    float z = p * a + b;
+    int pass = z > 0.0f && (act != ACT_RELU6 || z < 6.0f);
+    return pass ? g : 0.0f;
+}
+
+/* One channel's backward constants: its batch statistics, the activation's affine input (a, b),
+ * and k, mg, mgx of the formula above. */
+struct bwd_coef {
+    float mean, invstd, a, b, k, mg, mgx;
+    int act;
+};
+
+/* The sums of one plane's masked gradient into lanes (as in add_plane). GCC vector extensions:
+ * the plain loop does not vectorize (lanes of doubles fed from floats, a mask). */
+static void bwd_sums(const float *p, const float *g, long n, long ahead, const struct bwd_coef *c,
+                     double *lg, double *lgx)
+{
+    float mean = c->mean, invstd = c->invstd, a = c->a, b = c->b;
+    int act = c->act;
     v8d gs = {0}, xs = {0};   /* lane j: the plane's elements i with i % 8 == j */
     long i = 0;
     for (; i + LANES <= n; i += LANES) {
         prefetch_line(p, ahead, i);
         prefetch_line(g, ahead, i);
-        v8f pv = load8(p + i), gv = load8(g + i);
-        if (act >= 0) {
-            v8f z = pv * a + b;
-            v8i pass = z > 0.0f;
-            if (act == ACT_RELU6)
-                pass &= z < 6.0f;
-            gv = (v8f)((v8i)gv & pass);
-            memcpy(gm + i, &gv, sizeof gv);
-        }
+        v8f pv = load8(p + i), gv = mask8(pv, load8(g + i), a, b, act);
         v8d gd = __builtin_convertvector(gv, v8d);
         gs += gd;
         xs += gd * __builtin_convertvector((pv - mean) * invstd, v8d);
@@ -269,38 +319,34 @@ static void bwd_sums(const float *p, const float *g, long n, long ahead, float m
         lgx[j] += xs[j];
     }
     for (; i < n; i++) {
-        float gv = g[i];
-        if (act >= 0) {
-            float z = p[i] * a + b;
-            int pass = z > 0.0f && (act != ACT_RELU6 || z < 6.0f);
-            gv = pass ? gv : 0.0f;
-            gm[i] = gv;
-        }
+        float gv = mask1(p[i], g[i], a, b, act);
         lg[i % LANES] += gv;
         lgx[i % LANES] += (double)gv * (double)((p[i] - mean) * invstd);
     }
 }
 
-/* q = k * (g - mg - xhat * mgx), xhat = (p - mean) * invstd, over one plane (q may be g), and
- * max |q| folded into *mx when `want`, as in affine_act_body. */
+/* q = k * (gm - mg - xhat * mgx), gm = g masked by the activation, xhat = (p - mean) * invstd,
+ * over one plane (q may be g), and max |q| folded into *mx when `want`, as in affine_act_body. */
 static inline __attribute__((always_inline)) void bwd_apply_body(const float *p, const float *g, long n,
-                                                                 float mean, float invstd, float k, float mg,
-                                                                 float mgx, float *q, int want, float *mx)
+                                                                 float mean, float invstd, int act, float a,
+                                                                 float b, float k, float mg, float mgx,
+                                                                 float *q, int want, float *mx)
 {
     struct range8 r;
     range8_start(&r, want ? *mx : 0.0f, 0.0f);
     long i = 0;
     for (; i + 32 <= n; i += 32)
         for (int j = 0; j < 4; j++) {
-            v8f xhat = (load8(p + i + 8 * j) - mean) * invstd;
-            v8f v = k * (load8(g + i + 8 * j) - mg - xhat * mgx);
+            v8f pv = load8(p + i + 8 * j);
+            v8f xhat = (pv - mean) * invstd;
+            v8f v = k * (mask8(pv, load8(g + i + 8 * j), a, b, act) - mg - xhat * mgx);
             memcpy(q + i + 8 * j, &v, sizeof v);
             if (want)
                 range8_add(&r, j, v);
         }
     for (; i < n; i++) {
         float xhat = (p[i] - mean) * invstd;
-        float v = k * (g[i] - mg - xhat * mgx);
+        float v = k * (mask1(p[i], g[i], a, b, act) - mg - xhat * mgx);
         q[i] = v;
         float av = fabsf(v);
         r.mx[0][0] = av > r.mx[0][0] ? av : r.mx[0][0];
@@ -310,16 +356,15 @@ static inline __attribute__((always_inline)) void bwd_apply_body(const float *p,
         range8_end(&r, mx, &mn);
 }
 
-static void bwd_apply(const float *p, const float *g, long n, float mean, float invstd, float k, float mg,
-                      float mgx, float *q)
+static void bwd_apply(const float *p, const float *g, long n, const struct bwd_coef *c, float *q)
 {
-    bwd_apply_body(p, g, n, mean, invstd, k, mg, mgx, q, 0, NULL);
+    bwd_apply_body(p, g, n, c->mean, c->invstd, c->act, c->a, c->b, c->k, c->mg, c->mgx, q, 0, NULL);
 }
 
-static void bwd_apply_range(const float *p, const float *g, long n, float mean, float invstd, float k,
-                            float mg, float mgx, float *q, float *mx)
+static void bwd_apply_range(const float *p, const float *g, long n, const struct bwd_coef *c, float *q,
+                            float *mx)
 {
-    bwd_apply_body(p, g, n, mean, invstd, k, mg, mgx, q, 1, mx);
+    bwd_apply_body(p, g, n, c->mean, c->invstd, c->act, c->a, c->b, c->k, c->mg, c->mgx, q, 1, mx);
 }
 
 void bn_backward_act(const struct nchw *s, const float *x, const float *gy, const float *gamma,
@@ -327,38 +372,49 @@ void bn_backward_act(const struct nchw *s, const float *x, const float *gy, cons
                      float *gx, float *ggamma, float *gbeta, float *out_maxabs,
                      const struct op_sink *sink, struct op_tag tag)
 {
-    long hw = (long)s->h * s->w, m = (long)s->n * hw;
+    long hw = (long)s->h * s->w, m = (long)s->n * hw, d = planes_ahead(hw);
+    int kb = block_channels(s), blocks = (s->c + kb - 1) / kb;
 #pragma omp parallel for schedule(dynamic, 1)
-    for (int c = 0; c < s->c; c++) {
-        double lg[LANES] = {0}, lgx[LANES] = {0};
-        float mean = save_mean[c], invstd = save_invstd[c];
-        float a = act >= 0 ? gamma[c] * invstd : 0.0f, b = act >= 0 ? beta[c] - mean * a : 0.0f;
-        long d = planes_ahead(hw);
-        for (int n = 0; n < s->n; n++) {
-            long o = ((long)n * s->c + c) * hw;
-            bwd_sums(x + o, gy + o, hw, n + d < s->n ? d * s->c * hw : 0, mean, invstd, act, a, b, gx + o,
-                     lg, lgx);
+    for (int blk = 0; blk < blocks; blk++) {
+        int c0 = blk * kb, nc = s->c - c0 < kb ? s->c - c0 : kb;
+        double lg[BLOCK_MAX][LANES] = {{0}}, lgx[BLOCK_MAX][LANES] = {{0}};
+        struct bwd_coef k[BLOCK_MAX];
+        float mx[BLOCK_MAX];
+        for (int j = 0; j < nc; j++) {
+            int c = c0 + j;
+            k[j].mean = save_mean[c];
+            k[j].invstd = save_invstd[c];
+            k[j].act = act;
+            k[j].a = act >= 0 ? gamma[c] * k[j].invstd : 0.0f;
+            k[j].b = act >= 0 ? beta[c] - k[j].mean * k[j].a : 0.0f;
+            mx[j] = 0.0f;
         }
-        double sg = lanes_total(lg), sgx = lanes_total(lgx);
-        if (gbeta)
-            gbeta[c] = (float)sg;
-        if (ggamma)
-            ggamma[c] = (float)sgx;
-        if (!m)
-            continue;
-        float k = gamma[c] * invstd;
-        float mg = (float)(sg / (double)m), mgx = (float)(sgx / (double)m);
-        const float *gsrc = act >= 0 ? gx : gy;   /* the masked gradient */
-        float mx = 0.0f;
-        for (int n = 0; n < s->n; n++) {
-            long o = ((long)n * s->c + c) * hw;
-            if (out_maxabs)
-                bwd_apply_range(x + o, gsrc + o, hw, mean, invstd, k, mg, mgx, gx + o, &mx);
-            else
-                bwd_apply(x + o, gsrc + o, hw, mean, invstd, k, mg, mgx, gx + o);
+        for (int n = 0; n < s->n; n++)
+            for (int j = 0; j < nc; j++) {
+                long o = ((long)n * s->c + c0 + j) * hw;
+                bwd_sums(x + o, gy + o, hw, n + d < s->n ? d * s->c * hw : 0, &k[j], lg[j], lgx[j]);
+            }
+        for (int j = 0; j < nc; j++) {
+            int c = c0 + j;
+            double sg = lanes_total(lg[j]), sgx = lanes_total(lgx[j]);
+            if (gbeta)
+                gbeta[c] = (float)sg;
+            if (ggamma)
+                ggamma[c] = (float)sgx;
+            k[j].k = gamma[c] * k[j].invstd;
+            k[j].mg = m ? (float)(sg / (double)m) : 0.0f;
+            k[j].mgx = m ? (float)(sgx / (double)m) : 0.0f;
         }
-        if (out_maxabs)
-            out_maxabs[c] = mx;
+        for (int n = 0; m && n < s->n; n++)
+            for (int j = 0; j < nc; j++) {
+                long o = ((long)n * s->c + c0 + j) * hw;
+                if (out_maxabs)
+                    bwd_apply_range(x + o, gy + o, hw, &k[j], gx + o, &mx[j]);
+                else
+                    bwd_apply(x + o, gy + o, hw, &k[j], gx + o);
+            }
+        for (int j = 0; m && out_maxabs && j < nc; j++)
+            out_maxabs[c0 + j] = mx[j];
     }
     op_emit_elem(sink, OP_BN, OP_PHASE_BWD_DATA, tag, s);
 }

@@ -7,7 +7,8 @@
  *   eval:     y = gamma * (x - running_mean) / sqrt(running_var + eps) + beta.
  * Sums per channel are taken in double, each channel by one thread in a fixed order (8 lanes:
  * element i of a plane into lane i % 8, lanes added pairwise at the end), so results are
- * identical for any thread count. y may alias x in the forward passes. */
+ * identical for any thread count (channels are split into blocks; each channel keeps its order).
+ * y may alias x in the forward passes. */
 #ifndef E2_BN_H
 #define E2_BN_H
 

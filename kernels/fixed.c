@@ -215,12 +215,13 @@ static uint64_t stochastic_row(const float *v, long n, float mul, const struct f
     return sat;
 }
 
-/* The quantization proper, once the scales are known. Each element is a pure function of its
+/* The quantization proper, once the scales are known, into nt targets in one pass over v (a row
+ * is read from memory once and requantized from L1). Each element is a pure function of its
  * value, scale and flat index, so the loop's split over threads cannot change a code.
  * v * 1.0f == v exactly, so "no channel_mul" is a multiplication by 1. */
 static void quantize_codes(const float *v, long outer, int channels, long inner,
-                           const struct fx_format *fmt, const float *channel_mul, uint64_t key,
-                           const float *scale, int16_t *code, struct fx_stats *st)
+                           const struct fx_format *fmt, const struct fx_target *t, int nt,
+                           struct fx_stats *st)
 {
     long rows = outer * channels;
     float lo = (float)fx_qmin(fmt->bits, fmt->is_signed), hi = (float)fx_qmax(fmt->bits, fmt->is_signed);
@@ -229,28 +230,37 @@ static void quantize_codes(const float *v, long outer, int channels, long inner,
 #pragma omp parallel for reduction(+ : sat) schedule(dynamic, chunk) if (rows * inner > 65536)
     for (long r = 0; r < rows; r++) {
         int c = (int)(r % channels);
-        float mul = channel_mul ? channel_mul[c] : 1.0f;
-        float s = scale[fmt->per_channel ? c : 0];
         long base = r * inner;
-        if (fmt->stochastic)
-            sat += stochastic_row(v + base, inner, mul, fmt, s, key, (uint64_t)base, code + base);
-        else
-            sat += nearest_row(v + base, inner, mul, s, lo, hi, code + base);
+        for (int k = 0; k < nt; k++) {
+            float mul = t[k].channel_mul ? t[k].channel_mul[c] : 1.0f;
+            float s = t[k].scale[fmt->per_channel ? c : 0];
+            if (fmt->stochastic)
+                sat += stochastic_row(v + base, inner, mul, fmt, s, t[k].key, (uint64_t)base, t[k].code + base);
+            else
+                sat += nearest_row(v + base, inner, mul, s, lo, hi, t[k].code + base);
+        }
     }
     if (st) {
-        st->quantized += (uint64_t)(rows * inner);
+        st->quantized += (uint64_t)(rows * inner * nt);
         st->saturated += sat;
     }
+}
+
+int fx_quantize_targets(const float *v, long outer, int channels, long inner, const struct fx_format *fmt,
+                        const struct fx_target *targets, int count, struct fx_stats *st)
+{
+    if (!format_ok(fmt) || outer < 0 || channels <= 0 || inner < 0 || count < 1)
+        return -1;
+    quantize_codes(v, outer, channels, inner, fmt, targets, count, st);
+    return 0;
 }
 
 int fx_quantize_with_scale(const float *v, long outer, int channels, long inner,
                            const struct fx_format *fmt, const float *channel_mul, uint64_t key,
                            const float *scale, int16_t *code, struct fx_stats *st)
 {
-    if (!format_ok(fmt) || outer < 0 || channels <= 0 || inner < 0)
-        return -1;
-    quantize_codes(v, outer, channels, inner, fmt, channel_mul, key, scale, code, st);
-    return 0;
+    struct fx_target t = { channel_mul, key, scale, code };
+    return fx_quantize_targets(v, outer, channels, inner, fmt, &t, 1, st);
 }
 
 /* Largest |v * mul[c]| of channel c (over all outer slices), or of everything when c < 0. */
@@ -288,7 +298,8 @@ int fx_quantize(const float *v, long outer, int channels, long inner,
         scale[0] = fx_scale_for_max(range_max(v, outer, channels, inner, channel_mul, -1),
                                     fmt->bits, fmt->is_signed);
     }
-    quantize_codes(v, outer, channels, inner, fmt, channel_mul, key, scale, code, st);
+    struct fx_target t = { channel_mul, key, scale, code };
+    quantize_codes(v, outer, channels, inner, fmt, &t, 1, st);
     return 0;
 }
 

@@ -237,6 +237,20 @@ int fx_quantize_with_scale(const float *v, long outer, int channels, long inner,
                            const struct fx_format *fmt, const float *channel_mul, uint64_t key,
                            const float *scale, int16_t *code, struct fx_stats *st);
 
+/* One quantization of v into several codes, as many fx_quantize_with_scale calls would give, in
+ * one pass over v: each target has its own channel_mul (may be NULL), rounding key, scale(s) and
+ * codes. (A conv's g_y feeds its backward-data pass with the weights' scales folded in and its
+ * backward-weight pass without.) */
+struct fx_target {
+    const float *channel_mul;
+    uint64_t key;
+    const float *scale;
+    int16_t *code;
+};
+
+int fx_quantize_targets(const float *v, long outer, int channels, long inner, const struct fx_format *fmt,
+                        const struct fx_target *targets, int count, struct fx_stats *st);
+
 /* v = code * scale (per channel scale[c] when per_channel), same layout as fx_quantize. */
 void fx_dequantize(const int16_t *code, long outer, int channels, long inner,
                    int per_channel, const float *scale, float *v);

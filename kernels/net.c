@@ -376,8 +376,9 @@ static int block_backward(struct net *net, struct block *B, int n, float *gout, 
                 emit_elem(sink, OP_ADD, OP_PHASE_BWD_DATA, tag, os.n, os.c, os.h, os.w);
             } else {
                 add_backward(&os, g, g, NULL, sink, tag);
-                if (hard_all && !fused) {
-                    copy_f(scg, g, (long)n * el);
+                if (hard_all) {
+                    if (!fused)   /* fused: post_act_backward has written scg */
+                        copy_f(scg, g, (long)n * el);
                 } else {   /* active samples: g + (1 - m) * gout */
 #pragma omp parallel for schedule(dynamic, 1) if ((long)k * el > 65536)
                     for (int i = 0; i < k; i++) {

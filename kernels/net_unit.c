@@ -108,23 +108,29 @@ static const float *weights_seen(struct net *net, const struct unit *u)
     return net->wdeq;
 }
 
-/* g_y codes, per tensor, signed; channel_mul folds per-channel weight scales in (data path).
- * chmax (may be NULL): each channel's largest |g|, known from the pass that made g; the scale is
- * then max over c of chmax[c] * |mul[c]|, which is what fx_quantize finds (a float product with a
+/* The g_y scale when each channel's largest |g| is known (chmax, from the pass that made g): max
+ * over c of chmax[c] * |mul[c]|, which is what fx_quantize finds (a float product with a
  * non-negative constant is monotone, so the max commutes with it). */
+static float grad_scale(const struct fx_format *f, int c, const float *mul, const float *chmax)
+{
+    float m = 0.0f;
+    for (int ch = 0; ch < c; ch++) {
+        float a = chmax[ch] * (mul ? fabsf(mul[ch]) : 1.0f);
+        if (a > m)
+            m = a;
+    }
+    return fx_scale_for_max(m, f->bits, 1);
+}
+
+/* g_y codes, per tensor, signed; channel_mul folds per-channel weight scales in (data path).
+ * chmax (may be NULL): each channel's largest |g| (grad_scale). */
 static int quant_grad(struct net *net, const float *g, int k, int c, long hw, const float *mul,
                       const float *chmax, uint64_t key, int16_t *code, float *scale,
                       struct fx_tensor *t)
 {
     struct fx_format f = fmt_of(net, net->prec.grad_output, 1, 0);
     if (chmax) {
-        float m = 0.0f;
-        for (int ch = 0; ch < c; ch++) {
-            float a = chmax[ch] * (mul ? fabsf(mul[ch]) : 1.0f);
-            if (a > m)
-                m = a;
-        }
-        scale[0] = fx_scale_for_max(m, f.bits, 1);
+        scale[0] = grad_scale(&f, c, mul, chmax);
         if (fx_quantize_with_scale(g, k, c, hw, &f, mul, key, scale, code, &net->st))
             return -1;
     } else if (fx_quantize(g, k, c, hw, &f, mul, key, code, scale, &net->st)) {
@@ -132,6 +138,29 @@ static int quant_grad(struct net *net, const float *g, int k, int c, long hw, co
     }
     struct fx_tensor r = { code, scale, f.bits, 1, 0 };
     *t = r;
+    return 0;
+}
+
+/* Both g_y codes of a fixed-point conv backward in one pass over g (chmax known): the data
+ * path's (weight scales folded in) into gt, the weight path's into gwt; each equal to its own
+ * quant_grad. */
+static int quant_grad_pair(struct net *net, const struct unit *u, const float *g, int k, long hw,
+                           const float *chmax, float *gs, float *gws, struct fx_tensor *gt,
+                           struct fx_tensor *gwt)
+{
+    struct fx_format f = fmt_of(net, net->prec.grad_output, 1, 0);
+    int c = u->cs.cout;
+    gs[0] = grad_scale(&f, c, u->wscale, chmax);
+    gws[0] = grad_scale(&f, c, NULL, chmax);
+    struct fx_target t[2] = {
+        { u->wscale, tensor_key(net, u->id_conv, SLOT_GY_DATA), gs, net->q[Q_GD] },
+        { NULL, tensor_key(net, u->id_conv, SLOT_GY_WEIGHT), gws, net->q[Q_GW] },
+    };
+    if (fx_quantize_targets(g, k, c, hw, &f, t, 2, &net->st))
+        return -1;
+    struct fx_tensor a = { net->q[Q_GD], gs, f.bits, 1, 0 }, b = { net->q[Q_GW], gws, f.bits, 1, 0 };
+    *gt = a;
+    *gwt = b;
     return 0;
 }
 
@@ -210,13 +239,18 @@ static int conv_bwd(struct net *net, struct unit *u, const struct conv_shape *cs
     struct op_tag tag = net_tag(net, u->id_conv, tech);
     float gs[1], xs[1], gws[1];
     struct fx_tensor gt, xt, gwt;
+    /* all fixed and g's range known: both g_y codes at once */
+    int paired = !net->dry && want_gx && fa && fw && fg && gmax;
+    if (paired && quant_grad_pair(net, u, gy, cs->n, hwo, gmax, gs, gws, &gt, &gwt))
+        return -1;
 
     if (want_gx) {
         if (!net->dry) {
             int rc;
             if (fg && fw) {
-                if (quant_grad(net, gy, cs->n, cs->cout, hwo, u->wscale, gmax,
-                               tensor_key(net, u->id_conv, SLOT_GY_DATA), net->q[Q_GD], gs, &gt))
+                if (!paired && quant_grad(net, gy, cs->n, cs->cout, hwo, u->wscale, gmax,
+                                          tensor_key(net, u->id_conv, SLOT_GY_DATA), net->q[Q_GD], gs,
+                                          &gt))
                     return -1;
                 struct fx_tensor wt = weight_tensor(net, u);
                 rc = conv_backward_data_fx(cs, &gt, &wt, gx, p->accumulator, &net->st, &net->ws,
@@ -249,8 +283,9 @@ static int conv_bwd(struct net *net, struct unit *u, const struct conv_shape *cs
             else if (quant_act(net, in, cs->n, cs->cin, (long)cs->h * cs->w, u->id_conv, NULL,
                                net->q[Q_X], xs, &xt))
                 return -1;
-            if (quant_grad(net, gy, cs->n, cs->cout, hwo, NULL, gmax,
-                           tensor_key(net, u->id_conv, SLOT_GY_WEIGHT), net->q[Q_GW], gws, &gwt))
+            if (!paired && quant_grad(net, gy, cs->n, cs->cout, hwo, NULL, gmax,
+                                      tensor_key(net, u->id_conv, SLOT_GY_WEIGHT), net->q[Q_GW], gws,
+                                      &gwt))
                 return -1;
             rc = conv_backward_weight_fx(cs, &xt, &gwt, NULL, u->gw, p->accumulator, &net->st,
                                          &net->ws, NULL, tag);

@@ -1,6 +1,6 @@
 /* Batch norm: central-difference gradients for x, gamma, beta; hand-computed statistics and
- * running-stat update; eval mode; identical results for 1 and 2 threads; the fused activation
- * and ranges; op records. */
+ * running-stat update; eval mode; identical results for 1, 2 and 3 threads (different channel
+ * blocks); the fused activation and ranges; op records. */
 #include "cunit_main.h"
 #include <math.h>
 #include <omp.h>
@@ -114,30 +114,39 @@ static void test_backward_properties(void)
     free(x); free(y); free(g); free(gx);
 }
 
+/* Channels are split into parallel blocks whose size depends on the thread count (kernels/bn.c):
+ * 7 channels give blocks of 3, 3, 1 on one thread and of 1 on two and three. */
+static void bn_run(const struct nchw *s, const float *x, const float *g, const float *gamma,
+                   const float *beta, int threads, float *y, float *gx, float *stats)
+{
+    int keep = omp_get_max_threads(), c = s->c;
+    omp_set_num_threads(threads);
+    bn_forward_train_act(s, x, gamma, beta, 1e-5f, 0.1f, NULL, NULL, ACT_RELU, y, stats, stats + c,
+                         stats + 2 * c, stats + 3 * c, NULL, op_tag_make(0, 0));
+    bn_backward_act(s, x, g, gamma, beta, stats, stats + c, ACT_RELU, gx, stats + 4 * c, stats + 5 * c,
+                    stats + 6 * c, NULL, op_tag_make(0, 0));
+    omp_set_num_threads(keep);
+}
+
 static void test_threads_identical(void)
 {
-    struct nchw s = { 8, 6, 9, 7 };
+    struct nchw s = { 8, 7, 9, 7 };
     long cnt = nchw_count(&s);
     float *x = malloc(sizeof(float) * cnt), *g = malloc(sizeof(float) * cnt);
     float *y1 = malloc(sizeof(float) * cnt), *y2 = malloc(sizeof(float) * cnt);
     float *gx1 = malloc(sizeof(float) * cnt), *gx2 = malloc(sizeof(float) * cnt);
-    float gamma[6], beta[6], m1[6], m2[6], i1[6], i2[6], gg1[6], gg2[6], gb1[6], gb2[6];
+    float gamma[7], beta[7], st1[7 * 7], st2[7 * 7];
     gc_fill(x, cnt, 3, -4, 4);
     gc_fill(g, cnt, 4, -1, 1);
-    gc_fill(gamma, 6, 5, 0.5f, 2);
-    gc_fill(beta, 6, 6, -1, 1);
-    int keep = omp_get_max_threads();
-    omp_set_num_threads(1);
-    bn_forward_train(&s, x, gamma, beta, 1e-5f, 0.1f, NULL, NULL, y1, m1, i1, NULL, op_tag_make(0, 0));
-    bn_backward(&s, x, g, gamma, m1, i1, gx1, gg1, gb1, NULL, op_tag_make(0, 0));
-    omp_set_num_threads(2);
-    bn_forward_train(&s, x, gamma, beta, 1e-5f, 0.1f, NULL, NULL, y2, m2, i2, NULL, op_tag_make(0, 0));
-    bn_backward(&s, x, g, gamma, m2, i2, gx2, gg2, gb2, NULL, op_tag_make(0, 0));
-    omp_set_num_threads(keep);
-    CU_ASSERT_EQUAL(memcmp(y1, y2, sizeof(float) * cnt), 0);
-    CU_ASSERT_EQUAL(memcmp(gx1, gx2, sizeof(float) * cnt), 0);
-    CU_ASSERT_EQUAL(memcmp(gg1, gg2, sizeof gg1), 0);
-    CU_ASSERT_EQUAL(memcmp(gb1, gb2, sizeof gb1), 0);
+    gc_fill(gamma, 7, 5, 0.5f, 2);
+    gc_fill(beta, 7, 6, -1, 1);
+    bn_run(&s, x, g, gamma, beta, 1, y1, gx1, st1);
+    for (int threads = 2; threads <= 3; threads++) {
+        bn_run(&s, x, g, gamma, beta, threads, y2, gx2, st2);
+        CU_ASSERT_EQUAL(memcmp(y1, y2, sizeof(float) * cnt), 0);
+        CU_ASSERT_EQUAL(memcmp(gx1, gx2, sizeof(float) * cnt), 0);
+        CU_ASSERT_EQUAL(memcmp(st1, st2, sizeof st1), 0);
+    }
     free(x); free(g); free(y1); free(y2); free(gx1); free(gx2);
 }
 
@@ -233,7 +242,7 @@ int main(void)
         { "gradients (central differences)", test_gradients },
         { "hand-computed statistics", test_hand_values },
         { "backward properties", test_backward_properties },
-        { "1 and 2 threads identical", test_threads_identical },
+        { "1, 2 and 3 threads identical", test_threads_identical },
         { "fused activation and ranges", test_fused_act_and_ranges },
         { "op records", test_op_records },
         CU_TEST_INFO_NULL,

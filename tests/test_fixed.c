@@ -116,6 +116,33 @@ static void test_zero_tensor(void)
     CU_ASSERT_EQUAL(fx_quantize(z, 1, 1, 5, &bad, NULL, 0, code, &s, &st), -1);
 }
 
+/* Two targets in one pass equal two separate quantizations: codes, saturation and counts, for
+ * nearest and stochastic rounding, one target with per-channel multipliers (a conv's g_y feeds
+ * both its backward passes this way). The scale is chosen small enough that some values saturate. */
+static void test_targets_equal_separate_calls(void)
+{
+    enum { OUTER = 3, CH = 5, INNER = 37, N = OUTER * CH * INNER };
+    float v[N], mul[CH] = { 0.5f, -2.0f, 1.0f, 0.125f, 3.0f }, sa = 0.02f, sb = 0.05f;
+    int16_t a1[N], b1[N], a2[N], b2[N];
+    gc_fill(v, N, 11, -4.0f, 4.0f);
+    for (int stochastic = 0; stochastic <= 1; stochastic++) {
+        struct fx_format f = { 8, 1, 0, stochastic };
+        struct fx_stats sep = { 0 }, one = { 0 };
+        fx_quantize_with_scale(v, OUTER, CH, INNER, &f, mul, 7, &sa, a1, &sep);
+        fx_quantize_with_scale(v, OUTER, CH, INNER, &f, NULL, 9, &sb, b1, &sep);
+        struct fx_target t[2] = { { mul, 7, &sa, a2 }, { NULL, 9, &sb, b2 } };
+        CU_ASSERT_EQUAL_FATAL(fx_quantize_targets(v, OUTER, CH, INNER, &f, t, 2, &one), 0);
+        CU_ASSERT_EQUAL(memcmp(a1, a2, sizeof a1), 0);
+        CU_ASSERT_EQUAL(memcmp(b1, b2, sizeof b1), 0);
+        CU_ASSERT_EQUAL(one.quantized, 2 * N);
+        CU_ASSERT_EQUAL(one.saturated, sep.saturated);
+        CU_ASSERT_TRUE(sep.saturated > 0);
+    }
+    struct fx_format f = { 8, 1, 0, 0 };
+    struct fx_target t = { NULL, 0, &sa, a2 };
+    CU_ASSERT_EQUAL(fx_quantize_targets(v, OUTER, CH, INNER, &f, &t, 0, NULL), -1);
+}
+
 /* Stochastic rounding: every code is floor or ceil, the mean is unbiased, the same key gives the
  * same codes for 1 or 2 threads, another key other codes. */
 #define SN 200000
@@ -297,6 +324,7 @@ int main(void)
         { "per channel and fold", test_per_channel_and_fold },
         { "zero tensor", test_zero_tensor },
         { "tensor path equals scalar definition", test_tensor_path_equals_scalar },
+        { "targets equal separate calls", test_targets_equal_separate_calls },
         { "stochastic rounding", test_stochastic },
         { "accumulator", test_accumulator },
         { "stats and workspace", test_stats_and_workspace },
