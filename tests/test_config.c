@@ -185,6 +185,23 @@ static const struct bad_case bad_cases[] = {
      "hardware.ddr.bus_bits = 16", "devices x device_bits = 2 x 16"},
     {"trefi.yaml", HEAD "hardware:\n  ddr:\n    trefi_ns: 150\n", "trefi.yaml:6:15",
      "hardware.ddr.trefi_ns = 150", "trfc_ns = 160"},
+    /* an explicit tag is a claim about the text: a false one is refused, not ignored */
+    {"tag_int.yaml", "name: !!int abc\ntraining:\n  method: [psg]\n", "tag_int.yaml:1:7",
+     "!!int", "'abc' is not an integer"},
+    {"tag_int_epochs.yaml", HEAD "  epochs: !!int 1.5\n", "tag_int_epochs.yaml:4:11", "!!int",
+     "'1.5' is not an integer"},
+    {"tag_float.yaml", HEAD "  lr: !!float fast\n", "tag_float.yaml:4:7", "!!float",
+     "not a number"},
+    {"tag_bool.yaml", "name: t\ndataset:\n  augment: !!bool 1\ntraining:\n  method: [psg]\n",
+     "tag_bool.yaml:3:12", "!!bool", "not true or false"},
+    {"tag_item.yaml", HEAD "  lr_steps: [10, !!int x]\n", "tag_item.yaml:4:18", "!!int",
+     "'x' is not an integer"},
+    {"tag_unknown.yaml", HEAD "  lr: !celsius 1\n", "tag_unknown.yaml:4:7", "'!celsius'",
+     "unsupported YAML tag"},
+    {"tag_list.yaml", "name: t\ntraining:\n  method: !!str [psg]\n", "tag_list.yaml:3:11",
+     "'!!str'", "unsupported YAML tag"},
+    {"tag_sweep.yaml", HEAD "sweep:\n  vary:\n    training.iterations: [!!int ten]\n",
+     "tag_sweep.yaml:6:27", "!!int", "'ten' is not an integer"},
 };
 
 static void test_malformed_configs(void)
@@ -303,6 +320,7 @@ static void test_bad_sets(void)
         /* issue 12: a second YAML document in a value is an error, not ignored */
         {"training.lr=0.1\n--- 0.2", "a second YAML document"},
         {"hardware.ddr.device_bits=8", "hardware.ddr.bus_bits = 32 must equal"},
+        {"training.iterations=!!int ten", "!!int tag: 'ten' is not an integer"},
     };
     write_file("base.yaml", HEAD);
     struct e2_config *cfg = new_config();
@@ -856,6 +874,28 @@ static void test_shipped_configs(void)
     CU_ASSERT(loaded >= 30);
 }
 
+/* A tag that agrees with its text changes nothing: !!str on a number is text, !!int and
+ * !!float on numbers, !!bool on true, !!null on ~. */
+static void test_true_tags(void)
+{
+    write_file("tags.yaml", "name: !!str 5\ndataset:\n  augment: !!bool true\n  path: !!null ~\n"
+                            "training:\n  method: [!!str psg]\n  iterations: !!int 12\n"
+                            "  lr: !!float 0.25\n  epochs: !!int 2\n");
+    struct e2_config *cfg = new_config();
+    struct e2_err err;
+    int rc = load("tags.yaml", NULL, 0, cfg, &err);
+    if (rc)
+        printf("\n  %s\n", err.msg);
+    CU_ASSERT_EQUAL_FATAL(rc, E2_OK);
+    CU_ASSERT_STRING_EQUAL(cfg->name, "5");
+    CU_ASSERT_EQUAL(cfg->dataset.augment, 1);
+    CU_ASSERT_STRING_EQUAL(cfg->dataset.path, "");
+    CU_ASSERT_EQUAL(cfg->training.iterations, 12);
+    CU_ASSERT_DOUBLE_EQUAL(cfg->training.lr, 0.25, 0);
+    CU_ASSERT_DOUBLE_EQUAL(cfg->training.epochs, 2, 0);
+    free(cfg);
+}
+
 static int suite_init(void) { return tmpdir_create("config"); }
 
 int main(void)
@@ -876,6 +916,7 @@ int main(void)
         { "json and reference", test_json_and_reference },
         { "enums decoded at load time", test_enum_decoding },
         { "every shipped config loads", test_shipped_configs },
+        { "YAML tags that agree with their text", test_true_tags },
         CU_TEST_INFO_NULL,
     };
     return cunit_run("config", suite_init, tmpdir_remove, tests);

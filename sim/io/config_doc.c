@@ -98,6 +98,9 @@ void cfg_write_reference(FILE *out)
           "  `training.base` are derived from it; they are not keys.\n"
           "- Paths in values are relative to the working directory; `include:` paths are\n"
           "  relative to the including file.\n"
+          "- Values are read by their key's type, so YAML tags are not needed; a tag that is\n"
+          "  given must be true of its value (`!!int abc` is an error), and only !!str, !!int,\n"
+          "  !!float, !!bool, !!null, !!seq and !!map are taken.\n"
           "- `e2sim replay TRACE --config HW.yaml` takes a hardware config: only `name`,\n"
           "  `hardware`, `energy`, `report` and a sweep of hardware/energy keys.\n\n",
           out);
