@@ -33,7 +33,7 @@ _Static_assert(sizeof(enum cfg_mode) == sizeof(int) && sizeof(enum cfg_dataset_n
 
 const struct cfg_field cfg_run_fields[] = {
     {"name", CFG_STRING, F(name), "e2sim", 0, 0, NULL,
-     "name of the run (required); the default output folder is out/<name>-<timestamp>"},
+     "name of the run (required, not empty); the default output folder is out/<name>-<timestamp>"},
     {"seed", CFG_INT, F(seed), "1", 0, INT_MAX, NULL,
      "seed of every random stream: initialization, data order, rounding, SMD, SLU, SD"},
 
