@@ -207,6 +207,9 @@ static const struct bad_case bad_cases[] = {
      "'!!str'", "unsupported YAML tag"},
     {"tag_sweep.yaml", HEAD "sweep:\n  vary:\n    training.iterations: [!!int ten]\n",
      "tag_sweep.yaml:6:27", "!!int", "'ten' is not an integer"},
+    /* every point records its own trace: points/NNNN.e2t (docs/outputs.md, "Sweeps") */
+    {"sweep_trace.yaml", HEAD "sweep:\n  vary:\n    report.trace: [a.e2t, b.e2t]\n",
+     "sweep_trace.yaml:6:5", "report.trace", "cannot be varied"},
 };
 
 static void test_malformed_configs(void)

@@ -127,6 +127,8 @@ void cfg_write_reference(FILE *out)
           "    training.psg.msb_g: [8, 10]\n    training.method: [[psg, swa], [smd, slu, psg, "
           "swa]]   # list keys take lists\n```\n\n"
           "A key varied by the sweep cannot also be given with `--set`. `--shard K/N` runs\n"
-          "every N-th point starting at point K-1; `--point I` runs point I alone.\n",
+          "every N-th point starting at point K-1; `--point I` runs point I alone.\n"
+          "`report.trace` cannot be varied: set once (or `--trace`), it makes each point\n"
+          "record its own trace, `points/NNNN.e2t` in the sweep's folder.\n",
           out);
 }
