@@ -63,6 +63,26 @@ static void test_not_a_sweep_line(void)
     CU_ASSERT_FALSE(exists("new2"));
 }
 
+/* A point beyond the sweep's count (a hand-edited line, or one of a bigger sweep of the same
+ * hash) is refused, naming its line, and NEW is not made; so is a line with no count. */
+static void test_point_beyond_the_sweep(void)
+{
+    char words[1024], dir[512];
+    struct e2_err err = {""};
+    folder_with_file("beyond", "sweep.jsonl", ROW(0, 1.5) ROW(3, 2.5), dir, sizeof dir);
+    snprintf(words, sizeof words, "%s/beyond --out %s/new3", tmpdir, tmpdir);
+    CU_ASSERT_EQUAL(merge(words, &err), E2_BAD_INPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "beyond/sweep.jsonl:2: point 3 is beyond the "
+                                           "sweep's 3 points (0 to 2)"));
+    CU_ASSERT_FALSE(exists("new3"));
+    folder_with_file("uncounted", "sweep.jsonl", "{\"point\":0,\"sweep\":\"abc\"}\n", dir,
+                     sizeof dir);
+    snprintf(words, sizeof words, "%s/uncounted --out %s/new4", tmpdir, tmpdir);
+    CU_ASSERT_EQUAL(merge(words, &err), E2_BAD_INPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "uncounted/sweep.jsonl:1: not a sweep point line"));
+    CU_ASSERT_FALSE(exists("new4"));
+}
+
 /* Without --out, a merge that fails makes no default folder out/merge-* (it used to make an
  * empty one before reading the inputs); one that works makes it. */
 static void test_default_folder_only_on_success(void)
@@ -116,6 +136,7 @@ int main(void)
         {"a line that is not a sweep point", test_not_a_sweep_line},
         {"the default folder is made only when the merge works", test_default_folder_only_on_success},
         {"no folders", test_no_folders},
+        {"a point beyond the sweep's count", test_point_beyond_the_sweep},
         {"shards joined", test_shards_joined},
         CU_TEST_INFO_NULL,
     };

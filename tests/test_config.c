@@ -185,6 +185,31 @@ static const struct bad_case bad_cases[] = {
      "hardware.ddr.bus_bits = 16", "devices x device_bits = 2 x 16"},
     {"trefi.yaml", HEAD "hardware:\n  ddr:\n    trefi_ns: 150\n", "trefi.yaml:6:15",
      "hardware.ddr.trefi_ns = 150", "trfc_ns = 160"},
+    /* an empty name would make out/-<timestamp> and reports that name no run */
+    {"empty_name.yaml", "name: \"\"\ntraining:\n  method: [psg]\n", "empty_name.yaml:1:7",
+     "name", "must not be empty"},
+    {"null_name.yaml", "name: ~\ntraining:\n  method: [psg]\n", "null_name.yaml:1:7", "name",
+     "must not be empty"},
+    /* an explicit tag is a claim about the text: a false one is refused, not ignored */
+    {"tag_int.yaml", "name: !!int abc\ntraining:\n  method: [psg]\n", "tag_int.yaml:1:7",
+     "!!int", "'abc' is not an integer"},
+    {"tag_int_epochs.yaml", HEAD "  epochs: !!int 1.5\n", "tag_int_epochs.yaml:4:11", "!!int",
+     "'1.5' is not an integer"},
+    {"tag_float.yaml", HEAD "  lr: !!float fast\n", "tag_float.yaml:4:7", "!!float",
+     "not a number"},
+    {"tag_bool.yaml", "name: t\ndataset:\n  augment: !!bool 1\ntraining:\n  method: [psg]\n",
+     "tag_bool.yaml:3:12", "!!bool", "not true or false"},
+    {"tag_item.yaml", HEAD "  lr_steps: [10, !!int x]\n", "tag_item.yaml:4:18", "!!int",
+     "'x' is not an integer"},
+    {"tag_unknown.yaml", HEAD "  lr: !celsius 1\n", "tag_unknown.yaml:4:7", "'!celsius'",
+     "unsupported YAML tag"},
+    {"tag_list.yaml", "name: t\ntraining:\n  method: !!str [psg]\n", "tag_list.yaml:3:11",
+     "'!!str'", "unsupported YAML tag"},
+    {"tag_sweep.yaml", HEAD "sweep:\n  vary:\n    training.iterations: [!!int ten]\n",
+     "tag_sweep.yaml:6:27", "!!int", "'ten' is not an integer"},
+    /* every point records its own trace: points/NNNN.e2t (docs/outputs.md, "Sweeps") */
+    {"sweep_trace.yaml", HEAD "sweep:\n  vary:\n    report.trace: [a.e2t, b.e2t]\n",
+     "sweep_trace.yaml:6:5", "report.trace", "cannot be varied"},
 };
 
 static void test_malformed_configs(void)
@@ -303,6 +328,8 @@ static void test_bad_sets(void)
         /* issue 12: a second YAML document in a value is an error, not ignored */
         {"training.lr=0.1\n--- 0.2", "a second YAML document"},
         {"hardware.ddr.device_bits=8", "hardware.ddr.bus_bits = 32 must equal"},
+        {"training.iterations=!!int ten", "!!int tag: 'ten' is not an integer"},
+        {"name=", "name must not be empty"},
     };
     write_file("base.yaml", HEAD);
     struct e2_config *cfg = new_config();
@@ -538,11 +565,12 @@ static void test_format_values(void)
     snprintf(set, sizeof set, "name=%s", buf);
     CU_ASSERT_EQUAL(cfg_set(cfg, set, &err), E2_OK);
     CU_ASSERT_STRING_EQUAL(cfg->name, odd);
-    CU_ASSERT_EQUAL(cfg_set(cfg, "name=null", &err), E2_OK);   /* a plain null is empty text */
-    CU_ASSERT_STRING_EQUAL(cfg->name, "");
-    CU_ASSERT_EQUAL(cfg_set(cfg, "name='null'", &err), E2_OK);
-    CU_ASSERT_STRING_EQUAL(cfg->name, "null");
-    cfg_format_value(cfg, cfg_find_field("name"), buf, sizeof buf);
+    /* a plain null is empty text (a key that may be empty: name may not) */
+    CU_ASSERT_EQUAL(cfg_set(cfg, "dataset.path=null", &err), E2_OK);
+    CU_ASSERT_STRING_EQUAL(cfg->dataset.path, "");
+    CU_ASSERT_EQUAL(cfg_set(cfg, "dataset.path='null'", &err), E2_OK);
+    CU_ASSERT_STRING_EQUAL(cfg->dataset.path, "null");
+    cfg_format_value(cfg, cfg_find_field("dataset.path"), buf, sizeof buf);
     CU_ASSERT_STRING_EQUAL(buf, "\"null\"");
     free(cfg);
 }
@@ -856,6 +884,67 @@ static void test_shipped_configs(void)
     CU_ASSERT(loaded >= 30);
 }
 
+/* A tag that agrees with its text changes nothing: !!str on a number is text, !!int and
+ * !!float on numbers, !!bool on true, !!null on ~. */
+static void test_true_tags(void)
+{
+    write_file("tags.yaml", "name: !!str 5\ndataset:\n  augment: !!bool true\n  path: !!null ~\n"
+                            "training:\n  method: [!!str psg]\n  iterations: !!int 12\n"
+                            "  lr: !!float 0.25\n  epochs: !!int 2\n");
+    struct e2_config *cfg = new_config();
+    struct e2_err err;
+    int rc = load("tags.yaml", NULL, 0, cfg, &err);
+    if (rc)
+        printf("\n  %s\n", err.msg);
+    CU_ASSERT_EQUAL_FATAL(rc, E2_OK);
+    CU_ASSERT_STRING_EQUAL(cfg->name, "5");
+    CU_ASSERT_EQUAL(cfg->dataset.augment, 1);
+    CU_ASSERT_STRING_EQUAL(cfg->dataset.path, "");
+    CU_ASSERT_EQUAL(cfg->training.iterations, 12);
+    CU_ASSERT_DOUBLE_EQUAL(cfg->training.lr, 0.25, 0);
+    CU_ASSERT_DOUBLE_EQUAL(cfg->training.epochs, 2, 0);
+    free(cfg);
+}
+
+/* A path key that names the wrong kind of thing is refused at load time, at the key's place:
+ * energy.ert a folder or a device (reading one failed with "ertd:1:1: input error"),
+ * dataset.path a file (the loader said its image file did not exist), hardware.ddr.memspec a
+ * folder ("read error"). */
+static void test_path_kinds(void)
+{
+    char dir[512], file[512], yaml[1600], want[1400];
+    path_of(dir, sizeof dir, "ertd");
+    path_of(file, sizeof file, "a-file");
+    CU_ASSERT_FATAL(mkdir(dir, 0755) == 0);
+    write_file("a-file", "not a folder\n");
+    const struct {
+        const char *name, *yaml, *path, *at, *what;
+    } cases[] = {
+        {"ert_dir.yaml", "energy:\n  ert: %s\n", dir, "5:8", "energy.ert '%s' is a directory"},
+        {"ert_dev.yaml", "energy:\n  ert: %s\n", "/dev/null", "5:8",
+         "energy.ert '%s' is not a regular file"},
+        {"ds_file.yaml", "dataset:\n  path: %s\n", file, "5:9",
+         "dataset.path '%s' is not a directory"},
+        {"memspec_dir.yaml", "hardware:\n  ddr:\n    memspec: %s\n", dir, "6:14",
+         "hardware.ddr.memspec '%s' is a directory"},
+    };
+    struct e2_config *cfg = new_config();
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct e2_err err;
+        char fmt[300], what[600];
+        snprintf(fmt, sizeof fmt, "%s%s", HEAD, cases[i].yaml);
+        snprintf(yaml, sizeof yaml, fmt, cases[i].path);
+        write_file(cases[i].name, yaml);
+        snprintf(what, sizeof what, cases[i].what, cases[i].path);
+        snprintf(want, sizeof want, "%s/%s:%s: %s", tmpdir, cases[i].name, cases[i].at, what);
+        CU_ASSERT_EQUAL(load(cases[i].name, NULL, 0, cfg, &err), E2_BAD_INPUT);
+        if (strcmp(err.msg, want) != 0)
+            printf("\n  want: %s\n  got:  %s\n", want, err.msg);
+        CU_ASSERT_STRING_EQUAL(err.msg, want);
+    }
+    free(cfg);
+}
+
 static int suite_init(void) { return tmpdir_create("config"); }
 
 int main(void)
@@ -876,6 +965,8 @@ int main(void)
         { "json and reference", test_json_and_reference },
         { "enums decoded at load time", test_enum_decoding },
         { "every shipped config loads", test_shipped_configs },
+        { "YAML tags that agree with their text", test_true_tags },
+        { "a path key naming the wrong kind of file", test_path_kinds },
         CU_TEST_INFO_NULL,
     };
     return cunit_run("config", suite_init, tmpdir_remove, tests);

@@ -37,7 +37,9 @@ static void sweep_path(char *buf, size_t size, const char *name)
 }
 
 /* The fake worker: arguments "... --point I --out DIR"; appends "I PID" to $RUNLOG, sleeps $SLEEP,
- * fails for point $FAIL, and writes DIR/report.json with numbers made from I. */
+ * fails (exit 1) for the points listed in $FAIL, refuses its input like e2sim (exit 2,
+ * "e2sim: $BAD", the point added with $BADVARY) for those in $BADAT ("all": every point), and
+ * writes DIR/report.json with numbers made from I. */
 static const char *const worker_text =
     "#!/bin/sh\n"
     "while [ $# -gt 0 ]; do\n"
@@ -45,7 +47,9 @@ static const char *const worker_text =
     "done\n"
     "echo \"$P $$\" >> \"$RUNLOG\"\n"
     "[ -n \"$SLEEP\" ] && sleep \"$SLEEP\"\n"
-    "[ \"$P\" = \"$FAIL\" ] && { echo \"point $P fails\" >&2; exit 1; }\n"
+    "case \" $FAIL \" in *\" $P \"*) echo \"point $P fails\" >&2; exit 1;; esac\n"
+    "case \" $BADAT \" in *\" $P \"*|' all ')\n"
+    "  echo \"e2sim: $BAD${BADVARY:+ $P}\" >&2; exit 2;; esac\n"
     "[ -e \"$O\" ] && { echo \"$O exists\" >&2; exit 2; }\n"
     "mkdir -p \"$O\" || exit 1\n"
     "T=$((50 + P * 7 % 11)); E=$((3 + P * 5 % 7))\n"
@@ -303,7 +307,7 @@ static void test_failed_point_is_retried(void)
     setenv("FAIL", "3", 1);
     struct e2_err err = {{0}};
     CU_ASSERT_EQUAL(run_sweep(cfg, out, 2, 0, 1, 1, &err), E2_FAILURE);
-    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "1 sweep point failed (first: point 3, log "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "1 sweep point failed: 3 (its output: "));
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "points/0003.log"));
     unsetenv("FAIL");
     char jsonl[300];
@@ -314,6 +318,83 @@ static void test_failed_point_is_retried(void)
     CU_ASSERT_EQUAL(runs_of(3), 2);
     CU_ASSERT_EQUAL(runs_of(2), 1);
     free(cfg);
+}
+
+/* Run the sweep of `yaml` into a new folder `name`: its status, its message in err. */
+static int sweep_into(const char *yaml, const char *name, struct e2_err *err)
+{
+    struct e2_config *cfg = load(yaml, "sweep-into.yaml");
+    char out[256];
+    sweep_path(out, sizeof out, name);
+    int rc = run_sweep(cfg, out, 2, 0, 1, 1, err);
+    free(cfg);
+    return rc;
+}
+
+/* Every point refused the same input (a data set the config names is missing, say): that is
+ * the sweep's input error, exit 2, and the message is the points' own (it used to be "6 sweep
+ * points failed", exit 1, the error only in the logs). */
+static void test_every_point_bad_input(void)
+{
+    struct e2_err err = {{0}};
+    setenv("BAD", "grid.yaml:2:9: no data here", 1);
+    setenv("BADAT", "all", 1);
+    CU_ASSERT_EQUAL(sweep_into(grid_yaml, "all-bad", &err), E2_BAD_INPUT);
+    const char *want = "grid.yaml:2:9: no data here (every point of the sweep failed on it; "
+                       "their output: ";
+    CU_ASSERT_EQUAL(strncmp(err.msg, want, strlen(want)), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "all-bad/points/NNNN.log; once it is fixed, --out "));
+    /* different input errors are the points', not the sweep's: each one is in its log */
+    setenv("BADVARY", "1", 1);
+    CU_ASSERT_EQUAL(sweep_into(grid_yaml, "all-bad-differently", &err), E2_FAILURE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "6 sweep points failed: 0, 1, 2, 3, 4 and 5 (their "
+                                           "output: "));
+    unsetenv("BADVARY");
+    /* an input error of some points only: the sweep failed, naming them */
+    setenv("BADAT", "1 4", 1);
+    CU_ASSERT_EQUAL(sweep_into(grid_yaml, "some-bad", &err), E2_FAILURE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "2 sweep points failed: 1 and 4 (their output: "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "some-bad/points/NNNN.log, first "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "some-bad/points/0001.log)"));
+    unsetenv("BAD");
+    unsetenv("BADAT");
+    /* many failed points: the first few named, the rest counted */
+    setenv("FAIL", "0 1 2 3 4 5", 1);
+    CU_ASSERT_EQUAL(sweep_into(grid_yaml, "all-failed", &err), E2_FAILURE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "6 sweep points failed: 0, 1, 2, 3, 4 and 5"));
+    setenv("FAIL", "0 1 2 3 4 5 6 7 8 9", 1);
+    CU_ASSERT_EQUAL(sweep_into("name: ten\ntraining:\n  method: [psg]\nsweep:\n  vary:\n"
+                               "    seed: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n", "ten-failed", &err),
+                    E2_FAILURE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "10 sweep points failed: 0, 1, 2, 3, 4, 5, 6, 7 and 2 "
+                                           "more (their output: "));
+    unsetenv("FAIL");
+}
+
+/* The same through e2sim itself: a sweep over a data set folder without its files. */
+static void test_every_point_bad_input_e2sim(void)
+{
+    char yaml[600], cfgpath[256], data[256], out[256], errfile[300], cmd[1400];
+    sweep_path(data, sizeof data, "no-data");
+    sweep_path(cfgpath, sizeof cfgpath, "no-data.yaml");
+    sweep_path(out, sizeof out, "no-data-sweep");
+    snprintf(errfile, sizeof errfile, "%s/no-data.err", dir);
+    CU_ASSERT_FATAL(mkdir(data, 0755) == 0);
+    snprintf(yaml, sizeof yaml, "name: no-data\ndataset:\n  name: mnist\n  path: %s\n"
+             "training:\n  method: [psg]\n  iterations: 2\nsweep:\n  vary:\n"
+             "    training.psg.beta: [0.05, 0.1]\n", data);
+    write_path(cfgpath, yaml);
+    snprintf(cmd, sizeof cmd, "'%s' --config '%s' --out '%s' --quiet 2>'%s'", E2SIM_BINARY,
+             cfgpath, out, errfile);
+    int status = system(cmd);
+    CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 2);
+    char *text = read_text(errfile), want[400];
+    snprintf(want, sizeof want, "e2sim: %s/train-images-idx3-ubyte: cannot open: no such file",
+             data);
+    if (!text || strncmp(text, want, strlen(want)) != 0)
+        printf("\n  stderr: %s\n", text ? text : "(none)");
+    CU_ASSERT(text && strncmp(text, want, strlen(want)) == 0);
+    free(text);
 }
 
 /* A folder tree deeper than PATH_MAX under dir: nftw cannot remove it, even as root. */
@@ -350,7 +431,7 @@ static void test_unremovable_point_folder(void)
     struct e2_err err = {{0}};
     /* the failure to clear point 2 is not overwritten by the points finishing after it */
     CU_ASSERT_EQUAL(run_sweep(cfg, out, 2, 0, 1, 1, &err), E2_FAILURE);
-    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "1 sweep point failed (first: point 2, log "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "1 sweep point failed: 2 (its output: "));
     char *text = read_text(log);
     CU_ASSERT_PTR_NOT_NULL(text && strstr(text, "cannot remove its unfinished folder"));
     free(text);
@@ -528,6 +609,8 @@ int main(void)
         { "killed midway, resumed: every point once", test_killed_and_resumed },
         { "a failed point is retried on resume", test_failed_point_is_retried },
         { "a point folder that cannot be removed fails the sweep", test_unremovable_point_folder },
+        { "every point refusing the same input is an input error", test_every_point_bad_input },
+        { "the same through e2sim", test_every_point_bad_input_e2sim },
         { "workers die with a killed sweep", test_workers_die_with_the_sweep },
         { "a folder another process holds is refused (exit 2)", test_folder_in_use_is_refused },
         { "workers share the CPUs the process may use", test_usable_cpus },

@@ -88,14 +88,14 @@ static void test_merge_conflicts(void)
 {
     char a[512], b[512], c[512], out[512];
     folder_with_file("conflict-a", "sweep.jsonl",
-                     "{\"point\": 1, \"sweep\": \"abc\", \"results\": {\"top1\": 0.5}}\n", a,
-                     sizeof a);
+                     "{\"point\": 1, \"points\": 3, \"sweep\": \"abc\", "
+                     "\"results\": {\"top1\": 0.5}}\n", a, sizeof a);
     folder_with_file("conflict-b", "sweep.jsonl",
-                     "{\"point\": 1, \"sweep\": \"abc\", \"results\": {\"top1\": 0.6}}\n", b,
-                     sizeof b);
+                     "{\"point\": 1, \"points\": 3, \"sweep\": \"abc\", "
+                     "\"results\": {\"top1\": 0.6}}\n", b, sizeof b);
     folder_with_file("conflict-c", "sweep.jsonl",
-                     "{\"point\": 2, \"sweep\": \"xyz\", \"results\": {\"top1\": 0.6}}\n", c,
-                     sizeof c);
+                     "{\"point\": 2, \"points\": 3, \"sweep\": \"xyz\", "
+                     "\"results\": {\"top1\": 0.6}}\n", c, sizeof c);
     struct e2_err err = {""};
     const char *ab[2] = {a, b}, *ac[2] = {a, c};
     path_of(out, sizeof out, "conflict-out");
@@ -106,7 +106,8 @@ static void test_merge_conflicts(void)
     const char *missing[1] = {"/nonexistent/sweep"};
     CU_ASSERT_EQUAL(sweep_merge(missing, 1, out, 1, &err), E2_BAD_INPUT);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "/nonexistent/sweep/sweep.jsonl"));
-    write_file("conflict-c/sweep.jsonl", "{\"point\": 2, \"sweep\": \"xyz\"}\nnot json\n");
+    write_file("conflict-c/sweep.jsonl",
+               "{\"point\": 2, \"points\": 3, \"sweep\": \"xyz\"}\nnot json\n");
     CU_ASSERT_EQUAL(sweep_merge(ac + 1, 1, out, 1, &err), E2_BAD_INPUT);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "sweep.jsonl:2:1: "));
     CU_ASSERT_EQUAL(sweep_merge(ab, 0, out, 1, &err), E2_BAD_INPUT);

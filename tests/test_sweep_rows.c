@@ -15,8 +15,8 @@ static int setup(void) { return tmpdir_create("sweep_rows"); }
 static int cleanup(void) { return tmpdir_remove(); }
 
 #define LINE(point, sweep, top1, host)                                                       \
-    "{\"point\":" #point ",\"sweep\":\"" sweep "\",\"results\":{\"top1\":" #top1 "},"       \
-    "\"provenance\":{\"host\":\"" host "\"}}"
+    "{\"point\":" #point ",\"points\":4,\"sweep\":\"" sweep "\",\"results\":{\"top1\":" #top1  \
+    "},\"provenance\":{\"host\":\"" host "\"}}"
 
 static void test_missing_file_is_no_rows(void)
 {
@@ -70,6 +70,16 @@ static void test_bad_lines_named(void)
     folder_with_file("array", "sweep.jsonl", "[1]\n", dir, sizeof dir);
     CU_ASSERT_EQUAL(sweep_read_rows(dir, &rows, &n, &err), E2_BAD_INPUT);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "array/sweep.jsonl:1: not a sweep point line"));
+    /* a point needs the sweep's count, and lies within it */
+    folder_with_file("uncounted", "sweep.jsonl", "{\"point\": 1}\n", dir, sizeof dir);
+    CU_ASSERT_EQUAL(sweep_read_rows(dir, &rows, &n, &err), E2_BAD_INPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "uncounted/sweep.jsonl:1: not a sweep point line"));
+    folder_with_file("beyond", "sweep.jsonl", LINE(3, "h", 0.5, "a") "\n" LINE(4, "h", 0.5, "a")
+                     "\n", dir, sizeof dir);
+    CU_ASSERT_EQUAL(sweep_read_rows(dir, &rows, &n, &err), E2_BAD_INPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "beyond/sweep.jsonl:2: point 4 is beyond the sweep's "
+                                           "4 points (0 to 3)"));
+    CU_ASSERT_EQUAL(n, 0);
 }
 
 /* Rows parsed from `text` (lines), deduplicated. */

@@ -98,6 +98,9 @@ void cfg_write_reference(FILE *out)
           "  `training.base` are derived from it; they are not keys.\n"
           "- Paths in values are relative to the working directory; `include:` paths are\n"
           "  relative to the including file.\n"
+          "- Values are read by their key's type, so YAML tags are not needed; a tag that is\n"
+          "  given must be true of its value (`!!int abc` is an error), and only !!str, !!int,\n"
+          "  !!float, !!bool, !!null, !!seq and !!map are taken.\n"
           "- `e2sim replay TRACE --config HW.yaml` takes a hardware config: only `name`,\n"
           "  `hardware`, `energy`, `report` and a sweep of hardware/energy keys.\n\n",
           out);
@@ -124,6 +127,8 @@ void cfg_write_reference(FILE *out)
           "    training.psg.msb_g: [8, 10]\n    training.method: [[psg, swa], [smd, slu, psg, "
           "swa]]   # list keys take lists\n```\n\n"
           "A key varied by the sweep cannot also be given with `--set`. `--shard K/N` runs\n"
-          "every N-th point starting at point K-1; `--point I` runs point I alone.\n",
+          "every N-th point starting at point K-1; `--point I` runs point I alone.\n"
+          "`report.trace` cannot be varied: set once (or `--trace`), it makes each point\n"
+          "record its own trace, `points/NNNN.e2t` in the sweep's folder.\n",
           out);
 }

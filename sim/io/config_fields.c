@@ -33,7 +33,7 @@ _Static_assert(sizeof(enum cfg_mode) == sizeof(int) && sizeof(enum cfg_dataset_n
 
 const struct cfg_field cfg_run_fields[] = {
     {"name", CFG_STRING, F(name), "e2sim", 0, 0, NULL,
-     "name of the run (required); the default output folder is out/<name>-<timestamp>"},
+     "name of the run (required, not empty); the default output folder is out/<name>-<timestamp>"},
     {"seed", CFG_INT, F(seed), "1", 0, INT_MAX, NULL,
      "seed of every random stream: initialization, data order, rounding, SMD, SLU, SD"},
 
@@ -170,7 +170,8 @@ const struct cfg_field cfg_run_fields[] = {
     {"report.progress", CFG_CHOICE, F(report.progress), "auto", 0, 0, CHOICES(CFG_PROGRESSES),
      "progress display: a live line on a terminal (auto), plain lines, or none"},
     {"report.trace", CFG_STRING, F(report.trace), "", 0, 0, NULL,
-     "record the op trace to this file (\"\" = none); same as --trace"},
+     "record the op trace to this file (\"\" = none); same as --trace. In a sweep each point "
+     "records its own, points/NNNN.e2t, and the sweep cannot vary it"},
     {"report.timeline", CFG_BOOL, F(report.timeline), "false", 0, 0, NULL,
      "write timeline.json.gz (Chrome trace events) and timeline.vcd (waveform) of what the "
      "hardware does in one training iteration (training and energy-only runs)"},

@@ -85,6 +85,12 @@ struct origin {
 int cfg_fail_node(struct e2_err *err, const struct origin *o, const yaml_node_t *node,
                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 const char *cfg_node_kind(const yaml_node_t *node);   /* "a mapping", "a list"... */
+/* Text that reads whole as what an int key takes (base 10, in range of long) / a double key
+ * takes (finite); the value into v. 1 or 0. */
+int cfg_int_text(const char *s, long *v);
+int cfg_number_text(const char *s, double *v);
+/* "", "~", "null", "Null", "NULL": YAML's null (by our rules). */
+int cfg_is_null_text(const char *s);
 const char *cfg_scalar_of(const yaml_node_t *node);
 int cfg_is_null_node(const yaml_node_t *node);
 

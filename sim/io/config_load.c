@@ -205,6 +205,12 @@ static int apply_sweep(struct loader *L, int file, yaml_document_t *doc, yaml_no
             rc = cfg_fail_node(err, &o, key,
                            "a hardware config's sweep may vary only hardware: and energy: keys, "
                            "not '%s'", name);
+        } else if (strcmp(name, "report.trace") == 0) {
+            /* the sweep gives each point its own trace, points/NNNN.e2t: varied paths would
+               be ignored, or shared by points that overwrite each other's */
+            rc = cfg_fail_node(err, &o, key, "sweep.vary: report.trace cannot be varied; set it "
+                               "once (outside sweep:) and each point records its own trace, "
+                               "points/NNNN.e2t in the sweep's folder");
         } else if (k == CFG_LIST_MAX) {
             rc = cfg_fail_node(err, &o, key, "a sweep may vary at most %d keys", CFG_LIST_MAX);
         } else if (list->type != YAML_SEQUENCE_NODE ||

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "ert.h"
 #include "memspec.h"
 
@@ -226,6 +227,49 @@ static int check_calibration(const struct e2_config *cfg, const struct cfg_field
     return 0;
 }
 
+/* The name titles the reports and makes the default folder out/<name>-<timestamp>. */
+static int check_name(const struct e2_config *cfg, const struct cfg_field **blame1,
+                      const struct cfg_field **blame2, char *why, size_t size)
+{
+    if (!cfg->name[0])
+        return FAULT("name", NULL, "name must not be empty: it names the run, its reports and "
+                     "its default folder out/<name>-<timestamp>");
+    return 0;
+}
+
+/* What is wrong with an existing path of a file key (want_dir 0) or a folder key (1), or NULL.
+ * A missing path is left to its reader, which names the file it looked for. */
+static const char *wrong_kind(const char *path, int want_dir)
+{
+    struct stat st;
+    if (!path[0] || stat(path, &st) != 0)
+        return NULL;
+    if (want_dir)
+        return S_ISDIR(st.st_mode) ? NULL : "is not a directory";
+    return S_ISREG(st.st_mode) ? NULL
+           : S_ISDIR(st.st_mode) ? "is a directory"
+                                 : "is not a regular file";
+}
+
+/* Path keys naming the wrong kind of thing, said at the key: read as a file, a folder gave
+ * "ertd:1:1: input error" and a FIFO would block; a file as dataset.path made the loader say
+ * that the data set's files do not exist. */
+static int check_paths(const struct e2_config *cfg, const struct cfg_field **blame1,
+                       const struct cfg_field **blame2, char *why, size_t size)
+{
+    static const struct {
+        const char *key;
+        int want_dir;
+    } paths[] = {{"hardware.ddr.memspec", 0}, {"energy.ert", 0}, {"dataset.path", 1}};
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        const char *path = cfg_cslot(cfg, cfg_find_field(paths[i].key));
+        const char *wrong = wrong_kind(path, paths[i].want_dir);
+        if (wrong)
+            return FAULT(paths[i].key, NULL, "%s '%s' %s", paths[i].key, path, wrong);
+    }
+    return 0;
+}
+
 /* hardware.ddr.memspec (sim/io/memspec.c), then energy.ert (sim/io/ert.c): tables read from the
  * files of other tools replace the keys they cover. */
 static int read_tables(struct e2_config *cfg, const struct cfg_field **blame1, char *why,
@@ -287,11 +331,13 @@ int cfg_resolve_rules(struct e2_config *cfg, const struct cfg_field **blame1,
                          const struct cfg_field **blame2, char *why, size_t size)
 {
     *blame1 = *blame2 = NULL;
-    return resolve_method(cfg, blame1, blame2, why, size) ||
+    return check_name(cfg, blame1, blame2, why, size) ||
+           resolve_method(cfg, blame1, blame2, why, size) ||
            check_precision(cfg, blame1, blame2, why, size) ||
            check_schedule(cfg, blame1, blame2, why, size) ||
            check_network(cfg, blame1, blame2, why, size) ||
            check_calibration(cfg, blame1, blame2, why, size) ||
+           check_paths(cfg, blame1, blame2, why, size) ||
            read_tables(cfg, blame1, why, size) ||
            check_hardware(cfg, blame1, blame2, why, size);
 }

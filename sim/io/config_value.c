@@ -179,7 +179,7 @@ void cfg_format_double(double v, char *buf, size_t size)
     }
 }
 
-static int is_null_text(const char *s)
+int cfg_is_null_text(const char *s)
 {
     return !s[0] || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 || strcmp(s, "Null") == 0 ||
            strcmp(s, "NULL") == 0;
@@ -188,7 +188,7 @@ static int is_null_text(const char *s)
 /* Text that YAML reads back unchanged without quotes (by our own rules: no null words). */
 static int plain_safe(const char *s)
 {
-    if (is_null_text(s))
+    if (cfg_is_null_text(s))
         return 0;
     for (const char *p = s; *p; p++)
         if (!isalnum((unsigned char)*p) && !strchr("_./+-", *p))
@@ -324,7 +324,7 @@ const char *cfg_scalar_of(const yaml_node_t *node)
 int cfg_is_null_node(const yaml_node_t *node)
 {
     return node->type == YAML_SCALAR_NODE && node->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
-           is_null_text(cfg_scalar_of(node));
+           cfg_is_null_text(cfg_scalar_of(node));
 }
 
 /* "an integer", "one of resnet, mobilenetv2"... for messages about one element. */
@@ -411,6 +411,23 @@ static void suggest_choice(const char *choices, const char *typed, struct sugges
     }
 }
 
+int cfg_int_text(const char *s, long *v)
+{
+    char *end;
+    errno = 0;
+    *v = strtol(s, &end, 10);
+    return s[0] && !isspace((unsigned char)s[0]) && !*end && errno != ERANGE;
+}
+
+int cfg_number_text(const char *s, double *v)
+{
+    char *end;
+    errno = 0;
+    *v = strtod(s, &end);
+    return s[0] && !isspace((unsigned char)s[0]) && !*end && isfinite(*v) &&
+           !(errno == ERANGE && fabs(*v) > 1);
+}
+
 /* Parse one scalar element of field f from text s into out (int, double or char[CFG_STR]).
  * On error writes the reason (naming `what`, e.g. "training.lr_steps[2]") into why. */
 static int parse_element(const struct cfg_field *f, const char *what, const char *s, void *out,
@@ -422,10 +439,8 @@ static int parse_element(const struct cfg_field *f, const char *what, const char
     switch (f->type) {
     case CFG_INT:
     case CFG_INT_LIST: {
-        char *end;
-        errno = 0;
-        long v = strtol(s, &end, 10);
-        if (!s[0] || isspace((unsigned char)s[0]) || *end || errno == ERANGE) {
+        long v;
+        if (!cfg_int_text(s, &v)) {
             snprintf(why, size, "%s expects %s, got '%s'", what, expected, s);
             return -1;
         }
@@ -447,11 +462,8 @@ static int parse_element(const struct cfg_field *f, const char *what, const char
     }
     case CFG_DOUBLE:
     case CFG_DOUBLE_LIST: {
-        char *end;
-        errno = 0;
-        double v = strtod(s, &end);
-        if (!s[0] || isspace((unsigned char)s[0]) || *end || !isfinite(v) ||
-            (errno == ERANGE && fabs(v) > 1)) {
+        double v;
+        if (!cfg_number_text(s, &v)) {
             snprintf(why, size, "%s expects %s, got '%s'", what, expected, s);
             return -1;
         }

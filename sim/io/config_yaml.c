@@ -138,6 +138,47 @@ static int compose_alias(struct composer *c, const yaml_event_t *e)
     return compose_fail(c, e->start_mark, "alias *%s has no anchor &%s before it", name, name);
 }
 
+/* Whether text is what core tag `name` (e.g. "int" of !!int) says it is, and what that is;
+ * -1 for a tag that no value takes. */
+static int tag_fits(const char *name, const char *text, const char **what)
+{
+    long i;
+    double d;
+    static const char *const names[] = {"str", "int", "float", "bool", "null"};
+    static const char *const whats[] = {"text", "an integer", "a number", "true or false",
+                                        "null"};
+    int k = 0;
+    while (k < 5 && strcmp(name, names[k]) != 0)
+        k++;
+    if (k == 5)
+        return -1;
+    *what = whats[k];
+    return k == 0 || (k == 1 && cfg_int_text(text, &i)) || (k == 2 && cfg_number_text(text, &d)) ||
+           (k == 3 && (strcmp(text, "true") == 0 || strcmp(text, "false") == 0)) ||
+           (k == 4 && cfg_is_null_text(text));
+}
+
+/* An explicit tag claims what its node is. Every value is read by its key's type, so a tag adds
+ * nothing, but a false claim (!!int abc) is the user's mistake: refuse it rather than ignore
+ * it. text: a scalar's, NULL for a list or mapping (tagged !!seq and !!map). */
+static int compose_tag(struct composer *c, const yaml_char_t *tag, const char *text,
+                       const char *collection, yaml_mark_t at)
+{
+    static const char core[] = "tag:yaml.org,2002:";
+    if (!tag)
+        return 0;
+    const char *t = (const char *)tag, *what = NULL;
+    const char *name = strncmp(t, core, sizeof core - 1) == 0 ? t + sizeof core - 1 : NULL;
+    int fits = !name ? -1 : text ? tag_fits(name, text, &what) : strcmp(name, collection) == 0;
+    if (fits == 1)
+        return 0;
+    if (fits == 0 && text)
+        return compose_fail(c, at, "!!%s tag: '%s' is not %s", name, text, what);
+    return compose_fail(c, at, "unsupported YAML tag '%s%s' (values take !!str, !!int, !!float, "
+                        "!!bool or !!null; a list !!seq, a mapping !!map)", name ? "!!" : "",
+                        name ? name : t);
+}
+
 static int compose_event(struct composer *c, const yaml_event_t *e, int *documents)
 {
     yaml_document_t *doc = c->doc;
@@ -149,16 +190,23 @@ static int compose_event(struct composer *c, const yaml_event_t *e, int *documen
                                 "holds one YAML document");
         return 0;
     case YAML_SCALAR_EVENT:
+        if (compose_tag(c, e->data.scalar.tag, (const char *)e->data.scalar.value, NULL,
+                        e->start_mark))
+            return -1;
         id = yaml_document_add_scalar(doc, NULL, e->data.scalar.value,
                                       (int)e->data.scalar.length, e->data.scalar.style);
         return compose_place(c, id, e->start_mark, e->end_mark) ||
                compose_anchor(c, e->data.scalar.anchor, id, e->start_mark);
     case YAML_SEQUENCE_START_EVENT:
+        if (compose_tag(c, e->data.sequence_start.tag, NULL, "seq", e->start_mark))
+            return -1;
         id = yaml_document_add_sequence(doc, NULL, e->data.sequence_start.style);
         return compose_place(c, id, e->start_mark, e->end_mark) ||
                compose_anchor(c, e->data.sequence_start.anchor, id, e->start_mark) ||
                compose_open(c, id, e->start_mark);
     case YAML_MAPPING_START_EVENT:
+        if (compose_tag(c, e->data.mapping_start.tag, NULL, "map", e->start_mark))
+            return -1;
         id = yaml_document_add_mapping(doc, NULL, e->data.mapping_start.style);
         return compose_place(c, id, e->start_mark, e->end_mark) ||
                compose_anchor(c, e->data.mapping_start.anchor, id, e->start_mark) ||

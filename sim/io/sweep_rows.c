@@ -112,9 +112,17 @@ int sweep_read_rows(const char *dir, struct sweep_row **rows, int *count, struct
                              ? err->msg + n + 2 : err->msg);
                 memcpy(err->msg, msg, sizeof msg);
             }
-            if (rc == E2_OK && (v->type != JSON_OBJECT || json_get_number(v, "point", -1) < 0)) {
+            double point = rc == E2_OK ? json_get_number(v, "point", -1) : -1;
+            double points = rc == E2_OK ? json_get_number(v, "points", -1) : -1;
+            if (rc == E2_OK && (v->type != JSON_OBJECT || point < 0 || points < 1)) {
                 json_free(v);
                 rc = e2_fail(err, E2_BAD_INPUT, "%s: not a sweep point line", name);
+            } else if (rc == E2_OK && point >= points) {
+                /* a resume would index past its points, a merge would list a point that no
+                   config of this sweep has */
+                json_free(v);
+                rc = e2_fail(err, E2_BAD_INPUT, "%s: point %.0f is beyond the sweep's %.0f points "
+                             "(0 to %.0f)", name, point, points, points - 1);
             } else if (rc == E2_OK && add_row(rows, count, &cap, v)) {
                 rc = e2_fail(err, E2_FAILURE, "%s: out of memory", path);
             }

@@ -19,7 +19,8 @@ struct sweep_row {
 };
 
 /* Read DIR/sweep.jsonl (missing file: 0 rows). A last line without '\n' (a crash during the
- * append) is ignored; any other unreadable line is E2_BAD_INPUT with its line number. */
+ * append) is ignored; any other unreadable line, one without "point" and "points", or one whose
+ * point is not below its "points", is E2_BAD_INPUT with its line number. */
 int sweep_read_rows(const char *dir, struct sweep_row **rows, int *count, struct e2_err *err);
 void sweep_free_rows(struct sweep_row *rows, int count);
 

@@ -71,6 +71,8 @@ struct job {
     long point;
 };
 
+#define NAMED_FAILURES 8   /* failed points the sweep's message lists by number */
+
 struct sweep_state {
     const struct e2_config *cfg;
     const struct sweep_options *o;
@@ -80,7 +82,9 @@ struct sweep_state {
     char points_dir[OUT_PATH_MAX];
     char jsonl[OUT_PATH_MAX];
     int failed;
-    long first_failed;
+    long failed_at[NAMED_FAILURES];     /* the lowest failed points, in order */
+    char input_error[sizeof(struct e2_err)];   /* the input error every failed point gave so
+                                                  far ("" once one gave another, or none) */
     long done;
 };
 
@@ -232,14 +236,41 @@ static int point_line(const struct sweep_state *s, long point, const struct json
     return E2_OK;
 }
 
-/* Count a point that did not finish (a later --resume runs it again) and say why. */
-static void point_failed(struct sweep_state *s, long point, const char *why)
+/* Count a point that did not finish (a later --resume runs it again) and say why.
+ * input_error: the worker's message when it refused its input (exit status 2), else NULL. */
+static void point_failed(struct sweep_state *s, long point, const char *why,
+                         const char *input_error)
 {
+    /* keep the lowest: points finish in any order, the message lists them in point order */
+    int i = s->failed < NAMED_FAILURES ? s->failed : NAMED_FAILURES;
+    if (i < NAMED_FAILURES || point < s->failed_at[i - 1]) {
+        i -= i == NAMED_FAILURES;
+        for (; i > 0 && s->failed_at[i - 1] > point; i--)
+            s->failed_at[i] = s->failed_at[i - 1];
+        s->failed_at[i] = point;
+    }
     if (!s->failed)
-        s->first_failed = point;
+        snprintf(s->input_error, sizeof s->input_error, "%s", input_error ? input_error : "");
+    else if (!input_error || strcmp(input_error, s->input_error) != 0)
+        s->input_error[0] = '\0';
     s->failed++;
     if (s->progress)
         progress_note(s->progress, why);
+}
+
+/* The error a worker that exited 2 printed: its log's last "e2sim: " line, without that
+   prefix (main.c prints every error so). "" when there is none. */
+static void worker_error(const char *log, char *buf, size_t size)
+{
+    char line[sizeof(struct e2_err) + 16];
+    buf[0] = '\0';
+    FILE *f = fopen(log, "r");
+    if (!f)
+        return;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "e2sim: ", 7) == 0)
+            snprintf(buf, size, "%.*s", (int)strcspn(line + 7, "\n"), line + 7);
+    fclose(f);
 }
 
 /* A point whose old folder cannot be removed is not run: a failed point, the reason in its log. */
@@ -257,7 +288,7 @@ static int point_folder_cleared(struct sweep_state *s, long point)
         fprintf(f, "%s\n", why);
         fclose(f);
     }
-    point_failed(s, point, why);
+    point_failed(s, point, why, NULL);
     return 0;
 }
 
@@ -273,11 +304,13 @@ static int finish_point(struct sweep_state *s, long point, int status, struct e2
         ok = json_parse_file(path, &report, &ignored) == E2_OK;
     }
     if (!ok) {
-        char msg[OUT_PATH_MAX + 128];
+        char msg[OUT_PATH_MAX + 128], input[sizeof s->input_error] = "";
         snprintf(msg, sizeof msg, "point %ld failed (%s %d): see %s", point,
                  WIFEXITED(status) ? "exit status" : "signal",
                  WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), log);
-        point_failed(s, point, msg);
+        if (WIFEXITED(status) && WEXITSTATUS(status) == E2_BAD_INPUT)
+            worker_error(log, input, sizeof input);
+        point_failed(s, point, msg, input[0] ? input : NULL);
         return E2_OK;
     }
     char *line = NULL;
@@ -338,6 +371,41 @@ static int write_summary_of(const char *dir, struct e2_err *err)
         rc = sweep_write_summary(dir, rows, count, err);
     sweep_free_rows(rows, count);
     return rc;
+}
+
+/* "1, 4 and 7", "0, 1, ..., 7 and 5 more": the failed points by number. */
+static void failed_list(const struct sweep_state *s, char *buf, size_t size)
+{
+    int named = s->failed < NAMED_FAILURES ? s->failed : NAMED_FAILURES;
+    size_t len = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < named && len < size; i++)
+        len += (size_t)snprintf(buf + len, size - len, "%s%ld",
+                                i == 0 ? "" : i == s->failed - 1 ? " and " : ", ",
+                                s->failed_at[i]);
+    if (s->failed > named && len < size)
+        snprintf(buf + len, size - len, " and %d more", s->failed - named);
+}
+
+/* The sweep's error once some points failed. When every point this run started refused the
+   same input, the input is the sweep's (a data set it names is missing, say): that error, as
+   bad input. Otherwise the failed points and where their output is. */
+static int sweep_failed(const struct sweep_state *s, struct e2_err *err)
+{
+    if (s->done == 0 && s->input_error[0])
+        return e2_fail(err, E2_BAD_INPUT, "%s (every point of the sweep failed on it; their "
+                       "output: %s/NNNN.log; once it is fixed, --out %s --resume runs them)",
+                       s->input_error, s->points_dir, s->o->out_dir);
+    char list[256];
+    failed_list(s, list, sizeof list);
+    if (s->failed == 1)
+        return e2_fail(err, E2_FAILURE, "1 sweep point failed: %s (its output: %s/%04ld.log); "
+                       "run again with --out %s --resume to retry it", list, s->points_dir,
+                       s->failed_at[0], s->o->out_dir);
+    return e2_fail(err, E2_FAILURE, "%d sweep points failed: %s (their output: %s/NNNN.log, "
+                   "first %s/%04ld.log); run again with --out %s --resume to retry them",
+                   s->failed, list, s->points_dir, s->points_dir, s->failed_at[0],
+                   s->o->out_dir);
 }
 
 int sweep_run(const struct e2_config *cfg, const struct sweep_options *o, struct progress *progress,
@@ -430,10 +498,7 @@ int sweep_run(const struct e2_config *cfg, const struct sweep_options *o, struct
     if (rc == E2_OK)
         rc = write_summary_of(o->out_dir, err);
     if (rc == E2_OK && s.failed)
-        rc = e2_fail(err, E2_FAILURE, "%d sweep point%s failed (first: point %ld, log %s/%04ld.log); "
-                     "run again with --out %s --resume to retry them", s.failed,
-                     s.failed > 1 ? "s" : "", s.first_failed, s.points_dir, s.first_failed,
-                     o->out_dir);
+        rc = sweep_failed(&s, err);
     free(done);
     free(jobs);
     return rc;

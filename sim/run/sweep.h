@@ -33,8 +33,10 @@ struct sweep_options {
  * once sweep.jsonl proved to be this sweep's), sweep.jsonl as points finish and sweep.csv,
  * sweep.md and sweep.html at the end. A point whose worker fails is left out of sweep.jsonl
  * (a later --resume runs it again), and so is a point whose unfinished folder from an earlier
- * run cannot be removed (the reason in its log); the sweep returns E2_FAILURE naming the first
- * one's log, after finishing every other point. Workers are killed when the sweep process
+ * run cannot be removed (the reason in its log); the sweep returns E2_FAILURE naming the
+ * failed points and their logs, after finishing every other point. When every point it ran
+ * failed on one input error (each worker exited 2 with the same message), that error is the
+ * sweep's: E2_BAD_INPUT with the workers' message. Workers are killed when the sweep process
  * dies. `progress` (may be NULL) receives a line per finished point. */
 int sweep_run(const struct e2_config *cfg, const struct sweep_options *o, struct progress *progress,
               struct e2_err *err);
