@@ -183,7 +183,8 @@ static int same_point(const struct sweep_row *a, const struct sweep_row *b)
 
 int sweep_dedup_rows(struct sweep_row *rows, int *count, const char *what, struct e2_err *err)
 {
-    qsort(rows, (size_t)*count, sizeof *rows, compare_rows);
+    if (*count > 1)   /* rows is NULL when there are none, which qsort may not be given */
+        qsort(rows, (size_t)*count, sizeof *rows, compare_rows);
     /* rows of one sweep only; checked first, so that one point of two sweeps is said to be
        that, not a point with two results */
     for (int i = 1; i < *count; i++) {
