@@ -120,7 +120,7 @@ static void range8_end(const struct range8 *r, float *mx, float *mn)
 
 /* q = act(p * a + b) over one plane (act < 0: none; the same expressions as act_forward), and
  * q's range folded into *mx and *mn when `want` (a constant where it is inlined) while q is in
- * registers. */
+ * registers. q NULL (a constant too): the range only. */
 static inline __attribute__((always_inline)) void affine_act_body(const float *p, long n, float a, float b,
                                                                   int act, float *q, int want, float *mx,
                                                                   float *mn)
@@ -131,7 +131,8 @@ static inline __attribute__((always_inline)) void affine_act_body(const float *p
     for (; i + 32 <= n; i += 32)
         for (int k = 0; k < 4; k++) {
             v8f v = act8(load8(p + i + 8 * k) * a + b, act);
-            memcpy(q + i + 8 * k, &v, sizeof v);
+            if (q)
+                memcpy(q + i + 8 * k, &v, sizeof v);
             if (want)
                 range8_add(&r, k, v);
         }
@@ -141,7 +142,8 @@ static inline __attribute__((always_inline)) void affine_act_body(const float *p
             v = v > 0.0f ? v : 0.0f;
             v = act == ACT_RELU6 && v > 6.0f ? 6.0f : v;
         }
-        q[i] = v;
+        if (q)
+            q[i] = v;
         float av = fabsf(v);
         r.mx[0][0] = av > r.mx[0][0] ? av : r.mx[0][0];
         r.mn[0][0] = v < r.mn[0][0] ? v : r.mn[0][0];
@@ -150,7 +152,7 @@ static inline __attribute__((always_inline)) void affine_act_body(const float *p
         range8_end(&r, mx, mn);
 }
 
-static void affine_act(const float *p, long n, float a, float b, int act, float *q)
+void bn_act_apply(const float *p, long n, float a, float b, int act, float *q)
 {
     affine_act_body(p, n, a, b, act, q, 0, NULL, NULL);
 }
@@ -158,6 +160,11 @@ static void affine_act(const float *p, long n, float a, float b, int act, float 
 static void affine_act_range(const float *p, long n, float a, float b, int act, float *q, float *mx, float *mn)
 {
     affine_act_body(p, n, a, b, act, q, 1, mx, mn);
+}
+
+static void affine_act_range_only(const float *p, long n, float a, float b, int act, float *mx, float *mn)
+{
+    affine_act_body(p, n, a, b, act, NULL, 1, mx, mn);
 }
 
 /* Channels of one parallel block: as many as fill about BLOCK_BYTES of a tensor, so that a
@@ -219,10 +226,12 @@ void bn_forward_train_act(const struct nchw *s, const float *x, const float *gam
         for (int n = 0; n < s->n; n++)
             for (int j = 0; j < nc; j++) {
                 long o = ((long)n * s->c + c0 + j) * hw;
-                if (out_maxabs)
+                if (!y)
+                    affine_act_range_only(x + o, hw, a[j], b[j], act, &mx[j], &mn[j]);
+                else if (out_maxabs)
                     affine_act_range(x + o, hw, a[j], b[j], act, y + o, &mx[j], &mn[j]);
                 else
-                    affine_act(x + o, hw, a[j], b[j], act, y + o);
+                    bn_act_apply(x + o, hw, a[j], b[j], act, y + o);
             }
         for (int j = 0; out_maxabs && j < nc; j++) {
             out_maxabs[c0 + j] = mx[j];

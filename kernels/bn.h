@@ -26,12 +26,18 @@ void bn_forward_train(const struct nchw *s, const float *x, const float *gamma, 
  * (kernels/act.h). y equals bn_forward_train then act_forward bit for bit. Emits the BN record
  * only (the caller emits the activation's). out_maxabs / out_min (c floats each, or both NULL)
  * receive each channel's largest |y| and smallest y, NaN ignored (what a quantizer of y needs:
- * its scale and whether y is signed, without another pass over y). */
+ * its scale and whether y is signed, without another pass over y). y may be NULL when
+ * out_maxabs is not: the statistics and the ranges only, for a consumer that applies the BN
+ * itself with bn_act_apply (the ranges come from the very values it will compute). */
 void bn_forward_train_act(const struct nchw *s, const float *x, const float *gamma, const float *beta,
                           float eps, float momentum, float *running_mean, float *running_var,
                           int act, float *y, float *save_mean, float *save_invstd,
                           float *out_maxabs, float *out_min,
                           const struct op_sink *sink, struct op_tag tag);
+
+/* q = act(p * a + b) over n values, a = gamma * invstd and b = beta - mean * a of a channel
+ * (float, from the saved statistics), act as above: exactly what bn_forward_train_act writes. */
+void bn_act_apply(const float *p, long n, float a, float b, int act, float *q);
 
 void bn_forward_eval(const struct nchw *s, const float *x, const float *gamma, const float *beta,
                      const float *running_mean, const float *running_var, float eps, float *y,

@@ -219,6 +219,24 @@ static uint64_t stochastic_row(const float *v, long n, float mul, const struct f
  * is read from memory once and requantized from L1). Each element is a pure function of its
  * value, scale and flat index, so the loop's split over threads cannot change a code.
  * v * 1.0f == v exactly, so "no channel_mul" is a multiplication by 1. */
+static uint64_t quantize_row(const float *v, long r, int channels, long inner, const struct fx_format *fmt,
+                             const struct fx_target *t, int nt, float lo, float hi)
+{
+    uint64_t sat = 0;
+    int c = (int)(r % channels);
+    long base = r * inner;
+    for (int k = 0; k < nt; k++) {
+        float mul = t[k].channel_mul ? t[k].channel_mul[c] : 1.0f;
+        float s = t[k].scale[fmt->per_channel ? c : 0];
+        if (fmt->stochastic)
+            sat += stochastic_row(v + base, inner, mul, fmt, s, t[k].key, t[k].first + (uint64_t)base,
+                                  t[k].code + base);
+        else
+            sat += nearest_row(v + base, inner, mul, s, lo, hi, t[k].code + base);
+    }
+    return sat;
+}
+
 static void quantize_codes(const float *v, long outer, int channels, long inner,
                            const struct fx_format *fmt, const struct fx_target *t, int nt,
                            struct fx_stats *st)
@@ -226,19 +244,14 @@ static void quantize_codes(const float *v, long outer, int channels, long inner,
     long rows = outer * channels;
     float lo = (float)fx_qmin(fmt->bits, fmt->is_signed), hi = (float)fx_qmax(fmt->bits, fmt->is_signed);
     uint64_t sat = 0;
-    int chunk = inner >= 8192 ? 1 : (int)(8192 / (inner > 0 ? inner : 1));   /* rows per chunk */
-#pragma omp parallel for reduction(+ : sat) schedule(dynamic, chunk) if (rows * inner > 65536)
-    for (long r = 0; r < rows; r++) {
-        int c = (int)(r % channels);
-        long base = r * inner;
-        for (int k = 0; k < nt; k++) {
-            float mul = t[k].channel_mul ? t[k].channel_mul[c] : 1.0f;
-            float s = t[k].scale[fmt->per_channel ? c : 0];
-            if (fmt->stochastic)
-                sat += stochastic_row(v + base, inner, mul, fmt, s, t[k].key, (uint64_t)base, t[k].code + base);
-            else
-                sat += nearest_row(v + base, inner, mul, s, lo, hi, t[k].code + base);
-        }
+    if (rows * inner <= 65536) {   /* no parallel region: small pieces come from inside one */
+        for (long r = 0; r < rows; r++)
+            sat += quantize_row(v, r, channels, inner, fmt, t, nt, lo, hi);
+    } else {
+        int chunk = inner >= 8192 ? 1 : (int)(8192 / (inner > 0 ? inner : 1));   /* rows per chunk */
+#pragma omp parallel for reduction(+ : sat) schedule(dynamic, chunk)
+        for (long r = 0; r < rows; r++)
+            sat += quantize_row(v, r, channels, inner, fmt, t, nt, lo, hi);
     }
     if (st) {
         st->quantized += (uint64_t)(rows * inner * nt);
@@ -259,7 +272,7 @@ int fx_quantize_with_scale(const float *v, long outer, int channels, long inner,
                            const struct fx_format *fmt, const float *channel_mul, uint64_t key,
                            const float *scale, int16_t *code, struct fx_stats *st)
 {
-    struct fx_target t = { channel_mul, key, scale, code };
+    struct fx_target t = { channel_mul, key, scale, code, 0 };
     return fx_quantize_targets(v, outer, channels, inner, fmt, &t, 1, st);
 }
 
@@ -298,7 +311,7 @@ int fx_quantize(const float *v, long outer, int channels, long inner,
         scale[0] = fx_scale_for_max(range_max(v, outer, channels, inner, channel_mul, -1),
                                     fmt->bits, fmt->is_signed);
     }
-    struct fx_target t = { channel_mul, key, scale, code };
+    struct fx_target t = { channel_mul, key, scale, code, 0 };
     quantize_codes(v, outer, channels, inner, fmt, &t, 1, st);
     return 0;
 }

@@ -240,12 +240,14 @@ int fx_quantize_with_scale(const float *v, long outer, int channels, long inner,
 /* One quantization of v into several codes, as many fx_quantize_with_scale calls would give, in
  * one pass over v: each target has its own channel_mul (may be NULL), rounding key, scale(s) and
  * codes. (A conv's g_y feeds its backward-data pass with the weights' scales folded in and its
- * backward-weight pass without.) */
+ * backward-weight pass without.) first: the flat index of v[0] in its tensor when v is a piece
+ * of one (the counter of stochastic rounding), else 0. */
 struct fx_target {
     const float *channel_mul;
     uint64_t key;
     const float *scale;
     int16_t *code;
+    uint64_t first;
 };
 
 int fx_quantize_targets(const float *v, long outer, int channels, long inner, const struct fx_format *fmt,

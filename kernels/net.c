@@ -157,7 +157,7 @@ static int block_forward(struct net *net, struct block *B, const float *x, const
     float *sc = NULL;
     if (B->sc == SC_PROJ) {
         sc = net->buf[BUF_S];
-        if (unit_forward(net, &B->proj, x, xr, n, save ? B->proj.y : net->buf[BUF_C], sc, mode,
+        if (unit_forward(net, &B->proj, x, NULL, xr, n, save ? B->proj.y : net->buf[BUF_C], sc, mode,
                          sink, tech, &r))
             return -1;
     } else if (B->sc == SC_IDENTITY) {
@@ -182,13 +182,19 @@ static int block_forward(struct net *net, struct block *B, const float *x, const
     const float *in = xa;
     const struct range *rin = k == n ? xr : NULL;   /* a gathered subset has its own range */
     int has_sc = B->sc != SC_NONE;   /* not sc != NULL: a dry pass may have no buffers */
+    /* training in fixed point, a unit's output that only feeds the next unit is never written:
+     * the next conv quantizes it straight from the saved conv output (unit_forward) */
+    int unwritten = save && is_fixed(net->prec.activations) && !net->dry;
     float *o = NULL;
+    const struct unit *from = NULL;
     for (int j = 0; j < B->nu; j++) {
         struct unit *u = &B->u[j];
-        o = (j == B->nu - 1 && direct && !has_sc) ? out : net->buf[j % 2 ? BUF_B : BUF_A];
-        if (unit_forward(net, u, in, rin, k, save ? u->y : net->buf[BUF_C], o, mode, sink, tech, &r))
+        int last = j == B->nu - 1;
+        o = (last && direct && !has_sc) ? out : unwritten && !last ? NULL : net->buf[j % 2 ? BUF_B : BUF_A];
+        if (unit_forward(net, u, in, from, rin, k, save ? u->y : net->buf[BUF_C], o, mode, sink, tech, &r))
             return -1;
         in = o;
+        from = o ? NULL : u;
         rin = &r;
     }
     struct nchw os = { k, B->cout, B->ho, B->wo };

@@ -148,10 +148,13 @@ static inline void emit_elem(const struct op_sink *sink, enum op_kind kind, enum
 /* ---- net_unit.c: one unit (in -> conv -> BN -> act -> out), k samples */
 
 /* conv -> BN -> act on k samples: in -> out, the conv output in y (kept when training). rin:
- * in's range if known (may be NULL); rout receives out's (known when training). */
-int unit_forward(struct net *net, struct unit *u, const float *in, const struct range *rin, int k,
-                 float *y, float *out, enum net_mode mode, const struct op_sink *sink, uint8_t tech,
-                 struct range *rout);
+ * in's range if known (may be NULL); rout receives out's (known when training).
+ * Training in fixed point, two units in a row need not write the first one's output: out NULL
+ * keeps only its statistics and range, and the next unit, given in NULL and from = that unit
+ * (and its range as rin), quantizes its input straight from from's saved conv output. */
+int unit_forward(struct net *net, struct unit *u, const float *in, const struct unit *from,
+                 const struct range *rin, int k, float *y, float *out, enum net_mode mode,
+                 const struct op_sink *sink, uint8_t tech, struct range *rout);
 
 /* The unit's output on its k saved samples, recomputed (BN apply + act). */
 void unit_recompute(const struct net *net, const struct unit *u, int k, float *out);

@@ -19,8 +19,8 @@ static uint64_t tensor_key(const struct net *net, uint16_t layer, int slot)
 
 
 /* BN output from its saved input and batch statistics, computed exactly as bn_forward_train
- * does (same expression, same rounding), then the unit's activation: the backward pass
- * recomputes activations this way instead of keeping them. */
+ * does (bn_act_apply, with a and b as it finds them), then the unit's activation: the backward
+ * pass recomputes activations this way instead of keeping them. */
 static void bn_apply(const struct nchw *s, const float *x, const float *gamma, const float *beta,
                      const float *mean, const float *invstd, int act, float *y)
 {
@@ -29,18 +29,8 @@ static void bn_apply(const struct nchw *s, const float *x, const float *gamma, c
     for (int c = 0; c < s->c; c++) {
         float a = gamma[c] * invstd[c], b = beta[c] - mean[c] * a;
         for (int n = 0; n < s->n; n++) {
-            const float *p = x + ((long)n * s->c + c) * hw;
-            float *q = y + ((long)n * s->c + c) * hw;
-            for (long i = 0; i < hw; i++)
-                q[i] = p[i] * a + b;
-            if (act == NO_ACT)
-                continue;
-            for (long i = 0; i < hw; i++) {   /* as act_forward */
-                float v = q[i] > 0.0f ? q[i] : 0.0f;
-                if (act == ACT_RELU6 && v > 6.0f)
-                    v = 6.0f;
-                q[i] = v;
-            }
+            long o = ((long)n * s->c + c) * hw;
+            bn_act_apply(x + o, hw, a, b, act, y + o);
         }
     }
 }
@@ -79,6 +69,49 @@ static int quant_act(struct net *net, const float *v, int k, int c, long hw, uin
     struct fx_tensor r = { code, scale, f.bits, f.is_signed, 0 };
     *t = r;
     return 0;
+}
+
+/* Activation codes of unit `from`'s output, which was never written: its BN and activation are
+ * applied here into L1, a piece at a time, and quantized from there (the codes quant_act would
+ * give for the written output: the same values, scale, keys and indices). A piece is a few
+ * whole planes, or a part of one that is a whole number of bn_act_apply's 32-value steps, so
+ * every value comes from the same instructions as in the forward's whole planes. rv: that
+ * output's range, which bn_forward_train_act found without writing it. */
+enum { PIECE = 4096 };
+
+static int quant_bn_act(struct net *net, const struct unit *from, int k, uint16_t layer,
+                        const struct range *rv, int16_t *code, float *scale, struct fx_tensor *t)
+{
+    int c = from->cs.cout;
+    long hw = (long)from->ho * from->wo, rows = (long)k * c;
+    long per = hw < PIECE ? PIECE / hw : 1, groups = (rows + per - 1) / per;   /* rows per piece */
+    struct fx_format f = fmt_of(net, net->prec.activations, rv->neg, 0);
+    scale[0] = fx_scale_for_max(rv->maxabs, f.bits, f.is_signed);   /* as quant_act */
+    uint64_t key = tensor_key(net, layer, SLOT_X), quantized = 0, saturated = 0;
+    int bad = 0;
+#pragma omp parallel for schedule(dynamic, 1) reduction(+ : quantized, saturated, bad) if (rows * hw > 65536)
+    for (long gi = 0; gi < groups; gi++) {
+        long r0 = gi * per, r1 = r0 + per < rows ? r0 + per : rows;
+        float piece[PIECE];
+        for (long i0 = 0; i0 < hw; i0 += PIECE) {
+            long n = hw - i0 < PIECE ? hw - i0 : PIECE, at = r0 * hw + i0;
+            for (long r = r0; r < r1; r++) {
+                int ch = (int)(r % c);
+                float a = from->gamma[ch] * from->sinv[ch], b = from->beta[ch] - from->smean[ch] * a;
+                bn_act_apply(from->y + r * hw + i0, n, a, b, from->act, piece + (r - r0) * n);
+            }
+            struct fx_target tg = { NULL, key, scale, code + at, (uint64_t)at };
+            struct fx_stats st = { 0 };
+            bad += fx_quantize_targets(piece, 1, 1, (r1 - r0) * n, &f, &tg, 1, &st) != 0;
+            quantized += st.quantized;
+            saturated += st.saturated;
+        }
+    }
+    net->st.quantized += quantized;
+    net->st.saturated += saturated;
+    struct fx_tensor r = { code, scale, f.bits, f.is_signed, 0 };
+    *t = r;
+    return bad ? -1 : 0;
 }
 
 static long weight_rest(const struct unit *u)
@@ -153,8 +186,8 @@ static int quant_grad_pair(struct net *net, const struct unit *u, const float *g
     gs[0] = grad_scale(&f, c, u->wscale, chmax);
     gws[0] = grad_scale(&f, c, NULL, chmax);
     struct fx_target t[2] = {
-        { u->wscale, tensor_key(net, u->id_conv, SLOT_GY_DATA), gs, net->q[Q_GD] },
-        { NULL, tensor_key(net, u->id_conv, SLOT_GY_WEIGHT), gws, net->q[Q_GW] },
+        { u->wscale, tensor_key(net, u->id_conv, SLOT_GY_DATA), gs, net->q[Q_GD], 0 },
+        { NULL, tensor_key(net, u->id_conv, SLOT_GY_WEIGHT), gws, net->q[Q_GW], 0 },
     };
     if (fx_quantize_targets(g, k, c, hw, &f, t, 2, &net->st))
         return -1;
@@ -168,10 +201,12 @@ static int quant_grad_pair(struct net *net, const struct unit *u, const float *g
 /* ---------------------------------------------------------------- conv passes */
 
 /* The input codes are kept in u->xq when training in fixed point (save = 1): the backward
- * pass would recompute the very same codes (same values, same rounding keys). */
+ * pass would recompute the very same codes (same values, same rounding keys). from (fixed-point
+ * activations only; in is then NULL): the input is that unit's output, never written, with
+ * range rin (quant_bn_act). */
 static int conv_fwd(struct net *net, struct unit *u, const struct conv_shape *cs, const float *in,
-                    const struct range *rin, int save, float *y, const struct op_sink *sink,
-                    uint8_t tech)
+                    const struct unit *from, const struct range *rin, int save, float *y,
+                    const struct op_sink *sink, uint8_t tech)
 {
     const struct net_precision *p = &net->prec;
     int fa = is_fixed(p->activations), fw = is_fixed(p->weights), fxk = fa && fw;
@@ -186,8 +221,9 @@ static int conv_fwd(struct net *net, struct unit *u, const struct conv_shape *cs
             xcode = u->xq;
         }
         struct fx_tensor xt;
-        if (fa && quant_act(net, in, cs->n, cs->cin, (long)cs->h * cs->w, u->id_conv, rin,
-                            xcode, xs, &xt))
+        if (from ? quant_bn_act(net, from, cs->n, u->id_conv, rin, xcode, xs, &xt)
+                 : fa && quant_act(net, in, cs->n, cs->cin, (long)cs->h * cs->w, u->id_conv, rin,
+                                   xcode, xs, &xt))
             return -1;
         if (fa && xcode == u->xq)
             u->xqt = xt;
@@ -333,7 +369,8 @@ static int conv_bwd(struct net *net, struct unit *u, const struct conv_shape *cs
 /* ---------------------------------------------------------------- element-wise wrappers */
 
 /* BN, then the unit's activation (act: NO_ACT or enum act_kind), fused in one pass when
- * training; records: BN, then the activation's. */
+ * training; records: BN, then the activation's. out NULL (training in fixed point only): the
+ * statistics and out's range only, for the next conv's quant_bn_act. */
 static void bn_act_fwd(struct net *net, struct unit *u, const struct nchw *s, const float *y, float *out,
                        int act, enum net_mode mode, const struct op_sink *sink, uint8_t tech,
                        struct range *rout)
@@ -405,13 +442,13 @@ static struct nchw out_shape(const struct unit *u, int n)
 
 /* conv -> BN -> act on k samples: in -> out, the conv output in y (kept when training). rin:
  * in's range if known (may be NULL); rout receives out's (known when training). */
-int unit_forward(struct net *net, struct unit *u, const float *in, const struct range *rin,
-                 int k, float *y, float *out, enum net_mode mode, const struct op_sink *sink,
-                 uint8_t tech, struct range *rout)
+int unit_forward(struct net *net, struct unit *u, const float *in, const struct unit *from,
+                 const struct range *rin, int k, float *y, float *out, enum net_mode mode,
+                 const struct op_sink *sink, uint8_t tech, struct range *rout)
 {
     struct conv_shape cs = shape_n(u, k);
     struct nchw os = out_shape(u, k);
-    if (conv_fwd(net, u, &cs, in, rin, mode == NET_TRAIN, y, sink, tech))
+    if (conv_fwd(net, u, &cs, in, from, rin, mode == NET_TRAIN, y, sink, tech))
         return -1;
     bn_act_fwd(net, u, &os, y, out, u->act, mode, sink, tech, rout);
     return 0;

@@ -130,7 +130,7 @@ static void test_targets_equal_separate_calls(void)
         struct fx_stats sep = { 0 }, one = { 0 };
         fx_quantize_with_scale(v, OUTER, CH, INNER, &f, mul, 7, &sa, a1, &sep);
         fx_quantize_with_scale(v, OUTER, CH, INNER, &f, NULL, 9, &sb, b1, &sep);
-        struct fx_target t[2] = { { mul, 7, &sa, a2 }, { NULL, 9, &sb, b2 } };
+        struct fx_target t[2] = { { mul, 7, &sa, a2, 0 }, { NULL, 9, &sb, b2, 0 } };
         CU_ASSERT_EQUAL_FATAL(fx_quantize_targets(v, OUTER, CH, INNER, &f, t, 2, &one), 0);
         CU_ASSERT_EQUAL(memcmp(a1, a2, sizeof a1), 0);
         CU_ASSERT_EQUAL(memcmp(b1, b2, sizeof b1), 0);
@@ -139,7 +139,7 @@ static void test_targets_equal_separate_calls(void)
         CU_ASSERT_TRUE(sep.saturated > 0);
     }
     struct fx_format f = { 8, 1, 0, 0 };
-    struct fx_target t = { NULL, 0, &sa, a2 };
+    struct fx_target t = { NULL, 0, &sa, a2, 0 };
     CU_ASSERT_EQUAL(fx_quantize_targets(v, OUTER, CH, INNER, &f, &t, 0, NULL), -1);
 }
 

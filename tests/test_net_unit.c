@@ -5,6 +5,7 @@
  * choice; the chosen signs are -1, 0 or +1. A float net's records say 32 bits everywhere. */
 #include "cunit_main.h"
 #include <stdlib.h>
+#include <string.h>
 #include "net.h"
 #include "rng.h"
 
@@ -114,11 +115,42 @@ static void test_float_records(void)
     free(log);
 }
 
+/* Training in fixed point, a block's first unit never writes its output: the next conv
+ * quantizes it straight from the saved conv output (unit_forward). NET_BN_RECOMPUTE uses the
+ * same batch statistics and rounding keys but saves nothing, so it writes every output and
+ * quantizes it: the logits of the two must be equal bit for bit, with nearest and with
+ * stochastic rounding (whose draws follow each value's index in its tensor). */
+static void test_unwritten_output_same_codes(void)
+{
+    enum { B = 3, S = 16 };
+    float x[B * C * S * S];
+    uint64_t key = rng_key(21, 2);
+    for (int i = 0; i < B * C * S * S; i++)
+        x[i] = rng_uniform(key, (uint64_t)i) * 2.0f - 1.0f;
+    for (int stochastic = 0; stochastic <= 1; stochastic++) {
+        struct net_precision prec = net_precision_fixed(8, 8, 16);
+        prec.stochastic = stochastic;
+        struct net *net = NULL;
+        CU_ASSERT_EQUAL_FATAL(net_create(NET_RESNET, 8, 4, C, S, S, 10, NET_DEFAULT, &prec, 9, &net), 0);
+        float train[B * 10], recompute[B * 10];
+        const float *l = net_forward(net, x, B, NULL, NULL, NET_TRAIN);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(l);
+        memcpy(train, l, sizeof train);
+        net_bn_reset(net);
+        l = net_forward(net, x, B, NULL, NULL, NET_BN_RECOMPUTE);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(l);
+        memcpy(recompute, l, sizeof recompute);
+        CU_ASSERT_EQUAL(memcmp(train, recompute, sizeof train), 0);
+        net_free(net);
+    }
+}
+
 int main(void)
 {
     CU_TestInfo tests[] = {
         { "fixed point with PSG: widths and PSG facts", test_fixed_point_records },
         { "float: 32 bits everywhere", test_float_records },
+        { "an unwritten unit output gives the written one's codes", test_unwritten_output_same_codes },
         CU_TEST_INFO_NULL,
     };
     return cunit_run("net_unit", NULL, NULL, tests);
