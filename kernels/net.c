@@ -4,9 +4,8 @@
  * design (memory, recomputation, records).
  *
  * Memory: a training forward keeps, per block, its input (float) and every conv output (the BN
- * input, float), for the active samples only. Everything else the backward pass needs is
- * recomputed from those: BN outputs and activations (bn_apply, bit-identical to the forward),
- * the quantized codes of conv inputs and weights (same values, same rounding keys -> same codes).
+ * input, float), for the active samples only, and in fixed point each conv's input codes.
+ * BN outputs and activations are recomputed from those (bn_apply, bit-identical to the forward).
  *
  * One code path serves real passes and net_emit_iteration: with net->dry set, the op wrappers
  * (here and in net_unit.c) emit the records their kernels would and compute nothing. */
