@@ -70,10 +70,13 @@ static void test_bad_lines_named(void)
     folder_with_file("array", "sweep.jsonl", "[1]\n", dir, sizeof dir);
     CU_ASSERT_EQUAL(sweep_read_rows(dir, &rows, &n, &err), E2_BAD_INPUT);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "array/sweep.jsonl:1: not a sweep point line"));
-    /* a point needs the sweep's count, and lies within it */
+    /* a point needs the sweep's count, is a whole number, and lies within the count */
     folder_with_file("uncounted", "sweep.jsonl", "{\"point\": 1}\n", dir, sizeof dir);
     CU_ASSERT_EQUAL(sweep_read_rows(dir, &rows, &n, &err), E2_BAD_INPUT);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "uncounted/sweep.jsonl:1: not a sweep point line"));
+    folder_with_file("fraction", "sweep.jsonl", "{\"point\": 1.5, \"points\": 4}\n", dir, sizeof dir);
+    CU_ASSERT_EQUAL(sweep_read_rows(dir, &rows, &n, &err), E2_BAD_INPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "fraction/sweep.jsonl:1: not a sweep point line"));
     folder_with_file("beyond", "sweep.jsonl", LINE(3, "h", 0.5, "a") "\n" LINE(4, "h", 0.5, "a")
                      "\n", dir, sizeof dir);
     CU_ASSERT_EQUAL(sweep_read_rows(dir, &rows, &n, &err), E2_BAD_INPUT);

@@ -2,6 +2,7 @@
 #include "sweep_rows.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,7 +115,8 @@ int sweep_read_rows(const char *dir, struct sweep_row **rows, int *count, struct
             }
             double point = rc == E2_OK ? json_get_number(v, "point", -1) : -1;
             double points = rc == E2_OK ? json_get_number(v, "points", -1) : -1;
-            if (rc == E2_OK && (v->type != JSON_OBJECT || point < 0 || points < 1)) {
+            if (rc == E2_OK && (v->type != JSON_OBJECT || point < 0 || points < 1 ||
+                                point != floor(point) || points != floor(points))) {
                 json_free(v);
                 rc = e2_fail(err, E2_BAD_INPUT, "%s: not a sweep point line", name);
             } else if (rc == E2_OK && point >= points) {
