@@ -376,10 +376,26 @@ static void bwd_apply_range(const float *p, const float *g, long n, const struct
     bwd_apply_body(p, g, n, c->mean, c->invstd, c->act, c->a, c->b, c->k, c->mg, c->mgx, q, 1, mx);
 }
 
+/* The coefficients of channel c that both passes use. */
+static struct bwd_coef bwd_coef_of(float gamma, float beta, float mean, float invstd, int act)
+{
+    struct bwd_coef k = { mean, invstd, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, act };
+    k.a = act >= 0 ? gamma * invstd : 0.0f;
+    k.b = act >= 0 ? beta - mean * k.a : 0.0f;
+    return k;
+}
+
+void bn_backward_sums_plane(const float *x, const float *gy, long n, float gamma, float beta,
+                            float mean, float invstd, int act, struct bn_bwd_sums *sums)
+{
+    struct bwd_coef k = bwd_coef_of(gamma, act >= 0 ? beta : 0.0f, mean, invstd, act);
+    bwd_sums(x, gy, n, 0, &k, sums->g, sums->gx);
+}
+
 void bn_backward_act(const struct nchw *s, const float *x, const float *gy, const float *gamma,
                      const float *beta, const float *save_mean, const float *save_invstd, int act,
-                     float *gx, float *ggamma, float *gbeta, float *out_maxabs,
-                     const struct op_sink *sink, struct op_tag tag)
+                     const struct bn_bwd_sums *given, float *gx, float *ggamma, float *gbeta,
+                     float *out_maxabs, const struct op_sink *sink, struct op_tag tag)
 {
     long hw = (long)s->h * s->w, m = (long)s->n * hw, d = planes_ahead(hw);
     int kb = block_channels(s), blocks = (s->c + kb - 1) / kb;
@@ -391,14 +407,14 @@ void bn_backward_act(const struct nchw *s, const float *x, const float *gy, cons
         float mx[BLOCK_MAX];
         for (int j = 0; j < nc; j++) {
             int c = c0 + j;
-            k[j].mean = save_mean[c];
-            k[j].invstd = save_invstd[c];
-            k[j].act = act;
-            k[j].a = act >= 0 ? gamma[c] * k[j].invstd : 0.0f;
-            k[j].b = act >= 0 ? beta[c] - k[j].mean * k[j].a : 0.0f;
+            k[j] = bwd_coef_of(gamma[c], act >= 0 ? beta[c] : 0.0f, save_mean[c], save_invstd[c], act);
             mx[j] = 0.0f;
+            if (given) {
+                memcpy(lg[j], given[c].g, sizeof lg[j]);
+                memcpy(lgx[j], given[c].gx, sizeof lgx[j]);
+            }
         }
-        for (int n = 0; n < s->n; n++)
+        for (int n = 0; !given && n < s->n; n++)
             for (int j = 0; j < nc; j++) {
                 long o = ((long)n * s->c + c0 + j) * hw;
                 bwd_sums(x + o, gy + o, hw, n + d < s->n ? d * s->c * hw : 0, &k[j], lg[j], lgx[j]);
@@ -433,6 +449,6 @@ void bn_backward(const struct nchw *s, const float *x, const float *gy, const fl
                  float *gx, float *ggamma, float *gbeta,
                  const struct op_sink *sink, struct op_tag tag)
 {
-    bn_backward_act(s, x, gy, gamma, NULL, save_mean, save_invstd, -1, gx, ggamma, gbeta, NULL, sink,
-                    tag);
+    bn_backward_act(s, x, gy, gamma, NULL, save_mean, save_invstd, -1, NULL, gx, ggamma, gbeta, NULL,
+                    sink, tag);
 }

@@ -51,15 +51,27 @@ void bn_backward(const struct nchw *s, const float *x, const float *gy, const fl
                  float *gx, float *ggamma, float *gbeta,
                  const struct op_sink *sink, struct op_tag tag);
 
+/* A channel's sums of the backward's first pass (sum of the masked gy and of masked gy * xhat,
+ * in 8 lanes), for a pass that reads the channel's gradient anyway: zero them, add its planes
+ * in sample order with bn_backward_sums_plane (the first pass's own code), and give the array
+ * ([c]) to bn_backward_act, which then skips that pass. */
+struct bn_bwd_sums {
+    double g[8], gx[8];
+};
+
+void bn_backward_sums_plane(const float *x, const float *gy, long n, float gamma, float beta,
+                            float mean, float invstd, int act, struct bn_bwd_sums *sums);
+
 /* Backward through act(bn(x)) (act as in bn_forward_train_act; -1 = bn_backward): gy is dL/d of
  * the activation's output. The activation's gradient mask comes from the recomputed act input
  * x * a + b (a = gamma * invstd, b = beta - mean * a, as the forward computed it), so the result
  * equals act_backward on the recomputed forward output followed by bn_backward, bit for bit.
  * beta may be NULL when act is -1. Emits the BN record only. out_maxabs (c floats, may be NULL)
- * receives each channel's largest |gx|, NaN ignored. */
+ * receives each channel's largest |gx|, NaN ignored. given (may be NULL): the channels' first-pass
+ * sums, already taken over this gy. */
 void bn_backward_act(const struct nchw *s, const float *x, const float *gy, const float *gamma,
                      const float *beta, const float *save_mean, const float *save_invstd, int act,
-                     float *gx, float *ggamma, float *gbeta, float *out_maxabs,
-                     const struct op_sink *sink, struct op_tag tag);
+                     const struct bn_bwd_sums *given, float *gx, float *ggamma, float *gbeta,
+                     float *out_maxabs, const struct op_sink *sink, struct op_tag tag);
 
 #endif

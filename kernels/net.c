@@ -267,15 +267,19 @@ static void branch_output(const struct net *net, const struct block *B, int k, c
 /* The hard_all case of the block's output activation backward in one pass: g (dL/d block
  * output, k samples) is masked where post(F + sc) does not pass it, F recomputed from the last
  * unit's saved conv output as bn_apply does, and the result is also written to scg (the
- * shortcut's gradient; NULL: none). Equal bit for bit to branch_output + act_backward + the copy. */
+ * shortcut's gradient; NULL: none). Equal bit for bit to branch_output + act_backward + the copy.
+ * While a plane of g is in L1 it also takes the last unit's BN backward sums over it (u->bsums,
+ * channel by channel in sample order, as the BN's own first pass), which then skips that pass. */
 static void post_act_backward(const struct block *B, int k, const float *sca, float *g, float *scg)
 {
     const struct unit *u = &B->u[B->nu - 1];
+    struct bn_bwd_sums *sums = u->bsums;
     long hw = (long)u->ho * u->wo;
     int c = u->cs.cout;
 #pragma omp parallel for schedule(dynamic, 1) if ((long)k * c * hw > 65536)
     for (int ch = 0; ch < c; ch++) {
         float a = u->gamma[ch] * u->sinv[ch], b = u->beta[ch] - u->smean[ch] * a;
+        memset(&sums[ch], 0, sizeof sums[ch]);
         for (int n = 0; n < k; n++) {
             long o = ((long)n * c + ch) * hw;
             const float *p = u->y + o, *sp = sca + o;
@@ -300,6 +304,8 @@ static void post_act_backward(const struct block *B, int k, const float *sca, fl
             }
             if (scg)
                 memcpy(scg + o, gp, sizeof(float) * (size_t)hw);
+            bn_backward_sums_plane(p, gp, hw, u->gamma[ch], u->beta[ch], u->smean[ch], u->sinv[ch],
+                                   u->act, &sums[ch]);
         }
     }
 }
@@ -409,7 +415,8 @@ static int block_backward(struct net *net, struct block *B, int n, float *gout, 
                 unit_recompute(net, &B->u[j - 1], k, r);
                 in = r;
             }
-            if (unit_backward(net, u, k, in, ga, gb, j > 0 || want_gin, sink, tech))
+            if (unit_backward(net, u, k, in, ga, gb, j > 0 || want_gin, fused && j == B->nu - 1, sink,
+                              tech))
                 return -1;
             ga = gb;
             gb = ga == net->buf[BUF_E] ? net->buf[BUF_A] : net->buf[BUF_E];
@@ -418,7 +425,7 @@ static int block_backward(struct net *net, struct block *B, int n, float *gout, 
     }
     if (B->sc == SC_PROJ) {
         int cached = is_fixed(net->prec.activations) && !dry;
-        if (unit_backward(net, &B->proj, n, cached ? NULL : x, scg, gin, want_gin, sink, tech))
+        if (unit_backward(net, &B->proj, n, cached ? NULL : x, scg, gin, want_gin, 0, sink, tech))
             return -1;
     }
     if (dry || !want_gin || k == 0 || B->u[0].no_input_grad)

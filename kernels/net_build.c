@@ -54,8 +54,10 @@ int unit_init(struct net *net, struct unit *u, int cin, int h, int w, int cout, 
     u->sinv = calloc(c, sizeof(float));
     u->chmax = calloc(c, sizeof(float));
     u->chmin = calloc(c, sizeof(float));
+    u->bsums = calloc(c, sizeof *u->bsums);
     if (!u->w || !u->gw || !u->wq || !u->wscale || !u->gamma || !u->beta || !u->ggamma ||
-        !u->gbeta || !u->rmean || !u->rvar || !u->smean || !u->sinv || !u->chmax || !u->chmin)
+        !u->gbeta || !u->rmean || !u->rvar || !u->smean || !u->sinv || !u->chmax || !u->chmin ||
+        !u->bsums)
         return -1;
     /* He: normal(0, sqrt(2 / (k*k*cout))), as the authors' ResNet code */
     uint64_t key = rng_key(rng_key(net->seed, RNG_STREAM_INIT), u->id_conv);
@@ -92,6 +94,7 @@ static void unit_free(struct unit *u)
     free(u->sinv);
     free(u->chmax);
     free(u->chmin);
+    free(u->bsums);
     free(u->y);
     free(u->xq);
 }

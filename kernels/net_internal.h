@@ -12,6 +12,7 @@
 
 #include "net.h"
 
+#include "bn.h"
 #include "conv.h"
 
 #define BN_EPS 1e-5f
@@ -54,6 +55,8 @@ struct unit {
     struct fx_tensor xqt;          /* ... their view (scale in xq_scale) */
     float xq_scale;
     float *chmax, *chmin;          /* [cout] per-channel range of the last BN output or gradient */
+    struct bn_bwd_sums *bsums;     /* [cout] BN backward sums taken by the block's output
+                                      activation backward (post_act_backward) */
     struct psg_stats psg;
 };
 
@@ -161,9 +164,10 @@ void unit_recompute(const struct net *net, const struct unit *u, int k, float *o
 
 /* Backward through act -> BN -> conv of unit u on k samples. g [k][out_el] is consumed
  * (overwritten); in = the unit's input (NULL: the input codes the forward kept); gx receives
- * dL/dinput when want_gx (and the unit is not the stem). */
+ * dL/dinput when want_gx (and the unit is not the stem). sums_given: u->bsums already hold the
+ * BN backward's sums over this g (post_act_backward took them). */
 int unit_backward(struct net *net, struct unit *u, int k, const float *in, float *g, float *gx,
-                  int want_gx, const struct op_sink *sink, uint8_t tech);
+                  int want_gx, int sums_given, const struct op_sink *sink, uint8_t tech);
 
 /* An activation (enum act_kind) in place, forward; and its backward from its output y. */
 void act_fwd(struct net *net, int act, uint16_t id, const struct nchw *s, float *x,

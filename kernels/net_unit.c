@@ -468,7 +468,7 @@ void unit_recompute(const struct net *net, const struct unit *u, int k, float *o
  * the stem). The activation's gradient mask is recomputed inside the BN backward pass
  * (bn_backward_act). */
 int unit_backward(struct net *net, struct unit *u, int k, const float *in, float *g,
-                  float *gx, int want_gx, const struct op_sink *sink, uint8_t tech)
+                  float *gx, int want_gx, int sums_given, const struct op_sink *sink, uint8_t tech)
 {
     int cached = !in;   /* fixed-point activations: the forward's input codes are kept */
     struct nchw os = out_shape(u, k);
@@ -480,8 +480,9 @@ int unit_backward(struct net *net, struct unit *u, int k, const float *in, float
     if (net->dry)
         emit_elem(sink, OP_BN, OP_PHASE_BWD_DATA, tag, os.n, os.c, os.h, os.w);
     else
-        bn_backward_act(&os, u->y, g, u->gamma, u->beta, u->smean, u->sinv, u->act, g, u->ggamma,
-                        u->gbeta, want ? u->chmax : NULL, sink, tag);
+        bn_backward_act(&os, u->y, g, u->gamma, u->beta, u->smean, u->sinv, u->act,
+                        sums_given ? u->bsums : NULL, g, u->ggamma, u->gbeta, want ? u->chmax : NULL,
+                        sink, tag);
     struct conv_shape cs = shape_n(u, k);
     return conv_bwd(net, u, &cs, in, cached, (net->dry || k == 0 || !want) ? NULL : u->chmax, g,
                     gx, want_gx && !u->no_input_grad, sink, tech);

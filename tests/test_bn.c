@@ -123,7 +123,7 @@ static void bn_run(const struct nchw *s, const float *x, const float *g, const f
     omp_set_num_threads(threads);
     bn_forward_train_act(s, x, gamma, beta, 1e-5f, 0.1f, NULL, NULL, ACT_RELU, y, stats, stats + c,
                          stats + 2 * c, stats + 3 * c, NULL, op_tag_make(0, 0));
-    bn_backward_act(s, x, g, gamma, beta, stats, stats + c, ACT_RELU, gx, stats + 4 * c, stats + 5 * c,
+    bn_backward_act(s, x, g, gamma, beta, stats, stats + c, ACT_RELU, NULL, gx, stats + 4 * c, stats + 5 * c,
                     stats + 6 * c, NULL, op_tag_make(0, 0));
     omp_set_num_threads(keep);
 }
@@ -151,7 +151,8 @@ static void test_threads_identical(void)
 }
 
 /* The fused activation and the per-channel ranges: y and gx equal the unfused passes bit for bit
- * (bn_forward_train + act_forward; act_backward on the recomputed output + bn_backward), and
+ * (bn_forward_train + act_forward; act_backward on the recomputed output + bn_backward), and so
+ * do gx and the parameter gradients from first-pass sums taken outside (bn_backward_sums_plane);
  * each channel's range equals a scan of its values, on planes whose size is no multiple of the
  * 32-value vector steps (tails) and on whole ones. */
 static float chan_maxabs(const struct nchw *s, const float *v, int c, float *minv)
@@ -199,7 +200,25 @@ static void test_fused_act_and_ranges(void)
                 CU_ASSERT_EQUAL(mx[c], hi);
                 CU_ASSERT_EQUAL(mn[c], lo);
             }
-            bn_backward_act(&s, x, g, gamma, beta, m, is, acts[a], gx, gg, gb, gmx, NULL, op_tag_make(0, 0));
+            bn_backward_act(&s, x, g, gamma, beta, m, is, acts[a], NULL, gx, gg, gb, gmx, NULL, op_tag_make(0, 0));
+            /* the first pass's sums taken plane by plane outside (post_act_backward's way) */
+            struct bn_bwd_sums *sums = calloc((size_t)s.c, sizeof *sums);
+            for (int c = 0; c < s.c; c++) {
+                for (int n = 0; n < s.n; n++) {
+                    long o = ((long)n * s.c + c) * s.h * s.w;
+                    bn_backward_sums_plane(x + o, g + o, (long)s.h * s.w, gamma[c], beta[c], m[c], is[c],
+                                           acts[a], &sums[c]);
+                }
+            }
+            float *gs = malloc(sizeof(float) * cnt), ggs[5], gbs[5], gmxs[5];
+            bn_backward_act(&s, x, g, gamma, beta, m, is, acts[a], sums, gs, ggs, gbs, gmxs, NULL,
+                            op_tag_make(0, 0));
+            CU_ASSERT_EQUAL(memcmp(gs, gx, sizeof(float) * cnt), 0);
+            CU_ASSERT_EQUAL(memcmp(ggs, gg, sizeof(float) * s.c), 0);
+            CU_ASSERT_EQUAL(memcmp(gbs, gb, sizeof(float) * s.c), 0);
+            CU_ASSERT_EQUAL(memcmp(gmxs, gmx, sizeof(float) * s.c), 0);
+            free(gs);
+            free(sums);
             memcpy(gr, g, sizeof(float) * cnt);
             if (acts[a] >= 0)
                 act_backward((enum act_kind)acts[a], &s, y, gr, gr, NULL, op_tag_make(0, 0));
