@@ -176,8 +176,8 @@ enum { BLOCK_BYTES = 256 * 1024, BLOCK_MAX = 16 };
 
 static int block_channels(const struct nchw *s)
 {
-    long plane_bytes = (long)s->n * s->h * s->w * (long)sizeof(float);
-    long k = BLOCK_BYTES / (plane_bytes > 0 ? plane_bytes : 1);
+    long channel_bytes = (long)s->n * s->h * s->w * (long)sizeof(float);   /* all samples */
+    long k = BLOCK_BYTES / (channel_bytes > 0 ? channel_bytes : 1);
     long fair = s->c / (2L * omp_get_max_threads());
     k = k < fair ? k : fair;
     k = k < BLOCK_MAX ? k : BLOCK_MAX;
