@@ -337,10 +337,11 @@ static void bwd_sums(const float *p, const float *g, long n, long ahead, const s
 /* q = k * (gm - mg - xhat * mgx), gm = g masked by the activation, xhat = (p - mean) * invstd,
  * over one plane (q may be g), and max |q| folded into *mx when `want`, as in affine_act_body. */
 static inline __attribute__((always_inline)) void bwd_apply_body(const float *p, const float *g, long n,
-                                                                 float mean, float invstd, int act, float a,
-                                                                 float b, float k, float mg, float mgx,
-                                                                 float *q, int want, float *mx)
+                                                                 const struct bwd_coef *c, float *q, int want,
+                                                                 float *mx)
 {
+    float mean = c->mean, invstd = c->invstd, a = c->a, b = c->b, k = c->k, mg = c->mg, mgx = c->mgx;
+    int act = c->act;
     struct range8 r;
     range8_start(&r, want ? *mx : 0.0f, 0.0f);
     long i = 0;
@@ -367,16 +368,16 @@ static inline __attribute__((always_inline)) void bwd_apply_body(const float *p,
 
 static void bwd_apply(const float *p, const float *g, long n, const struct bwd_coef *c, float *q)
 {
-    bwd_apply_body(p, g, n, c->mean, c->invstd, c->act, c->a, c->b, c->k, c->mg, c->mgx, q, 0, NULL);
+    bwd_apply_body(p, g, n, c, q, 0, NULL);
 }
 
 static void bwd_apply_range(const float *p, const float *g, long n, const struct bwd_coef *c, float *q,
                             float *mx)
 {
-    bwd_apply_body(p, g, n, c->mean, c->invstd, c->act, c->a, c->b, c->k, c->mg, c->mgx, q, 1, mx);
+    bwd_apply_body(p, g, n, c, q, 1, mx);
 }
 
-/* The coefficients of channel c that both passes use. */
+/* The coefficients of a channel that both passes use (beta is not read without an activation). */
 static struct bwd_coef bwd_coef_of(float gamma, float beta, float mean, float invstd, int act)
 {
     struct bwd_coef k = { mean, invstd, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, act };
@@ -388,7 +389,7 @@ static struct bwd_coef bwd_coef_of(float gamma, float beta, float mean, float in
 void bn_backward_sums_plane(const float *x, const float *gy, long n, float gamma, float beta,
                             float mean, float invstd, int act, struct bn_bwd_sums *sums)
 {
-    struct bwd_coef k = bwd_coef_of(gamma, act >= 0 ? beta : 0.0f, mean, invstd, act);
+    struct bwd_coef k = bwd_coef_of(gamma, beta, mean, invstd, act);
     bwd_sums(x, gy, n, 0, &k, sums->g, sums->gx);
 }
 

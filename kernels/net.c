@@ -189,7 +189,10 @@ static int block_forward(struct net *net, struct block *B, const float *x, const
     for (int j = 0; j < B->nu; j++) {
         struct unit *u = &B->u[j];
         int last = j == B->nu - 1;
-        o = (last && direct && !has_sc) ? out : unwritten && !last ? NULL : net->buf[j % 2 ? BUF_B : BUF_A];
+        if (!last)
+            o = unwritten ? NULL : net->buf[j % 2 ? BUF_B : BUF_A];
+        else
+            o = direct && !has_sc ? out : net->buf[j % 2 ? BUF_B : BUF_A];
         if (unit_forward(net, u, in, from, rin, k, save ? u->y : net->buf[BUF_C], o, mode, sink, tech, &r))
             return -1;
         in = o;
@@ -278,7 +281,8 @@ static void post_act_backward(const struct block *B, int k, const float *sca, fl
     int c = u->cs.cout;
 #pragma omp parallel for schedule(dynamic, 1) if ((long)k * c * hw > 65536)
     for (int ch = 0; ch < c; ch++) {
-        float a = u->gamma[ch] * u->sinv[ch], b = u->beta[ch] - u->smean[ch] * a;
+        float a, b;
+        unit_bn_affine(u, ch, &a, &b);
         memset(&sums[ch], 0, sizeof sums[ch]);
         for (int n = 0; n < k; n++) {
             long o = ((long)n * c + ch) * hw;

@@ -150,6 +150,15 @@ static inline void emit_elem(const struct op_sink *sink, enum op_kind kind, enum
 
 /* ---- net_unit.c: one unit (in -> conv -> BN -> act -> out), k samples */
 
+/* The affine map a * y + b of channel c's BN from its saved batch statistics, as
+ * bn_forward_train_act finds it: every recomputation of a BN output starts here, so that it
+ * equals the forward's bit for bit. */
+static inline void unit_bn_affine(const struct unit *u, int c, float *a, float *b)
+{
+    *a = u->gamma[c] * u->sinv[c];
+    *b = u->beta[c] - u->smean[c] * *a;
+}
+
 /* conv -> BN -> act on k samples: in -> out, the conv output in y (kept when training). rin:
  * in's range if known (may be NULL); rout receives out's (known when training).
  * Training in fixed point, two units in a row need not write the first one's output: out NULL

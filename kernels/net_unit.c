@@ -18,19 +18,20 @@ static uint64_t tensor_key(const struct net *net, uint16_t layer, int slot)
 }
 
 
-/* BN output from its saved input and batch statistics, computed exactly as bn_forward_train
- * does (bn_act_apply, with a and b as it finds them), then the unit's activation: the backward
- * pass recomputes activations this way instead of keeping them. */
-static void bn_apply(const struct nchw *s, const float *x, const float *gamma, const float *beta,
-                     const float *mean, const float *invstd, int act, float *y)
+/* The unit's BN output and activation on its k saved samples, computed exactly as
+ * bn_forward_train_act does (unit_bn_affine, bn_act_apply): the backward pass recomputes
+ * activations this way instead of keeping them. */
+static void bn_apply(const struct unit *u, int k, float *out)
 {
-    long hw = (long)s->h * s->w;
-#pragma omp parallel for schedule(dynamic, 1) if (nchw_count(s) > 65536)
-    for (int c = 0; c < s->c; c++) {
-        float a = gamma[c] * invstd[c], b = beta[c] - mean[c] * a;
-        for (int n = 0; n < s->n; n++) {
-            long o = ((long)n * s->c + c) * hw;
-            bn_act_apply(x + o, hw, a, b, act, y + o);
+    int c = u->cs.cout;
+    long hw = (long)u->ho * u->wo;
+#pragma omp parallel for schedule(dynamic, 1) if ((long)k * c * hw > 65536)
+    for (int ch = 0; ch < c; ch++) {
+        float a, b;
+        unit_bn_affine(u, ch, &a, &b);
+        for (int n = 0; n < k; n++) {
+            long o = ((long)n * c + ch) * hw;
+            bn_act_apply(u->y + o, hw, a, b, u->act, out + o);
         }
     }
 }
@@ -44,8 +45,20 @@ static struct fx_format fmt_of(const struct net *net, int bits, int is_signed, i
     return f;
 }
 
-/* Activation codes of v [k][c][hw] into code; unsigned when v has no negative value. r (may be
- * NULL) is v's range when known: the same scale and signedness without a pass over v. */
+/* The format and scale of activation codes of a tensor with range (neg, maxabs): unsigned when
+ * no value is negative; the scale as fx_quantize would choose it. The view of the codes in t. */
+static struct fx_format act_format(const struct net *net, int neg, float maxabs, int16_t *code,
+                                   float *scale, struct fx_tensor *t)
+{
+    struct fx_format f = fmt_of(net, net->prec.activations, neg, 0);
+    scale[0] = fx_scale_for_max(maxabs, f.bits, f.is_signed);
+    struct fx_tensor r = { code, scale, f.bits, f.is_signed, 0 };
+    *t = r;
+    return f;
+}
+
+/* Activation codes of v [k][c][hw] into code (act_format). r (may be NULL) is v's range when
+ * known: the same scale and signedness without a pass over v. */
 static int quant_act(struct net *net, const float *v, int k, int c, long hw, uint16_t layer,
                      const struct range *rv, int16_t *code, float *scale, struct fx_tensor *t)
 {
@@ -61,14 +74,9 @@ static int quant_act(struct net *net, const float *v, int k, int c, long hw, uin
             neg |= v[i] < 0.0f;
         maxabs = fx_max_abs(v, count);
     }
-    struct fx_format f = fmt_of(net, net->prec.activations, neg, 0);
-    scale[0] = fx_scale_for_max(maxabs, f.bits, f.is_signed);   /* as fx_quantize */
-    if (fx_quantize_with_scale(v, k, c, hw, &f, NULL, tensor_key(net, layer, SLOT_X), scale, code,
-                               &net->st))
-        return -1;
-    struct fx_tensor r = { code, scale, f.bits, f.is_signed, 0 };
-    *t = r;
-    return 0;
+    struct fx_format f = act_format(net, neg, maxabs, code, scale, t);
+    return fx_quantize_with_scale(v, k, c, hw, &f, NULL, tensor_key(net, layer, SLOT_X), scale, code,
+                                  &net->st);
 }
 
 /* Activation codes of unit `from`'s output, which was never written: its BN and activation are
@@ -85,8 +93,7 @@ static int quant_bn_act(struct net *net, const struct unit *from, int k, uint16_
     int c = from->cs.cout;
     long hw = (long)from->ho * from->wo, rows = (long)k * c;
     long per = hw < PIECE ? PIECE / hw : 1, groups = (rows + per - 1) / per;   /* rows per piece */
-    struct fx_format f = fmt_of(net, net->prec.activations, rv->neg, 0);
-    scale[0] = fx_scale_for_max(rv->maxabs, f.bits, f.is_signed);   /* as quant_act */
+    struct fx_format f = act_format(net, rv->neg, rv->maxabs, code, scale, t);
     uint64_t key = tensor_key(net, layer, SLOT_X), quantized = 0, saturated = 0;
     int bad = 0;
 #pragma omp parallel for schedule(dynamic, 1) reduction(+ : quantized, saturated, bad) if (rows * hw > 65536)
@@ -96,8 +103,8 @@ static int quant_bn_act(struct net *net, const struct unit *from, int k, uint16_
         for (long i0 = 0; i0 < hw; i0 += PIECE) {
             long n = hw - i0 < PIECE ? hw - i0 : PIECE, at = r0 * hw + i0;
             for (long r = r0; r < r1; r++) {
-                int ch = (int)(r % c);
-                float a = from->gamma[ch] * from->sinv[ch], b = from->beta[ch] - from->smean[ch] * a;
+                float a, b;
+                unit_bn_affine(from, (int)(r % c), &a, &b);
                 bn_act_apply(from->y + r * hw + i0, n, a, b, from->act, piece + (r - r0) * n);
             }
             struct fx_target tg = { NULL, key, scale, code + at, (uint64_t)at };
@@ -109,8 +116,6 @@ static int quant_bn_act(struct net *net, const struct unit *from, int k, uint16_
     }
     net->st.quantized += quantized;
     net->st.saturated += saturated;
-    struct fx_tensor r = { code, scale, f.bits, f.is_signed, 0 };
-    *t = r;
     return bad ? -1 : 0;
 }
 
@@ -459,8 +464,7 @@ void unit_recompute(const struct net *net, const struct unit *u, int k, float *o
 {
     if (net->dry)
         return;
-    struct nchw os = out_shape(u, k);
-    bn_apply(&os, u->y, u->gamma, u->beta, u->smean, u->sinv, u->act, out);
+    bn_apply(u, k, out);
 }
 
 /* Backward through act -> BN -> conv of unit u on k samples. g [k][out_el] is consumed
