@@ -223,7 +223,7 @@ void bn_forward_train_act(const struct nchw *s, const float *x, const float *gam
             mx[j] = 0.0f;
             mn[j] = INFINITY;
         }
-        for (int n = 0; n < s->n; n++)
+        for (int n = 0; (y || out_maxabs) && n < s->n; n++)
             for (int j = 0; j < nc; j++) {
                 long o = ((long)n * s->c + c0 + j) * hw;
                 if (!y)

@@ -28,7 +28,8 @@ void bn_forward_train(const struct nchw *s, const float *x, const float *gamma, 
  * receive each channel's largest |y| and smallest y, NaN ignored (what a quantizer of y needs:
  * its scale and whether y is signed, without another pass over y). y may be NULL when
  * out_maxabs is not: the statistics and the ranges only, for a consumer that applies the BN
- * itself with bn_act_apply (the ranges come from the very values it will compute). */
+ * itself with bn_act_apply (the ranges come from the very values it will compute). y and out_maxabs
+ * both NULL: the statistics only (a consumer that applies the BN and needs no range of it). */
 void bn_forward_train_act(const struct nchw *s, const float *x, const float *gamma, const float *beta,
                           float eps, float momentum, float *running_mean, float *running_var,
                           int act, float *y, float *save_mean, float *save_invstd,

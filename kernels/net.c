@@ -17,6 +17,7 @@
 
 #include "act.h"
 #include "add.h"
+#include "bn.h"
 #include "fc.h"
 #include "loss.h"
 #include "pool.h"
@@ -38,8 +39,32 @@ static void copy_f(float *dst, const float *src, long count)
         memcpy(dst, src, sizeof(float) * (size_t)count);
 }
 
-/* y = act(a + b) over count values (act: NO_ACT or enum act_kind), the same arithmetic as
- * add_forward then act_forward; r (may be NULL) receives y's range. */
+/* y = act(a + b) over n values (act: NO_ACT or enum act_kind), the same arithmetic as
+ * add_forward then act_forward, and y's range folded into *mx, *mn while y is in cache. */
+static void add_act_run(const float *a, const float *b, long n, int act, float *y, float *mx, float *mn)
+{
+    for (long i = 0; i < n; i++) {
+        float v = a[i] + b[i];
+        if (act != NO_ACT) {
+            v = v > 0.0f ? v : 0.0f;
+            if (act == ACT_RELU6 && v > 6.0f)
+                v = 6.0f;
+        }
+        y[i] = v;
+    }
+    fx_range_update(y, n, mx, mn);
+}
+
+static void set_range(struct range *r, float mx, float mn)
+{
+    if (r) {
+        r->known = 1;
+        r->maxabs = mx;
+        r->neg = mn < 0.0f;
+    }
+}
+
+/* y = act(a + b) over count values; r (may be NULL) receives y's range. */
 static void add_act(const float *a, const float *b, long count, int act, float *y, struct range *r)
 {
     float mx = 0.0f, mn = INFINITY;
@@ -47,25 +72,39 @@ static void add_act(const float *a, const float *b, long count, int act, float *
 #pragma omp parallel for schedule(dynamic, 1) reduction(max : mx) reduction(min : mn) if (count > 65536)
     for (long ch = 0; ch < chunks; ch++) {
         long lo = ch * 16384, hi = lo + 16384 < count ? lo + 16384 : count;
-        for (long i = lo; i < hi; i++) {
-            float v = a[i] + b[i];
-            if (act != NO_ACT) {
-                v = v > 0.0f ? v : 0.0f;
-                if (act == ACT_RELU6 && v > 6.0f)
-                    v = 6.0f;
-            }
-            y[i] = v;
-        }
         float cmx = 0.0f, cmn = INFINITY;
-        fx_range_update(y + lo, hi - lo, &cmx, &cmn);   /* while the chunk is in cache */
+        add_act_run(a + lo, b + lo, hi - lo, act, y + lo, &cmx, &cmn);
         mx = cmx > mx ? cmx : mx;
         mn = cmn < mn ? cmn : mn;
     }
-    if (r) {
-        r->known = 1;
-        r->maxabs = mx;
-        r->neg = mn < 0.0f;
+    set_range(r, mx, mn);
+}
+
+/* add_act with a = unit u's output on its k samples, which was never written: its BN and
+ * activation are applied here into L1, a PIECE at a time (bn_act_apply, the forward's own
+ * code), so y equals add_act on the written output bit for bit. */
+static void add_bn_act(const struct unit *u, const float *b, int k, int act, float *y, struct range *r)
+{
+    int c = u->cs.cout;
+    long hw = (long)u->ho * u->wo, rows = (long)k * c;
+    long per = hw < PIECE ? PIECE / hw : 1, groups = (rows + per - 1) / per;   /* rows per piece */
+    float mx = 0.0f, mn = INFINITY;
+#pragma omp parallel for schedule(dynamic, 1) reduction(max : mx) reduction(min : mn) if (rows * hw > 65536)
+    for (long gi = 0; gi < groups; gi++) {
+        long r0 = gi * per, r1 = r0 + per < rows ? r0 + per : rows;
+        float piece[PIECE], cmx = 0.0f, cmn = INFINITY;
+        for (long row = r0; row < r1; row++)
+            for (long i0 = 0; i0 < hw; i0 += PIECE) {
+                long n = hw - i0 < PIECE ? hw - i0 : PIECE, at = row * hw + i0;
+                float a, sh;
+                unit_bn_affine(u, (int)(row % c), &a, &sh);
+                bn_act_apply(u->y + at, n, a, sh, u->act, piece);
+                add_act_run(piece, b + at, n, act, y + at, &cmx, &cmn);
+            }
+        mx = cmx > mx ? cmx : mx;
+        mn = cmn < mn ? cmn : mn;
     }
+    set_range(r, mx, mn);
 }
 
 /* ---------------------------------------------------------------- blocks: forward */
@@ -184,6 +223,8 @@ static int block_forward(struct net *net, struct block *B, const float *x, const
     /* training in fixed point, a unit's output that only feeds the next unit is never written:
      * the next conv quantizes it straight from the saved conv output (unit_forward) */
     int unwritten = save && is_fixed(net->prec.activations) && !net->dry;
+    /* ... nor the last one's, when the add applies its BN itself (add_bn_act) */
+    int add_applies_bn = unwritten && has_sc && direct;
     float *o = NULL;
     const struct unit *from = NULL;
     for (int j = 0; j < B->nu; j++) {
@@ -191,9 +232,12 @@ static int block_forward(struct net *net, struct block *B, const float *x, const
         int last = j == B->nu - 1;
         if (!last)
             o = unwritten ? NULL : net->buf[j % 2 ? BUF_B : BUF_A];
+        else if (add_applies_bn)
+            o = NULL;
         else
             o = direct && !has_sc ? out : net->buf[j % 2 ? BUF_B : BUF_A];
-        if (unit_forward(net, u, in, from, rin, k, save ? u->y : net->buf[BUF_C], o, mode, sink, tech, &r))
+        struct range *ro = last && add_applies_bn ? NULL : &r;   /* the statistics only */
+        if (unit_forward(net, u, in, from, rin, k, save ? u->y : net->buf[BUF_C], o, mode, sink, tech, ro))
             return -1;
         in = o;
         from = o ? NULL : u;
@@ -217,9 +261,11 @@ static int block_forward(struct net *net, struct block *B, const float *x, const
         if (B->post_act != NO_ACT)
             emit_elem(sink, OP_RELU, OP_PHASE_FWD, net_tag(net, B->id_post, tech), os.n, os.c, os.h,
                       os.w);
-        if (!net->dry)
-            add_act(o, sca, nchw_count(&os), B->post_act, res,
-                    direct && is_fixed(net->prec.activations) ? outr : NULL);
+        struct range *rres = direct && is_fixed(net->prec.activations) ? outr : NULL;
+        if (add_applies_bn)
+            add_bn_act(&B->u[B->nu - 1], sca, k, B->post_act, res, rres);
+        else if (!net->dry)
+            add_act(o, sca, nchw_count(&os), B->post_act, res, rres);
     } else if (B->post_act != NO_ACT) {
         act_fwd(net, B->post_act, B->id_post, &os, res, sink, tech);
     }

@@ -160,13 +160,20 @@ static inline void unit_bn_affine(const struct unit *u, int c, float *a, float *
 }
 
 /* conv -> BN -> act on k samples: in -> out, the conv output in y (kept when training). rin:
- * in's range if known (may be NULL); rout receives out's (known when training).
+ * in's range if known (may be NULL); rout receives out's (known when training; NULL: not
+ * wanted).
  * Training in fixed point, two units in a row need not write the first one's output: out NULL
  * keeps only its statistics and range, and the next unit, given in NULL and from = that unit
- * (and its range as rin), quantizes its input straight from from's saved conv output. */
+ * (and its range as rin), quantizes its input straight from from's saved conv output. out and
+ * rout both NULL: the statistics only, for a block's add that applies the BN itself. */
 int unit_forward(struct net *net, struct unit *u, const float *in, const struct unit *from,
                  const struct range *rin, int k, float *y, float *out, enum net_mode mode,
                  const struct op_sink *sink, uint8_t tech, struct range *rout);
+
+/* Values a pass that applies a unit's BN itself (bn_act_apply) holds in L1 at a time: a few
+ * whole planes, or a part of one that is a whole number of bn_act_apply's 32-value steps, so
+ * every value comes from the same instructions as in the forward's whole planes. */
+enum { PIECE = 4096 };
 
 /* The unit's output on its k saved samples, recomputed (BN apply + act). */
 void unit_recompute(const struct net *net, const struct unit *u, int k, float *out);

@@ -80,12 +80,9 @@ static int quant_act(struct net *net, const float *v, int k, int c, long hw, uin
 }
 
 /* Activation codes of unit `from`'s output, which was never written: its BN and activation are
- * applied here into L1, a piece at a time, and quantized from there (the codes quant_act would
- * give for the written output: the same values, scale, keys and indices). A piece is a few
- * whole planes, or a part of one that is a whole number of bn_act_apply's 32-value steps, so
- * every value comes from the same instructions as in the forward's whole planes. rv: that
- * output's range, which bn_forward_train_act found without writing it. */
-enum { PIECE = 4096 };
+ * applied here into L1, a PIECE at a time, and quantized from there (the codes quant_act would
+ * give for the written output: the same values, scale, keys and indices). rv: that output's
+ * range, which bn_forward_train_act found without writing it. */
 
 static int quant_bn_act(struct net *net, const struct unit *from, int k, uint16_t layer,
                         const struct range *rv, int16_t *code, float *scale, struct fx_tensor *t)
@@ -375,13 +372,15 @@ static int conv_bwd(struct net *net, struct unit *u, const struct conv_shape *cs
 
 /* BN, then the unit's activation (act: NO_ACT or enum act_kind), fused in one pass when
  * training; records: BN, then the activation's. out NULL (training in fixed point only): the
- * statistics and out's range only, for the next conv's quant_bn_act. */
+ * statistics and out's range only, for the next conv's quant_bn_act; rout NULL as well: the
+ * statistics only. */
 static void bn_act_fwd(struct net *net, struct unit *u, const struct nchw *s, const float *y, float *out,
                        int act, enum net_mode mode, const struct op_sink *sink, uint8_t tech,
                        struct range *rout)
 {
     struct op_tag tag = net_tag(net, u->id_bn, tech), atag = net_tag(net, u->id_act, tech);
-    rout->known = 0;
+    if (rout)
+        rout->known = 0;
     if (net->dry) {
         emit_elem(sink, OP_BN, OP_PHASE_FWD, tag, s->n, s->c, s->h, s->w);
     } else if (mode == NET_EVAL) {
@@ -391,7 +390,7 @@ static void bn_act_fwd(struct net *net, struct unit *u, const struct nchw *s, co
         return;
     } else {
         float mom = mode == NET_TRAIN ? BN_MOMENTUM : 1.0f / (float)(net->bn_batches + 1);
-        int want = is_fixed(net->prec.activations);   /* a quantizer will need out's range */
+        int want = rout && is_fixed(net->prec.activations);   /* a quantizer will need out's range */
         bn_forward_train_act(s, y, u->gamma, u->beta, BN_EPS, mom, u->rmean, u->rvar, act, out,
                              u->smean, u->sinv, want ? u->chmax : NULL, want ? u->chmin : NULL,
                              sink, tag);
@@ -446,7 +445,8 @@ static struct nchw out_shape(const struct unit *u, int n)
 }
 
 /* conv -> BN -> act on k samples: in -> out, the conv output in y (kept when training). rin:
- * in's range if known (may be NULL); rout receives out's (known when training). */
+ * in's range if known (may be NULL); rout receives out's (known when training; NULL: not
+ * wanted). */
 int unit_forward(struct net *net, struct unit *u, const float *in, const struct unit *from,
                  const struct range *rin, int k, float *y, float *out, enum net_mode mode,
                  const struct op_sink *sink, uint8_t tech, struct range *rout)

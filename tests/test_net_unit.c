@@ -116,7 +116,8 @@ static void test_float_records(void)
 }
 
 /* Training in fixed point, a block's first unit never writes its output: the next conv
- * quantizes it straight from the saved conv output (unit_forward). NET_BN_RECOMPUTE uses the
+ * quantizes it straight from the saved conv output (unit_forward); nor does its last unit: the
+ * block's add applies that unit's BN itself (add_bn_act). NET_BN_RECOMPUTE uses the
  * same batch statistics and rounding keys but saves nothing, so it writes every output and
  * quantizes it: the logits of the two must be equal bit for bit, with nearest and with
  * stochastic rounding (whose draws follow each value's index in its tensor). */
