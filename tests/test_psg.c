@@ -44,6 +44,46 @@ static void test_msb(void)
     CU_ASSERT_EQUAL(same[2], 8);
 }
 
+/* The definition (psg.h), one code at a time, with a division. */
+static int16_t msb_by_definition(int16_t q, int bits, int msb_bits, int is_signed, int *clipped)
+{
+    int step = 1 << (bits - msb_bits);
+    int hi = fx_qmax(msb_bits, is_signed), lo = fx_qmin(msb_bits, is_signed);
+    int a = q < 0 ? -q : q, m = (a + step / 2) / step;
+    m = q < 0 ? -m : m;
+    *clipped = m > hi || m < lo;
+    m = m > hi ? hi : (m < lo ? lo : m);
+    return (int16_t)(m * step);
+}
+
+/* Every code of each format against the definition, in one call long enough for the threads. */
+static void test_msb_every_code(void)
+{
+    const int formats[][3] = { { 8, 4, 1 }, { 8, 4, 0 }, { 8, 1, 1 }, { 9, 4, 0 }, { 16, 10, 1 },
+                               { 16, 1, 1 }, { 16, 15, 1 }, { 12, 6, 0 } };
+    for (int f = 0; f < (int)(sizeof formats / sizeof formats[0]); f++) {
+        int bits = formats[f][0], msb = formats[f][1], sgn = formats[f][2];
+        long lo = fx_qmin(bits, sgn), hi = fx_qmax(bits, sgn);
+        long n = 3 * (hi - lo + 1) + 70000;   /* > 65536: the parallel loop */
+        int16_t *in = malloc(sizeof(int16_t) * (size_t)n), *out = malloc(sizeof(int16_t) * (size_t)n);
+        uint64_t want_clipped = 0;
+        int same = 1;
+        for (long i = 0; i < n; i++)
+            in[i] = (int16_t)(lo + i % (hi - lo + 1));
+        struct fx_stats st = { 0 };
+        psg_msb(in, n, bits, msb, sgn, out, &st);
+        for (long i = 0; i < n; i++) {
+            int c;
+            same &= out[i] == msb_by_definition(in[i], bits, msb, sgn, &c);
+            want_clipped += (uint64_t)c;
+        }
+        CU_ASSERT_TRUE(same);
+        CU_ASSERT_EQUAL(st.msb_clipped, want_clipped);
+        free(in);
+        free(out);
+    }
+}
+
 static void test_psg_select(void)
 {
     const float g[6] = { 0.5f, -0.5f, 0.1f, -0.1f, 0.0f, 0.3f };
@@ -257,6 +297,7 @@ int main(void)
 {
     CU_TestInfo tests[] = {
         { "msb predictors", test_msb },
+        { "msb predictors: every code", test_msb_every_code },
         { "Eq. 2 and thresholds", test_psg_select },
         { "tiny layer: tau from g_w^msb", test_tiny_tau_gw },
         { "tiny layer: tau from g_y^msb", test_tiny_tau_gy },
