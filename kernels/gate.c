@@ -250,6 +250,35 @@ uint64_t gate_macs(const struct oprec *r)
     return (uint64_t)r->n * per;
 }
 
+/* e[c] = the mean of plane c of x [C][hw], each sum a chain of double adds in element order.
+ * Four planes side by side: their chains are independent, so one add's latency no longer
+ * bounds the pass (a single chain ran at one element per add latency). */
+static void pool_planes(const float *x, int C, long hw, float *e)
+{
+    int c = 0;
+    for (; c + 4 <= C; c += 4) {
+        const float *p0 = x + (long)c * hw, *p1 = p0 + hw, *p2 = p1 + hw, *p3 = p2 + hw;
+        double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        for (long j = 0; j < hw; j++) {
+            s0 += p0[j];
+            s1 += p1[j];
+            s2 += p2[j];
+            s3 += p3[j];
+        }
+        e[c] = (float)(s0 / (double)hw);
+        e[c + 1] = (float)(s1 / (double)hw);
+        e[c + 2] = (float)(s2 / (double)hw);
+        e[c + 3] = (float)(s3 / (double)hw);
+    }
+    for (; c < C; c++) {
+        const float *xp = x + (long)c * hw;
+        double sum = 0;
+        for (long j = 0; j < hw; j++)
+            sum += xp[j];
+        e[c] = (float)(sum / (double)hw);
+    }
+}
+
 int gate_forward(struct gate_net *g, int t, const float *x, int h, int w, float *p,
                  const struct op_sink *sink)
 {
@@ -266,14 +295,13 @@ int gate_forward(struct gate_net *g, int t, const float *x, int h, int w, float 
     float *h_new = g->save ? s->h : g->h_cur;   /* not saving: updated in place, per sample */
     float *c_new = g->save ? s->c : g->c_cur;
 
+    /* the pooling, the one pass over the block input, for the samples in parallel; the rest is
+     * small. (The whole loop in parallel changed the bits: GCC contracted the LSTM's products
+     * into FMAs differently in the outlined body.) */
+#pragma omp parallel for schedule(static) if ((long)n * C * hw > 65536)
+    for (int i = 0; i < n; i++)
+        pool_planes(x + (long)i * C * hw, C, hw, e + (long)i * C);
     for (int i = 0; i < n; i++) {
-        for (int c = 0; c < C; c++) {
-            const float *xp = x + ((long)i * C + c) * hw;
-            double sum = 0;
-            for (long j = 0; j < hw; j++)
-                sum += xp[j];
-            e[(long)i * C + c] = (float)(sum / (double)hw);
-        }
         for (int o = 0; o < E; o++) {
             float a = g->be[t][o];
             for (int c = 0; c < C; c++)
@@ -341,6 +369,17 @@ void gate_zero_grad(struct gate_net *g)
         memset(g->dc, 0, sizeof(float) * (size_t)g->cap * GATE_HIDDEN);
 }
 
+/* dx [planes][hw] += each plane's pooling gradient de[plane] (no sum across planes). */
+static void add_pooling_grad(const float *de, long planes, long hw, float *dx)
+{
+#pragma omp parallel for schedule(static) if (planes * hw > 65536)
+    for (long q = 0; q < planes; q++) {
+        float *dxp = dx + q * hw;
+        for (long j = 0; j < hw; j++)
+            dxp[j] += de[q];
+    }
+}
+
 int gate_backward(struct gate_net *g, int t, const float *dp, float *dx, int h, int w,
                   const struct op_sink *sink)
 {
@@ -352,6 +391,7 @@ int gate_backward(struct gate_net *g, int t, const float *dp, float *dx, int h, 
     const float *h_prev = t ? g->steps[t - 1].h : NULL;
     const float *c_prev = t ? g->steps[t - 1].c : NULL;
 
+    float *de = g->tmp_e;   /* dL/d pooled input [n][C] (tmp_e serves only forwards that do not save) */
     /* Sample by sample, in order: parameter gradients are summed in a fixed order. */
     for (int i = 0; i < n; i++) {
         const float *ai = s->act + (long)i * G4;
@@ -396,18 +436,15 @@ int gate_backward(struct gate_net *g, int t, const float *dp, float *dx, int h, 
             for (int c = 0; c < C; c++)
                 g->gwe[t][(long)o * C + c] += dz[o] * s->e[(long)i * C + c];
         }
-        if (dx) {
-            for (int c = 0; c < C; c++) {
-                float de = 0;
-                for (int o = 0; o < E; o++)
-                    de += g->we[t][(long)o * C + c] * dz[o];
-                de /= (float)hw;
-                float *dxp = dx + ((long)i * C + c) * hw;
-                for (long j = 0; j < hw; j++)
-                    dxp[j] += de;
-            }
+        for (int c = 0; dx && c < C; c++) {
+            float d = 0;
+            for (int o = 0; o < E; o++)
+                d += g->we[t][(long)o * C + c] * dz[o];
+            de[(long)i * C + c] = d / (float)hw;
         }
     }
+    if (dx)
+        add_pooling_grad(de, (long)n * C, hw, dx);
     struct oprec r = gate_oprec(g, t, n, h, w, OP_PHASE_BWD_DATA);
     op_emit(sink, &r);
     r = gate_oprec(g, t, n, h, w, OP_PHASE_BWD_WEIGHT);
