@@ -33,10 +33,18 @@ static void gather(float *dst, const float *src, const int *idx, int k, long el)
         memcpy(dst + (long)i * el, src + (long)idx[i] * el, sizeof(float) * (size_t)el);
 }
 
+/* A whole tensor (a skipped block's output is its shortcut's): in parallel pieces, as the
+ * passes around it. */
 static void copy_f(float *dst, const float *src, long count)
 {
-    if (dst != src)
-        memcpy(dst, src, sizeof(float) * (size_t)count);
+    if (dst == src)
+        return;
+    long pieces = (count + 16383) / 16384;
+#pragma omp parallel for schedule(static) if (count > 65536)
+    for (long q = 0; q < pieces; q++) {
+        long lo = q * 16384, n = count - lo < 16384 ? count - lo : 16384;
+        memcpy(dst + lo, src + lo, sizeof(float) * (size_t)n);
+    }
 }
 
 /* y = act(a + b) over n values (act: NO_ACT or enum act_kind), the same arithmetic as
@@ -301,16 +309,17 @@ static void branch_output(const struct net *net, const struct block *B, int k, c
 {
     unit_recompute(net, &B->u[B->nu - 1], k, o);
     long cnt = (long)k * B->out_el;
-    if (sca)
-        for (long i = 0; i < cnt; i++)
-            o[i] += sca[i];
-    if (B->post_act != NO_ACT)
-        for (long i = 0; i < cnt; i++) {   /* as act_forward */
-            float v = o[i] > 0.0f ? o[i] : 0.0f;
-            if (B->post_act == ACT_RELU6 && v > 6.0f)
+    int act = B->post_act;
+#pragma omp parallel for schedule(static) if (cnt > 65536)
+    for (long i = 0; i < cnt; i++) {
+        float v = sca ? o[i] + sca[i] : o[i];
+        if (act != NO_ACT) {   /* as act_forward */
+            v = v > 0.0f ? v : 0.0f;
+            if (act == ACT_RELU6 && v > 6.0f)
                 v = 6.0f;
-            o[i] = v;
         }
+        o[i] = v;
+    }
 }
 
 /* The hard_all case of the block's output activation backward in one pass: g (dL/d block
@@ -407,8 +416,10 @@ static int block_backward(struct net *net, struct block *B, int n, float *gout, 
                 gather(g, gout, B->idx, k, el);
             if (!fused)
                 branch_output(net, B, k, sca, o);
-            /* dL/dm = <gout, o - sc>, then the branch sees m * gout */
-            for (int i = 0; i < k && !fused; i++) {
+            /* dL/dm = <gout, o - sc>, then the branch sees m * gout (a sample's sum is one
+             * chain in element order; the samples in parallel) */
+#pragma omp parallel for schedule(dynamic, 1) if (!fused && (long)k * el > 65536)
+            for (int i = 0; i < (fused ? 0 : k); i++) {
                 float m = mv ? mv[B->idx[i]] : 1.0f;
                 float *gi = g + (long)i * el;
                 if (dm && sc) {
