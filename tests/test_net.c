@@ -677,11 +677,11 @@ static void test_fixed_tracks_float(void)
 
 /* ---- the same bits for any thread count ---- */
 
-/* Two iterations of a ResNet-14 with Bernoulli SLU gates: fixed point with PSG and stochastic
- * rounding, or float with SGD; a hash of every parameter afterwards. */
-static uint64_t train_hash(int threads, int fixed)
+/* Two iterations of a ResNet-14 with Bernoulli SLU gates on N samples of HW x HW: fixed point
+ * with PSG and stochastic rounding, or float with SGD; a hash of every parameter afterwards. */
+static uint64_t train_hash_of(int threads, int fixed, int N, int HW)
 {
-    enum { N = 16, C = 3, HW = 8 };
+    enum { C = 3 };
     omp_set_num_threads(threads);
     struct net_precision q = fixed ? net_precision_fixed(8, 8, 16) : net_precision_float();
     q.stochastic = fixed;
@@ -690,8 +690,8 @@ static uint64_t train_hash(int threads, int fixed)
     if (fixed)
         net_set_psg(net, &pc);
     net_set_slu(net, 1, GATE_BERNOULLI);
-    float x[N * C * HW * HW];
-    int labels[N];
+    float *x = malloc(sizeof(float) * (size_t)N * C * HW * HW);
+    int *labels = malloc(sizeof(int) * (size_t)N);
     fill(x, N * C * HW * HW, 23, -1.0f, 1.0f);
     for (int i = 0; i < N; i++)
         labels[i] = i % 10;
@@ -715,13 +715,24 @@ static uint64_t train_hash(int threads, int fixed)
     }
     optim_free(o);
     net_free(net);
+    free(x);
+    free(labels);
     omp_set_num_threads(1);
     return h;
 }
 
+static uint64_t train_hash(int threads, int fixed) { return train_hash_of(threads, fixed, 16, 8); }
+
 static void test_fixed_thread_independent(void)
 {
     CU_ASSERT_EQUAL(train_hash(1, 1), train_hash(2, 1));
+}
+
+/* The same with tensors past the size at which the element-wise passes, the gates' pooling and
+ * the skipped samples' copies go parallel (64 K values). */
+static void test_fixed_thread_independent_large(void)
+{
+    CU_ASSERT_EQUAL(train_hash_of(1, 1, 64, 16), train_hash_of(2, 1, 64, 16));
 }
 
 /* Float training too (docs/numbers.md): the 1x1 projection's backward-weight used to sum one
@@ -748,6 +759,7 @@ int main(void)
         { "PSG with tau = 0 and tau = inf", test_psg_limits },
         { "fixed point tracks float", test_fixed_tracks_float },
         { "fixed point: same bits for 1 and 2 threads", test_fixed_thread_independent },
+        { "fixed point: same bits for 1 and 2 threads, large tensors", test_fixed_thread_independent_large },
         { "float: same bits for 1 and 2 threads", test_float_thread_independent },
         CU_TEST_INFO_NULL,
     };
