@@ -88,27 +88,18 @@ static void add_act(const float *a, const float *b, long count, int act, float *
     set_range(r, mx, mn);
 }
 
-/* add_act with a = unit u's output on its k samples, which was never written: its BN and
- * activation are applied here into L1, a PIECE at a time (bn_act_apply, the forward's own
- * code), so y equals add_act on the written output bit for bit. */
+/* add_act with a = unit u's output on its k samples, which was never written: computed a piece
+ * at a time into L1 (unit_output_piece), so y equals add_act on the written output bit for bit. */
 static void add_bn_act(const struct unit *u, const float *b, int k, int act, float *y, struct range *r)
 {
-    int c = u->cs.cout;
-    long hw = (long)u->ho * u->wo, rows = (long)k * c;
-    long per = hw < PIECE ? PIECE / hw : 1, groups = (rows + per - 1) / per;   /* rows per piece */
+    long pieces = unit_piece_count(u, k);
     float mx = 0.0f, mn = INFINITY;
-#pragma omp parallel for schedule(dynamic, 1) reduction(max : mx) reduction(min : mn) if (rows * hw > 65536)
-    for (long gi = 0; gi < groups; gi++) {
-        long r0 = gi * per, r1 = r0 + per < rows ? r0 + per : rows;
-        float piece[PIECE], cmx = 0.0f, cmn = INFINITY;
-        for (long row = r0; row < r1; row++)
-            for (long i0 = 0; i0 < hw; i0 += PIECE) {
-                long n = hw - i0 < PIECE ? hw - i0 : PIECE, at = row * hw + i0;
-                float a, sh;
-                unit_bn_affine(u, (int)(row % c), &a, &sh);
-                bn_act_apply(u->y + at, n, a, sh, u->act, piece);
-                add_act_run(piece, b + at, n, act, y + at, &cmx, &cmn);
-            }
+#pragma omp parallel for schedule(dynamic, 1) reduction(max : mx) reduction(min : mn) if (pieces > 16)
+    for (long i = 0; i < pieces; i++) {
+        struct piece p = unit_piece(u, k, i);
+        float buf[PIECE], cmx = 0.0f, cmn = INFINITY;
+        unit_output_piece(u, &p, buf);
+        add_act_run(buf, b + p.at, (p.r1 - p.r0) * p.n, act, y + p.at, &cmx, &cmn);
         mx = cmx > mx ? cmx : mx;
         mn = cmn < mn ? cmn : mn;
     }

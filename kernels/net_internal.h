@@ -170,10 +170,24 @@ int unit_forward(struct net *net, struct unit *u, const float *in, const struct 
                  const struct range *rin, int k, float *y, float *out, enum net_mode mode,
                  const struct op_sink *sink, uint8_t tech, struct range *rout);
 
-/* Values a pass that applies a unit's BN itself (bn_act_apply) holds in L1 at a time: a few
- * whole planes, or a part of one that is a whole number of bn_act_apply's 32-value steps, so
- * every value comes from the same instructions as in the forward's whole planes. */
+/* A pass over a unit's output that was never written applies the unit's BN itself
+ * (bn_act_apply), a piece at a time into an L1 buffer of PIECE values. A piece is a few whole
+ * planes (rows r0 .. r1 - 1 of the output [k][c][hw]) or a part of one plane (values i0 .. i0 + n - 1 of
+ * row r0, a whole number of bn_act_apply's 32-value steps), so every value comes from the same
+ * instructions as in the forward's whole planes; it lies at flat index at, (r1 - r0) * n values
+ * in a row. */
 enum { PIECE = 4096 };
+
+struct piece {
+    long r0, r1, i0, n, at;
+};
+
+/* How many pieces the unit's output on k samples has, and piece number i of them. */
+long unit_piece_count(const struct unit *u, int k);
+struct piece unit_piece(const struct unit *u, int k, long i);
+
+/* The unit's output (BN + act) on piece p into buf: the values the forward would have written. */
+void unit_output_piece(const struct unit *u, const struct piece *p, float *buf);
 
 /* The unit's output on its k saved samples, recomputed (BN apply + act). */
 void unit_recompute(const struct net *net, const struct unit *u, int k, float *out);

@@ -37,6 +37,47 @@ static void bn_apply(const struct unit *u, int k, float *out)
 }
 
 
+static long piece_rows(const struct unit *u)
+{
+    long hw = (long)u->ho * u->wo;
+    return hw < PIECE ? PIECE / hw : 1;
+}
+
+static long piece_parts(const struct unit *u)   /* pieces per group of rows */
+{
+    long hw = (long)u->ho * u->wo;
+    return (hw + PIECE - 1) / PIECE;
+}
+
+long unit_piece_count(const struct unit *u, int k)
+{
+    long rows = (long)k * u->cs.cout, per = piece_rows(u);
+    return (rows + per - 1) / per * piece_parts(u);
+}
+
+struct piece unit_piece(const struct unit *u, int k, long i)
+{
+    long hw = (long)u->ho * u->wo, rows = (long)k * u->cs.cout, per = piece_rows(u);
+    long group = i / piece_parts(u), part = i % piece_parts(u);
+    struct piece p;
+    p.r0 = group * per;
+    p.r1 = p.r0 + per < rows ? p.r0 + per : rows;
+    p.i0 = part * PIECE;
+    p.n = hw - p.i0 < PIECE ? hw - p.i0 : PIECE;
+    p.at = p.r0 * hw + p.i0;
+    return p;
+}
+
+void unit_output_piece(const struct unit *u, const struct piece *p, float *buf)
+{
+    long hw = (long)u->ho * u->wo;
+    for (long r = p->r0; r < p->r1; r++) {
+        float a, b;
+        unit_bn_affine(u, (int)(r % u->cs.cout), &a, &b);
+        bn_act_apply(u->y + r * hw + p->i0, p->n, a, b, u->act, buf + (r - p->r0) * p->n);
+    }
+}
+
 /* ---------------------------------------------------------------- quantization */
 
 static struct fx_format fmt_of(const struct net *net, int bits, int is_signed, int per_channel)
@@ -79,37 +120,27 @@ static int quant_act(struct net *net, const float *v, int k, int c, long hw, uin
                                   &net->st);
 }
 
-/* Activation codes of unit `from`'s output, which was never written: its BN and activation are
- * applied here into L1, a PIECE at a time, and quantized from there (the codes quant_act would
- * give for the written output: the same values, scale, keys and indices). rv: that output's
- * range, which bn_forward_train_act found without writing it. */
-
+/* Activation codes of unit `from`'s output, which was never written: computed a piece at a
+ * time into L1 (unit_output_piece) and quantized from there (the codes quant_act would give for
+ * the written output: the same values, scale, keys and indices). rv: that output's range, which
+ * bn_forward_train_act found without writing it. */
 static int quant_bn_act(struct net *net, const struct unit *from, int k, uint16_t layer,
                         const struct range *rv, int16_t *code, float *scale, struct fx_tensor *t)
 {
-    int c = from->cs.cout;
-    long hw = (long)from->ho * from->wo, rows = (long)k * c;
-    long per = hw < PIECE ? PIECE / hw : 1, groups = (rows + per - 1) / per;   /* rows per piece */
+    long pieces = unit_piece_count(from, k);
     struct fx_format f = act_format(net, rv->neg, rv->maxabs, code, scale, t);
     uint64_t key = tensor_key(net, layer, SLOT_X), quantized = 0, saturated = 0;
     int bad = 0;
-#pragma omp parallel for schedule(dynamic, 1) reduction(+ : quantized, saturated, bad) if (rows * hw > 65536)
-    for (long gi = 0; gi < groups; gi++) {
-        long r0 = gi * per, r1 = r0 + per < rows ? r0 + per : rows;
-        float piece[PIECE];
-        for (long i0 = 0; i0 < hw; i0 += PIECE) {
-            long n = hw - i0 < PIECE ? hw - i0 : PIECE, at = r0 * hw + i0;
-            for (long r = r0; r < r1; r++) {
-                float a, b;
-                unit_bn_affine(from, (int)(r % c), &a, &b);
-                bn_act_apply(from->y + r * hw + i0, n, a, b, from->act, piece + (r - r0) * n);
-            }
-            struct fx_target tg = { NULL, key, scale, code + at, (uint64_t)at };
-            struct fx_stats st = { 0 };
-            bad += fx_quantize_targets(piece, 1, 1, (r1 - r0) * n, &f, &tg, 1, &st) != 0;
-            quantized += st.quantized;
-            saturated += st.saturated;
-        }
+#pragma omp parallel for schedule(dynamic, 1) reduction(+ : quantized, saturated, bad) if (pieces > 16)
+    for (long i = 0; i < pieces; i++) {
+        struct piece p = unit_piece(from, k, i);
+        float buf[PIECE];
+        unit_output_piece(from, &p, buf);
+        struct fx_target tg = { NULL, key, scale, code + p.at, (uint64_t)p.at };
+        struct fx_stats st = { 0 };
+        bad += fx_quantize_targets(buf, 1, 1, (p.r1 - p.r0) * p.n, &f, &tg, 1, &st) != 0;
+        quantized += st.quantized;
+        saturated += st.saturated;
     }
     net->st.quantized += quantized;
     net->st.saturated += saturated;
