@@ -687,12 +687,7 @@ static uint64_t dw_bwd_data_plane_fx(const struct conv_shape *s, const struct di
                 }
             }
     }
-    uint64_t ovf = 0;
-    for (long i = 0; i < d->hw_in; i++) {
-        ovf += (uint64_t)fx_acc_overflows(accp[i], acc_bits);
-        gxc[i] = fx_dequant_acc(accp[i], sg, sw);
-    }
-    return ovf;
+    return fx_dequant_accs(accp, d->hw_in, sg, sw, acc_bits, gxc);
 }
 
 /* gw of output channel co over the whole batch: 8 partial sums per tap (lane j takes the
@@ -1127,14 +1122,9 @@ int conv_forward_fx(const struct conv_shape *s, const struct fx_tensor *x, const
                          col + (long)g * d.kg * d.hw_out, d.hw_out,
                          acc + (long)g * d.cout_g * d.hw_out, d.hw_out, 0, bw, bx);
             float *yn = y + (long)n * s->cout * d.hw_out;
-            for (int co = 0; co < s->cout; co++) {
-                float sw = w_scale_of(w, co);
-                for (int p = 0; p < d.hw_out; p++) {
-                    int64_t a = acc[(long)co * d.hw_out + p];
-                    ovf += (uint64_t)fx_acc_overflows(a, acc_bits);
-                    yn[(long)co * d.hw_out + p] = fx_dequant_acc(a, x->scale[0], sw);
-                }
-            }
+            for (int co = 0; co < s->cout; co++)
+                ovf += fx_dequant_accs(acc + (long)co * d.hw_out, d.hw_out, x->scale[0], w_scale_of(w, co),
+                                       acc_bits, yn + (long)co * d.hw_out);
         }
         scratch_done(&sc);
     }
@@ -1201,10 +1191,7 @@ int conv_backward_data_fx(const struct conv_shape *s, const struct fx_tensor *gy
                          col + (long)g * td.kg * d.hw_in, d.hw_in,
                          acc + (long)g * d.cin_g * d.hw_in, d.hw_in, 0, bw, bg);
             float *gxn = gx + (long)n * s->cin * d.hw_in;
-            for (long i = 0; i < (long)s->cin * d.hw_in; i++) {
-                ovf += (uint64_t)fx_acc_overflows(acc[i], acc_bits);
-                gxn[i] = fx_dequant_acc(acc[i], gy->scale[0], sw);
-            }
+            ovf += fx_dequant_accs(acc, (long)s->cin * d.hw_in, gy->scale[0], sw, acc_bits, gxn);
         }
         scratch_done(&sc);
     } else {
@@ -1231,10 +1218,7 @@ int conv_backward_data_fx(const struct conv_shape *s, const struct fx_tensor *gy
                 col2im_i64(s, &d, col, acc);
             }
             float *gxn = gx + (long)n * s->cin * d.hw_in;
-            for (long i = 0; i < (long)s->cin * d.hw_in; i++) {
-                ovf += (uint64_t)fx_acc_overflows(acc[i], acc_bits);
-                gxn[i] = fx_dequant_acc(acc[i], gy->scale[0], sw);
-            }
+            ovf += fx_dequant_accs(acc, (long)s->cin * d.hw_in, gy->scale[0], sw, acc_bits, gxn);
         }
         scratch_done(&sc);
     }

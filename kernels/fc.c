@@ -166,12 +166,7 @@ int fc_backward_data_fx(const struct fc_shape *s, const struct fx_tensor *gy, co
         return -1;
     gemm_i16(0, 0, s->n, s->cin, s->cout, gy->code, s->cout, w->code, s->cin, acc, s->cin, 0,
              fx_signed_bits(gy->bits, gy->is_signed), fx_signed_bits(w->bits, w->is_signed));
-    uint64_t ovf = 0;
-    float sw = data_w_scale(w);
-    for (long i = 0; i < count; i++) {
-        ovf += (uint64_t)fx_acc_overflows(acc[i], acc_bits);
-        gx[i] = fx_dequant_acc(acc[i], gy->scale[0], sw);
-    }
+    uint64_t ovf = fx_dequant_accs(acc, count, gy->scale[0], data_w_scale(w), acc_bits, gx);
     free(acc);
     count_sums(st, (uint64_t)count, ovf);
     emit(sink, s, OP_PHASE_BWD_DATA, tag, gy->bits, w->bits, acc_bits);

@@ -328,3 +328,30 @@ void fx_dequantize(const int16_t *code, long outer, int channels, long inner,
             v[r * inner + i] = (float)code[r * inner + i] * s;
     }
 }
+
+/* A 32-bit count and the limit's test written as one expression: a 64-bit counter or the
+ * branches of fx_acc_overflows stop the loop from vectorizing. Parts of 2^16 keep the count
+ * from wrapping. */
+static unsigned dequant_part(const int64_t *acc, long n, double sa, double sb, int check, int64_t lim,
+                             float *out)
+{
+    unsigned over = 0;
+    for (long i = 0; i < n; i++) {
+        over += (unsigned)(check & ((acc[i] >= lim) | (acc[i] < -lim)));
+        out[i] = (float)((double)acc[i] * sa * sb);
+    }
+    return over;
+}
+
+uint64_t fx_dequant_accs(const int64_t *acc, long n, float scale_a, float scale_b, int acc_bits,
+                         float *out)
+{
+    int check = acc_bits > 0 && acc_bits < 64;
+    int64_t lim = check ? (int64_t)1 << (acc_bits - 1) : 0;
+    uint64_t over = 0;
+    for (long i = 0; i < n; i += 65536) {
+        long m = n - i < 65536 ? n - i : 65536;
+        over += dequant_part(acc + i, m, (double)scale_a, (double)scale_b, check, lim, out + i);
+    }
+    return over;
+}

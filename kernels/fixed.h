@@ -285,4 +285,9 @@ static inline float fx_dequant_acc(int64_t acc, float scale_a, float scale_b)
     return (float)((double)acc * (double)scale_a * (double)scale_b);
 }
 
+/* fx_dequant_acc of n sums into out, returning how many of them fx_acc_overflows: the store
+ * of every kernel that keeps its sums in int64, written so that it vectorizes. */
+uint64_t fx_dequant_accs(const int64_t *acc, long n, float scale_a, float scale_b, int acc_bits,
+                         float *out);
+
 #endif

@@ -257,6 +257,39 @@ static void test_accumulator(void)
     CU_ASSERT_EQUAL(fx_dequant_acc(-3, 2.0f, 1.0f), -6.0f);
 }
 
+/* fx_dequant_accs against fx_dequant_acc and fx_acc_overflows one sum at a time: sums on and
+ * around each width's limits, every width kind (none, 16, 24, 32, 48, 64), a length that leaves
+ * a tail after the vector steps and crosses the 2^16 parts. */
+static void test_dequant_accs_equal_one_at_a_time(void)
+{
+    enum { N = 65536 + 37 };
+    int64_t *acc = malloc(sizeof *acc * N);
+    float *out = malloc(sizeof *out * N);
+    const int widths[] = { 0, 16, 24, 32, 48, 64 };
+    uint64_t state = 12345;
+    for (long i = 0; i < N; i++) {
+        state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+        int shift = (int)(state >> 58) % 50;   /* magnitudes up to 2^50 */
+        int64_t v = (int64_t)(state >> 11) >> (53 - shift);
+        acc[i] = (i % 7 == 0) ? ((int64_t)1 << (i % 48)) - (i % 3) : v;
+        acc[i] = (i % 5 == 0) ? -acc[i] : acc[i];
+    }
+    for (size_t k = 0; k < sizeof widths / sizeof widths[0]; k++) {
+        uint64_t expect = 0;
+        for (long i = 0; i < N; i++)
+            expect += (uint64_t)fx_acc_overflows(acc[i], widths[k]);
+        CU_ASSERT_EQUAL(fx_dequant_accs(acc, N, 0.37f, 1.0e-3f, widths[k], out), expect);
+        long bad = 0;
+        for (long i = 0; i < N; i++)
+            bad += memcmp(&out[i], &(float){ fx_dequant_acc(acc[i], 0.37f, 1.0e-3f) }, sizeof(float)) != 0;
+        CU_ASSERT_EQUAL(bad, 0);
+    }
+    uint64_t some = fx_dequant_accs(acc, N, 1.0f, 1.0f, 24, out);
+    CU_ASSERT(some > 0 && some < N);   /* the data straddles the limit */
+    free(acc);
+    free(out);
+}
+
 static void test_stats_and_workspace(void)
 {
     struct fx_stats a = { 1, 2, 3, 4, 5 }, b = { 10, 20, 30, 40, 50 };
@@ -327,6 +360,7 @@ int main(void)
         { "targets equal separate calls", test_targets_equal_separate_calls },
         { "stochastic rounding", test_stochastic },
         { "accumulator", test_accumulator },
+        { "dequant accs equal one at a time", test_dequant_accs_equal_one_at_a_time },
         { "stats and workspace", test_stats_and_workspace },
         { "range update", test_range_update },
         { "flush denormals", test_flush_denormals },
