@@ -49,6 +49,7 @@ static void copy_f(float *dst, const float *src, long count)
 
 /* y = act(a + b) over n values (act: NO_ACT or enum act_kind), the same arithmetic as
  * add_forward then act_forward, and y's range folded into *mx, *mn while y is in cache. */
+/* mx NULL: no range wanted. */
 static void add_act_run(const float *a, const float *b, long n, int act, float *y, float *mx, float *mn)
 {
     for (long i = 0; i < n; i++) {
@@ -60,7 +61,8 @@ static void add_act_run(const float *a, const float *b, long n, int act, float *
         }
         y[i] = v;
     }
-    fx_range_update(y, n, mx, mn);
+    if (mx)
+        fx_range_update(y, n, mx, mn);
 }
 
 static void set_range(struct range *r, float mx, float mn)
@@ -86,6 +88,19 @@ static void add_act(const float *a, const float *b, long count, int act, float *
         mn = cmn < mn ? cmn : mn;
     }
     set_range(r, mx, mn);
+}
+
+/* add_act of block B's k active samples straight into their rows of out, each at weight 1:
+ * out[idx[i]] = act(a[i] + sc[idx[i]]), the add's own arithmetic, without gathering the
+ * shortcut before or scattering the result after. */
+static void add_act_scatter(const struct block *B, const float *a, const float *sc, int act, float *out)
+{
+    long el = B->out_el;
+#pragma omp parallel for schedule(dynamic, 1) if ((long)B->k * el > 65536)
+    for (int i = 0; i < B->k; i++) {
+        long at = (long)B->idx[i] * el;
+        add_act_run(a + (long)i * el, sc + at, el, act, out + at, NULL, NULL);
+    }
 }
 
 /* add_act with a = unit u's output on its k samples, which was never written: computed a piece
@@ -166,6 +181,19 @@ static int choose_samples(struct net *net, struct block *B, const float *x, int 
     return 0;
 }
 
+/* out's rows of the samples block B skips: their shortcut's (B->idx, ascending, holds the
+ * others, whose rows the block writes). */
+static void copy_skipped(const struct block *B, float *out, const float *sc, int n)
+{
+    long el = B->out_el;
+    int next = 0;   /* the first sample not yet copied or run */
+    for (int i = 0; i <= B->k; i++) {
+        int run = i < B->k ? B->idx[i] : n;
+        copy_f(out + (long)next * el, sc + (long)next * el, (long)(run - next) * el);
+        next = run + 1;
+    }
+}
+
 /* 1 if some mixing weight of the block's active samples is not 1 (soft gates). */
 static int soft_mixing(const struct net *net, const struct block *B, int n)
 {
@@ -205,13 +233,15 @@ static int block_forward(struct net *net, struct block *B, const float *x, const
             copy_f(out, sc, (long)n * B->out_el);
         return 0;
     }
-    /* direct: every sample runs with weight 1, so the result lands in out without a scatter */
-    int direct = k == n && !soft_mixing(net, B, n);
+    /* direct: every sample runs with weight 1, so the result lands in out without a scatter;
+     * scatter: some samples run, each at weight 1, and the add writes their rows of out */
+    int soft = soft_mixing(net, B, n), direct = k == n && !soft;
+    int scatter = !direct && !soft && B->sc != SC_NONE;
     const float *xa = x, *sca = sc;
     if (!net->dry && k < n) {
         gather(net->buf[BUF_G], x, B->idx, k, B->in_el);
         xa = net->buf[BUF_G];
-        if (sc) {
+        if (sc && !scatter) {
             gather(net->buf[BUF_GS], sc, B->idx, k, B->out_el);
             sca = net->buf[BUF_GS];
         }
@@ -263,6 +293,8 @@ static int block_forward(struct net *net, struct block *B, const float *x, const
         struct range *rres = direct && is_fixed(net->prec.activations) ? outr : NULL;
         if (add_applies_bn)
             add_bn_act(&B->u[B->nu - 1], sca, k, B->post_act, res, rres);
+        else if (scatter && !net->dry)
+            add_act_scatter(B, o, sc, B->post_act, out);
         else if (!net->dry)
             add_act(o, sca, nchw_count(&os), B->post_act, res, rres);
     } else if (B->post_act != NO_ACT) {
@@ -274,7 +306,9 @@ static int block_forward(struct net *net, struct block *B, const float *x, const
     const float *mv = B->skip >= 0 ? net->mval + (long)B->skip * n : NULL;
     long el = B->out_el;
     if (k < n)
-        copy_f(out, sc, (long)n * el);
+        copy_skipped(B, out, sc, n);
+    if (scatter)
+        return 0;
 #pragma omp parallel for schedule(dynamic, 1) if ((long)k * el > 65536)
     for (int i = 0; i < k; i++) {
         int si = B->idx[i];
