@@ -33,17 +33,6 @@ static void prefetch_line(const float *p, long ahead, long i)
         __builtin_prefetch(p + ahead + i);
 }
 
-static void add_plane(const float *p, long n, long ahead, double *l)
-{
-    long i = 0;
-    for (; i + LANES <= n; i += LANES) {
-        prefetch_line(p, ahead, i);
-        for (int j = 0; j < LANES; j++)
-            l[j] += (double)p[i + j];
-    }
-    for (; i < n; i++)
-        l[i % LANES] += (double)p[i];
-}
 
 static void add_plane_sqdev(const float *p, long n, double mean, double *l)
 {
@@ -84,6 +73,45 @@ static v8f act8(v8f z, int act)
     return act == ACT_RELU ? z : select8(z > six, six, z);
 }
 
+/* A plane's sums into the lanes l and, when `want` (a constant where it is inlined), its
+ * smallest and largest value into *lo and *hi (NaN never taken). */
+static inline __attribute__((always_inline)) void add_plane_body(const float *p, long n, long ahead, double *l,
+                                                                 int want, float *lo, float *hi)
+{
+    float lo0 = want ? *lo : 0.0f, hi0 = want ? *hi : 0.0f;
+    v8f vlo = {lo0, lo0, lo0, lo0, lo0, lo0, lo0, lo0}, vhi = {hi0, hi0, hi0, hi0, hi0, hi0, hi0, hi0};
+    long i = 0;
+    for (; i + LANES <= n; i += LANES) {
+        prefetch_line(p, ahead, i);
+        for (int j = 0; j < LANES; j++)
+            l[j] += (double)p[i + j];
+        if (want) {
+            v8f v = load8(p + i);
+            vlo = select8(v < vlo, v, vlo);
+            vhi = select8(v > vhi, v, vhi);
+        }
+    }
+    for (; i < n; i++) {
+        l[i % LANES] += (double)p[i];
+        vlo[0] = p[i] < vlo[0] ? p[i] : vlo[0];
+        vhi[0] = p[i] > vhi[0] ? p[i] : vhi[0];
+    }
+    for (int j = 0; want && j < LANES; j++) {
+        *lo = vlo[j] < *lo ? vlo[j] : *lo;
+        *hi = vhi[j] > *hi ? vhi[j] : *hi;
+    }
+}
+
+static void add_plane(const float *p, long n, long ahead, double *l)
+{
+    add_plane_body(p, n, ahead, l, 0, NULL, NULL);
+}
+
+static void add_plane_extremes(const float *p, long n, long ahead, double *l, float *lo, float *hi)
+{
+    add_plane_body(p, n, ahead, l, 1, lo, hi);
+}
+
 /* Running max |v| and min v of 4 x 8 lanes (4 independent chains: one chain is bound by the
  * latency of its compare and blend). m = a > m ? a : m keeps m where a is NaN, as
  * fx_range_update; max and min are exact, so the lanes' order does not change them (min's sign
@@ -120,7 +148,7 @@ static void range8_end(const struct range8 *r, float *mx, float *mn)
 
 /* q = act(p * a + b) over one plane (act < 0: none; the same expressions as act_forward), and
  * q's range folded into *mx and *mn when `want` (a constant where it is inlined) while q is in
- * registers. q NULL (a constant too): the range only. */
+ * registers. */
 static inline __attribute__((always_inline)) void affine_act_body(const float *p, long n, float a, float b,
                                                                   int act, float *q, int want, float *mx,
                                                                   float *mn)
@@ -131,8 +159,7 @@ static inline __attribute__((always_inline)) void affine_act_body(const float *p
     for (; i + 32 <= n; i += 32)
         for (int k = 0; k < 4; k++) {
             v8f v = act8(load8(p + i + 8 * k) * a + b, act);
-            if (q)
-                memcpy(q + i + 8 * k, &v, sizeof v);
+            memcpy(q + i + 8 * k, &v, sizeof v);
             if (want)
                 range8_add(&r, k, v);
         }
@@ -142,8 +169,7 @@ static inline __attribute__((always_inline)) void affine_act_body(const float *p
             v = v > 0.0f ? v : 0.0f;
             v = act == ACT_RELU6 && v > 6.0f ? 6.0f : v;
         }
-        if (q)
-            q[i] = v;
+        q[i] = v;
         float av = fabsf(v);
         r.mx[0][0] = av > r.mx[0][0] ? av : r.mx[0][0];
         r.mn[0][0] = v < r.mn[0][0] ? v : r.mn[0][0];
@@ -162,9 +188,17 @@ static void affine_act_range(const float *p, long n, float a, float b, int act, 
     affine_act_body(p, n, a, b, act, q, 1, mx, mn);
 }
 
-static void affine_act_range_only(const float *p, long n, float a, float b, int act, float *mx, float *mn)
+/* The range of act(x * a + b) over a channel from its extremes lo and hi alone: the affine map,
+ * each rounding and the activation are monotonic, so the extremes of q are those of lo's and
+ * hi's images, computed in the same vector expression as affine_act_body (the same FMA). The
+ * same bits as a scan of every q (affine_act_range's): a NaN anywhere makes the statistics, so
+ * a, b and every q, NaN alike. */
+static void affine_act_range_of_extremes(float lo, float hi, float a, float b, int act, float *mx, float *mn)
 {
-    affine_act_body(p, n, a, b, act, NULL, 1, mx, mn);
+    struct range8 r;
+    range8_start(&r, *mx, *mn);
+    range8_add(&r, 0, act8((v8f){lo, hi, lo, hi, lo, hi, lo, hi} * a + b, act));
+    range8_end(&r, mx, mn);
 }
 
 /* Channels of one parallel block: as many as fill about BLOCK_BYTES of a tensor, so that a
@@ -192,14 +226,25 @@ void bn_forward_train_act(const struct nchw *s, const float *x, const float *gam
 {
     long hw = (long)s->h * s->w, m = (long)s->n * hw, d = planes_ahead(hw);
     int kb = block_channels(s), blocks = (s->c + kb - 1) / kb;
+    int range_only = !y && out_maxabs;   /* the range from each channel's extremes: no third pass */
 #pragma omp parallel for schedule(dynamic, 1)
     for (int blk = 0; blk < blocks; blk++) {
         int c0 = blk * kb, nc = s->c - c0 < kb ? s->c - c0 : kb;
         double ls[BLOCK_MAX][LANES] = {{0}}, lq[BLOCK_MAX][LANES] = {{0}}, mean[BLOCK_MAX];
-        float a[BLOCK_MAX], b[BLOCK_MAX], mx[BLOCK_MAX], mn[BLOCK_MAX];
+        float a[BLOCK_MAX], b[BLOCK_MAX], mx[BLOCK_MAX], mn[BLOCK_MAX], lo[BLOCK_MAX], hi[BLOCK_MAX];
+        for (int j = 0; j < nc; j++) {
+            lo[j] = INFINITY;
+            hi[j] = -INFINITY;
+        }
         for (int n = 0; n < s->n; n++)
-            for (int j = 0; j < nc; j++)
-                add_plane(x + ((long)n * s->c + c0 + j) * hw, hw, n + d < s->n ? d * s->c * hw : 0, ls[j]);
+            for (int j = 0; j < nc; j++) {
+                const float *p = x + ((long)n * s->c + c0 + j) * hw;
+                long ahead = n + d < s->n ? d * s->c * hw : 0;
+                if (range_only)
+                    add_plane_extremes(p, hw, ahead, ls[j], &lo[j], &hi[j]);
+                else
+                    add_plane(p, hw, ahead, ls[j]);
+            }
         for (int j = 0; j < nc; j++)
             mean[j] = m ? lanes_total(ls[j]) / (double)m : 0.0;
         for (int n = 0; n < s->n; n++)
@@ -222,13 +267,13 @@ void bn_forward_train_act(const struct nchw *s, const float *x, const float *gam
             b[j] = beta[c] - (float)mean[j] * a[j];
             mx[j] = 0.0f;
             mn[j] = INFINITY;
+            if (range_only && m)
+                affine_act_range_of_extremes(lo[j], hi[j], a[j], b[j], act, &mx[j], &mn[j]);
         }
-        for (int n = 0; (y || out_maxabs) && n < s->n; n++)
+        for (int n = 0; y && n < s->n; n++)
             for (int j = 0; j < nc; j++) {
                 long o = ((long)n * s->c + c0 + j) * hw;
-                if (!y)
-                    affine_act_range_only(x + o, hw, a[j], b[j], act, &mx[j], &mn[j]);
-                else if (out_maxabs)
+                if (out_maxabs)
                     affine_act_range(x + o, hw, a[j], b[j], act, y + o, &mx[j], &mn[j]);
                 else
                     bn_act_apply(x + o, hw, a[j], b[j], act, y + o);
