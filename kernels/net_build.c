@@ -298,6 +298,13 @@ void net_free(struct net *net)
     free(net);
 }
 
+/* Tensors start on a cache line: the conv drivers store a tile's row as whole 64-byte lines
+ * (16 floats), which malloc's 16-byte alignment would split across two lines each. */
+static void *tensor_alloc(size_t bytes)
+{
+    return aligned_alloc(64, (bytes + 63) / 64 * 64);
+}
+
 static int block_sized(int buf)
 {
     return buf == BUF_G || buf == BUF_S || buf == BUF_GS || buf == BUF_D || buf == BUF_P0 ||
@@ -312,10 +319,10 @@ int reserve_transient(struct net *net, int n)
     free_transient(net);
     size_t el = (size_t)n * (size_t)net->maxel;
     for (int i = 0; i < NBUF; i++)
-        if (!(net->buf[i] = malloc(sizeof(float) * (block_sized(i) ? (size_t)n * net->maxb : el))))
+        if (!(net->buf[i] = tensor_alloc(sizeof(float) * (block_sized(i) ? (size_t)n * net->maxb : el))))
             return -1;
     for (int i = 0; i < NQ; i++)
-        if (!(net->q[i] = malloc(sizeof(int16_t) * el)))
+        if (!(net->q[i] = tensor_alloc(sizeof(int16_t) * el)))
             return -1;
     size_t ns = (size_t)(net->nskip ? net->nskip : 1) * n;
     net->pooled = malloc(sizeof(float) * (size_t)n * net->fc_in);
@@ -351,7 +358,7 @@ static int saved_codes(const struct net *net, struct unit *u, int n)
     u->xq = NULL;
     if (!is_fixed(net->prec.activations))
         return 0;
-    u->xq = malloc(sizeof(int16_t) * (size_t)n * (size_t)u->in_el);
+    u->xq = tensor_alloc(sizeof(int16_t) * (size_t)n * (size_t)u->in_el);
     return u->xq ? 0 : -1;
 }
 
@@ -363,18 +370,18 @@ int reserve_saved(struct net *net, int n)
     for (int b = 0; b < net->nb; b++) {
         struct block *B = &net->b[b];
         free(B->act_in);
-        if (!(B->act_in = malloc(sizeof(float) * (size_t)n * B->in_el)))
+        if (!(B->act_in = tensor_alloc(sizeof(float) * (size_t)n * B->in_el)))
             return -1;
         for (int j = 0; j < B->nu; j++) {
             free(B->u[j].y);
-            if (!(B->u[j].y = malloc(sizeof(float) * (size_t)n * B->u[j].out_el)))
+            if (!(B->u[j].y = tensor_alloc(sizeof(float) * (size_t)n * B->u[j].out_el)))
                 return -1;
             if (saved_codes(net, &B->u[j], n))
                 return -1;
         }
         if (B->sc == SC_PROJ) {
             free(B->proj.y);
-            if (!(B->proj.y = malloc(sizeof(float) * (size_t)n * B->proj.out_el)))
+            if (!(B->proj.y = tensor_alloc(sizeof(float) * (size_t)n * B->proj.out_el)))
                 return -1;
             if (saved_codes(net, &B->proj, n))
                 return -1;
