@@ -256,6 +256,33 @@ AVX2_INLINE void store_tile(const struct geom *g, const struct tile *tl, const s
     }
 }
 
+/* ------------------------------------------------------------------ reading ahead */
+
+/* The sample a thread takes next (most likely n + threads: the samples are dealt one at a time)
+ * is read into cache a share per tile while this one's tiles compute, instead of waiting on
+ * memory when its padding starts. */
+struct ahead {
+    const char *p;
+    long lines, per_tile;
+};
+
+static struct ahead ahead_of(const int16_t *x, long per_sample, int next, int n, int tiles)
+{
+    struct ahead a = { NULL, 0, 0 };
+    if (next < n && tiles > 0) {
+        a.p = (const char *)(x + (long)next * per_sample);
+        a.lines = ((long)sizeof(int16_t) * per_sample + 63) / 64;
+        a.per_tile = (a.lines + tiles - 1) / tiles;
+    }
+    return a;
+}
+
+static void fetch_ahead(const struct ahead *a, int t)
+{
+    for (long l = (long)t * a->per_tile; l < ((long)t + 1) * a->per_tile && l < a->lines; l++)
+        __builtin_prefetch(a->p + 64 * l, 0, 3);
+}
+
 /* ------------------------------------------------------------------ padding */
 
 /* Row copies: the rows are short (8 to 32 values), where a call to memcpy costs more than the
@@ -809,7 +836,9 @@ AVX2_FN int conv_direct_forward_i16(const struct conv_shape *s, const int16_t *x
             else
                 pad_pairs_i16(&g, x + (long)n * g.cin * g.h * g.w, xp);
             float *yn = y + (long)n * g.cout * plane;
+            struct ahead nx = ahead_of(x, (long)g.cin * g.h * g.w, n + threads, s->n, tile_count(&g));
             for (int t = 0; t < tile_count(&g); t++) {
+                fetch_ahead(&nx, t);
                 struct tile tl = tile_at(&g, t);
                 struct runs ru;
                 ru.n = 0;
