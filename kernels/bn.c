@@ -34,19 +34,6 @@ static void prefetch_line(const float *p, long ahead, long i)
 }
 
 
-static void add_plane_sqdev(const float *p, long n, double mean, double *l)
-{
-    long i = 0;
-    for (; i + LANES <= n; i += LANES)
-        for (int j = 0; j < LANES; j++) {
-            double d = (double)p[i + j] - mean;
-            l[j] += d * d;
-        }
-    for (; i < n; i++) {
-        double d = (double)p[i] - mean;
-        l[i % LANES] += d * d;
-    }
-}
 
 /* GCC vector extensions: the plain loops with running extremes or double lanes fed from floats
  * do not vectorize. */
@@ -73,24 +60,27 @@ static v8f act8(v8f z, int act)
     return act == ACT_RELU ? z : select8(z > six, six, z);
 }
 
-/* A plane's sums into the lanes l and, when `want` (a constant where it is inlined), its
+/* A plane's sums into the lanes l (in a register: written as a plain loop over l, GCC gathered
+ * the floats one at a time and kept the lanes in memory, a store and reload per 8 values) and, when `want` (a constant where it is inlined), its
  * smallest and largest value into *lo and *hi (NaN never taken). */
 static inline __attribute__((always_inline)) void add_plane_body(const float *p, long n, long ahead, double *l,
                                                                  int want, float *lo, float *hi)
 {
     float lo0 = want ? *lo : 0.0f, hi0 = want ? *hi : 0.0f;
     v8f vlo = {lo0, lo0, lo0, lo0, lo0, lo0, lo0, lo0}, vhi = {hi0, hi0, hi0, hi0, hi0, hi0, hi0, hi0};
+    v8d acc;
+    memcpy(&acc, l, sizeof acc);
     long i = 0;
     for (; i + LANES <= n; i += LANES) {
         prefetch_line(p, ahead, i);
-        for (int j = 0; j < LANES; j++)
-            l[j] += (double)p[i + j];
+        v8f v = load8(p + i);
+        acc += __builtin_convertvector(v, v8d);
         if (want) {
-            v8f v = load8(p + i);
             vlo = select8(v < vlo, v, vlo);
             vhi = select8(v > vhi, v, vhi);
         }
     }
+    memcpy(l, &acc, sizeof acc);
     for (; i < n; i++) {
         l[i % LANES] += (double)p[i];
         vlo[0] = p[i] < vlo[0] ? p[i] : vlo[0];
@@ -99,6 +89,23 @@ static inline __attribute__((always_inline)) void add_plane_body(const float *p,
     for (int j = 0; want && j < LANES; j++) {
         *lo = vlo[j] < *lo ? vlo[j] : *lo;
         *hi = vhi[j] > *hi ? vhi[j] : *hi;
+    }
+}
+
+static void add_plane_sqdev(const float *p, long n, double mean, double *l)
+{
+    const v8d m = {mean, mean, mean, mean, mean, mean, mean, mean};
+    v8d acc;
+    memcpy(&acc, l, sizeof acc);
+    long i = 0;
+    for (; i + LANES <= n; i += LANES) {
+        v8d d = __builtin_convertvector(load8(p + i), v8d) - m;
+        acc += d * d;
+    }
+    memcpy(l, &acc, sizeof acc);
+    for (; i < n; i++) {
+        double d = (double)p[i] - mean;
+        l[i % LANES] += d * d;
     }
 }
 
