@@ -347,6 +347,17 @@ static void branch_output(const struct net *net, const struct block *B, int k, c
     }
 }
 
+/* A channel's planes lie a sample apart, a few pages or less each, where the hardware
+ * prefetchers start cold on every plane: read the plane at offset o of each tensor ahead. */
+static void prefetch_planes(long o, long hw, const float *t0, const float *t1, const float *t2)
+{
+    for (long i = 0; i < hw; i += 16) {
+        __builtin_prefetch(t0 + o + i);
+        __builtin_prefetch(t1 + o + i);
+        __builtin_prefetch(t2 + o + i);
+    }
+}
+
 /* The hard_all case of the block's output activation backward in one pass: g (dL/d block
  * output, k samples) is masked where post(F + sc) does not pass it, F recomputed from the last
  * unit's saved conv output as bn_apply does, and the result is also written to scg (the
@@ -359,6 +370,7 @@ static void post_act_backward(const struct block *B, int k, const float *sca, fl
     struct bn_bwd_sums *sums = u->bsums;
     long hw = (long)u->ho * u->wo;
     int c = u->cs.cout;
+    int d = (int)(1024 / hw > 1 ? 1024 / hw : 1);   /* planes ahead: about 4 KiB */
 #pragma omp parallel for schedule(dynamic, 1) if ((long)k * c * hw > 65536)
     for (int ch = 0; ch < c; ch++) {
         float a, b;
@@ -368,6 +380,8 @@ static void post_act_backward(const struct block *B, int k, const float *sca, fl
             long o = ((long)n * c + ch) * hw;
             const float *p = u->y + o, *sp = sca + o;
             float *gp = g + o;
+            if (n + d < k)
+                prefetch_planes(o + (long)d * c * hw, hw, u->y, sca, g);
             if (u->act == NO_ACT && B->post_act == ACT_RELU) {   /* ResNet: vectorizes */
                 for (long i = 0; i < hw; i++) {
                     float z = (p[i] * a + b) + sp[i];   /* as bn_apply, then the add */
