@@ -33,8 +33,6 @@ static void prefetch_line(const float *p, long ahead, long i)
         __builtin_prefetch(p + ahead + i);
 }
 
-
-
 /* GCC vector extensions: the plain loops with running extremes or double lanes fed from floats
  * do not vectorize. */
 typedef float v8f __attribute__((vector_size(32)));
@@ -60,9 +58,10 @@ static v8f act8(v8f z, int act)
     return act == ACT_RELU ? z : select8(z > six, six, z);
 }
 
-/* A plane's sums into the lanes l (in a register: written as a plain loop over l, GCC gathered
- * the floats one at a time and kept the lanes in memory, a store and reload per 8 values) and, when `want` (a constant where it is inlined), its
- * smallest and largest value into *lo and *hi (NaN never taken). */
+/* A plane's sums into the lanes l and, when `want` (a constant where it is inlined), its
+ * smallest and largest value into *lo and *hi (NaN never taken). The lanes stay in a register:
+ * written as a plain loop over l, GCC loaded the floats one at a time and kept the lanes in
+ * memory, a store and reload per 8 values. */
 static inline __attribute__((always_inline)) void add_plane_body(const float *p, long n, long ahead, double *l,
                                                                  int want, float *lo, float *hi)
 {
@@ -197,9 +196,9 @@ static void affine_act_range(const float *p, long n, float a, float b, int act, 
 
 /* The range of act(x * a + b) over a channel from its extremes lo and hi alone: the affine map,
  * each rounding and the activation are monotonic, so the extremes of q are those of lo's and
- * hi's images, computed in the same vector expression as affine_act_body (the same FMA). The
- * same bits as a scan of every q (affine_act_range's): a NaN anywhere makes the statistics, so
- * a, b and every q, NaN alike. */
+ * hi's images, computed in the same vector expression as affine_act_body (the same FMA): the
+ * same bits as a scan of every q (affine_act_range's). A NaN or infinity in the channel makes
+ * its statistics, hence a, b and every q, NaN both ways. */
 static void affine_act_range_of_extremes(float lo, float hi, float a, float b, int act, float *mx, float *mn)
 {
     struct range8 r;
