@@ -114,8 +114,10 @@ int psg_conv_signs(const struct psg_config *cfg, const struct conv_shape *cs,
     if (conv_backward_weight_fx(cs, &xm, &gm, NULL, work->gw_msb, work->acc_bits, work->st,
                                 work->ws, NULL, op_tag_make(layer, OP_TECH_BASE)))
         return -1;
-    float gy_msb_max = max_abs_code(work->gy_msb, yc) * gy->scale[0];
-    float tau = psg_tau(cfg, fx_max_abs(work->gw_msb, wc), gy_msb_max);
+    /* only the maximum the threshold uses: max|g_y^msb| is a pass over the output gradient */
+    float gw_msb_max = cfg->tau_mode == PSG_TAU_GW ? fx_max_abs(work->gw_msb, wc) : 0.0f;
+    float gy_msb_max = cfg->tau_mode == PSG_TAU_GY ? max_abs_code(work->gy_msb, yc) * gy->scale[0] : 0.0f;
+    float tau = psg_tau(cfg, gw_msb_max, gy_msb_max);
     psg_select(gw, work->gw_msb, wc, tau, gw, st);
     return 0;
 }
