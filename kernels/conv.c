@@ -1252,7 +1252,7 @@ int conv_backward_weight_fx(const struct conv_shape *s, const struct fx_tensor *
                                                   fx_signed_bits(gy->bits, gy->is_signed))) {
         if (conv_direct_backward_weight_i16(s, x->code, fx_signed_bits(x->bits, x->is_signed), gy->code,
                                             fx_signed_bits(gy->bits, gy->is_signed), x->scale[0],
-                                            gy->scale[0], acc_bits, gw_acc, gw, &ovf, ws))
+                                            gy->scale[0], acc_bits, gw_acc, gw, &ovf, NULL, ws))
             return -1;
     } else {
         int threads = omp_get_max_threads();
@@ -1301,6 +1301,29 @@ int conv_backward_weight_fx(const struct conv_shape *s, const struct fx_tensor *
         scratch_done(&sc);
     }
     count_sums(st, (uint64_t)wc, ovf);
+    emit(sink, s, OP_PHASE_BWD_WEIGHT, tag, x->bits, gy->bits, 32, acc_bits);
+    return 0;
+}
+
+int conv_backward_weight_fx_msb(const struct conv_shape *s, const struct fx_tensor *x, const struct fx_tensor *gy,
+                                float *gw, int acc_bits, struct conv_msb *m, struct fx_stats *st,
+                                struct fx_workspace *ws, const struct op_sink *sink, struct op_tag tag)
+{
+    if (conv_shape_check(s))
+        return -1;
+    struct dims d = dims_of(s);
+    int bx = fx_signed_bits(x->bits, x->is_signed), bg = fx_signed_bits(gy->bits, gy->is_signed);
+    if (d.direct || !conv_direct_backward_weight_i16_ok(s, bx, bg))
+        return 1;
+    uint64_t ovf = 0;
+    if (conv_direct_backward_weight_i16(s, x->code, bx, gy->code, bg, x->scale[0], gy->scale[0], acc_bits, NULL,
+                                        gw, &ovf, m, ws))
+        return -1;
+    long wc = conv_w_count(s);
+    count_sums(st, (uint64_t)wc, ovf);
+    count_sums(st, (uint64_t)wc, m->overflows);
+    if (st)
+        st->msb_clipped += m->clipped;
     emit(sink, s, OP_PHASE_BWD_WEIGHT, tag, x->bits, gy->bits, 32, acc_bits);
     return 0;
 }

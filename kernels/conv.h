@@ -88,6 +88,15 @@ int conv_backward_weight_fx(const struct conv_shape *s, const struct fx_tensor *
                             int64_t *gw_acc, float *gw, int acc_bits, struct fx_stats *st,
                             struct fx_workspace *ws, const struct op_sink *sink, struct op_tag tag);
 
+/* conv_backward_weight_fx (gw dequantized, no gw_acc) and, in the same pass, PSG's predictor
+ * sums into m->gw (the stats count both passes' sums and m's clamped codes as psg_msb would),
+ * where the direct 16-bit path takes the layer: returns 0; 1 when it does not (nothing done,
+ * the caller takes the two passes); -1 on error. */
+struct conv_msb;
+int conv_backward_weight_fx_msb(const struct conv_shape *s, const struct fx_tensor *x, const struct fx_tensor *gy,
+                                float *gw, int acc_bits, struct conv_msb *m, struct fx_stats *st,
+                                struct fx_workspace *ws, const struct op_sink *sink, struct op_tag tag);
+
 void conv_forward_fx_ref(const struct conv_shape *s, const struct fx_tensor *x, const struct fx_tensor *w,
                          float *y, int acc_bits, struct fx_stats *st);
 void conv_backward_data_fx_ref(const struct conv_shape *s, const struct fx_tensor *gy, const struct fx_tensor *w,
@@ -121,10 +130,20 @@ int conv_direct_forward_i16(const struct conv_shape *s, const int16_t *x, int bi
                             struct fx_workspace *ws);
 int conv_direct_backward_weight_f32(const struct conv_shape *s, const float *x, const float *gy,
                                     float *gw, struct fx_workspace *ws);
-/* gw_acc (may be NULL) = exact sums, gw (may be NULL) = fx_dequant_acc(acc, sx, sg). */
+/* PSG's predictor sums taken in the same pass: the codes rounded to their most significant bits
+ * (fx_round_to_msb of x's format bits_x to msb_x, of g_y's bits_g to msb_g), from the stacks
+ * the full sums have just used. */
+struct conv_msb {
+    int bits_x, msb_x, x_signed, bits_g, msb_g;
+    float *gw;                     /* fx_dequant_acc of the rounded codes' sums */
+    uint64_t overflows, clipped;   /* out: those sums' overflows, the clamped codes */
+};
+
+/* gw_acc (may be NULL) = exact sums, gw (may be NULL) = fx_dequant_acc(acc, sx, sg); msb (may be
+ * NULL): the predictor's sums too. */
 int conv_direct_backward_weight_i16(const struct conv_shape *s, const int16_t *x, int bits_x,
                                     const int16_t *gy, int bits_g, float sx, float sg, int acc_bits,
                                     int64_t *gw_acc, float *gw, uint64_t *overflows,
-                                    struct fx_workspace *ws);
+                                    struct conv_msb *msb, struct fx_workspace *ws);
 
 #endif

@@ -1227,10 +1227,74 @@ int conv_direct_backward_weight_i16_ok(const struct conv_shape *s, int bits_x, i
     return direct_any_ok(s) && gemm_i16_chunk(bits_x, bits_g) >= 2;
 }
 
+/* One stack's sums into part: every panel of output channels against every input channel. */
+static void bww_stack_i16(const struct geom *g, const struct stack *st, const struct conv_tiles *tiles,
+                          const int16_t *xp, const int16_t *gf, long len, long steps, int64_t *part)
+{
+    int np = panel_count(g->cout, MRW);
+    for (int q = 0; q < np; q++) {
+        int co0 = panel_start(g->cout, MRW, q), mr = panel_start(g->cout, MRW, q + 1) - co0;
+        if (tiles->bww9 && g->kk == 9 && g->st == 1) {
+            for (int ci = 0; ci < g->cin; ci++) {
+                int64_t out[MRW * 9] = {0};
+                tiles->bww9(mr, gf + (long)co0 * st->gs, st->gs, xp + (long)ci * st->xs, st->wx, len, steps, out);
+                for (int r = 0; r < mr; r++)
+                    for (int t = 0; t < 9; t++)
+                        part[((long)(co0 + r) * g->cin + ci) * 9 + t] += out[r * 9 + t];
+            }
+            continue;
+        }
+        for (int ci = 0; ci < g->cin; ci++)
+            for (int t0 = 0; t0 < g->kk; t0 += TW) {
+                int no = imin(TW, g->kk - t0);
+                int64_t out[MRW * TW] = {0};
+                tiles->bww(mr, no, gf + (long)co0 * st->gs, st->gs, xp + (long)ci * st->xs, st->off + t0,
+                           len, steps, out);
+                for (int r = 0; r < mr; r++)
+                    for (int o = 0; o < no; o++)
+                        part[((long)(co0 + r) * g->cin + ci) * g->kk + t0 + o] += out[r * TW + o];
+            }
+    }
+}
+
+/* The stacks of nb samples rounded in place to their most significant bits (m): each code of x
+ * and g_y lies once in them, and the padding's zeros stay zeros. Returns the clamped count. */
+static uint64_t round_stacks_to_msb(const struct geom *g, const struct stack *st, int nb,
+                                    const struct conv_msb *m, int16_t *xp, int16_t *gf)
+{
+    uint64_t clipped = 0;
+    long used = nb * st->P;
+    int phases = g->st == 2 ? 4 : 1;
+    for (int c = 0; c < g->cin; c++)
+        for (int ph = 0; ph < phases; ph++) {
+            int16_t *p = xp + (long)c * st->xs + (long)ph * st->xps;
+            clipped += fx_round_to_msb(p, used, m->bits_x, m->msb_x, m->x_signed, p);
+        }
+    for (int co = 0; co < g->cout; co++) {
+        int16_t *p = gf + (long)co * st->gs;
+        clipped += fx_round_to_msb(p, used, m->bits_g, m->msb_g, 1, p);
+    }
+    return clipped;
+}
+
+/* Each thread's partial sums summed (exact: any order), counted against acc_bits and stored. */
+static uint64_t bww_total_i16(const struct slabs *sl, size_t at, int used, long i, int acc_bits, float sx,
+                              float sg, int64_t *gw_acc, float *gw)
+{
+    int64_t acc = 0;
+    for (int u = 0; u < used; u++)
+        acc += ((const int64_t *)(slab_of(sl, u) + at))[i];
+    if (gw_acc)
+        gw_acc[i] = acc;
+    if (gw)
+        gw[i] = fx_dequant_acc(acc, sx, sg);
+    return (uint64_t)fx_acc_overflows(acc, acc_bits);
+}
+
 int conv_direct_backward_weight_i16(const struct conv_shape *s, const int16_t *x, int bits_x,
                                     const int16_t *gy, int bits_g, float sx, float sg, int acc_bits,
                                     int64_t *gw_acc, float *gw, uint64_t *overflows,
-                                    struct fx_workspace *ws)
+                                    struct conv_msb *msb, struct fx_workspace *ws)
 {
     struct geom g;
     geom_of(s, &g);
@@ -1241,22 +1305,21 @@ int conv_direct_backward_weight_i16(const struct conv_shape *s, const int16_t *x
     long steps = gemm_i16_chunk(bits_x, bits_g) / 2;   /* madd vectors per int32 lane before a spill */
     size_t xbytes = align64(sizeof(int16_t) * (size_t)g.cin * st.xs);
     size_t gbytes = align64(sizeof(int16_t) * (size_t)g.cout * st.gs);
-    size_t pbytes = align64(sizeof(int64_t) * (size_t)wc);
+    size_t pbytes = align64(sizeof(int64_t) * (size_t)wc), mbytes = msb ? pbytes : 0;
     struct slabs sl;
-    if (slabs_get(&sl, ws, 0, xbytes + gbytes + pbytes, threads))
+    if (slabs_get(&sl, ws, 0, xbytes + gbytes + pbytes + mbytes, threads))
         return -1;
     long plane_in = (long)g.h * g.w, plane_out = (long)g.ho * g.wo;
-    int np = panel_count(g.cout, MRW);
     int nstacks = (s->n + st.B - 1) / st.B, used = 1;
-    uint64_t ovf = 0;
-#pragma omp parallel num_threads(threads) reduction(+ : ovf)
+    uint64_t ovf = 0, ovf_msb = 0, clipped = 0;
+#pragma omp parallel num_threads(threads) reduction(+ : ovf, ovf_msb, clipped)
     {
 #pragma omp single
         used = omp_get_num_threads();   /* the slabs whose partials get summed */
         char *mine = slab_of(&sl, omp_get_thread_num());
         int16_t *xp = (int16_t *)mine, *gf = (int16_t *)(mine + xbytes);
-        int64_t *part = (int64_t *)(mine + xbytes + gbytes);
-        memset(mine, 0, xbytes + gbytes + pbytes);
+        int64_t *part = (int64_t *)(mine + xbytes + gbytes), *part_msb = (int64_t *)(mine + xbytes + gbytes + pbytes);
+        memset(mine, 0, xbytes + gbytes + pbytes + mbytes);
         /* stacks taken dynamically; each thread sums into its own partial (exact: any order) */
 #pragma omp for schedule(dynamic, 1)
         for (int sk = 0; sk < nstacks; sk++) {
@@ -1265,46 +1328,27 @@ int conv_direct_backward_weight_i16(const struct conv_shape *s, const int16_t *x
                 stack_fill_i16(&g, &st, b, x + (long)(n0 + b) * g.cin * plane_in,
                                gy + (long)(n0 + b) * g.cout * plane_out, xp, gf);
             long len = stack_fill_i16_len(&g, &st, nb, gf);
-            for (int q = 0; q < np; q++) {
-                int co0 = panel_start(g.cout, MRW, q), mr = panel_start(g.cout, MRW, q + 1) - co0;
-                if (tiles->bww9 && g.kk == 9 && g.st == 1) {
-                    for (int ci = 0; ci < g.cin; ci++) {
-                        int64_t out[MRW * 9] = {0};
-                        tiles->bww9(mr, gf + (long)co0 * st.gs, st.gs, xp + (long)ci * st.xs, st.wx, len, steps, out);
-                        for (int r = 0; r < mr; r++)
-                            for (int t = 0; t < 9; t++)
-                                part[((long)(co0 + r) * g.cin + ci) * 9 + t] += out[r * 9 + t];
-                    }
-                    continue;
-                }
-                for (int ci = 0; ci < g.cin; ci++)
-                    for (int t0 = 0; t0 < g.kk; t0 += TW) {
-                        int no = imin(TW, g.kk - t0);
-                        int64_t out[MRW * TW] = {0};
-                        tiles->bww(mr, no, gf + (long)co0 * st.gs, st.gs, xp + (long)ci * st.xs, st.off + t0,
-                                        len, steps, out);
-                        for (int r = 0; r < mr; r++)
-                            for (int o = 0; o < no; o++)
-                                part[((long)(co0 + r) * g.cin + ci) * g.kk + t0 + o] += out[r * TW + o];
-                    }
+            bww_stack_i16(&g, &st, tiles, xp, gf, len, steps, part);
+            if (msb) {   /* the next stack's fill rewrites every code the rounding touched */
+                clipped += round_stacks_to_msb(&g, &st, nb, msb, xp, gf);
+                bww_stack_i16(&g, &st, tiles, xp, gf, len, steps, part_msb);
             }
         }
         /* integer sums are exact: any order gives the same value */
 #pragma omp for schedule(static)
         for (long i = 0; i < wc; i++) {
-            int64_t acc = 0;
-            for (int u = 0; u < used; u++)
-                acc += ((const int64_t *)(slab_of(&sl, u) + xbytes + gbytes))[i];
-            ovf += (uint64_t)fx_acc_overflows(acc, acc_bits);
-            if (gw_acc)
-                gw_acc[i] = acc;
-            if (gw)
-                gw[i] = fx_dequant_acc(acc, sx, sg);
+            ovf += bww_total_i16(&sl, xbytes + gbytes, used, i, acc_bits, sx, sg, gw_acc, gw);
+            if (msb)
+                ovf_msb += bww_total_i16(&sl, xbytes + gbytes + pbytes, used, i, acc_bits, sx, sg, NULL, msb->gw);
         }
     }
     slabs_done(&sl);
     if (overflows)
         *overflows += ovf;
+    if (msb) {
+        msb->overflows = ovf_msb;
+        msb->clipped = clipped;
+    }
     return 0;
 }
 
@@ -1346,9 +1390,9 @@ int conv_direct_backward_weight_f32(const struct conv_shape *s, const float *x, 
 int conv_direct_backward_weight_i16(const struct conv_shape *s, const int16_t *x, int bits_x,
                                     const int16_t *gy, int bits_g, float sx, float sg, int acc_bits,
                                     int64_t *gw_acc, float *gw, uint64_t *overflows,
-                                    struct fx_workspace *ws)
+                                    struct conv_msb *msb, struct fx_workspace *ws)
 {
-    (void)s; (void)x; (void)bits_x; (void)gy; (void)bits_g; (void)gw_acc; (void)ws;
+    (void)s; (void)x; (void)bits_x; (void)gy; (void)bits_g; (void)gw_acc; (void)msb; (void)ws;
     return -1;
 }
 

@@ -355,3 +355,28 @@ uint64_t fx_dequant_accs(const int64_t *acc, long n, float scale_a, float scale_
     }
     return over;
 }
+
+uint64_t fx_round_to_msb(const int16_t *code, long count, int bits, int msb_bits, int is_signed, int16_t *out)
+{
+    if (msb_bits >= bits) {
+        if (out != code)
+            memmove(out, code, (size_t)count * sizeof *out);
+        return 0;
+    }
+    int shift = bits - msb_bits;
+    int32_t step = 1 << shift;
+    int32_t hi = fx_qmax(msb_bits, is_signed), lo = fx_qmin(msb_bits, is_signed);
+    unsigned clipped = 0;   /* 32-bit, and a >= 0 with step a power of two: a shift; vectorizes */
+    for (long i = 0; i < count; i++) {
+        int32_t q = code[i];
+        int32_t a = q < 0 ? -q : q;
+        int32_t m = (a + step / 2) >> shift;   /* nearest, ties away from zero */
+        m = q < 0 ? -m : m;
+        int over = m > hi, under = m < lo;
+        clipped += (unsigned)(over | under);
+        m = over ? hi : m;
+        m = under ? lo : m;
+        out[i] = (int16_t)(m * step);
+    }
+    return clipped;
+}

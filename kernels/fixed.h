@@ -285,6 +285,12 @@ static inline float fx_dequant_acc(int64_t acc, float scale_a, float scale_b)
     return (float)((double)acc * (double)scale_a * (double)scale_b);
 }
 
+/* Each code rounded to its msb_bits most significant bits of bits (nearest, ties away from zero),
+ * clamped to msb_bits' range and put back on bits' scale (a multiple of 2^(bits - msb_bits)):
+ * PSG's predictor codes. count codes into out (may be code); msb_bits >= bits copies. Returns
+ * how many were clamped. Serial. */
+uint64_t fx_round_to_msb(const int16_t *code, long count, int bits, int msb_bits, int is_signed, int16_t *out);
+
 /* fx_dequant_acc of n sums into out, returning how many of them fx_acc_overflows: the store
  * of every kernel that keeps its sums in int64, written so that it vectorizes. */
 uint64_t fx_dequant_accs(const int64_t *acc, long n, float scale_a, float scale_b, int acc_bits,

@@ -356,13 +356,15 @@ static int conv_bwd(struct net *net, struct unit *u, const struct conv_shape *cs
                                       tensor_key(net, u->id_conv, SLOT_GY_WEIGHT), net->q[Q_GW], gws,
                                       &gwt))
                 return -1;
-            rc = conv_backward_weight_fx(cs, &xt, &gwt, NULL, u->gw, p->accumulator, &net->st,
-                                         &net->ws, NULL, tag);
-            if (!rc && psg) {
+            if (psg) {
                 struct psg_work work = { net->q[Q_XM], net->q[Q_GM], net->wtmp, p->accumulator,
                                          &net->st, &net->ws };
-                rc = psg_conv_signs(&net->psg, cs, &xt, &gwt, u->id_conv, &work, u->gw, &u->psg);
+                rc = psg_conv_weight_grad(&net->psg, cs, &xt, &gwt, u->id_conv, &work, u->gw, &u->psg,
+                                          NULL, tag);
                 full_q16 = psg_full_q16(&u->psg);
+            } else {
+                rc = conv_backward_weight_fx(cs, &xt, &gwt, NULL, u->gw, p->accumulator, &net->st,
+                                             &net->ws, NULL, tag);
             }
         } else {
             const float *xi = in, *gi = gy;

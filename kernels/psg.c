@@ -20,28 +20,13 @@ int psg_config_check(const struct psg_config *cfg, int act_bits, int grad_bits)
 void psg_msb(const int16_t *code, long count, int bits, int msb_bits, int is_signed,
              int16_t *out, struct fx_stats *st)
 {
-    if (msb_bits >= bits) {
-        if (out != code)
-            memmove(out, code, (size_t)count * sizeof *out);
-        return;
-    }
-    int shift = bits - msb_bits;
-    int32_t step = 1 << shift;
-    int32_t hi = fx_qmax(msb_bits, is_signed), lo = fx_qmin(msb_bits, is_signed);
+    enum { CHUNK = 16384 };
+    long chunks = (count + CHUNK - 1) / CHUNK;
     uint64_t clipped = 0;
-    /* a >= 0 and step a power of two: (a + step / 2) / step is a shift, which vectorizes (a
-     * division by a variable does not: it was most of an E2-Train run's time) */
-#pragma omp parallel for reduction(+ : clipped) schedule(dynamic, 16384) if (count > 65536)
-    for (long i = 0; i < count; i++) {
-        int32_t q = code[i];
-        int32_t a = q < 0 ? -q : q;
-        int32_t m = (a + step / 2) >> shift;   /* nearest, ties away from zero */
-        m = q < 0 ? -m : m;
-        int over = m > hi, under = m < lo;
-        clipped += (uint64_t)(over | under);
-        m = over ? hi : m;
-        m = under ? lo : m;
-        out[i] = (int16_t)(m * step);
+#pragma omp parallel for reduction(+ : clipped) schedule(dynamic, 1) if (count > 65536)
+    for (long k = 0; k < chunks; k++) {
+        long at = k * CHUNK, n = count - at < CHUNK ? count - at : CHUNK;
+        clipped += fx_round_to_msb(code + at, n, bits, msb_bits, is_signed, out + at);
     }
     if (st)
         st->msb_clipped += clipped;
@@ -103,6 +88,14 @@ static float max_abs_code(const int16_t *code, long count)
     return (float)m;
 }
 
+/* tau, then Eq. 2 from work->gw_msb into gw (gy_msb_max: max|g_y^msb|, used by tau_mode gy only). */
+static void psg_signs_from(const struct psg_config *cfg, long wc, const struct psg_work *work,
+                           float gy_msb_max, float *gw, struct psg_stats *st)
+{
+    float gw_msb_max = cfg->tau_mode == PSG_TAU_GW ? fx_max_abs(work->gw_msb, wc) : 0.0f;
+    psg_select(gw, work->gw_msb, wc, psg_tau(cfg, gw_msb_max, gy_msb_max), gw, st);
+}
+
 int psg_conv_signs(const struct psg_config *cfg, const struct conv_shape *cs,
                    const struct fx_tensor *x, const struct fx_tensor *gy, uint16_t layer,
                    const struct psg_work *work, float *gw, struct psg_stats *st)
@@ -115,11 +108,28 @@ int psg_conv_signs(const struct psg_config *cfg, const struct conv_shape *cs,
                                 work->ws, NULL, op_tag_make(layer, OP_TECH_BASE)))
         return -1;
     /* only the maximum the threshold uses: max|g_y^msb| is a pass over the output gradient */
-    float gw_msb_max = cfg->tau_mode == PSG_TAU_GW ? fx_max_abs(work->gw_msb, wc) : 0.0f;
     float gy_msb_max = cfg->tau_mode == PSG_TAU_GY ? max_abs_code(work->gy_msb, yc) * gy->scale[0] : 0.0f;
-    float tau = psg_tau(cfg, gw_msb_max, gy_msb_max);
-    psg_select(gw, work->gw_msb, wc, tau, gw, st);
+    psg_signs_from(cfg, wc, work, gy_msb_max, gw, st);
     return 0;
+}
+
+int psg_conv_weight_grad(const struct psg_config *cfg, const struct conv_shape *cs,
+                         const struct fx_tensor *x, const struct fx_tensor *gy, uint16_t layer,
+                         const struct psg_work *work, float *gw, struct psg_stats *st,
+                         const struct op_sink *sink, struct op_tag tag)
+{
+    if (cfg->tau_mode != PSG_TAU_GY) {
+        struct conv_msb m = { x->bits, cfg->msb_x, x->is_signed, gy->bits, cfg->msb_g, work->gw_msb, 0, 0 };
+        int rc = conv_backward_weight_fx_msb(cs, x, gy, gw, work->acc_bits, &m, work->st, work->ws, sink, tag);
+        if (rc <= 0) {
+            if (rc == 0)
+                psg_signs_from(cfg, conv_w_count(cs), work, 0.0f, gw, st);
+            return rc;
+        }
+    }
+    if (conv_backward_weight_fx(cs, x, gy, NULL, gw, work->acc_bits, work->st, work->ws, sink, tag))
+        return -1;
+    return psg_conv_signs(cfg, cs, x, gy, layer, work, gw, st);
 }
 
 /* ---- what the records and the run report carry ---- */

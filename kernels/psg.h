@@ -6,8 +6,9 @@
  *   Eq. 2      sign(g_w^msb[i])  where |g_w^msb[i]| >= tau,  else  sign(g_w[i])
  *
  * The weights that fall back to sign(g_w) are the "full-path fraction" the hardware model prices
- * (op record field psg_full_q16). The network's backward pass calls psg_conv_signs for each conv
- * (kernels/net_unit.c); optim_step then applies the signs like SignSGD (kernels/optim.h). */
+ * (op record field psg_full_q16). The network's backward pass calls psg_conv_weight_grad for
+ * each conv (kernels/net_unit.c); optim_step then applies the signs like SignSGD
+ * (kernels/optim.h). */
 #ifndef E2_PSG_H
 #define E2_PSG_H
 
@@ -92,6 +93,15 @@ struct psg_work {
 int psg_conv_signs(const struct psg_config *cfg, const struct conv_shape *cs,
                    const struct fx_tensor *x, const struct fx_tensor *gy, uint16_t layer,
                    const struct psg_work *work, float *gw, struct psg_stats *st);
+
+/* The layer's backward-weight pass with PSG: g_w (gw dequantized) and psg_conv_signs' result
+ * into gw, the same as conv_backward_weight_fx then psg_conv_signs. The predictor's sums are
+ * taken in the full pass's own sweep where the conv path allows it and tau does not need
+ * max|g_y^msb| (no MSB tensors written, no second sweep). */
+int psg_conv_weight_grad(const struct psg_config *cfg, const struct conv_shape *cs,
+                         const struct fx_tensor *x, const struct fx_tensor *gy, uint16_t layer,
+                         const struct psg_work *work, float *gw, struct psg_stats *st,
+                         const struct op_sink *sink, struct op_tag tag);
 
 /* ---- what the records and the run report carry ---- */
 

@@ -261,6 +261,68 @@ static void test_tiny_full_width_predictor(void)
     CU_ASSERT_EQUAL(st.flips, 0);
 }
 
+/* psg_conv_weight_grad, which takes the predictor's sums in the full pass's own sweep where the
+ * direct path runs the layer, equals the full pass then psg_conv_signs: g_w^msb, the signs, the
+ * PSG figures and every counter (sums, overflows at a narrow accumulator, clamped predictor
+ * codes: the codes here reach the top of the range), stride 1 and 2, several stacks. */
+static void test_one_sweep_equals_two(void)
+{
+    const struct conv_shape shapes[] = { { 9, 6, 12, 12, 7, 3, 1, 1, 1 }, { 5, 4, 11, 11, 6, 3, 2, 1, 1 } };
+    for (int t = 0; t < 2; t++)
+        for (int a = 0; a < 2; a++) {
+            const struct conv_shape *cs = &shapes[t];
+            int acc_bits = a ? 22 : 48;
+            long xc = conv_x_count(cs), yc = conv_y_count(cs), wc = conv_w_count(cs);
+            int16_t *x = malloc(sizeof(int16_t) * xc), *g = malloc(sizeof(int16_t) * yc);
+            uint32_t r = 12345u + 77u * (uint32_t)t;
+            for (long i = 0; i < xc; i++)
+                x[i] = (int16_t)((r = r * 1664525u + 1013904223u) >> 24);   /* 0..255 */
+            for (long i = 0; i < yc; i++)
+                g[i] = (int16_t)((int32_t)((r = r * 1664525u + 1013904223u) >> 16) - 32767);
+            float sx = 0.02f, sg = 0.001f;
+            struct fx_tensor xt = { x, &sx, 8, 0, 0 }, gt = { g, &sg, 16, 1, 0 };
+            struct psg_config cfg = { 4, 4, PSG_TAU_GW, 0.05f, 0.0f };
+            float *gw[2], *gm[2];
+            struct fx_stats st[2];
+            struct psg_stats ps[2];
+            for (int k = 0; k < 2; k++) {
+                struct fx_workspace ws = { 0 };
+                int16_t *xm = malloc(sizeof(int16_t) * xc), *ym = malloc(sizeof(int16_t) * yc);
+                gw[k] = malloc(sizeof(float) * wc);
+                gm[k] = malloc(sizeof(float) * wc);
+                memset(&st[k], 0, sizeof st[k]);
+                struct psg_work work = { xm, ym, gm[k], acc_bits, &st[k], &ws };
+                if (k == 0) {
+                    CU_ASSERT_EQUAL(conv_backward_weight_fx(cs, &xt, &gt, NULL, gw[k], acc_bits, &st[k], &ws, NULL,
+                                                            op_tag_make(0, 0)), 0);
+                    CU_ASSERT_EQUAL(psg_conv_signs(&cfg, cs, &xt, &gt, 0, &work, gw[k], &ps[k]), 0);
+                } else {
+                    CU_ASSERT_EQUAL(psg_conv_weight_grad(&cfg, cs, &xt, &gt, 0, &work, gw[k], &ps[k], NULL,
+                                                         op_tag_make(0, 0)), 0);
+                }
+                fx_workspace_free(&ws);
+                free(xm);
+                free(ym);
+            }
+            CU_ASSERT_EQUAL(memcmp(gm[0], gm[1], sizeof(float) * wc), 0);
+            CU_ASSERT_EQUAL(memcmp(gw[0], gw[1], sizeof(float) * wc), 0);
+            CU_ASSERT_EQUAL(ps[0].predictor, ps[1].predictor);
+            CU_ASSERT_EQUAL(ps[0].flips, ps[1].flips);
+            CU_ASSERT_EQUAL(ps[0].tau, ps[1].tau);
+            CU_ASSERT_EQUAL(st[0].acc_sums, st[1].acc_sums);
+            CU_ASSERT_EQUAL(st[0].acc_overflows, st[1].acc_overflows);
+            CU_ASSERT_EQUAL(st[0].msb_clipped, st[1].msb_clipped);
+            CU_ASSERT(st[0].msb_clipped > 0);
+            CU_ASSERT(!a || st[0].acc_overflows > 0);
+            for (int k = 0; k < 2; k++) {
+                free(gw[k]);
+                free(gm[k]);
+            }
+            free(x);
+            free(g);
+        }
+}
+
 /* The fallback fraction of records emitted without computing, and of a layer without weights. */
 static void test_full_q16_of_fraction(void)
 {
@@ -303,6 +365,7 @@ int main(void)
         { "tiny layer: tau from g_y^msb", test_tiny_tau_gy },
         { "tiny layer: fixed tau", test_tiny_tau_fixed },
         { "tiny layer: full-width predictor", test_tiny_full_width_predictor },
+        { "one sweep for the full and predictor sums", test_one_sweep_equals_two },
         { "fallback fraction", test_full_q16_of_fraction },
         { "config check and record tag", test_config_and_tag },
         CU_TEST_INFO_NULL,
