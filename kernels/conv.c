@@ -1227,15 +1227,21 @@ int conv_backward_data_fx(const struct conv_shape *s, const struct fx_tensor *gy
     return 0;
 }
 
-int conv_backward_weight_fx(const struct conv_shape *s, const struct fx_tensor *x, const struct fx_tensor *gy,
-                            int64_t *gw_acc, float *gw, int acc_bits, struct fx_stats *st,
-                            struct fx_workspace *ws, const struct op_sink *sink, struct op_tag tag)
+/* conv_backward_weight_fx, and with m the predictor's sums in the same sweep, which only the
+ * direct 16-bit path takes (1, nothing done, on any other). */
+static int backward_weight_fx(const struct conv_shape *s, const struct fx_tensor *x, const struct fx_tensor *gy,
+                              int64_t *gw_acc, float *gw, int acc_bits, struct conv_msb *m, struct fx_stats *st,
+                              struct fx_workspace *ws, const struct op_sink *sink, struct op_tag tag)
 {
     if (conv_shape_check(s))
         return -1;
     struct dims d = dims_of(s);
     long wc = conv_w_count(s);
     uint64_t ovf = 0;
+    int direct_i16 = !d.direct && conv_direct_backward_weight_i16_ok(s, fx_signed_bits(x->bits, x->is_signed),
+                                                                     fx_signed_bits(gy->bits, gy->is_signed));
+    if (m && !direct_i16)
+        return 1;
     if (d.direct) {
         struct dw_geom g = dw_geom_of(s, &d);
         int threads = omp_get_max_threads();
@@ -1248,12 +1254,16 @@ int conv_backward_weight_fx(const struct conv_shape *s, const struct fx_tensor *
             ovf += dw_bwd_weight_co_fx(s, &d, &g, x, gy, co, mine, dw_extra(&g, mine), gw_acc, gw, acc_bits);
         }
         scratch_done(&sc);
-    } else if (conv_direct_backward_weight_i16_ok(s, fx_signed_bits(x->bits, x->is_signed),
-                                                  fx_signed_bits(gy->bits, gy->is_signed))) {
+    } else if (direct_i16) {
         if (conv_direct_backward_weight_i16(s, x->code, fx_signed_bits(x->bits, x->is_signed), gy->code,
                                             fx_signed_bits(gy->bits, gy->is_signed), x->scale[0],
-                                            gy->scale[0], acc_bits, gw_acc, gw, &ovf, NULL, ws))
+                                            gy->scale[0], acc_bits, gw_acc, gw, &ovf, m, ws))
             return -1;
+        if (m) {
+            count_sums(st, (uint64_t)wc, m->overflows);
+            if (st)
+                st->msb_clipped += m->clipped;
+        }
     } else {
         int threads = omp_get_max_threads();
         int bx = fx_signed_bits(x->bits, x->is_signed), bg = fx_signed_bits(gy->bits, gy->is_signed);
@@ -1305,25 +1315,16 @@ int conv_backward_weight_fx(const struct conv_shape *s, const struct fx_tensor *
     return 0;
 }
 
+int conv_backward_weight_fx(const struct conv_shape *s, const struct fx_tensor *x, const struct fx_tensor *gy,
+                            int64_t *gw_acc, float *gw, int acc_bits, struct fx_stats *st,
+                            struct fx_workspace *ws, const struct op_sink *sink, struct op_tag tag)
+{
+    return backward_weight_fx(s, x, gy, gw_acc, gw, acc_bits, NULL, st, ws, sink, tag);
+}
+
 int conv_backward_weight_fx_msb(const struct conv_shape *s, const struct fx_tensor *x, const struct fx_tensor *gy,
                                 float *gw, int acc_bits, struct conv_msb *m, struct fx_stats *st,
                                 struct fx_workspace *ws, const struct op_sink *sink, struct op_tag tag)
 {
-    if (conv_shape_check(s))
-        return -1;
-    struct dims d = dims_of(s);
-    int bx = fx_signed_bits(x->bits, x->is_signed), bg = fx_signed_bits(gy->bits, gy->is_signed);
-    if (d.direct || !conv_direct_backward_weight_i16_ok(s, bx, bg))
-        return 1;
-    uint64_t ovf = 0;
-    if (conv_direct_backward_weight_i16(s, x->code, bx, gy->code, bg, x->scale[0], gy->scale[0], acc_bits, NULL,
-                                        gw, &ovf, m, ws))
-        return -1;
-    long wc = conv_w_count(s);
-    count_sums(st, (uint64_t)wc, ovf);
-    count_sums(st, (uint64_t)wc, m->overflows);
-    if (st)
-        st->msb_clipped += m->clipped;
-    emit(sink, s, OP_PHASE_BWD_WEIGHT, tag, x->bits, gy->bits, 32, acc_bits);
-    return 0;
+    return backward_weight_fx(s, x, gy, NULL, gw, acc_bits, m, st, ws, sink, tag);
 }
