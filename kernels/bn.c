@@ -16,11 +16,7 @@ static double lanes_total(const double *l)
     return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
 }
 
-/* A channel's planes lie a sample apart, each at most a few pages: the hardware prefetchers,
- * which stop at page boundaries, start cold on every plane. The first pass over a channel (its
- * data comes from memory) therefore fetches a later plane, about 4 KiB ahead, while it reads
- * this one. */
-static long planes_ahead(long hw)
+long bn_planes_ahead(long hw)
 {
     long d = 1024 / (hw > 0 ? hw : 1);
     return d > 1 ? d : 1;
@@ -230,7 +226,7 @@ void bn_forward_train_act(const struct nchw *s, const float *x, const float *gam
                           float *out_maxabs, float *out_min,
                           const struct op_sink *sink, struct op_tag tag)
 {
-    long hw = (long)s->h * s->w, m = (long)s->n * hw, d = planes_ahead(hw);
+    long hw = (long)s->h * s->w, m = (long)s->n * hw, d = bn_planes_ahead(hw);
     int kb = block_channels(s), blocks = (s->c + kb - 1) / kb;
     int range_only = !y && out_maxabs;   /* the range from each channel's extremes: no third pass */
 #pragma omp parallel for schedule(dynamic, 1)
@@ -449,7 +445,7 @@ void bn_backward_act(const struct nchw *s, const float *x, const float *gy, cons
                      const struct bn_bwd_sums *given, float *gx, float *ggamma, float *gbeta,
                      float *out_maxabs, const struct op_sink *sink, struct op_tag tag)
 {
-    long hw = (long)s->h * s->w, m = (long)s->n * hw, d = planes_ahead(hw);
+    long hw = (long)s->h * s->w, m = (long)s->n * hw, d = bn_planes_ahead(hw);
     int kb = block_channels(s), blocks = (s->c + kb - 1) / kb;
 #pragma omp parallel for schedule(dynamic, 1)
     for (int blk = 0; blk < blocks; blk++) {

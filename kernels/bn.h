@@ -52,6 +52,12 @@ void bn_backward(const struct nchw *s, const float *x, const float *gy, const fl
                  float *gx, float *ggamma, float *gbeta,
                  const struct op_sink *sink, struct op_tag tag);
 
+/* A channel's planes lie a sample apart, each at most a few pages: the hardware prefetchers,
+ * which stop at page boundaries, start cold on every plane. A first pass over a channel (its
+ * data comes from memory) therefore fetches the plane this many samples later, about 4 KiB
+ * ahead, while it reads this one (BN's first passes, the block's post-activation backward). */
+long bn_planes_ahead(long hw);
+
 /* A channel's sums of the backward's first pass (sum of the masked gy and of masked gy * xhat,
  * in 8 lanes), for a pass that reads the channel's gradient anyway: zero them, add its planes
  * in sample order with bn_backward_sums_plane (the first pass's own code), and give the array

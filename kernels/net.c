@@ -347,8 +347,7 @@ static void branch_output(const struct net *net, const struct block *B, int k, c
     }
 }
 
-/* A channel's planes lie a sample apart, a few pages or less each, where the hardware
- * prefetchers start cold on every plane: read the plane at offset o of each tensor ahead. */
+/* The plane at offset o of each tensor read ahead (bn_planes_ahead says why). */
 static void prefetch_planes(long o, long hw, const float *t0, const float *t1, const float *t2)
 {
     for (long i = 0; i < hw; i += 16) {
@@ -370,7 +369,7 @@ static void post_act_backward(const struct block *B, int k, const float *sca, fl
     struct bn_bwd_sums *sums = u->bsums;
     long hw = (long)u->ho * u->wo;
     int c = u->cs.cout;
-    int d = (int)(1024 / hw > 1 ? 1024 / hw : 1);   /* planes ahead: about 4 KiB */
+    long d = bn_planes_ahead(hw);
 #pragma omp parallel for schedule(dynamic, 1) if ((long)k * c * hw > 65536)
     for (int ch = 0; ch < c; ch++) {
         float a, b;
