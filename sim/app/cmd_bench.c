@@ -133,11 +133,25 @@ static int torch_available(void)
            system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") == 0;
 }
 
+/* "env -u NAME ... " for the variables e2sim set for itself at start (main.c), so that PyTorch
+ * runs in the user's own environment; "" when none. Only known names reach the shell. */
+static void user_env_prefix(char *buf, size_t size)
+{
+    static const char *const names[] = {"GOMP_SPINCOUNT", "GLIBC_TUNABLES"};
+    const char *set = getenv("E2SIM_SET_ENV");
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; set && i < sizeof names / sizeof names[0]; i++)
+        if (strstr(set, names[i]))
+            used += (size_t)snprintf(buf + used, size - used, "%s-u %s ", used ? "" : "env ", names[i]);
+}
+
 /* PyTorch's images/s for this case, NaN when it could not be measured. */
 static double bench_torch(const struct bench_case *c)
 {
-    char cmd[1024], line[512];
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s' %d %d %d%s 2>/dev/null", torch_script(),
+    char cmd[1024], env[96], line[512];
+    user_env_prefix(env, sizeof env);
+    snprintf(cmd, sizeof cmd, "%s/usr/bin/python3 '%s' %d %d %d%s 2>/dev/null", env, torch_script(),
              c->depth, BENCH_BATCH, BENCH_STEPS, c->fixed ? " fakequant" : "");
     FILE *f = popen(cmd, "r");
     if (!f)

@@ -78,19 +78,24 @@ static int dispatch(const struct e2_options *opts, const struct e2_config *cfg,
 
 /* Two settings that the C libraries read only when they load, so when the user has not chosen,
  * choose and start again:
- * - libgomp's threads spin while they wait, which halves training speed (or worse) as soon as
- *   another process holds a core, and gains ~2.5 % on an idle machine: passive waiting.
+ * - libgomp's threads spin while they wait (300000 rounds by default), which halves training
+ *   speed as soon as another process holds a core; waiting passively (OMP_WAIT_POLICY=passive)
+ *   costs a futex wake-up at each of the ~1200 barriers of a ResNet-74 step, 3-5 % on an idle
+ *   machine. A short spin (GOMP_SPINCOUNT=3000, tens of microseconds) keeps that gain and,
+ *   measured beside three busy processes, loses nothing against passive (docs/performance.md).
  * - a run first touches about a gigabyte (ResNet-74, batch 128) in 4 KiB pages, ~280 K page
  *   faults that cost a second per run; malloc's large blocks in transparent huge pages (where
- *   the kernel offers them on request) take about a third as many. */
+ *   the kernel offers them on request) take about a third as many.
+ * The names of the variables set here go in E2SIM_SET_ENV, so that `e2sim bench` can run
+ * PyTorch in the user's own environment. */
 static void prefer_runtime_settings(char **argv)
 {
-    int again = 0;
-    if (!getenv("OMP_WAIT_POLICY"))
-        again = setenv("OMP_WAIT_POLICY", "passive", 1) == 0;
-    if (!getenv("GLIBC_TUNABLES"))
-        again |= setenv("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1", 1) == 0;
-    if (again)
+    char set[64] = "";
+    if (!getenv("OMP_WAIT_POLICY") && !getenv("GOMP_SPINCOUNT") && setenv("GOMP_SPINCOUNT", "3000", 1) == 0)
+        strcat(set, " GOMP_SPINCOUNT");
+    if (!getenv("GLIBC_TUNABLES") && setenv("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1", 1) == 0)
+        strcat(set, " GLIBC_TUNABLES");
+    if (set[0] && setenv("E2SIM_SET_ENV", set + 1, 1) == 0)
         execv("/proc/self/exe", argv);   /* returns only on failure: then run as we are */
 }
 
