@@ -678,6 +678,15 @@ static void test_print_round_trip(void)
                "    training.method: [[fp32], [psg, slu]]\n");
     path_of(path, sizeof path, "rich.yaml");
     check_round_trip(path, "rich_printed.yaml");
+
+    /* text YAML does not take as written: a lone "-" printed plain started a block sequence
+     * (the reload failed), U+0085 printed raw read back as a space, C1 controls and U+FFFE/F
+     * raw were "control characters"; each is now quoted or escaped */
+    write_file("awkward.yaml", "name: \"-\"\ntraining:\n  method: [fp32]\n"
+               "  finetune_from: \"a\\u0085b\\x80c\\x9fd\\uFFFEe\\uffff\"\n"
+               "report:\n  trace: \"\\u2028\\N\"\n");
+    path_of(path, sizeof path, "awkward.yaml");
+    check_round_trip(path, "awkward_printed.yaml");
 }
 
 static void test_hash(void)

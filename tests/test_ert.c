@@ -129,6 +129,23 @@ static void test_bad_erts(void)
     CU_ASSERT_EQUAL(read_ert_text("ERT:\n  tables:\n  - name: x.dsp\n    actions:\n"
                               "    - name: mac_base\n      energy: lots\n", &err), E2_BAD_INPUT);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, ":6:15: energy 'lots'"));
+    /* an empty energy is not 0 (strtod reads "" as 0) */
+    CU_ASSERT_EQUAL(read_ert_text("ERT:\n  tables:\n  - name: x.dsp\n    actions:\n"
+                              "    - name: mac_base\n      energy:\n", &err), E2_BAD_INPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, ":6:14: energy '' is not a number"));
+}
+
+/* The ERT is read like a config, with bounded nesting: libyaml's own loader took 75 s on a
+ * 200 KB file of "[" and grows with the square of the depth. 5000 levels are refused at once,
+ * at the level past the bound. */
+static void test_deep_ert_refused(void)
+{
+    char text[5001];
+    memset(text, '[', sizeof text - 1);
+    text[sizeof text - 1] = 0;
+    struct e2_err err = {""};
+    CU_ASSERT_EQUAL(read_ert_text(text, &err), E2_BAD_INPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, ":1:65: mappings and lists nest deeper than 64 levels"));
 }
 
 int main(void)
@@ -137,6 +154,7 @@ int main(void)
         {"export then import prices every action the same", test_round_trip},
         {"energy.ert reads the table in a config", test_config_key},
         {"bad ERTs are errors naming the place", test_bad_erts},
+        {"a deeply nested ERT is refused at once", test_deep_ert_refused},
         CU_TEST_INFO_NULL,
     };
     return cunit_run("ert", NULL, NULL, tests);

@@ -1,6 +1,7 @@
 /* DRAMPower memspec (JSON) reading (sim/io/memspec.c): the keys land in hardware.ddr and
  * energy.ddr through the config key hardware.ddr.memspec, and price the DRAM as the same
- * values given in YAML do; bad memspecs are errors naming the file and key. */
+ * values given in YAML do; bad memspecs, and values outside the ranges of the keys they set, are
+ * errors naming the file and key. */
 #include "cunit_main.h"
 #include "testutil.h"
 
@@ -105,11 +106,36 @@ static void test_bad_memspecs(void)
     expect_error("{\"spec\": {}}", "not a DRAMPower memspec");
 }
 
+/* ddr4 with its first `from` replaced by `to` (from is in it). */
+static const char *ddr4_with(const char *from, const char *to)
+{
+    static char text[sizeof ddr4 + 64];
+    const char *at = strstr(ddr4, from);
+    CU_ASSERT_FATAL(at != NULL && strlen(to) <= strlen(from) + 32);
+    snprintf(text, sizeof text, "%.*s%s%s", (int)(at - ddr4), ddr4, to, at + strlen(from));
+    return text;
+}
+
+/* Values the memspec gives are held to the ranges of the keys they set: before, a width of 0
+ * or a burst length of 12 passed the loader and only the hardware model refused them, naming
+ * neither the file nor the key, and a clock of 1e-300 MHz was not refused at all. */
+static void test_memspec_values_in_range(void)
+{
+    expect_error(ddr4_with("\"width\": 16", "\"width\": 0"),
+                 "gives hardware.ddr.bus_bits = 0, outside its range [8, 64]");
+    expect_error(ddr4_with("\"burstLength\": 8", "\"burstLength\": 12"),
+                 "gives hardware.ddr.burst_length = 12, not one of 4|8|16");
+    expect_error(ddr4_with("\"clkMhz\": 1000", "\"clkMhz\": 1e-300"),
+                 "gives hardware.ddr.clock_mhz = 1e-300, outside its range [100, 2200]");
+    expect_error(ddr4_with("\"RFC\": 350", "\"RFC\": 0"), "--set hardware.ddr.memspec=");
+}
+
 int main(void)
 {
     CU_TestInfo tests[] = {
         {"a DDR4 memspec sets the DRAM and prices it", test_memspec_sets_dram},
         {"bad memspecs are errors naming file and key", test_bad_memspecs},
+        {"a memspec's values are held to the keys' ranges", test_memspec_values_in_range},
         CU_TEST_INFO_NULL,
     };
     return cunit_run("memspec", NULL, NULL, tests);

@@ -1,6 +1,7 @@
 /* Tests of sim/io/outdir.c: folder creation rules, one process at a time in a folder, atomic
  * whole-file writes that never leave a half file or a temporary behind (nor keep a killed
- * writer's), and line appends that concurrent writers cannot interleave. */
+ * writer's), line appends that concurrent writers cannot interleave, and a user's file (--trace)
+ * that would be one of the folder's result files. */
 #define _DEFAULT_SOURCE
 #include "cunit_main.h"
 #include "testutil.h"
@@ -307,6 +308,29 @@ static void test_resume_kind(void)
     CU_ASSERT(strstr(err.msg, "k-sweep/sweep.jsonl: --resume of an energy-only run") != NULL);
 }
 
+/* A user's file (--trace) may not be one of the folder's result files, however the folder is
+ * spelled; other names there, and result names elsewhere, are fine. */
+static void test_not_a_result(void)
+{
+    char dir[512], path[700], link[600];
+    struct e2_err err = {""};
+    path_of(dir, sizeof dir, "results");
+    CU_ASSERT_FATAL(mkdir(dir, 0755) == 0);
+    snprintf(path, sizeof path, "%s/report.json", dir);
+    CU_ASSERT_EQUAL(out_check_not_result(dir, path, "--trace", &err), E2_BAD_INPUT);
+    CU_ASSERT(strstr(err.msg, "--trace ") && strstr(err.msg, "/results/report.json: report.json "
+                                                             "is a file the run writes"));
+    path_of(link, sizeof link, "results-link");
+    CU_ASSERT_FATAL(symlink(dir, link) == 0);
+    snprintf(path, sizeof path, "%s/./checkpoint.e2ck", link);
+    CU_ASSERT_EQUAL(out_check_not_result(dir, path, "--trace", &err), E2_BAD_INPUT);
+    snprintf(path, sizeof path, "%s/run.e2t", dir);
+    CU_ASSERT_EQUAL(out_check_not_result(dir, path, "--trace", &err), E2_OK);
+    path_of(path, sizeof path, "report.json");   /* beside the folder, not in it */
+    CU_ASSERT_EQUAL(out_check_not_result(dir, path, "--trace", &err), E2_OK);
+    CU_ASSERT_EQUAL(out_check_not_result(dir, "report.json", "--trace", &err), E2_OK);
+}
+
 static int suite_init(void) { return tmpdir_create("outdir"); }
 
 int main(void)
@@ -320,6 +344,7 @@ int main(void)
         { "a killed writer's temporaries are removed", test_stale_temporaries },
         { "atomic line appends", test_append_lines },
         { "a resume refuses another kind's folder", test_resume_kind },
+        { "a user's file is not one of the folder's results", test_not_a_result },
         CU_TEST_INFO_NULL,
     };
     return cunit_run("outdir", suite_init, tmpdir_remove, tests);

@@ -1,9 +1,9 @@
 /* Sweeps: grid/zip points, worker processes, a sweep killed midway and resumed (every point once,
- * finished points not rerun), failed points retried, a point folder that cannot be removed,
- * workers dying with a killed sweep, a folder another process holds, shards merged = the
- * unsharded sweep, merge conflicts, the Pareto front, the CPUs workers share. Workers are a
- * small shell script standing in for e2sim (it writes a report.json whose numbers depend on the
- * point), so the test takes seconds. */
+ * finished points not rerun; a damaged sweep.jsonl refused), failed points retried, a point
+ * folder that cannot be removed, workers dying with a killed sweep, a folder another process
+ * holds, shards merged = the unsharded sweep, merge conflicts, the Pareto front, the CPUs workers
+ * share. Workers are a small shell script standing in for e2sim (it writes a report.json whose
+ * numbers depend on the point), so the test takes seconds. */
 #define _GNU_SOURCE
 #include "cunit_main.h"
 #include "testutil.h"
@@ -294,6 +294,20 @@ static void test_killed_and_resumed(void)
     CU_ASSERT_STRING_EQUAL(after_text, before_text);
     free(before_text);
     free(after_text);
+    /* a NUL byte in sweep.jsonl (damage) is bad input: read as the end of the text it made the
+     * resume rerun every point, and the repair of a torn last line wrote the file back empty */
+    f = fopen(jsonl, "r+");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fseek(f, 5, SEEK_SET);
+    fputc(0, f);
+    fseek(f, 0, SEEK_END);
+    fputs("{\"schema\": \"e2sim.sweep/1\", \"poi", f);
+    fclose(f);
+    before = lines_of(runlog);
+    CU_ASSERT_EQUAL(run_sweep(cfg, out, 2, 1, 1, 1, &err), E2_BAD_INPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "sweep.jsonl:1: a NUL byte"));
+    CU_ASSERT_EQUAL(lines_of(runlog), before);   /* nothing rerun */
+    CU_ASSERT_EQUAL(lines_of(jsonl), 6);         /* nothing dropped */
     free(other);
     free(cfg);
 }

@@ -1,6 +1,7 @@
 /* Tests of sim/io/sweep_rows.c, the reader of sweep.jsonl: a torn last line is ignored and
  * repaired away, a bad line is named by file and line, duplicates of one point are merged when
- * identical (whoever ran them) and refused when they differ, rows of two sweeps are refused. */
+ * identical (whoever ran them) and refused when they differ, rows of two sweeps are refused, a
+ * NUL byte (damage) is refused rather than taken for the end of the file. */
 #define _DEFAULT_SOURCE   /* mkdtemp */
 #include "cunit_main.h"
 #include "testutil.h"
@@ -85,6 +86,35 @@ static void test_bad_lines_named(void)
     CU_ASSERT_EQUAL(n, 0);
 }
 
+/* A NUL byte inside sweep.jsonl (damage: lines are JSON text) is an error naming its line, for
+ * the reader and for the repair. Read as a C string it ended the file early: the lines after it
+ * were dropped (their points ran again), and a repair of a torn last line wrote the file back
+ * cut at the NUL, losing every finished point. */
+static void test_nul_byte_refused(void)
+{
+    static const char text[] = LINE(0, "h", 0.5, "a") "\n{\"po\0int\": 1}\n"
+                               LINE(2, "h", 0.5, "a") "\n{\"point\":";
+    char dir[512], path[600];
+    struct sweep_row *rows;
+    int n = -1;
+    struct e2_err err = {""};
+    folder_with_file("nul", "sweep.jsonl", "", dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/sweep.jsonl", dir);
+    FILE *fp = fopen(path, "wb");
+    CU_ASSERT_FATAL(fp != NULL);
+    fwrite(text, 1, sizeof text - 1, fp);   /* with the NUL, without the string's own */
+    fclose(fp);
+    CU_ASSERT_EQUAL(sweep_read_rows(dir, &rows, &n, &err), E2_BAD_INPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "nul/sweep.jsonl:2: a NUL byte"));
+    CU_ASSERT_EQUAL(n, 0);
+    err.msg[0] = 0;
+    CU_ASSERT_EQUAL(sweep_repair_rows(dir, &err), E2_BAD_INPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "nul/sweep.jsonl:2: a NUL byte"));
+    /* the file is left as it was: nothing finished is lost */
+    struct stat st;
+    CU_ASSERT(stat(path, &st) == 0 && (size_t)st.st_size == sizeof text - 1);
+}
+
 /* Rows parsed from `text` (lines), deduplicated. */
 static int dedup(const char *name, const char *text, struct sweep_row **rows, int *n,
                  struct e2_err *err)
@@ -141,6 +171,7 @@ int main(void)
         {"a missing sweep.jsonl has no rows", test_missing_file_is_no_rows},
         {"a torn last line is ignored and repaired", test_torn_last_line},
         {"bad lines are named by file and line", test_bad_lines_named},
+        {"a NUL byte is refused, by the reader and the repair", test_nul_byte_refused},
         {"duplicates and rows of other sweeps", test_dedup},
         CU_TEST_INFO_NULL,
     };

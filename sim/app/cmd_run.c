@@ -29,7 +29,11 @@ static int run_in_folder(const struct e2_options *opts, const struct e2_config *
     if (rc != E2_OK)
         return rc;
     struct run_options o = {dir, opts->resume, opts->quiet};
-    rc = run(&o, cfg, err);
+    if (cfg->report.trace[0])   /* checked once the folder exists, so it compares as a folder */
+        rc = out_check_not_result(dir, cfg->report.trace, opts->trace ? "--trace" : "report.trace",
+                                  err);
+    if (rc == E2_OK)
+        rc = run(&o, cfg, err);
     if (rc == E2_BAD_INPUT && !opts->resume)
         out_discard_unstarted(dir);
     return rc;

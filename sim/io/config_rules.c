@@ -270,20 +270,68 @@ static int check_paths(const struct e2_config *cfg, const struct cfg_field **bla
     return 0;
 }
 
+/* Whether int v is one of "4|8|16". */
+static int in_choices(const char *choices, int v)
+{
+    char text[16];
+    size_t n = (size_t)snprintf(text, sizeof text, "%d", v);
+    for (const char *p = choices;; p++) {
+        size_t len = strcspn(p, "|");
+        if (len == n && strncmp(p, text, n) == 0)
+            return 1;
+        p += len;
+        if (!*p)
+            return 0;
+    }
+}
+
+/* A table read from another tool's file sets hardware: and energy: values without their keys'
+ * ranges; a value outside them (a memspec's width 0 or clkMhz 1e-300) was refused only by the
+ * hardware model, as "hardware model: ... bus_bits must equal devices * device_bits" naming
+ * neither the file nor the key, or not at all. Check every hardware number against its row;
+ * 1 with why when one is out of range (a key the user set was checked when it was read). */
+static int table_out_of_range(const struct e2_config *cfg, const char *file, char *why,
+                              size_t size)
+{
+    for (const struct cfg_field *f = cfg_hw_fields; f->key; f++) {
+        if (f->type != CFG_INT && f->type != CFG_DOUBLE)
+            continue;
+        const void *slot = cfg_cslot(cfg, f);
+        double v = f->type == CFG_INT ? *(const int *)slot : *(const double *)slot;
+        int ok = v >= f->min && v <= f->max &&   /* false for NaN */
+                 (f->type != CFG_INT || !f->choices || in_choices(f->choices, *(const int *)slot));
+        if (ok)
+            continue;
+        char range[100];
+        cfg_range_text(f, range, sizeof range);
+        snprintf(why, size, "%s: gives %s = %g, %s %s", file, f->key, v,
+                 f->choices ? "not one of" : "outside its range", f->choices ? f->choices : range);
+        return 1;
+    }
+    return 0;
+}
+
 /* hardware.ddr.memspec (sim/io/memspec.c), then energy.ert (sim/io/ert.c): tables read from the
  * files of other tools replace the keys they cover. */
 static int read_tables(struct e2_config *cfg, const struct cfg_field **blame1, char *why,
                        size_t size)
 {
-    struct e2_err err = {""};
-    if (cfg->hw.memspec[0] && memspec_read(cfg->hw.memspec, &cfg->hw, &err) != E2_OK)
-        *blame1 = cfg_find_field("hardware.ddr.memspec");
-    else if (cfg->hw.ert[0] && ert_read(cfg->hw.ert, &cfg->hw, &err) != E2_OK)
-        *blame1 = cfg_find_field("energy.ert");
-    else
-        return 0;
-    snprintf(why, size, "%s", err.msg);
-    return 1;
+    static const char *const keys[] = {"hardware.ddr.memspec", "energy.ert"};
+    const char *files[] = {cfg->hw.memspec, cfg->hw.ert};
+    for (int i = 0; i < 2; i++) {
+        struct e2_err err = {""};
+        if (!files[i][0])
+            continue;
+        int rc = i == 0 ? memspec_read(files[i], &cfg->hw, &err)
+                        : ert_read(files[i], &cfg->hw, &err);
+        if (rc == E2_OK && !table_out_of_range(cfg, files[i], why, size))
+            continue;
+        if (rc != E2_OK)
+            snprintf(why, size, "%s", err.msg);
+        *blame1 = cfg_find_field(keys[i]);
+        return 1;
+    }
+    return 0;
 }
 
 /* What the hardware model needs beyond each key's range (models/zynq7020.cpp checks the same

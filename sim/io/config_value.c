@@ -185,15 +185,35 @@ int cfg_is_null_text(const char *s)
            strcmp(s, "NULL") == 0;
 }
 
-/* Text that YAML reads back unchanged without quotes (by our own rules: no null words). */
+/* Text that YAML reads back unchanged without quotes (by our own rules: no null words; a lone
+ * "-" starts a block sequence). */
 static int plain_safe(const char *s)
 {
-    if (cfg_is_null_text(s))
+    if (cfg_is_null_text(s) || strcmp(s, "-") == 0)
         return 0;
     for (const char *p = s; *p; p++)
         if (!isalnum((unsigned char)*p) && !strchr("_./+-", *p))
             return 0;
     return 1;
+}
+
+/* Code points that YAML does not take as written: the C1 controls U+0080..U+009F (U+0085, a
+ * line break, would read back as a space) and the non-characters U+FFFE and U+FFFF ("control
+ * characters are not allowed"). Written as escapes; *p moves to the last byte of the UTF-8. */
+static int escaped_unicode(struct sbuf *b, const unsigned char **p)
+{
+    const unsigned char *q = *p;
+    if (q[0] == 0xc2 && q[1] >= 0x80 && q[1] <= 0x9f) {
+        cfg_sb_printf(b, "\\x%02x", q[1]);
+        *p += 1;
+        return 1;
+    }
+    if (q[0] == 0xef && q[1] == 0xbf && (q[2] == 0xbe || q[2] == 0xbf)) {
+        cfg_sb_printf(b, "\\u%04x", 0xffc0 | (q[2] & 0x3f));
+        *p += 2;
+        return 1;
+    }
+    return 0;
 }
 
 static void format_text(struct sbuf *b, const char *s)
@@ -208,6 +228,8 @@ static void format_text(struct sbuf *b, const char *s)
             cfg_sb_printf(b, "\\%c", *p);
         else if (*p < 0x20 || *p == 0x7f)
             cfg_sb_printf(b, "\\x%02x", *p);
+        else if (escaped_unicode(b, &p))
+            continue;
         else
             cfg_sb_printf(b, "%c", *p);
     }

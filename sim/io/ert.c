@@ -6,7 +6,7 @@
  * inverts it, so export then import gives back the same table. */
 #include "ert.h"
 
-#include <errno.h>
+#include <ctype.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -184,7 +184,8 @@ static int set_rows(const char *path, yaml_document_t *d, yaml_node_t *tables,
                            r->action, r->table);
         char *end;
         double e = strtod(text, &end);
-        if (*end || !isfinite(e) || e < 0)
+        /* strtod takes "" (an empty `energy:`) for 0 and skips leading blanks */
+        if (!text[0] || isspace((unsigned char)text[0]) || *end || !isfinite(e) || e < 0)
             return e2_fail(err, E2_BAD_INPUT, "%s:%lu:%lu: energy '%s' is not a number >= 0",
                            path, (unsigned long)n->start_mark.line + 1,
                            (unsigned long)n->start_mark.column + 1, text);
@@ -204,29 +205,17 @@ static int set_rows(const char *path, yaml_document_t *d, yaml_node_t *tables,
 
 int ert_read(const char *path, struct hw_params *hw, struct e2_err *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return e2_fail(err, E2_BAD_INPUT, "%s: cannot open the ERT: %s", path, strerror(errno));
-    yaml_parser_t parser;
+    /* The configs' bounded reader, not libyaml's own loader: that one has no limit on nesting
+     * or size (a 200 KB file of "[" took 75 s, a few MB would take hours). */
     yaml_document_t doc;
-    yaml_parser_initialize(&parser);
-    yaml_parser_set_input_file(&parser, f);
-    int ok = yaml_parser_load(&parser, &doc);
-    fclose(f);
-    if (!ok) {
-        int rc = e2_fail(err, E2_BAD_INPUT, "%s:%lu:%lu: %s", path,
-                         (unsigned long)parser.problem_mark.line + 1,
-                         (unsigned long)parser.problem_mark.column + 1,
-                         parser.problem ? parser.problem : "malformed YAML");
-        yaml_parser_delete(&parser);
+    int rc = cfg_yaml_read(path, &doc, err);
+    if (rc != E2_OK)
         return rc;
-    }
-    yaml_parser_delete(&parser);
     yaml_node_t *tables = map_get(&doc, map_get(&doc, yaml_document_get_root_node(&doc), "ERT"),
                                   "tables");
-    int rc = tables && tables->type == YAML_SEQUENCE_NODE
-                 ? set_rows(path, &doc, tables, hw, err)
-                 : e2_fail(err, E2_BAD_INPUT, "%s: not an Accelergy ERT (no ERT: tables: list)", path);
+    rc = tables && tables->type == YAML_SEQUENCE_NODE
+             ? set_rows(path, &doc, tables, hw, err)
+             : e2_fail(err, E2_BAD_INPUT, "%s: not an Accelergy ERT (no ERT: tables: list)", path);
     yaml_document_delete(&doc);
     return rc;
 }

@@ -251,6 +251,32 @@ int out_check_target(const char *path, struct e2_err *err)
     return E2_OK;
 }
 
+/* The files a run or a sweep writes into its output folder (docs/outputs.md). */
+static const char *const result_names[] = {
+    "report.json", "report.md", "report.html", "breakdown.csv", "layers.csv", "curve.csv",
+    "psg_layers.csv", "config.yaml", "checkpoint.e2ck", "timeline.json.gz", "timeline.vcd",
+    "sweep.jsonl", "sweep.csv", "sweep.md", "sweep.html", NULL,
+};
+
+int out_check_not_result(const char *dir, const char *path, const char *label,
+                         struct e2_err *err)
+{
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    char parent[OUT_PATH_MAX] = ".";
+    if (slash)
+        snprintf(parent, sizeof parent, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+    int i = 0;
+    while (result_names[i] && strcmp(result_names[i], base) != 0)
+        i++;
+    struct stat a, b;   /* one folder however it is spelled (relative, symlinks, "a/./b") */
+    if (!result_names[i] || stat(parent, &a) != 0 || stat(dir, &b) != 0 ||
+        a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+        return E2_OK;
+    return e2_fail(err, E2_BAD_INPUT, "%s %s: %s is a file the run writes into its output folder "
+                   "%s; name another file", label, path, base, dir);
+}
+
 int out_open_tmp(const char *path, struct out_file *f, struct e2_err *err)
 {
     memset(f, 0, sizeof *f);

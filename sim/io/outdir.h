@@ -63,6 +63,13 @@ struct out_file {
  * commits the file would replace, or fail on only at the end. */
 int out_check_target(const char *path, struct e2_err *err);
 
+/* For a file the user names that the run writes beside its results (--trace FILE): E2_BAD_INPUT,
+ * naming `label` and path, when path is one of the result files the run writes into the folder
+ * dir (report.json, config.yaml...). Both would be written through the same PATH.tmp.PID: the
+ * trace then ran through the report's file and corrupted it, and its own rename failed. */
+int out_check_not_result(const char *dir, const char *path, const char *label,
+                         struct e2_err *err);
+
 /* Also removes the "PATH.tmp.PID" files of processes that no longer run (a killed writer's). */
 int out_open_tmp(const char *path, struct out_file *f, struct e2_err *err);
 /* Flush, fsync, close and rename over the final name. On failure the temp is removed. The

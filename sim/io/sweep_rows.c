@@ -64,6 +64,23 @@ static char *read_text(const char *path, size_t *len, int *missing)
     return buf;
 }
 
+/* A NUL byte is never written by an append (lines are JSON text): it is damage, e.g. a block of
+ * zeros a crash left in the file. The readers below work on C strings, so a NUL would end the
+ * text early: every line after it would be silently dropped (points rerun, or a repair writing
+ * the file back without them). Refuse it instead, naming its line. */
+static int refuse_nul(const char *path, const char *text, size_t len, struct e2_err *err)
+{
+    const char *nul = memchr(text, '\0', len);
+    if (!nul)
+        return E2_OK;
+    int line = 1;
+    for (const char *p = text; p < nul; p++)
+        line += *p == '\n';
+    return e2_fail(err, E2_BAD_INPUT, "%s:%d: a NUL byte at byte offset %zu: the file is "
+                   "damaged; remove that line (its point runs again on --resume)", path, line,
+                   (size_t)(nul - text));
+}
+
 static int add_row(struct sweep_row **rows, int *count, int *cap, struct json_value *v)
 {
     if (*count == *cap) {
@@ -94,7 +111,7 @@ int sweep_read_rows(const char *dir, struct sweep_row **rows, int *count, struct
     if (!text)
         return missing ? E2_OK : e2_fail(err, E2_BAD_INPUT, "%s: cannot read: %s", path,
                                          strerror(errno));
-    int line = 0, rc = E2_OK;
+    int line = 0, rc = refuse_nul(path, text, len, err);
     for (char *p = text; *p && rc == E2_OK;) {
         char *nl = strchr(p, '\n');
         line++;
@@ -150,8 +167,8 @@ int sweep_repair_rows(const char *dir, struct e2_err *err)
     char *text = read_text(path, &len, &missing);
     if (!text)
         return missing ? E2_OK : e2_fail(err, E2_FAILURE, "%s: cannot read", path);
-    int rc = E2_OK;
-    if (len > 0 && text[len - 1] != '\n') {
+    int rc = refuse_nul(path, text, len, err);
+    if (rc == E2_OK && len > 0 && text[len - 1] != '\n') {
         char *nl = strrchr(text, '\n');
         size_t keep = nl ? (size_t)(nl - text) + 1 : 0;
         rc = out_write_atomic(path, text, keep, err);

@@ -19,13 +19,14 @@ struct sweep_row {
 };
 
 /* Read DIR/sweep.jsonl (missing file: 0 rows). A last line without '\n' (a crash during the
- * append) is ignored; any other unreadable line, one without "point" and "points", or one whose
- * point is not below its "points", is E2_BAD_INPUT with its line number. */
+ * append) is ignored; any other unreadable line, one without "point" and "points", one whose
+ * point is not below its "points", or a NUL byte anywhere, is E2_BAD_INPUT with its line
+ * number. */
 int sweep_read_rows(const char *dir, struct sweep_row **rows, int *count, struct e2_err *err);
 void sweep_free_rows(struct sweep_row *rows, int count);
 
 /* Drop a partial last line of DIR/sweep.jsonl left by a crash, so the next append starts a
- * fresh line. */
+ * fresh line. A file with a NUL byte is E2_BAD_INPUT and left as it is. */
 int sweep_repair_rows(const char *dir, struct e2_err *err);
 
 /* Sort rows by point index; two rows of one point are an error (E2_BAD_INPUT) if they differ

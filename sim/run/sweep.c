@@ -339,9 +339,9 @@ static int load_done(struct sweep_state *s, char *done, struct e2_err *err)
 {
     struct sweep_row *rows;
     int count;
-    if (sweep_repair_rows(s->o->out_dir, err))
-        return E2_FAILURE;
-    int rc = sweep_read_rows(s->o->out_dir, &rows, &count, err);
+    int rc = sweep_repair_rows(s->o->out_dir, err);   /* a damaged file is bad input (2) */
+    if (rc == E2_OK)
+        rc = sweep_read_rows(s->o->out_dir, &rows, &count, err);
     if (rc)
         return rc;
     for (int i = 0; i < count && rc == E2_OK; i++) {
