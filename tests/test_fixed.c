@@ -244,6 +244,48 @@ static void test_tensor_path_equals_scalar(void)
     CU_ASSERT_EQUAL(tc[3], -2);
 }
 
+/* Every tie of every code, with its float neighbours and the integers between, in the formats
+ * the training uses (and a 4-bit one): the tensor path's codes and clamp count equal
+ * fx_quantize_one's. Changing the rounding of ties, or the bound where a value counts as
+ * clamped, by one float step fails this. */
+static void test_every_tie(void)
+{
+    const int bits[] = { 8, 8, 16, 4 }, sign[] = { 1, 0, 1, 1 };
+    for (int f = 0; f < 4; f++) {
+        struct fx_format fmt = { bits[f], sign[f], 0, 0 };
+        long lo = fx_qmin(bits[f], sign[f]) - 2, hi = fx_qmax(bits[f], sign[f]) + 2;
+        long n = (hi - lo + 1) * 10;
+        float *v = malloc(sizeof(float) * (size_t)n);
+        int16_t *code = malloc(sizeof(int16_t) * (size_t)n);
+        long m = 0;
+        for (long k = lo; k <= hi; k++)
+            for (int half = 0; half < 2; half++) {
+                float c = (float)k + (half ? 0.5f : 0.0f);
+                float below = nextafterf(c, -INFINITY), above = nextafterf(c, INFINITY);
+                v[m++] = nextafterf(below, -INFINITY);
+                v[m++] = below;
+                v[m++] = c;
+                v[m++] = above;
+                v[m++] = nextafterf(above, INFINITY);
+            }
+        struct fx_stats st = { 0 };
+        float one = 1.0f;
+        fx_quantize_with_scale(v, 1, 1, m, &fmt, NULL, 0, &one, code, &st);
+        uint64_t sat = 0;
+        long mismatches = 0;
+        for (long i = 0; i < m; i++) {
+            int clamped;
+            mismatches += fx_quantize_one(v[i], 1.0f, bits[f], sign[f], 0, 0, (uint64_t)i, &clamped) != code[i];
+            sat += (uint64_t)clamped;
+        }
+        CU_ASSERT_EQUAL(mismatches, 0);
+        CU_ASSERT_EQUAL(st.saturated, sat);
+        CU_ASSERT(sat >= 20);   /* the values beyond lo - 0.5 and hi + 0.5 */
+        free(v);
+        free(code);
+    }
+}
+
 static void test_accumulator(void)
 {
     int64_t lim = (int64_t)1 << 47;
@@ -353,6 +395,7 @@ int main(void)
     CU_TestInfo tests[] = {
         { "ranges and scale", test_ranges_and_scale },
         { "nearest codes and ties", test_nearest_codes_and_ties },
+        { "every tie of every code", test_every_tie },
         { "saturation counted", test_saturation_counted },
         { "per channel and fold", test_per_channel_and_fold },
         { "zero tensor", test_zero_tensor },
