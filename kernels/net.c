@@ -432,23 +432,25 @@ static int block_backward(struct net *net, struct block *B, int n, float *gout, 
         } else if (B->sc == SC_IDENTITY) {
             sc = (float *)x;
         }
-        if (scg && !hard_all)
-            copy_f(scg, gout, (long)n * el);   /* skipped samples pass gout to the shortcut */
+        if (scg && !hard_all)   /* skipped samples pass gout to the shortcut (the others' rows
+                                 * are written below) */
+            copy_skipped(B, scg, gout, n);
         if (dm)
             memset(dm, 0, sizeof(float) * (size_t)n);
     }
     float *gx_act = NULL;   /* dL/dx of the active samples [k][in_el] */
+    int cached = is_fixed(net->prec.activations) && !dry;   /* input codes kept: x not read */
     if (k > 0) {
         const float *xa = x, *sca = sc;
         float *g = hard_all ? gout : net->buf[BUF_A], *o = net->buf[BUF_B];
         if (!dry) {
-            if (k < n) {
+            if (k < n && !cached) {
                 gather(net->buf[BUF_G], x, B->idx, k, B->in_el);
                 xa = net->buf[BUF_G];
-                if (sc) {
-                    gather(net->buf[BUF_GS], sc, B->idx, k, el);
-                    sca = net->buf[BUF_GS];
-                }
+            }
+            if (k < n && sc) {
+                gather(net->buf[BUF_GS], sc, B->idx, k, el);
+                sca = net->buf[BUF_GS];
             }
             if (!hard_all)
                 gather(g, gout, B->idx, k, el);
@@ -505,7 +507,6 @@ static int block_backward(struct net *net, struct block *B, int n, float *gout, 
         /* units in reverse; the gradient then alternates between BUF_E and BUF_A (g may be gout,
          * sized for block outputs only: unit-internal gradients never go there) */
         float *ga = g, *gb = net->buf[BUF_E];
-        int cached = is_fixed(net->prec.activations) && !dry;   /* input codes kept */
         for (int j = B->nu - 1; j >= 0; j--) {
             struct unit *u = &B->u[j];
             const float *in = cached ? NULL : xa;
@@ -523,7 +524,6 @@ static int block_backward(struct net *net, struct block *B, int n, float *gout, 
         gx_act = ga;
     }
     if (B->sc == SC_PROJ) {
-        int cached = is_fixed(net->prec.activations) && !dry;
         if (unit_backward(net, &B->proj, n, cached ? NULL : x, scg, gin, want_gin, 0, sink, tech))
             return -1;
     }
