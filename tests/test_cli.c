@@ -227,6 +227,9 @@ static void test_pricing_limits(void)
              E2SIM_SOURCE_DIR);
     CU_ASSERT_EQUAL(e2sim(cmd), 2);
     CU_ASSERT(contains(err_text, "the run's counts would pass 2^64"));
+    /* ... naming the config and the keys that make it that long, not only the model */
+    CU_ASSERT(contains(err_text, "resnet110-cifar10-smb.yaml: training.iterations = 2147483647 "
+                                 "with training.batch_size = 65536: the run is too long to count"));
 }
 
 static int suite_init(void)

@@ -62,6 +62,13 @@ static void test_malformed(void)
         /* missing name / source, duplicates, wrong shapes, malformed YAML */
         {"measurements:\n  - source: s\n    saving: 0.3\n", ":2:5:", "without 'name'"},
         {"measurements:\n  - name: a\n    saving: 0.3\n", ":2:5:", "no 'source'"},
+        /* a null is no value, not the text "~" or "null" (a quoted one is that text) */
+        {"measurements:\n  - name: ~\n    source: s\n    saving: 0.3\n", ":2:11:",
+         "'name' is null (~), as if it were missing"},
+        {"measurements:\n  - name: null\n    source: s\n    saving: 0.3\n", ":2:11:",
+         "'name' is null (null)"},
+        {"measurements:\n  - {name: a, source: NULL, saving: 0.3}\n", ":2:23:",
+         "'source' is null (NULL)"},
         {"measurements:\n  - {name: a, source: s, saving: 0.1}\n  - {name: a, source: t, "
          "saving: 0.2}\n", ":3:5:", "two measurements are named 'a'"},
         {"measurements:\n  - name: a\n    name: b\n    source: s\n    saving: 0.1\n", ":3:5:",
@@ -91,6 +98,20 @@ static void test_malformed(void)
         CU_ASSERT_EQUAL(f.n, 0);
         measured_free(&f);
     }
+}
+
+/* A quoted "~" is the text, not a null. */
+static void test_quoted_null_is_text(void)
+{
+    char path[512];
+    write_file("quoted.yaml", "measurements:\n  - {name: \"~\", source: 'null', saving: 0.3}\n");
+    path_of(path, sizeof path, "quoted.yaml");
+    struct measured_file f;
+    struct e2_err err = {""};
+    CU_ASSERT_EQUAL_FATAL(measured_load(path, &f, &err), E2_OK);
+    CU_ASSERT_STRING_EQUAL(f.m[0].name, "~");
+    CU_ASSERT_STRING_EQUAL(f.m[0].source, "null");
+    measured_free(&f);
 }
 
 static void test_missing_file(void)
@@ -195,6 +216,7 @@ int main(void)
     CU_TestInfo tests[] = {
         { "shipped measurement files load", test_shipped_files },
         { "malformed files: place and reason", test_malformed },
+        { "a quoted null is text", test_quoted_null_is_text },
         { "missing file", test_missing_file },
         { "a second document, a FIFO", test_second_document_and_fifo },
         { "overrides apply; rejected values name their entry", test_apply },

@@ -170,6 +170,52 @@ static void test_bad_hardware(void)
     pricing_close(&p);
 }
 
+/* The float32 baseline of a tiny ResNet-8 at batch 16 for `iterations`, on hardware hw. */
+static int price_baseline(const struct hw_params *hw, uint64_t iterations, const char *length,
+                          struct e2_err *err)
+{
+    struct pricing p;
+    struct net *fp32 = NULL;
+    struct net_precision fp = net_precision_float();
+    int rc = pricing_open(&p, hw, 1, NULL, err);
+    if (rc == E2_OK && net_create(NET_RESNET, 8, 4, 1, 12, 12, 10, NET_DEFAULT, &fp, 1, &fp32))
+        rc = E2_FAILURE;
+    if (rc == E2_OK)
+        rc = pricing_price_baseline(&p, fp32, 16, iterations, 0, length, err);
+    net_free(fp32);
+    pricing_close(&p);
+    return rc;
+}
+
+/* A run whose counts would pass 2^64 was refused as "hardware model: ... would pass 2^64",
+ * naming neither the config nor the keys that make it that long; it now starts with them. A
+ * hardware config that cannot run an op is still the hardware model's message. */
+static void test_too_long_names_keys(void)
+{
+    struct e2_err err = {""};
+    struct e2_config *c = calloc(1, sizeof *c);
+    CU_ASSERT_FATAL(c != NULL);
+    cfg_defaults(c);
+    snprintf(c->source, sizeof c->source, "long.yaml");
+    CU_ASSERT_EQUAL(cfg_set(c, "training.iterations=1000", &err), E2_OK);
+    char length[CFG_STR + 96];
+    train_length_text(c, length, sizeof length);
+    CU_ASSERT_STRING_EQUAL(length, "long.yaml: training.iterations = 1000 with "
+                                   "training.batch_size = 128");
+    CU_ASSERT_EQUAL(price_baseline(&c->hw, (uint64_t)1 << 50, length, &err), E2_BAD_INPUT);
+    CU_ASSERT(strncmp(err.msg, "long.yaml: training.iterations = 1000 with training.batch_size "
+                      "= 128: the run is too long to count: float32 baseline: op record ", 128) == 0 &&
+              strstr(err.msg, "would pass 2^64"));
+    CU_ASSERT_EQUAL(cfg_set(c, "training.epochs=2.5", &err), E2_OK);
+    train_length_text(c, length, sizeof length);
+    CU_ASSERT_STRING_EQUAL(length, "long.yaml: training.epochs = 2.5 with training.batch_size = 128");
+    c->hw.bram_budget_kbit = 36;   /* too small for its ops: the hardware's fault, said so */
+    CU_ASSERT_EQUAL(price_baseline(&c->hw, 1000, length, &err), E2_BAD_INPUT);
+    CU_ASSERT(strncmp(err.msg, "float32 baseline: hardware model: op record ", 44) == 0 &&
+              strstr(err.msg, "bytes of BRAM"));
+    free(c);
+}
+
 /* Through the loop: a float32 SMB run of k iterations priced through the accumulator equals
  * the float32 baseline priced for k iterations, to the femtojoule and cycle, and the ledger
  * holds exactly the records the run emitted. */
@@ -202,7 +248,7 @@ static void test_hw_run_equals_baseline(void)
     struct net *fp32;
     struct net_precision fp = net_precision_float();
     CU_ASSERT_EQUAL_FATAL(net_create(NET_RESNET, 8, 4, 1, 12, 12, 10, NET_DEFAULT, &fp, 1, &fp32), 0);
-    CU_ASSERT_EQUAL(pricing_price_baseline(&pr, fp32, 16, 6, 0, &err), E2_OK);
+    CU_ASSERT_EQUAL(pricing_price_baseline(&pr, fp32, 16, 6, 0, NULL, &err), E2_OK);
     net_free(fp32);
 
     CU_ASSERT_EQUAL(hw_ledger_records(run, NULL), acc->emitted);
@@ -226,6 +272,7 @@ int main(void)
         { "checkpoint save and restore round trip", test_save_restore },
         { "a hardware config the model refuses", test_bad_hardware },
         { "fp32 SMB run priced equals the fp32 baseline", test_hw_run_equals_baseline },
+        { "a run too long to count names its file and keys", test_too_long_names_keys },
         CU_TEST_INFO_NULL,
     };
     return cunit_run("pricing", setup, tmpdir_remove, tests);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "checkpoint.h"
 #include "trace.h"
 
 static char dir[64];
@@ -583,6 +584,112 @@ static void test_record_limits(void)
     }
 }
 
+/* Section `name` of c replaced by size bytes of data (it must be there). */
+static void replace_section(struct ckpt *c, const char *name, const void *data, size_t size)
+{
+    for (int i = 0; i < c->n; i++)
+        if (strcmp(c->s[i].name, name) == 0) {
+            void *copy = malloc(size + 1);
+            CU_ASSERT_FATAL(copy != NULL);
+            memcpy(copy, data, size);
+            free(c->s[i].data);
+            c->s[i].data = copy;
+            c->s[i].size = size;
+            return;
+        }
+    CU_FAIL_FATAL("no such section");
+}
+
+static long file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+/* A resume opens and truncates the unfinished trace its checkpoint names: a checkpoint with
+ * good checksums could name any file there (holding the bytes its CRC expects) and have it
+ * cut. Only the trace's own temporary, PATH.tmp.PID, is taken; another is refused naming the
+ * checkpoint, the file untouched. A dictionary that holds a record twice was "out of memory
+ * (or a damaged dictionary)", exit status 1, after cutting the unfinished trace and removing
+ * it; it is a damaged checkpoint (status 2), refused before the trace is opened. */
+static void test_resume_checks_checkpoint(void)
+{
+    char path[256], tmp[300], victim[256], copy[1200];
+    path_of(path, sizeof path, "resumed.e2t");
+    path_of(victim, sizeof victim, "victim.dat");
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    struct trace_header h = header();
+    struct trace_writer *t, *r = NULL;
+    struct e2_err err = {{0}};
+    CU_ASSERT_EQUAL_FATAL(trace_create(path, &h, &t, &err), E2_OK);
+    struct oprec a = conv(1, OP_PHASE_FWD, 4), b = conv(2, OP_PHASE_FWD, 4);
+    trace_add(t, TRACE_RUN, &a, 3);
+    trace_add(t, TRACE_RUN, &b, 2);
+    struct ckpt c;
+    ckpt_init(&c);
+    CU_ASSERT_EQUAL_FATAL(trace_save(t, &c, &err), E2_OK);
+
+    /* the victim holds the temporary's bytes (so the CRC matches) and a tail the cut would lose;
+       the temporary gets bytes written after the checkpoint, which a resume cuts */
+    snprintf(copy, sizeof copy, "cp '%s' '%s' && printf precious >> '%s' && printf later >> '%s'",
+             tmp, victim, victim, tmp);
+    CU_ASSERT_FATAL(system(copy) == 0);
+    long before = file_size(victim), tmp_size = file_size(tmp);
+    const char *others[] = {victim, "/etc/passwd", tmp + strlen(dir) + 1, "x"};
+    char names[3][320];
+    snprintf(names[0], sizeof names[0], "%s.tmp.0", path);
+    snprintf(names[1], sizeof names[1], "%s.tmp.12x", path);
+    snprintf(names[2], sizeof names[2], "%s.tmp.", path);
+    for (int i = 0; i < 7; i++) {
+        const char *name = i < 4 ? others[i] : names[i - 4];
+        struct ckpt bad;
+        unsigned char *buf;
+        size_t len;
+        CU_ASSERT_FATAL(ckpt_serialize(&c, &buf, &len) == 0);
+        CU_ASSERT_FATAL(ckpt_parse(buf, len, "ck.e2ck", &bad, &err) == E2_OK);
+        free(buf);
+        replace_section(&bad, "trace_tmp", name, strlen(name) + 1);
+        r = NULL;   /* (left open when wrongly taken: closing it would remove the file) */
+        CU_ASSERT_EQUAL(trace_resume(path, &bad, "ck.e2ck", &r, &err), E2_BAD_INPUT);
+        CU_ASSERT(strstr(err.msg, "ck.e2ck: a damaged checkpoint: its unfinished trace is not "
+                                  "a temporary of ") != NULL);
+        ckpt_free(&bad);
+    }
+    CU_ASSERT_EQUAL(file_size(victim), before);
+    remove(victim);
+
+    /* the second record of the dictionary made a copy of the first */
+    size_t size = 0;
+    const unsigned char *dict = ckpt_get(&c, "trace_dict_run", &size);
+    CU_ASSERT_FATAL(dict != NULL && size == 2 * OPREC_PACKED_SIZE);
+    unsigned char twice[2 * OPREC_PACKED_SIZE];
+    memcpy(twice, dict, OPREC_PACKED_SIZE);
+    memcpy(twice + OPREC_PACKED_SIZE, dict, OPREC_PACKED_SIZE);
+    struct ckpt dup;
+    unsigned char *buf;
+    size_t len;
+    CU_ASSERT_FATAL(ckpt_serialize(&c, &buf, &len) == 0);
+    CU_ASSERT_FATAL(ckpt_parse(buf, len, "ck.e2ck", &dup, &err) == E2_OK);
+    free(buf);
+    replace_section(&dup, "trace_dict_run", twice, sizeof twice);
+    CU_ASSERT_EQUAL(trace_resume(path, &dup, "ck.e2ck", &r, &err), E2_BAD_INPUT);
+    CU_ASSERT(strstr(err.msg, "checkpoint ck.e2ck has a damaged trace dictionary (record 1 "
+                              "repeats record 0)") != NULL);
+    CU_ASSERT_EQUAL(file_size(tmp), tmp_size);   /* refused before the file is touched */
+    ckpt_free(&dup);
+
+    /* the checkpoint as saved resumes */
+    int rc = trace_resume(path, &c, "ck.e2ck", &r, &err);
+    CU_ASSERT_EQUAL(rc, E2_OK);
+    if (rc == E2_OK) {
+        CU_ASSERT_EQUAL(trace_finish(r, NULL, &err), E2_OK);
+        CU_ASSERT_EQUAL(read_all(path, &err), E2_OK);
+    }
+    ckpt_free(&c);
+    trace_abort(t);
+    remove(path);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/e2sim-test-trace-XXXXXX");
@@ -598,6 +705,7 @@ int main(void)
         { "written atomically", test_written_atomically },
         { "sample traces in traces/ read back", test_sample_traces },
         { "record counts and repeats checked", test_record_limits },
+        { "a resume takes only the checkpoint's own trace", test_resume_checks_checkpoint },
         CU_TEST_INFO_NULL,
     };
     int failed = cunit_run("trace", NULL, NULL, tests);

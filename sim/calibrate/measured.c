@@ -69,13 +69,26 @@ static const char *node_kind(const yaml_node_t *n)
            : n->type == YAML_SEQUENCE_NODE ? "a list" : "a scalar";
 }
 
-/* A string scalar into buf (quoted or plain; too long is an error). */
+/* A plain ~, null, Null or NULL: YAML's "no value" (an empty plain value is said as empty). */
+static int is_null(const yaml_node_t *n)
+{
+    const char *s = scalar(n);
+    return s && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+           (strcmp(s, "~") == 0 || strcmp(s, "null") == 0 || strcmp(s, "Null") == 0 ||
+            strcmp(s, "NULL") == 0);
+}
+
+/* A string scalar into buf (quoted or plain; too long is an error). A null is no string: read
+ * as its text, `name: ~` named a measurement "~". */
 static int get_string(const struct doc *D, const yaml_node_t *n, const char *what, char *buf,
                       size_t size, struct e2_err *err)
 {
     const char *s = scalar(n);
     if (!s)
         return fail_at(err, D, n, "%s must be a string, not %s", what, node_kind(n));
+    if (is_null(n))
+        return fail_at(err, D, n, "%s is null (%s), as if it were missing: give a string "
+                       "(quoted to mean the text \"%s\")", what, s, s);
     if (strlen(s) >= size)
         return fail_at(err, D, n, "%s is too long (at most %zu characters)", what, size - 1);
     snprintf(buf, size, "%s", s);

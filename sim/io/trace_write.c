@@ -522,6 +522,41 @@ static int resume_fail(struct trace_writer *t, struct e2_err *err, const char *f
     return e2_fail(err, E2_BAD_INPUT, fmt, a, b);
 }
 
+/* Whether tmp is a name trace_create gives path's unfinished trace: "PATH.tmp.PID". Resuming
+ * opens and truncates it, so a checkpoint may not name any other file. */
+static int is_trace_tmp(const char *path, const char *tmp)
+{
+    size_t n = strlen(path);
+    if (strncmp(tmp, path, n) != 0 || strncmp(tmp + n, ".tmp.", 5) != 0)
+        return 0;
+    const char *pid = tmp + n + 5;
+    size_t digits = strspn(pid, "0123456789");
+    return pid[0] >= '1' && pid[0] <= '9' && digits <= 19 && !pid[digits];
+}
+
+/* The checkpoint's dictionary of `stream` into t's, in order: each record valid and new. */
+static int restore_dictionary(struct trace_writer *t, int stream, const unsigned char *recs,
+                              uint32_t count, const char *ckpt_path, struct e2_err *err)
+{
+    for (uint32_t i = 0; i < count; i++) {
+        char why[160];
+        struct oprec rec;
+        oprec_unpack(recs + (size_t)i * OPREC_PACKED_SIZE, &rec);
+        if (trace_record_check(&rec, why, sizeof why))
+            return e2_fail(err, E2_BAD_INPUT, "%s: checkpoint %s: invalid record in the trace "
+                           "dictionary: %s", t->path, ckpt_path, why);
+        int is_new = 0;
+        int64_t index = dict_index(&t->s[stream], &rec, &is_new);
+        if (index < 0)
+            return e2_fail(err, E2_FAILURE, "%s: out of memory restoring the trace", t->path);
+        if (!is_new)   /* the writer never stores a record twice: the checkpoint is damaged */
+            return e2_fail(err, E2_BAD_INPUT, "%s: checkpoint %s has a damaged trace "
+                           "dictionary (record %u repeats record %lld)", t->path, ckpt_path, i,
+                           (long long)index);
+    }
+    return E2_OK;
+}
+
 int trace_resume(const char *path, const struct ckpt *c, const char *ckpt_path,
                  struct trace_writer **out, struct e2_err *err)
 {
@@ -538,9 +573,25 @@ int trace_resume(const char *path, const struct ckpt *c, const char *ckpt_path,
     if (strcmp(saved_path, path) != 0)
         return resume_fail(NULL, err, "--trace %s: the run being resumed records its trace to "
                            "%s; resume with that path", path, saved_path);
+    if (!is_trace_tmp(path, tmp))
+        return resume_fail(NULL, err, "%s: a damaged checkpoint: its unfinished trace is not a "
+                           "temporary of %s (PATH.tmp.PID): start over", ckpt_path, path);
     struct trace_writer *t = new_writer(path, tmp);
     if (!t)
         return e2_fail(err, E2_FAILURE, "%s: out of memory", path);
+    /* everything the checkpoint says is checked before the file is opened and cut */
+    for (int s = 0; s < TRACE_STREAMS; s++) {
+        size_t size = 0;
+        const unsigned char *recs = ckpt_get(c, dict_section[s], &size);
+        if (size != OPREC_PACKED_SIZE * st->count[s] || (st->count[s] && !recs))
+            return resume_fail(t, err, "%s: checkpoint %s has a damaged trace dictionary", path,
+                               ckpt_path);
+        int rc = restore_dictionary(t, s, recs, st->count[s], ckpt_path, err);
+        if (rc != E2_OK) {
+            free_writer(t);
+            return rc;
+        }
+    }
     t->f = fopen(tmp, "r+b");
     if (!t->f)
         return resume_fail(t, err, "%s: the unfinished trace %s is gone (finished, or removed): "
@@ -551,27 +602,6 @@ int trace_resume(const char *path, const struct ckpt *c, const char *ckpt_path,
         fseek(t->f, (long)st->offset, SEEK_SET) != 0)
         return resume_fail(t, err, "%s: the unfinished trace %s does not hold what the "
                            "checkpoint saw (shorter, or changed): start over", path, tmp);
-    for (int s = 0; s < TRACE_STREAMS; s++) {
-        size_t size = 0;
-        const unsigned char *recs = ckpt_get(c, dict_section[s], &size);
-        if (size != OPREC_PACKED_SIZE * st->count[s] || (st->count[s] && !recs))
-            return resume_fail(t, err, "%s: checkpoint %s has a damaged trace dictionary", path,
-                               ckpt_path);
-        for (uint32_t i = 0; i < st->count[s]; i++) {
-            char why[160];
-            struct oprec rec;
-            oprec_unpack(recs + (size_t)i * OPREC_PACKED_SIZE, &rec);
-            if (trace_record_check(&rec, why, sizeof why))
-                return resume_fail(t, err, "%s: checkpoint %s: invalid record in the trace "
-                                   "dictionary: %s", ckpt_path, why);
-            int is_new = 0;
-            if (dict_index(&t->s[s], &rec, &is_new) != (int64_t)i || !is_new) {
-                trace_abort(t);
-                return e2_fail(err, E2_FAILURE, "%s: out of memory (or a damaged dictionary) "
-                               "restoring the trace", path);
-            }
-        }
-    }
     t->offset = st->offset;
     t->crc = st->crc;
     t->tot = st->tot;

@@ -324,6 +324,7 @@ int energy_only_build_on(const struct e2_config *cfg, struct net *net,
     cfg_network_text(cfg, s->network, sizeof s->network);
     snprintf(s->dataset, sizeof s->dataset, "%.63s", cfg_dataset_names[cfg->dataset.name]);
     cfg_method_text(cfg, s->method, sizeof s->method);
+    train_length_text(cfg, s->length, sizeof s->length);
 
     int rc = energy_only_plan_make(cfg, net, &s->plan, err);
     if (rc == E2_OK) {
@@ -384,9 +385,10 @@ int energy_only_price(const struct energy_only_stream *s, struct hw_model *model
                       struct hw_ledger *run, struct hw_ledger *baseline,
                       struct trace_writer *trace, struct e2_err *err)
 {
-    int rc = pricing_price_totals(model, run, &s->run, 1, trace, TRACE_RUN, err);
+    int rc = pricing_price_totals(model, run, &s->run, 1, trace, TRACE_RUN, s->length, err);
     if (rc == E2_OK)
-        rc = pricing_price_totals(model, baseline, &s->baseline, 1, trace, TRACE_BASELINE, err);
+        rc = pricing_price_totals(model, baseline, &s->baseline, 1, trace, TRACE_BASELINE,
+                                  s->length, err);
     return rc;
 }
 

@@ -90,6 +90,7 @@ struct energy_only_stream {
     char network[64];       /* "resnet-74", "mobilenetv2-w32" (as a training run names them) */
     char dataset[64];       /* "cifar10" */
     char method[64];        /* "smd+slu+psg" */
+    char length[CFG_STR + 96]; /* the file and keys that set the run's length (train_length_text) */
 };
 
 int energy_only_build(const struct e2_config *cfg, struct energy_only_stream *s,

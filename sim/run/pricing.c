@@ -115,9 +115,18 @@ int pricing_restore(struct pricing *p, const struct ckpt *c, const char *path,
     return rc == E2_OK ? energy_flush(&p->acc, err) : rc;
 }
 
+/* Whether hw_account's bad-input refusal of r was the ledger's counts passing 2^64, not the
+ * op: the op alone, priced without a ledger, is then accepted. */
+static int counts_overflowed(struct hw_model *model, const struct oprec *r, uint64_t repeat)
+{
+    char msg[512];
+    return hw_account(model, NULL, r, repeat, msg, sizeof msg) == 0;
+}
+
 int pricing_price_totals(struct hw_model *model, struct hw_ledger *ledger,
                          const struct energy_acc *a, uint64_t multiplier,
-                         struct trace_writer *trace, int stream, struct e2_err *err)
+                         struct trace_writer *trace, int stream, const char *length,
+                         struct e2_err *err)
 {
     char msg[512] = "";
     for (int i = 0; i < a->n; i++) {
@@ -126,10 +135,14 @@ int pricing_price_totals(struct hw_model *model, struct hw_ledger *ledger,
             continue;
         uint64_t repeat = e->total * multiplier;
         int code = ledger ? hw_account(model, ledger, &e->r, repeat, msg, sizeof msg) : 0;
+        const char *base = stream == TRACE_BASELINE ? "float32 baseline: " : "";
+        /* too long a run is the schedule's fault: name the keys, not the hardware model */
+        if (code == E2_BAD_INPUT && length && counts_overflowed(model, &e->r, repeat))
+            return e2_fail(err, E2_BAD_INPUT, "%s: the run is too long to count: %s%s", length,
+                           base, msg);
         if (code != 0)   /* 2: this hardware config cannot run the op (bad input) */
             return e2_fail(err, code == E2_BAD_INPUT ? E2_BAD_INPUT : E2_FAILURE,
-                           "%shardware model: %s",
-                           stream == TRACE_BASELINE ? "float32 baseline: " : "", msg);
+                           "%shardware model: %s", base, msg);
         if (trace)
             trace_add(trace, stream, &e->r, repeat);
     }
@@ -137,7 +150,8 @@ int pricing_price_totals(struct hw_model *model, struct hw_ledger *ledger,
 }
 
 int pricing_price_baseline(struct pricing *p, struct net *fp32_net, int batch,
-                           uint64_t iterations, int with_trace, struct e2_err *err)
+                           uint64_t iterations, int with_trace, const char *length,
+                           struct e2_err *err)
 {
     struct energy_acc a;
     if (energy_init(&a, NULL, NULL) != 0)
@@ -148,7 +162,7 @@ int pricing_price_baseline(struct pricing *p, struct net *fp32_net, int batch,
         rc = e2_fail(err, E2_FAILURE, "float32 baseline: cannot emit one iteration's records");
     else
         rc = pricing_price_totals(p->model, p->baseline, &a, iterations,
-                                  with_trace ? p->trace : NULL, TRACE_BASELINE, err);
+                                  with_trace ? p->trace : NULL, TRACE_BASELINE, length, err);
     energy_free(&a);
     return rc;
 }

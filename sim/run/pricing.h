@@ -66,7 +66,8 @@ int pricing_restore(struct pricing *p, const struct ckpt *c, const char *path,
  * technique, all samples and blocks, plain SGD) priced with repeat = iterations. The trace
  * gets its baseline stream only when with_trace (a resumed trace has it from the start). */
 int pricing_price_baseline(struct pricing *p, struct net *fp32_net, int batch,
-                           uint64_t iterations, int with_trace, struct e2_err *err);
+                           uint64_t iterations, int with_trace, const char *length,
+                           struct e2_err *err);
 
 /* The training loop's observer over p: energy after each iteration (priced only), curve
  * points as trace marks, and the checkpoint hooks above. */
@@ -75,9 +76,12 @@ struct train_observer pricing_observer(struct pricing *p);
 
 /* Every distinct record of `a` priced once into `ledger` (NULL: not priced) with its run total
  * times `multiplier` as the repeat, and recorded in the trace's `stream` (trace may be NULL):
- * the float32 baseline and the energy-only mode's streams. */
+ * the float32 baseline and the energy-only mode's streams. A run whose counts would pass 2^64
+ * is bad input; its message starts with `length` (train_length_text: the file and keys that
+ * make the run that long) when that is not NULL. */
 int pricing_price_totals(struct hw_model *model, struct hw_ledger *ledger,
                          const struct energy_acc *a, uint64_t multiplier,
-                         struct trace_writer *trace, int stream, struct e2_err *err);
+                         struct trace_writer *trace, int stream, const char *length,
+                         struct e2_err *err);
 
 #endif

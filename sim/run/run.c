@@ -261,7 +261,10 @@ static int run_training(struct run *r, const struct run_options *opts,
                                    r->train_ds.width, r->train_ds.classes, 1, &fp32, err)) != E2_OK)
             return rc;
         /* (a resumed trace has its baseline stream from the start) */
-        rc = pricing_price_baseline(&r->pricing, fp32, r->t.batch, r->t.total, !resumed, err);
+        char length[CFG_STR + 96];
+        train_length_text(cfg, length, sizeof length);
+        rc = pricing_price_baseline(&r->pricing, fp32, r->t.batch, r->t.total, !resumed, length,
+                                    err);
         net_free(fp32);
         if (rc != E2_OK)
             return rc;

@@ -33,6 +33,17 @@ uint64_t train_total_iterations(const struct e2_config *cfg, int train_count)
     return (uint64_t)tr->iterations;
 }
 
+void train_length_text(const struct e2_config *cfg, char *buf, size_t size)
+{
+    const struct cfg_training *tr = &cfg->training;
+    if (tr->epochs > 0)
+        snprintf(buf, size, "%s: training.epochs = %g with training.batch_size = %d", cfg->source,
+                 tr->epochs, tr->batch_size);
+    else
+        snprintf(buf, size, "%s: training.iterations = %d with training.batch_size = %d",
+                 cfg->source, tr->iterations, tr->batch_size);
+}
+
 static uint64_t swa_start_iteration(const struct e2_config *cfg, uint64_t total)
 {
     if (!cfg->training.swa.enabled)

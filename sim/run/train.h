@@ -167,6 +167,9 @@ double train_psg_flip_rate(const struct train *t);
 
 /* Iterations of the run: training.epochs > 0 gives ceil(epochs * train_count / batch). */
 uint64_t train_total_iterations(const struct e2_config *cfg, int train_count);
+/* The file and keys that set how much a run counts, for a message about a run too long to
+ * count: "FILE: training.iterations = N with training.batch_size = B" (or training.epochs). */
+void train_length_text(const struct e2_config *cfg, char *buf, size_t size);
 /* The learning rate at iteration it: lr * lr_decay^(steps passed), steps from lr_steps or
  * lr_step_fractions * total; SWA's constant lr from its start on; SMD does not move it. */
 double train_lr_at(const struct e2_config *cfg, uint64_t total, uint64_t it);
