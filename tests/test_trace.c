@@ -600,6 +600,17 @@ static void replace_section(struct ckpt *c, const char *name, const void *data, 
     CU_FAIL_FATAL("no such section");
 }
 
+/* A copy of c, through its file format, as a resume would read it. */
+static void copy_ckpt(const struct ckpt *c, struct ckpt *out)
+{
+    unsigned char *buf;
+    size_t len;
+    struct e2_err err = {{0}};
+    CU_ASSERT_FATAL(ckpt_serialize(c, &buf, &len) == 0);
+    CU_ASSERT_FATAL(ckpt_parse(buf, len, "ck.e2ck", out, &err) == E2_OK);
+    free(buf);
+}
+
 static long file_size(const char *path)
 {
     struct stat st;
@@ -643,11 +654,7 @@ static void test_resume_checks_checkpoint(void)
     for (int i = 0; i < 7; i++) {
         const char *name = i < 4 ? others[i] : names[i - 4];
         struct ckpt bad;
-        unsigned char *buf;
-        size_t len;
-        CU_ASSERT_FATAL(ckpt_serialize(&c, &buf, &len) == 0);
-        CU_ASSERT_FATAL(ckpt_parse(buf, len, "ck.e2ck", &bad, &err) == E2_OK);
-        free(buf);
+        copy_ckpt(&c, &bad);
         replace_section(&bad, "trace_tmp", name, strlen(name) + 1);
         r = NULL;   /* (left open when wrongly taken: closing it would remove the file) */
         CU_ASSERT_EQUAL(trace_resume(path, &bad, "ck.e2ck", &r, &err), E2_BAD_INPUT);
@@ -666,11 +673,7 @@ static void test_resume_checks_checkpoint(void)
     memcpy(twice, dict, OPREC_PACKED_SIZE);
     memcpy(twice + OPREC_PACKED_SIZE, dict, OPREC_PACKED_SIZE);
     struct ckpt dup;
-    unsigned char *buf;
-    size_t len;
-    CU_ASSERT_FATAL(ckpt_serialize(&c, &buf, &len) == 0);
-    CU_ASSERT_FATAL(ckpt_parse(buf, len, "ck.e2ck", &dup, &err) == E2_OK);
-    free(buf);
+    copy_ckpt(&c, &dup);
     replace_section(&dup, "trace_dict_run", twice, sizeof twice);
     CU_ASSERT_EQUAL(trace_resume(path, &dup, "ck.e2ck", &r, &err), E2_BAD_INPUT);
     CU_ASSERT(strstr(err.msg, "checkpoint ck.e2ck has a damaged trace dictionary (record 1 "
