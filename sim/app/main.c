@@ -81,7 +81,7 @@ static int dispatch(const struct e2_options *opts, const struct e2_config *cfg,
  * - libgomp's threads spin while they wait (300000 rounds by default), which halves training
  *   speed as soon as another process holds a core; waiting passively (OMP_WAIT_POLICY=passive)
  *   costs a futex wake-up at each of the ~1200 barriers of a ResNet-74 step, 3-5 % on an idle
- *   machine. A short spin (GOMP_SPINCOUNT=3000, tens of microseconds) keeps that gain and,
+ *   machine. A short spin (GOMP_SPINCOUNT=3000: 3000 pauses, ~60 us here) keeps that gain and,
  *   measured beside three busy processes, loses nothing against passive (docs/performance.md).
  * - a run first touches about a gigabyte (ResNet-74, batch 128) in 4 KiB pages, ~280 K page
  *   faults that cost a second per run; malloc's large blocks in transparent huge pages (where
