@@ -194,6 +194,29 @@ static void copy_skipped(const struct block *B, float *out, const float *sc, int
     }
 }
 
+/* dL/dm of the active samples i0 .. i0 + count - 1 (count <= MIX_GROUP) into dm by sample:
+ * <g_i, o_i - sc_i>, each one chain of double adds in element order. The products are exact in
+ * double; the chains are latency-bound, so MIX_GROUP of them run side by side (a missing one
+ * repeats sample i0 and is dropped), which changes no bit of any sum. */
+#define MIX_GROUP 4
+static void mixing_grads(const struct block *B, int i0, int count, long el, const float *g,
+                         const float *o, const float *sc, float *dm)
+{
+    const float *gl[MIX_GROUP], *ol[MIX_GROUP], *sl[MIX_GROUP];
+    for (int l = 0; l < MIX_GROUP; l++) {
+        long at = (long)(i0 + (l < count ? l : 0)) * el;
+        gl[l] = g + at;
+        ol[l] = o + at;
+        sl[l] = sc + at;
+    }
+    double d[MIX_GROUP] = {0};
+    for (long j = 0; j < el; j++)
+        for (int l = 0; l < MIX_GROUP; l++)
+            d[l] += (double)gl[l][j] * (double)(ol[l][j] - sl[l][j]);
+    for (int l = 0; l < count; l++)
+        dm[B->idx[i0 + l]] = (float)d[l];
+}
+
 /* 1 if some mixing weight of the block's active samples is not 1 (soft gates). */
 static int soft_mixing(const struct net *net, const struct block *B, int n)
 {
@@ -456,22 +479,19 @@ static int block_backward(struct net *net, struct block *B, int n, float *gout, 
                 gather(g, gout, B->idx, k, el);
             if (!fused)
                 branch_output(net, B, k, sca, o);
-            /* dL/dm = <gout, o - sc>, then the branch sees m * gout (a sample's sum is one
-             * chain in element order; the samples in parallel) */
+            /* dL/dm = <gout, o - sc>, then the branch sees m * gout (samples in groups of
+             * MIX_GROUP, the groups in parallel) */
 #pragma omp parallel for schedule(dynamic, 1) if (!fused && (long)k * el > 65536)
-            for (int i = 0; i < (fused ? 0 : k); i++) {
-                float m = mv ? mv[B->idx[i]] : 1.0f;
-                float *gi = g + (long)i * el;
-                if (dm && sc) {
-                    const float *oi = o + (long)i * el, *si = sca + (long)i * el;
-                    double d = 0;
-                    for (long j = 0; j < el; j++)
-                        d += (double)gi[j] * (double)(oi[j] - si[j]);
-                    dm[B->idx[i]] = (float)d;
+            for (int i0 = 0; i0 < (fused ? 0 : k); i0 += MIX_GROUP) {
+                int count = k - i0 < MIX_GROUP ? k - i0 : MIX_GROUP;
+                if (dm && sc)
+                    mixing_grads(B, i0, count, el, g, o, sca, dm);
+                for (int i = i0; i < i0 + count; i++) {
+                    float m = mv ? mv[B->idx[i]] : 1.0f, *gi = g + (long)i * el;
+                    if (m != 1.0f)
+                        for (long j = 0; j < el; j++)
+                            gi[j] *= m;
                 }
-                if (m != 1.0f)
-                    for (long j = 0; j < el; j++)
-                        gi[j] *= m;
             }
         }
         struct nchw os = { k, B->cout, B->ho, B->wo };
