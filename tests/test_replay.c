@@ -178,6 +178,16 @@ static void test_replay_equals_live_pricing(void)
     CU_ASSERT(r.total_fj != hw_ledger_fj(live, NULL));
     CU_ASSERT(r.fpga_seconds > 0);
     run_result_free(&r);
+
+    /* hardware too small for the trace's ops: bad input, naming the trace */
+    slow->hw = cfg->hw;
+    slow->hw.bram_budget_kbit = 36;
+    run_result_init(&r);
+    CU_ASSERT_EQUAL(replay_price(path, &slow->hw, &r, NULL, &err), E2_BAD_INPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, path));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, ": pricing its record "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "bytes of BRAM"));
+    run_result_free(&r);
     free(slow);
     hw_ledger_free(live);
     hw_ledger_free(base);

@@ -41,9 +41,9 @@ static int pending_add(struct pending *p, uint32_t index, uint64_t repeat)
     return E2_OK;
 }
 
-/* Price everything pending of one stream into its ledger. */
-static int flush(struct pending *p, struct trace_reader *t, int stream, struct hw_model *m,
-                 struct hw_ledger *l, struct e2_err *err)
+/* Price everything pending of one stream into its ledger; a refusal names the trace (path). */
+static int flush(struct pending *p, struct trace_reader *t, const char *path, int stream,
+                 struct hw_model *m, struct hw_ledger *l, struct e2_err *err)
 {
     for (uint32_t i = 0; i < p->n; i++) {
         uint32_t index = p->order[i];
@@ -52,7 +52,7 @@ static int flush(struct pending *p, struct trace_reader *t, int stream, struct h
                               sizeof msg);
         if (code != 0)   /* 2: this hardware config cannot run the op (bad input) */
             return e2_fail(err, code == E2_BAD_INPUT ? E2_BAD_INPUT : E2_FAILURE,
-                           "pricing a trace record: %s", msg);
+                           "%s: pricing its record %u: hardware model: %s", path, index, msg);
         p->count[index] = 0;
     }
     p->n = 0;
@@ -60,6 +60,7 @@ static int flush(struct pending *p, struct trace_reader *t, int stream, struct h
 }
 
 struct replay {
+    const char *path;   /* the trace's */
     struct trace_reader *trace;
     struct hw_model *model;
     struct hw_ledger *ledger[TRACE_STREAMS];
@@ -89,8 +90,8 @@ static int price_entries(struct replay *x, struct run_result *r, struct progress
                 return e2_fail(err, E2_FAILURE, "out of memory");
             continue;
         }
-        rc = flush(&x->pending[TRACE_RUN], x->trace, TRACE_RUN, x->model, x->ledger[TRACE_RUN],
-                   err);
+        rc = flush(&x->pending[TRACE_RUN], x->trace, x->path, TRACE_RUN, x->model,
+                   x->ledger[TRACE_RUN], err);
         if (rc)
             return rc;
         e2_fj so_far = hw_ledger_fj(x->ledger[TRACE_RUN], NULL);
@@ -101,7 +102,7 @@ static int price_entries(struct replay *x, struct run_result *r, struct progress
                             (double)so_far * 1e-15);
     }
     for (int s = 0; rc == E2_OK && s < TRACE_STREAMS; s++)
-        rc = flush(&x->pending[s], x->trace, s, x->model, x->ledger[s], err);
+        rc = flush(&x->pending[s], x->trace, x->path, s, x->model, x->ledger[s], err);
     return rc;
 }
 
@@ -110,6 +111,7 @@ int replay_price(const char *path, const struct hw_params *hw, struct run_result
 {
     struct replay x;
     memset(&x, 0, sizeof x);
+    x.path = path;
     int rc = trace_open(path, &x.trace, err);
     if (rc)
         return rc;
