@@ -185,7 +185,7 @@ static void test_replay_equals_live_pricing(void)
     run_result_init(&r);
     CU_ASSERT_EQUAL(replay_price(path, &slow->hw, &r, NULL, &err), E2_BAD_INPUT);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, path));
-    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, ": pricing its record "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, ": pricing its "));
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "bytes of BRAM"));
     run_result_free(&r);
     free(slow);

@@ -52,7 +52,8 @@ static int flush(struct pending *p, struct trace_reader *t, const char *path, in
                               sizeof msg);
         if (code != 0)   /* 2: this hardware config cannot run the op (bad input) */
             return e2_fail(err, code == E2_BAD_INPUT ? E2_BAD_INPUT : E2_FAILURE,
-                           "%s: pricing its record %u: hardware model: %s", path, index, msg);
+                           "%s: pricing its %srecord %u: hardware model: %s", path,
+                           stream == TRACE_BASELINE ? "float32 baseline " : "", index, msg);
         p->count[index] = 0;
     }
     p->n = 0;
