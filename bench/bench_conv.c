@@ -74,7 +74,7 @@ static void call(const struct conv_shape *s, struct bufs *b, int pass, int fixed
         if (pass == FWD)
             rc = conv_forward_fx(s, &x, &w, b->y, 48, &st, &b->ws, NULL, tag);
         else if (pass == BWD_DATA)
-            rc = conv_backward_data_fx(s, &g, &w, b->gx, 48, &st, &b->ws, NULL, tag);
+            rc = conv_backward_data_fx(s, &g, &w, b->gx, 0, 48, &st, &b->ws, NULL, tag);
         else
             rc = conv_backward_weight_fx(s, &x, &g, b->gwa, b->gw, 48, &st, &b->ws, NULL, tag);
     }

@@ -1097,7 +1097,7 @@ int conv_forward_fx(const struct conv_shape *s, const struct fx_tensor *x, const
                                           fx_signed_bits(w->bits, w->is_signed))) {
         if (conv_direct_forward_i16(s, x->code, fx_signed_bits(x->bits, x->is_signed), !x->is_signed, w->code,
                                     fx_signed_bits(w->bits, w->is_signed), 0, x->scale[0], w->scale,
-                                    w->per_channel, acc_bits, y, &ovf, ws))
+                                    w->per_channel, acc_bits, y, 0, &ovf, ws))
             return -1;
     } else {
         int threads = omp_get_max_threads();
@@ -1133,11 +1133,30 @@ int conv_forward_fx(const struct conv_shape *s, const struct fx_tensor *x, const
     return 0;
 }
 
-int conv_backward_data_fx(const struct conv_shape *s, const struct fx_tensor *gy, const struct fx_tensor *w,
-                          float *gx, int acc_bits, struct fx_stats *st,
-                          struct fx_workspace *ws, const struct op_sink *sink, struct op_tag tag)
+/* Whether the backward-data pass runs as the direct forward conv of its transposed shape. */
+static int data_direct(const struct conv_shape *s, const struct dims *d, const struct fx_tensor *gy,
+                       const struct fx_tensor *w)
+{
+    struct conv_shape ts = transposed_shape(s, d);
+    return transposed_ok(s, d) &&
+           conv_direct_forward_i16_ok(&ts, fx_signed_bits(gy->bits, gy->is_signed),
+                                      fx_signed_bits(w->bits, w->is_signed));
+}
+
+int conv_backward_data_fx_adds(const struct conv_shape *s, const struct fx_tensor *gy,
+                               const struct fx_tensor *w)
 {
     if (conv_shape_check(s))
+        return 0;
+    struct dims d = dims_of(s);
+    return !d.direct && data_direct(s, &d, gy, w);
+}
+
+int conv_backward_data_fx(const struct conv_shape *s, const struct fx_tensor *gy, const struct fx_tensor *w,
+                          float *gx, int add, int acc_bits, struct fx_stats *st,
+                          struct fx_workspace *ws, const struct op_sink *sink, struct op_tag tag)
+{
+    if (conv_shape_check(s) || (add && !conv_backward_data_fx_adds(s, gy, w)))
         return -1;
     struct dims d = dims_of(s);
     struct conv_shape ts_of = transposed_shape(s, &d);
@@ -1158,13 +1177,11 @@ int conv_backward_data_fx(const struct conv_shape *s, const struct fx_tensor *gy
                                         narrow, gy->scale[0], sw, acc_bits, mine, dw_extra(&g, mine), gx + p * d.hw_in);
         }
         scratch_done(&sc);
-    } else if (transposed_ok(s, &d) &&
-               conv_direct_forward_i16_ok(&ts_of, fx_signed_bits(gy->bits, gy->is_signed),
-                                          fx_signed_bits(w->bits, w->is_signed))) {
+    } else if (data_direct(s, &d, gy, w)) {
         float sw = data_w_scale(w);
         if (conv_direct_forward_i16(&ts_of, gy->code, fx_signed_bits(gy->bits, gy->is_signed), !gy->is_signed, w->code,
                                     fx_signed_bits(w->bits, w->is_signed), 1, gy->scale[0], &sw, 0,
-                                    acc_bits, gx, &ovf, ws))
+                                    acc_bits, gx, add, &ovf, ws))
             return -1;
     } else if (transposed_ok(s, &d)) {
         struct conv_shape ts = transposed_shape(s, &d);

@@ -76,10 +76,16 @@ int conv_forward_fx(const struct conv_shape *s, const struct fx_tensor *x, const
  * per-channel weights the caller folds them into the gradient before quantizing it:
  *   fx_quantize(gy_float, n, cout, ho*wo, &fmt_g, w_scales, key, gy_codes, &gy_scale, st)
  * (channel_mul = the weight scales, per-tensor gradient scale) and the kernel ignores w->scale.
- * The value is then exactly sum over co of (gy * w_scale[co]) * w_code = sum gy * w. */
+ * The value is then exactly sum over co of (gy * w_scale[co]) * w_code = sum gy * w.
+ * add: gx += the result (gx + r, as a separate pass would add; saves that pass's read and write
+ * of both tensors), only where conv_backward_data_fx_adds says so: -1 elsewhere. */
 int conv_backward_data_fx(const struct conv_shape *s, const struct fx_tensor *gy, const struct fx_tensor *w,
-                          float *gx, int acc_bits, struct fx_stats *st,
+                          float *gx, int add, int acc_bits, struct fx_stats *st,
                           struct fx_workspace *ws, const struct op_sink *sink, struct op_tag tag);
+/* 1 where conv_backward_data_fx can add into gx: the pass runs as the direct forward conv of the
+ * transposed shape (stride 1, k >= 2, on CPUs with the direct paths). */
+int conv_backward_data_fx_adds(const struct conv_shape *s, const struct fx_tensor *gy,
+                               const struct fx_tensor *w);
 
 /* gw = acc * x->scale[0] * gy->scale[0] (both per tensor). gw_acc (cout*cin/groups*k*k int64,
  * may be NULL) receives the exact sums; gw (float, may be NULL) the dequantized values. PSG calls
@@ -123,10 +129,11 @@ int conv_direct_backward_weight_i16_ok(const struct conv_shape *s, int bits_x, i
 int conv_direct_forward_f32(const struct conv_shape *s, const float *x, const float *w, int transposed,
                             float *y, struct fx_workspace *ws);
 /* x_unsigned: every x code is >= 0 (the unsigned 8-bit codes of post-ReLU activations may then
- * take the 8-bit byte-product tiles where the path has them). */
+ * take the 8-bit byte-product tiles where the path has them). add: y += the result (y + r, as
+ * a separate pass would add) instead of y = the result. */
 int conv_direct_forward_i16(const struct conv_shape *s, const int16_t *x, int bits_x, int x_unsigned,
                             const int16_t *w, int bits_w, int transposed, float sa, const float *sb,
-                            int sb_per_channel, int acc_bits, float *y, uint64_t *overflows,
+                            int sb_per_channel, int acc_bits, float *y, int add, uint64_t *overflows,
                             struct fx_workspace *ws);
 int conv_direct_backward_weight_f32(const struct conv_shape *s, const float *x, const float *gy,
                                     float *gw, struct fx_workspace *ws);

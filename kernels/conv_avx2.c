@@ -71,6 +71,7 @@ struct geom {
     int st, wrow;       /* stride (1 or 2); width of a row on the flat output axis */
     long pps;           /* stride 2: the stride of a channel's 4 phase planes (ps = 4 * pps) */
     int seg, nseg;      /* segment tiles (wo % 8 == 0): nseg segments of 8 outputs in a row */
+    int add;            /* the tiles add into y (y += result) instead of writing it */
     long L, Lr, ps;     /* flat outputs (with garbage columns), rounded up to NT; plane stride */
     int off[KMAX * KMAX];
 };
@@ -127,6 +128,7 @@ static void geom_of(const struct conv_shape *s, struct geom *g)
     g->ps = g->st == 1 ? g->pps : 4 * g->pps;
     g->seg = g->wo % 8 == 0;
     g->nseg = g->seg ? g->ho * (g->wo / 8) : 0;
+    g->add = 0;
     for (int kh = 0; kh < s->k; kh++)
         for (int kw = 0; kw < s->k; kw++)
             g->off[kh * s->k + kw] = g->st == 1 ? kh * g->wp + kw
@@ -236,6 +238,23 @@ AVX2_INLINE void copy_run(float *dst, const float *src, int len)
         *dst = *src;
 }
 
+/* dst[0..len) += src[0..len): dst + src, the float add of a separate pass. */
+AVX2_INLINE void add_run(float *dst, const float *src, int len)
+{
+    int i = 0;
+    for (; i + 8 <= len; i += 8)
+        _mm256_storeu_ps(dst + i, _mm256_add_ps(_mm256_loadu_ps(dst + i), _mm256_loadu_ps(src + i)));
+    for (; i < len; i++)
+        dst[i] += src[i];
+}
+
+/* Eight values of a tile row to y: written, or added (g->add). */
+AVX2_INLINE void store8(const struct geom *g, float *y, const float *t)
+{
+    __m256 v = _mm256_load_ps(t);
+    _mm256_storeu_ps(y, g->add ? _mm256_add_ps(_mm256_loadu_ps(y), v) : v);
+}
+
 /* A tile's rows (tmp[r*NT ..]) to the output planes of channels co0.. of one sample. */
 AVX2_INLINE void store_tile(const struct geom *g, const struct tile *tl, const struct runs *ru,
                             const float *tmp, int mr, float *yn, long plane, int co0)
@@ -246,13 +265,16 @@ AVX2_INLINE void store_tile(const struct geom *g, const struct tile *tl, const s
             /* the line two tiles on, for writing: its fetch overlaps the tiles between, where
              * the store would wait for it (segment tiles run along the plane, a line each) */
             __builtin_prefetch(yp + tl->d0 + 2 * NT, 1, 3);
-            _mm256_storeu_ps(yp + tl->d0, _mm256_load_ps(tmp + r * NT));
+            store8(g, yp + tl->d0, tmp + r * NT);
             if (tl->d1 >= 0)
-                _mm256_storeu_ps(yp + tl->d1, _mm256_load_ps(tmp + r * NT + 8));
+                store8(g, yp + tl->d1, tmp + r * NT + 8);
             continue;
         }
         for (int i = 0; i < ru->n; i++)
-            copy_run(yp + ru->dst[i], tmp + r * NT + ru->j[i], ru->len[i]);
+            if (g->add)
+                add_run(yp + ru->dst[i], tmp + r * NT + ru->j[i], ru->len[i]);
+            else
+                copy_run(yp + ru->dst[i], tmp + r * NT + ru->j[i], ru->len[i]);
     }
 }
 
@@ -785,11 +807,12 @@ int conv_direct_forward_i16_ok(const struct conv_shape *s, int bits_x, int bits_
 
 AVX2_FN int conv_direct_forward_i16(const struct conv_shape *s, const int16_t *x, int bits_x,
                                     int x_unsigned, const int16_t *w, int bits_w, int transposed, float sa,
-                                    const float *sb, int sb_per_channel, int acc_bits, float *y,
+                                    const float *sb, int sb_per_channel, int acc_bits, float *y, int add,
                                     uint64_t *overflows, struct fx_workspace *ws)
 {
     struct geom g;
     geom_of(s, &g);
+    g.add = add;
     int cpairs = (g.cin + 1) / 2;
     double bound = sum_bound((double)g.cin * g.kk, bits_x, bits_w);
     int narrow = bound < 2147483647.0;   /* whole sums fit int32 */
@@ -1374,11 +1397,11 @@ int conv_direct_forward_f32(const struct conv_shape *s, const float *x, const fl
 }
 int conv_direct_forward_i16(const struct conv_shape *s, const int16_t *x, int bits_x, int x_unsigned,
                             const int16_t *w, int bits_w, int transposed, float sa, const float *sb,
-                            int sb_per_channel, int acc_bits, float *y, uint64_t *overflows,
+                            int sb_per_channel, int acc_bits, float *y, int add, uint64_t *overflows,
                             struct fx_workspace *ws)
 {
     (void)s; (void)x; (void)bits_x; (void)x_unsigned; (void)w; (void)bits_w; (void)transposed; (void)sa; (void)sb;
-    (void)sb_per_channel; (void)acc_bits; (void)y; (void)overflows; (void)ws;
+    (void)sb_per_channel; (void)acc_bits; (void)y; (void)add; (void)overflows; (void)ws;
     return -1;
 }
 int conv_direct_backward_weight_f32(const struct conv_shape *s, const float *x, const float *gy,

@@ -463,6 +463,10 @@ static int block_backward(struct net *net, struct block *B, int n, float *gout, 
     }
     float *gx_act = NULL;   /* dL/dx of the active samples [k][in_el] */
     int cached = is_fixed(net->prec.activations) && !dry;   /* input codes kept: x not read */
+    /* every sample ran into an identity shortcut, whose gradient is already in gin: the first
+     * unit's backward-data conv adds dL/dx into gin as it stores, instead of a pass after */
+    int adds_into_gin = hard_all && B->sc == SC_IDENTITY && want_gin && k > 0 &&
+                        unit_adds_gx(net, &B->u[0], k);
     if (k > 0) {
         const float *xa = x, *sca = sc;
         float *g = hard_all ? gout : net->buf[BUF_A], *o = net->buf[BUF_B];
@@ -535,8 +539,9 @@ static int block_backward(struct net *net, struct block *B, int n, float *gout, 
                 unit_recompute(net, &B->u[j - 1], k, r);
                 in = r;
             }
-            if (unit_backward(net, u, k, in, ga, gb, j > 0 || want_gin, fused && j == B->nu - 1, sink,
-                              tech))
+            int add = j == 0 && adds_into_gin;
+            if (unit_backward(net, u, k, in, ga, add ? gin : gb, add, j > 0 || want_gin,
+                              fused && j == B->nu - 1, sink, tech))
                 return -1;
             ga = gb;
             gb = ga == net->buf[BUF_E] ? net->buf[BUF_A] : net->buf[BUF_E];
@@ -544,10 +549,10 @@ static int block_backward(struct net *net, struct block *B, int n, float *gout, 
         gx_act = ga;
     }
     if (B->sc == SC_PROJ) {
-        if (unit_backward(net, &B->proj, n, cached ? NULL : x, scg, gin, want_gin, 0, sink, tech))
+        if (unit_backward(net, &B->proj, n, cached ? NULL : x, scg, gin, 0, want_gin, 0, sink, tech))
             return -1;
     }
-    if (dry || !want_gin || k == 0 || B->u[0].no_input_grad)
+    if (dry || !want_gin || k == 0 || B->u[0].no_input_grad || adds_into_gin)
         return 0;
     long iel = B->in_el;
     if (B->sc == SC_NONE) {   /* every sample ran */

@@ -194,10 +194,13 @@ void unit_recompute(const struct net *net, const struct unit *u, int k, float *o
 
 /* Backward through act -> BN -> conv of unit u on k samples. g [k][out_el] is consumed
  * (overwritten); in = the unit's input (NULL: the input codes the forward kept); gx receives
- * dL/dinput when want_gx (and the unit is not the stem). sums_given: u->bsums already hold the
- * BN backward's sums over this g (post_act_backward took them). */
+ * dL/dinput when want_gx (and the unit is not the stem), added to it when add_gx. sums_given:
+ * u->bsums already hold the BN backward's sums over this g (post_act_backward took them). */
 int unit_backward(struct net *net, struct unit *u, int k, const float *in, float *g, float *gx,
-                  int want_gx, int sums_given, const struct op_sink *sink, uint8_t tech);
+                  int add_gx, int want_gx, int sums_given, const struct op_sink *sink, uint8_t tech);
+/* 1 when unit_backward on k samples can add dL/dinput into gx (add_gx): fixed-point gradients
+ * and weights, and a backward-data conv that adds as it stores (conv_backward_data_fx_adds). */
+int unit_adds_gx(const struct net *net, const struct unit *u, int k);
 
 /* An activation (enum act_kind) in place, forward; and its backward from its output y. */
 void act_fwd(struct net *net, int act, uint16_t id, const struct nchw *s, float *x,

@@ -298,7 +298,7 @@ static int requant_gw(struct net *net, struct unit *u, long wc)
  * buffers yet must emit the same records. cached: in is not given (NULL), the input codes kept
  * by the forward are used. gmax (may be NULL): gy's per-channel largest |value|. */
 static int conv_bwd(struct net *net, struct unit *u, const struct conv_shape *cs, const float *in,
-                    int cached, const float *gmax, const float *gy, float *gx, int want_gx,
+                    int cached, const float *gmax, const float *gy, float *gx, int add_gx, int want_gx,
                     const struct op_sink *sink, uint8_t tech)
 {
     const struct net_precision *p = &net->prec;
@@ -322,8 +322,8 @@ static int conv_bwd(struct net *net, struct unit *u, const struct conv_shape *cs
                                           &gt))
                     return -1;
                 struct fx_tensor wt = weight_tensor(net, u);
-                rc = conv_backward_data_fx(cs, &gt, &wt, gx, p->accumulator, &net->st, &net->ws,
-                                           NULL, tag);
+                rc = conv_backward_data_fx(cs, &gt, &wt, gx, add_gx, p->accumulator, &net->st,
+                                           &net->ws, NULL, tag);
             } else {
                 const float *gi = gy;
                 if (fg) {
@@ -333,7 +333,8 @@ static int conv_bwd(struct net *net, struct unit *u, const struct conv_shape *cs
                     fx_dequantize(gt.code, cs->n, cs->cout, hwo, 0, gs, net->buf[BUF_X]);
                     gi = net->buf[BUF_X];
                 }
-                rc = conv_backward_data_f32(cs, gi, weights_seen(net, u), gx, &net->ws, NULL, tag);
+                rc = add_gx ? -1 : conv_backward_data_f32(cs, gi, weights_seen(net, u), gx, &net->ws,
+                                                          NULL, tag);
             }
             if (rc)
                 return -1;
@@ -500,12 +501,21 @@ void unit_recompute(const struct net *net, const struct unit *u, int k, float *o
     bn_apply(u, k, out);
 }
 
-/* Backward through act -> BN -> conv of unit u on k samples. g [k][out_el] is consumed
- * (overwritten); in = the unit's input; gx receives dL/dinput when want_gx (and the unit is not
- * the stem). The activation's gradient mask is recomputed inside the BN backward pass
- * (bn_backward_act). */
+int unit_adds_gx(const struct net *net, const struct unit *u, int k)
+{
+    const struct net_precision *p = &net->prec;
+    if (net->dry || u->no_input_grad || !is_fixed(p->grad_output) || !is_fixed(p->weights))
+        return 0;
+    struct conv_shape cs = shape_n(u, k);
+    struct fx_tensor gt = { NULL, NULL, fmt_of(net, p->grad_output, 1, 0).bits, 1, 0 };
+    struct fx_tensor wt = weight_tensor(net, u);
+    return conv_backward_data_fx_adds(&cs, &gt, &wt);
+}
+
+/* The activation's gradient mask is recomputed inside the BN backward pass (bn_backward_act). */
 int unit_backward(struct net *net, struct unit *u, int k, const float *in, float *g,
-                  float *gx, int want_gx, int sums_given, const struct op_sink *sink, uint8_t tech)
+                  float *gx, int add_gx, int want_gx, int sums_given, const struct op_sink *sink,
+                  uint8_t tech)
 {
     int cached = !in;   /* fixed-point activations: the forward's input codes are kept */
     struct nchw os = out_shape(u, k);
@@ -522,6 +532,6 @@ int unit_backward(struct net *net, struct unit *u, int k, const float *in, float
                         sink, tag);
     struct conv_shape cs = shape_n(u, k);
     return conv_bwd(net, u, &cs, in, cached, (net->dry || k == 0 || !want) ? NULL : u->chmax, g,
-                    gx, want_gx && !u->no_input_grad, sink, tech);
+                    gx, add_gx, want_gx && !u->no_input_grad, sink, tech);
 }
 

@@ -141,7 +141,7 @@ static void run_fx(struct fx_case *c, int threads, int acc_bits, float *y, float
     omp_set_num_threads(threads);
     struct op_tag tag = op_tag_make(1, OP_TECH_BASE);
     CU_ASSERT_EQUAL(conv_forward_fx(&c->s, &c->x, &c->w, y, acc_bits, st, ws, NULL, tag), 0);
-    CU_ASSERT_EQUAL(conv_backward_data_fx(&c->s, &c->g, &c->w, gx, acc_bits, st, ws, NULL, tag), 0);
+    CU_ASSERT_EQUAL(conv_backward_data_fx(&c->s, &c->g, &c->w, gx, 0, acc_bits, st, ws, NULL, tag), 0);
     CU_ASSERT_EQUAL(conv_backward_weight_fx(&c->s, &c->x, &c->g, gwa, gw, acc_bits, st, ws, NULL, tag), 0);
     omp_set_num_threads(keep);
 }
@@ -304,7 +304,7 @@ static void test_direct_shapes(void)
             omp_set_num_threads(threads);
             struct op_tag tag = op_tag_make(1, OP_TECH_BASE);
             CU_ASSERT_EQUAL(conv_forward_fx(s, &x, &w, y1, c->acc_bits, &s1, &ws, NULL, tag), 0);
-            CU_ASSERT_EQUAL(conv_backward_data_fx(s, &g, &w, gx1, c->acc_bits, &s1, &ws, NULL, tag), 0);
+            CU_ASSERT_EQUAL(conv_backward_data_fx(s, &g, &w, gx1, 0, c->acc_bits, &s1, &ws, NULL, tag), 0);
             CU_ASSERT_EQUAL(conv_backward_weight_fx(s, &x, &g, a1, gw1, c->acc_bits, &s1, &ws, NULL, tag), 0);
             omp_set_num_threads(keep);
             int ok = !memcmp(y0, y1, sizeof(float) * ny) && !memcmp(gx0, gx1, sizeof(float) * nx) &&
@@ -460,9 +460,48 @@ static void test_hand_values(void)
     /* Backward data with per-tensor w scale: gx = gy * w * gs * ws */
     float gx[9];
     struct fx_tensor wt = { wq, &wsc, 8, 1, 0 };
-    CU_ASSERT_EQUAL(conv_backward_data_fx(&s, &g, &wt, gx, 48, NULL, NULL, NULL, op_tag_make(0, 0)), 0);
+    CU_ASSERT_EQUAL(conv_backward_data_fx(&s, &g, &wt, gx, 0, 48, NULL, NULL, NULL, op_tag_make(0, 0)), 0);
     for (int i = 0; i < 9; i++)
         CU_ASSERT_EQUAL(gx[i], 2.0f * wq[i] * 0.25f);
+}
+
+/* add = 1: gx + the result, bit for bit the separate pass it replaces (the block backward's
+ * gin += gx), where conv_backward_data_fx_adds says the path can; -1 and gx untouched where it
+ * cannot (stride 2, and every shape on the portable path). Both kinds of store: whole 8-wide
+ * segments (wo = 8) and runs (wo = 7). */
+static void test_backward_data_adds(void)
+{
+    const struct conv_shape shapes[] = { { 2, 6, 8, 8, 5, 3, 1, 1, 1 }, { 2, 6, 7, 7, 5, 3, 1, 1, 1 },
+                                         { 2, 6, 8, 8, 5, 3, 2, 1, 1 } };
+    int added = 0;
+    for (int i = 0; i < 3; i++) {
+        struct fx_case c;
+        c.s = shapes[i];
+        make_case(&c, 7700 + (uint64_t)i, 0, 1, 0);
+        long nx = conv_x_count(&c.s);
+        float *start = malloc(sizeof(float) * nx), *sum = malloc(sizeof(float) * nx);
+        float *gx = malloc(sizeof(float) * nx);
+        gc_fill(start, nx, 7800 + (uint64_t)i, -1e-3f, 1e-3f);
+        memcpy(sum, start, sizeof(float) * nx);
+        struct op_tag tag = op_tag_make(1, OP_TECH_BASE);
+        CU_ASSERT_EQUAL(conv_backward_data_fx(&c.s, &c.g, &c.w, gx, 0, 48, NULL, NULL, NULL, tag), 0);
+        int adds = conv_backward_data_fx_adds(&c.s, &c.g, &c.w);
+        CU_ASSERT_EQUAL(conv_backward_data_fx(&c.s, &c.g, &c.w, sum, 1, 48, NULL, NULL, NULL, tag),
+                        adds ? 0 : -1);
+        long diff = 0;
+        for (long j = 0; j < nx; j++) {
+            float want = adds ? start[j] + gx[j] : start[j];
+            diff += memcmp(&sum[j], &want, sizeof want) != 0;
+        }
+        CU_ASSERT_EQUAL(diff, 0);
+        if (i == 2)
+            CU_ASSERT_EQUAL(adds, 0);
+        added += adds;
+        free(start); free(sum); free(gx);
+        free_case(&c);
+    }
+    if (cpu_path_supported(CPU_AVX2) && cpu_path() != CPU_PORTABLE)
+        CU_ASSERT_EQUAL(added, 2);
 }
 
 /* Per-channel weights: quantizing gy with the weight scales folded in gives the float result up
@@ -484,7 +523,7 @@ static void test_fold_per_channel(void)
     int ho = conv_out_h(&s), wo = conv_out_w(&s);
     CU_ASSERT_EQUAL_FATAL(fx_quantize(gy, s.n, s.cout, (long)ho * wo, &fg, wsc, 0, gq, &gs, NULL), 0);
     struct fx_tensor g = { gq, &gs, 16, 1, 0 }, w = { wq, wsc, 8, 1, 1 };
-    CU_ASSERT_EQUAL(conv_backward_data_fx(&s, &g, &w, gx_fx, 48, NULL, NULL, NULL, op_tag_make(0, 0)), 0);
+    CU_ASSERT_EQUAL(conv_backward_data_fx(&s, &g, &w, gx_fx, 0, 48, NULL, NULL, NULL, op_tag_make(0, 0)), 0);
     conv_backward_data_f32_ref(&s, gy, wd, gx_f);
     double maxref = 0, maxerr = 0;
     for (long i = 0; i < nx; i++) {
@@ -636,6 +675,7 @@ int main(int argc, char **argv)
         { "float results the same at 1, 2 and 3 threads", test_float_thread_independent },
         { "hand-computed values", test_hand_values },
         { "per-channel fold in backward-data", test_fold_per_channel },
+        { "backward-data adding into gx", test_backward_data_adds },
         { "accumulator overflow counted", test_overflow_counted },
         { "op records", test_op_records },
         CU_TEST_INFO_NULL,
