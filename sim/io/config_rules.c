@@ -9,7 +9,6 @@
 #include <sys/stat.h>
 #include "ert.h"
 #include "memspec.h"
-#include "net.h"
 
 /* Set why and the fields to blame (the first one the user set is quoted), return 1. */
 static int rule_fault(const struct cfg_field **b1, const struct cfg_field **b2, const char *k1,
@@ -179,41 +178,6 @@ static int check_network(const struct e2_config *cfg, const struct cfg_field **b
                      "the first, which always runs: slu and sd need depth 14 or more (or "
                      "skip_stage_entry true)", n->depth);
     return 0;
-}
-
-/* The gated blocks of cfg's network (every skippable block but the first), or -1. Counted on
- * the network itself: which blocks are skippable follows the architecture's own rules (in a
- * narrow MobileNetV2 more blocks keep their width). The input shape does not change them. */
-static int gated_blocks(const struct e2_config *cfg)
-{
-    const struct cfg_network *n = &cfg->network;
-    struct net_precision prec = net_precision_float();
-    struct net *net = NULL;
-    if (net_create(n->arch == CFG_ARCH_MOBILENETV2 ? NET_MOBILENETV2 : NET_RESNET, n->depth,
-                   n->width, 1, 32, 32, 10,
-                   n->skip_stage_entry ? NET_DEFAULT : NET_FIXED_STAGE_ENTRY, &prec, 0, &net))
-        return -1;
-    int gated = net_blocks(net) - 1;
-    net_free(net);
-    return gated;
-}
-
-/* An energy-only run spreads the SLU skip ratios over the gated blocks; checked here rather
- * than when the run builds its plan, so that the message names the --set or the file, line and
- * column of the list. One ratio fits any network, so only a per-block list builds one. */
-static int check_energy_only(const struct e2_config *cfg, const struct cfg_field **blame1,
-                             const struct cfg_field **blame2, char *why, size_t size)
-{
-    const struct cfg_double_list *s = &cfg->training.energy_only.slu_skip;
-    if (cfg->training.mode != CFG_MODE_ENERGY_ONLY || !cfg->training.slu.enabled || s->n == 1)
-        return 0;
-    int gated = gated_blocks(cfg);
-    if (gated < 0 || s->n == gated)   /* a network that cannot be built is the run's to refuse */
-        return 0;
-    return FAULT("training.energy_only.slu_skip", "network.depth",
-                 "training.energy_only.slu_skip has %d values; %s-%d has %d gated blocks: give "
-                 "one ratio, or one per gated block", s->n, cfg_arch_names[cfg->network.arch],
-                 cfg->network.depth, gated);
 }
 
 static int check_calibration(const struct e2_config *cfg, const struct cfg_field **blame1,
@@ -420,7 +384,6 @@ int cfg_resolve_rules(struct e2_config *cfg, const struct cfg_field **blame1,
            check_precision(cfg, blame1, blame2, why, size) ||
            check_schedule(cfg, blame1, blame2, why, size) ||
            check_network(cfg, blame1, blame2, why, size) ||
-           check_energy_only(cfg, blame1, blame2, why, size) ||
            check_calibration(cfg, blame1, blame2, why, size) ||
            check_paths(cfg, blame1, blame2, why, size) ||
            read_tables(cfg, blame1, why, size) ||
