@@ -1156,9 +1156,12 @@ int conv_backward_data_fx(const struct conv_shape *s, const struct fx_tensor *gy
                           float *gx, int add, int acc_bits, struct fx_stats *st,
                           struct fx_workspace *ws, const struct op_sink *sink, struct op_tag tag)
 {
-    if (conv_shape_check(s) || (add && !conv_backward_data_fx_adds(s, gy, w)))
+    if (conv_shape_check(s))
         return -1;
     struct dims d = dims_of(s);
+    int direct_data = !d.direct && data_direct(s, &d, gy, w);
+    if (add && !direct_data)
+        return -1;
     struct conv_shape ts_of = transposed_shape(s, &d);
     uint64_t ovf = 0;
     if (d.direct) {
@@ -1177,7 +1180,7 @@ int conv_backward_data_fx(const struct conv_shape *s, const struct fx_tensor *gy
                                         narrow, gy->scale[0], sw, acc_bits, mine, dw_extra(&g, mine), gx + p * d.hw_in);
         }
         scratch_done(&sc);
-    } else if (data_direct(s, &d, gy, w)) {
+    } else if (direct_data) {
         float sw = data_w_scale(w);
         if (conv_direct_forward_i16(&ts_of, gy->code, fx_signed_bits(gy->bits, gy->is_signed), !gy->is_signed, w->code,
                                     fx_signed_bits(w->bits, w->is_signed), 1, gy->scale[0], &sw, 0,

@@ -121,11 +121,10 @@ int psg_conv_weight_grad(const struct psg_config *cfg, const struct conv_shape *
     if (cfg->tau_mode != PSG_TAU_GY) {
         struct conv_msb m = { x->bits, cfg->msb_x, x->is_signed, gy->bits, cfg->msb_g, work->gw_msb, 0, 0 };
         int rc = conv_backward_weight_fx_msb(cs, x, gy, gw, work->acc_bits, &m, work->st, work->ws, sink, tag);
-        if (rc <= 0) {
-            if (rc == 0)
-                psg_signs_from(cfg, conv_w_count(cs), work, 0.0f, gw, st);
+        if (rc == 0)
+            psg_signs_from(cfg, conv_w_count(cs), work, 0.0f, gw, st);
+        if (rc != 1)   /* 1: this conv's path cannot take both sums in one sweep */
             return rc;
-        }
     }
     if (conv_backward_weight_fx(cs, x, gy, NULL, gw, work->acc_bits, work->st, work->ws, sink, tag))
         return -1;
